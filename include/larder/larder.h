@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * larder.h: liblarder, the client API of the larder cache daemon.
+ *
+ * The API follows the kernel's fscache API: a client acquires a volume
+ * (a volume key and the volume's coherency data), then cookies in it (an
+ * object key, the object's auxiliary coherency data and its size), reads
+ * cached bytes and writes fills, and relinquishes what it acquired.
+ *
+ * Every function returns 0 (or a count) on success and a negative errno on
+ * failure; none prints, none exits, none raises a signal (SIGPIPE is
+ * suppressed). A connection may be used from several threads: calls on one
+ * connection are serialised by a mutex inside it. Calls block only on the
+ * daemon's socket, never on the cache filesystem: the daemon answers every
+ * request promptly even while the cache filesystem is frozen.
+ *
+ * See liblarder(3).
+ */
+#ifndef LARDER_LARDER_H
+#define LARDER_LARDER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct larder;			/* a connection to larderd */
+struct larder_volume;		/* an acquired volume */
+struct larder_cookie;		/* an acquired object */
+
+#define LARDER_MAX_VOLUME_KEY	254
+#define LARDER_MAX_COOKIE_KEY	255
+#define LARDER_MAX_AUX		255
+
+/*
+ * Connect to larderd. socket_path NULL means $LARDER_SOCKET, else the
+ * compiled-in default (/run/larder/larder.sock). shm_size is the size of
+ * the shared-memory area for large fills (0: a default of 4 MiB; fills then
+ * go inline in messages when the daemon declines it).
+ * Returns 0 and sets *out, or -errno: -ENOENT/-ECONNREFUSED no daemon,
+ * -EPROTO the daemon speaks another protocol version.
+ */
+int larder_connect(const char *socket_path, size_t shm_size,
+    struct larder **out);
+
+/* Close the connection; the daemon releases every volume and cookie the
+ * connection still held. Frees handles that were not relinquished. */
+void larder_disconnect(struct larder *l);
+
+/*
+ * Acquire a volume. key: printable bytes without '/', 1 to 254 bytes
+ * (by convention "netfs,rest", e.g. "nfs,server,export"). coherency: up to
+ * 255 bytes; if the cached volume was stored with other coherency data, its
+ * objects are dropped and the volume starts empty (as in the kernel).
+ * Returns 0 and sets *out, or -EINVAL for a key that cannot be stored.
+ */
+int larder_volume_acquire(struct larder *l, const char *key,
+    const void *coherency, size_t coherency_len, struct larder_volume **out);
+
+/* Relinquish a volume; retire != 0 drops all of its objects. Cookies of the
+ * volume must be relinquished first (-EBUSY otherwise). */
+int larder_volume_relinquish(struct larder_volume *v, int retire);
+
+/*
+ * Acquire a cookie (one cached object). key: 1 to 255 arbitrary bytes.
+ * aux: up to 255 bytes of coherency data; object_size: the size of the
+ * remote file. A cached object whose aux or size differ is stale: it is
+ * replaced by an empty one. Returns 0 and sets *out, or -errno.
+ */
+int larder_cookie_acquire(struct larder_volume *v, const void *key,
+    size_t key_len, const void *aux, size_t aux_len, uint64_t object_size,
+    struct larder_cookie **out);
+
+/* Relinquish a cookie; retire != 0 deletes the object from the cache. */
+int larder_cookie_relinquish(struct larder_cookie *c, int retire);
+
+/*
+ * Read cached bytes [offset, offset + len) into buf. Either the whole range
+ * is cached and len is returned, or -ENODATA and nothing is promised about
+ * buf. Ranges past the object size give -EINVAL. Reads go to the object's
+ * file directly (an fd the daemon passed), with no round trip when the
+ * range is known to be cached.
+ */
+ssize_t larder_read(struct larder_cookie *c, void *buf, size_t len,
+    uint64_t offset);
+
+/*
+ * Fill [offset, offset + len) with data fetched from the remote. Returns
+ * len once the daemon has the bytes, or -ENOBUFS when the cache cannot take
+ * them now (full, frozen, suspended): the caller may ignore that, this is a
+ * cache. The bytes become readable at once and durable soon after; the
+ * daemon never claims bytes on disk before they are durable.
+ */
+ssize_t larder_write(struct larder_cookie *c, const void *buf, size_t len,
+    uint64_t offset);
+
+/*
+ * The remote object changed: new aux and size. Old readers of this object
+ * in other connections keep reading the old bytes; this cookie starts empty.
+ */
+int larder_invalidate(struct larder_cookie *c, const void *aux,
+    size_t aux_len, uint64_t new_size);
+
+/* Whether [offset, offset + len) is cached (1), not (0), or -errno. May ask
+ * the daemon for a fresh map. */
+int larder_is_cached(struct larder_cookie *c, uint64_t offset, size_t len);
+
+/* The object size the cookie was acquired or invalidated with. */
+uint64_t larder_cookie_size(const struct larder_cookie *c);
+
+/* A static string for a negative errno returned by this library. */
+const char *larder_strerror(int err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

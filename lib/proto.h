@@ -1,0 +1,285 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * proto.h: larder's wire protocol, the one place it is defined.
+ *
+ * Transport: a SOCK_SEQPACKET unix socket, one message per packet, at most
+ * PROTO_MAX_MSG bytes. Every message starts with struct proto_hdr. All
+ * integers are little-endian on the wire and are read and written only
+ * through the proto_buf helpers (proto.c), never by casting a struct over
+ * the bytes. The client sends requests; the daemon answers each with one
+ * reply carrying the same type and seq and PROTO_F_REPLY in flags.
+ *
+ * Type numbers live in ranges (100s session, 200s cache operations, 300s
+ * admin) and are never reused: a retired type stays here as "unused".
+ *
+ * A reply whose status is not PROTO_OK may carry a body of one proto_str
+ * with a human-readable reason ("freeze policy is refuse").
+ *
+ * File descriptors travel as SCM_RIGHTS ancillary data: the shared-memory
+ * area with HELLO, the read-only object fd with cookie replies that set
+ * PROTO_COOKIE_HAVE_FD.
+ */
+#ifndef LARDER_PROTO_H
+#define LARDER_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PROTO_VERSION		1
+#define PROTO_MAX_MSG		(64 * 1024)
+#define PROTO_HDR_SIZE		16
+/* inline fill data: what fits in one message beside the WRITE fields */
+#define PROTO_MAX_INLINE	(PROTO_MAX_MSG - PROTO_HDR_SIZE - 32)
+#define PROTO_MAX_VOLUME_KEY	254
+#define PROTO_MAX_COOKIE_KEY	255
+#define PROTO_MAX_AUX		255	/* cookie aux and volume coherency data */
+#define PROTO_MAX_EXTENTS	1024	/* extents in one map reply */
+#define PROTO_MAX_STR		4096
+
+/*
+ * Header, 16 bytes:
+ *   0 u16 version    PROTO_VERSION
+ *   2 u16 type       enum proto_type
+ *   4 u32 len        whole message, header included
+ *   8 u32 seq        chosen by the client, echoed in the reply
+ *  12 u16 flags      PROTO_F_*
+ *  14 u16 status     enum proto_status (replies; 0 in requests)
+ */
+struct proto_hdr {
+	uint16_t version;
+	uint16_t type;
+	uint32_t len;
+	uint32_t seq;
+	uint16_t flags;
+	uint16_t status;
+};
+
+#define PROTO_F_REPLY		0x0001
+
+enum proto_type {
+	/* 100s: session */
+	PROTO_HELLO = 100,
+	PROTO_PING = 101,
+
+	/* 200s: cache operations (any peer) */
+	PROTO_VOLUME_ACQUIRE = 200,
+	PROTO_VOLUME_RELINQUISH = 201,
+	PROTO_COOKIE_ACQUIRE = 202,
+	PROTO_COOKIE_RELINQUISH = 203,
+	PROTO_COOKIE_REFRESH = 204,
+	PROTO_WRITE = 205,
+	PROTO_INVALIDATE = 206,
+	PROTO_LIST_VOLUMES = 210,
+	PROTO_LIST_OBJECTS = 211,
+
+	/* 300s: admin (status and stats: any peer; the rest: root or admin_group) */
+	PROTO_STATUS = 300,
+	PROTO_STATS = 301,
+	PROTO_DROP = 302,		/* invalidate VOLUME [KEY] from larderctl */
+	PROTO_CULL = 303,
+	PROTO_FREEZE = 304,
+	PROTO_THAW = 305,
+	PROTO_SUSPEND = 306,
+	PROTO_RESUME = 307,
+	PROTO_RELOAD = 308,
+};
+
+/* Status codes; larderctl maps them to messages and exit codes. */
+enum proto_status {
+	PROTO_OK = 0,
+	PROTO_ERR = 1,		/* internal error (see reason) */
+	PROTO_EINVAL = 2,	/* bad argument: key, size, range */
+	PROTO_EPROTO = 3,	/* malformed message, wrong version */
+	PROTO_ENOENT = 4,	/* no such volume, cookie or object */
+	PROTO_ENODATA = 5,	/* range not cached */
+	PROTO_ENOBUFS = 6,	/* cache cannot take it now: full, frozen, suspended */
+	PROTO_EPERM = 7,	/* needs root or admin_group */
+	PROTO_EREFUSED = 8,	/* refused by policy (freeze refuse, nocull) */
+	PROTO_EBUSY = 9,	/* in use */
+	PROTO_ENOSPC = 10,	/* no space and nothing can be culled */
+	PROTO_EIO = 11,		/* the cache filesystem failed */
+	PROTO_ENOMEM = 12,
+	PROTO_ESTALE = 13,	/* object changed under the request */
+	PROTO_STATUS_MAX = 14,
+};
+
+/* ---- 100 HELLO ----------------------------------------------------------
+ * request: u32 flags, u64 shm_size; SCM_RIGHTS: a memfd of shm_size bytes
+ *          when PROTO_HELLO_SHM is set (the large-fill area)
+ * reply:   u32 version, u32 max_inline, u64 shm_size (0: not accepted),
+ *          u32 daemon pid
+ */
+#define PROTO_HELLO_SHM		0x0001
+#define PROTO_MAX_SHM		(1ULL << 30)
+
+/* ---- 200 VOLUME_ACQUIRE --------------------------------------------------
+ * request: u32 flags, str key, bytes coherency
+ * reply:   u32 volume_id, u32 flags (PROTO_VOLUME_* result bits)
+ * PROTO_VOLUME_ANY_COHERENCY: use the volume as it is (larderctl); create it
+ * with empty coherency data if it does not exist.
+ */
+#define PROTO_VOLUME_ANY_COHERENCY	0x0001
+#define PROTO_VOLUME_CREATED		0x0001	/* reply: volume was new */
+#define PROTO_VOLUME_INVALIDATED	0x0002	/* reply: old volume had other coherency */
+
+/* ---- 201 VOLUME_RELINQUISH -----------------------------------------------
+ * request: u32 volume_id, u32 flags (PROTO_RELINQUISH_RETIRE: drop the
+ *          volume's objects); reply: empty
+ */
+#define PROTO_RELINQUISH_RETIRE		0x0001
+
+/* ---- 202 COOKIE_ACQUIRE --------------------------------------------------
+ * request: u32 volume_id, u32 flags, u64 object_size, bytes key, bytes aux
+ * reply:   struct proto_cookie_state (below); SCM_RIGHTS: a read-only fd of
+ *          the object when PROTO_COOKIE_HAVE_FD is set
+ * PROTO_COOKIE_ANY_AUX: open whatever object is there, never replace it
+ * (larderctl get); object_size and aux in the request are then ignored.
+ *
+ * ---- 204 COOKIE_REFRESH --------------------------------------------------
+ * request: u32 cookie_id, u32 generation the client holds an fd for
+ * reply:   struct proto_cookie_state; an fd is attached when the daemon's
+ *          generation differs from the client's (object replaced or created)
+ *
+ * proto_cookie_state on the wire:
+ *   u32 cookie_id, u32 flags, u32 generation, u32 nr_extents,
+ *   u64 object_size, then nr_extents x (u64 start, u64 len), sorted,
+ *   non-overlapping: the byte ranges that hold cached data.
+ */
+#define PROTO_COOKIE_ANY_AUX		0x0001
+#define PROTO_COOKIE_HAVE_FD		0x0001	/* reply: fd attached */
+#define PROTO_COOKIE_NEW		0x0002	/* reply: no object existed (or it was stale) */
+#define PROTO_COOKIE_NO_CACHE		0x0004	/* reply: caching disabled for now; reads miss, writes ENOBUFS */
+#define PROTO_COOKIE_MAP_TRUNCATED	0x0008	/* reply: more than PROTO_MAX_EXTENTS extents */
+
+/* ---- 203 COOKIE_RELINQUISH ------------------------------------------------
+ * request: u32 cookie_id, u32 flags (PROTO_RELINQUISH_RETIRE: delete the
+ *          object); reply: empty
+ *
+ * ---- 205 WRITE -----------------------------------------------------------
+ * request: u32 cookie_id, u32 flags, u64 offset, u64 len, u64 shm_offset,
+ *          then len inline bytes unless PROTO_WRITE_SHM (then the bytes are
+ *          at shm_offset in the HELLO area)
+ * reply:   u64 bytes accepted
+ * The daemon acknowledges once the bytes are in the object (page cache);
+ * the on-disk map claims them only after they are durable.
+ */
+#define PROTO_WRITE_SHM			0x0001
+
+/* ---- 206 INVALIDATE ------------------------------------------------------
+ * request: u32 cookie_id, u32 flags, u64 new_object_size, bytes aux
+ * reply:   struct proto_cookie_state (empty map, no fd)
+ *
+ * ---- 210 LIST_VOLUMES ----------------------------------------------------
+ * request: u32 cursor (0 to start)
+ * reply:   u32 next_cursor (0: done), u32 count, count x
+ *          (str key, u64 objects, u64 bytes)
+ *
+ * ---- 211 LIST_OBJECTS ----------------------------------------------------
+ * request: u32 cursor, str volume key
+ * reply:   u32 next_cursor (0: done), u32 count, count x
+ *          (str name [the cooked on-disk name], bytes key [decoded, may be
+ *           empty when the name cannot be decoded], u64 object_size,
+ *           u64 disk_bytes, s64 last_use [unix seconds], u32 flags)
+ */
+#define PROTO_OBJECT_PINNED		0x0001
+
+/* ---- 300 STATUS, 301 STATS -----------------------------------------------
+ * request: empty
+ * reply:   u32 count, count x proto_kv
+ * proto_kv: u8 kind (PROTO_KV_*), str key, then u64 | s64 | str value
+ */
+enum proto_kv_kind {
+	PROTO_KV_U64 = 1,
+	PROTO_KV_S64 = 2,
+	PROTO_KV_STR = 3,
+};
+
+/* ---- 302 DROP ------------------------------------------------------------
+ * request: str volume key, bytes object key (empty: the whole volume)
+ * reply:   empty
+ *
+ * ---- 303 CULL ------------------------------------------------------------
+ * request: u32 mode (PROTO_CULL_*), u64 value
+ * reply:   u64 objects culled, u64 bytes culled
+ */
+enum proto_cull_mode {
+	PROTO_CULL_THRESHOLDS = 0,	/* until brun/frun are met */
+	PROTO_CULL_BYTES = 1,		/* value: bytes to free */
+	PROTO_CULL_TO_PERCENT = 2,	/* value: percent of blocks free to reach */
+};
+
+/* ---- 304 FREEZE ----------------------------------------------------------
+ * request: u32 flags (PROTO_FREEZE_FS: freeze the filesystem too),
+ *          u32 timeout seconds (0: the config's freeze_timeout)
+ * reply:   str what was done ("ready", "already deferred", ...)
+ *
+ * ---- 305 THAW, 306 SUSPEND, 307 RESUME, 308 RELOAD, 101 PING -------------
+ * request: empty; reply: str what was done
+ */
+#define PROTO_FREEZE_FS			0x0001
+
+/*
+ * Byte strings on the wire: "str" and "bytes" are both u16 length then the
+ * bytes, no terminator. Decoding a str rejects NUL bytes; bytes may hold any.
+ */
+
+/* Bounds-checked encoder/decoder over a byte buffer. Once err is set every
+ * later call is a no-op that returns 0 or an empty value. */
+struct proto_buf {
+	uint8_t *data;
+	size_t size;		/* capacity (encoding) or length (decoding) */
+	size_t off;
+	int err;		/* 0 or -EMSGSIZE / -EPROTO */
+};
+
+struct proto_bytes {
+	const uint8_t *ptr;	/* points into the message buffer */
+	uint16_t len;
+};
+
+void proto_buf_init(struct proto_buf *b, void *data, size_t size);
+void proto_put_u8(struct proto_buf *b, uint8_t v);
+void proto_put_u16(struct proto_buf *b, uint16_t v);
+void proto_put_u32(struct proto_buf *b, uint32_t v);
+void proto_put_u64(struct proto_buf *b, uint64_t v);
+void proto_put_bytes(struct proto_buf *b, const void *p, size_t len);
+void proto_put_str(struct proto_buf *b, const char *s);
+void proto_put_raw(struct proto_buf *b, const void *p, size_t len);
+uint8_t proto_get_u8(struct proto_buf *b);
+uint16_t proto_get_u16(struct proto_buf *b);
+uint32_t proto_get_u32(struct proto_buf *b);
+uint64_t proto_get_u64(struct proto_buf *b);
+struct proto_bytes proto_get_bytes(struct proto_buf *b);
+/* copies a str into out (NUL-terminated); -EPROTO if it holds a NUL or
+ * does not fit in outsz */
+int proto_get_str(struct proto_buf *b, char *out, size_t outsz);
+const void *proto_get_raw(struct proto_buf *b, size_t len);
+size_t proto_remaining(const struct proto_buf *b);
+
+/* Start a message: writes a header with len 0; proto_finish fills in len.
+ * Returns 0 or the buffer's error. */
+void proto_begin(struct proto_buf *b, uint16_t type, uint32_t seq,
+    uint16_t flags, uint16_t status);
+int proto_finish(struct proto_buf *b);
+/* Parse and check a header: version, len == msglen, len >= header size.
+ * Returns 0 or -EPROTO; on success b is positioned after the header. */
+int proto_parse_hdr(struct proto_buf *b, struct proto_hdr *h, size_t msglen);
+
+/* key/value records of STATUS and STATS */
+void proto_put_kv_u64(struct proto_buf *b, const char *key, uint64_t v);
+void proto_put_kv_s64(struct proto_buf *b, const char *key, int64_t v);
+void proto_put_kv_str(struct proto_buf *b, const char *key, const char *v);
+
+/* Map between errno values and status codes (both directions). */
+uint16_t proto_status_from_errno(int err);
+int proto_status_to_errno(uint16_t status);
+const char *proto_status_str(uint16_t status);
+const char *proto_type_str(uint16_t type);
+
+/* Send one message with an optional fd; receive one with an optional fd.
+ * proto_recv returns the message length, 0 on EOF, or -errno; a received
+ * fd is stored in *fd (else -1); MSG_TRUNC or MSG_CTRUNC give -EMSGSIZE. */
+int proto_send(int sock, const void *msg, size_t len, int fd);
+int proto_recv(int sock, void *buf, size_t size, int *fd);
+
+#endif
