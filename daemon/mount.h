@@ -47,6 +47,7 @@ int mount_monitor_start(void);
 
 /* What status shows: fs type, source, original mount point, whether it is
  * still mounted, read-only now, claim held. */
-void mount_status(void *ctl_kv);	/* struct ctl_kv * */
+struct ctl_kv;
+void mount_status(struct ctl_kv *kv);
 
 #endif
