@@ -103,6 +103,7 @@ static struct {
 	int quiescing;			/* a store_quiesce is running */
 	int quiesced;			/* the store is quiesced (until unquiesce) */
 	int closed;			/* ... with STORE_QUIESCE_CLOSE */
+	unsigned quiesce_flags;		/* of the store_quiesce running */
 
 	/* stall */
 	int stalled;
@@ -174,6 +175,7 @@ quiesce(void)
 		return;
 	}
 	f.quiescing = 1;
+	f.quiesce_flags = flags;
 	store_quiesce(flags, quiesce_done, &f);
 }
 
@@ -410,14 +412,16 @@ quiesce_done(void *arg, int err)
 		return;
 	}
 	f.quiesced = 1;
+	if (f.quiesce_flags & STORE_QUIESCE_CLOSE)
+		f.closed = 1;
+	f.quiesce_flags = 0;
 	if (f.suspend && !f.closed) {
 		/* a suspend came while a plain quiesce ran: close too */
 		f.quiescing = 1;
+		f.quiesce_flags = STORE_QUIESCE_CLOSE;
 		store_quiesce(STORE_QUIESCE_CLOSE, quiesce_done, &f);
 		return;
 	}
-	if (f.suspend)
-		f.closed = 1;
 	if (f.suspend && !f.suspended) {
 		mount_release();
 		f.suspended = 1;
