@@ -16,7 +16,7 @@ need_cmd mkfs.ext4
 
 rounds=${1:-5}
 fills=64
-mnt=$(mkfs_loop ext4 3G) || fail "mkfs_loop"
+mkfs_mnt ext4 3G; mnt=$MNT
 conf_for "$mnt" "freeze defer"
 start_larderd "$T/larder.conf"
 head -c $((4 * 1024 * 1024)) /dev/urandom > "$T/blob"

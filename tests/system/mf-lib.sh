@@ -2,6 +2,10 @@
 # mf-lib.sh: load and checks for the mount and freeze system tests; source
 # it after lib.sh.
 #
+#   mkfs_mnt TYPE SIZE        mkfs_loop, mount point in $MNT, and its
+#                             unmount registered in this shell (mkfs_loop
+#                             run as $(...) registers it in a subshell,
+#                             where it is lost, with its image count)
 #   pool_make                 16 files of different sizes in $T/pool
 #   load_start N              N background clients, each filling new
 #                             objects (larderctl put) and reading back
@@ -27,6 +31,12 @@ LOADERS=""
 SLOW_MS=${SLOW_MS:-1000}
 
 now_ms() { date +%s%3N; }
+
+mkfs_mnt() {
+	MNT=$(mkfs_loop "$@") || fail "mkfs_loop $*"
+	_nfs=$((_nfs + 1))	# the subshell's count is lost too
+	at_exit "fsfreeze -u '$MNT'; umount -l '$MNT'"
+}
 
 pool_make() {
 	mkdir -p "$T/pool"

@@ -8,7 +8,7 @@
 need_root
 need_cmd fsfreeze mkfs.ext4
 
-mnt=$(mkfs_loop ext4 320M) || fail "mkfs_loop"
+mkfs_mnt ext4 320M; mnt=$MNT
 conf_for "$mnt" "freeze refuse"
 start_larderd "$T/larder.conf"
 phase before

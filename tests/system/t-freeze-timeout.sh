@@ -7,7 +7,7 @@
 need_root
 need_cmd fsfreeze mkfs.xfs
 
-mnt=$(mkfs_loop xfs 320M) || fail "mkfs_loop"
+mkfs_mnt xfs 320M; mnt=$MNT
 conf_for "$mnt" "freeze defer" "freeze_timeout 600"
 start_larderd "$T/larder.conf"
 pool_make

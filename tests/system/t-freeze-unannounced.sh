@@ -10,7 +10,7 @@ need_root
 need_cmd fsfreeze mkfs.ext4 mkfs.xfs
 
 for fstype in ext4 xfs; do
-	mnt=$(mkfs_loop $fstype 320M) || fail "mkfs_loop $fstype"
+	mkfs_mnt $fstype 320M; mnt=$MNT
 	conf_for "$mnt" "freeze defer"
 	rm -f "$T"/acked.* "$T"/putok.* "$T"/getok.* "$T"/refused.* "$T"/slow.* "$T"/bad.*
 	DAEMON_LOG=$T/larderd-$fstype.log

@@ -10,7 +10,7 @@ need_root
 need_cmd mkfs.ext4 mkfs.xfs findmnt
 
 for fstype in ext4 xfs; do
-	mnt=$(mkfs_loop $fstype 320M) || fail "mkfs_loop $fstype"
+	mkfs_mnt $fstype 320M; mnt=$MNT
 	conf_for "$mnt"
 	DAEMON_LOG=$T/larderd-$fstype.log
 	start_larderd "$T/larder.conf"

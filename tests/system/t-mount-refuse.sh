@@ -26,7 +26,7 @@ write_conf "$T/tmpfs.conf" "dir $T/tmpfs/cache" "socket $T/tmpfs.sock"
 start_refused "$T/tmpfs.conf" "tmpfs.*memory filesystem"
 ok "tmpfs refused"
 
-mnt=$(mkfs_loop ext4 64M) || fail "mkfs_loop"
+mkfs_mnt ext4 64M; mnt=$MNT
 mkdir -p "$mnt/cache"
 : > "$mnt/file"
 write_conf "$T/file.conf" "dir $mnt/file" "socket $T/file.sock"
