@@ -47,6 +47,7 @@
 
 #define STALL_TICK_MS	100	/* how often the age of the oldest write is read */
 #define STALL_MS	500	/* a write older than this: the fs is frozen */
+#define CALM_MS		2000	/* writes flowing this long end a stall episode */
 #define MAX_WAITERS	8	/* requests waiting on one quiesce or fs job */
 #define MAX_TIMEOUT	86400
 
@@ -107,7 +108,9 @@ static struct {
 
 	/* stall */
 	int stalled;
-	time_t stalled_since;
+	time_t stalled_since;		/* start of the stall episode */
+	uint64_t flowing_since;		/* loop ms writes flow again; 0: no
+					   episode open */
 	struct loop_timer *tick;
 
 	/* counters for stats */
@@ -650,10 +653,17 @@ h_resume(struct ctl_req *rq)
 
 /* ---- stall detection -------------------------------------------------- */
 
+/*
+ * Every STALL_TICK_MS: a write (io or meta) in flight for STALL_MS or more
+ * means the filesystem is frozen under us: stop starting writes until it
+ * completes. A freeze often shows as several stalls in a row (the stuck
+ * write completes, the next one sticks), so a stall episode, logged once
+ * each way, ends only after writes have flowed for CALM_MS.
+ */
 static void
 stall_tick(void *arg)
 {
-	uint64_t age;
+	uint64_t age, now = loop_now_ms();
 
 	(void)arg;
 	f.tick = loop_timer_add(STALL_TICK_MS, stall_tick, NULL);
@@ -661,14 +671,28 @@ stall_tick(void *arg)
 		log_warn("freeze: stall timer");
 	age = store_oldest_write_ms();
 	if (!f.stalled) {
+		if (f.flowing_since != 0 && now - f.flowing_since >= CALM_MS) {
+			f.flowing_since = 0;
+			log_warnx("writes flow again after %lld s: cache "
+			    "filesystem thawed; fills resume",
+			    (long long)(time(NULL) - f.stalled_since));
+		}
 		/* while we froze it ourselves, a stuck write is no news */
 		if (age < STALL_MS || f.fs == FS_FROZEN || f.suspended)
 			return;
 		f.stalled = 1;
-		f.stalled_since = time(NULL);
-		f.n_stalls++;
-		log_warnx("writes stalled for %llu ms: cache filesystem frozen? "
-		    "serving reads, refusing fills", (unsigned long long)age);
+		if (f.flowing_since != 0) {
+			/* the same episode: the next write stuck too */
+			f.flowing_since = 0;
+			log_debug("writes stalled again for %llu ms",
+			    (unsigned long long)age);
+		} else {
+			f.stalled_since = time(NULL);
+			f.n_stalls++;
+			log_warnx("writes stalled for %llu ms: cache filesystem "
+			    "frozen? serving reads, refusing fills",
+			    (unsigned long long)age);
+		}
 		if (f.defer && f.nfreeze_wait > 0) {
 			f.forced_ready = 1;
 			deferral_ready("writes stopped; the filesystem is "
@@ -678,9 +702,9 @@ stall_tick(void *arg)
 	}
 	if (age >= STALL_MS)
 		return;
+	/* the stuck write completed: let writes start again, on probation */
 	f.stalled = 0;
-	log_warnx("writes flow again after %llu s: cache filesystem thawed; "
-	    "fills resume", (unsigned long long)(time(NULL) - f.stalled_since));
+	f.flowing_since = now != 0 ? now : 1;
 }
 
 /* ---- status, stats, life ---------------------------------------------- */
@@ -710,7 +734,7 @@ freeze_status(struct ctl_kv *kv)
 		ctl_kv_u64(kv, "freeze.suspended_by_uid", f.suspend_uid);
 		ctl_kv_s64(kv, "freeze.suspended_by_pid", f.suspend_pid);
 	}
-	if (f.stalled)
+	if (f.stalled || f.flowing_since != 0)
 		ctl_kv_s64(kv, "freeze.stalled_since", (int64_t)f.stalled_since);
 }
 
