@@ -70,11 +70,27 @@ until grep -q ' A ' /proc/fs/fscache/caches 2>/dev/null; do
 	[ $i -lt 200 ] || { echo "GUESTFAIL cache never became active"; cat /tmp/d.log; exit 1; }
 	sleep 0.1
 done
+# writes to the cache are asynchronous: wait until every one has ended
+# ("RdHelp : WR=n ws=n wf=n"). Debian's 6.1.192 oopses in p9_fid_destroy
+# (netfs_rreq_write_to_cache_work) when a umount races a cache write.
+settle() {
+	i=0
+	while :; do
+		set -- $(sed -n 's/^RdHelp : WR=\([0-9]*\) ws=\([0-9]*\) wf=\([0-9]*\).*/\1 \2 \3/p' /proc/fs/fscache/stats)
+		[ $# -eq 3 ] || { echo "GUESTFAIL no RdHelp WR line in /proc/fs/fscache/stats"; exit 1; }
+		[ "$1" -eq $(($2 + $3)) ] && break
+		i=$((i + 1))
+		[ $i -lt 600 ] || { echo "GUESTFAIL cache writes never ended: WR=$1 ws=$2 wf=$3"; exit 1; }
+		sleep 0.1
+	done
+	sleep 1
+}
 readall() {
 	mkdir -p /mnt/s
 	mount -t 9p -o "trans=virtio,version=9p2000.L,cache=fscache$1" "$VM_SHARE_TAG" /mnt/s ||
 		{ echo "GUESTFAIL mount$1"; exit 1; }
 	find /mnt/s -type f | while read -r f; do cat "$f" > /dev/null; done
+	settle
 	umount /mnt/s
 }
 readall ",cachetag=mycache"
@@ -83,17 +99,21 @@ readall ""
 # xattr is committed before cachefilesd's exit completes
 kill $DPID
 wait $DPID
-grep -E 'Cookies|Acquire|^IO' /proc/fs/fscache/stats
+grep -E 'Cookies|Acquire|^IO|RdHelp : WR' /proc/fs/fscache/stats
+dmesg | grep -E 'WARNING|BUG|Oops|cachefiles|CacheFiles' || true
 "$TOOL" dump "$VM_CACHE_DIR"
 echo "GUESTDONE $?"
 EOF
 
 echo "--- running the guest"
-VM_SHARE=$share "$vmdir/run-vm.sh" -f "$tool" "$tmp/guest.sh" "$tool" > "$tmp/vm.out" 2> "$tmp/vm.err" < /dev/null
+VM_SHARE=$share VM_TIMEOUT=${VM_TIMEOUT:-300} VM_LOG=$tmp/console.log \
+	"$vmdir/run-vm.sh" -f "$tool" "$tmp/guest.sh" "$tool" > "$tmp/vm.out" 2> "$tmp/vm.err" < /dev/null
 rc=$?
 cat "$tmp/vm.out"
 if [ $rc -ne 0 ]; then
 	cat "$tmp/vm.err"
+	echo "--- guest kernel trouble, if any:"
+	grep -a -A12 -E 'WARNING|BUG|Oops|general protection|panic' "$tmp/console.log" | head -80
 	if [ $rc -eq 125 ] && grep -q -E 'cannot resolve the kernel|apt-get download .* failed|missing ' "$tmp/vm.err"; then
 		skip "VM unavailable (run-vm.sh exit 125)"
 	fi
