@@ -671,7 +671,9 @@ parse_line(struct parser *p, unsigned *seen)
 	int argc = 0;
 	char q[64];
 
-	if (p->overflow || p->len > CONF_MAX_LINE - 1) {
+	/* the limit does not count a CR of a CRLF line end */
+	if (p->overflow || p->len - (p->len > 0 && end[-1] == '\r') >
+	    CONF_MAX_LINE - 1) {
 		lerror(p, "line is too long (more than %d bytes)",
 		    CONF_MAX_LINE - 1);
 		return;
