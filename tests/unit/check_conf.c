@@ -1271,6 +1271,36 @@ START_TEST(test_contrib_defaults_match)
 }
 END_TEST
 
+/* The examples in larder.conf(5) are accepted, and so is its text. */
+START_TEST(test_man_examples)
+{
+	static char buf[131072], text[4096];
+	struct conf c;
+	struct msgs m;
+	char *p, *e;
+	int n = 0;
+
+	read_source("man/larder.conf.5", buf, sizeof(buf));
+	p = strstr(buf, "\n.SH EXAMPLES\n");
+	ck_assert_ptr_nonnull(p);
+	while ((p = strstr(p, "\n.nf\n")) != NULL) {
+		p += 5;
+		e = strstr(p, "\n.fi\n");
+		ck_assert_ptr_nonnull(e);
+		ck_assert_uint_lt(e - p + 1, sizeof(text));
+		memcpy(text, p, e - p + 1);
+		text[e - p + 1] = '\0';
+		ck_assert_ptr_null(strchr(text, '\\'));	/* no roff inside */
+		parse_ok(text, &c, &m);
+		/* the first is cachefilesd.conf(5)'s, secctx twice */
+		ck_assert_int_eq(m.nwarn, n == 0 ? 1 : 0);
+		n++;
+		p = e;
+	}
+	ck_assert_int_eq(n, 3);
+}
+END_TEST
+
 /* ---- conf_parse on real files ---- */
 
 static char tmpdir[PATH_MAX];
@@ -1530,6 +1560,7 @@ conf_suite(void)
 	tcase_add_loop_test(tc, test_contrib_files, 0, 2);
 	tcase_add_test(tc, test_contrib_example_is_debian);
 	tcase_add_test(tc, test_contrib_defaults_match);
+	tcase_add_test(tc, test_man_examples);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("files");
