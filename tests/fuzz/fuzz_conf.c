@@ -3,9 +3,10 @@
  * fuzz_conf.c: libFuzzer target for the config parser (conf_parse_buf).
  * Build: make fuzz. Run:
  *   mkdir -p tests/fuzz/corpus-conf
- *   tests/fuzz/fuzz_conf -max_total_time=180 -dict=tests/fuzz/conf.dict \
- *       tests/fuzz/corpus-conf \
- *       tests/fuzz/seeds/conf
+ *   tests/fuzz/fuzz_conf -max_total_time=180 -max_len=16384 \
+ *       -dict=tests/fuzz/conf.dict tests/fuzz/corpus-conf tests/fuzz/seeds/conf
+ * (-max_len above CONF_MAX_LINE reaches the over-long line paths; the
+ * corpus directory is generated, only seeds/conf is committed.)
  * Besides "no crash, no leak, no UB" it checks what the parser promises:
  * every message is "file:..." (or a warning), the result agrees with the
  * error count, strings are NUL-terminated within their fields, and an

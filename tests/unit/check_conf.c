@@ -1155,23 +1155,33 @@ START_TEST(test_debian_conf)
 }
 END_TEST
 
-/* The installed default and the example shipped in contrib/, if present. */
+/* Where a source file is: $LARDER_BUILD (make check), ".", or "../.." (run
+ * by hand from tests/unit/). */
+static void
+source_path(const char *rel, char *path, size_t size)
+{
+	const char *top = getenv("LARDER_BUILD");
+
+	if (top) {
+		snprintf(path, size, "%s/%s", top, rel);
+		return;
+	}
+	snprintf(path, size, "./%s", rel);
+	if (access(path, R_OK) != 0)
+		snprintf(path, size, "../../%s", rel);
+}
+
+/* The installed default and the example shipped in contrib/. */
 START_TEST(test_contrib_files)
 {
 	static const char *const files[] = { "contrib/larder.conf",
 	    "contrib/cachefilesd.conf.example" };
-	const char *top = getenv("LARDER_BUILD");
 	char path[PATH_MAX + 64];
 	struct conf c;
 	struct msgs m;
 
-	snprintf(path, sizeof(path), "%s/%s", top ? top : ".", files[_i]);
+	source_path(files[_i], path, sizeof(path));
 	memset(&m, 0, sizeof(m));
-	if (access(path, R_OK) != 0) {
-		/* run from tests/unit/ by hand */
-		snprintf(path, sizeof(path), "../../%s", files[_i]);
-		ck_assert_msg(access(path, R_OK) == 0, "%s missing", files[_i]);
-	}
 	ck_assert_int_eq(conf_parse(path, &c, collect, &m), 0);
 	ck_assert_int_eq(m.n, 0);
 	ck_assert_int_eq(m.nwarn, 0);
@@ -1189,12 +1199,11 @@ END_TEST
 static size_t
 read_source(const char *rel, char *buf, size_t size)
 {
-	const char *top = getenv("LARDER_BUILD");
 	char path[PATH_MAX + 64];
 	ssize_t n;
 	int fd;
 
-	snprintf(path, sizeof(path), "%s/%s", top ? top : "../..", rel);
+	source_path(rel, path, sizeof(path));
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	ck_assert_msg(fd >= 0, "cannot open %s", path);
 	n = read(fd, buf, size - 1);
