@@ -137,6 +137,7 @@ enum proto_status {
  *
  * ---- 204 COOKIE_REFRESH --------------------------------------------------
  * request: u32 cookie_id, u32 generation the client holds an fd for
+ *          (0: it holds none; the daemon numbers generations from 1)
  * reply:   struct proto_cookie_state; an fd is attached when the daemon's
  *          generation differs from the client's (object replaced or created)
  *
