@@ -820,6 +820,21 @@ client_cookie_flags(const struct larder_cookie *c)
 }
 
 int
+client_cookie_fd(struct larder_cookie *c)
+{
+	struct larder *l;
+	int fd;
+
+	if (c == NULL)
+		return -1;
+	l = c->vol->l;
+	pthread_mutex_lock(&l->lock);
+	fd = c->obj ? c->obj->fd : -1;
+	pthread_mutex_unlock(&l->lock);
+	return fd;
+}
+
+int
 larder_cookie_relinquish(struct larder_cookie *c, int retire)
 {
 	struct larder *l;

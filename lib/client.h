@@ -40,6 +40,11 @@ int client_cookie_acquire(struct larder_volume *v, const void *key,
 /* PROTO_COOKIE_* reply flags of the last acquire/refresh/invalidate. */
 uint32_t client_cookie_flags(const struct larder_cookie *c);
 
+/* The read-only object fd the cookie holds (borrowed: valid until the
+ * cookie's next refresh, invalidate or relinquish), or -1. For benchmarks
+ * and tests that compare with plain syscalls on the same file. */
+int client_cookie_fd(struct larder_cookie *c);
+
 /* Whether the shared-memory area is in use (1) or fills go inline (0). */
 int client_has_shm(const struct larder *l);
 
