@@ -73,7 +73,8 @@ struct larder {
 	uint32_t seq;
 	uint32_t max_inline;
 	uint8_t *shm;		/* the fill area, NULL when not in use */
-	size_t shm_size;
+	size_t shm_size;	/* usable: what the daemon accepted */
+	size_t shm_map;		/* mapped length */
 	LIST_HEAD(, larder_volume) volumes;
 	char reason[PROTO_MAX_STR];
 	uint8_t tx[PROTO_MAX_MSG];
@@ -553,11 +554,9 @@ client_connect(const char *path, size_t shm_size, int flags,
 	if (err < 0)
 		goto fail;
 	if (l->shm_size > 0) {
+		/* use what the daemon accepted, unmap all of it at the end */
 		l->shm = mem;
-		/* keep the whole mapping for munmap; use what was accepted */
-		if (l->shm_size < map_size)
-			munmap(mem + ((l->shm_size + 4095) & ~(size_t)4095),
-			    map_size - ((l->shm_size + 4095) & ~(size_t)4095));
+		l->shm_map = map_size;
 	} else if (mem)
 		munmap(mem, map_size);
 	*out = l;
@@ -610,7 +609,7 @@ larder_disconnect(struct larder *l)
 	while ((v = LIST_FIRST(&l->volumes)) != NULL)
 		free_volume(v);
 	if (l->shm)
-		munmap(l->shm, (l->shm_size + 4095) & ~(size_t)4095);
+		munmap(l->shm, l->shm_map);
 	pthread_mutex_destroy(&l->lock);
 	free(l);
 }
@@ -857,7 +856,16 @@ larder_cookie_relinquish(struct larder_cookie *c, int retire)
 uint64_t
 larder_cookie_size(const struct larder_cookie *c)
 {
-	return c ? c->size : 0;
+	struct larder *l;
+	uint64_t size;
+
+	if (c == NULL)
+		return 0;
+	l = c->vol->l;
+	pthread_mutex_lock(&l->lock);
+	size = c->size;
+	pthread_mutex_unlock(&l->lock);
+	return size;
 }
 
 /* Check [off, off + len) against the cookie's size. */
@@ -899,12 +907,12 @@ larder_read(struct larder_cookie *c, void *buf, size_t len, uint64_t offset)
 
 	if (c == NULL || (len && buf == NULL))
 		return -EINVAL;
-	if ((err = check_range(c, offset, len)) < 0)
-		return err;
-	if (len == 0)
-		return 0;
 	l = c->vol->l;
 	pthread_mutex_lock(&l->lock);
+	if ((err = check_range(c, offset, len)) < 0 || len == 0) {
+		pthread_mutex_unlock(&l->lock);
+		return err;
+	}
 	for (tries = 0; tries < 2; tries++) {
 		if (tries > 0 && (err = refresh(c)) < 0)
 			break;
@@ -941,10 +949,12 @@ larder_is_cached(struct larder_cookie *c, uint64_t offset, size_t len)
 
 	if (c == NULL)
 		return -EINVAL;
-	if ((err = check_range(c, offset, len)) < 0)
-		return err;
 	l = c->vol->l;
 	pthread_mutex_lock(&l->lock);
+	if ((err = check_range(c, offset, len)) < 0) {
+		pthread_mutex_unlock(&l->lock);
+		return err;
+	}
 	yes = c->obj && map_covers(&c->map, offset, len);
 	if (!yes && (err = refresh(c)) == 0)
 		yes = c->obj && map_covers(&c->map, offset, len);
@@ -992,10 +1002,12 @@ larder_write(struct larder_cookie *c, const void *buf, size_t len,
 
 	if (c == NULL || (len && buf == NULL))
 		return -EINVAL;
-	if ((err = check_range(c, offset, len)) < 0)
-		return err;
 	l = c->vol->l;
 	pthread_mutex_lock(&l->lock);
+	if ((err = check_range(c, offset, len)) < 0) {
+		pthread_mutex_unlock(&l->lock);
+		return err;
+	}
 	shm = l->shm != NULL && len > l->max_inline;
 	while (done < len) {
 		chunk = len - done;
