@@ -118,7 +118,7 @@ END_TEST
 
 START_TEST(test_header)
 {
-	uint8_t buf[PROTO_MAX_MSG + 16];
+	static uint8_t buf[PROTO_MAX_MSG + 16], zero[PROTO_MAX_MSG];
 	struct proto_buf b;
 	struct proto_hdr h;
 	size_t len;
@@ -158,7 +158,7 @@ START_TEST(test_header)
 	/* a message past PROTO_MAX_MSG cannot be finished */
 	proto_buf_init(&b, buf, sizeof(buf));
 	proto_begin(&b, PROTO_WRITE, 1, 0, 0);
-	proto_put_raw(&b, buf, PROTO_MAX_MSG);
+	proto_put_raw(&b, zero, PROTO_MAX_MSG);
 	ck_assert_int_eq(b.err, 0);
 	ck_assert_int_eq(proto_finish(&b), -EMSGSIZE);
 	/* the largest inline write fits */
@@ -168,7 +168,7 @@ START_TEST(test_header)
 	proto_put_u64(&b, 0);
 	proto_put_u64(&b, PROTO_MAX_INLINE);
 	proto_put_u64(&b, 0);
-	proto_put_raw(&b, buf, PROTO_MAX_INLINE);
+	proto_put_raw(&b, zero, PROTO_MAX_INLINE);
 	ck_assert_int_eq(proto_finish(&b), 0);
 	ck_assert_uint_le(b.off, PROTO_MAX_MSG);
 }
