@@ -116,7 +116,12 @@ fail(struct larder *l, int err, const char *what)
 	fprintf(stderr, "larderctl: %s: ", cmdname);
 	if (what)
 		fprintf(stderr, "%s: ", what);
-	fprintf(stderr, "%s\n", *reason ? reason : larder_strerror(err));
+	if (*reason)
+		fprintf(stderr, "%s\n", reason);
+	else if (err == -ENOENT)
+		fprintf(stderr, "not found\n");
+	else
+		fprintf(stderr, "%s\n", larder_strerror(err));
 	return exit_for(err);
 }
 
@@ -916,11 +921,12 @@ main(int argc, char **argv)
 		return usage_err("unknown command: %s", argv[optind]);
 	cmdname = cmd->name;
 
-	/* command options; "--" ends them (keys may start with '-') */
+	/* command options, anywhere after the command; "--" ends them
+	 * (keys may start with '-') */
 	cargc = argc - optind;
 	cargv = argv + optind;
 	optind = 0;
-	while ((ch = getopt_long(cargc, cargv, "+:", copts, NULL)) != -1) {
+	while ((ch = getopt_long(cargc, cargv, ":", copts, NULL)) != -1) {
 		switch (ch) {
 		case OPT_JSON:
 			json = 1;
