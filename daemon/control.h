@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * control.h: the control socket server (control.c) and how modules plug
+ * into it. Everything here runs on the main thread.
+ *
+ * A module registers a handler per message type at startup. The server
+ * receives a message, checks the header (version, length), checks the
+ * peer's rights (SO_PEERCRED: root, or a member of admin_group, for
+ * handlers registered admin-only) and calls the handler with a request.
+ * The handler either answers at once (control_reply*), returning 0, or
+ * keeps the request and answers later (returning CTL_DEFERRED), or returns
+ * -errno, in which case the server answers with that status. Each request
+ * is answered exactly once. If the peer disconnects before a deferred
+ * answer, rq->client becomes NULL and the answer is dropped; the request
+ * itself stays valid until answered.
+ */
+#ifndef LARDER_CONTROL_H
+#define LARDER_CONTROL_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "proto.h"
+
+#define CTL_DEFERRED	1
+
+struct ctl_client;		/* one connected peer */
+
+struct ctl_req {
+	struct ctl_client *client;	/* NULL once the peer has gone */
+	struct proto_hdr hdr;
+	struct proto_buf body;		/* positioned after the header */
+	int fd;				/* fd that came with it, or -1; take it by setting -1 */
+	uid_t uid;			/* peer credentials (SO_PEERCRED) */
+	gid_t gid;
+	pid_t pid;
+	int admin;			/* root or admin_group */
+};
+
+typedef int ctl_handler_fn(struct ctl_req *rq);
+
+/* Register the handler of one message type; admin_only: peers without
+ * admin rights get PROTO_EPERM without the handler being called. */
+void control_register(uint16_t type, ctl_handler_fn *fn, int admin_only);
+
+/* Answer rq with status, an optional body and an optional fd (sent with
+ * SCM_RIGHTS; the caller keeps its own fd). Frees rq. */
+void control_reply(struct ctl_req *rq, uint16_t status, const void *body,
+    size_t len, int fd);
+/* Answer with a str body ("ready", or the reason of an error). Frees rq. */
+void control_reply_str(struct ctl_req *rq, uint16_t status, const char *fmt,
+    ...) __attribute__((format(printf, 3, 4)));
+
+/*
+ * Per-client state for modules: a client carries one pointer per slot; a
+ * module sets it and is told at disconnect (before the client is freed)
+ * through the hook it registered, so it can release what the peer held.
+ */
+enum ctl_slot {
+	CTL_SLOT_STORE = 0,	/* volumes and cookies the peer holds */
+	CTL_SLOT_MAX = 4,
+};
+void *control_client_get(struct ctl_client *c, enum ctl_slot slot);
+void control_client_set(struct ctl_client *c, enum ctl_slot slot, void *p);
+void control_on_disconnect(enum ctl_slot slot,
+    void (*fn)(struct ctl_client *c, void *p));
+/* the shm area the peer passed with HELLO (NULL, 0 if none) */
+void control_client_shm(struct ctl_client *c, const uint8_t **base,
+    uint64_t *size);
+
+/*
+ * STATUS and STATS: modules register a provider that appends key/value
+ * records; keys are "module.name" (e.g. "cull.state", "mount.fstype").
+ */
+struct ctl_kv {
+	struct proto_buf *b;
+	uint32_t count;
+};
+typedef void ctl_kv_fn(struct ctl_kv *kv);
+void control_add_status(ctl_kv_fn *fn);
+void control_add_stats(ctl_kv_fn *fn);
+void ctl_kv_u64(struct ctl_kv *kv, const char *key, uint64_t v);
+void ctl_kv_s64(struct ctl_kv *kv, const char *key, int64_t v);
+void ctl_kv_str(struct ctl_kv *kv, const char *key, const char *v);
+
+/* Server life: listen on path (0660, group admin_group if set). */
+int control_open(const char *path, gid_t admin_gid);
+void control_close(void);
+/* number of connected peers */
+unsigned control_clients(void);
+
+#endif

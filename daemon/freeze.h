@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * freeze.h: the freeze handshake, unannounced-freeze (stall) detection and
+ * suspend/resume (freeze.c). Main thread only.
+ *
+ * States: RUNNING; DEFERRING (draining for a freeze); DEFERRED (ready:
+ * no writes start; optionally the fs is frozen by us, with a time limit);
+ * STALLED (a write stalled: someone froze the fs without asking);
+ * SUSPENDING/SUSPENDED (write claim given back). In every state but
+ * RUNNING, fills answer ENOBUFS at once (or are queued, bounded) and reads
+ * are served.
+ */
+#ifndef LARDER_FREEZE_H
+#define LARDER_FREEZE_H
+
+struct conf;
+
+int freeze_init(const struct conf *c);
+void freeze_reconfigure(const struct conf *c);
+void freeze_fini(void);		/* thaws the fs if larderd froze it */
+
+/* May a new write (fill, create, link, cull rename) start now? */
+int freeze_writes_ok(void);
+const char *freeze_state_str(void);
+
+#endif

@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * index.h: the in-memory index of every object in the cache (index.c).
+ * Main thread only. Compact: aim for at most 64 bytes per object.
+ *
+ * Objects are identified by (volume id, cooked name) and handled by a
+ * 32-bit id that stays valid until index_del. The store keeps the index up
+ * to date as it creates, uses, resizes and deletes objects; the startup scan
+ * fills it; the culler picks victims from it. No periodic rescans.
+ */
+#ifndef LARDER_INDEX_H
+#define LARDER_INDEX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define INDEX_NONE	UINT32_MAX
+#define INDEX_MAX_VOLUMES 65535
+
+enum index_state {
+	INDEX_LIVE = 0,		/* on disk under its name */
+	INDEX_CULLING = 1,	/* being moved to the graveyard: not usable */
+};
+
+int index_init(void);
+void index_fini(void);
+
+/* Volumes: an id per volume key (created on first use). -errno on error. */
+int index_volume(const char *key);
+const char *index_volume_key(uint16_t vol);	/* NULL if no such id */
+unsigned index_volumes(void);			/* ids are 0 .. n-1 */
+
+/* Find an object; INDEX_NONE if absent. */
+uint32_t index_find(uint16_t vol, const char *name);
+/* Add (or update, if present) an object; INDEX_NONE on ENOMEM. */
+uint32_t index_add(uint16_t vol, uint8_t fanout, const char *name,
+    uint64_t disk_bytes, int64_t last_use);
+void index_del(uint32_t id);
+
+void index_set_bytes(uint32_t id, uint64_t disk_bytes);
+/* Record a use at unix time when (last use only moves forward). */
+void index_touch(uint32_t id, int64_t when);
+void index_pin(uint32_t id);		/* a client holds it: never culled */
+void index_unpin(uint32_t id);
+void index_set_state(uint32_t id, enum index_state st);
+
+uint16_t index_vol(uint32_t id);
+uint8_t index_fanout(uint32_t id);
+const char *index_name(uint32_t id);	/* valid until the entry changes */
+uint64_t index_bytes(uint32_t id);
+int64_t index_last_use(uint32_t id);
+unsigned index_pins(uint32_t id);
+enum index_state index_get_state(uint32_t id);
+
+/* atime write-back: last use not yet written to disk as atime */
+int index_atime_dirty(uint32_t id);
+void index_atime_clean(uint32_t id);
+
+uint64_t index_objects(void);
+uint64_t index_total_bytes(void);
+uint64_t index_pinned_bytes(void);
+/* per-volume totals */
+uint64_t index_volume_objects(uint16_t vol);
+uint64_t index_volume_bytes(uint16_t vol);
+
+/* Iterate over the objects of vol (or all, vol < 0) in no particular order:
+ * start with cursor 0; returns an id and sets *cursor, INDEX_NONE at end. */
+uint32_t index_next(int vol, uint32_t *cursor);
+
+/* Fill out with up to n LIVE, unpinned objects, least recently used first.
+ * Returns how many. */
+size_t index_select_oldest(uint32_t *out, size_t n);
+
+/* bytes of memory the index uses now (for bytes/object figures) */
+size_t index_memory(void);
+
+#endif
