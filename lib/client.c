@@ -42,6 +42,8 @@
 #include "larder/larder.h"
 #include "proto.h"
 
+#define MAX_PENDING	32
+
 /* An object fd shared by the cookie and the reads in flight. */
 struct objfd {
 	int fd;
@@ -76,6 +78,12 @@ struct larder {
 	size_t shm_size;	/* usable: what the daemon accepted */
 	size_t shm_map;		/* mapped length */
 	LIST_HEAD(, larder_volume) volumes;
+	/* requests sent without waiting for their reply (relinquish) */
+	struct {
+		uint16_t type;
+		uint32_t seq;
+	} pend[MAX_PENDING];
+	unsigned npend;
 	char reason[PROTO_MAX_STR];
 	uint8_t tx[PROTO_MAX_MSG];
 	uint8_t rx[PROTO_MAX_MSG];
@@ -227,11 +235,99 @@ set_broken(struct larder *l, int err)
 }
 
 /*
+ * Receive one reply and check its header; called with the mutex held.
+ * A failure here leaves the stream out of step, so the connection is
+ * marked broken. On success rep is positioned at the body and *fdp holds
+ * a received fd or -1.
+ */
+static int
+recv_one(struct larder *l, struct proto_buf *rep, struct proto_hdr *h,
+    int *fdp)
+{
+	int n, err;
+
+	n = proto_recv(l->sock, l->rx, sizeof(l->rx), fdp);
+	if (n <= 0) {
+		/* EOF or a dead socket; an oversized packet (-EMSGSIZE) is
+		 * a daemon that does not speak this protocol */
+		err = n == 0 || n == -ECONNRESET || n == -ENOTCONN ?
+		    -ECONNRESET : n == -EMSGSIZE ? -EPROTO : n;
+		if (err != -EINTR && err != -ENOMEM && err != -ENOBUFS)
+			set_broken(l, err);
+		return err;
+	}
+	proto_buf_init(rep, l->rx, sizeof(l->rx));
+	if (proto_parse_hdr(rep, h, n) < 0 || !(h->flags & PROTO_F_REPLY)) {
+		if (*fdp >= 0)
+			close(*fdp);
+		*fdp = -1;
+		set_broken(l, -EPROTO);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+/* If h answers a request whose reply nobody waits for (a relinquish sent
+ * ahead), forget that request and return 1. */
+static int
+take_pending(struct larder *l, const struct proto_hdr *h)
+{
+	unsigned i;
+
+	for (i = 0; i < l->npend; i++) {
+		if (l->pend[i].seq != h->seq || l->pend[i].type != h->type)
+			continue;
+		l->pend[i] = l->pend[--l->npend];
+		return 1;
+	}
+	return 0;
+}
+
+/* Wait for one reply of a request sent ahead; its status is not wanted. */
+static int
+drain_one(struct larder *l)
+{
+	struct proto_buf rep;
+	struct proto_hdr h;
+	int fd, err;
+
+	if ((err = recv_one(l, &rep, &h, &fd)) < 0)
+		return err;
+	if (fd >= 0)
+		close(fd);
+	if (!take_pending(l, &h)) {
+		set_broken(l, -EPROTO);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+/* Send the request in b (with send_fd if >= 0); called with the mutex. */
+static int
+send_req(struct larder *l, struct proto_buf *b, int send_fd)
+{
+	int err;
+
+	l->reason[0] = '\0';
+	if (l->broken)
+		return l->broken;
+	if ((err = proto_finish(b)) < 0)
+		return err;
+	if ((err = proto_send(l->sock, b->data, b->off, send_fd)) < 0) {
+		if (err == -EPIPE || err == -ECONNRESET || err == -ENOTCONN)
+			set_broken(l, -ECONNRESET);
+		return err;
+	}
+	return 0;
+}
+
+/*
  * Send the request in b (with send_fd if >= 0) and receive its reply;
- * called with the mutex held. On return 0 (PROTO_OK), rep is positioned
- * at the reply body and *fdp holds a received fd or -1 (when fdp is NULL
- * any fd is closed). An error reply gives its status as -errno, with its
- * reason in l->reason.
+ * called with the mutex held. Replies to requests sent ahead (relinquish)
+ * may come first and are taken on the way. On return 0 (PROTO_OK), rep is
+ * positioned at the reply body and *fdp holds a received fd or -1 (when
+ * fdp is NULL any fd is closed). An error reply gives its status as
+ * -errno, with its reason in l->reason.
  */
 static int
 call(struct larder *l, struct proto_buf *b, int send_fd, struct proto_buf *rep,
@@ -240,42 +336,26 @@ call(struct larder *l, struct proto_buf *b, int send_fd, struct proto_buf *rep,
 	struct proto_hdr h;
 	uint16_t type;
 	uint32_t seq;
-	int n, fd = -1, err;
+	int fd = -1, err;
 
 	if (fdp)
 		*fdp = -1;
-	l->reason[0] = '\0';
-	if (l->broken)
-		return l->broken;
-	if ((err = proto_finish(b)) < 0)
-		return err;
 	type = b->data[2] | b->data[3] << 8;
 	seq = l->seq;
-	if ((err = proto_send(l->sock, b->data, b->off, send_fd)) < 0) {
-		if (err == -EPIPE || err == -ECONNRESET || err == -ENOTCONN)
-			set_broken(l, -ECONNRESET);
+	if ((err = send_req(l, b, send_fd)) < 0)
 		return err;
-	}
-	n = proto_recv(l->sock, l->rx, sizeof(l->rx), &fd);
-	if (n == 0) {
-		set_broken(l, -ECONNRESET);
-		return -ECONNRESET;
-	}
-	if (n < 0) {
-		/* an oversized reply was still one whole packet: the
-		 * stream stays in step, the daemon is wrong */
-		if (n == -EMSGSIZE)
+	for (;;) {
+		if ((err = recv_one(l, rep, &h, &fd)) < 0)
+			return err;
+		if (h.type == type && h.seq == seq)
+			break;
+		if (fd >= 0)
+			close(fd);
+		fd = -1;
+		if (!take_pending(l, &h)) {
+			set_broken(l, -EPROTO);
 			return -EPROTO;
-		if (n == -ECONNRESET || n == -ENOTCONN)
-			set_broken(l, -ECONNRESET);
-		return n;
-	}
-	proto_buf_init(rep, l->rx, sizeof(l->rx));
-	if (proto_parse_hdr(rep, &h, n) < 0 || !(h.flags & PROTO_F_REPLY) ||
-	    h.type != type || h.seq != seq) {
-		set_broken(l, -EPROTO);
-		err = -EPROTO;
-		goto fail;
+		}
 	}
 	if (h.status != PROTO_OK) {
 		err = proto_status_to_errno(h.status);
@@ -833,21 +913,37 @@ client_cookie_fd(struct larder_cookie *c)
 	return fd;
 }
 
+/*
+ * Relinquish a cookie. Without retire the request is sent ahead and its
+ * reply read on the way by the next request (its status would change
+ * nothing: the handle is gone either way), which saves a round trip for
+ * clients that open and close objects at a high rate. The daemon reads
+ * requests in order, so it has released the cookie before it sees
+ * anything this connection sends later.
+ */
 int
 larder_cookie_relinquish(struct larder_cookie *c, int retire)
 {
 	struct larder *l;
 	struct proto_buf b, r;
-	int err;
+	int err = 0;
 
 	if (c == NULL)
 		return -EINVAL;
 	l = c->vol->l;
 	pthread_mutex_lock(&l->lock);
+	if (l->npend == MAX_PENDING)
+		err = drain_one(l);
 	begin(l, &b, PROTO_COOKIE_RELINQUISH);
 	proto_put_u32(&b, c->id);
 	proto_put_u32(&b, retire ? PROTO_RELINQUISH_RETIRE : 0);
-	err = call(l, &b, -1, &r, NULL);
+	if (retire)
+		err = call(l, &b, -1, &r, NULL);
+	else if (err == 0 && (err = send_req(l, &b, -1)) == 0) {
+		l->pend[l->npend].type = PROTO_COOKIE_RELINQUISH;
+		l->pend[l->npend].seq = l->seq;
+		l->npend++;
+	}
 	free_cookie(c);
 	pthread_mutex_unlock(&l->lock);
 	return err;
