@@ -159,6 +159,15 @@ map_add(struct cfmt_map *m, uint64_t start, uint64_t len)
 	}
 	m->ext[i].start = start;
 	m->ext[i].len = end - start;
+	/* bounded: forget the smallest extent (a miss later, never a lie) */
+	if (m->count > CFMT_MAP_MAX_EXTENTS) {
+		for (i = 0, j = 1; j < m->count; j++)
+			if (m->ext[j].len < m->ext[i].len)
+				i = j;
+		memmove(&m->ext[i], &m->ext[i + 1],
+		    (m->count - i - 1) * sizeof(*m->ext));
+		m->count--;
+	}
 	return 0;
 }
 

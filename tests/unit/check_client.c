@@ -385,6 +385,7 @@ fill_pattern(uint8_t *p, size_t n, unsigned seed)
 START_TEST(test_map)
 {
 	struct cfmt_map m;
+	uint32_t i;
 
 	map_init(&m);
 	ck_assert_int_eq(map_add(&m, 100, 10), 0);
@@ -404,6 +405,15 @@ START_TEST(test_map)
 	ck_assert_int_eq(map_add(&m, 210, 5), 0);
 	ck_assert_uint_eq(m.count, 1);
 	ck_assert_int_eq(map_add(&m, UINT64_MAX - 1, 5), -EINVAL);
+	map_free(&m);
+	/* bounded: the smallest extent is forgotten, nothing is invented */
+	for (i = 0; i <= CFMT_MAP_MAX_EXTENTS; i++)
+		ck_assert_int_eq(map_add(&m, (uint64_t)i * 100, i == 7 ? 1 : 10),
+		    0);
+	ck_assert_uint_eq(m.count, CFMT_MAP_MAX_EXTENTS);
+	ck_assert(!map_covers(&m, 700, 1));
+	ck_assert(map_covers(&m, 800, 10));
+	ck_assert(!map_covers(&m, 810, 1));
 	map_free(&m);
 }
 END_TEST
