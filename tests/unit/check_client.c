@@ -50,13 +50,15 @@ struct fake {
 	int objfd;		/* rw, the fake's own */
 	pthread_t th;
 	int accept_shm;
+	uint64_t shm_cap;	/* accept at most this much of the area */
 	int enobufs;
 	int close_after_hello;
 	int bad;		/* enum bad, for requests of type bad_type */
 	uint16_t bad_type;
 	const char *reason;	/* error reply reason for PROTO_STATUS */
 	uint8_t *shm;
-	size_t shm_size;
+	size_t shm_size;	/* accepted */
+	size_t shm_len;		/* mapped */
 	uint32_t gen;
 	uint64_t size;
 	struct cfmt_map map;
@@ -146,7 +148,9 @@ handle(struct fake *f, int s, uint8_t *msg, int n, int rfd)
 		if (f->accept_shm && (flags & PROTO_HELLO_SHM) && rfd >= 0) {
 			f->shm = mmap(NULL, len, PROT_READ, MAP_SHARED, rfd, 0);
 			ck_assert(f->shm != MAP_FAILED);
-			f->shm_size = len;
+			f->shm_size = f->shm_len = len;
+			if (f->shm_cap && f->shm_cap < len)
+				f->shm_size = f->shm_cap;
 		}
 		proto_put_u32(&b, PROTO_VERSION);
 		proto_put_u32(&b, PROTO_MAX_INLINE);
@@ -324,7 +328,7 @@ fake_stop(struct fake *f)
 	unlink(f->obj);
 	rmdir(f->dir);
 	if (f->shm)
-		munmap(f->shm, f->shm_size);
+		munmap(f->shm, f->shm_len);
 	map_free(&f->map);
 }
 
@@ -586,6 +590,29 @@ START_TEST(test_write_shm)
 	/* a small write still goes inline */
 	ck_assert_int_eq(larder_write(c, data, 100, 0), 100);
 	ck_assert_int_eq(F.ninline_writes, 1);
+	close_all(l, v, c);
+	free(data);
+	free(disk);
+}
+END_TEST
+
+START_TEST(test_write_shm_partly_accepted)
+{
+	struct larder *l;
+	struct larder_volume *v;
+	struct larder_cookie *c;
+	size_t n = 1u << 20;
+	uint8_t *data = malloc(n), *disk = malloc(n);
+
+	fake_start(&F);
+	F.shm_cap = 256 * 1024;
+	open_cookie(&l, &v, &c, n);
+	fill_pattern(data, n, 13);
+	ck_assert_int_eq(larder_write(c, data, n, 0), (ssize_t)n);
+	/* chunks of what the daemon accepted, not of what was offered */
+	ck_assert_int_eq(F.nshm_writes, 4);
+	ck_assert_int_eq(pread(F.objfd, disk, n, 0), (ssize_t)n);
+	ck_assert(memcmp(disk, data, n) == 0);
 	close_all(l, v, c);
 	free(data);
 	free(disk);
@@ -940,6 +967,7 @@ client_suite(void)
 	tcase_add_test(tc, test_read_miss_refresh);
 	tcase_add_test(tc, test_write_inline);
 	tcase_add_test(tc, test_write_shm);
+	tcase_add_test(tc, test_write_shm_partly_accepted);
 	tcase_add_test(tc, test_write_inline_fallback);
 	tcase_add_test(tc, test_write_enobufs);
 	tcase_add_test(tc, test_invalidate);
