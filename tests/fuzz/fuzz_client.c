@@ -80,7 +80,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	init_obj();
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return 0;
-	/* queue the daemon's packets */
+	/* queue the daemon's packets, as many as the socket holds */
+	fcntl(sv[1], F_SETFL, O_NONBLOCK);
 	while (off + 2 <= size) {
 		len = data[off] | (data[off + 1] & 0x7f) << 8;
 		attach = data[off + 1] & 0x80;
