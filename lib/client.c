@@ -93,107 +93,6 @@ struct larder {
 	uint8_t rx[PROTO_MAX_MSG];
 };
 
-/* ---- extent map ---------------------------------------------------------
- * A small sorted, merged extent list on struct cfmt_map. lib/cfmt.c will
- * own this code (cfmt_map_*); until it lands these local helpers stand in.
- */
-
-static void
-map_init(struct cfmt_map *m)
-{
-	m->ext = NULL;
-	m->count = m->cap = 0;
-}
-
-static void
-map_free(struct cfmt_map *m)
-{
-	free(m->ext);
-	map_init(m);
-}
-
-static void
-map_clear(struct cfmt_map *m)
-{
-	m->count = 0;
-}
-
-/* Add [start, start + len), merging overlapping and adjacent extents. */
-static int
-map_add(struct cfmt_map *m, uint64_t start, uint64_t len)
-{
-	struct cfmt_extent *e;
-	uint64_t end;
-	uint32_t i, j, cap;
-
-	if (len == 0)
-		return 0;
-	if (start > UINT64_MAX - len)
-		return -EINVAL;
-	end = start + len;
-	/* first extent that ends at or after start */
-	for (i = 0; i < m->count && m->ext[i].start + m->ext[i].len < start; i++)
-		;
-	/* extents i..j-1 touch [start, end) */
-	for (j = i; j < m->count && m->ext[j].start <= end; j++) {
-		if (m->ext[j].start < start)
-			start = m->ext[j].start;
-		if (m->ext[j].start + m->ext[j].len > end)
-			end = m->ext[j].start + m->ext[j].len;
-	}
-	if (j == i) {
-		if (m->count == m->cap) {
-			cap = m->cap ? m->cap * 2 : 8;
-			if ((e = reallocarray(m->ext, cap, sizeof(*e))) == NULL)
-				return -ENOMEM;
-			m->ext = e;
-			m->cap = cap;
-		}
-		memmove(&m->ext[i + 1], &m->ext[i],
-		    (m->count - i) * sizeof(*m->ext));
-		m->count++;
-	} else if (j > i + 1) {
-		memmove(&m->ext[i + 1], &m->ext[j],
-		    (m->count - j) * sizeof(*m->ext));
-		m->count -= j - i - 1;
-	}
-	m->ext[i].start = start;
-	m->ext[i].len = end - start;
-	/* bounded: forget the smallest extent (a miss later, never a lie) */
-	if (m->count > CFMT_MAP_MAX_EXTENTS) {
-		for (i = 0, j = 1; j < m->count; j++)
-			if (m->ext[j].len < m->ext[i].len)
-				i = j;
-		memmove(&m->ext[i], &m->ext[i + 1],
-		    (m->count - i - 1) * sizeof(*m->ext));
-		m->count--;
-	}
-	return 0;
-}
-
-/* 1 if [start, start + len) lies inside one extent (extents are merged). */
-static int
-map_covers(const struct cfmt_map *m, uint64_t start, uint64_t len)
-{
-	uint32_t lo = 0, hi = m->count, mid;
-
-	if (len == 0)
-		return 1;
-	/* binary search: last extent with ext.start <= start */
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		if (m->ext[mid].start <= start)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo == 0)
-		return 0;
-	mid = lo - 1;
-	return start - m->ext[mid].start <= m->ext[mid].len &&
-	    len <= m->ext[mid].len - (start - m->ext[mid].start);
-}
-
 /* ---- object fds ---------------------------------------------------------- */
 
 static struct objfd *
@@ -226,7 +125,7 @@ cookie_drop_obj(struct larder_cookie *c)
 	obj_put(c->obj);
 	c->obj = NULL;
 	c->gen = 0;
-	map_clear(&c->map);
+	cfmt_map_clear(&c->map);
 }
 
 /* ---- request/reply ------------------------------------------------------- */
@@ -409,7 +308,7 @@ get_cookie_state(struct proto_buf *b, struct cookie_state *st)
 	uint64_t start, len, end = 0;
 	int err;
 
-	map_init(&st->map);
+	cfmt_map_init(&st->map);
 	st->id = proto_get_u32(b);
 	st->flags = proto_get_u32(b);
 	st->gen = proto_get_u32(b);
@@ -429,12 +328,12 @@ get_cookie_state(struct proto_buf *b, struct cookie_state *st)
 			goto fail;
 		}
 		end = start + len;
-		if ((err = map_add(&st->map, start, len)) < 0)
+		if ((err = cfmt_map_add(&st->map, start, len)) < 0)
 			goto fail;
 	}
 	return 0;
 fail:
-	map_free(&st->map);
+	cfmt_map_free(&st->map);
 	return err;
 }
 
@@ -466,25 +365,26 @@ cookie_apply(struct larder_cookie *c, struct cookie_state *st, int fd)
 	if (fd >= 0) {
 		if ((o = obj_new(fd)) == NULL) {
 			close(fd);
-			map_free(&st->map);
+			cfmt_map_free(&st->map);
 			cookie_drop_obj(c);
 			return -ENOMEM;
 		}
 		cookie_drop_obj(c);
 		c->obj = o;
 		c->gen = st->gen;
-		map_free(&c->map);
+		cfmt_map_free(&c->map);
 		c->map = st->map;
 		return 0;
 	}
 	if (c->obj == NULL || st->gen != c->gen) {
 		cookie_drop_obj(c);
-		map_free(&st->map);
+		cfmt_map_free(&st->map);
 		return 0;
 	}
 	for (i = 0; i < st->map.count && err == 0; i++)
-		err = map_add(&c->map, st->map.ext[i].start, st->map.ext[i].len);
-	map_free(&st->map);
+		err = cfmt_map_add(&c->map, st->map.ext[i].start,
+		    st->map.ext[i].len);
+	cfmt_map_free(&st->map);
 	return err;
 }
 
@@ -523,7 +423,7 @@ refresh(struct larder_cookie *c)
 	if ((err = get_cookie_state(&r, &st)) < 0)
 		goto fail;
 	if (st.id != c->id || (err = reply_fd(&st, &fd)) < 0) {
-		map_free(&st.map);
+		cfmt_map_free(&st.map);
 		err = -EPROTO;
 		goto fail;
 	}
@@ -675,7 +575,7 @@ free_cookie(struct larder_cookie *c)
 {
 	LIST_REMOVE(c, entry);
 	cookie_drop_obj(c);
-	map_free(&c->map);
+	cfmt_map_free(&c->map);
 	free(c);
 }
 
@@ -849,7 +749,7 @@ client_cookie_acquire(struct larder_volume *v, const void *key, size_t key_len,
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return -ENOMEM;
 	c->vol = v;
-	map_init(&c->map);
+	cfmt_map_init(&c->map);
 	l = v->l;
 
 	pthread_mutex_lock(&l->lock);
@@ -866,7 +766,7 @@ client_cookie_acquire(struct larder_volume *v, const void *key, size_t key_len,
 	if ((err = reply_fd(&st, &fd)) < 0 ||
 	    (!(flags & PROTO_COOKIE_ANY_AUX) && st.size != object_size) ||
 	    st.size > INT64_MAX) {
-		map_free(&st.map);
+		cfmt_map_free(&st.map);
 		err = -EPROTO;
 		goto fail;
 	}
@@ -878,7 +778,7 @@ client_cookie_acquire(struct larder_volume *v, const void *key, size_t key_len,
 	} else {
 		/* no object yet: nothing to read */
 		c->flags = st.flags;
-		map_free(&st.map);
+		cfmt_map_free(&st.map);
 	}
 	if (err < 0)
 		goto fail;
@@ -891,7 +791,7 @@ fail:
 	if (fd >= 0)
 		close(fd);
 	cookie_drop_obj(c);
-	map_free(&c->map);
+	cfmt_map_free(&c->map);
 	free(c);
 	return err;
 }
@@ -1026,7 +926,7 @@ larder_read(struct larder_cookie *c, void *buf, size_t len, uint64_t offset)
 		if (tries > 0 && (err = refresh(c)) < 0)
 			break;
 		err = -ENODATA;
-		if (c->obj == NULL || !map_covers(&c->map, offset, len))
+		if (c->obj == NULL || !cfmt_map_covers(&c->map, offset, len))
 			continue;
 		o = c->obj;
 		o->refs++;
@@ -1044,7 +944,7 @@ larder_read(struct larder_cookie *c, void *buf, size_t len, uint64_t offset)
 		}
 		/* the file is shorter than the map says: trust neither */
 		if (o == c->obj)
-			map_clear(&c->map);
+			cfmt_map_clear(&c->map);
 	}
 	pthread_mutex_unlock(&l->lock);
 	return err;
@@ -1064,9 +964,9 @@ larder_is_cached(struct larder_cookie *c, uint64_t offset, size_t len)
 		pthread_mutex_unlock(&l->lock);
 		return err;
 	}
-	yes = c->obj && map_covers(&c->map, offset, len);
+	yes = c->obj && cfmt_map_covers(&c->map, offset, len);
 	if (!yes && (err = refresh(c)) == 0)
-		yes = c->obj && map_covers(&c->map, offset, len);
+		yes = c->obj && cfmt_map_covers(&c->map, offset, len);
 	pthread_mutex_unlock(&l->lock);
 	return err < 0 ? err : yes;
 }
@@ -1132,9 +1032,9 @@ larder_write(struct larder_cookie *c, const void *buf, size_t len,
 		}
 		if (n <= 0)
 			break;
-		if ((err = map_add(&c->map, offset + done, n)) < 0) {
+		if ((err = cfmt_map_add(&c->map, offset + done, n)) < 0) {
 			/* without a map entry the bytes read as a miss */
-			map_clear(&c->map);
+			cfmt_map_clear(&c->map);
 		}
 		done += n;
 		if ((size_t)n < chunk)
@@ -1175,7 +1075,7 @@ larder_invalidate(struct larder_cookie *c, const void *aux, size_t aux_len,
 				c->flags = st.flags;
 				c->size = new_size;
 			}
-			map_free(&st.map);
+			cfmt_map_free(&st.map);
 		}
 	}
 	pthread_mutex_unlock(&l->lock);

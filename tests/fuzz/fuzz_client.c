@@ -11,7 +11,8 @@
  * (no hang: the daemon end is shut down for writing, so a missing reply
  * is EOF), must not crash or leak, and must keep its own invariants.
  *
- *   make fuzz && tests/fuzz/fuzz_client tests/fuzz/seeds/client -max_total_time=120
+ *   make fuzz && tests/fuzz/fuzz_client tests/fuzz/seeds/client \
+ *       -max_total_time=120
  */
 #include <assert.h>
 #include <stdint.h>

@@ -10,7 +10,8 @@
  * When the daemon grows a request decoder of its own, point
  * decode_request at it.
  *
- *   make fuzz && tests/fuzz/fuzz_proto tests/fuzz/seeds/proto -max_total_time=120
+ *   make fuzz && tests/fuzz/fuzz_proto tests/fuzz/seeds/proto \
+ *       -max_total_time=120
  */
 #include <assert.h>
 #include <stdint.h>
@@ -213,11 +214,11 @@ decode_reply(struct proto_buf *b, const struct proto_hdr *h)
 				    st.size);
 				assert(i == 0 || st.map.ext[i].start >
 				    st.map.ext[i - 1].start + st.map.ext[i - 1].len);
-				assert(map_covers(&st.map, st.map.ext[i].start,
+				assert(cfmt_map_covers(&st.map, st.map.ext[i].start,
 				    st.map.ext[i].len));
 			}
 			assert(st.map.count <= PROTO_MAX_EXTENTS);
-			map_free(&st.map);
+			cfmt_map_free(&st.map);
 		}
 		break;
 	case PROTO_WRITE:

@@ -214,7 +214,7 @@ handle(struct fake *f, int s, uint8_t *msg, int n, int rfd)
 		}
 		ck_assert(off + len <= f->size);
 		ck_assert_int_eq(pwrite(f->objfd, data, len, off), (ssize_t)len);
-		ck_assert_int_eq(map_add(&f->map, off, len), 0);
+		ck_assert_int_eq(cfmt_map_add(&f->map, off, len), 0);
 		proto_put_u64(&b, bad == BAD_HUGE_WRITE ? len + 1 : len);
 		break;
 	case PROTO_INVALIDATE:
@@ -223,7 +223,7 @@ handle(struct fake *f, int s, uint8_t *msg, int n, int rfd)
 		f->inval_size = proto_get_u64(&r);
 		f->size = f->inval_size;
 		f->gen++;
-		map_clear(&f->map);
+		cfmt_map_clear(&f->map);
 		put_state(f, &b, 0, bad);
 		break;
 	case PROTO_STATUS:
@@ -299,7 +299,7 @@ fake_start(struct fake *f)
 	memset(f, 0, sizeof(*f));
 	f->accept_shm = 1;
 	f->gen = 1;
-	map_init(&f->map);
+	cfmt_map_init(&f->map);
 	strcpy(f->dir, "/tmp/check_client.XXXXXX");
 	ck_assert(mkdtemp(f->dir) != NULL);
 	snprintf(f->sock, sizeof(f->sock), "%s/sock", f->dir);
@@ -329,7 +329,7 @@ fake_stop(struct fake *f)
 	rmdir(f->dir);
 	if (f->shm)
 		munmap(f->shm, f->shm_len);
-	map_free(&f->map);
+	cfmt_map_free(&f->map);
 }
 
 static int
@@ -391,34 +391,34 @@ START_TEST(test_map)
 	struct cfmt_map m;
 	uint32_t i;
 
-	map_init(&m);
-	ck_assert_int_eq(map_add(&m, 100, 10), 0);
-	ck_assert_int_eq(map_add(&m, 0, 10), 0);
-	ck_assert_int_eq(map_add(&m, 200, 10), 0);
+	cfmt_map_init(&m);
+	ck_assert_int_eq(cfmt_map_add(&m, 100, 10), 0);
+	ck_assert_int_eq(cfmt_map_add(&m, 0, 10), 0);
+	ck_assert_int_eq(cfmt_map_add(&m, 200, 10), 0);
 	ck_assert_uint_eq(m.count, 3);
-	ck_assert(map_covers(&m, 100, 10));
-	ck_assert(!map_covers(&m, 100, 11));
-	ck_assert(!map_covers(&m, 10, 1));
-	ck_assert(map_covers(&m, 5, 0));
+	ck_assert(cfmt_map_covers(&m, 100, 10));
+	ck_assert(!cfmt_map_covers(&m, 100, 11));
+	ck_assert(!cfmt_map_covers(&m, 10, 1));
+	ck_assert(cfmt_map_covers(&m, 5, 0));
 	/* bridge all three */
-	ck_assert_int_eq(map_add(&m, 10, 190), 0);
+	ck_assert_int_eq(cfmt_map_add(&m, 10, 190), 0);
 	ck_assert_uint_eq(m.count, 1);
-	ck_assert(map_covers(&m, 0, 210));
-	ck_assert(!map_covers(&m, 0, 211));
+	ck_assert(cfmt_map_covers(&m, 0, 210));
+	ck_assert(!cfmt_map_covers(&m, 0, 211));
 	/* adjacent merges */
-	ck_assert_int_eq(map_add(&m, 210, 5), 0);
+	ck_assert_int_eq(cfmt_map_add(&m, 210, 5), 0);
 	ck_assert_uint_eq(m.count, 1);
-	ck_assert_int_eq(map_add(&m, UINT64_MAX - 1, 5), -EINVAL);
-	map_free(&m);
+	ck_assert_int_eq(cfmt_map_add(&m, UINT64_MAX - 1, 5), -EINVAL);
+	cfmt_map_free(&m);
 	/* bounded: the smallest extent is forgotten, nothing is invented */
 	for (i = 0; i <= CFMT_MAP_MAX_EXTENTS; i++)
-		ck_assert_int_eq(map_add(&m, (uint64_t)i * 100, i == 7 ? 1 : 10),
+		ck_assert_int_eq(cfmt_map_add(&m, (uint64_t)i * 100, i == 7 ? 1 : 10),
 		    0);
 	ck_assert_uint_eq(m.count, CFMT_MAP_MAX_EXTENTS);
-	ck_assert(!map_covers(&m, 700, 1));
-	ck_assert(map_covers(&m, 800, 10));
-	ck_assert(!map_covers(&m, 810, 1));
-	map_free(&m);
+	ck_assert(!cfmt_map_covers(&m, 700, 1));
+	ck_assert(cfmt_map_covers(&m, 800, 10));
+	ck_assert(!cfmt_map_covers(&m, 810, 1));
+	cfmt_map_free(&m);
 }
 END_TEST
 
@@ -488,7 +488,7 @@ START_TEST(test_read_hit_no_round_trip)
 	fake_start(&F);
 	fill_pattern(data, sizeof(data), 1);
 	ck_assert_int_eq(pwrite(F.objfd, data, sizeof(data), 0), 8192);
-	ck_assert_int_eq(map_add(&F.map, 0, 8192), 0);
+	ck_assert_int_eq(cfmt_map_add(&F.map, 0, 8192), 0);
 	open_cookie(&l, &v, &c, 8192);
 	ck_assert_uint_eq(larder_cookie_size(c), 8192);
 	before = nreq(PROTO_COOKIE_REFRESH) + nreq(PROTO_WRITE);
@@ -523,7 +523,7 @@ START_TEST(test_read_miss_refresh)
 	/* someone else fills it: the refresh brings the new map */
 	fill_pattern(data, sizeof(data), 7);
 	ck_assert_int_eq(pwrite(F.objfd, data, sizeof(data), 8192), 4096);
-	ck_assert_int_eq(map_add(&F.map, 8192, 4096), 0);
+	ck_assert_int_eq(cfmt_map_add(&F.map, 8192, 4096), 0);
 	ck_assert_int_eq(larder_read(c, buf, 4096, 8192), 4096);
 	ck_assert_mem_eq(buf, data, 4096);
 	ck_assert_int_eq(nreq(PROTO_COOKIE_REFRESH), 3);
@@ -930,7 +930,7 @@ START_TEST(test_threads)
 	for (i = 0; i < 200; i++) {
 		ck_assert_int_eq(larder_write(c, data + 1024, 1024, 1024), 1024);
 		pthread_mutex_lock(&l->lock);
-		map_clear(&c->map);	/* force the next reads to refresh */
+		cfmt_map_clear(&c->map);	/* force the next reads to refresh */
 		pthread_mutex_unlock(&l->lock);
 	}
 	for (i = 0; i < 4; i++) {
