@@ -3,10 +3,11 @@
  * client.c: liblarder, the client side of the wire protocol (proto.h).
  *
  * One connection is one SOCK_SEQPACKET socket and one mutex. Every request
- * and its reply happen under the mutex, so the protocol is strictly
- * request/reply and seq numbers only ever check the daemon. The mutex also
- * guards the volume and cookie lists, each cookie's extent map and its
- * object fd slot.
+ * and its reply happen under the mutex, so one request is in flight at a
+ * time (besides relinquishes sent ahead, below) and seq numbers only ever
+ * check the daemon. The mutex also guards the volume and cookie lists,
+ * each cookie's extent map (struct cfmt_map, lib/cfmt.c) and its object
+ * fd slot.
  *
  * Reads do no I/O under the mutex: under it larder_read checks the map and
  * takes a reference on the cookie's object fd (struct objfd); it preads
