@@ -11,8 +11,9 @@
  * (no hang: the daemon end is shut down for writing, so a missing reply
  * is EOF), must not crash or leak, and must keep its own invariants.
  *
- *   make fuzz && tests/fuzz/fuzz_client tests/fuzz/seeds/client \
- *       -max_total_time=120
+ *   make fuzz && tests/fuzz/fuzz_client -max_total_time=120 \
+ *       "$(mktemp -d)" tests/fuzz/seeds/client
+ * (the first directory collects new inputs; the seeds stay as they are)
  */
 #include <assert.h>
 #include <stdint.h>

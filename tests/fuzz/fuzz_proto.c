@@ -10,8 +10,9 @@
  * When the daemon grows a request decoder of its own, point
  * decode_request at it.
  *
- *   make fuzz && tests/fuzz/fuzz_proto tests/fuzz/seeds/proto \
- *       -max_total_time=120
+ *   make fuzz && tests/fuzz/fuzz_proto -max_total_time=120 \
+ *       "$(mktemp -d)" tests/fuzz/seeds/proto
+ * (the first directory collects new inputs; the seeds stay as they are)
  */
 #include <assert.h>
 #include <stdint.h>
