@@ -37,6 +37,7 @@
 #define JOBS_IN_FLIGHT	4	/* two running, two queued: no thread idles */
 #define RING_DEPTH	256
 #define MAX_FOREIGN_RECS 16	/* per job, for the log; all are counted */
+#define MAX_FOREIGN_LOGGED 64	/* per pass */
 #define DENTS_BUF	(64 * 1024)
 
 enum foreign_kind {
@@ -148,12 +149,13 @@ static struct {
 	size_t seen_bytes;
 
 	uint64_t start_ms;
+	uint64_t logged;		/* foreign entries logged this pass */
 	struct scan_progress p;
 	uint64_t foreign[FK_MAX];
 	uint64_t passes;
 } scan;
 
-static struct log_ratelimit foreign_rl, error_rl;
+static struct log_ratelimit error_rl;
 
 /* ---- worker side ---------------------------------------------------------- */
 
@@ -601,9 +603,12 @@ log_foreign(const struct foreign_list *fl)
 		scan.foreign[i] += fl->count[i];
 		scan.p.foreign += fl->count[i];
 	}
+	/* each one once, up to MAX_FOREIGN_LOGGED per pass; the summary at
+	 * the end of the pass counts them all */
 	for (i = 0; i < fl->nrec; i++)
-		log_warnx_rl(&foreign_rl, "scan: foreign entry left alone: "
-		    "%s: %s", fl->rec[i].path, fk_name[fl->rec[i].kind]);
+		if (scan.logged++ < MAX_FOREIGN_LOGGED)
+			log_warnx("scan: foreign entry left alone: %s: %s",
+			    fl->rec[i].path, fk_name[fl->rec[i].kind]);
 }
 
 static void finish(int err);
@@ -890,6 +895,7 @@ start(int rootfd, unsigned flags, int rescan, void (*done)(void *, int),
 	scan.done_arg = arg;
 	scan.running = 1;
 	memset(&scan.p, 0, sizeof(scan.p));
+	scan.logged = 0;
 	scan.p.running = 1;
 	scan.start_ms = loop_now_ms();
 	j->w.run = list_run;
