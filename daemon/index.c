@@ -60,6 +60,8 @@ static struct {
 	uint64_t bytes;
 	uint64_t pinned_bytes;
 	uint64_t pinned_objects;
+	uint64_t released_objects;
+	uint64_t released_bytes;
 
 	uint32_t *tab;
 	uint32_t tabmask;	/* size - 1 */
@@ -457,6 +459,8 @@ index_unpin(uint32_t id)
 	if (--e->pins == 0) {
 		ix.pinned_bytes -= e->bytes;
 		ix.pinned_objects--;
+		ix.released_objects++;
+		ix.released_bytes += e->bytes;
 	}
 }
 
@@ -549,6 +553,18 @@ uint64_t
 index_pinned_objects(void)
 {
 	return ix.pinned_objects;
+}
+
+uint64_t
+index_released_objects(void)
+{
+	return ix.released_objects;
+}
+
+uint64_t
+index_released_bytes(void)
+{
+	return ix.released_bytes;
 }
 
 uint64_t

@@ -62,6 +62,10 @@ uint64_t index_objects(void);
 uint64_t index_total_bytes(void);
 uint64_t index_pinned_bytes(void);
 uint64_t index_pinned_objects(void);	/* objects with pins > 0 */
+/* releases so far (a pin count dropping to 0), and their bytes: what
+ * resume_thresholds counts */
+uint64_t index_released_objects(void);
+uint64_t index_released_bytes(void);
 /* per-volume totals */
 uint64_t index_volume_objects(uint16_t vol);
 uint64_t index_volume_bytes(uint16_t vol);
