@@ -279,14 +279,14 @@ evaluate(const struct cull_limits *l, const struct cull_fs *fs, int culling,
 		else if (files && ffree < fcull)
 			snprintf(ev->why, sizeof(ev->why), "free files %.1f%% "
 			    "< fcull %u%%", pct(ffree, fs->files), l->fcull);
-		else if (cap && fs->cache_bytes > cap)
+		else if (cap && fs->cache_bytes >= cap)
 			snprintf(ev->why, sizeof(ev->why), "cache %llu bytes "
-			    "> max_size %llu",
+			    ">= max_size %llu",
 			    (unsigned long long)fs->cache_bytes,
 			    (unsigned long long)cap);
-		else if (l->max_files && fs->cache_objects > l->max_files)
+		else if (l->max_files && fs->cache_objects >= l->max_files)
 			snprintf(ev->why, sizeof(ev->why), "cache %llu objects "
-			    "> max_files %llu",
+			    ">= max_files %llu",
 			    (unsigned long long)fs->cache_objects,
 			    (unsigned long long)l->max_files);
 		culling = ev->why[0] != '\0';
@@ -624,10 +624,12 @@ static void
 suspend(const char *what)
 {
 	if (!cs.suspended)
-		log_warnx("cull: %s: %llu objects (%llu bytes) are in use; "
-		    "culling suspended until some are released", what,
+		log_warnx("cull: %s (%llu objects, %llu bytes held by "
+		    "clients; %llu found in use so far): culling suspended "
+		    "until something is released", what,
 		    (unsigned long long)index_pinned_objects(),
-		    (unsigned long long)index_pinned_bytes());
+		    (unsigned long long)index_pinned_bytes(),
+		    (unsigned long long)cs.skipped_busy);
 	cs.suspended = 1;
 	cs.suspensions++;
 	cs.susp_bavail = cs.fs.bavail;
