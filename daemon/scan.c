@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <liburing.h>
 #include <linux/openat2.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -560,13 +561,61 @@ scan_one_dir(struct dir_job *j, unsigned di, struct io_uring *ring,
 	close(d.fd);
 }
 
+/*
+ * One ring per scan thread, made on its first job and closed when the
+ * thread ends (workq_destroy): rings are not shared, and not set up again
+ * for every job.
+ */
+static pthread_key_t ring_key;
+static pthread_once_t ring_once = PTHREAD_ONCE_INIT;
+
+static void
+ring_free(void *p)
+{
+	io_uring_queue_exit(p);
+	free(p);
+}
+
+static void
+ring_key_init(void)
+{
+	if (pthread_key_create(&ring_key, ring_free) != 0)
+		ring_key = (pthread_key_t)-1;
+}
+
+static struct io_uring *
+thread_ring(void)
+{
+	struct io_uring *r;
+	unsigned maxw[2] = { 0, 8 };
+
+	pthread_once(&ring_once, ring_key_init);
+	if (ring_key == (pthread_key_t)-1)
+		return NULL;
+	if ((r = pthread_getspecific(ring_key)) != NULL)
+		return r;
+	if ((r = malloc(sizeof(*r))) == NULL)
+		return NULL;
+	if (io_uring_queue_init(RING_DEPTH, r, 0) < 0) {
+		free(r);
+		return NULL;
+	}
+	/* statx runs on io-wq: a few workers per ring are plenty */
+	(void)io_uring_register_iowq_max_workers(r, maxw);
+	if (pthread_setspecific(ring_key, r) != 0) {
+		ring_free(r);
+		return NULL;
+	}
+	return r;
+}
+
 static void
 dir_run(struct work *w)
 {
 	struct dir_job *j = (struct dir_job *)w;
-	struct io_uring ring, *rp = NULL;
-	unsigned i, maxw[2] = { 0, 8 };
+	struct io_uring *rp = NULL;
 	char *dbuf;
+	unsigned i;
 
 	dbuf = malloc(DENTS_BUF);
 	j->stx = malloc(RING_DEPTH * sizeof(*j->stx));
@@ -577,16 +626,10 @@ dir_run(struct work *w)
 		j->errors++;
 		return;
 	}
-	if (!(j->flags & SCAN_SYNC) &&
-	    io_uring_queue_init(RING_DEPTH, &ring, 0) == 0) {
-		rp = &ring;
-		/* statx runs on io-wq: a few workers per ring are plenty */
-		(void)io_uring_register_iowq_max_workers(rp, maxw);
-	}
+	if (!(j->flags & SCAN_SYNC))
+		rp = thread_ring();	/* NULL: plain statx */
 	for (i = 0; i < j->ndirs; i++)
 		scan_one_dir(j, i, rp, dbuf);
-	if (rp)
-		io_uring_queue_exit(rp);
 	free(j->stx);
 	j->stx = NULL;
 	free(dbuf);

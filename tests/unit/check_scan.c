@@ -71,7 +71,7 @@ make_object(int i, const char *vkey, int with_xattr)
 	int fd, k, xl;
 
 	for (k = 0; k < 8; k++)
-		key[k] = (uint8_t)((i * 7919 + 13) >> (k * 8));
+		key[k] = (uint8_t)(((uint64_t)i * 7919 + 13) >> (k * 8));
 	snprintf(m->vol, sizeof(m->vol), "%s", vkey);
 	ck_assert_int_gt(cfmt_cook_key(key, 8, m->name, sizeof(m->name)), 0);
 	m->fanout = cfmt_fanout(key, 8, cfmt_volume_hash(vkey, strlen(vkey)));
