@@ -118,6 +118,8 @@ static struct {
 	    n_suspends;
 } f;
 
+static const struct freeze_backend *backend;	/* NULL: the store */
+
 static void quiesce_done(void *arg, int err);
 static void maybe_unquiesce(void);
 
@@ -164,6 +166,18 @@ wait_reply(struct ctl_req **list, unsigned *n, uint16_t status,
 		control_reply_str(list[i], status, "%s", msg);
 }
 
+/* The store, or the backend that replaces it (kernel mode), quiesces. */
+static void
+start_quiesce(unsigned flags)
+{
+	f.quiescing = 1;
+	f.quiesce_flags = flags;
+	if (backend != NULL)
+		backend->quiesce(backend->arg, quiesce_done, &f);
+	else
+		store_quiesce(flags, quiesce_done, &f);
+}
+
 /* Start a store_quiesce unless one runs or the store is already quiesced
  * the way it is needed now. */
 static void
@@ -177,9 +191,7 @@ quiesce(void)
 		quiesce_done(&f, 0);
 		return;
 	}
-	f.quiescing = 1;
-	f.quiesce_flags = flags;
-	store_quiesce(flags, quiesce_done, &f);
+	start_quiesce(flags);
 }
 
 static void
@@ -319,6 +331,7 @@ fs_job_done(struct work *w)
 		f.fs = FS_NONE;
 		f.thaw_by_limit = 0;
 		if (!f.defer) {
+			maybe_unquiesce();
 			wait_reply(f.thaw_wait, &f.nthaw_wait, PROTO_OK,
 			    "thawed: larderd had not frozen the filesystem; "
 			    "writing resumed");
@@ -367,6 +380,7 @@ fs_job_done(struct work *w)
 		    f.timeout);
 	else
 		log_info("freeze: thawed on request");
+	maybe_unquiesce();	/* before the answer: a fill after it works */
 	wait_reply(f.thaw_wait, &f.nthaw_wait, PROTO_OK, f.defer ?
 	    "thawed: filesystem thawed; a new freeze is under way" :
 	    f.suspend ? "thawed: filesystem thawed; writing stays stopped "
@@ -375,15 +389,21 @@ fs_job_done(struct work *w)
 	deferral_ready(NULL);
 }
 
-/* Writing may start again once nobody needs the store quiet. */
+/* Writing may start again once nobody needs the store quiet and the
+ * filesystem is no longer frozen by us (a kernel-mode backend rebinding
+ * on a frozen filesystem would block the main thread). */
 static void
 maybe_unquiesce(void)
 {
-	if (f.defer || f.suspend || f.quiescing || !f.quiesced)
+	if (f.defer || f.suspend || f.quiescing || !f.quiesced ||
+	    f.fs != FS_NONE)
 		return;
 	f.quiesced = 0;
 	f.closed = 0;
-	store_unquiesce();
+	if (backend != NULL)
+		backend->resume(backend->arg);
+	else
+		store_unquiesce();
 	log_info("freeze: writing resumed");
 }
 
@@ -420,9 +440,7 @@ quiesce_done(void *arg, int err)
 	f.quiesce_flags = 0;
 	if (f.suspend && !f.closed) {
 		/* a suspend came while a plain quiesce ran: close too */
-		f.quiescing = 1;
-		f.quiesce_flags = STORE_QUIESCE_CLOSE;
-		store_quiesce(STORE_QUIESCE_CLOSE, quiesce_done, &f);
+		start_quiesce(STORE_QUIESCE_CLOSE);
 		return;
 	}
 	if (f.suspend && !f.suspended) {
@@ -747,6 +765,12 @@ freeze_stats(struct ctl_kv *kv)
 	ctl_kv_u64(kv, "freeze.time_limit_thaws", f.n_limit_thaws);
 	ctl_kv_u64(kv, "freeze.stalls", f.n_stalls);
 	ctl_kv_u64(kv, "freeze.suspends", f.n_suspends);
+}
+
+void
+freeze_set_backend(const struct freeze_backend *b)
+{
+	backend = b;
 }
 
 void
