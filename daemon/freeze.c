@@ -291,6 +291,14 @@ deferral_ready(const char *why)
 		return;		/* quiesce_done calls again */
 	if (f.fs == FS_FREEZING || f.fs == FS_THAWING)
 		return;		/* fs_job_done calls again */
+	if (f.want_fs && f.fs == FS_NONE && mount_root_fd() < 0) {
+		/* no private mount (kernel mode before its bind) */
+		f.want_fs = 0;
+		wait_reply(f.freeze_wait, &f.nfreeze_wait, PROTO_ERR,
+		    "cannot freeze the filesystem: no private mount yet; "
+		    "writes stay stopped until thaw");
+		return;
+	}
 	if (f.want_fs && f.fs == FS_NONE) {
 		if (fs_job(FIFREEZE, 0) < 0)
 			wait_reply(f.freeze_wait, &f.nfreeze_wait, PROTO_ENOMEM,
