@@ -277,6 +277,22 @@ arm_limit(void)
 		log_warn("freeze: time limit timer");
 }
 
+/* The freeze cannot be done: undo it and tell everyone waiting why. */
+static void
+cancel_freeze(uint16_t status, const char *msg)
+{
+	log_warnx("freeze: %s", msg);
+	f.defer = 0;
+	f.want_fs = 0;
+	f.forced_ready = 0;
+	if (f.limit != NULL) {
+		loop_timer_cancel(f.limit);
+		f.limit = NULL;
+	}
+	wait_reply(f.freeze_wait, &f.nfreeze_wait, status, msg);
+	maybe_unquiesce();
+}
+
 /* Answer the freeze requests waiting for "ready" once the store is
  * quiesced (or the fs is frozen by someone else already), after freezing
  * the fs ourselves if --fs was asked. Safe to call at any time. */
@@ -293,10 +309,8 @@ deferral_ready(const char *why)
 		return;		/* fs_job_done calls again */
 	if (f.want_fs && f.fs == FS_NONE && mount_root_fd() < 0) {
 		/* no private mount (kernel mode before its bind) */
-		f.want_fs = 0;
-		wait_reply(f.freeze_wait, &f.nfreeze_wait, PROTO_ERR,
-		    "cannot freeze the filesystem: no private mount yet; "
-		    "writes stay stopped until thaw");
+		cancel_freeze(PROTO_ERR, "cannot freeze the filesystem: no "
+		    "private mount; freeze cancelled, writing resumes");
 		return;
 	}
 	if (f.want_fs && f.fs == FS_NONE) {
@@ -364,16 +378,7 @@ fs_job_done(struct work *w)
 		snprintf(msg, sizeof(msg), "cannot freeze the filesystem "
 		    "(FIFREEZE): %s%s; freeze cancelled, writing resumes",
 		    strerror(err), err == EPERM ? " (needs CAP_SYS_ADMIN)" : "");
-		log_warnx("freeze: %s", msg);
-		f.defer = 0;
-		f.want_fs = 0;
-		if (f.limit != NULL) {
-			loop_timer_cancel(f.limit);
-			f.limit = NULL;
-		}
-		wait_reply(f.freeze_wait, &f.nfreeze_wait,
-		    proto_status_from_errno(err), msg);
-		maybe_unquiesce();
+		cancel_freeze(proto_status_from_errno(err), msg);
 		return;
 	}
 
