@@ -139,6 +139,13 @@ conf_err(void *arg, const char *msg)
 {
 	struct errsink *e = arg;
 
+	if (conf_is_warning(msg)) {
+		if (e->to_stdout)
+			printf("%s\n", msg);
+		else
+			log_warnx("config: %s", msg);
+		return;
+	}
 	if (e->count++ == 0)
 		snprintf(e->first, sizeof(e->first), "%s", msg);
 	if (e->to_stdout)
@@ -569,8 +576,8 @@ main(int argc, char **argv)
 		loop_timer_cancel(watchdog_timer);
 	if (stop_timer)
 		loop_timer_cancel(stop_timer);
-	control_close();
-	freeze_fini();
+	freeze_fini();		/* answers what waits on it, thaws */
+	control_close();	/* peers' holdings are released */
 	cull_fini();
 	store_fini();
 	mount_close();
