@@ -50,6 +50,10 @@
 #define ATIME_PER_PASS		4096
 #define QUIESCE_POLL_MS		10
 #define MAP_XATTR_MAX		(16 + 16 * CFMT_MAP_MAX_EXTENTS)
+/* extents written to disk: ext4 keeps all xattrs of an inode in one 4 KiB
+ * block (without ea_inode); beyond this the smallest are forgotten on disk
+ * (a cache may forget, never invent) */
+#define MAP_DISK_EXTENTS	200
 
 enum vol_state { VOL_READY, VOL_CREATING, VOL_FAILED };
 
@@ -387,6 +391,7 @@ obj_content(const struct obj *o)
 static int
 snapshot(struct obj *o, struct meta_rec *r)
 {
+	struct cfmt_map lim, *m = &o->map;
 	struct cfmt_obj x;
 	size_t len;
 	int n;
@@ -404,11 +409,24 @@ snapshot(struct obj *o, struct meta_rec *r)
 	free(r->map);
 	r->map = NULL;
 	r->map_len = 0;
-	len = cfmt_map_encoded_len(o->map.count);
+	cfmt_map_init(&lim);
+	if (m->count > MAP_DISK_EXTENTS) {
+		if ((n = cfmt_map_copy(&lim, m)) < 0)
+			return n;
+		cfmt_map_limit(&lim, MAP_DISK_EXTENTS);
+		m = &lim;
+		if (x.content == CFMT_CONTENT_ALL) {	/* not any more */
+			x.content = CFMT_CONTENT_MAP;
+			n = cfmt_obj_encode(&x, r->xattr, sizeof(r->xattr));
+			if (n < 0)
+				goto out;
+		}
+	}
+	len = cfmt_map_encoded_len(m->count);
 	r->map = malloc(len);
-	if (!r->map)
-		return -ENOMEM;
-	n = cfmt_map_encode(&o->map, r->map, len);
+	n = r->map ? cfmt_map_encode(m, r->map, len) : -ENOMEM;
+out:
+	cfmt_map_free(&lim);
 	if (n < 0) {
 		free(r->map);
 		r->map = NULL;
