@@ -617,7 +617,7 @@ obj_file(struct obj *o, int fresh)
 /*
  * Open the object on disk read-only and check it against (aux, size), or
  * take it as it is (any). Returns 1 usable (o->rofd, map, aux, size set),
- * 0 absent or stale.
+ * 0 absent, -1 there but stale (or not ours to use).
  */
 static int
 obj_load(struct obj *o, const uint8_t *aux, size_t aux_len, uint64_t size,
@@ -685,7 +685,7 @@ obj_load(struct obj *o, const uint8_t *aux, size_t aux_len, uint64_t size,
 	return 1;
 stale:
 	close(fd);
-	return 0;
+	return -1;
 }
 
 /* ---- client handles ------------------------------------------------------ */
@@ -1183,7 +1183,7 @@ h_cookie_acquire(struct ctl_req *rq)
 	struct obj *o;
 	uint64_t size;
 	unsigned fan;
-	int n, any, isnew = 0;
+	int n, any, isnew = 0, loaded;
 
 	vid = proto_get_u32(&rq->body);
 	flags = proto_get_u32(&rq->body);
@@ -1211,14 +1211,20 @@ h_cookie_acquire(struct ctl_req *rq)
 		if (!o)
 			return -ENOMEM;
 		isnew = 1;
-		if (v->state != VOL_READY || o->dropped ||
-		    (o->idx != INDEX_NONE &&
-		    index_get_state(o->idx) == INDEX_CULLING) ||
-		    !obj_load(o, aux.ptr, aux.len, size, any)) {
-			if (!any) {
-				memcpy(o->aux, aux.ptr, aux.len);
-				o->aux_len = aux.len;
-				o->size = size;
+		if (v->state != VOL_READY || (o->idx != INDEX_NONE &&
+		    index_get_state(o->idx) == INDEX_CULLING))
+			loaded = 0;
+		else
+			loaded = obj_load(o, aux.ptr, aux.len, size, any);
+		if (loaded <= 0 && !any) {
+			memcpy(o->aux, aux.ptr, aux.len);
+			o->aux_len = aux.len;
+			o->size = size;
+			/* as the kernel does: a stale object is replaced at
+			 * once (by an empty one, published over its name) */
+			if (loaded < 0 && writes_ok()) {
+				st.invalidations++;
+				(void)obj_file(o, 1);
 			}
 		}
 	} else if (!any && (o->size != size || o->aux_len != aux.len ||
