@@ -429,6 +429,22 @@ write_pidfile(void)
 	pidfile_written = 1;
 }
 
+/* The control socket, or exit with what to do about it. */
+static void
+open_control(const char *file)
+{
+	const char *path = conf->socket[0] ? conf->socket : DEFAULT_SOCKET;
+	int rc;
+
+	rc = control_open(path, admin_gid(conf));
+	if (rc == -EADDRINUSE)
+		fatalx("socket %s: another larderd answers there: stop it "
+		    "first, or set another `socket' in %s", path, file);
+	if (rc < 0)
+		fatalx("socket %s: %s: check its directory and `socket' in %s",
+		    path, strerror(-rc), file);
+}
+
 static int
 cull_one(const char *volume_key, uint8_t fanout, const char *name, void *arg)
 {
@@ -525,27 +541,23 @@ main(int argc, char **argv)
 		fatalx("epoll: %s", strerror(-rc));
 	if ((rc = signals_init()) < 0)
 		fatalx("signals: %s", strerror(-rc));
-	if ((rc = control_open(conf->socket[0] ? conf->socket :
-	    DEFAULT_SOCKET, admin_gid(conf))) < 0) {
-		if (rc == -EADDRINUSE)
-			fatalx("socket %s: another larderd answers there: "
-			    "stop it first, or set another `socket' in %s",
-			    conf->socket, file);
-		fatalx("socket %s: %s: check the directory and `socket' "
-		    "in %s", conf->socket, strerror(-rc), file);
-	}
-	control_add_status(main_status);
+	control_add_status(main_status);	/* first in STATUS */
 	control_register(PROTO_RELOAD, handle_reload, 1);
-
 	if (kernel_mode) {
 #ifdef HAVE_KERNEL_MODE
-		if (freeze_init(conf) < 0)
-			fatalx("freeze: cannot start");
+		/* kernel.h's order: control, freeze, then the kernel */
+		open_control(file);
+		if ((rc = freeze_init(conf)) < 0)
+			fatalx("freeze: %s", strerror(-rc));
+		if (kernel_start(conf, nocull_flag || conf->nocull ?
+		    KERNEL_NOCULL : 0) < 0)
+			fatalx("kernel mode: cannot start (see above)");
 		state = "running";
 		sd_notify("READY=1\nSTATUS=running (kernel mode)");
 		watchdog_start();
-		rc = kernel_main(conf, nocull_flag || conf->nocull ?
-		    KERNEL_NOCULL : 0);
+		rc = loop_run();
+		kernel_stop();
+		freeze_fini();
 		goto out;
 #endif
 	}
@@ -553,8 +565,10 @@ main(int argc, char **argv)
 	if ((rc = mount_open(conf->dir, 0, err, sizeof(err))) < 0)
 		fatalx("%s", err);
 	if ((rc = store_init(conf, mount_root_fd())) < 0)
-		fatalx("store %s: %s", conf->dir, strerror(-rc));
+		fatalx("store %s: %s: check the cache directory", conf->dir,
+		    strerror(-rc));
 	control_add_status(mount_status);
+	open_control(file);
 	if ((rc = cull_init(conf, mount_root_fd(), nocull_flag ||
 	    conf->nocull, &ops)) < 0)
 		fatalx("cull %s: %s", conf->dir, strerror(-rc));

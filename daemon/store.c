@@ -747,6 +747,22 @@ get_obj(struct ctl_req *rq, uint32_t id)
 	return s->objs[id - 1];
 }
 
+/* A volume key from the wire: -EPROTO if the message is short, -EINVAL if
+ * the key cannot be a volume key (too long, NUL, '/', ...). */
+static int
+get_volume_key(struct proto_buf *b, char *out, size_t outsz)
+{
+	struct proto_bytes k = proto_get_bytes(b);
+
+	if (b->err)
+		return -EPROTO;
+	if (k.len >= outsz || cfmt_check_volume_key(k.ptr, k.len) < 0)
+		return -EINVAL;
+	memcpy(out, k.ptr, k.len);
+	out[k.len] = '\0';
+	return 0;
+}
+
 /* ---- volumes ------------------------------------------------------------- */
 
 static void
@@ -881,7 +897,7 @@ static int
 h_volume_acquire(struct ctl_req *rq)
 {
 	uint8_t body[8], xb[CFMT_VOL_XATTR_HDR + CFMT_MAX_AUX + 1];
-	char key[CFMT_MAX_VOLUME_KEY + 2], name[CFMT_MAX_VOLUME_KEY + 2];
+	char key[CFMT_MAX_VOLUME_KEY + 1], name[CFMT_MAX_VOLUME_KEY + 2];
 	struct proto_bytes coh;
 	struct proto_buf b;
 	struct sclient *s;
@@ -892,14 +908,12 @@ h_volume_acquire(struct ctl_req *rq)
 	int fd, any, err = 0, vidx;
 
 	flags = proto_get_u32(&rq->body);
-	/* a NUL in the key or too long: a key that cannot be stored */
-	if (proto_get_str(&rq->body, key, sizeof(key)) < 0)
-		return -EINVAL;
+	if ((err = get_volume_key(&rq->body, key, sizeof(key))) < 0)
+		return err;
 	coh = proto_get_bytes(&rq->body);
 	if (rq->body.err)
 		return -EPROTO;
-	if (cfmt_check_volume_key(key, strlen(key)) < 0 ||
-	    coh.len > CFMT_MAX_AUX)
+	if (coh.len > CFMT_MAX_AUX)
 		return -EINVAL;
 	any = flags & PROTO_VOLUME_ANY_COHERENCY;
 	s = sclient(rq->client);
@@ -1567,7 +1581,7 @@ h_list_volumes(struct ctl_req *rq)
 static int
 h_list_objects(struct ctl_req *rq)
 {
-	char key[CFMT_MAX_VOLUME_KEY + 2];
+	char key[CFMT_MAX_VOLUME_KEY + 1];
 	uint8_t kb[CFMT_MAX_COOKIE_KEY + 1];
 	struct proto_buf b;
 	uint8_t *body;
@@ -1581,8 +1595,8 @@ h_list_objects(struct ctl_req *rq)
 	uint32_t fl;
 
 	cur = proto_get_u32(&rq->body);
-	if (proto_get_str(&rq->body, key, sizeof(key)) < 0)
-		return -EINVAL;
+	if ((kl = get_volume_key(&rq->body, key, sizeof(key))) < 0)
+		return kl;
 	nv = index_volumes();
 	for (i = 0; i < nv; i++) {
 		const char *k = index_volume_key(i);
@@ -1697,12 +1711,12 @@ store_drop(const char *volume_key, const uint8_t *key, size_t key_len)
 static int
 h_drop(struct ctl_req *rq)
 {
-	char vkey[CFMT_MAX_VOLUME_KEY + 2];
+	char vkey[CFMT_MAX_VOLUME_KEY + 1];
 	struct proto_bytes key;
 	int err;
 
-	if (proto_get_str(&rq->body, vkey, sizeof(vkey)) < 0)
-		return -EINVAL;
+	if ((err = get_volume_key(&rq->body, vkey, sizeof(vkey))) < 0)
+		return err;
 	key = proto_get_bytes(&rq->body);
 	if (rq->body.err)
 		return -EPROTO;
