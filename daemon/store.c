@@ -46,6 +46,7 @@
 #define OBJ_BUCKETS		4096
 #define FILL_REPLY_MS		2000	/* a fill stuck longer answers ENOBUFS */
 #define FILL_MAX_GAPS		64
+#define FILL_MAX_PENDING	(256ULL << 20)	/* bytes copied, not yet written */
 #define ATIME_EVERY_MS		30000
 #define ATIME_PER_PASS		4096
 #define QUIESCE_POLL_MS		10
@@ -93,8 +94,7 @@ struct obj {
 	int rofd;			/* handed to clients; -1: none */
 	struct ofile *of;		/* current rw file; NULL: none open */
 	struct orec *mrec;		/* meta record not yet submitted */
-	uint32_t idx;
-	int pinned;
+	uint32_t pin;			/* index id we pinned, or INDEX_NONE */
 	int dropped;			/* removal queued: acquires miss */
 };
 
@@ -106,9 +106,9 @@ struct orec {
 
 /* what one client holds (CTL_SLOT_STORE) */
 struct sclient {
-	struct vol **vols;
+	void **vols;			/* struct vol * */
 	uint32_t nvols;
-	struct obj **objs;
+	void **objs;			/* struct obj * */
 	uint32_t nobjs;
 };
 
@@ -119,6 +119,7 @@ struct fill {
 	struct obj *obj;
 	struct ofile *of;
 	uint64_t len;			/* bytes the client asked for */
+	uint64_t bytes;			/* bytes copied into data[] */
 	uint64_t submitted;
 	unsigned nseg;
 	struct io_seg seg[FILL_MAX_GAPS];
@@ -188,6 +189,7 @@ static struct vol *vols;
 static struct obj *buckets[OBJ_BUCKETS];
 static unsigned nobjs;
 static struct fill *pending_fills;
+static uint64_t pending_bytes;		/* bytes held by fills in flight */
 static struct loop_timer *fill_timer, *atime_timer, *quiesce_timer;
 static uint8_t *mapbuf;
 static atomic_ulong grave_counter;
@@ -292,28 +294,61 @@ obj_find(const struct vol *v, const char *name)
 	return NULL;
 }
 
+/* The object's index id, looked up each time: the culler may delete and
+ * reuse ids of objects nobody holds. */
+static uint32_t
+obj_idx(const struct obj *o)
+{
+	return index_find(o->v->idx, o->name);
+}
+
+/* Pin the index entry while clients hold the object, unpin after. A pinned
+ * entry is never culled, so the id stays valid until we unpin it. */
 static void
 obj_pin(struct obj *o)
 {
-	if (o->refs > 0 && !o->pinned && o->idx != INDEX_NONE) {
-		index_pin(o->idx);
-		o->pinned = 1;
-	} else if (o->refs == 0 && o->pinned) {
-		if (o->idx != INDEX_NONE)
-			index_unpin(o->idx);
-		o->pinned = 0;
+	uint32_t id;
+
+	if (o->refs > 0 && o->pin == INDEX_NONE) {
+		id = obj_idx(o);
+		if (id != INDEX_NONE) {
+			index_pin(id);
+			o->pin = id;
+		}
+	} else if (o->refs == 0 && o->pin != INDEX_NONE) {
+		index_unpin(o->pin);
+		o->pin = INDEX_NONE;
 	}
 }
 
+/* The object is in the index now (or again): record it and pin it. */
 static void
-obj_set_idx(struct obj *o, uint32_t idx)
+obj_indexed(struct obj *o, uint64_t bytes)
 {
-	if (o->pinned && o->idx != INDEX_NONE && o->idx != idx) {
-		index_unpin(o->idx);
-		o->pinned = 0;
+	uint32_t id;
+
+	id = index_add(o->v->idx, o->fanout, o->name, bytes, time(NULL));
+	if (id == INDEX_NONE)
+		return;
+	if (o->pin != INDEX_NONE && o->pin != id) {
+		index_unpin(o->pin);
+		o->pin = INDEX_NONE;
 	}
-	o->idx = idx;
 	obj_pin(o);
+}
+
+/* Forget the index entry (the object leaves the disk). */
+static void
+obj_unindex(struct obj *o)
+{
+	uint32_t id;
+
+	if (o->pin != INDEX_NONE) {
+		index_unpin(o->pin);
+		o->pin = INDEX_NONE;
+	}
+	if ((id = obj_idx(o)) != INDEX_NONE)
+		index_del(id);
 }
 
 static struct obj *
@@ -331,7 +366,7 @@ obj_new(struct vol *v, const char *name, unsigned fanout)
 	snprintf(o->path, sizeof(o->path), "I%s/@%02x/%s", v->key, fanout,
 	    name);
 	o->rofd = -1;
-	o->idx = index_find(v->idx, name);
+	o->pin = INDEX_NONE;
 	cfmt_map_init(&o->map);
 	b = obj_bucket(v, name);
 	o->hnext = buckets[b];
@@ -455,8 +490,7 @@ meta_obj_done(struct meta_rec *r)
 		if (r->link)
 			of->linked = 1;
 		if (o->of == of && !o->dropped)
-			obj_set_idx(o, index_add(o->v->idx, o->fanout,
-			    o->name, cfmt_map_bytes(&o->map), time(NULL)));
+			obj_indexed(o, cfmt_map_bytes(&o->map));
 	}
 	free(r->map);
 	of_put(of);
@@ -679,9 +713,8 @@ obj_load(struct obj *o, const uint8_t *aux, size_t aux_len, uint64_t size,
 	cfmt_map_truncate(&o->map, (uint64_t)sb.st_size);
 	o->rofd = fd;
 	o->gen++;
-	if (o->idx == INDEX_NONE)
-		obj_set_idx(o, index_add(o->v->idx, o->fanout, o->name,
-		    (uint64_t)sb.st_blocks * 512, time(NULL)));
+	if (obj_idx(o) == INDEX_NONE)
+		obj_indexed(o, (uint64_t)sb.st_blocks * 512);
 	return 1;
 stale:
 	close(fd);
@@ -999,7 +1032,7 @@ h_volume_acquire(struct ctl_req *rq)
 		v->next = vols;
 		vols = v;
 	}
-	id = handle_add((void ***)&s->vols, &s->nvols, v);
+	id = handle_add(&s->vols, &s->nvols, v);
 	if (!id)
 		return -ENOMEM;
 	v->refs++;
@@ -1073,13 +1106,7 @@ static int
 obj_drop(struct obj *o)
 {
 	obj_reset(o);
-	if (o->idx != INDEX_NONE) {
-		if (o->pinned)
-			index_unpin(o->idx);
-		o->pinned = 0;
-		index_del(o->idx);
-		o->idx = INDEX_NONE;
-	}
+	obj_unindex(o);
 	st.drops++;
 	return move_to_grave(o->path, o, 'O');
 }
@@ -1088,13 +1115,14 @@ static void
 release_cookie(struct sclient *s, uint32_t id, int retire)
 {
 	struct obj *o = s->objs[id - 1];
+	uint32_t idx;
 
 	s->objs[id - 1] = NULL;
 	if (retire)
 		obj_drop(o);
 	o->refs--;
-	if (o->idx != INDEX_NONE)
-		index_touch(o->idx, time(NULL));
+	if ((idx = obj_idx(o)) != INDEX_NONE)
+		index_touch(idx, time(NULL));
 	obj_pin(o);
 	obj_put(o);
 }
@@ -1114,7 +1142,7 @@ h_volume_relinquish(struct ctl_req *rq)
 	if (!(v = get_vol(rq, id)))
 		return -ENOENT;
 	for (i = 0; i < s->nobjs; i++)
-		if (s->objs[i] && s->objs[i]->v == v)
+		if (s->objs[i] && ((struct obj *)s->objs[i])->v == v)
 			return -EBUSY;
 	if ((flags & PROTO_RELINQUISH_RETIRE) && v->refs == 1 && v->objs == 0) {
 		if (!writes_ok())
@@ -1153,7 +1181,9 @@ reply_state(struct ctl_req *rq, struct obj *o, uint32_t id, uint32_t flags,
 	}
 	if (give_fd && o->rofd >= 0)
 		flags |= PROTO_COOKIE_HAVE_FD;
-	if (!writes_ok())
+	/* a frozen or full cache still serves reads: only a volume that
+	 * cannot be made disables caching */
+	if (o->v->state == VOL_FAILED)
 		flags |= PROTO_COOKIE_NO_CACHE;
 	proto_buf_init(&b, body, PROTO_MAX_MSG - PROTO_HDR_SIZE);
 	proto_put_u32(&b, id);
@@ -1189,7 +1219,7 @@ obj_replace(struct obj *o, const uint8_t *aux, size_t aux_len, uint64_t size)
 static int
 h_cookie_acquire(struct ctl_req *rq)
 {
-	uint32_t vid, flags, rflags = 0, id;
+	uint32_t vid, flags, rflags = 0, id, idx;
 	struct proto_bytes key, aux;
 	char name[CFMT_MAX_NAME];
 	struct sclient *s;
@@ -1225,8 +1255,9 @@ h_cookie_acquire(struct ctl_req *rq)
 		if (!o)
 			return -ENOMEM;
 		isnew = 1;
-		if (v->state != VOL_READY || (o->idx != INDEX_NONE &&
-		    index_get_state(o->idx) == INDEX_CULLING))
+		idx = obj_idx(o);
+		if (v->state != VOL_READY || (idx != INDEX_NONE &&
+		    index_get_state(idx) == INDEX_CULLING))
 			loaded = 0;
 		else
 			loaded = obj_load(o, aux.ptr, aux.len, size, any);
@@ -1251,15 +1282,15 @@ h_cookie_acquire(struct ctl_req *rq)
 		st.hits++;
 	else
 		st.misses++;
-	id = handle_add((void ***)&s->objs, &s->nobjs, o);
+	id = handle_add(&s->objs, &s->nobjs, o);
 	if (!id) {
 		if (isnew)
 			obj_put(o);
 		return -ENOMEM;
 	}
 	o->refs++;
-	if (o->idx != INDEX_NONE)
-		index_touch(o->idx, time(NULL));
+	if ((idx = obj_idx(o)) != INDEX_NONE)
+		index_touch(idx, time(NULL));
 	obj_pin(o);
 	reply_state(rq, o, id, rflags, 1);
 	return 0;
@@ -1356,10 +1387,12 @@ fill_done(struct work *w)
 	struct obj *o = f->obj;
 	uint8_t body[8];
 	struct proto_buf b;
+	uint32_t idx;
 	unsigned i;
 	int ok = 1;
 
 	fill_unlink(f);
+	pending_bytes -= f->bytes;
 	if (f->err) {
 		st.errors++;
 		log_warnx_rl(&rl_io, "store: fill %s: %s", o->path,
@@ -1373,9 +1406,8 @@ fill_done(struct work *w)
 			for (i = 0; i < f->nseg; i++)
 				st.fill_bytes += f->seg[i].len;
 			queue_meta(o);
-			if (o->idx != INDEX_NONE)
-				index_set_bytes(o->idx,
-				    cfmt_map_bytes(&o->map));
+			if ((idx = obj_idx(o)) != INDEX_NONE)
+				index_set_bytes(idx, cfmt_map_bytes(&o->map));
 			cull_kick();
 		} else {
 			st.errors++;
@@ -1494,6 +1526,12 @@ h_write(struct ctl_req *rq)
 	}
 	for (i = 0; i < nseg; i++)
 		total += seg[i].len;
+	if (pending_bytes + total > FILL_MAX_PENDING) {
+		/* the disk is slower than the clients: shed load */
+		st.enobufs++;
+		control_reply_str(rq, PROTO_ENOBUFS, "too many fills in flight");
+		return 0;
+	}
 	f = malloc(sizeof(*f) + total);
 	if (!f)
 		return -ENOMEM;
@@ -1508,6 +1546,7 @@ h_write(struct ctl_req *rq)
 		total += gap;
 	}
 	f->nseg = nseg;
+	f->bytes = total;
 	if (obj_file(o, 0) < 0) {
 		free(f);
 		return -ENOMEM;
@@ -1526,6 +1565,7 @@ h_write(struct ctl_req *rq)
 		pending_fills->prev = f;
 	pending_fills = f;
 	st.fills++;
+	pending_bytes += total;
 	io_submit(&f->w);
 	if (!fill_timer)
 		fill_timer = loop_timer_add(FILL_REPLY_MS / 4, fill_timer_fn,
@@ -1741,7 +1781,7 @@ on_disconnect(struct ctl_client *c, void *p)
 			release_cookie(s, i + 1, 0);
 	for (i = 0; i < s->nvols; i++)
 		if (s->vols[i])
-			s->vols[i]->refs--;
+			((struct vol *)s->vols[i])->refs--;
 	free(s->objs);
 	free(s->vols);
 	free(s);
