@@ -185,6 +185,7 @@ static struct {
 } st;
 
 static int cache_fd = -1, grave_fd = -1, root_fd = -1;
+static struct workq *scanq;		/* the startup scan, off the io thread */
 static struct vol *vols;
 static struct obj *buckets[OBJ_BUCKETS];
 static unsigned nobjs;
@@ -2194,7 +2195,11 @@ store_init(const struct conf *c, int rootfd)
 	if (sj) {
 		sj->w.run = scan_run;
 		sj->w.done = scan_done;
-		io_submit(&sj->w);
+		scanq = workq_create("larder-scan", 1);
+		if (scanq)
+			workq_submit(scanq, &sj->w);
+		else
+			free(sj);
 	}
 	atime_timer = loop_timer_add(ATIME_EVERY_MS, atime_timer_fn, NULL);
 	return 0;
@@ -2217,6 +2222,8 @@ store_fini(void)
 		f->rq = NULL;		/* their peers are gone */
 	/* waits for the threads: only after a successful quiesce is this
 	 * quick; main.c skips the flush when the filesystem is stuck */
+	workq_destroy(scanq);
+	scanq = NULL;
 	meta_fini();		/* its last done()s may queue closes */
 	io_fini();
 	while ((v = vols) != NULL) {
