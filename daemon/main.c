@@ -55,6 +55,8 @@ static struct loop_timer *watchdog_timer, *stop_timer;
 static uint64_t watchdog_ms;
 static int kernel_mode;
 static int stopping;
+static int sig_fd = -1;
+static struct loop_watch *sig_watch;
 
 static void
 usage(FILE *f)
@@ -374,8 +376,9 @@ signals_init(void)
 	fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	if (!loop_watch_add(fd, EPOLLIN, on_signal, NULL))
+	if (!(sig_watch = loop_watch_add(fd, EPOLLIN, on_signal, NULL)))
 		return -errno;
+	sig_fd = fd;
 	return 0;
 }
 
@@ -599,6 +602,9 @@ main(int argc, char **argv)
 out:
 #endif
 	control_close();
+	loop_watch_del(sig_watch);
+	if (sig_fd >= 0)
+		close(sig_fd);
 	loop_fini();
 	if (pidfile_written)
 		unlink(pidfile);

@@ -13,7 +13,7 @@
  * (key, version), so a byte served under the wrong aux is detected. STATE
  * is a file of NKEYS u32 versions: the latest version any worker started
  * to store, written before the first byte of it is sent.
- * Exit: 0 ok, 1 a wrong byte was served (or usage), 3 not cached.
+ * Exit: 0 ok, 9 a wrong byte was served, 3 not cached, 1 other errors.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -238,17 +238,19 @@ main(int argc, char **argv)
 		if (!(state = map_state(argv[3], nkeys)))
 			return 1;
 		err = work(l, state, nkeys, atoi(argv[5]), atoi(argv[6]));
+		larder_disconnect(l);
 		/* a daemon killed under us is what the crash test does */
-		return err == 1 ? 1 : 0;
+		return err == 1 ? 9 : 0;
 	}
 	if (strcmp(argv[2], "verify") == 0 && argc == 5) {
 		nkeys = atoi(argv[4]);
 		if (!(state = map_state(argv[3], nkeys)))
 			return 1;
 		err = verify(l, state, nkeys);
+		larder_disconnect(l);
 		if (err < 0)
 			fprintf(stderr, "verify: %s\n", larder_strerror(err));
-		return err ? 1 : 0;
+		return err == 1 ? 9 : err ? 1 : 0;
 	}
 	if ((strcmp(argv[2], "put") == 0 || strcmp(argv[2], "check") == 0) &&
 	    argc == 7) {
@@ -272,7 +274,7 @@ main(int argc, char **argv)
 		err = check_cookie(c, 1, 1, size, &cached);
 		larder_disconnect(l);
 		if (err)
-			return 1;
+			return err == 1 ? 9 : 1;
 		return cached == size ? 0 : 3;
 	}
 	fprintf(stderr, "usage: see core-client.c\n");
