@@ -55,6 +55,7 @@ static struct loop_timer *watchdog_timer, *stop_timer;
 static uint64_t watchdog_ms;
 static int kernel_mode;
 static int stopping;
+static int stop_stuck;			/* the cache fs never answered */
 static int sig_fd = -1;
 static struct loop_watch *sig_watch;
 
@@ -316,6 +317,7 @@ stop_timeout(void *arg)
 	stop_timer = NULL;
 	log_warnx("stop: the cache filesystem does not answer (frozen?) "
 	    "after %d s: exiting without flushing", STOP_TIMEOUT_MS / 1000);
+	stop_stuck = 1;
 	loop_stop();
 }
 
@@ -595,6 +597,14 @@ main(int argc, char **argv)
 		loop_timer_cancel(stop_timer);
 	freeze_fini();		/* answers what waits on it, thaws */
 	control_close();	/* peers' holdings are released */
+	if (stop_stuck) {
+		/* threads sit in calls a frozen filesystem holds: joining
+		 * them would hang; nothing on disk claims unwritten data */
+		if (pidfile_written)
+			unlink(pidfile);
+		log_info("stopped (cache filesystem stuck)");
+		_exit(0);
+	}
 	cull_fini();
 	store_fini();
 	mount_close();
