@@ -450,13 +450,6 @@ open_control(const char *file)
 		    path, strerror(-rc), file);
 }
 
-static int
-cull_one(const char *volume_key, uint8_t fanout, const char *name, void *arg)
-{
-	(void)arg;
-	return store_cull_one(volume_key, fanout, name);
-}
-
 int
 main(int argc, char **argv)
 {
@@ -464,7 +457,6 @@ main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct cull_ops ops = { cull_one, NULL };
 	struct errsink e = { 0 };
 	const char *file = NULL;
 	char err[1024];
@@ -575,7 +567,7 @@ main(int argc, char **argv)
 	control_add_status(mount_status);
 	open_control(file);
 	if ((rc = cull_init(conf, mount_root_fd(), nocull_flag ||
-	    conf->nocull, &ops)) < 0)
+	    conf->nocull, NULL)) < 0)
 		fatalx("cull %s: %s", conf->dir, strerror(-rc));
 	if ((rc = freeze_init(conf)) < 0)
 		fatalx("freeze: %s", strerror(-rc));

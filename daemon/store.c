@@ -16,11 +16,9 @@
  * the job that creates (O_TMPFILE) or opens it, and read by later io jobs
  * (same thread) or by the main thread after that job's done().
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +38,7 @@
 #include "loop.h"
 #include "meta.h"
 #include "proto.h"
+#include "scan.h"
 #include "store.h"
 #include "workq.h"
 
@@ -161,23 +160,6 @@ struct closejob {
 	int fd;
 };
 
-struct scanent {
-	uint16_t vol;
-	uint8_t fanout;
-	char *name;
-	uint64_t bytes;
-	int64_t atime;
-};
-
-struct scanjob {
-	struct work w;
-	struct scanent *ents;
-	size_t n, cap;
-	char **vols;
-	size_t nvols;
-	unsigned strange;
-};
-
 static struct {
 	uint64_t hits, misses, fills, fill_bytes, served, invalidations,
 	    errors, enobufs, volumes_created, volumes_invalidated, drops,
@@ -185,7 +167,6 @@ static struct {
 } st;
 
 static int cache_fd = -1, grave_fd = -1, root_fd = -1;
-static struct workq *scanq;		/* the startup scan, off the io thread */
 static struct vol *vols;
 static struct obj *buckets[OBJ_BUCKETS];
 static unsigned nobjs;
@@ -193,7 +174,7 @@ static struct fill *pending_fills;
 static uint64_t pending_bytes;		/* bytes held by fills in flight */
 static struct loop_timer *fill_timer, *atime_timer, *quiesce_timer;
 static uint8_t *mapbuf;
-static atomic_ulong grave_counter;
+static unsigned long grave_counter;	/* main thread */
 static struct log_ratelimit rl_io, rl_meta, rl_strange;
 
 static struct {
@@ -219,7 +200,7 @@ grave_name(char *out, size_t outsz, char kind)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	snprintf(out, outsz, "%c%lx.%lx.%lu", kind, (unsigned long)getpid(),
-	    (unsigned long)ts.tv_sec, atomic_fetch_add(&grave_counter, 1));
+	    (unsigned long)ts.tv_sec, grave_counter++);
 }
 
 static void
@@ -1944,151 +1925,22 @@ store_oldest_write_ms(void)
 	return a > m ? a : m;
 }
 
-/* ---- cull hook (cull's worker thread) ------------------------------------- */
-
-int
-store_cull_one(const char *volume_key, uint8_t fanout, const char *name)
-{
-	char path[META_PATH_MAX], grave[64];
-
-	snprintf(path, sizeof(path), "I%s/@%02x/%s", volume_key, fanout, name);
-	grave_name(grave, sizeof(grave), 'C');
-	if (renameat(cache_fd, path, grave_fd, grave) < 0)
-		return errno == ENOENT ? -ESTALE : -errno;
-	return 0;
-}
-
-/* ---- startup scan (io thread) --------------------------------------------- */
+/* ---- startup scan (scan.c) ------------------------------------------------ */
 
 static void
-scan_add(struct scanjob *j, uint16_t vol, uint8_t fan, const char *name,
-    const struct stat *sb)
+scan_done(void *arg, int err)
 {
-	struct scanent *ne;
+	struct scan_progress p;
 
-	if (j->n == j->cap) {
-		ne = realloc(j->ents, (j->cap ? j->cap * 2 : 1024) *
-		    sizeof(*ne));
-		if (!ne)
-			return;
-		j->ents = ne;
-		j->cap = j->cap ? j->cap * 2 : 1024;
-	}
-	ne = &j->ents[j->n];
-	ne->name = strdup(name);
-	if (!ne->name)
-		return;
-	ne->vol = vol;
-	ne->fanout = fan;
-	ne->bytes = (uint64_t)sb->st_blocks * 512;
-	ne->atime = sb->st_atim.tv_sec;
-	j->n++;
-}
-
-static void
-scan_run(struct work *w)
-{
-	struct scanjob *j = (struct scanjob *)w;
-	DIR *cd, *vd, *fd;
-	struct dirent *de, *ve, *fe;
-	struct stat sb;
-	char **nv;
-	unsigned fan;
-	int vfd, ffd;
-
-	cd = fdopendir(dup(cache_fd));
-	if (!cd)
-		return;
-	while ((de = readdir(cd)) != NULL) {
-		if (de->d_name[0] != 'I' || j->nvols >= INDEX_MAX_VOLUMES)
-			continue;
-		if (cfmt_check_volume_key(de->d_name + 1,
-		    strlen(de->d_name + 1)) < 0)
-			continue;
-		vfd = openat(dirfd(cd), de->d_name, O_RDONLY | O_DIRECTORY |
-		    O_NOFOLLOW | O_CLOEXEC);
-		if (vfd < 0 || !(vd = fdopendir(vfd))) {
-			if (vfd >= 0)
-				close(vfd);
-			j->strange++;
-			continue;
-		}
-		nv = realloc(j->vols, (j->nvols + 1) * sizeof(*nv));
-		if (!nv || !(nv[j->nvols] = strdup(de->d_name + 1))) {
-			if (nv)
-				j->vols = nv;
-			closedir(vd);
-			continue;
-		}
-		j->vols = nv;
-		j->nvols++;
-		while ((ve = readdir(vd)) != NULL) {
-			if (ve->d_name[0] == '.')
-				continue;
-			if (sscanf(ve->d_name, "@%2x", &fan) != 1 ||
-			    strlen(ve->d_name) != 3) {
-				j->strange++;
-				continue;
-			}
-			ffd = openat(dirfd(vd), ve->d_name, O_RDONLY |
-			    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			if (ffd < 0 || !(fd = fdopendir(ffd))) {
-				if (ffd >= 0)
-					close(ffd);
-				j->strange++;
-				continue;
-			}
-			while ((fe = readdir(fd)) != NULL) {
-				if (fe->d_name[0] == '.')
-					continue;
-				if (fstatat(dirfd(fd), fe->d_name, &sb,
-				    AT_SYMLINK_NOFOLLOW) < 0 ||
-				    !S_ISREG(sb.st_mode)) {
-					j->strange++;
-					continue;
-				}
-				scan_add(j, j->nvols - 1, fan, fe->d_name,
-				    &sb);
-			}
-			closedir(fd);
-		}
-		closedir(vd);
-	}
-	closedir(cd);
-}
-
-static void
-scan_done(struct work *w)
-{
-	struct scanjob *j = (struct scanjob *)w;
-	int *ids;
-	size_t i;
-	uint32_t id;
-
-	ids = calloc(j->nvols ? j->nvols : 1, sizeof(*ids));
-	for (i = 0; ids && i < j->nvols; i++)
-		ids[i] = index_volume(j->vols[i]);
-	for (i = 0; i < j->n; i++) {
-		if (ids && ids[j->ents[i].vol] >= 0 &&
-		    index_find(ids[j->ents[i].vol], j->ents[i].name) ==
-		    INDEX_NONE) {
-			id = index_add(ids[j->ents[i].vol], j->ents[i].fanout,
-			    j->ents[i].name, j->ents[i].bytes,
-			    j->ents[i].atime);
-			if (id != INDEX_NONE)
-				index_atime_clean(id);
-		}
-		free(j->ents[i].name);
-	}
-	for (i = 0; i < j->nvols; i++)
-		free(j->vols[i]);
-	st.strange += j->strange;
-	log_info("store: %zu objects in %zu volumes%s", j->n, j->nvols,
-	    j->strange ? " (some strange entries ignored)" : "");
-	free(ids);
-	free(j->vols);
-	free(j->ents);
-	free(j);
+	(void)arg;
+	scan_get_progress(&p);
+	if (err < 0)
+		log_warnx("store: scan of the cache: %s", strerror(-err));
+	else
+		log_info("store: %llu objects, %llu bytes in the cache "
+		    "(%llu ms)%s", (unsigned long long)p.objects,
+		    (unsigned long long)p.bytes, (unsigned long long)p.ms,
+		    p.foreign ? "; foreign entries left alone" : "");
 	cull_kick();
 }
 
@@ -2160,7 +2012,6 @@ open_dir(int at, const char *name)
 int
 store_init(const struct conf *c, int rootfd)
 {
-	struct scanjob *sj;
 	int err;
 
 	(void)c;
@@ -2191,16 +2042,10 @@ store_init(const struct conf *c, int rootfd)
 	control_on_disconnect(CTL_SLOT_STORE, on_disconnect);
 	control_add_status(store_status);
 	control_add_stats(store_stats);
-	sj = calloc(1, sizeof(*sj));
-	if (sj) {
-		sj->w.run = scan_run;
-		sj->w.done = scan_done;
-		scanq = workq_create("larder-scan", 1);
-		if (scanq)
-			workq_submit(scanq, &sj->w);
-		else
-			free(sj);
-	}
+	/* the index fills in the background; clients are served meanwhile */
+	if ((err = scan_start(rootfd, 0, scan_done, NULL)) < 0)
+		log_warnx("store: cannot scan the cache: %s; it starts "
+		    "unindexed", strerror(-err));
 	atime_timer = loop_timer_add(ATIME_EVERY_MS, atime_timer_fn, NULL);
 	return 0;
 }
@@ -2222,8 +2067,7 @@ store_fini(void)
 		f->rq = NULL;		/* their peers are gone */
 	/* waits for the threads: only after a successful quiesce is this
 	 * quick; main.c skips the flush when the filesystem is stuck */
-	workq_destroy(scanq);
-	scanq = NULL;
+	scan_fini();
 	meta_fini();		/* its last done()s may queue closes */
 	io_fini();
 	while ((v = vols) != NULL) {

@@ -36,10 +36,6 @@ void store_unquiesce(void);
  * large value means the filesystem is frozen under us. */
 uint64_t store_oldest_write_ms(void);
 
-/* Move one object into graveyard/ for the culler (any thread: touches no
- * store state). 0, -ESTALE when it is already gone, or -errno. */
-int store_cull_one(const char *volume_key, uint8_t fanout, const char *name);
-
 /* larderctl invalidate VOLUME [KEY]: drop an object or a whole volume. */
 int store_drop(const char *volume_key, const uint8_t *key, size_t key_len);
 
