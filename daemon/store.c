@@ -43,7 +43,8 @@
 #include "workq.h"
 
 #define OBJ_BUCKETS		4096
-#define FILL_REPLY_MS		2000	/* a fill stuck longer answers ENOBUFS */
+#define FILL_REPLY_MS		1500	/* a fill stuck longer answers ENOBUFS */
+#define FILL_TICK_MS		100	/* how often stuck fills are looked at */
 #define FILL_MAX_GAPS		64
 #define FILL_MAX_PENDING	(256ULL << 20)	/* bytes copied, not yet written */
 #define ATIME_EVERY_MS		30000
@@ -1411,18 +1412,20 @@ fill_done(struct work *w)
 	obj_put(o);
 }
 
-/* Fills stuck on the io thread (frozen fs) answer ENOBUFS; the job still
- * completes later. */
+/* Fills stuck on the io thread (frozen fs) answer ENOBUFS: at once when
+ * freeze.c has seen the stall (or a freeze or suspend began), else after
+ * FILL_REPLY_MS. The job still completes later; its bytes then count. */
 static void
 fill_timer_fn(void *arg)
 {
 	uint64_t now = loop_now_ms();
+	int stop = !freeze_writes_ok();
 	struct fill *f;
 
 	(void)arg;
 	fill_timer = NULL;
 	for (f = pending_fills; f; f = f->next)
-		if (f->rq && now - f->submitted >= FILL_REPLY_MS) {
+		if (f->rq && (stop || now - f->submitted >= FILL_REPLY_MS)) {
 			st.stuck_fills++;
 			control_reply_str(f->rq, PROTO_ENOBUFS, "the cache "
 			    "filesystem does not take writes now");
@@ -1430,7 +1433,7 @@ fill_timer_fn(void *arg)
 		}
 	for (f = pending_fills; f; f = f->next)
 		if (f->rq) {
-			fill_timer = loop_timer_add(FILL_REPLY_MS / 4,
+			fill_timer = loop_timer_add(FILL_TICK_MS,
 			    fill_timer_fn, NULL);
 			break;
 		}
@@ -1550,8 +1553,7 @@ h_write(struct ctl_req *rq)
 	pending_bytes += total;
 	io_submit(&f->w);
 	if (!fill_timer)
-		fill_timer = loop_timer_add(FILL_REPLY_MS / 4, fill_timer_fn,
-		    NULL);
+		fill_timer = loop_timer_add(FILL_TICK_MS, fill_timer_fn, NULL);
 	return CTL_DEFERRED;
 }
 
