@@ -80,7 +80,7 @@ static struct loop_watch *listen_watch;
 static char sock_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 static gid_t admin_group = (gid_t)-1;
 static struct loop_timer *reap_timer;
-static uint8_t *rxbuf;
+static uint8_t *rxbuf, *txbuf;		/* main thread only */
 static struct log_ratelimit rl_garbage, rl_slow;
 
 void
@@ -307,11 +307,7 @@ control_reply(struct ctl_req *rq, uint16_t status, const void *body,
 	int err;
 
 	if (c && !c->dead) {
-		msg = malloc(PROTO_MAX_MSG);
-		if (!msg) {
-			client_kill(c);
-			goto out;
-		}
+		msg = txbuf;
 		proto_buf_init(&b, msg, PROTO_MAX_MSG);
 		proto_begin(&b, rq->hdr.type, rq->hdr.seq, PROTO_F_REPLY,
 		    status);
@@ -325,7 +321,6 @@ control_reply(struct ctl_req *rq, uint16_t status, const void *body,
 		}
 		/* the socket is non-blocking: this never waits */
 		err = proto_send(c->fd, msg, b.off, fd);
-		free(msg);
 		if (err < 0) {
 			if (err == -EAGAIN)
 				log_warnx_rl(&rl_slow, "control: pid %ld does "
@@ -334,7 +329,6 @@ control_reply(struct ctl_req *rq, uint16_t status, const void *body,
 			client_kill(c);
 		}
 	}
-out:
 	rq_free(r);
 }
 
@@ -713,7 +707,8 @@ control_open(const char *path, gid_t admin_gid)
 	if (listen(fd, 128) < 0)
 		goto fail_unlink;
 	rxbuf = malloc(PROTO_MAX_MSG);
-	if (!rxbuf) {
+	txbuf = malloc(PROTO_MAX_MSG);
+	if (!rxbuf || !txbuf) {
 		errno = ENOMEM;
 		goto fail_unlink;
 	}
@@ -734,7 +729,8 @@ fail_unlink:
 	unlink(path);
 	close(fd);
 	free(rxbuf);
-	rxbuf = NULL;
+	free(txbuf);
+	rxbuf = txbuf = NULL;
 	return err;
 fail:
 	err = -errno;
@@ -771,7 +767,8 @@ control_close(void)
 		free(p);
 	}
 	free(rxbuf);
-	rxbuf = NULL;
+	free(txbuf);
+	rxbuf = txbuf = NULL;
 }
 
 /* Stop accepting new peers but keep serving connected ones (shutdown). */

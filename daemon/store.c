@@ -43,6 +43,9 @@
 #include "workq.h"
 
 #define OBJ_BUCKETS		4096
+/* objects nobody holds stay open in memory, least recently used out first:
+ * a second acquire is then a lookup, not an open and two getxattrs */
+#define IDLE_MAX		4096
 #define FILL_REPLY_MS		1500	/* a fill stuck longer answers ENOBUFS */
 #define FILL_TICK_MS		100	/* how often stuck fills are looked at */
 #define FILL_MAX_GAPS		64
@@ -96,6 +99,8 @@ struct obj {
 	struct orec *mrec;		/* meta record not yet submitted */
 	uint32_t pin;			/* index id we pinned, or INDEX_NONE */
 	int dropped;			/* removal queued: acquires miss */
+	int idle;			/* on the idle list */
+	struct obj *inext, *iprev;
 };
 
 struct orec {
@@ -171,6 +176,8 @@ static int cache_fd = -1, grave_fd = -1, root_fd = -1;
 static struct vol *vols;
 static struct obj *buckets[OBJ_BUCKETS];
 static unsigned nobjs;
+static struct obj *idle_head, *idle_tail;	/* oldest first */
+static unsigned nidle;
 static struct fill *pending_fills;
 static uint64_t pending_bytes;		/* bytes held by fills in flight */
 static struct loop_timer *fill_timer, *atime_timer, *quiesce_timer;
@@ -359,14 +366,31 @@ obj_new(struct vol *v, const char *name, unsigned fanout)
 	return o;
 }
 
-/* Free an object nobody holds and no job uses. */
 static void
-obj_put(struct obj *o)
+idle_del(struct obj *o)
+{
+	if (!o->idle)
+		return;
+	if (o->iprev)
+		o->iprev->inext = o->inext;
+	else
+		idle_head = o->inext;
+	if (o->inext)
+		o->inext->iprev = o->iprev;
+	else
+		idle_tail = o->iprev;
+	o->inext = o->iprev = NULL;
+	o->idle = 0;
+	nidle--;
+}
+
+/* Free an object now (nobody holds it, no job uses it). */
+static void
+obj_free(struct obj *o)
 {
 	struct obj **pp;
 
-	if (o->refs > 0 || o->jobs > 0)
-		return;
+	idle_del(o);
 	obj_pin(o);
 	for (pp = &buckets[obj_bucket(o->v, o->name)]; *pp; pp = &(*pp)->hnext)
 		if (*pp == o) {
@@ -379,6 +403,46 @@ obj_put(struct obj *o)
 	o->v->objs--;
 	nobjs--;
 	free(o);
+}
+
+/* Nobody holds the object and no job uses it: keep it open on the idle
+ * list if it has a file, else free it. */
+static void
+obj_put(struct obj *o)
+{
+	if (o->refs > 0 || o->jobs > 0)
+		return;
+	obj_pin(o);
+	if (o->rofd < 0 || o->dropped || o->v->state != VOL_READY) {
+		obj_free(o);
+		return;
+	}
+	if (o->idle)
+		return;
+	o->idle = 1;
+	o->iprev = idle_tail;
+	o->inext = NULL;
+	if (idle_tail)
+		idle_tail->inext = o;
+	else
+		idle_head = o;
+	idle_tail = o;
+	nidle++;
+	while (nidle > IDLE_MAX)
+		obj_free(idle_head);
+}
+
+/* Free the idle objects of a volume (all volumes: v NULL). */
+static void
+idle_evict(struct vol *v)
+{
+	struct obj *o, *next;
+
+	for (o = idle_head; o; o = next) {
+		next = o->inext;
+		if (!v || o->v == v)
+			obj_free(o);
+	}
 }
 
 /* Forget the object's file and data in memory: a new generation follows. */
@@ -504,6 +568,7 @@ queue_meta(struct obj *o)
 		or->obj = o;
 		or->of = o->of;
 		o->of->refs++;
+		idle_del(o);
 		o->jobs++;
 		snprintf(or->r.path, sizeof(or->r.path), "%s", o->path);
 		if (!o->of->linked && !o->of->link_queued) {
@@ -624,6 +689,7 @@ obj_file(struct obj *o, int fresh)
 	j->w.run = mkfile_run;
 	j->w.done = mkfile_done;
 	o->of = of;
+	idle_del(o);
 	o->jobs++;
 	io_submit(&j->w);
 	return 0;
@@ -1078,6 +1144,7 @@ move_to_grave(const char *path, struct obj *o, char kind)
 	if (o) {
 		j->obj = o;
 		o->dropped = 1;
+		idle_del(o);
 		o->jobs++;
 	}
 	meta_flush(mv_after_meta, j);
@@ -1127,6 +1194,8 @@ h_volume_relinquish(struct ctl_req *rq)
 	for (i = 0; i < s->nobjs; i++)
 		if (s->objs[i] && ((struct obj *)s->objs[i])->v == v)
 			return -EBUSY;
+	if (flags & PROTO_RELINQUISH_RETIRE)
+		idle_evict(v);
 	if ((flags & PROTO_RELINQUISH_RETIRE) && v->refs == 1 && v->objs == 0) {
 		if (!writes_ok())
 			return -ENOBUFS;
@@ -1148,15 +1217,10 @@ static void
 reply_state(struct ctl_req *rq, struct obj *o, uint32_t id, uint32_t flags,
     int give_fd)
 {
+	static uint8_t body[PROTO_MAX_MSG];	/* main thread only */
 	struct proto_buf b;
-	uint8_t *body;
 	uint32_t i, n;
 
-	body = malloc(PROTO_MAX_MSG);
-	if (!body) {
-		control_reply_str(rq, PROTO_ENOMEM, "out of memory");
-		return;
-	}
 	n = o->map.count;
 	if (n > PROTO_MAX_EXTENTS) {
 		n = PROTO_MAX_EXTENTS;
@@ -1182,7 +1246,6 @@ reply_state(struct ctl_req *rq, struct obj *o, uint32_t id, uint32_t flags,
 		st.served += cfmt_map_bytes(&o->map);
 	control_reply(rq, PROTO_OK, body, b.off,
 	    (flags & PROTO_COOKIE_HAVE_FD) ? o->rofd : -1);
-	free(body);
 }
 
 /* The object is to hold (aux, size) from now on: a new, empty generation
@@ -1233,6 +1296,15 @@ h_cookie_acquire(struct ctl_req *rq)
 		return -ENOMEM;
 	fan = cfmt_fanout(key.ptr, key.len, v->hash);
 	o = obj_find(v, name);
+	if (o && o->refs == 0 && o->jobs == 0) {
+		/* idle: still the object on disk? the culler may have taken it */
+		idx = obj_idx(o);
+		idle_del(o);
+		if (idx == INDEX_NONE || index_get_state(idx) != INDEX_LIVE) {
+			obj_free(o);
+			o = NULL;
+		}
+	}
 	if (!o) {
 		o = obj_new(v, name, fan);
 		if (!o)
@@ -1271,6 +1343,7 @@ h_cookie_acquire(struct ctl_req *rq)
 			obj_put(o);
 		return -ENOMEM;
 	}
+	idle_del(o);
 	o->refs++;
 	if ((idx = obj_idx(o)) != INDEX_NONE)
 		index_touch(idx, time(NULL));
@@ -1539,6 +1612,7 @@ h_write(struct ctl_req *rq)
 	f->of = o->of;
 	f->of->refs++;
 	f->obj = o;
+	idle_del(o);
 	o->jobs++;
 	f->rq = rq;
 	f->len = len;
@@ -2067,6 +2141,7 @@ store_fini(void)
 	atime_timer = fill_timer = quiesce_timer = NULL;
 	for (f = pending_fills; f; f = f->next)
 		f->rq = NULL;		/* their peers are gone */
+	idle_evict(NULL);
 	/* waits for the threads: only after a successful quiesce is this
 	 * quick; main.c skips the flush when the filesystem is stuck */
 	scan_fini();
