@@ -43,8 +43,9 @@
 #include "workq.h"
 
 #define OBJ_BUCKETS		4096
-/* objects nobody holds stay open in memory, least recently used out first:
- * a second acquire is then a lookup, not an open and two getxattrs */
+/* objects nobody holds stay in memory, without fds, least recently used
+ * out first: a second acquire is then an open and a stat, not also two
+ * getxattrs and a map decode */
 #define IDLE_MAX		4096
 #define FILL_REPLY_MS		1500	/* a fill stuck longer answers ENOBUFS */
 #define FILL_TICK_MS		100	/* how often stuck fills are looked at */
@@ -99,8 +100,12 @@ struct obj {
 	struct orec *mrec;		/* meta record not yet submitted */
 	uint32_t pin;			/* index id we pinned, or INDEX_NONE */
 	int dropped;			/* removal queued: acquires miss */
-	int idle;			/* on the idle list */
+	int on_disk;			/* rofd is the file at path */
+	int idle;			/* on the idle list (no fds open) */
 	struct obj *inext, *iprev;
+	dev_t idle_dev;			/* the file as it was when idle began */
+	ino_t idle_ino;
+	struct timespec idle_ctime;
 };
 
 struct orec {
@@ -161,9 +166,13 @@ struct mvjob {				/* rename something into graveyard/ */
 	int err;
 };
 
+#define CLOSE_BATCH		256
+#define CLOSE_DELAY_MS		5
+
 struct closejob {
 	struct work w;
-	int fd;
+	unsigned n;
+	int fd[CLOSE_BATCH];
 };
 
 static struct {
@@ -178,6 +187,8 @@ static struct obj *buckets[OBJ_BUCKETS];
 static unsigned nobjs;
 static struct obj *idle_head, *idle_tail;	/* oldest first */
 static unsigned nidle;
+static struct closejob *closing;	/* fds gathered for the io thread */
+static struct loop_timer *close_timer;
 static struct fill *pending_fills;
 static uint64_t pending_bytes;		/* bytes held by fills in flight */
 static struct loop_timer *fill_timer, *atime_timer, *quiesce_timer;
@@ -214,7 +225,11 @@ grave_name(char *out, size_t outsz, char kind)
 static void
 close_run(struct work *w)
 {
-	close(((struct closejob *)w)->fd);
+	struct closejob *j = (struct closejob *)w;
+	unsigned i;
+
+	for (i = 0; i < j->n; i++)
+		close(j->fd[i]);
 }
 
 static void
@@ -223,24 +238,56 @@ free_done(struct work *w)
 	free(w);
 }
 
-/* Close an fd of the cache on the io thread: the last close of an unlinked
- * file frees its inode, which waits on a frozen filesystem. */
+/* Hand the fds gathered so far to the io thread. */
+static void
+close_flush(void *arg)
+{
+	struct closejob *j = closing;
+
+	(void)arg;
+	if (close_timer && arg == NULL)
+		loop_timer_cancel(close_timer);
+	close_timer = NULL;
+	closing = NULL;
+	if (j && j->n)
+		io_submit(&j->w);
+	else
+		free(j);
+}
+
+static void
+close_timer_fn(void *arg)
+{
+	(void)arg;
+	close_timer = NULL;	/* a fired timer is freed by the loop */
+	close_flush(&close_timer);
+}
+
+/*
+ * Close an fd of the cache on the io thread: the last close of an unlinked
+ * file frees its inode, which waits on a frozen filesystem. Closes are
+ * gathered for a few ms and handed over together: one thread hop for many.
+ */
 static void
 close_later(int fd)
 {
-	struct closejob *j;
-
 	if (fd < 0)
 		return;
-	j = calloc(1, sizeof(*j));
-	if (!j) {
-		close(fd);	/* rare; better than leaking it */
-		return;
+	if (!closing) {
+		closing = calloc(1, sizeof(*closing));
+		if (!closing) {
+			close(fd);	/* rare; better than leaking it */
+			return;
+		}
+		closing->w.run = close_run;
+		closing->w.done = free_done;
 	}
-	j->fd = fd;
-	j->w.run = close_run;
-	j->w.done = free_done;
-	io_submit(&j->w);
+	closing->fd[closing->n++] = fd;
+	if (closing->n == CLOSE_BATCH)
+		close_flush(NULL);
+	else if (!close_timer)
+		close_timer = loop_timer_add(CLOSE_DELAY_MS, close_timer_fn,
+		    NULL);
 }
 
 static void
@@ -405,20 +452,34 @@ obj_free(struct obj *o)
 	free(o);
 }
 
-/* Nobody holds the object and no job uses it: keep it open on the idle
- * list if it has a file, else free it. */
+/*
+ * Nobody holds the object and no job uses it, so what is on disk is what
+ * memory says: keep it on the idle list with its file's identity and
+ * ctime (any xattr change moves ctime), closing every fd (a culled file
+ * must not keep its space); else free it.
+ */
 static void
 obj_put(struct obj *o)
 {
+	struct stat sb;
+
 	if (o->refs > 0 || o->jobs > 0)
 		return;
 	obj_pin(o);
-	if (o->rofd < 0 || o->dropped || o->v->state != VOL_READY) {
+	if (o->idle)
+		return;
+	if (o->rofd < 0 || o->dropped || o->v->state != VOL_READY ||
+	    !o->on_disk || fstat(o->rofd, &sb) < 0) {
 		obj_free(o);
 		return;
 	}
-	if (o->idle)
-		return;
+	o->idle_dev = sb.st_dev;
+	o->idle_ino = sb.st_ino;
+	o->idle_ctime = sb.st_ctim;
+	close_later(o->rofd);
+	o->rofd = -1;
+	of_put(o->of);
+	o->of = NULL;
 	o->idle = 1;
 	o->iprev = idle_tail;
 	o->inext = NULL;
@@ -430,6 +491,34 @@ obj_put(struct obj *o)
 	nidle++;
 	while (nidle > IDLE_MAX)
 		obj_free(idle_head);
+}
+
+/* Take an idle object back: 1 if its file is still the one it was (same
+ * inode, same ctime: no xattr changed), with rofd open again; else 0. */
+static int
+obj_wake(struct obj *o)
+{
+	struct stat sb;
+	uint32_t idx;
+	int fd;
+
+	idle_del(o);
+	idx = obj_idx(o);
+	if (idx == INDEX_NONE || index_get_state(idx) != INDEX_LIVE)
+		return 0;
+	fd = openat(cache_fd, o->path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) ||
+	    sb.st_dev != o->idle_dev || sb.st_ino != o->idle_ino ||
+	    sb.st_ctim.tv_sec != o->idle_ctime.tv_sec ||
+	    sb.st_ctim.tv_nsec != o->idle_ctime.tv_nsec) {
+		close(fd);	/* still linked: never the last reference */
+		return 0;
+	}
+	o->rofd = fd;
+	return 1;
 }
 
 /* Free the idle objects of a volume (all volumes: v NULL). */
@@ -453,6 +542,7 @@ obj_reset(struct obj *o)
 	o->gen++;
 	close_later(o->rofd);
 	o->rofd = -1;
+	o->on_disk = 0;
 	of_put(o->of);
 	o->of = NULL;
 	o->mrec = NULL;		/* a queued record still publishes the old file */
@@ -536,6 +626,8 @@ meta_obj_done(struct meta_rec *r)
 	} else {
 		if (r->link)
 			of->linked = 1;
+		if (o->of == of && of->linked)
+			o->on_disk = 1;
 		if (o->of == of && !o->dropped)
 			obj_indexed(o, cfmt_map_bytes(&o->map));
 	}
@@ -645,6 +737,7 @@ mkfile_done(struct work *w)
 		cfmt_map_clear(&o->map);
 		close_later(o->rofd);
 		o->rofd = fd;
+		o->on_disk = 0;		/* until the meta thread links it */
 		o->gen++;
 		queue_meta(o);		/* publish it even if no fill follows */
 	} else if (j->tmp) {
@@ -761,6 +854,7 @@ obj_load(struct obj *o, const uint8_t *aux, size_t aux_len, uint64_t size,
 	/* never claim bytes past the end of the file */
 	cfmt_map_truncate(&o->map, (uint64_t)sb.st_size);
 	o->rofd = fd;
+	o->on_disk = 1;
 	o->gen++;
 	if (obj_idx(o) == INDEX_NONE)
 		obj_indexed(o, (uint64_t)sb.st_blocks * 512);
@@ -1296,14 +1390,9 @@ h_cookie_acquire(struct ctl_req *rq)
 		return -ENOMEM;
 	fan = cfmt_fanout(key.ptr, key.len, v->hash);
 	o = obj_find(v, name);
-	if (o && o->refs == 0 && o->jobs == 0) {
-		/* idle: still the object on disk? the culler may have taken it */
-		idx = obj_idx(o);
-		idle_del(o);
-		if (idx == INDEX_NONE || index_get_state(idx) != INDEX_LIVE) {
-			obj_free(o);
-			o = NULL;
-		}
+	if (o && o->idle && !obj_wake(o)) {
+		obj_free(o);	/* changed or culled meanwhile: read it again */
+		o = NULL;
 	}
 	if (!o) {
 		o = obj_new(v, name, fan);
@@ -1935,6 +2024,7 @@ quiesce_step(void *arg)
 		return;
 	switch (qz.step) {
 	case 1:
+		close_flush(NULL);
 		if (io_inflight() > 0)
 			break;
 		qz.step = 2;
@@ -1961,6 +2051,7 @@ quiesce_step(void *arg)
 		qz.step = 4;
 		/* fall through */
 	case 4:
+		close_flush(NULL);
 		if (io_inflight() > 0)
 			break;
 		qz.active = 0;
@@ -2146,7 +2237,9 @@ store_fini(void)
 	 * quick; main.c skips the flush when the filesystem is stuck */
 	scan_fini();
 	meta_fini();		/* its last done()s may queue closes */
+	close_flush(NULL);
 	io_fini();
+	close_flush(NULL);	/* io_submit runs it here now */
 	while ((v = vols) != NULL) {
 		vols = v->next;
 		free(v);
