@@ -92,8 +92,36 @@ one_fs() {
 	[ $rc -eq 3 ] || fail "$fstype: dropped object still served (exit $rc)"
 	ok "$fstype: invalidate"
 
+	# strange entries where objects would be: a miss, never a crash, and
+	# a fill replaces them
+	vd=$dir/cache/Itest,$fstype
+	ln -s /etc/passwd "$vd/$(fanout_of "test,$fstype" link1)/Dlink1"
+	mkfifo "$vd/$(fanout_of "test,$fstype" fifo1)/Dfifo1"
+	mkdir "$vd/$(fanout_of "test,$fstype" dir1)/Ddir1"
+	for k in link1 fifo1 dir1; do
+		timeout 10 "$LARDERCTL" -s "$SOCK" get "test,$fstype" $k > "$T/out" 2>/dev/null; rc=$?
+		[ $rc -eq 3 ] || fail "$fstype: strange entry $k: get exit $rc"
+	done
+	for k in link1 fifo1; do
+		ctl put "test,$fstype" $k "$T/in" || fail "$fstype: put over strange $k"
+		ctl get "test,$fstype" $k > "$T/out" && cmp -s "$T/in" "$T/out" ||
+		    fail "$fstype: get after put over strange $k"
+	done
+	[ "$(wc -c < /etc/passwd)" -gt 0 ] && ! cmp -s /etc/passwd "$T/in" ||
+	    fail "$fstype: /etc/passwd touched"
+	kill -0 "$DAEMON_PID" || fail "$fstype: strange entries killed larderd"
+	ok "$fstype: strange entries are misses, replaced by fills"
+
+	# last use goes back to disk as atime (the private mount is noatime)
+	f=$dir/cache/Itest,$fstype/$(fanout_of "test,$fstype" obj100000)/Dobj100000
+	touch -a -d 2000-01-01 "$f"
+	before=$(date +%s)
+	ctl get "test,$fstype" obj100000 > /dev/null || fail "$fstype: get for atime"
+
 	# restart: what was stored is still there
 	stop_larderd
+	at=$(stat -c %X "$f")
+	[ "$at" -ge "$before" ] || fail "$fstype: atime $at not written back (get at >= $before)"
 	[ ! -e "$SOCK" ] || fail "$fstype: socket left behind after SIGTERM"
 	start_larderd "$T/$fstype.conf"
 	ctl get "test,$fstype" obj5000000 > "$T/out" || fail "$fstype: get after restart"
