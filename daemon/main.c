@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -459,7 +460,7 @@ main(int argc, char **argv)
 	};
 	struct errsink e = { 0 };
 	const char *file = NULL;
-	char err[1024];
+	char err[1024], abspath[PATH_MAX];
 	int ch, test = 0, systemd, rc;
 
 	while ((ch = getopt_long(argc, argv, "dsnNf:p:tvh", longopts,
@@ -489,6 +490,9 @@ main(int argc, char **argv)
 	}
 	if (!file)
 		file = default_conf();
+	/* reloads happen after the chdir("/") of daemonising */
+	if (realpath(file, abspath))
+		file = abspath;
 	conf = malloc(sizeof(*conf));
 	if (!conf) {
 		fprintf(stderr, "larderd: out of memory\n");
@@ -505,7 +509,8 @@ main(int argc, char **argv)
 	systemd = getenv("NOTIFY_SOCKET") != NULL;
 	if (systemd)
 		foreground = to_stderr = 1;	/* journald reads stderr */
-	log_init("larderd", to_stderr || foreground, debug);
+	/* as cachefilesd: stderr with -s (or systemd), else syslog */
+	log_init("larderd", to_stderr, debug);
 	if (conf_parse(file, conf, conf_err, &e) < 0)
 		fatalx("config %s: %d error%s: fix %s and start again", file,
 		    e.count, e.count == 1 ? "" : "s", e.count > 1 ? "them" :
