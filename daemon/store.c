@@ -91,6 +91,7 @@ struct obj {
 	unsigned refs;			/* cookie handles */
 	unsigned jobs;			/* jobs and records in flight */
 	uint32_t gen;
+	uint32_t auxgen;		/* bumped when aux or size change */
 	uint64_t size;
 	uint8_t aux[CFMT_MAX_AUX];
 	uint8_t aux_len;
@@ -118,8 +119,17 @@ struct orec {
 struct sclient {
 	void **vols;			/* struct vol * */
 	uint32_t nvols;
-	void **objs;			/* struct obj * */
+	void **objs;			/* struct handle * */
 	uint32_t nobjs;
+};
+
+/* A client's cookie: the object and the aux it was acquired (or last
+ * invalidated) with. When another client changes the object's aux, this
+ * handle is stale: its reads miss and its fills are refused, so it never
+ * sees bytes stored under an aux that is not its own. */
+struct handle {
+	struct obj *o;
+	uint32_t auxgen;
 };
 
 struct fill {
@@ -913,8 +923,8 @@ get_vol(struct ctl_req *rq, uint32_t id)
 	return s->vols[id - 1];
 }
 
-static struct obj *
-get_obj(struct ctl_req *rq, uint32_t id)
+static struct handle *
+get_handle(struct ctl_req *rq, uint32_t id)
 {
 	struct sclient *s = control_client_get(rq->client, CTL_SLOT_STORE);
 
@@ -1258,12 +1268,15 @@ obj_drop(struct obj *o)
 static void
 release_cookie(struct sclient *s, uint32_t id, int retire)
 {
-	struct obj *o = s->objs[id - 1];
+	struct handle *h = s->objs[id - 1];
+	struct obj *o = h->o;
 	uint32_t idx;
 
 	s->objs[id - 1] = NULL;
-	if (retire)
+	/* a stale handle retires nothing: the object is another's now */
+	if (retire && h->auxgen == o->auxgen)
 		obj_drop(o);
+	free(h);
 	o->refs--;
 	if ((idx = obj_idx(o)) != INDEX_NONE)
 		index_touch(idx, time(NULL));
@@ -1286,7 +1299,7 @@ h_volume_relinquish(struct ctl_req *rq)
 	if (!(v = get_vol(rq, id)))
 		return -ENOENT;
 	for (i = 0; i < s->nobjs; i++)
-		if (s->objs[i] && ((struct obj *)s->objs[i])->v == v)
+		if (s->objs[i] && ((struct handle *)s->objs[i])->o->v == v)
 			return -EBUSY;
 	if (flags & PROTO_RELINQUISH_RETIRE)
 		idle_evict(v);
@@ -1342,6 +1355,22 @@ reply_state(struct ctl_req *rq, struct obj *o, uint32_t id, uint32_t flags,
 	    (flags & PROTO_COOKIE_HAVE_FD) ? o->rofd : -1);
 }
 
+/* A stale handle: no fd, no data; the client drops what it holds. */
+static void
+reply_stale(struct ctl_req *rq, struct obj *o, uint32_t id)
+{
+	uint8_t body[32];
+	struct proto_buf b;
+
+	proto_buf_init(&b, body, sizeof(body));
+	proto_put_u32(&b, id);
+	proto_put_u32(&b, PROTO_COOKIE_NEW);
+	proto_put_u32(&b, o->gen + 0x80000000u);	/* never the client's */
+	proto_put_u32(&b, 0);
+	proto_put_u64(&b, o->size);
+	control_reply(rq, PROTO_OK, body, b.off, -1);
+}
+
 /* The object is to hold (aux, size) from now on: a new, empty generation
  * whose file replaces the old one when it is published. */
 static void
@@ -1351,6 +1380,7 @@ obj_replace(struct obj *o, const uint8_t *aux, size_t aux_len, uint64_t size)
 	memcpy(o->aux, aux, aux_len);
 	o->aux_len = aux_len;
 	o->size = size;
+	o->auxgen++;
 	st.invalidations++;
 	if (writes_ok() && o->v->state != VOL_FAILED && !o->dropped)
 		(void)obj_file(o, 1);
@@ -1361,6 +1391,7 @@ h_cookie_acquire(struct ctl_req *rq)
 {
 	uint32_t vid, flags, rflags = 0, id, idx;
 	struct proto_bytes key, aux;
+	struct handle *h;
 	char name[CFMT_MAX_NAME];
 	struct sclient *s;
 	struct vol *v;
@@ -1426,12 +1457,16 @@ h_cookie_acquire(struct ctl_req *rq)
 		st.hits++;
 	else
 		st.misses++;
-	id = handle_add(&s->objs, &s->nobjs, o);
+	h = malloc(sizeof(*h));
+	id = h ? handle_add(&s->objs, &s->nobjs, h) : 0;
 	if (!id) {
+		free(h);
 		if (isnew)
 			obj_put(o);
 		return -ENOMEM;
 	}
+	h->o = o;
+	h->auxgen = o->auxgen;
 	idle_del(o);
 	o->refs++;
 	if ((idx = obj_idx(o)) != INDEX_NONE)
@@ -1451,7 +1486,7 @@ h_cookie_relinquish(struct ctl_req *rq)
 	flags = proto_get_u32(&rq->body);
 	if (rq->body.err)
 		return -EPROTO;
-	if (!get_obj(rq, id))
+	if (!get_handle(rq, id))
 		return -ENOENT;
 	if ((flags & PROTO_RELINQUISH_RETIRE) && !writes_ok())
 		flags = 0;	/* it stays; a cache may keep what it has */
@@ -1464,14 +1499,20 @@ static int
 h_cookie_refresh(struct ctl_req *rq)
 {
 	uint32_t id, gen;
+	struct handle *h;
 	struct obj *o;
 
 	id = proto_get_u32(&rq->body);
 	gen = proto_get_u32(&rq->body);
 	if (rq->body.err)
 		return -EPROTO;
-	if (!(o = get_obj(rq, id)))
+	if (!(h = get_handle(rq, id)))
 		return -ENOENT;
+	o = h->o;
+	if (h->auxgen != o->auxgen) {
+		reply_stale(rq, o, id);
+		return 0;
+	}
 	reply_state(rq, o, id, 0, gen != o->gen);
 	return 0;
 }
@@ -1480,6 +1521,7 @@ static int
 h_invalidate(struct ctl_req *rq)
 {
 	struct proto_bytes aux;
+	struct handle *h;
 	uint32_t id;
 	uint64_t size;
 	struct obj *o;
@@ -1490,11 +1532,13 @@ h_invalidate(struct ctl_req *rq)
 	aux = proto_get_bytes(&rq->body);
 	if (rq->body.err)
 		return -EPROTO;
-	if (!(o = get_obj(rq, id)))
+	if (!(h = get_handle(rq, id)))
 		return -ENOENT;
 	if (aux.len > CFMT_MAX_AUX)
 		return -EINVAL;
+	o = h->o;
 	obj_replace(o, aux.ptr, aux.len, size);
+	h->auxgen = o->auxgen;		/* this handle follows the new aux */
 	reply_state(rq, o, id, PROTO_COOKIE_NEW, 0);
 	return 0;
 }
@@ -1608,6 +1652,7 @@ h_write(struct ctl_req *rq)
 	uint32_t id, flags;
 	uint64_t off, len, shm_off, shm_size, pos, end, gap, total = 0;
 	struct cfmt_extent *e;
+	struct handle *h;
 	struct fill *f;
 	struct obj *o;
 	uint8_t body[8];
@@ -1622,8 +1667,11 @@ h_write(struct ctl_req *rq)
 	shm_off = proto_get_u64(&rq->body);
 	if (rq->body.err)
 		return -EPROTO;
-	if (!(o = get_obj(rq, id)))
+	if (!(h = get_handle(rq, id)))
 		return -ENOENT;
+	o = h->o;
+	if (h->auxgen != o->auxgen)
+		return -ESTALE;		/* another client changed the object */
 	if (flags & PROTO_WRITE_SHM) {
 		control_client_shm(rq->client, &shm, &shm_size);
 		if (!shm || shm_off > shm_size || len > shm_size - shm_off)

@@ -8,6 +8,8 @@
  *   core-client SOCK put VOL KEY AUX SIZE        fill an object with pattern
  *   core-client SOCK check VOL KEY AUX SIZE      read it back: 0 all cached
  *                                                and right, 3 not cached
+ *   core-client SOCK share                       two connections share an
+ *                                                object; one invalidates
  *
  * Every object's aux is "v<version>" and its bytes are a pattern of
  * (key, version), so a byte served under the wrong aux is detected. STATE
@@ -216,6 +218,74 @@ verify(struct larder *l, uint32_t *state, unsigned nkeys)
 	return 0;
 }
 
+/*
+ * Two connections hold one object. A fills version 1, B reads it; A
+ * invalidates to version 2 and fills it: B must keep reading version 1
+ * bytes (its fd is the old file) or miss, never read version 2 under its
+ * version 1 aux; B's fills are refused. A fresh acquire with version 2
+ * sees version 2.
+ */
+static int
+share(const char *sock)
+{
+	struct larder *a, *b;
+	struct larder_volume *va, *vb;
+	struct larder_cookie *ca, *cb, *cb2;
+	uint64_t size = 200000, cached;
+	static uint8_t buf[200000];
+	int err, r;
+
+	if ((err = larder_connect(sock, 0, &a)) < 0 ||
+	    (err = larder_connect(sock, 0, &b)) < 0 ||
+	    (err = larder_volume_acquire(a, "test,share", "c1", 2, &va)) < 0 ||
+	    (err = larder_volume_acquire(b, "test,share", "c1", 2, &vb)) < 0 ||
+	    (err = larder_cookie_acquire(va, "k", 1, "v1", 2, size, &ca)) < 0 ||
+	    (err = larder_cookie_acquire(vb, "k", 1, "v1", 2, size, &cb)) < 0)
+		goto fail;
+	if ((err = fill(ca, 7, 1, size, 2, 0)) < 0)
+		goto fail;
+	if ((r = check_cookie(cb, 7, 1, size, &cached)) != 0)
+		return r > 0 ? 9 : 1;
+	if (cached != size) {
+		fprintf(stderr, "share: B sees %llu of %llu bytes of A's fill\n",
+		    (unsigned long long)cached, (unsigned long long)size);
+		return 1;
+	}
+	if ((err = larder_invalidate(ca, "v2", 2, size)) < 0 ||
+	    (err = fill(ca, 7, 2, size, 3, 1)) < 0)
+		goto fail;
+	if ((r = check_cookie(ca, 7, 2, size, &cached)) != 0)
+		return r > 0 ? 9 : 1;
+	/* B, still on v1: old bytes or nothing, whatever it asks */
+	if ((r = check_cookie(cb, 7, 1, size, &cached)) != 0)
+		return r > 0 ? 9 : 1;
+	(void)larder_is_cached(cb, 0, size);	/* may refresh */
+	if ((r = check_cookie(cb, 7, 1, size, &cached)) != 0)
+		return r > 0 ? 9 : 1;
+	err = larder_write(cb, buf, 100, 0);
+	if (err >= 0) {
+		fprintf(stderr, "share: a stale cookie's fill was taken\n");
+		return 9;
+	}
+	if ((r = check_cookie(ca, 7, 2, size, &cached)) != 0)
+		return r > 0 ? 9 : 1;
+	if ((err = larder_cookie_acquire(vb, "k", 1, "v2", 2, size, &cb2)) < 0)
+		goto fail;
+	if ((r = check_cookie(cb2, 7, 2, size, &cached)) != 0)
+		return r > 0 ? 9 : 1;
+	if (cached != size) {
+		fprintf(stderr, "share: a new v2 cookie sees %llu bytes\n",
+		    (unsigned long long)cached);
+		return 1;
+	}
+	larder_disconnect(a);
+	larder_disconnect(b);
+	return 0;
+fail:
+	fprintf(stderr, "share: %s\n", larder_strerror(err));
+	return 1;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -229,6 +299,8 @@ main(int argc, char **argv)
 
 	if (argc < 3)
 		return 1;
+	if (strcmp(argv[2], "share") == 0)
+		return share(argv[1]);
 	if ((err = larder_connect(argv[1], 0, &l)) < 0) {
 		fprintf(stderr, "connect: %s\n", larder_strerror(err));
 		return 5;

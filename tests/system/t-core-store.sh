@@ -82,6 +82,13 @@ one_fs() {
 	[ $rc -eq 3 ] || fail "$fstype: replaced object still served under old aux (exit $rc)"
 	ok "$fstype: aux in the xattr, stale aux replaced"
 
+	# two clients share an object; one invalidates: the other never reads
+	# the new bytes under its old aux
+	"$CORE_CLIENT" "$SOCK" share; rc=$?
+	[ $rc -ne 9 ] || fail "$fstype: a shared object served bytes of another aux"
+	[ $rc -eq 0 ] || fail "$fstype: share test failed (exit $rc)"
+	ok "$fstype: shared object, invalidated by one holder"
+
 	# listing
 	ctl volumes | grep -q "test,$fstype" || fail "$fstype: volumes"
 	ctl ls "test,$fstype" | grep -q Dobj4096 || fail "$fstype: ls"
