@@ -150,6 +150,7 @@ static struct {
 	/* suspension (resume_thresholds) */
 	int suspended;
 	uint64_t susp_bavail, susp_ffree, susp_rel_obj, susp_rel_bytes;
+	uint64_t susp_unpinned;		/* unpinned objects at suspension */
 	uint64_t ext_rel_obj, ext_rel_bytes;	/* cull_released */
 
 	/* the pass in flight */
@@ -450,6 +451,11 @@ check(void)
 	    index_released_bytes() + cs.ext_rel_bytes)) {
 		log_info("cull: objects were released: culling resumes");
 		cs.suspended = 0;
+	} else if (cs.suspended && index_objects() - index_pinned_objects() >
+	    cs.susp_unpinned) {
+		/* the scan (or a rescan) found more: they may be culled */
+		log_info("cull: new objects in the index: culling resumes");
+		cs.suspended = 0;
 	}
 	/* while the startup scan runs the index is partial: cull only in an
 	 * emergency (allocation refused) */
@@ -640,6 +646,7 @@ suspend(const char *what)
 	cs.susp_ffree = cs.fs.ffree;
 	cs.susp_rel_obj = index_released_objects() + cs.ext_rel_obj;
 	cs.susp_rel_bytes = index_released_bytes() + cs.ext_rel_bytes;
+	cs.susp_unpinned = index_objects() - index_pinned_objects();
 }
 
 static void

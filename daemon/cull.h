@@ -50,7 +50,9 @@ void cull_kick(void);
  * finds nothing it may cull (all pinned or in use), passes stop until
  * resume_files objects or resume_blocks blocks were released, or the
  * filesystem gained that many free files/blocks; with both '-', until the
- * first release or any free space gained. A manual cull always tries.
+ * first release or any free space gained. It also ends when the index
+ * holds more unpinned objects than at suspension (a scan or rescan found
+ * them). A manual cull always tries.
  */
 void cull_released(uint64_t objects, uint64_t bytes);
 /* larderctl cull: mode/value as in proto.h; done(arg, objects, bytes,
