@@ -165,6 +165,9 @@ static struct {
 	uint64_t pending_bytes, pending_objects;
 	int reaping, reap_again;
 
+	/* the culling episode: did reaped bytes come back as free space? */
+	uint64_t ep_bavail, ep_reaped;
+
 	/* larderctl cull */
 	struct {
 		int active;
@@ -183,8 +186,13 @@ static struct {
 
 static struct log_ratelimit rl_err, rl_statfs, rl_reap;
 
+/* set by the store, maybe before cull_init: not part of cs */
+static void (*on_culled)(void *, uint32_t);
+static void *on_culled_arg;
+
 static void check(void);
 static void start_pass(void);
+static void suspend(const char *what);
 static void reap_kick(void);
 
 /* ---- the state machine (pure: unit-tested directly) ------------------- */
@@ -437,8 +445,11 @@ check(void)
 	} else if (!cs.allocate && ev.allocate && cs.have_fs)
 		log_info("cull: accepting new objects again");
 	cs.allocate = ev.allocate;
-	if (!cs.culling && ev.culling)
+	if (!cs.culling && ev.culling) {
 		log_info("cull: culling: %s", ev.why);
+		cs.ep_bavail = cs.fs.bavail;
+		cs.ep_reaped = cs.reaped_bytes;
+	}
 	else if (cs.culling && !ev.culling) {
 		log_info("cull: done culling: %s", ev.why);
 		cs.suspended = 0;
@@ -456,6 +467,23 @@ check(void)
 		/* the scan (or a rescan) found more: they may be culled */
 		log_info("cull: new objects in the index: culling resumes");
 		cs.suspended = 0;
+	}
+	/* safety net: reaped bytes that do not show up as free space are held
+	 * open somewhere; culling more would empty the cache for nothing */
+	if (cs.culling && !cs.suspended && !cs.pass) {
+		uint64_t reaped = cs.reaped_bytes - cs.ep_reaped;
+		uint64_t gained = cs.fs.bavail > cs.ep_bavail ?
+		    (cs.fs.bavail - cs.ep_bavail) * cs.fs.bsize : 0;
+
+		if (reaped >= ((uint64_t)4 << 20) && gained < reaped / 4) {
+			log_warnx("cull: %llu bytes culled and unlinked but only "
+			    "%llu came back as free space: are the files still "
+			    "open?", (unsigned long long)reaped,
+			    (unsigned long long)gained);
+			suspend("culled space does not come back");
+			cs.ep_bavail = cs.fs.bavail;
+			cs.ep_reaped = cs.reaped_bytes;
+		}
 	}
 	/* while the startup scan runs the index is partial: cull only in an
 	 * emergency (allocation refused) */
@@ -485,6 +513,13 @@ cull_released(uint64_t objects, uint64_t bytes)
 	cs.ext_rel_bytes += bytes;
 	if (cs.suspended)
 		cull_kick();
+}
+
+void
+cull_on_culled(void (*fn)(void *arg, uint32_t id), void *arg)
+{
+	on_culled = fn;
+	on_culled_arg = arg;
 }
 
 int
@@ -543,6 +578,8 @@ cull_done(struct work *w)
 		b = index_bytes(v->id);
 		switch (v->res) {
 		case 0:
+			if (on_culled)
+				on_culled(on_culled_arg, v->id);
 			index_del(v->id);
 			cs.culled_objects++;
 			cs.culled_bytes += b;
