@@ -66,6 +66,7 @@
 #define JOB_VICTIMS	256
 #define JOBS_IN_FLIGHT	4
 #define KICK_MS		100
+#define QUICK_MS	5
 #define NEAR_MS		1000
 #define FAR_MS		10000
 #define CAP_LOW(x)	((x) - (x) / 20)	/* cull caps down to 95% */
@@ -141,6 +142,7 @@ static struct {
 
 	struct loop_timer *timer;
 	uint64_t timer_due;
+	uint64_t quick_ms;		/* last allocation check from a kick */
 
 	int have_fs;
 	struct cull_fs fs;
@@ -499,11 +501,35 @@ check(void)
 	arm(near ? NEAR_MS : FAR_MS);
 }
 
+/*
+ * The store kicks on every fill. Near the stop thresholds a fast writer
+ * can fill a lot in KICK_MS, so there the allocation verdict is brought up
+ * to date at once (one fstatfs, at most every QUICK_MS); passes still
+ * start only from the timer, never inside the store's call.
+ */
 void
 cull_kick(void)
 {
-	if (cs.init)
-		arm(KICK_MS);
+	struct cull_fs fs;
+	struct cull_eval ev;
+	uint64_t now;
+
+	if (!cs.init)
+		return;
+	now = loop_now_ms();
+	if (cs.have_fs && (cs.culling || cs.suspended || !cs.allocate) &&
+	    now - cs.quick_ms >= QUICK_MS && read_fs(&fs) == 0) {
+		cs.quick_ms = now;
+		evaluate(&cs.lim, &fs, cs.culling, cs.nocull, &ev);
+		if (cs.allocate && !ev.allocate) {
+			cs.refusals++;
+			log_info("cull: refusing new objects: %s", ev.refuse);
+			cs.ev = ev;
+			cs.fs = fs;
+			cs.allocate = 0;
+		}
+	}
+	arm(KICK_MS);
 }
 
 void
