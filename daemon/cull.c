@@ -729,6 +729,21 @@ start_pass(void)
 		finish_request(0);
 		return;
 	}
+	/*
+	 * Select no more than the deficit needs (with a margin, by the mean
+	 * object size): selecting 2^20 out of 1e6 is a full heap sort on the
+	 * main thread, selecting 2e4 is one cheap pass over the entries. If
+	 * the guess falls short, the next pass takes the rest.
+	 */
+	if (index_objects() > 0) {
+		uint64_t mean = index_total_bytes() / index_objects() + 1;
+		uint64_t want = nb / mean + nb / mean / 4 + 64;
+
+		if (want < nf + nf / 16 + 64)
+			want = nf + nf / 16 + 64;
+		if (want < n)
+			n = want;
+	}
 	if (cs.selcap < n) {
 		uint32_t *ns = realloc(cs.sel, n * sizeof(*ns));
 
