@@ -45,6 +45,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
@@ -122,6 +124,9 @@ struct cull_job {
 struct reap_job {
 	struct work w;
 	int rootfd;
+	int full;			/* read the whole graveyard */
+	char *names;			/* else these, NUL-separated */
+	size_t nameslen;
 	uint64_t objects, bytes, errors;
 	int err;
 };
@@ -166,6 +171,13 @@ static struct {
 	/* renamed into the graveyard, not yet reaped */
 	uint64_t pending_bytes, pending_objects;
 	int reaping, reap_again;
+	/* graveyard/ watched with inotify: what appeared there, for the
+	 * reaper to unlink by name (no readdir of a huge directory) */
+	int ifd;
+	struct loop_watch *iwatch;
+	char *rnames;
+	size_t rlen, rcap;
+	int rfull;			/* overflow, or no inotify: readdir */
 
 	/* the culling episode: did reaped bytes come back as free space? */
 	uint64_t ep_bavail, ep_reaped;
@@ -641,8 +653,9 @@ cull_done(struct work *w)
 	if (!cs.init)
 		return;
 	submit_pending();
-	/* unlink while the rest of the pass renames: both cores busy */
-	if (cs.pass_objects)
+	/* (inotify tells the reaper as renames land: it unlinks while the
+	 * pass still renames, on the other core) */
+	if (cs.pass_objects && cs.ifd < 0)
 		reap_kick();
 	if (cs.jobs_inflight == 0 && cs.pending_head == NULL)
 		end_pass();
@@ -837,7 +850,7 @@ end_pass(void)
 	if (!cs.init)		/* cull_fini: the reaper queue still runs */
 		return;
 	if (cs.pass_objects > 0)
-		reap_kick();
+		reap_kick();	/* no-op when inotify has it already */
 	else if (cs.pass_gone == 0)
 		suspend("a pass culled nothing");
 	if (cs.req.active) {
@@ -975,6 +988,42 @@ empty_dir(struct reap_job *j, int dirfd, int depth)
 	closedir(d);
 }
 
+/* Remove the entries named in the job (as inotify saw them arrive). */
+static void
+reap_names(struct reap_job *j, int gfd)
+{
+	struct stat st;
+	const char *n;
+	int sub;
+
+	for (n = j->names; n < j->names + j->nameslen; n += strlen(n) + 1) {
+		if (fstatat(gfd, n, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			if (errno != ENOENT)
+				j->errors++;
+			continue;	/* gone already (an earlier full pass) */
+		}
+		if (S_ISDIR(st.st_mode)) {
+			sub = openat(gfd, n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+			    O_CLOEXEC);
+			if (sub >= 0) {
+				empty_dir(j, sub, 1);
+				close(sub);
+			}
+			if (unlinkat(gfd, n, AT_REMOVEDIR) < 0) {
+				if (errno != ENOENT)
+					j->errors++;
+				continue;
+			}
+		} else if (unlinkat(gfd, n, 0) < 0) {
+			if (errno != ENOENT)
+				j->errors++;
+			continue;
+		} else
+			j->objects++;
+		j->bytes += (uint64_t)st.st_blocks * 512;
+	}
+}
+
 static void
 reap_run(struct work *w)
 {
@@ -985,7 +1034,10 @@ reap_run(struct work *w)
 		j->err = gfd;
 		return;
 	}
-	empty_dir(j, gfd, 0);
+	if (j->full)
+		empty_dir(j, gfd, 0);
+	else
+		reap_names(j, gfd);
 	close(gfd);
 }
 
@@ -1008,8 +1060,9 @@ reap_done(struct work *w)
 	else if (j->errors)
 		log_warnx_rl(&rl_reap, "cull: reap graveyard: %llu entries "
 		    "could not be removed", (unsigned long long)j->errors);
-	if (!cs.pass && cs.pending_objects && !cs.reap_again)
+	if (!cs.pass && cs.pending_objects && !cs.reap_again && j->full)
 		cs.pending_bytes = cs.pending_objects = 0; /* all reaped */
+	free(j->names);
 	free(j);
 	if (!cs.init)
 		return;
@@ -1029,13 +1082,72 @@ reap_kick(void)
 		cs.reap_again = 1;
 		return;
 	}
+	if (!cs.rfull && cs.rlen == 0)
+		return;		/* nothing new */
 	if ((j = calloc(1, sizeof(*j))) == NULL)
 		return;
 	j->w.run = reap_run;
 	j->w.done = reap_done;
 	j->rootfd = cs.rootfd;
+	j->full = cs.rfull;
+	if (!j->full) {		/* hand the names over */
+		j->names = cs.rnames;
+		j->nameslen = cs.rlen;
+		cs.rnames = NULL;
+		cs.rlen = cs.rcap = 0;
+	}
+	cs.rfull = cs.ifd < 0;	/* without inotify, always read it all */
+	cs.rlen = 0;
 	cs.reaping = 1;
 	workq_submit(cs.rq, &j->w);
+}
+
+/* Remember a name that appeared in graveyard/. */
+static void
+reap_note(const char *name)
+{
+	size_t l = strlen(name) + 1;
+	char *nn;
+
+	if (cs.rfull)
+		return;
+	if (cs.rlen + l > cs.rcap) {
+		size_t cap = cs.rcap ? cs.rcap * 2 : 65536;
+
+		if (cap > ((size_t)64 << 20) ||
+		    (nn = realloc(cs.rnames, cap)) == NULL) {
+			cs.rfull = 1;	/* too many: read the directory */
+			return;
+		}
+		cs.rnames = nn;
+		cs.rcap = cap;
+	}
+	memcpy(cs.rnames + cs.rlen, name, l);
+	cs.rlen += l;
+}
+
+/* inotify on graveyard/: whatever arrives there is reaped (our culls, the
+ * store's moves, the kernel's in kernel mode). No polling. */
+static void
+graveyard_event(int fd, uint32_t events, void *arg)
+{
+	char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
+	const struct inotify_event *ev;
+	ssize_t n;
+	char *p;
+
+	(void)events;
+	(void)arg;
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		for (p = buf; p < buf + n; p += sizeof(*ev) + ev->len) {
+			ev = (const struct inotify_event *)p;
+			if (ev->mask & IN_Q_OVERFLOW)
+				cs.rfull = 1;
+			else if (ev->len > 0 && ev->name[0])
+				reap_note(ev->name);
+		}
+	}
+	reap_kick();
 }
 
 /* ---- control: status, stats, larderctl cull ------------------------------- */
@@ -1151,6 +1263,8 @@ int
 cull_init(const struct conf *c, int rootfd, int nocull,
     const struct cull_ops *ops)
 {
+	int fd;
+
 	memset(&cs, 0, sizeof(cs));
 	set_limits(c);
 	cs.rootfd = rootfd;
@@ -1181,7 +1295,26 @@ cull_init(const struct conf *c, int rootfd, int nocull,
 	control_register(PROTO_CULL, handle_cull, 1);
 	control_add_status(status_kv);
 	control_add_stats(stats_kv);
+	cs.ifd = -1;
+	if ((fd = open_beneath(rootfd, "graveyard")) >= 0) {
+		char path[64];
+
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		cs.ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+		if (cs.ifd >= 0 && (inotify_add_watch(cs.ifd, path,
+		    IN_MOVED_TO | IN_CREATE | IN_ONLYDIR) < 0 ||
+		    (cs.iwatch = loop_watch_add(cs.ifd, EPOLLIN,
+		    graveyard_event, NULL)) == NULL)) {
+			close(cs.ifd);
+			cs.ifd = -1;
+		}
+		close(fd);
+	}
+	if (cs.ifd < 0)
+		log_warnx("cull: cannot watch graveyard/ (inotify): it is "
+		    "read whole after every pass instead");
 	cs.init = 1;
+	cs.rfull = 1;
 	reap_kick();		/* what a crash left in the graveyard */
 	check();
 	return 0;
@@ -1196,6 +1329,12 @@ cull_fini(void)
 	if (cs.timer)
 		loop_timer_cancel(cs.timer);
 	cs.timer = NULL;
+	if (cs.iwatch)
+		loop_watch_del(cs.iwatch);
+	if (cs.ifd >= 0)
+		close(cs.ifd);
+	cs.iwatch = NULL;
+	cs.ifd = -1;
 	/* let jobs in flight finish; their done() see !init and stop */
 	while (cs.pending_head) {	/* never submitted */
 		struct cull_job *j = cs.pending_head;
@@ -1209,6 +1348,7 @@ cull_fini(void)
 	finish_request(-ECANCELED);
 	if (cs.dflt.gravefd >= 0)
 		close(cs.dflt.gravefd);
+	free(cs.rnames);
 	free(cs.sel);
 	memset(&cs, 0, sizeof(cs));
 }
