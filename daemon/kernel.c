@@ -368,6 +368,7 @@ static struct {
 /* touched by cull workers */
 static atomic_int k_withdrawn;
 static atomic_uint_fast64_t cull_ok, cull_busy, cull_gone, cull_err;
+static atomic_uint_fast64_t reaped_now;	/* by cull_one */
 
 static const char *
 kstate_str(enum kstate s)
@@ -496,6 +497,34 @@ own_cwd(void)
 	return 0;
 }
 
+/*
+ * The kernel's `cull` only moves the object into graveyard/: the space
+ * comes back when it is unlinked. Unlink the plain files there now, so
+ * that the culler's next statvfs sees the space (directories, from culled
+ * volumes, are left to the scan job's recursive reap). Worker thread.
+ */
+static void
+reap_graveyard_files(void)
+{
+	struct dirent *de;
+	DIR *dp;
+	int gfd;
+
+	gfd = openat(K.rootfd, "graveyard", O_RDONLY | O_DIRECTORY |
+	    O_NOFOLLOW | O_CLOEXEC);
+	if (gfd < 0)
+		return;
+	if ((dp = fdopendir(gfd)) == NULL) {
+		close(gfd);
+		return;
+	}
+	while ((de = readdir(dp)) != NULL)
+		if (de->d_type == DT_REG &&
+		    unlinkat(dirfd(dp), de->d_name, 0) == 0)
+			atomic_fetch_add(&reaped_now, 1);
+	closedir(dp);
+}
+
 static int
 kernel_cull_one(const char *volume_key, uint8_t fanout, const char *name,
     void *arg)
@@ -534,6 +563,8 @@ kernel_cull_one(const char *volume_key, uint8_t fanout, const char *name,
 	}
 	if (r == -EBADF && atomic_load(&k_withdrawn))
 		r = -EAGAIN;	/* withdrawn under us */
+	if (r == 0)
+		reap_graveyard_files();
 out:
 	if (r == 0)
 		atomic_fetch_add(&cull_ok, 1);
@@ -1036,6 +1067,9 @@ scan_done(struct work *w)
 			    (uintmax_t)index_total_bytes(), K.nvols);
 		}
 	}
+	log_debug("kernel: scan: %zu fan-out dirs read, %ju reaped; index "
+	    "%ju objects, %ju bytes", j->ndirs, (uintmax_t)j->reaped,
+	    (uintmax_t)index_objects(), (uintmax_t)index_total_bytes());
 	scan_job_free(j);
 	if (K.state == K_WITHDRAWING && K.quiesce_done != NULL)
 		return;		/* the withdraw job is queued behind us */
@@ -1043,9 +1077,11 @@ scan_done(struct work *w)
 		K.scan_again = 0;
 		scan_submit();
 	}
-	/* a fresh index may be what the culler was waiting for */
-	if (K.have_st && K.st.cull && K.state == K_BOUND)
-		state_check();
+	/* a fresh index may be what the culler was waiting for: kick it
+	 * (bounded: scans run at most once a second) */
+	if (K.have_st && K.st.cull && K.state == K_BOUND &&
+	    !(K.flags & KERNEL_NOCULL) && !K.conf.nocull)
+		cull_kick();
 }
 
 static void
@@ -1063,10 +1099,23 @@ scan_timer_fire(void *arg)
 static void
 scan_soon(void)
 {
-	if (loop_now_ms() - K.last_scan_ms >= SCAN_MIN_GAP_MS)
+	uint64_t since = loop_now_ms() - K.last_scan_ms;
+
+	if (K.state != K_BOUND)
+		return;
+	if (K.scan_busy) {
+		K.scan_again = 1;
+		return;
+	}
+	if (since >= SCAN_MIN_GAP_MS) {
 		scan_submit();
-	else
-		K.scan_again = K.scan_busy;
+		return;
+	}
+	/* too soon: bring the periodic scan forward instead */
+	if (K.scan_timer != NULL)
+		loop_timer_cancel(K.scan_timer);
+	K.scan_timer = loop_timer_add(SCAN_MIN_GAP_MS - since, scan_timer_fire,
+	    NULL);
 }
 
 /* ---- culling and the device's poll events ------------------------------------ */
@@ -1113,6 +1162,9 @@ cull_wanted(void)
 	K.culls_at_kick = ok;
 	log_debug("kernel: culling wanted; kick, next look in %ju ms",
 	    (uintmax_t)K.backoff_ms);
+	/* the kernel made objects since the last scan: find them (the scan's
+	 * end kicks the culler again) */
+	scan_soon();
 	cull_kick();
 	K.cull_timer = loop_timer_add(K.backoff_ms, cull_timer_fire, NULL);
 }
@@ -1390,7 +1442,7 @@ kernel_stats(struct ctl_kv *kv)
 	ctl_kv_u64(kv, "kernel.scans", K.scans);
 	ctl_kv_u64(kv, "kernel.dirs_read", K.dirs_read);
 	ctl_kv_u64(kv, "kernel.strange_entries", K.strange);
-	ctl_kv_u64(kv, "kernel.reaped", K.reaped);
+	ctl_kv_u64(kv, "kernel.reaped", K.reaped + atomic_load(&reaped_now));
 	ctl_kv_u64(kv, "kernel.reap_errors", K.reap_errors);
 	ctl_kv_u64(kv, "kernel.withdrawals", K.withdrawals);
 	ctl_kv_u64(kv, "kernel.rebinds", K.rebinds);
@@ -1481,14 +1533,6 @@ kernel_start(const struct conf *c, unsigned flags)
 		control_add_stats(kernel_stats);
 		registered = 1;
 	}
-	if (freeze_set_backend != NULL) {
-		static const struct freeze_backend fb = {
-			kernel_quiesce, kernel_resume, NULL };
-
-		freeze_set_backend(&fb);
-	} else
-		log_info("kernel: freeze.c has no backend hook: `freeze` "
-		    "cannot withdraw the cache");
 	K.watch = loop_watch_add(K.devfd, EPOLLIN, dev_event, NULL);
 	if (K.watch == NULL) {
 		r = -errno;
@@ -1585,9 +1629,26 @@ kernel_main(const struct conf *c, unsigned flags)
 
 	if ((r = kernel_start(c, flags)) < 0)
 		return r;
+	/* freeze.c wants the private mount open: after kernel_start */
+	if ((r = freeze_init(c)) < 0) {
+		log_warnx("kernel: freeze: %s", strerror(-r));
+		kernel_stop();
+		return r;
+	}
+	if (freeze_set_backend != NULL) {
+		static const struct freeze_backend fb = {
+			kernel_quiesce, kernel_resume, NULL };
+
+		freeze_set_backend(&fb);
+	} else
+		log_info("kernel: freeze.c has no backend hook: a freeze "
+		    "cannot withdraw the cache");
 	r = loop_run();
 	if (r < 0)
 		log_warnx("kernel: main loop: %s", strerror(-r));
+	if (freeze_set_backend != NULL)
+		freeze_set_backend(NULL);
+	freeze_fini();
 	kernel_stop();
 	return r < 0 ? r : 0;
 }

@@ -18,7 +18,7 @@ say() { echo "guest: $*"; }
 # die MSG: show what we know and fail
 die() {
 	echo "FAIL: $*"
-	echo "--- daemon log:"; tail -40 $DLOG 2>/dev/null
+	echo "--- daemon log:"; tail -${DLOG_LINES:-60} $DLOG 2>/dev/null
 	echo "--- dmesg:"; dmesg | grep -i -E 'cachefiles|fscache|larder' | tail -15
 	echo "--- /proc/fs/fscache/caches:"; cat /proc/fs/fscache/caches 2>/dev/null
 	exit 1
@@ -75,8 +75,9 @@ readall() {
 	for f in $M/*; do [ -f "$f" ] && md5sum "$f"; done
 }
 
-# free percent of blocks of the cache fs
-bfree_pct() { df -P "$C" | awk 'NR==2 {printf "%d\n", ($2 - $3) * 100 / $2}'; }
+# available blocks of the cache fs in percent (f_bavail / f_blocks: what
+# the kernel compares with brun/bcull/bstop)
+bfree_pct() { df -P "$C" | awk 'NR==2 {printf "%d\n", $4 * 100 / $2}'; }
 
 # ctl ARGS...: larderctl, output in /tmp/ctl.out; status as larderctl's
 ctl() { "$LARDERCTL" "$@" > /tmp/ctl.out 2>&1; }
