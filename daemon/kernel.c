@@ -57,6 +57,10 @@
 
 /* freeze.c may or may not offer the backend hook yet: link either way. */
 #pragma weak freeze_set_backend
+/* cull.c's release count (resume_thresholds); declared here until cull.h
+ * on main has it, weak for the same reason. */
+void cull_released(uint64_t objects, uint64_t bytes);
+#pragma weak cull_released
 
 #define SCAN_PERIOD_MS		5000	/* mtime check of every fan-out dir */
 #define SCAN_MIN_GAP_MS		1000	/* rescans triggered by state changes */
@@ -478,6 +482,8 @@ dev_read_state(void)
 	K.have_st = 1;
 	K.freleased_total += K.st.freleased;
 	K.breleased_total += K.st.breleased;
+	if ((K.st.freleased > 0 || K.st.breleased > 0) && cull_released != NULL)
+		cull_released(K.st.freleased, K.st.breleased * 512);
 	return 0;
 }
 
@@ -1533,6 +1539,14 @@ kernel_start(const struct conf *c, unsigned flags)
 		control_add_stats(kernel_stats);
 		registered = 1;
 	}
+	if (freeze_set_backend != NULL) {
+		static const struct freeze_backend fb = {
+			kernel_quiesce, kernel_resume, NULL };
+
+		freeze_set_backend(&fb);
+	} else
+		log_info("kernel: freeze.c has no backend hook: a freeze "
+		    "cannot withdraw the cache");
 	K.watch = loop_watch_add(K.devfd, EPOLLIN, dev_event, NULL);
 	if (K.watch == NULL) {
 		r = -errno;
@@ -1563,6 +1577,8 @@ kernel_stop(void)
 	size_t i;
 
 	timers_stop();
+	if (freeze_set_backend != NULL && K.state != K_DOWN)
+		freeze_set_backend(NULL);
 	if (K.watch != NULL)
 		loop_watch_del(K.watch);
 	K.watch = NULL;
@@ -1629,26 +1645,9 @@ kernel_main(const struct conf *c, unsigned flags)
 
 	if ((r = kernel_start(c, flags)) < 0)
 		return r;
-	/* freeze.c wants the private mount open: after kernel_start */
-	if ((r = freeze_init(c)) < 0) {
-		log_warnx("kernel: freeze: %s", strerror(-r));
-		kernel_stop();
-		return r;
-	}
-	if (freeze_set_backend != NULL) {
-		static const struct freeze_backend fb = {
-			kernel_quiesce, kernel_resume, NULL };
-
-		freeze_set_backend(&fb);
-	} else
-		log_info("kernel: freeze.c has no backend hook: a freeze "
-		    "cannot withdraw the cache");
 	r = loop_run();
 	if (r < 0)
 		log_warnx("kernel: main loop: %s", strerror(-r));
-	if (freeze_set_backend != NULL)
-		freeze_set_backend(NULL);
-	freeze_fini();
 	kernel_stop();
 	return r < 0 ? r : 0;
 }

@@ -13,8 +13,11 @@
  *
  * Startup order expected from main.c (main thread):
  *   log_init, daemonise, pidfile, signals, loop_init, control_open,
- *   freeze_init, then kernel_main() (or kernel_start, loop_run,
- *   kernel_stop). No store_init in kernel mode: the kernel is the store.
+ *   freeze_init, kernel_start (or kernel_main), loop_run, kernel_stop,
+ *   freeze_fini. No store_init, mount_open, index_init or cull_init in
+ *   main.c in kernel mode: kernel_start does mount_open, index_init and
+ *   cull_init itself, and registers its freeze backend hook (freeze.h);
+ *   the kernel is the store.
  */
 #ifndef LARDER_KERNEL_H
 #define LARDER_KERNEL_H
