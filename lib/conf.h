@@ -7,6 +7,13 @@
  * if there was any. Validation that needs the whole file (threshold order)
  * runs after the last line. The daemon parses into a new struct on reload
  * and swaps it in only when it is valid; it never edits the live one.
+ *
+ * Warnings (a repeated tag or secctx, a '#' inside a dir value, ...) go
+ * through the same callback, prefixed with CONF_WARNING_PREFIX
+ * ("warning: file:line: reason"); they do not make the parse fail.
+ * Whole-file messages have no line: "file: reason".
+ *
+ * The parser keeps no global state and does not print: it is thread-safe.
  */
 #ifndef LARDER_CONF_H
 #define LARDER_CONF_H
@@ -20,6 +27,9 @@
 #define CONF_DEFAULT_STOP	1
 #define CONF_DEFAULT_CULLTABLE	12
 #define CONF_DEFAULT_FREEZE_TIMEOUT 60
+#define CONF_DEFAULT_RESUME_FILES 5	/* cachefilesd's default */
+#define CONF_MAX_FREEZE_TIMEOUT	86400
+#define CONF_WARNING_PREFIX	"warning: "
 
 enum conf_freeze {
 	CONF_FREEZE_DEFER = 0,	/* default */
@@ -46,10 +56,12 @@ struct conf {
 	unsigned frun, fcull, fstop;	/* percent of files */
 	unsigned culltable;		/* 12..20: log2 of cull candidates per pass */
 	int nocull;			/* nocull: never cull */
-	/* resume_thresholds: how much to cull before caching resumes after
-	 * a stop threshold; -1 means '-' (use the run threshold) */
-	long long resume_blocks;	/* absolute count of blocks, or -1 */
-	long long resume_files;		/* absolute count of files, or -1 */
+	/* resume_thresholds (cachefilesd): once a scan found nothing to
+	 * cull, scanning resumes only after the kernel released this many
+	 * blocks or files; -1 means '-' (this threshold is ignored).
+	 * Defaults as cachefilesd: blocks -1, files 5. */
+	long long resume_blocks;	/* absolute count of blocks (>= 1), or -1 */
+	long long resume_files;		/* absolute count of files (>= 1), or -1 */
 	unsigned long debug;		/* debug mask */
 
 	/* larder's own keywords */
@@ -66,16 +78,30 @@ struct conf {
 	    loc_frun, loc_fcull, loc_fstop;
 };
 
-/* Error sink: called once per error with "file:line: reason" (no newline). */
+/* Error sink: called once per error with "file:line: reason" (no newline),
+ * and once per warning with CONF_WARNING_PREFIX "file:line: reason".
+ * err may be NULL (errors are then only counted). */
 typedef void conf_error_fn(void *arg, const char *msg);
 
-/* Fill c with defaults (no dir). */
+/* Whether a message given to conf_error_fn is a warning, not an error. */
+static inline int
+conf_is_warning(const char *msg)
+{
+	const char *p = CONF_WARNING_PREFIX;
+
+	while (*p && *msg == *p)
+		p++, msg++;
+	return *p == '\0';
+}
+
+/* Fill c with defaults (no dir; socket DEFAULT_SOCKET when config.h has it). */
 void conf_defaults(struct conf *c);
 
 /*
  * Parse file into c (which it initialises). Every error goes to err(arg,..);
  * returns 0, or -EINVAL when there was at least one error, or -errno when
- * the file cannot be read (also reported through err).
+ * the file cannot be read (also reported through err). file must be a
+ * regular file. On failure c holds a partial parse: do not use it.
  */
 int conf_parse(const char *file, struct conf *c, conf_error_fn *err,
     void *arg);
@@ -89,10 +115,13 @@ const char *conf_freeze_str(enum conf_freeze f);
 const char *conf_backend_str(enum conf_backend b);
 
 /* Typed, bounded helpers (also used by larderctl for its arguments).
- * Each returns 0 or -EINVAL / -ERANGE. */
+ * Each returns 0, -EINVAL (not of the form) or -ERANGE (too big, or
+ * outside min..max); *out is only written on success. Decimal digits only:
+ * no sign, no blanks, nothing after the number. */
 int conf_parse_uint(const char *s, unsigned long long min,
     unsigned long long max, unsigned long long *out);
 int conf_parse_percent(const char *s, unsigned *out);	/* "N%" 0..100 */
-int conf_parse_size(const char *s, uint64_t *out);	/* N[KMGT] */
+/* N, or N followed by K, M, G or T (either case; powers of 1024) */
+int conf_parse_size(const char *s, uint64_t *out);
 
 #endif
