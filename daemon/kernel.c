@@ -1471,7 +1471,7 @@ kernel_available(void)
 int
 kernel_start(const struct conf *c, unsigned flags)
 {
-	static const struct cull_ops ops = { kernel_cull_one, NULL };
+	static const struct cull_ops ops = { .cull_one = kernel_cull_one };
 	static int registered;
 	char err[512];
 	int r, nocull;
@@ -1541,7 +1541,7 @@ kernel_start(const struct conf *c, unsigned flags)
 	}
 	if (freeze_set_backend != NULL) {
 		static const struct freeze_backend fb = {
-			kernel_quiesce, kernel_resume, NULL };
+			.quiesce = kernel_quiesce, .resume = kernel_resume };
 
 		freeze_set_backend(&fb);
 	} else
