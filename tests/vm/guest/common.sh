@@ -50,7 +50,20 @@ start_daemon() {
 	wait_active 60 || die "cache never became active ($*)"
 }
 
-start_larderd() { start_daemon "$LARDERD" -n -s -d -f "$1"; }
+# wait_log PATTERN SECONDS: until the daemon log has PATTERN
+wait_log() {
+	i=0
+	until grep -q "$1" $DLOG; do
+		i=$((i + 1))
+		[ $i -lt $(($2 * 10)) ] || return 1
+		sleep 0.1
+	done
+}
+
+start_larderd() {
+	start_daemon "$LARDERD" -n -s -d -f "$1"
+	wait_log 'kernel: cache bound' 30 || die "no 'kernel: cache bound' in the log"
+}
 
 stop_daemon() {
 	[ -n "$DPID" ] || return 0
