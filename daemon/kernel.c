@@ -1535,6 +1535,8 @@ kernel_start(const struct conf *c, unsigned flags)
 	}
 	K.culling = 1;
 	if (!registered) {
+		/* main.c registers mount_status only in userspace mode */
+		control_add_status(mount_status);
 		control_add_status(kernel_status);
 		control_add_stats(kernel_stats);
 		registered = 1;
