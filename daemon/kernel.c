@@ -344,6 +344,7 @@ static struct {
 	uint32_t watch_events;
 	struct workq *wq;
 	int mounted, indexed, culling;	/* what kernel_stop must undo */
+	int cull_failed;		/* cull_init failed: do not retry */
 
 	struct kvol *vols;
 	size_t nvols;
@@ -482,7 +483,8 @@ dev_read_state(void)
 	K.have_st = 1;
 	K.freleased_total += K.st.freleased;
 	K.breleased_total += K.st.breleased;
-	if ((K.st.freleased > 0 || K.st.breleased > 0) && cull_released != NULL)
+	if ((K.st.freleased > 0 || K.st.breleased > 0) && K.culling &&
+	    cull_released != NULL)
 		cull_released(K.st.freleased, K.st.breleased * 512);
 	return 0;
 }
@@ -1026,6 +1028,30 @@ drop_volume(struct kvol *v)
 static void scan_timer_fire(void *arg);
 static void state_check(void);
 
+/*
+ * Start the culler once the first scan has filled the index: started on
+ * an empty index, its first pass finds nothing, and it then waits for
+ * releases (resume_thresholds) that an idle netfs never makes.
+ */
+static void
+start_culling(void)
+{
+	static const struct cull_ops ops = { .cull_one = kernel_cull_one };
+	int r;
+
+	if (K.culling || K.cull_failed)
+		return;
+	r = cull_init(&K.conf, K.rootfd, (K.flags & KERNEL_NOCULL) ||
+	    K.conf.nocull, &ops);
+	if (r < 0) {
+		log_warnx("kernel: cannot start culling: %s; the cache will "
+		    "not be culled", strerror(-r));
+		K.cull_failed = 1;
+		return;
+	}
+	K.culling = 1;
+}
+
 static void
 scan_done(struct work *w)
 {
@@ -1077,6 +1103,8 @@ scan_done(struct work *w)
 	    "%ju objects, %ju bytes", j->ndirs, (uintmax_t)j->reaped,
 	    (uintmax_t)index_objects(), (uintmax_t)index_total_bytes());
 	scan_job_free(j);
+	if (K.state == K_BOUND)
+		start_culling();
 	if (K.state == K_WITHDRAWING && K.quiesce_done != NULL)
 		return;		/* the withdraw job is queued behind us */
 	if (K.scan_again && K.state == K_BOUND) {
@@ -1085,7 +1113,7 @@ scan_done(struct work *w)
 	}
 	/* a fresh index may be what the culler was waiting for: kick it
 	 * (bounded: scans run at most once a second) */
-	if (K.have_st && K.st.cull && K.state == K_BOUND &&
+	if (K.have_st && K.st.cull && K.state == K_BOUND && K.culling &&
 	    !(K.flags & KERNEL_NOCULL) && !K.conf.nocull)
 		cull_kick();
 }
@@ -1158,8 +1186,8 @@ cull_wanted(void)
 	watch_set(EPOLLIN);		/* no POLLOUT spin */
 	if (K.cull_timer != NULL)
 		return;			/* backing off */
-	if ((K.flags & KERNEL_NOCULL) || K.conf.nocull)
-		return;
+	if ((K.flags & KERNEL_NOCULL) || K.conf.nocull || !K.culling)
+		return;		/* (start_culling kicks once it runs) */
 	if (K.backoff_ms == 0 || ok > K.culls_at_kick)
 		K.backoff_ms = CULL_BACKOFF_MIN_MS;
 	else if (K.backoff_ms < CULL_BACKOFF_MAX_MS)
@@ -1471,7 +1499,6 @@ kernel_available(void)
 int
 kernel_start(const struct conf *c, unsigned flags)
 {
-	static const struct cull_ops ops = { .cull_one = kernel_cull_one };
 	static int registered;
 	char err[512];
 	int r, nocull;
@@ -1529,11 +1556,8 @@ kernel_start(const struct conf *c, unsigned flags)
 	}
 	atomic_store(&k_withdrawn, 0);
 	K.state = K_BOUND;
-	if ((r = cull_init(c, K.rootfd, nocull, &ops)) < 0) {
-		log_warnx("kernel: culling: %s", strerror(-r));
-		goto fail;
-	}
-	K.culling = 1;
+	/* culling starts when the first scan has filled the index (see
+	 * start_culling) */
 	if (!registered) {
 		/* main.c registers mount_status only in userspace mode */
 		control_add_status(mount_status);
@@ -1613,6 +1637,7 @@ kernel_stop(void)
 	K.have_st = 0;
 	K.scanned_once = 0;
 	K.scan_busy = K.scan_again = 0;
+	K.cull_failed = 0;
 }
 
 void
