@@ -25,10 +25,13 @@ struct cull_ops {
 	int (*cull_one)(const char *volume_key, uint8_t fanout,
 	    const char *name, void *arg);
 	void *arg;
+	int serial;	/* 1: one cull_one at a time (kernel mode fchdir's) */
 };
 
 /* Start watching (timers on the main loop, reaper thread). rootfd: the
- * cache dir on the private mount. */
+ * cache dir on the private mount. ops NULL: the default, rename into
+ * <rootfd>/graveyard/ (never following a symlink). The reaper empties
+ * graveyard/ at once (what a crash left) and after every pass. */
 int cull_init(const struct conf *c, int rootfd, int nocull,
     const struct cull_ops *ops);
 void cull_fini(void);
@@ -37,8 +40,19 @@ void cull_reconfigure(const struct conf *c);
 
 /* 0 while below bstop/fstop or over a cap: fills answer ENOBUFS. */
 int cull_can_allocate(void);
-/* The cache grew (or the kernel says so): re-check soon. */
+/* The cache grew (or the kernel says so): re-check soon (cheap: coalesced
+ * into one statfs per 100 ms). */
 void cull_kick(void);
+/*
+ * Kernel mode: the kernel released objects/bytes (its freleased and
+ * breleased). Userspace mode needs no call: index_unpin counts releases.
+ * Releases are what ends a suspension (resume_thresholds): when a pass
+ * finds nothing it may cull (all pinned or in use), passes stop until
+ * resume_files objects or resume_blocks blocks were released, or the
+ * filesystem gained that many free files/blocks; with both '-', until the
+ * first release or any free space gained. A manual cull always tries.
+ */
+void cull_released(uint64_t objects, uint64_t bytes);
 /* larderctl cull: mode/value as in proto.h; done(arg, objects, bytes,
  * err) is called on the main thread when the pass ends. */
 int cull_request(uint32_t mode, uint64_t value,

@@ -15,9 +15,15 @@
 
 struct conf;
 
+/* After loop_init, mount_open and store_init: registers the FREEZE, THAW,
+ * SUSPEND and RESUME handlers (admin only) and the "freeze." status and
+ * stats providers, starts its FIFREEZE/FITHAW worker and the stall timer. */
 int freeze_init(const struct conf *c);
+/* reload: new policy and freeze_timeout apply to the next freeze */
 void freeze_reconfigure(const struct conf *c);
-void freeze_fini(void);		/* thaws the fs if larderd froze it */
+/* Before store_fini, control_close and mount_close: answers requests still
+ * waiting, thaws the fs if larderd froze it. */
+void freeze_fini(void);
 
 /* May a new write (fill, create, link, cull rename) start now? */
 int freeze_writes_ok(void);

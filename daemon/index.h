@@ -46,7 +46,9 @@ void index_set_state(uint32_t id, enum index_state st);
 
 uint16_t index_vol(uint32_t id);
 uint8_t index_fanout(uint32_t id);
-const char *index_name(uint32_t id);	/* valid until the entry changes */
+/* NUL-terminated cooked name; valid until the next index_add or index_del
+ * (the name arena may be compacted or moved then): copy it to keep it. */
+const char *index_name(uint32_t id);
 uint64_t index_bytes(uint32_t id);
 int64_t index_last_use(uint32_t id);
 unsigned index_pins(uint32_t id);
@@ -59,6 +61,11 @@ void index_atime_clean(uint32_t id);
 uint64_t index_objects(void);
 uint64_t index_total_bytes(void);
 uint64_t index_pinned_bytes(void);
+uint64_t index_pinned_objects(void);	/* objects with pins > 0 */
+/* releases so far (a pin count dropping to 0), and their bytes: what
+ * resume_thresholds counts */
+uint64_t index_released_objects(void);
+uint64_t index_released_bytes(void);
 /* per-volume totals */
 uint64_t index_volume_objects(uint16_t vol);
 uint64_t index_volume_bytes(uint16_t vol);

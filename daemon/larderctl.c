@@ -1,11 +1,976 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* larderctl.c: placeholder until the control client lands (issue 2). */
+/*
+ * larderctl.c: the control client of larderd (larderctl(8)).
+ *
+ * Data commands (put, get) go through liblarder's API; the others send one
+ * raw request with client_request (lib/client.h) and print the reply, as
+ * text or, with --json, as JSON. Exit codes: 0 ok, 1 error, 2 usage, 3 not
+ * cached or not found, 4 refused (permission, policy, no space), 5 cannot
+ * reach the daemon.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
 #include "config.h"
+#include "client.h"
+#include "larder/larder.h"
+#include "proto.h"
+
+#define EX_OK		0
+#define EX_ERR		1
+#define EX_USAGE	2
+#define EX_NOTFOUND	3
+#define EX_REFUSED	4
+#define EX_UNREACH	5
+
+#define IO_CHUNK	(4u * 1024 * 1024)
+
+static const char *cmdname = "larderctl";
+static const char *sockpath;
+static int json;
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+"usage: larderctl [-s SOCKET] [--json] COMMAND [ARGS]\n"
+"commands:\n"
+"  status                        daemon state, cache usage, thresholds\n"
+"  stats                         counters\n"
+"  volumes                       list volumes\n"
+"  ls VOLUME                     list the objects of a volume\n"
+"  put VOLUME KEY [FILE]         store FILE (or stdin) as object KEY\n"
+"  get VOLUME KEY                write the cached object to stdout\n"
+"  invalidate VOLUME [KEY]       drop an object, or a whole volume\n"
+"  cull [--bytes N|--to PCT]     cull now\n"
+"  freeze [--fs] [--timeout S]   prepare for a filesystem freeze\n"
+"  thaw                          end a freeze\n"
+"  suspend | resume              give back / take again the write claim\n"
+"  reload                        re-read the configuration\n"
+"  ping                          check that the daemon answers\n"
+"options:\n"
+"  -s, --socket SOCKET           control socket (default $LARDER_SOCKET,\n"
+"                                else %s)\n"
+"  --json                        print JSON\n"
+"  -h, --help                    this text\n"
+"exit: 0 ok, 1 error, 2 usage, 3 not cached or not found, 4 refused,\n"
+"      5 cannot reach the daemon\n", DEFAULT_SOCKET);
+}
+
+static int
+usage_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "larderctl: ");
+	if (strcmp(cmdname, "larderctl") != 0)
+		fprintf(stderr, "%s: ", cmdname);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n");
+	fprintf(stderr, "usage: larderctl [-s SOCKET] [--json] COMMAND [ARGS] "
+	    "(larderctl --help)\n");
+	return EX_USAGE;
+}
+
+/* Exit code for a -errno. */
+static int
+exit_for(int err)
+{
+	switch (-err) {
+	case ENOENT:
+	case ENODATA:
+		return EX_NOTFOUND;
+	case EPERM:
+	case EACCES:
+	case ECANCELED:
+	case ENOBUFS:
+	case ENOSPC:
+		return EX_REFUSED;
+	case ECONNRESET:
+	case ECONNREFUSED:
+	case ENOTCONN:
+	case EPIPE:
+		return EX_UNREACH;
+	}
+	return EX_ERR;
+}
+
+/* "larderctl: COMMAND: reason", with the daemon's reason when it gave one. */
+static int
+fail(struct larder *l, int err, const char *what)
+{
+	const char *reason = l ? client_reason(l) : "";
+
+	fprintf(stderr, "larderctl: %s: ", cmdname);
+	if (what)
+		fprintf(stderr, "%s: ", what);
+	if (*reason)
+		fprintf(stderr, "%s\n", reason);
+	else if (err == -ENOENT)
+		fprintf(stderr, "not found\n");
+	else
+		fprintf(stderr, "%s\n", larder_strerror(err));
+	return exit_for(err);
+}
+
+static int
+fail_msg(int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "larderctl: %s: ", cmdname);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n");
+	return code;
+}
+
+/* Connect or explain why not (exit 5; 1 for a protocol mismatch). */
+static int
+ctl_connect(int flags, struct larder **l)
+{
+	const char *path = sockpath ? sockpath : client_default_socket();
+	int err;
+
+	if ((err = client_connect(path, 0, flags, l)) < 0) {
+		fprintf(stderr, "larderctl: %s: cannot reach larderd at %s: %s\n",
+		    cmdname, path, err == -EPROTO ? larder_strerror(err) :
+		    strerror(-err));
+		return err == -EPROTO ? EX_ERR : EX_UNREACH;
+	}
+	return EX_OK;
+}
+
+/* ---- output -------------------------------------------------------------- */
+
+/* Length of the valid UTF-8 sequence at p (at most n bytes), 0 if invalid. */
+static size_t
+utf8_len(const uint8_t *p, size_t n)
+{
+	size_t len, i;
+	uint32_t cp;
+
+	if (p[0] < 0x80)
+		return 1;
+	if ((p[0] & 0xe0) == 0xc0) {
+		len = 2;
+		cp = p[0] & 0x1f;
+	} else if ((p[0] & 0xf0) == 0xe0) {
+		len = 3;
+		cp = p[0] & 0x0f;
+	} else if ((p[0] & 0xf8) == 0xf0) {
+		len = 4;
+		cp = p[0] & 0x07;
+	} else
+		return 0;
+	if (len > n)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	/* overlong forms, surrogates and values past U+10FFFF */
+	if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
+	    (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+/* A JSON string: escapes, control bytes as \u00XX, invalid UTF-8 as U+FFFD. */
+static void
+json_str(const void *s, size_t n)
+{
+	const uint8_t *p = s;
+	size_t i = 0, k;
+
+	putchar('"');
+	while (i < n) {
+		switch (p[i]) {
+		case '"': fputs("\\\"", stdout); i++; continue;
+		case '\\': fputs("\\\\", stdout); i++; continue;
+		case '\n': fputs("\\n", stdout); i++; continue;
+		case '\r': fputs("\\r", stdout); i++; continue;
+		case '\t': fputs("\\t", stdout); i++; continue;
+		case '\b': fputs("\\b", stdout); i++; continue;
+		case '\f': fputs("\\f", stdout); i++; continue;
+		}
+		if (p[i] < 0x20 || p[i] == 0x7f) {
+			printf("\\u%04x", p[i]);
+			i++;
+			continue;
+		}
+		if ((k = utf8_len(p + i, n - i)) == 0) {
+			fputs("\\ufffd", stdout);
+			i++;
+			continue;
+		}
+		fwrite(p + i, 1, k, stdout);
+		i += k;
+	}
+	putchar('"');
+}
+
+/* Bytes for a terminal: printable ASCII as is, the rest as \xNN. */
+static void
+text_str(const void *s, size_t n)
+{
+	const uint8_t *p = s;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '\\')
+			putchar(p[i]);
+		else if (p[i] == '\\')
+			fputs("\\\\", stdout);
+		else
+			printf("\\x%02x", p[i]);
+	}
+}
+
+static void
+hex_str(const void *s, size_t n)
+{
+	const uint8_t *p = s;
+	size_t i;
+
+	putchar('"');
+	for (i = 0; i < n; i++)
+		printf("%02x", p[i]);
+	putchar('"');
+}
+
+/* A str from a reply: no NUL inside (proto.h). */
+static struct proto_bytes
+get_str(struct proto_buf *b)
+{
+	struct proto_bytes s = proto_get_bytes(b);
+
+	if (!b->err && s.len && memchr(s.ptr, '\0', s.len))
+		b->err = -EPROTO;
+	return s;
+}
+
+/* ---- requests ------------------------------------------------------------ */
+
+static uint8_t rbuf[PROTO_MAX_MSG];
+
+/* One request; on success *r is the reply body. */
+static int
+request(struct larder *l, uint16_t type, const struct proto_buf *body,
+    struct proto_buf *r)
+{
+	size_t rlen = 0;
+	int err;
+
+	if (body && body->err)
+		return body->err;
+	err = client_request(l, type, body ? body->data : NULL,
+	    body ? body->off : 0, rbuf, sizeof(rbuf), &rlen);
+	if (err < 0)
+		return err;
+	proto_buf_init(r, rbuf, rlen);
+	return 0;
+}
+
+struct kv {
+	uint8_t kind;
+	struct proto_bytes key;
+	uint64_t u;
+	struct proto_bytes s;
+};
+
+/* status, stats: u32 count, count x proto_kv */
+static int
+cmd_kv(struct larder *l, uint16_t type)
+{
+	struct proto_buf r;
+	struct kv *kv;
+	uint32_t n, i;
+	size_t w = 0;
+	int err;
+
+	if ((err = request(l, type, NULL, &r)) < 0)
+		return fail(l, err, NULL);
+	n = proto_get_u32(&r);
+	/* the smallest record is u8 kind, empty str key, empty str value */
+	if (r.err || n > proto_remaining(&r) / 5)
+		return fail(NULL, -EPROTO, "malformed reply");
+	if ((kv = calloc(n ? n : 1, sizeof(*kv))) == NULL)
+		return fail(NULL, -ENOMEM, NULL);
+	for (i = 0; i < n && !r.err; i++) {
+		kv[i].kind = proto_get_u8(&r);
+		kv[i].key = get_str(&r);
+		switch (kv[i].kind) {
+		case PROTO_KV_U64:
+		case PROTO_KV_S64:
+			kv[i].u = proto_get_u64(&r);
+			break;
+		case PROTO_KV_STR:
+			kv[i].s = get_str(&r);
+			break;
+		default:
+			r.err = -EPROTO;
+		}
+		if (kv[i].key.len > w)
+			w = kv[i].key.len;
+	}
+	if (r.err) {
+		free(kv);
+		return fail(NULL, -EPROTO, "malformed reply");
+	}
+	if (json)
+		putchar('{');
+	for (i = 0; i < n; i++) {
+		if (json) {
+			if (i)
+				putchar(',');
+			json_str(kv[i].key.ptr, kv[i].key.len);
+			putchar(':');
+		} else {
+			text_str(kv[i].key.ptr, kv[i].key.len);
+			printf("%*s  ", (int)(w - kv[i].key.len), "");
+		}
+		switch (kv[i].kind) {
+		case PROTO_KV_U64:
+			printf("%" PRIu64, kv[i].u);
+			break;
+		case PROTO_KV_S64:
+			printf("%" PRId64, (int64_t)kv[i].u);
+			break;
+		default:
+			if (json)
+				json_str(kv[i].s.ptr, kv[i].s.len);
+			else
+				text_str(kv[i].s.ptr, kv[i].s.len);
+		}
+		if (!json)
+			putchar('\n');
+	}
+	if (json)
+		printf("}\n");
+	free(kv);
+	return EX_OK;
+}
+
+/* Follow a listing's cursor until it is 0; each page goes to row(). */
+static int
+list(struct larder *l, uint16_t type, const char *volume, size_t minrec,
+    int (*row)(struct proto_buf *, uint32_t))
+{
+	uint8_t body[16 + PROTO_MAX_VOLUME_KEY];
+	struct proto_buf b, r;
+	uint32_t cursor = 0, next, count, rows = 0, pages = 0, i;
+	int err;
+
+	if (json)
+		putchar('[');
+	do {
+		proto_buf_init(&b, body, sizeof(body));
+		proto_put_u32(&b, cursor);
+		if (volume)
+			proto_put_str(&b, volume);
+		if ((err = request(l, type, &b, &r)) < 0)
+			return fail(l, err, volume);
+		next = proto_get_u32(&r);
+		count = proto_get_u32(&r);
+		if (r.err || count > proto_remaining(&r) / minrec)
+			return fail(NULL, -EPROTO, "malformed reply");
+		for (i = 0; i < count; i++)
+			if ((err = row(&r, rows++)) < 0)
+				return fail(NULL, err, "malformed reply");
+		/* a cursor that does not move would loop for ever */
+		if (next != 0 && (next == cursor || ++pages > 1000000))
+			return fail(NULL, -EPROTO, "listing cursor loops");
+		cursor = next;
+	} while (cursor != 0);
+	if (json)
+		printf("]\n");
+	return EX_OK;
+}
+
+/* volumes row: str key, u64 objects, u64 bytes */
+static int
+volume_row(struct proto_buf *r, uint32_t n)
+{
+	struct proto_bytes key = get_str(r);
+	uint64_t objects = proto_get_u64(r), bytes = proto_get_u64(r);
+
+	if (r->err)
+		return -EPROTO;
+	if (json) {
+		printf("%s{\"volume\":", n ? "," : "");
+		json_str(key.ptr, key.len);
+		printf(",\"objects\":%" PRIu64 ",\"bytes\":%" PRIu64 "}",
+		    objects, bytes);
+		return 0;
+	}
+	if (n == 0)
+		printf("%10s %14s  %s\n", "OBJECTS", "BYTES", "VOLUME");
+	printf("%10" PRIu64 " %14" PRIu64 "  ", objects, bytes);
+	text_str(key.ptr, key.len);
+	putchar('\n');
+	return 0;
+}
+
+/* ls row: str name, bytes key, u64 size, u64 disk, s64 last_use, u32 flags */
+static int
+object_row(struct proto_buf *r, uint32_t n)
+{
+	struct proto_bytes name = get_str(r), key = proto_get_bytes(r);
+	uint64_t size = proto_get_u64(r), disk = proto_get_u64(r);
+	int64_t last = (int64_t)proto_get_u64(r);
+	uint32_t flags = proto_get_u32(r);
+	char when[32] = "-";
+	time_t t = last;
+	struct tm tm;
+
+	if (r->err)
+		return -EPROTO;
+	if (json) {
+		printf("%s{\"name\":", n ? "," : "");
+		json_str(name.ptr, name.len);
+		printf(",\"key\":");
+		json_str(key.ptr, key.len);
+		printf(",\"key_hex\":");
+		hex_str(key.ptr, key.len);
+		printf(",\"size\":%" PRIu64 ",\"disk_bytes\":%" PRIu64
+		    ",\"last_use\":%" PRId64 ",\"pinned\":%s}", size, disk,
+		    last, (flags & PROTO_OBJECT_PINNED) ? "true" : "false");
+		return 0;
+	}
+	if (n == 0)
+		printf("%14s %14s  %-19s %-3s %s\n", "SIZE", "DISK", "LAST-USE",
+		    "PIN", "NAME  KEY");
+	if (last > 0 && localtime_r(&t, &tm))
+		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+	printf("%14" PRIu64 " %14" PRIu64 "  %-19s %-3s ", size, disk, when,
+	    (flags & PROTO_OBJECT_PINNED) ? "yes" : "-");
+	text_str(name.ptr, name.len);
+	fputs("  ", stdout);
+	text_str(key.ptr, key.len);
+	putchar('\n');
+	return 0;
+}
+
+/* Commands whose reply is one str: print it. */
+static int
+cmd_simple(struct larder *l, uint16_t type, const struct proto_buf *body)
+{
+	struct proto_buf r;
+	struct proto_bytes s;
+	int err;
+
+	if ((err = request(l, type, body, &r)) < 0)
+		return fail(l, err, NULL);
+	s = proto_remaining(&r) ? get_str(&r) : (struct proto_bytes){ NULL, 0 };
+	if (r.err)
+		return fail(NULL, -EPROTO, "malformed reply");
+	if (json) {
+		printf("{\"result\":");
+		json_str(s.ptr, s.len);
+		printf("}\n");
+	} else if (s.len) {
+		text_str(s.ptr, s.len);
+		putchar('\n');
+	}
+	return EX_OK;
+}
+
+/* ---- data commands ------------------------------------------------------- */
+
+/* Read all of fd into a growing buffer (stdin, pipes). */
+static int
+slurp(int fd, uint8_t **out, size_t *outlen)
+{
+	uint8_t *buf = NULL, *nb;
+	size_t len = 0, cap = 0;
+	ssize_t n;
+
+	for (;;) {
+		if (len == cap) {
+			cap = cap ? cap * 2 : 1 << 20;
+			if ((nb = realloc(buf, cap)) == NULL) {
+				free(buf);
+				return -ENOMEM;
+			}
+			buf = nb;
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			n = -errno;
+			free(buf);
+			return n;
+		}
+		if (n == 0)
+			break;
+		len += n;
+	}
+	*out = buf;
+	*outlen = len;
+	return 0;
+}
+
+/* Fill the cookie with n bytes; a short fill means the cache stopped
+ * taking data (-ENOBUFS). */
+static int
+fill(struct larder_cookie *c, const uint8_t *p, size_t n, uint64_t off)
+{
+	ssize_t w;
+
+	while (n > 0) {
+		w = larder_write(c, p, n, off);
+		if (w < 0)
+			return w;
+		if (w == 0)
+			return -ENOBUFS;
+		p += w;
+		n -= w;
+		off += w;
+	}
+	return 0;
+}
+
+static int
+cmd_put(char **argv, int argc)
+{
+	const char *vol = argv[0], *key = argv[1];
+	const char *file = argc > 2 ? argv[2] : "-";
+	struct larder *l = NULL;
+	struct larder_volume *v = NULL;
+	struct larder_cookie *c = NULL;
+	uint8_t *data = NULL;
+	size_t size = 0, done;
+	struct stat st;
+	ssize_t n;
+	int fd = 0, stream = 0, err, rc;
+
+	if (strcmp(file, "-") != 0) {
+		if ((fd = open(file, O_RDONLY | O_CLOEXEC)) < 0)
+			return fail_msg(EX_ERR, "%s: %s", file, strerror(errno));
+	}
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && fd != 0) {
+		stream = 1;
+		size = st.st_size;
+	} else if ((err = slurp(fd, &data, &size)) < 0) {
+		rc = fail(NULL, err, fd ? file : "stdin");
+		goto out;
+	}
+	if ((rc = ctl_connect(0, &l)) != EX_OK)
+		goto out;
+	if ((err = client_volume_acquire(l, vol, NULL, 0,
+	    PROTO_VOLUME_ANY_COHERENCY, &v)) < 0) {
+		rc = fail(l, err, vol);
+		goto out;
+	}
+	if ((err = client_cookie_acquire(v, key, strlen(key), NULL, 0, size, 0,
+	    &c)) < 0) {
+		rc = fail(l, err, key);
+		goto out;
+	}
+	if (!stream)
+		err = fill(c, data, size, 0);
+	else {
+		if ((data = malloc(IO_CHUNK)) == NULL) {
+			rc = fail(NULL, -ENOMEM, NULL);
+			goto out;
+		}
+		for (done = 0, err = 0; done < size && err == 0; done += n) {
+			n = pread(fd, data, IO_CHUNK, done);
+			if (n < 0 && errno == EINTR) {
+				n = 0;
+				continue;
+			}
+			if (n <= 0) {
+				rc = fail_msg(EX_ERR, "%s: %s", file, n < 0 ?
+				    strerror(errno) : "file shrank while read");
+				goto out;
+			}
+			if ((size_t)n > size - done)
+				n = size - done;
+			err = fill(c, data, n, done);
+		}
+	}
+	if (err < 0) {
+		rc = fail(l, err, key);
+		goto out;
+	}
+	err = larder_cookie_relinquish(c, 0);
+	c = NULL;
+	if (err < 0) {
+		rc = fail(l, err, key);
+		goto out;
+	}
+	if (json) {
+		printf("{\"volume\":");
+		json_str(vol, strlen(vol));
+		printf(",\"key\":");
+		json_str(key, strlen(key));
+		printf(",\"bytes\":%zu}\n", size);
+	}
+	rc = EX_OK;
+out:
+	if (c)
+		larder_cookie_relinquish(c, 0);
+	if (v)
+		larder_volume_relinquish(v, 0);
+	larder_disconnect(l);
+	free(data);
+	if (fd > 0)
+		close(fd);
+	return rc;
+}
+
+static int
+write_all(int fd, const uint8_t *p, size_t n)
+{
+	ssize_t w;
+
+	while (n > 0) {
+		w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
+		p += w;
+		n -= w;
+	}
+	return 0;
+}
+
+static int
+cmd_get(char **argv)
+{
+	const char *vol = argv[0], *key = argv[1];
+	struct larder *l = NULL;
+	struct larder_volume *v = NULL;
+	struct larder_cookie *c = NULL;
+	uint8_t *buf = NULL;
+	uint64_t size, off;
+	size_t chunk;
+	ssize_t n;
+	int err, rc;
+
+	if ((rc = ctl_connect(CLIENT_NO_SHM, &l)) != EX_OK)
+		return rc;
+	if ((err = client_volume_acquire(l, vol, NULL, 0,
+	    PROTO_VOLUME_ANY_COHERENCY, &v)) < 0) {
+		rc = fail(l, err, vol);
+		goto out;
+	}
+	if ((err = client_cookie_acquire(v, key, strlen(key), NULL, 0, 0,
+	    PROTO_COOKIE_ANY_AUX, &c)) < 0) {
+		rc = fail(l, err, key);
+		goto out;
+	}
+	if (client_cookie_flags(c) & PROTO_COOKIE_NEW) {
+		rc = fail_msg(EX_NOTFOUND, "%s: not found", key);
+		goto out;
+	}
+	size = larder_cookie_size(c);
+	if (size > 0 && (err = larder_is_cached(c, 0, size)) != 1) {
+		rc = err < 0 ? fail(l, err, key) :
+		    fail_msg(EX_NOTFOUND, "%s: not (fully) cached", key);
+		goto out;
+	}
+	if ((buf = malloc(IO_CHUNK)) == NULL) {
+		rc = fail(NULL, -ENOMEM, NULL);
+		goto out;
+	}
+	for (off = 0; off < size; off += n) {
+		chunk = size - off < IO_CHUNK ? size - off : IO_CHUNK;
+		if ((n = larder_read(c, buf, chunk, off)) < 0) {
+			rc = n == -ENODATA ? fail_msg(EX_NOTFOUND,
+			    "%s: not (fully) cached", key) : fail(l, n, key);
+			goto out;
+		}
+		if ((err = write_all(STDOUT_FILENO, buf, n)) < 0) {
+			rc = fail_msg(EX_ERR, "stdout: %s", strerror(-err));
+			goto out;
+		}
+	}
+	rc = EX_OK;
+out:
+	if (c)
+		larder_cookie_relinquish(c, 0);
+	if (v)
+		larder_volume_relinquish(v, 0);
+	larder_disconnect(l);
+	free(buf);
+	return rc;
+}
+
+/* ---- argument helpers ---------------------------------------------------- */
+
+/* SIZE with an optional K/M/G/T suffix (powers of 1024). */
+static int
+parse_size(const char *s, uint64_t *out)
+{
+	unsigned long long v;
+	unsigned shift = 0;
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -EINVAL;
+	switch (*end) {
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	case 't': case 'T': shift = 40; end++; break;
+	}
+	if (*end != '\0' || (shift && v > (UINT64_MAX >> shift)))
+		return -EINVAL;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+static int
+parse_uint(const char *s, uint64_t max, const char *suffix, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || v > max)
+		return -EINVAL;
+	if (suffix && strcmp(end, suffix) == 0)
+		end += strlen(suffix);
+	if (*end != '\0')
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+/* ---- dispatch ------------------------------------------------------------ */
+
+enum {
+	OPT_JSON = 256,
+	OPT_BYTES,
+	OPT_TO,
+	OPT_FS,
+	OPT_TIMEOUT,
+};
+
+struct cmd {
+	const char *name;
+	int min, max;		/* operands */
+	const char *args;	/* for messages */
+};
+
+static const struct cmd cmds[] = {
+	{ "cull", 0, 0, "[--bytes N|--to PCT]" },
+	{ "freeze", 0, 0, "[--fs] [--timeout S]" },
+	{ "get", 2, 2, "VOLUME KEY" },
+	{ "invalidate", 1, 2, "VOLUME [KEY]" },
+	{ "ls", 1, 1, "VOLUME" },
+	{ "ping", 0, 0, "" },
+	{ "put", 2, 3, "VOLUME KEY [FILE]" },
+	{ "reload", 0, 0, "" },
+	{ "resume", 0, 0, "" },
+	{ "stats", 0, 0, "" },
+	{ "status", 0, 0, "" },
+	{ "suspend", 0, 0, "" },
+	{ "thaw", 0, 0, "" },
+	{ "volumes", 0, 0, "" },
+};
+
+static int
+run(const struct cmd *cmd, char **argv, int argc, uint32_t cull_mode,
+    uint64_t cull_value, uint32_t freeze_flags, uint32_t timeout)
+{
+	uint8_t body[512];
+	struct proto_buf b;
+	struct larder *l = NULL;
+	const char *n = cmd->name;
+	int rc;
+
+	if (strcmp(n, "put") == 0)
+		return cmd_put(argv, argc);
+	if (strcmp(n, "get") == 0)
+		return cmd_get(argv);
+	if ((rc = ctl_connect(CLIENT_NO_SHM, &l)) != EX_OK)
+		return rc;
+	proto_buf_init(&b, body, sizeof(body));
+	if (strcmp(n, "status") == 0)
+		rc = cmd_kv(l, PROTO_STATUS);
+	else if (strcmp(n, "stats") == 0)
+		rc = cmd_kv(l, PROTO_STATS);
+	else if (strcmp(n, "volumes") == 0)
+		rc = list(l, PROTO_LIST_VOLUMES, NULL, 18, volume_row);
+	else if (strcmp(n, "ls") == 0)
+		rc = list(l, PROTO_LIST_OBJECTS, argv[0], 32, object_row);
+	else if (strcmp(n, "invalidate") == 0) {
+		proto_put_str(&b, argv[0]);
+		proto_put_bytes(&b, argc > 1 ? argv[1] : "",
+		    argc > 1 ? strlen(argv[1]) : 0);
+		rc = cmd_simple(l, PROTO_DROP, &b);
+	} else if (strcmp(n, "cull") == 0) {
+		struct proto_buf r;
+		uint64_t objects, bytes;
+		int err;
+
+		proto_put_u32(&b, cull_mode);
+		proto_put_u64(&b, cull_value);
+		if ((err = request(l, PROTO_CULL, &b, &r)) < 0)
+			rc = fail(l, err, NULL);
+		else {
+			objects = proto_get_u64(&r);
+			bytes = proto_get_u64(&r);
+			if (r.err)
+				rc = fail(NULL, -EPROTO, "malformed reply");
+			else if (json)
+				printf("{\"objects\":%" PRIu64 ",\"bytes\":%"
+				    PRIu64 "}\n", objects, bytes);
+			else
+				printf("culled %" PRIu64 " objects, %" PRIu64
+				    " bytes\n", objects, bytes);
+		}
+	} else if (strcmp(n, "freeze") == 0) {
+		proto_put_u32(&b, freeze_flags);
+		proto_put_u32(&b, timeout);
+		rc = cmd_simple(l, PROTO_FREEZE, &b);
+	} else if (strcmp(n, "thaw") == 0)
+		rc = cmd_simple(l, PROTO_THAW, NULL);
+	else if (strcmp(n, "suspend") == 0)
+		rc = cmd_simple(l, PROTO_SUSPEND, NULL);
+	else if (strcmp(n, "resume") == 0)
+		rc = cmd_simple(l, PROTO_RESUME, NULL);
+	else if (strcmp(n, "reload") == 0)
+		rc = cmd_simple(l, PROTO_RELOAD, NULL);
+	else
+		rc = cmd_simple(l, PROTO_PING, NULL);
+	if (fflush(stdout) != 0 && rc == EX_OK)
+		rc = fail_msg(EX_ERR, "stdout: %s", strerror(errno));
+	larder_disconnect(l);
+	return rc;
+}
 
 int
-main(void)
+main(int argc, char **argv)
 {
-	printf("larderctl %s: not implemented yet\n", LARDER_VERSION);
-	return 1;
+	static const struct option gopts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const struct option copts[] = {
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "bytes", required_argument, NULL, OPT_BYTES },
+		{ "to", required_argument, NULL, OPT_TO },
+		{ "fs", no_argument, NULL, OPT_FS },
+		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+		{ NULL, 0, NULL, 0 },
+	};
+	const struct cmd *cmd = NULL;
+	uint32_t cull_mode = PROTO_CULL_THRESHOLDS, freeze_flags = 0;
+	uint64_t cull_value = 0, v;
+	uint32_t timeout = 0;
+	size_t i;
+	int ch, cargc;
+	char **cargv;
+
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "+:s:h", gopts, NULL)) != -1) {
+		switch (ch) {
+		case 's':
+			sockpath = optarg;
+			break;
+		case OPT_JSON:
+			json = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return EX_OK;
+		case ':':
+			return usage_err("option needs an argument: %s",
+			    argv[optind - 1]);
+		default:
+			return usage_err("unknown option: %s", argv[optind - 1]);
+		}
+	}
+	if (optind >= argc)
+		return usage_err("no command");
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (strcmp(argv[optind], cmds[i].name) == 0)
+			cmd = &cmds[i];
+	if (cmd == NULL)
+		return usage_err("unknown command: %s", argv[optind]);
+	cmdname = cmd->name;
+
+	/* command options, anywhere after the command; "--" ends them
+	 * (keys may start with '-') */
+	cargc = argc - optind;
+	cargv = argv + optind;
+	optind = 0;
+	while ((ch = getopt_long(cargc, cargv, ":", copts, NULL)) != -1) {
+		switch (ch) {
+		case OPT_JSON:
+			json = 1;
+			continue;
+		case OPT_BYTES:
+		case OPT_TO:
+			if (strcmp(cmd->name, "cull") != 0)
+				break;
+			if (cull_mode != PROTO_CULL_THRESHOLDS)
+				return usage_err("--bytes and --to exclude each other");
+			if (ch == OPT_BYTES) {
+				if (parse_size(optarg, &v) < 0 || v == 0)
+					return usage_err("bad size: %s", optarg);
+				cull_mode = PROTO_CULL_BYTES;
+			} else {
+				if (parse_uint(optarg, 100, "%", &v) < 0)
+					return usage_err("bad percentage: %s",
+					    optarg);
+				cull_mode = PROTO_CULL_TO_PERCENT;
+			}
+			cull_value = v;
+			continue;
+		case OPT_FS:
+			if (strcmp(cmd->name, "freeze") != 0)
+				break;
+			freeze_flags |= PROTO_FREEZE_FS;
+			continue;
+		case OPT_TIMEOUT:
+			if (strcmp(cmd->name, "freeze") != 0)
+				break;
+			if (parse_uint(optarg, UINT32_MAX, "s", &v) < 0 || v == 0)
+				return usage_err("bad timeout: %s", optarg);
+			timeout = v;
+			continue;
+		case ':':
+			return usage_err("option needs an argument: %s",
+			    cargv[optind - 1]);
+		}
+		return usage_err("unknown option: %s", cargv[optind - 1]);
+	}
+	cargc -= optind;
+	cargv += optind;
+	if (cargc < cmd->min || cargc > cmd->max)
+		return usage_err("usage: larderctl %s %s", cmd->name, cmd->args);
+	return run(cmd, cargv, cargc, cull_mode, cull_value, freeze_flags,
+	    timeout);
 }

@@ -72,7 +72,9 @@ int cfmt_cook_key(const void *key, size_t len, char *out, size_t outsz);
  */
 int cfmt_uncook_key(const char *name, uint8_t *key, size_t keysz);
 
-/* Object xattr (user.CacheFiles.cache on a data file) */
+/* Object xattr (user.CacheFiles.cache on a data file). Seen on Linux 6.1:
+ * the kernel makes objects with vfs_tmpfile(S_IFREG), i.e. mode 0000, and
+ * volume and fan-out directories 0700. */
 struct cfmt_obj {
 	uint64_t object_size;
 	uint8_t type;		/* CFMT_TYPE_DATA */

@@ -8,6 +8,10 @@
  * through the proto_buf helpers (proto.c), never by casting a struct over
  * the bytes. The client sends requests; the daemon answers each with one
  * reply carrying the same type and seq and PROTO_F_REPLY in flags.
+ * The client may send a request before it has read the reply to an
+ * earlier one (liblarder does so for COOKIE_RELINQUISH without RETIRE):
+ * the daemon handles requests in the order they arrive, and replies are
+ * matched by seq.
  *
  * Type numbers live in ranges (100s session, 200s cache operations, 300s
  * admin) and are never reused: a retired type stays here as "unused".
@@ -105,7 +109,9 @@ enum proto_status {
 
 /* ---- 100 HELLO ----------------------------------------------------------
  * request: u32 flags, u64 shm_size; SCM_RIGHTS: a memfd of shm_size bytes
- *          when PROTO_HELLO_SHM is set (the large-fill area)
+ *          when PROTO_HELLO_SHM is set (the large-fill area; liblarder
+ *          seals it with F_SEAL_SHRINK | F_SEAL_GROW, so the daemon may
+ *          check the seals and map it without fear of SIGBUS)
  * reply:   u32 version, u32 max_inline, u64 shm_size (0: not accepted),
  *          u32 daemon pid
  */
@@ -137,6 +143,7 @@ enum proto_status {
  *
  * ---- 204 COOKIE_REFRESH --------------------------------------------------
  * request: u32 cookie_id, u32 generation the client holds an fd for
+ *          (0: it holds none; the daemon numbers generations from 1)
  * reply:   struct proto_cookie_state; an fd is attached when the daemon's
  *          generation differs from the client's (object replaced or created)
  *

@@ -12,10 +12,14 @@
  *	inode number), aux is le32 qid.version (QEMU: mtime ^ size << 8),
  *	content 0: "OBJ I<key>/@xx/<name> 0000 <xattr hex>" (Linux 6.1 makes
  *	its objects with vfs_tmpfile(..., S_IFREG, ...): mode 0000, not 0600)
+ *   cfmt-tool usable9p XATTRHEX SIZE MTIME
+ *	print 1 if cfmt_obj_usable accepts the object xattr for a 9p file of
+ *	that size and mtime, else 0
  *   cfmt-tool dump CACHEDIR
- *	print the same lines for what is on disk under CACHEDIR/cache, and a
- *	"BAD ..." line for every name that does not uncook, re-cook or hash
- *	back to its fan-out directory; "INFO ..." lines are for the log
+ *	print the same lines for what is on disk under CACHEDIR/cache,
+ *	"INO <path> <inode>" for each object, and a "BAD ..." line for every
+ *	name that does not uncook, re-cook or hash back to its fan-out
+ *	directory; "INFO ..." lines are for the log
  * Exit status: 0, 1 on a BAD line, 2 on usage or I/O errors.
  */
 #include <dirent.h>
@@ -46,7 +50,7 @@ static int
 usage(void)
 {
 	fprintf(stderr, "usage: cfmt-tool vol VOLKEY | obj9p VOLKEY INO SIZE "
-	    "MTIME | dump CACHEDIR\n");
+	    "MTIME | usable9p XATTRHEX SIZE MTIME | dump CACHEDIR\n");
 	return 2;
 }
 
@@ -84,34 +88,73 @@ cmd_vol(const char *vol)
 	return 0;
 }
 
+/* le32 qid.version as QEMU's hw/9pfs stat_to_qid makes it */
+static void
+aux9p(uint8_t *aux, uint64_t size, uint64_t mtime)
+{
+	uint32_t version = (uint32_t)(mtime ^ (size << 8));
+	int i;
+
+	for (i = 0; i < 4; i++)
+		aux[i] = (uint8_t)(version >> (8 * i));
+}
+
+static int
+cmd_usable9p(const char *xhex, uint64_t size, uint64_t mtime)
+{
+	uint8_t x[CFMT_OBJ_XATTR_HDR + CFMT_MAX_AUX + 1], aux[4];
+	size_t n = 0;
+	unsigned b;
+
+	while (xhex[0] && xhex[1] && n < sizeof(x)) {
+		if (sscanf(xhex, "%2x", &b) != 1)
+			return 2;
+		x[n++] = (uint8_t)b;
+		xhex += 2;
+	}
+	aux9p(aux, size, mtime);
+	printf("%d\n", cfmt_obj_usable(x, n, aux, sizeof(aux), size));
+	return 0;
+}
+
 static int
 cmd_obj9p(const char *vol, uint64_t ino, uint64_t size, uint64_t mtime)
 {
 	uint8_t key[8], x[CFMT_OBJ_XATTR_HDR + CFMT_MAX_AUX];
 	char name[CFMT_MAX_NAME];
 	struct cfmt_obj o;
-	uint32_t version;
 	int i, n;
 
 	for (i = 0; i < 8; i++)
 		key[i] = (uint8_t)(ino >> (8 * i));
 	if (cfmt_cook_key(key, 8, name, sizeof(name)) < 0)
 		return 2;
-	/* QEMU hw/9pfs stat_to_qid: st_mtime ^ (st_size << 8), 32 bits */
-	version = (uint32_t)(mtime ^ (size << 8));
 	memset(&o, 0, sizeof(o));
 	o.object_size = size;
 	o.type = CFMT_TYPE_DATA;
 	o.content = CFMT_CONTENT_NONE;
 	o.aux_len = 4;
-	for (i = 0; i < 4; i++)
-		o.aux[i] = (uint8_t)(version >> (8 * i));
+	aux9p(o.aux, size, mtime);
 	if ((n = cfmt_obj_encode(&o, x, sizeof(x))) < 0)
 		return 2;
 	printf("OBJ I%s/@%02x/%s 0000 ", vol,
 	    cfmt_fanout(key, 8, cfmt_volume_hash(vol, strlen(vol))), name);
 	hex(x, (size_t)n);
 	printf("\n");
+	return 0;
+}
+
+/* dst = a/b; -1 (and a BAD line) if it does not fit */
+static int
+join(char *dst, size_t n, const char *a, const char *b)
+{
+	int r = snprintf(dst, n, "%s/%s", a, b);
+
+	if (r < 0 || (size_t)r >= n) {
+		printf("BAD %s/%s: path too long\n", a, b);
+		bad = 1;
+		return -1;
+	}
 	return 0;
 }
 
@@ -137,6 +180,8 @@ show(const char *tag, const char *full, const char *rel)
 	printf("\n");
 	printf("INFO %s size=%jd blocks=%jd\n", rel, (intmax_t)st.st_size,
 	    (intmax_t)st.st_blocks);
+	if (S_ISREG(st.st_mode))
+		printf("INO %s %ju\n", rel, (uintmax_t)st.st_ino);
 	return 0;
 }
 
@@ -173,7 +218,8 @@ cmd_dump(const char *dir)
 	unsigned fan, fans;
 	char c;
 
-	snprintf(cache, sizeof(cache), "%s/cache", dir);
+	if (join(cache, sizeof(cache), dir, "cache") < 0)
+		return 2;
 	if ((cd = opendir(cache)) == NULL) {
 		fprintf(stderr, "cfmt-tool: %s: %s\n", cache, strerror(errno));
 		return 2;
@@ -181,7 +227,8 @@ cmd_dump(const char *dir)
 	while ((v = readdir(cd)) != NULL) {
 		if (v->d_name[0] == '.')
 			continue;
-		snprintf(vpath, sizeof(vpath), "%s/%s", cache, v->d_name);
+		if (join(vpath, sizeof(vpath), cache, v->d_name) < 0)
+			continue;
 		if (v->d_name[0] != 'I') {
 			printf("BAD %s: not a volume\n", v->d_name);
 			bad = 1;
@@ -202,17 +249,20 @@ cmd_dump(const char *dir)
 				continue;
 			}
 			fans++;
-			snprintf(fpath, sizeof(fpath), "%s/%s", vpath,
-			    f->d_name);
+			if (join(fpath, sizeof(fpath), vpath, f->d_name) < 0)
+				continue;
 			if ((fd = opendir(fpath)) == NULL)
 				continue;
 			while ((o = readdir(fd)) != NULL) {
 				if (o->d_name[0] == '.')
 					continue;
-				snprintf(opath, sizeof(opath), "%s/%s", fpath,
-				    o->d_name);
-				snprintf(rel, sizeof(rel), "%s/%s/%s",
-				    v->d_name, f->d_name, o->d_name);
+				if (join(opath, sizeof(opath), fpath,
+				    o->d_name) < 0 ||
+				    join(rel, sizeof(rel), v->d_name,
+				    f->d_name) < 0 ||
+				    join(rel + strlen(rel), sizeof(rel) -
+				    strlen(rel), "", o->d_name) < 0)
+					continue;
 				show("OBJ", opath, rel);
 				check_name(rel, v->d_name + 1, fan, o->d_name);
 			}
@@ -233,6 +283,8 @@ main(int argc, char **argv)
 	if (argc == 6 && strcmp(argv[1], "obj9p") == 0)
 		return cmd_obj9p(argv[2], num(argv[3]), num(argv[4]),
 		    num(argv[5]));
+	if (argc == 5 && strcmp(argv[1], "usable9p") == 0)
+		return cmd_usable9p(argv[2], num(argv[3]), num(argv[4]));
 	if (argc == 3 && strcmp(argv[1], "dump") == 0)
 		return cmd_dump(argv[2]);
 	return usage();

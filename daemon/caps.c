@@ -1,0 +1,158 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * caps.c: drop the capabilities the configuration does not need (libcap).
+ *
+ * larderd starts as root to clone the mount of its cache dir (open_tree
+ * and mount_setattr need CAP_SYS_ADMIN) and, in kernel mode, to open
+ * /dev/cachefiles. After that the only privileged call left is FIFREEZE and
+ * FITHAW for `larderctl freeze --fs` (CAP_SYS_ADMIN), and kernel mode's
+ * commands to the kernel. Everything else goes: from the effective,
+ * permitted and inheritable sets, the ambient set and the bounding set.
+ * The uid stays 0 (larderd owns the cache's files as root), so no
+ * PR_SET_KEEPCAPS dance is needed; with no setuid there is nothing that
+ * could give the capabilities back except an exec, and the bounding set
+ * stops that too.
+ */
+#include <sys/capability.h>
+#include <sys/prctl.h>
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "caps.h"
+#include "conf.h"
+#include "control.h"
+#include "log.h"
+
+static char kept_names[128] = "not dropped";
+static char kept_why[160] = "";
+
+/* Which capabilities to keep, with why; returns how many. */
+static int
+wanted(const struct conf *c, unsigned flags, cap_value_t *keep,
+    const char **why)
+{
+	int n = 0;
+
+	*why = "";
+	if (flags & CAPS_KERNEL_MODE) {
+		keep[n++] = CAP_SYS_ADMIN;
+		*why = "kernel mode: /dev/cachefiles and FIFREEZE";
+	} else if (c->freeze == CONF_FREEZE_DEFER) {
+		keep[n++] = CAP_SYS_ADMIN;
+		*why = "freeze defer: FIFREEZE/FITHAW for larderctl freeze --fs";
+	}
+	return n;
+}
+
+static int
+is_kept(cap_value_t v, const cap_value_t *keep, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (keep[i] == v)
+			return 1;
+	return 0;
+}
+
+int
+caps_drop(const struct conf *c, unsigned flags, char *err, size_t errsz)
+{
+	cap_value_t keep[4], v, last;
+	cap_flag_value_t have;
+	cap_t cur = NULL, want = NULL;
+	const char *why;
+	char *name;
+	int n, i, e, can_bound, rc = 0;
+
+	n = wanted(c, flags, keep, &why);
+	cur = cap_get_proc();
+	if (cur == NULL) {
+		e = errno;
+		snprintf(err, errsz, "capabilities: read: %s", strerror(e));
+		return -e;
+	}
+	/* dropping from the bounding set needs CAP_SETPCAP, so do it first */
+	can_bound = cap_get_flag(cur, CAP_SETPCAP, CAP_EFFECTIVE, &have) == 0 &&
+	    have == CAP_SET;
+	last = (cap_value_t)cap_max_bits() - 1;
+	for (v = 0; v <= last && can_bound; v++) {
+		if (is_kept(v, keep, n) || cap_get_bound(v) != 1)
+			continue;
+		if (cap_drop_bound(v) == -1) {
+			e = errno;
+			name = cap_to_name(v);
+			snprintf(err, errsz, "capabilities: drop %s from the "
+			    "bounding set: %s", name != NULL ? name : "?",
+			    strerror(e));
+			cap_free(name);
+			rc = -e;
+			goto out;
+		}
+	}
+	/* ambient capabilities would survive an exec: none */
+	if (CAP_AMBIENT_SUPPORTED() && cap_reset_ambient() == -1 &&
+	    errno != EINVAL) {
+		e = errno;
+		snprintf(err, errsz, "capabilities: clear the ambient set: %s",
+		    strerror(e));
+		rc = -e;
+		goto out;
+	}
+	want = cap_init();
+	if (want == NULL) {
+		rc = -ENOMEM;
+		snprintf(err, errsz, "capabilities: out of memory");
+		goto out;
+	}
+	kept_names[0] = '\0';
+	for (i = 0; i < n; i++) {
+		if (cap_get_flag(cur, keep[i], CAP_PERMITTED, &have) != 0 ||
+		    have != CAP_SET)
+			continue;	/* not ours to keep */
+		if (cap_set_flag(want, CAP_PERMITTED, 1, &keep[i], CAP_SET) ||
+		    cap_set_flag(want, CAP_EFFECTIVE, 1, &keep[i], CAP_SET)) {
+			rc = -errno;
+			snprintf(err, errsz, "capabilities: %s",
+			    strerror(errno));
+			goto out;
+		}
+		name = cap_to_name(keep[i]);
+		snprintf(kept_names + strlen(kept_names),
+		    sizeof(kept_names) - strlen(kept_names), "%s%s",
+		    kept_names[0] != '\0' ? " " : "", name != NULL ? name : "?");
+		cap_free(name);
+	}
+	if (cap_set_proc(want) == -1) {
+		e = errno;
+		snprintf(err, errsz, "capabilities: set: %s", strerror(e));
+		rc = -e;
+		goto out;
+	}
+	if (kept_names[0] == '\0') {
+		snprintf(kept_names, sizeof(kept_names), "none");
+		snprintf(kept_why, sizeof(kept_why), "%s", n > 0 ?
+		    "started without them" : "freeze refuse: nothing privileged "
+		    "left to do");
+	} else
+		snprintf(kept_why, sizeof(kept_why), "%s", why);
+	log_info("capabilities: keeping %s%s%s%s", kept_names,
+	    kept_why[0] != '\0' ? " (" : "", kept_why,
+	    kept_why[0] != '\0' ? ")" : "");
+out:
+	cap_free(want);
+	cap_free(cur);
+	return rc;
+}
+
+void
+caps_status(struct ctl_kv *kv)
+{
+	ctl_kv_str(kv, "caps.kept", kept_names);
+	if (kept_why[0] != '\0')
+		ctl_kv_str(kv, "caps.why", kept_why);
+}

@@ -1,0 +1,1105 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * client.c: liblarder, the client side of the wire protocol (proto.h).
+ *
+ * One connection is one SOCK_SEQPACKET socket and one mutex. Every request
+ * and its reply happen under the mutex, so one request is in flight at a
+ * time (besides relinquishes sent ahead, below) and seq numbers only ever
+ * check the daemon. The mutex also guards the volume and cookie lists,
+ * each cookie's extent map (struct cfmt_map, lib/cfmt.c) and its object
+ * fd slot.
+ *
+ * Reads do no I/O under the mutex: under it larder_read checks the map and
+ * takes a reference on the cookie's object fd (struct objfd); it preads
+ * with the mutex released and drops the reference after. A refresh that
+ * brings a new fd swaps the slot; the old fd is closed when its last
+ * reader is done. So reads of cached ranges run in parallel from several
+ * threads and never wait for a request in flight.
+ *
+ * A cookie relinquish without retire is sent ahead: the reply is read on
+ * the way by the next request (l->pend), saving a round trip per object
+ * for clients that open and close at a high rate.
+ *
+ * Every reply is hostile until checked: header (version, len, type, seq,
+ * PROTO_F_REPLY), every count against the bytes that are there, every
+ * extent against the object size. A header that does not answer the
+ * request means the stream can no longer be trusted: the connection is
+ * marked broken and every later request fails with -EPROTO. A malformed
+ * body fails only that call. An fd that arrives where none was announced
+ * is closed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "cfmt.h"
+#include "client.h"
+#include "larder/larder.h"
+#include "proto.h"
+
+#define MAX_PENDING	32
+
+/* An object fd shared by the cookie and the reads in flight. */
+struct objfd {
+	int fd;
+	unsigned refs;		/* under the connection mutex */
+};
+
+struct larder_cookie {
+	struct larder_volume *vol;
+	LIST_ENTRY(larder_cookie) entry;
+	uint32_t id;
+	uint32_t flags;		/* PROTO_COOKIE_* of the last reply */
+	uint32_t gen;		/* generation of obj; 0 without one */
+	uint64_t size;		/* as acquired or invalidated */
+	struct objfd *obj;	/* NULL: no fd held */
+	struct cfmt_map map;	/* cached ranges of obj */
+};
+
+struct larder_volume {
+	struct larder *l;
+	LIST_ENTRY(larder_volume) entry;
+	LIST_HEAD(, larder_cookie) cookies;
+	uint32_t id;
+};
+
+struct larder {
+	pthread_mutex_t lock;
+	int sock;
+	int broken;		/* 0, or the -errno every request now gets */
+	uint32_t seq;
+	uint32_t max_inline;
+	uint8_t *shm;		/* the fill area, NULL when not in use */
+	size_t shm_size;	/* usable: what the daemon accepted */
+	size_t shm_map;		/* mapped length */
+	LIST_HEAD(, larder_volume) volumes;
+	/* requests sent without waiting for their reply (relinquish) */
+	struct {
+		uint16_t type;
+		uint32_t seq;
+	} pend[MAX_PENDING];
+	unsigned npend;
+	char reason[PROTO_MAX_STR];
+	uint8_t tx[PROTO_MAX_MSG];
+	uint8_t rx[PROTO_MAX_MSG];
+};
+
+/* ---- object fds ---------------------------------------------------------- */
+
+static struct objfd *
+obj_new(int fd)
+{
+	struct objfd *o = malloc(sizeof(*o));
+
+	if (o == NULL)
+		return NULL;
+	o->fd = fd;
+	o->refs = 1;
+	return o;
+}
+
+/* Drop a reference; called under the mutex. The close of a read-only fd
+ * of a local file does no I/O. */
+static void
+obj_put(struct objfd *o)
+{
+	if (o && --o->refs == 0) {
+		close(o->fd);
+		free(o);
+	}
+}
+
+/* Forget the cookie's object: its fd and its map. */
+static void
+cookie_drop_obj(struct larder_cookie *c)
+{
+	obj_put(c->obj);
+	c->obj = NULL;
+	c->gen = 0;
+	cfmt_map_clear(&c->map);
+}
+
+/* ---- request/reply ------------------------------------------------------- */
+
+static void
+begin(struct larder *l, struct proto_buf *b, uint16_t type)
+{
+	proto_buf_init(b, l->tx, sizeof(l->tx));
+	if (++l->seq == 0)
+		l->seq = 1;
+	proto_begin(b, type, l->seq, 0, 0);
+}
+
+static void
+set_broken(struct larder *l, int err)
+{
+	if (!l->broken)
+		l->broken = err;
+}
+
+/*
+ * Receive one reply and check its header; called with the mutex held.
+ * A failure here leaves the stream out of step, so the connection is
+ * marked broken. On success rep is positioned at the body and *fdp holds
+ * a received fd or -1.
+ */
+static int
+recv_one(struct larder *l, struct proto_buf *rep, struct proto_hdr *h,
+    int *fdp)
+{
+	int n, err;
+
+	n = proto_recv(l->sock, l->rx, sizeof(l->rx), fdp);
+	if (n <= 0) {
+		/* EOF or a dead socket; an oversized packet (-EMSGSIZE) is
+		 * a daemon that does not speak this protocol */
+		err = n == 0 || n == -ECONNRESET || n == -ENOTCONN ?
+		    -ECONNRESET : n == -EMSGSIZE ? -EPROTO : n;
+		if (err != -EINTR && err != -ENOMEM && err != -ENOBUFS)
+			set_broken(l, err);
+		return err;
+	}
+	proto_buf_init(rep, l->rx, sizeof(l->rx));
+	if (proto_parse_hdr(rep, h, n) < 0 || !(h->flags & PROTO_F_REPLY)) {
+		if (*fdp >= 0)
+			close(*fdp);
+		*fdp = -1;
+		set_broken(l, -EPROTO);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+/* If h answers a request whose reply nobody waits for (a relinquish sent
+ * ahead), forget that request and return 1. */
+static int
+take_pending(struct larder *l, const struct proto_hdr *h)
+{
+	unsigned i;
+
+	for (i = 0; i < l->npend; i++) {
+		if (l->pend[i].seq != h->seq || l->pend[i].type != h->type)
+			continue;
+		l->pend[i] = l->pend[--l->npend];
+		return 1;
+	}
+	return 0;
+}
+
+/* Wait for one reply of a request sent ahead; its status is not wanted. */
+static int
+drain_one(struct larder *l)
+{
+	struct proto_buf rep;
+	struct proto_hdr h;
+	int fd, err;
+
+	if ((err = recv_one(l, &rep, &h, &fd)) < 0)
+		return err;
+	if (fd >= 0)
+		close(fd);
+	if (!take_pending(l, &h)) {
+		set_broken(l, -EPROTO);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+/* Send the request in b (with send_fd if >= 0); called with the mutex. */
+static int
+send_req(struct larder *l, struct proto_buf *b, int send_fd)
+{
+	int err;
+
+	l->reason[0] = '\0';
+	if (l->broken)
+		return l->broken;
+	if ((err = proto_finish(b)) < 0)
+		return err;
+	if ((err = proto_send(l->sock, b->data, b->off, send_fd)) < 0) {
+		if (err == -EPIPE || err == -ECONNRESET || err == -ENOTCONN)
+			set_broken(l, -ECONNRESET);
+		return err;
+	}
+	return 0;
+}
+
+/*
+ * Send the request in b (with send_fd if >= 0) and receive its reply;
+ * called with the mutex held. Replies to requests sent ahead (relinquish)
+ * may come first and are taken on the way. On return 0 (PROTO_OK), rep is
+ * positioned at the reply body and *fdp holds a received fd or -1 (when
+ * fdp is NULL any fd is closed). An error reply gives its status as
+ * -errno, with its reason in l->reason.
+ */
+static int
+call(struct larder *l, struct proto_buf *b, int send_fd, struct proto_buf *rep,
+    int *fdp)
+{
+	struct proto_hdr h;
+	uint16_t type;
+	uint32_t seq;
+	int fd = -1, err;
+
+	if (fdp)
+		*fdp = -1;
+	type = b->data[2] | b->data[3] << 8;
+	seq = l->seq;
+	if ((err = send_req(l, b, send_fd)) < 0)
+		return err;
+	for (;;) {
+		if ((err = recv_one(l, rep, &h, &fd)) < 0)
+			return err;
+		if (h.type == type && h.seq == seq)
+			break;
+		if (fd >= 0)
+			close(fd);
+		fd = -1;
+		if (!take_pending(l, &h)) {
+			set_broken(l, -EPROTO);
+			return -EPROTO;
+		}
+	}
+	if (h.status != PROTO_OK) {
+		err = proto_status_to_errno(h.status);
+		if (err == 0)
+			err = -EIO;
+		if (proto_remaining(rep) > 0 &&
+		    proto_get_str(rep, l->reason, sizeof(l->reason)) < 0)
+			l->reason[0] = '\0';
+		goto fail;
+	}
+	if (fdp)
+		*fdp = fd;
+	else if (fd >= 0)
+		close(fd);
+	return 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+	return err;
+}
+
+/* ---- cookie state -------------------------------------------------------- */
+
+struct cookie_state {
+	uint32_t id;
+	uint32_t flags;
+	uint32_t gen;
+	uint64_t size;
+	struct cfmt_map map;
+};
+
+/* Decode a proto_cookie_state, checking every extent. 0 or -EPROTO/-ENOMEM;
+ * on success st->map must be freed by the caller. */
+static int
+get_cookie_state(struct proto_buf *b, struct cookie_state *st)
+{
+	uint32_t i, nr;
+	uint64_t start, len, end = 0;
+	int err;
+
+	cfmt_map_init(&st->map);
+	st->id = proto_get_u32(b);
+	st->flags = proto_get_u32(b);
+	st->gen = proto_get_u32(b);
+	nr = proto_get_u32(b);
+	st->size = proto_get_u64(b);
+	if (b->err)
+		return -EPROTO;
+	if (nr > PROTO_MAX_EXTENTS || (size_t)nr * 16 > proto_remaining(b))
+		return -EPROTO;
+	for (i = 0; i < nr; i++) {
+		start = proto_get_u64(b);
+		len = proto_get_u64(b);
+		/* sorted, non-empty, non-overlapping, inside the object */
+		if (b->err || len == 0 || start < end || start > st->size ||
+		    len > st->size - start) {
+			err = -EPROTO;
+			goto fail;
+		}
+		end = start + len;
+		if ((err = cfmt_map_add(&st->map, start, len)) < 0)
+			goto fail;
+	}
+	return 0;
+fail:
+	cfmt_map_free(&st->map);
+	return err;
+}
+
+/* Take an object fd from the daemon: it must be a regular file. */
+static int
+check_obj_fd(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		return -EPROTO;
+	return 0;
+}
+
+/*
+ * Apply a decoded state (and maybe an fd) to a cookie, under the mutex.
+ * With a new fd the map is the daemon's; for the same generation it is
+ * merged with what this connection wrote; without an fd for another
+ * generation the cookie holds nothing. Consumes fd and st->map.
+ */
+static int
+cookie_apply(struct larder_cookie *c, struct cookie_state *st, int fd)
+{
+	struct objfd *o;
+	uint32_t i;
+	int err = 0;
+
+	c->flags = st->flags;
+	if (fd >= 0) {
+		if ((o = obj_new(fd)) == NULL) {
+			close(fd);
+			cfmt_map_free(&st->map);
+			cookie_drop_obj(c);
+			return -ENOMEM;
+		}
+		cookie_drop_obj(c);
+		c->obj = o;
+		c->gen = st->gen;
+		cfmt_map_free(&c->map);
+		c->map = st->map;
+		return 0;
+	}
+	if (c->obj == NULL || st->gen != c->gen) {
+		cookie_drop_obj(c);
+		cfmt_map_free(&st->map);
+		return 0;
+	}
+	for (i = 0; i < st->map.count && err == 0; i++)
+		err = cfmt_map_add(&c->map, st->map.ext[i].start,
+		    st->map.ext[i].len);
+	cfmt_map_free(&st->map);
+	return err;
+}
+
+/*
+ * Receive the fd that a cookie reply announces: an fd without
+ * PROTO_COOKIE_HAVE_FD is closed, HAVE_FD without an fd is an error.
+ */
+static int
+reply_fd(struct cookie_state *st, int *fd)
+{
+	if (!(st->flags & PROTO_COOKIE_HAVE_FD)) {
+		if (*fd >= 0)
+			close(*fd);
+		*fd = -1;
+		return 0;
+	}
+	if (*fd < 0 || check_obj_fd(*fd) < 0)
+		return -EPROTO;
+	return 0;
+}
+
+/* COOKIE_REFRESH, under the mutex. */
+static int
+refresh(struct larder_cookie *c)
+{
+	struct larder *l = c->vol->l;
+	struct proto_buf b, r;
+	struct cookie_state st;
+	int err, fd;
+
+	begin(l, &b, PROTO_COOKIE_REFRESH);
+	proto_put_u32(&b, c->id);
+	proto_put_u32(&b, c->obj ? c->gen : 0);
+	if ((err = call(l, &b, -1, &r, &fd)) < 0)
+		return err;
+	if ((err = get_cookie_state(&r, &st)) < 0)
+		goto fail;
+	if (st.id != c->id || (err = reply_fd(&st, &fd)) < 0) {
+		cfmt_map_free(&st.map);
+		err = -EPROTO;
+		goto fail;
+	}
+	return cookie_apply(c, &st, fd);
+fail:
+	if (fd >= 0)
+		close(fd);
+	return err;
+}
+
+/* ---- connection ---------------------------------------------------------- */
+
+const char *
+client_default_socket(void)
+{
+	const char *p = getenv("LARDER_SOCKET");
+
+	return p && *p ? p : DEFAULT_SOCKET;
+}
+
+/* Make the fill area: a sealed memfd (the daemon may rely on its size). */
+static int
+make_shm(size_t size, int *fdp, uint8_t **mem)
+{
+	void *p;
+	int fd, err;
+
+	fd = memfd_create("larder-fill", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, size) < 0 ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
+		goto fail;
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		goto fail;
+	*fdp = fd;
+	*mem = p;
+	return 0;
+fail:
+	err = -errno;
+	close(fd);
+	return err;
+}
+
+/* HELLO: offer the area (if any) and learn the daemon's limits. */
+static int
+hello(struct larder *l, int shm_fd, size_t shm_size)
+{
+	struct proto_buf b, r;
+	uint32_t version, max_inline;
+	uint64_t accepted;
+	int err;
+
+	begin(l, &b, PROTO_HELLO);
+	proto_put_u32(&b, shm_fd >= 0 ? PROTO_HELLO_SHM : 0);
+	proto_put_u64(&b, shm_fd >= 0 ? shm_size : 0);
+	if ((err = call(l, &b, shm_fd, &r, NULL)) < 0)
+		return err;
+	version = proto_get_u32(&r);
+	max_inline = proto_get_u32(&r);
+	accepted = proto_get_u64(&r);
+	(void)proto_get_u32(&r);	/* daemon pid */
+	if (r.err || version != PROTO_VERSION || max_inline == 0)
+		return -EPROTO;
+	if (accepted > (shm_fd >= 0 ? shm_size : 0))
+		return -EPROTO;
+	l->max_inline = max_inline < PROTO_MAX_INLINE ? max_inline :
+	    PROTO_MAX_INLINE;
+	l->shm_size = accepted;
+	return 0;
+}
+
+int
+client_connect(const char *path, size_t shm_size, int flags,
+    struct larder **out)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct larder *l;
+	uint8_t *mem = NULL;
+	size_t map_size = 0;
+	int shm_fd = -1, err;
+
+	if (out == NULL)
+		return -EINVAL;
+	*out = NULL;
+	if (path == NULL)
+		path = client_default_socket();
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sun.sun_path, path);
+	if (shm_size == 0)
+		shm_size = CLIENT_DEFAULT_SHM;
+	if (shm_size > PROTO_MAX_SHM)
+		return -EINVAL;
+
+	if ((l = calloc(1, sizeof(*l))) == NULL)
+		return -ENOMEM;
+	LIST_INIT(&l->volumes);
+	if ((err = -pthread_mutex_init(&l->lock, NULL)) < 0) {
+		free(l);
+		return err;
+	}
+	l->sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (l->sock < 0) {
+		err = -errno;
+		goto fail;
+	}
+	if (connect(l->sock, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		err = -errno;
+		goto fail;
+	}
+	if (!(flags & CLIENT_NO_SHM)) {
+		if ((err = make_shm(shm_size, &shm_fd, &mem)) < 0)
+			goto fail;
+		map_size = shm_size;
+	}
+	err = hello(l, shm_fd, shm_size);
+	if (shm_fd >= 0)
+		close(shm_fd);	/* the mapping and the daemon's copy stay */
+	if (err < 0)
+		goto fail;
+	if (l->shm_size > 0) {
+		/* use what the daemon accepted, unmap all of it at the end */
+		l->shm = mem;
+		l->shm_map = map_size;
+	} else if (mem)
+		munmap(mem, map_size);
+	*out = l;
+	return 0;
+fail:
+	if (mem)
+		munmap(mem, map_size);
+	if (l->sock >= 0)
+		close(l->sock);
+	pthread_mutex_destroy(&l->lock);
+	free(l);
+	return err;
+}
+
+int
+larder_connect(const char *socket_path, size_t shm_size, struct larder **out)
+{
+	return client_connect(socket_path, shm_size, 0, out);
+}
+
+static void
+free_cookie(struct larder_cookie *c)
+{
+	LIST_REMOVE(c, entry);
+	cookie_drop_obj(c);
+	cfmt_map_free(&c->map);
+	free(c);
+}
+
+static void
+free_volume(struct larder_volume *v)
+{
+	struct larder_cookie *c;
+
+	while ((c = LIST_FIRST(&v->cookies)) != NULL)
+		free_cookie(c);
+	LIST_REMOVE(v, entry);
+	free(v);
+}
+
+void
+larder_disconnect(struct larder *l)
+{
+	struct larder_volume *v;
+
+	if (l == NULL)
+		return;
+	/* closing the socket makes the daemon release what we held */
+	close(l->sock);
+	while ((v = LIST_FIRST(&l->volumes)) != NULL)
+		free_volume(v);
+	if (l->shm)
+		munmap(l->shm, l->shm_map);
+	pthread_mutex_destroy(&l->lock);
+	free(l);
+}
+
+int
+client_has_shm(const struct larder *l)
+{
+	return l->shm != NULL;
+}
+
+const char *
+client_reason(struct larder *l)
+{
+	return l->reason;
+}
+
+int
+client_request(struct larder *l, uint16_t type, const void *body, size_t len,
+    void *rbuf, size_t rbufsz, size_t *rlen)
+{
+	struct proto_buf b, r;
+	size_t n;
+	int err;
+
+	if (l == NULL || (len && body == NULL))
+		return -EINVAL;
+	pthread_mutex_lock(&l->lock);
+	begin(l, &b, type);
+	proto_put_raw(&b, body, len);
+	err = call(l, &b, -1, &r, NULL);
+	if (err == 0) {
+		n = proto_remaining(&r);
+		if (n > rbufsz)
+			err = -EMSGSIZE;
+		else {
+			if (n)
+				memcpy(rbuf, r.data + r.off, n);
+			if (rlen)
+				*rlen = n;
+		}
+	}
+	pthread_mutex_unlock(&l->lock);
+	return err;
+}
+
+/* ---- volumes ------------------------------------------------------------- */
+
+int
+client_volume_acquire(struct larder *l, const char *key, const void *coh,
+    size_t coh_len, uint32_t flags, struct larder_volume **out)
+{
+	struct larder_volume *v;
+	struct proto_buf b, r;
+	size_t klen;
+	int err;
+
+	if (out)
+		*out = NULL;
+	if (l == NULL || key == NULL || out == NULL ||
+	    (coh_len && coh == NULL))
+		return -EINVAL;
+	klen = strlen(key);
+	if (klen == 0 || klen > PROTO_MAX_VOLUME_KEY || coh_len > PROTO_MAX_AUX ||
+	    strchr(key, '/'))
+		return -EINVAL;
+	if ((v = calloc(1, sizeof(*v))) == NULL)
+		return -ENOMEM;
+	LIST_INIT(&v->cookies);
+	v->l = l;
+
+	pthread_mutex_lock(&l->lock);
+	begin(l, &b, PROTO_VOLUME_ACQUIRE);
+	proto_put_u32(&b, flags);
+	proto_put_str(&b, key);
+	proto_put_bytes(&b, coh, coh_len);
+	if ((err = call(l, &b, -1, &r, NULL)) == 0) {
+		v->id = proto_get_u32(&r);
+		(void)proto_get_u32(&r);	/* PROTO_VOLUME_* result bits */
+		if (r.err)
+			err = -EPROTO;
+	}
+	if (err == 0)
+		LIST_INSERT_HEAD(&l->volumes, v, entry);
+	pthread_mutex_unlock(&l->lock);
+	if (err < 0) {
+		free(v);
+		return err;
+	}
+	*out = v;
+	return 0;
+}
+
+int
+larder_volume_acquire(struct larder *l, const char *key, const void *coherency,
+    size_t coherency_len, struct larder_volume **out)
+{
+	return client_volume_acquire(l, key, coherency, coherency_len, 0, out);
+}
+
+int
+larder_volume_relinquish(struct larder_volume *v, int retire)
+{
+	struct larder *l;
+	struct proto_buf b, r;
+	int err;
+
+	if (v == NULL)
+		return -EINVAL;
+	l = v->l;
+	pthread_mutex_lock(&l->lock);
+	if (!LIST_EMPTY(&v->cookies)) {
+		pthread_mutex_unlock(&l->lock);
+		return -EBUSY;
+	}
+	begin(l, &b, PROTO_VOLUME_RELINQUISH);
+	proto_put_u32(&b, v->id);
+	proto_put_u32(&b, retire ? PROTO_RELINQUISH_RETIRE : 0);
+	err = call(l, &b, -1, &r, NULL);
+	free_volume(v);
+	pthread_mutex_unlock(&l->lock);
+	return err;
+}
+
+/* ---- cookies ------------------------------------------------------------- */
+
+int
+client_cookie_acquire(struct larder_volume *v, const void *key, size_t key_len,
+    const void *aux, size_t aux_len, uint64_t object_size, uint32_t flags,
+    struct larder_cookie **out)
+{
+	struct larder *l;
+	struct larder_cookie *c;
+	struct cookie_state st;
+	struct proto_buf b, r;
+	int err, fd = -1;
+
+	if (out)
+		*out = NULL;
+	if (v == NULL || key == NULL || out == NULL || (aux_len && aux == NULL))
+		return -EINVAL;
+	if (key_len == 0 || key_len > PROTO_MAX_COOKIE_KEY ||
+	    aux_len > PROTO_MAX_AUX || object_size > INT64_MAX)
+		return -EINVAL;
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return -ENOMEM;
+	c->vol = v;
+	cfmt_map_init(&c->map);
+	l = v->l;
+
+	pthread_mutex_lock(&l->lock);
+	begin(l, &b, PROTO_COOKIE_ACQUIRE);
+	proto_put_u32(&b, v->id);
+	proto_put_u32(&b, flags);
+	proto_put_u64(&b, object_size);
+	proto_put_bytes(&b, key, key_len);
+	proto_put_bytes(&b, aux, aux_len);
+	if ((err = call(l, &b, -1, &r, &fd)) < 0)
+		goto fail;
+	if ((err = get_cookie_state(&r, &st)) < 0)
+		goto fail;
+	if ((err = reply_fd(&st, &fd)) < 0 ||
+	    (!(flags & PROTO_COOKIE_ANY_AUX) && st.size != object_size) ||
+	    st.size > INT64_MAX) {
+		cfmt_map_free(&st.map);
+		err = -EPROTO;
+		goto fail;
+	}
+	c->id = st.id;
+	c->size = st.size;
+	if (fd >= 0) {
+		err = cookie_apply(c, &st, fd);
+		fd = -1;
+	} else {
+		/* no object yet: nothing to read */
+		c->flags = st.flags;
+		cfmt_map_free(&st.map);
+	}
+	if (err < 0)
+		goto fail;
+	LIST_INSERT_HEAD(&v->cookies, c, entry);
+	pthread_mutex_unlock(&l->lock);
+	*out = c;
+	return 0;
+fail:
+	pthread_mutex_unlock(&l->lock);
+	if (fd >= 0)
+		close(fd);
+	cookie_drop_obj(c);
+	cfmt_map_free(&c->map);
+	free(c);
+	return err;
+}
+
+int
+larder_cookie_acquire(struct larder_volume *v, const void *key, size_t key_len,
+    const void *aux, size_t aux_len, uint64_t object_size,
+    struct larder_cookie **out)
+{
+	return client_cookie_acquire(v, key, key_len, aux, aux_len,
+	    object_size, 0, out);
+}
+
+uint32_t
+client_cookie_flags(const struct larder_cookie *c)
+{
+	return c ? c->flags : 0;
+}
+
+int
+client_cookie_fd(struct larder_cookie *c)
+{
+	struct larder *l;
+	int fd;
+
+	if (c == NULL)
+		return -1;
+	l = c->vol->l;
+	pthread_mutex_lock(&l->lock);
+	fd = c->obj ? c->obj->fd : -1;
+	pthread_mutex_unlock(&l->lock);
+	return fd;
+}
+
+/*
+ * Relinquish a cookie. Without retire the request is sent ahead and its
+ * reply read on the way by the next request (its status would change
+ * nothing: the handle is gone either way), which saves a round trip for
+ * clients that open and close objects at a high rate. The daemon reads
+ * requests in order, so it has released the cookie before it sees
+ * anything this connection sends later.
+ */
+int
+larder_cookie_relinquish(struct larder_cookie *c, int retire)
+{
+	struct larder *l;
+	struct proto_buf b, r;
+	int err = 0;
+
+	if (c == NULL)
+		return -EINVAL;
+	l = c->vol->l;
+	pthread_mutex_lock(&l->lock);
+	if (l->npend == MAX_PENDING)
+		err = drain_one(l);
+	begin(l, &b, PROTO_COOKIE_RELINQUISH);
+	proto_put_u32(&b, c->id);
+	proto_put_u32(&b, retire ? PROTO_RELINQUISH_RETIRE : 0);
+	if (retire)
+		err = call(l, &b, -1, &r, NULL);
+	else if (err == 0 && (err = send_req(l, &b, -1)) == 0) {
+		l->pend[l->npend].type = PROTO_COOKIE_RELINQUISH;
+		l->pend[l->npend].seq = l->seq;
+		l->npend++;
+	}
+	free_cookie(c);
+	pthread_mutex_unlock(&l->lock);
+	return err;
+}
+
+uint64_t
+larder_cookie_size(const struct larder_cookie *c)
+{
+	struct larder *l;
+	uint64_t size;
+
+	if (c == NULL)
+		return 0;
+	l = c->vol->l;
+	pthread_mutex_lock(&l->lock);
+	size = c->size;
+	pthread_mutex_unlock(&l->lock);
+	return size;
+}
+
+/* Check [off, off + len) against the cookie's size. */
+static int
+check_range(const struct larder_cookie *c, uint64_t off, size_t len)
+{
+	if (len > SSIZE_MAX || off > c->size || len > c->size - off)
+		return -EINVAL;
+	return 0;
+}
+
+/* pread all of len bytes; the count (short only at EOF) or -errno */
+static ssize_t
+pread_full(int fd, void *buf, size_t len, uint64_t off)
+{
+	size_t done = 0;
+	ssize_t n;
+
+	while (done < len) {
+		n = pread(fd, (uint8_t *)buf + done, len - done, off + done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		done += n;
+	}
+	return done;
+}
+
+ssize_t
+larder_read(struct larder_cookie *c, void *buf, size_t len, uint64_t offset)
+{
+	struct larder *l;
+	struct objfd *o;
+	ssize_t n;
+	int err, tries;
+
+	if (c == NULL || (len && buf == NULL))
+		return -EINVAL;
+	l = c->vol->l;
+	pthread_mutex_lock(&l->lock);
+	if ((err = check_range(c, offset, len)) < 0 || len == 0) {
+		pthread_mutex_unlock(&l->lock);
+		return err;
+	}
+	for (tries = 0; tries < 2; tries++) {
+		if (tries > 0 && (err = refresh(c)) < 0)
+			break;
+		err = -ENODATA;
+		if (c->obj == NULL || !cfmt_map_covers(&c->map, offset, len))
+			continue;
+		o = c->obj;
+		o->refs++;
+		pthread_mutex_unlock(&l->lock);
+		n = pread_full(o->fd, buf, len, offset);
+		pthread_mutex_lock(&l->lock);
+		obj_put(o);
+		if (n == (ssize_t)len) {
+			pthread_mutex_unlock(&l->lock);
+			return n;
+		}
+		if (n < 0) {
+			err = n;
+			break;
+		}
+		/* the file is shorter than the map says: trust neither */
+		if (o == c->obj)
+			cfmt_map_clear(&c->map);
+	}
+	pthread_mutex_unlock(&l->lock);
+	return err;
+}
+
+int
+larder_is_cached(struct larder_cookie *c, uint64_t offset, size_t len)
+{
+	struct larder *l;
+	int err, yes;
+
+	if (c == NULL)
+		return -EINVAL;
+	l = c->vol->l;
+	pthread_mutex_lock(&l->lock);
+	if ((err = check_range(c, offset, len)) < 0) {
+		pthread_mutex_unlock(&l->lock);
+		return err;
+	}
+	yes = c->obj && cfmt_map_covers(&c->map, offset, len);
+	if (!yes && (err = refresh(c)) == 0)
+		yes = c->obj && cfmt_map_covers(&c->map, offset, len);
+	pthread_mutex_unlock(&l->lock);
+	return err < 0 ? err : yes;
+}
+
+/* One WRITE message of len bytes at off (inline, or from the area when
+ * shm); under the mutex. Returns the bytes accepted or -errno. */
+static ssize_t
+write_one(struct larder_cookie *c, const uint8_t *buf, size_t len,
+    uint64_t off, int shm)
+{
+	struct larder *l = c->vol->l;
+	struct proto_buf b, r;
+	uint64_t accepted;
+	int err;
+
+	begin(l, &b, PROTO_WRITE);
+	proto_put_u32(&b, c->id);
+	proto_put_u32(&b, shm ? PROTO_WRITE_SHM : 0);
+	proto_put_u64(&b, off);
+	proto_put_u64(&b, len);
+	proto_put_u64(&b, 0);
+	if (shm)
+		memcpy(l->shm, buf, len);
+	else
+		proto_put_raw(&b, buf, len);
+	if ((err = call(l, &b, -1, &r, NULL)) < 0)
+		return err;
+	accepted = proto_get_u64(&r);
+	if (r.err || accepted > len)
+		return -EPROTO;
+	return accepted;
+}
+
+ssize_t
+larder_write(struct larder_cookie *c, const void *buf, size_t len,
+    uint64_t offset)
+{
+	struct larder *l;
+	size_t done = 0, chunk;
+	ssize_t n = 0;
+	int shm, retried = 0, err;
+
+	if (c == NULL || (len && buf == NULL))
+		return -EINVAL;
+	l = c->vol->l;
+	pthread_mutex_lock(&l->lock);
+	if ((err = check_range(c, offset, len)) < 0) {
+		pthread_mutex_unlock(&l->lock);
+		return err;
+	}
+	shm = l->shm != NULL && len > l->max_inline;
+	while (done < len) {
+		chunk = len - done;
+		if (chunk > (shm ? l->shm_size : l->max_inline))
+			chunk = shm ? l->shm_size : l->max_inline;
+		n = write_one(c, (const uint8_t *)buf + done, chunk,
+		    offset + done, shm);
+		if (n == -ESTALE && !retried) {
+			/* the object was replaced under us: pick it up */
+			retried = 1;
+			if ((n = refresh(c)) == 0)
+				continue;
+		}
+		if (n <= 0)
+			break;
+		if ((err = cfmt_map_add(&c->map, offset + done, n)) < 0) {
+			/* without a map entry the bytes read as a miss */
+			cfmt_map_clear(&c->map);
+		}
+		done += n;
+		if ((size_t)n < chunk)
+			break;
+	}
+	pthread_mutex_unlock(&l->lock);
+	if (done > 0 || len == 0)
+		return done;
+	return n < 0 ? n : -ENOBUFS;
+}
+
+int
+larder_invalidate(struct larder_cookie *c, const void *aux, size_t aux_len,
+    uint64_t new_size)
+{
+	struct larder *l;
+	struct cookie_state st;
+	struct proto_buf b, r;
+	int err;
+
+	if (c == NULL || (aux_len && aux == NULL) || aux_len > PROTO_MAX_AUX ||
+	    new_size > INT64_MAX)
+		return -EINVAL;
+	l = c->vol->l;
+	pthread_mutex_lock(&l->lock);
+	/* whatever the daemon says, the old object is no longer ours */
+	cookie_drop_obj(c);
+	begin(l, &b, PROTO_INVALIDATE);
+	proto_put_u32(&b, c->id);
+	proto_put_u32(&b, 0);
+	proto_put_u64(&b, new_size);
+	proto_put_bytes(&b, aux, aux_len);
+	if ((err = call(l, &b, -1, &r, NULL)) == 0) {
+		if ((err = get_cookie_state(&r, &st)) == 0) {
+			if (st.id != c->id || st.size != new_size)
+				err = -EPROTO;
+			else {
+				c->flags = st.flags;
+				c->size = new_size;
+			}
+			cfmt_map_free(&st.map);
+		}
+	}
+	pthread_mutex_unlock(&l->lock);
+	return err;
+}
+
+/* ---- errors -------------------------------------------------------------- */
+
+const char *
+larder_strerror(int err)
+{
+	const char *s;
+
+	switch (-err) {
+	case 0: return "success";
+	case ENODATA: return "range not cached";
+	case ENOBUFS: return "cache cannot take the data now";
+	case EPROTO: return "protocol error (daemon speaks another protocol?)";
+	case ECANCELED: return "refused by policy";
+	case ECONNRESET: return "connection to the daemon lost";
+	case ENOENT: return "no such object, or no daemon at the socket";
+	case ESTALE: return "object changed under the request";
+	}
+	s = err < 0 ? strerrordesc_np(-err) : NULL;
+	return s ? s : "unknown error";
+}

@@ -1,0 +1,50 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
+# t-service.sh: contrib/larderd.service passes `systemd-analyze verify'
+# (with @sbindir@ pointing at the built larderd) and its offline security
+# exposure is at most 2.0. PID 1 need not be systemd: both are offline.
+. "$(dirname "$0")/lib.sh"
+need_cmd systemd-analyze
+
+unit=$LARDER_BUILD/contrib/larderd.service
+[ -f "$unit" ] || fail "no $unit"
+[ -x "$LARDERD" ] || fail "no built larderd at $LARDERD"
+
+mkdir -p "$T/unit"
+u=$T/unit/larderd.service
+sed -e "s|@sbindir@|$LARDER_BUILD/daemon|g" -e "s|@sysconfdir@|$T|g" \
+	"$unit" > "$u"
+grep -q '@[a-z]*@' "$u" && fail "unsubstituted @...@ left in the unit"
+grep -q '^Type=notify$' "$u" || fail "not Type=notify"
+grep -q '^WatchdogSec=' "$u" || fail "no WatchdogSec"
+grep -q '^ExecStartPre=.*larderd -t ' "$u" || fail "no ExecStartPre check"
+
+# Documentation=man:...: checked when the man pages are in the tree
+man=--man=no
+if [ -f "$LARDER_BUILD/man/larderd.8" ] && [ -f "$LARDER_BUILD/man/larderctl.8" ] &&
+	[ -f "$LARDER_BUILD/man/larder.conf.5" ]; then
+	man=--man=yes
+	mkdir -p "$T/man/man5" "$T/man/man8"
+	cp "$LARDER_BUILD"/man/*.5 "$T/man/man5/"
+	cp "$LARDER_BUILD"/man/*.8 "$T/man/man8/"
+	export MANPATH="$T/man"
+fi
+out=$(systemd-analyze verify $man "$u" 2>&1)
+rc=$?
+[ $rc -eq 0 ] || fail "systemd-analyze verify exited $rc: $out"
+# verify prints nothing for a clean unit; anything it says is a finding
+[ -z "$out" ] || fail "systemd-analyze verify: $out"
+ok "systemd-analyze verify $man: clean"
+
+out=$(systemd-analyze security --offline=true "$u" 2>&1)
+line=$(printf '%s\n' "$out" | grep 'Overall exposure level')
+[ -n "$line" ] || fail "no exposure line in: $out"
+score=$(printf '%s\n' "$line" | sed -E 's/.*: ([0-9]+\.[0-9]+).*/\1/')
+case $score in
+[0-9]*.[0-9]*) ;;
+*) fail "cannot parse the exposure from: $line" ;;
+esac
+echo "$line"
+awk -v s="$score" 'BEGIN { exit !(s <= 2.0) }' ||
+	fail "exposure $score is above 2.0"
+ok "systemd-analyze security --offline=true: exposure $score <= 2.0"

@@ -1,0 +1,680 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * check_cull.c: the threshold state machine (fed with statfs numbers), and
+ * real culling and reaping on a real directory tree: passes driven by a
+ * max_files cap and by larderctl-style requests, pins, in-use objects,
+ * suspension and resume, a crash's leftovers in graveyard/.
+ *
+ * The control socket is not part of this test: the registration and
+ * key/value functions are weak here and record what cull.c gives them
+ * (control.o, when it is in libdaemon.a, is simply not linked in).
+ */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "daemon/cull.c"
+
+/* ---- what control.c would do ------------------------------------------- */
+
+static ctl_handler_fn *cull_handler;
+static ctl_kv_fn *status_fn, *stats_fn;
+static char kv_want[64], kv_got[256];
+static uint16_t reply_status;
+static uint64_t reply_objects, reply_bytes;
+static int replied;
+
+__attribute__((weak)) void
+control_register(uint16_t type, ctl_handler_fn *fn, int admin_only)
+{
+	ck_assert_uint_eq(type, PROTO_CULL);
+	ck_assert_int_eq(admin_only, 1);
+	cull_handler = fn;
+}
+
+__attribute__((weak)) void
+control_add_status(ctl_kv_fn *fn)
+{
+	status_fn = fn;
+}
+
+__attribute__((weak)) void
+control_add_stats(ctl_kv_fn *fn)
+{
+	stats_fn = fn;
+}
+
+__attribute__((weak)) void
+ctl_kv_u64(struct ctl_kv *kv, const char *key, uint64_t v)
+{
+	kv->count++;
+	if (strcmp(key, kv_want) == 0)
+		snprintf(kv_got, sizeof(kv_got), "%llu", (unsigned long long)v);
+}
+
+__attribute__((weak)) void
+ctl_kv_s64(struct ctl_kv *kv, const char *key, int64_t v)
+{
+	ctl_kv_u64(kv, key, (uint64_t)v);
+}
+
+__attribute__((weak)) void
+ctl_kv_str(struct ctl_kv *kv, const char *key, const char *v)
+{
+	kv->count++;
+	if (strcmp(key, kv_want) == 0)
+		snprintf(kv_got, sizeof(kv_got), "%s", v);
+}
+
+__attribute__((weak)) void
+control_reply(struct ctl_req *rq, uint16_t status, const void *body,
+    size_t len, int fd)
+{
+	struct proto_buf b;
+
+	(void)fd;
+	replied++;
+	reply_status = status;
+	if (status == PROTO_OK) {
+		ck_assert_uint_eq(len, 16);
+		proto_buf_init(&b, (void *)body, len);
+		reply_objects = proto_get_u64(&b);
+		reply_bytes = proto_get_u64(&b);
+	}
+	free(rq);
+}
+
+__attribute__((weak)) void
+control_reply_str(struct ctl_req *rq, uint16_t status, const char *fmt, ...)
+{
+	(void)fmt;
+	replied++;
+	reply_status = status;
+	free(rq);
+}
+
+static const char *
+kv(ctl_kv_fn *fn, const char *key)
+{
+	struct ctl_kv k = { NULL, 0 };
+
+	snprintf(kv_want, sizeof(kv_want), "%s", key);
+	kv_got[0] = '\0';
+	fn(&k);
+	return kv_got;
+}
+
+/* ---- the state machine ---------------------------------------------------- */
+
+static struct cull_limits
+limits(void)
+{
+	struct cull_limits l = {
+		.brun = 7, .bcull = 5, .bstop = 1,
+		.frun = 7, .fcull = 5, .fstop = 1,
+		.culltable = 12, .resume_blocks = -1, .resume_files = 5,
+	};
+
+	return l;
+}
+
+/* a 1000-block, 1000-file filesystem with bfree blocks and ffree files */
+static struct cull_fs
+fsw(uint64_t bfree, uint64_t ffree)
+{
+	struct cull_fs f = {
+		.bsize = 4096, .blocks = 1000, .bavail = bfree,
+		.files = 1000, .ffree = ffree,
+	};
+
+	return f;
+}
+
+START_TEST(test_evaluate)
+{
+	struct cull_limits l = limits();
+	struct cull_fs f;
+	struct cull_eval ev;
+
+	/* plenty of space */
+	f = fsw(500, 500);
+	evaluate(&l, &f, 0, 0, &ev);
+	ck_assert_int_eq(ev.allocate, 1);
+	ck_assert_int_eq(ev.culling, 0);
+	ck_assert_uint_eq(ev.need_bytes, 0);
+
+	/* below bcull: cull, as far as brun */
+	f = fsw(42, 500);
+	evaluate(&l, &f, 0, 0, &ev);
+	ck_assert_int_eq(ev.culling, 1);
+	ck_assert_int_eq(ev.allocate, 1);
+	ck_assert_str_eq(ev.why, "free blocks 4.2% < bcull 5%");
+	ck_assert_uint_eq(ev.need_bytes, (70 - 42) * 4096);
+	ck_assert_uint_eq(ev.need_files, 0);
+
+	/* between bcull and brun: hysteresis */
+	f = fsw(60, 500);
+	evaluate(&l, &f, 0, 0, &ev);
+	ck_assert_int_eq(ev.culling, 0);
+	evaluate(&l, &f, 1, 0, &ev);
+	ck_assert_int_eq(ev.culling, 1);
+	ck_assert_str_eq(ev.why, "free blocks 6.0% < brun 7%");
+	/* blocks back above brun but files below frun: keep going */
+	f = fsw(80, 60);
+	evaluate(&l, &f, 1, 0, &ev);
+	ck_assert_int_eq(ev.culling, 1);
+	ck_assert_uint_eq(ev.need_files, 10);
+	ck_assert_uint_eq(ev.need_bytes, 0);
+	/* both met */
+	f = fsw(70, 70);
+	evaluate(&l, &f, 1, 0, &ev);
+	ck_assert_int_eq(ev.culling, 0);
+
+	/* files below fcull */
+	f = fsw(500, 30);
+	evaluate(&l, &f, 0, 0, &ev);
+	ck_assert_int_eq(ev.culling, 1);
+	ck_assert_str_eq(ev.why, "free files 3.0% < fcull 5%");
+
+	/* stop thresholds refuse, and stop refusing once above */
+	f = fsw(9, 500);
+	evaluate(&l, &f, 0, 0, &ev);
+	ck_assert_int_eq(ev.allocate, 0);
+	ck_assert_int_eq(ev.culling, 1);
+	ck_assert_str_eq(ev.refuse, "free blocks 0.9% < bstop 1%");
+	f = fsw(10, 500);
+	evaluate(&l, &f, 1, 0, &ev);
+	ck_assert_int_eq(ev.allocate, 1);
+	f = fsw(500, 5);
+	evaluate(&l, &f, 0, 0, &ev);
+	ck_assert_int_eq(ev.allocate, 0);
+	ck_assert_str_eq(ev.refuse, "free files 0.5% < fstop 1%");
+
+	/* nocull: never culls, still refuses */
+	f = fsw(9, 500);
+	evaluate(&l, &f, 0, 1, &ev);
+	ck_assert_int_eq(ev.culling, 0);
+	ck_assert_int_eq(ev.allocate, 0);
+	ck_assert_str_eq(ev.why, "nocull: free blocks 0.9% < bcull 5%");
+
+	/* graveyard bytes count as free for culling, not for allocation */
+	f = fsw(5, 500);
+	f.pending_blocks = 100;
+	evaluate(&l, &f, 1, 0, &ev);
+	ck_assert_int_eq(ev.culling, 0);
+	ck_assert_int_eq(ev.allocate, 0);
+
+	/* a filesystem without an inode limit */
+	f = fsw(500, 0);
+	f.files = 0;
+	evaluate(&l, &f, 0, 0, &ev);
+	ck_assert_int_eq(ev.allocate, 1);
+	ck_assert_int_eq(ev.culling, 0);
+}
+END_TEST
+
+START_TEST(test_caps)
+{
+	struct cull_limits l = limits();
+	struct cull_fs f = fsw(500, 500);
+	struct cull_eval ev;
+
+	/* max_size in bytes */
+	l.max_size = 1000000;
+	f.cache_bytes = 1000001;
+	evaluate(&l, &f, 0, 0, &ev);
+	ck_assert_int_eq(ev.culling, 1);
+	ck_assert_int_eq(ev.allocate, 0);
+	ck_assert_uint_eq(ev.need_bytes, 1000001 - 950000);
+	f.cache_bytes = 960000;		/* under the cap, above 95% */
+	evaluate(&l, &f, 0, 0, &ev);
+	ck_assert_int_eq(ev.culling, 0);
+	ck_assert_int_eq(ev.allocate, 1);
+	evaluate(&l, &f, 1, 0, &ev);
+	ck_assert_int_eq(ev.culling, 1);
+	f.cache_bytes = 950000;
+	evaluate(&l, &f, 1, 0, &ev);
+	ck_assert_int_eq(ev.culling, 0);
+
+	/* max_size as a percent of the filesystem: 10% of 4096000 */
+	l.max_size = 0;
+	l.max_size_percent = 10;
+	f.cache_bytes = 409601;
+	evaluate(&l, &f, 0, 0, &ev);
+	ck_assert_int_eq(ev.culling, 1);
+	ck_assert_uint_eq(cap_bytes(&l, &f), 409600);
+
+	/* max_files */
+	l.max_size_percent = 0;
+	l.max_files = 100;
+	f.cache_bytes = 0;
+	f.cache_objects = 101;
+	evaluate(&l, &f, 0, 0, &ev);
+	ck_assert_int_eq(ev.culling, 1);
+	ck_assert_int_eq(ev.allocate, 0);
+	ck_assert_uint_eq(ev.need_files, 101 - 95);
+	ck_assert_str_eq(ev.refuse, "cache 101 objects >= max_files 100");
+}
+END_TEST
+
+START_TEST(test_resume)
+{
+	struct cull_limits l = limits();
+	struct cull_fs f = fsw(10, 10);
+
+	cs.susp_bavail = 10;
+	cs.susp_ffree = 10;
+	cs.susp_rel_obj = 100;
+	cs.susp_rel_bytes = 0;
+	/* default "- 5": five released objects or five freed files */
+	ck_assert_int_eq(resume_due(&l, &f, 104, 0), 0);
+	ck_assert_int_eq(resume_due(&l, &f, 105, 0), 1);
+	f.ffree = 15;
+	ck_assert_int_eq(resume_due(&l, &f, 100, 0), 1);
+	/* blocks only */
+	f = fsw(10, 10);
+	l.resume_blocks = 3;
+	l.resume_files = -1;
+	ck_assert_int_eq(resume_due(&l, &f, 200, 2 * 4096), 0);
+	ck_assert_int_eq(resume_due(&l, &f, 200, 3 * 4096), 1);
+	f.bavail = 13;
+	ck_assert_int_eq(resume_due(&l, &f, 100, 0), 1);
+	/* both '-': the first release or any freed space */
+	f = fsw(10, 10);
+	l.resume_blocks = l.resume_files = -1;
+	ck_assert_int_eq(resume_due(&l, &f, 100, 0), 0);
+	ck_assert_int_eq(resume_due(&l, &f, 101, 0), 1);
+	f.bavail = 11;
+	ck_assert_int_eq(resume_due(&l, &f, 100, 0), 1);
+}
+END_TEST
+
+/* ---- real culling on a real tree ---------------------------------------- */
+
+static char top[64];
+static int rootfd;
+static struct conf conf;
+static int vol;
+#define NOBJ 200
+static char names[NOBJ][32];
+
+static void
+mkpath(const char *rel)
+{
+	char p[512];
+
+	snprintf(p, sizeof(p), "%s/%s", top, rel);
+	ck_assert_msg(mkdir(p, 0700) == 0 || errno == EEXIST, "mkdir %s", p);
+}
+
+static int
+count_dir(const char *rel)
+{
+	char p[512];
+	struct dirent *e;
+	DIR *d;
+	int n = 0;
+
+	snprintf(p, sizeof(p), "%s/%s", top, rel);
+	ck_assert_ptr_nonnull(d = opendir(p));
+	while ((e = readdir(d)) != NULL)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+static int
+exists(int i)
+{
+	char p[512];
+	struct stat st;
+
+	snprintf(p, sizeof(p), "%s/cache/Itest,vol/@%02x/%.31s", top, i % 256,
+	    names[i]);
+	return lstat(p, &st) == 0;
+}
+
+/* NOBJ objects of 4 KiB, object i last used at 1000 + i */
+static void
+make_objects(void)
+{
+	char p[512];
+	int i, fd;
+
+	mkpath("cache");
+	mkpath("graveyard");
+	mkpath("cache/Itest,vol");
+	vol = index_volume("test,vol");
+	ck_assert_int_eq(vol, 0);
+	for (i = 0; i < NOBJ; i++) {
+		snprintf(p, sizeof(p), "cache/Itest,vol/@%02x", i % 256);
+		mkpath(p);
+		snprintf(names[i], sizeof(names[i]), "Dobj%03d", i);
+		snprintf(p, sizeof(p), "%s/cache/Itest,vol/@%02x/%.31s", top,
+		    i % 256, names[i]);
+		ck_assert_int_ge(fd = open(p, O_CREAT | O_WRONLY, 0600), 0);
+		ck_assert_int_eq(write(fd, p, 100), 100);
+		close(fd);
+		ck_assert_uint_ne(index_add(vol, i % 256, names[i], 4096,
+		    1000 + i), INDEX_NONE);
+	}
+}
+
+static void
+setup(void)
+{
+	snprintf(top, sizeof(top), "/tmp/check_cull.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(top));
+	rootfd = open(top, O_PATH | O_DIRECTORY);
+	ck_assert_int_ge(rootfd, 0);
+	log_init("check_cull", 1, 0);
+	/* what conf_defaults gives (lib/conf.c is not needed here) */
+	memset(&conf, 0, sizeof(conf));
+	conf.brun = conf.frun = CONF_DEFAULT_RUN;
+	conf.bcull = conf.fcull = CONF_DEFAULT_CULL;
+	conf.bstop = conf.fstop = CONF_DEFAULT_STOP;
+	conf.culltable = CONF_DEFAULT_CULLTABLE;
+	conf.resume_blocks = -1;
+	conf.resume_files = 5;
+	ck_assert_int_eq(loop_init(), 0);
+	ck_assert_int_eq(index_init(), 0);
+	replied = 0;
+}
+
+static void
+teardown(void)
+{
+	char cmd[128];
+
+	cull_fini();
+	index_fini();
+	loop_fini();
+	close(rootfd);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", top);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", top);
+}
+
+/* Run the loop until cond() holds (checked every 10 ms; 30 s guard). */
+static int (*wait_cond)(void);
+static unsigned wait_ticks;
+
+static void
+wait_tick(void *arg)
+{
+	(void)arg;
+	if (wait_cond() || ++wait_ticks > 3000) {
+		loop_stop();
+		return;
+	}
+	ck_assert_ptr_nonnull(loop_timer_add(10, wait_tick, NULL));
+}
+
+/* loop_stop is final for a loop: each test waits once */
+static void
+wait_until(int (*cond)(void))
+{
+	wait_cond = cond;
+	wait_ticks = 0;
+	ck_assert_ptr_nonnull(loop_timer_add(0, wait_tick, NULL));
+	loop_run();
+	ck_assert_msg(cond(), "condition not reached in 30 s");
+}
+
+static int
+cap_met(void)
+{
+	return !cs.pass && !cs.reaping && index_objects() <= 190 &&
+	    count_dir("graveyard") == 0;
+}
+
+/* max_files drives automatic culling: oldest first, pinned never */
+START_TEST(test_cull_cap)
+{
+	uint32_t id;
+	int i;
+
+	make_objects();
+	/* object 0 and 1 are the oldest: pin 0, use 1 now */
+	index_pin(index_find(vol, names[0]));
+	index_touch(index_find(vol, names[1]), 5000);
+	conf.max_files = 200;		/* at the cap: cull down to 190 */
+	ck_assert_int_eq(cull_init(&conf, rootfd, 0, NULL), 0);
+	ck_assert_int_eq(cull_can_allocate(), 0);
+	ck_assert_str_eq(kv(status_fn, "cull.allocate"),
+	    "refused: cache 200 objects >= max_files 200");
+	wait_until(cap_met);
+	ck_assert_uint_eq(index_objects(), 190);
+	ck_assert_int_eq(cull_can_allocate(), 1);
+	/* culled: 2..11, the oldest unpinned, not-touched ones */
+	ck_assert_int_eq(exists(0), 1);
+	ck_assert_int_eq(exists(1), 1);
+	for (i = 2; i < 12; i++) {
+		ck_assert_int_eq(exists(i), 0);
+		ck_assert_uint_eq(index_find(vol, names[i]), INDEX_NONE);
+	}
+	for (i = 12; i < NOBJ; i++)
+		ck_assert_int_eq(exists(i), 1);
+	id = index_find(vol, names[0]);
+	ck_assert_uint_ne(id, INDEX_NONE);
+	ck_assert_int_eq(index_get_state(id), INDEX_LIVE);
+	ck_assert_str_eq(kv(stats_fn, "cull.objects"), "10");
+	ck_assert_str_eq(kv(stats_fn, "cull.bytes"), "40960");
+	ck_assert_str_eq(kv(stats_fn, "reap.objects"), "10");
+	ck_assert_str_eq(kv(stats_fn, "cull.pinned_objects"), "1");
+	ck_assert_str_eq(kv(stats_fn, "cull.pinned_bytes"), "4096");
+	ck_assert_uint_ge(strtoull(kv(stats_fn, "cull.passes"), NULL, 10), 1);
+	ck_assert_ptr_nonnull(strstr(kv(status_fn, "cull.state"), "idle"));
+}
+END_TEST
+
+static int
+request_answered(void)
+{
+	return replied > 0 && !cs.reaping && count_dir("graveyard") == 0;
+}
+
+/* larderctl cull --bytes, through the PROTO_CULL handler */
+START_TEST(test_cull_request)
+{
+	struct ctl_req *rq;
+	uint8_t body[12];
+	struct proto_buf b;
+
+	make_objects();
+	ck_assert_int_eq(cull_init(&conf, rootfd, 0, NULL), 0);
+	ck_assert_ptr_nonnull(cull_handler);
+	/* bad mode */
+	rq = calloc(1, sizeof(*rq) + sizeof(body));
+	proto_buf_init(&b, body, sizeof(body));
+	proto_put_u32(&b, 7);
+	proto_put_u64(&b, 0);
+	proto_buf_init(&rq->body, body, sizeof(body));
+	ck_assert_int_eq(cull_handler(rq), 0);
+	ck_assert_int_eq(replied, 1);
+	ck_assert_uint_eq(reply_status, PROTO_EINVAL);
+	/* short body */
+	rq = calloc(1, sizeof(*rq));
+	proto_buf_init(&rq->body, body, 4);
+	ck_assert_int_eq(cull_handler(rq), -EPROTO);
+	free(rq);
+	/* 5 objects' worth: 3 x 4096 + 1 -> 4 objects */
+	replied = 0;
+	rq = calloc(1, sizeof(*rq));
+	proto_buf_init(&b, body, sizeof(body));
+	proto_put_u32(&b, PROTO_CULL_BYTES);
+	proto_put_u64(&b, 3 * 4096 + 1);
+	proto_buf_init(&rq->body, body, sizeof(body));
+	ck_assert_int_eq(cull_handler(rq), CTL_DEFERRED);
+	wait_until(request_answered);
+	ck_assert_uint_eq(reply_status, PROTO_OK);
+	ck_assert_uint_eq(reply_objects, 4);
+	ck_assert_uint_eq(reply_bytes, 4 * 4096);
+	ck_assert_int_eq(exists(3), 0);
+	ck_assert_int_eq(exists(4), 1);
+	ck_assert_uint_eq(index_objects(), NOBJ - 4);
+}
+END_TEST
+
+START_TEST(test_nocull)
+{
+	struct ctl_req *rq;
+	uint8_t body[12];
+	struct proto_buf b;
+
+	make_objects();
+	conf.max_files = 100;
+	ck_assert_int_eq(cull_init(&conf, rootfd, 1, NULL), 0);
+	ck_assert_int_eq(cs.culling, 0);
+	ck_assert_int_eq(cull_can_allocate(), 0);	/* caps still refuse */
+	ck_assert_ptr_nonnull(strstr(kv(status_fn, "cull.state"),
+	    "disabled: nocull: cache 200 objects >= max_files 100"));
+	rq = calloc(1, sizeof(*rq));
+	proto_buf_init(&b, body, sizeof(body));
+	proto_put_u32(&b, PROTO_CULL_THRESHOLDS);
+	proto_put_u64(&b, 0);
+	proto_buf_init(&rq->body, body, sizeof(body));
+	ck_assert_int_eq(cull_handler(rq), 0);
+	ck_assert_uint_eq(reply_status, PROTO_EREFUSED);
+	ck_assert_int_eq(cull_request(PROTO_CULL_BYTES, 1, NULL, NULL),
+	    -EPERM);
+	ck_assert_uint_eq(index_objects(), NOBJ);
+	ck_assert_int_eq(count_dir("graveyard"), 0);
+}
+END_TEST
+
+/* in-use objects (-EBUSY) and suspension when nothing can be culled */
+static int busy_calls;
+
+static int
+busy_one(const char *vkey, uint8_t fanout, const char *name, void *arg)
+{
+	(void)vkey;
+	(void)fanout;
+	(void)name;
+	(void)arg;
+	__atomic_add_fetch(&busy_calls, 1, __ATOMIC_RELAXED);
+	return -EBUSY;
+}
+
+static int
+suspended(void)
+{
+	return cs.suspended && !cs.pass;
+}
+
+START_TEST(test_busy_suspend)
+{
+	struct cull_ops ops = { busy_one, NULL, 1 };
+	uint32_t id;
+
+	make_objects();
+	conf.max_files = 150;
+	conf.resume_files = 1;
+	conf.resume_blocks = -1;
+	ck_assert_int_eq(cull_init(&conf, rootfd, 0, &ops), 0);
+	wait_until(suspended);
+	/* every victim was tried once, found busy, kept and marked used */
+	ck_assert_uint_eq(index_objects(), NOBJ);
+	ck_assert_int_eq(busy_calls, NOBJ - 143);
+	ck_assert_str_eq(kv(stats_fn, "cull.skipped_in_use"), "57");
+	ck_assert_str_eq(kv(stats_fn, "cull.suspensions"), "1");
+	ck_assert_ptr_nonnull(strstr(kv(status_fn, "cull.state"),
+	    "suspended"));
+	id = index_find(vol, names[0]);
+	ck_assert_int_gt(index_last_use(id), 1000);
+	ck_assert_int_eq(index_get_state(id), INDEX_LIVE);
+	/* no spinning: checks go on, passes do not */
+	ck_assert_str_eq(kv(stats_fn, "cull.passes"), "1");
+	/* a release resumes it */
+	index_pin(id);
+	index_unpin(id);
+	check();
+	ck_assert_int_eq(cs.suspended, 0);
+}
+END_TEST
+
+static int
+graveyard_empty(void)
+{
+	return !cs.reaping && count_dir("graveyard") == 0;
+}
+
+/* what a crash left in graveyard/ is reaped at start; symlinks are
+ * removed, never followed */
+START_TEST(test_reap_leftovers)
+{
+	char p[512], q[512];
+	struct stat st;
+	int fd;
+
+	mkpath("cache");
+	mkpath("graveyard");
+	mkpath("keep");
+	snprintf(p, sizeof(p), "%s/keep/precious", top);
+	ck_assert_int_ge(fd = open(p, O_CREAT | O_WRONLY, 0600), 0);
+	close(fd);
+	snprintf(p, sizeof(p), "%s/graveyard/C1.2.3", top);
+	ck_assert_int_ge(fd = open(p, O_CREAT | O_WRONLY, 0600), 0);
+	ck_assert_int_eq(write(fd, p, 10), 10);
+	close(fd);
+	/* a whole volume moved there */
+	mkpath("graveyard/V1.2.4");
+	mkpath("graveyard/V1.2.4/@00");
+	mkpath("graveyard/V1.2.4/@01");
+	snprintf(p, sizeof(p), "%s/graveyard/V1.2.4/@00/Dx", top);
+	ck_assert_int_ge(fd = open(p, O_CREAT | O_WRONLY, 0600), 0);
+	close(fd);
+	snprintf(p, sizeof(p), "%s/graveyard/V1.2.4/@01/link", top);
+	snprintf(q, sizeof(q), "%s/keep", top);
+	ck_assert_int_eq(symlink(q, p), 0);
+	snprintf(p, sizeof(p), "%s/graveyard/fifo", top);
+	ck_assert_int_eq(mkfifo(p, 0600), 0);
+
+	ck_assert_int_eq(cull_init(&conf, rootfd, 0, NULL), 0);
+	wait_until(graveyard_empty);
+	snprintf(p, sizeof(p), "%s/keep/precious", top);
+	ck_assert_int_eq(lstat(p, &st), 0);
+	ck_assert_str_eq(kv(stats_fn, "reap.objects"), "4");
+	ck_assert_str_eq(kv(stats_fn, "reap.errors"), "0");
+}
+END_TEST
+
+static Suite *
+cull_suite(void)
+{
+	Suite *s = suite_create("cull");
+	TCase *tc = tcase_create("thresholds");
+	TCase *tr = tcase_create("real");
+
+	tcase_add_test(tc, test_evaluate);
+	tcase_add_test(tc, test_caps);
+	tcase_add_test(tc, test_resume);
+	suite_add_tcase(s, tc);
+	tcase_add_checked_fixture(tr, setup, teardown);
+	tcase_set_timeout(tr, 60);
+	tcase_add_test(tr, test_cull_cap);
+	tcase_add_test(tr, test_cull_request);
+	tcase_add_test(tr, test_nocull);
+	tcase_add_test(tr, test_busy_suspend);
+	tcase_add_test(tr, test_reap_leftovers);
+	suite_add_tcase(s, tr);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(cull_suite());
+	int nf;
+
+	srunner_run_all(sr, CK_NORMAL);
+	nf = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return nf == 0 ? 0 : 1;
+}

@@ -1,0 +1,484 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* check_index.c: the in-memory object index (daemon/index.c). */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/index.h"
+
+/* Deterministic PRNG (xorshift64*), so a failure can be replayed. */
+static uint64_t rng = 88172645463325252ULL;
+
+static uint64_t
+rnd(void)
+{
+	rng ^= rng >> 12;
+	rng ^= rng << 25;
+	rng ^= rng >> 27;
+	return rng * 2685821657736338717ULL;
+}
+
+static void
+setup(void)
+{
+	ck_assert_int_eq(index_init(), 0);
+}
+
+static void
+teardown(void)
+{
+	index_fini();
+}
+
+START_TEST(test_volumes)
+{
+	int a, b;
+
+	ck_assert_uint_eq(index_volumes(), 0);
+	ck_assert_ptr_null(index_volume_key(0));
+	a = index_volume("9p,hostshare,mycache");
+	b = index_volume("nfs,abc");
+	ck_assert_int_eq(a, 0);
+	ck_assert_int_eq(b, 1);
+	ck_assert_int_eq(index_volume("9p,hostshare,mycache"), 0);
+	ck_assert_str_eq(index_volume_key(1), "nfs,abc");
+	ck_assert_uint_eq(index_volumes(), 2);
+	ck_assert_ptr_null(index_volume_key(2));
+}
+END_TEST
+
+START_TEST(test_basic)
+{
+	uint32_t id, id2, cur;
+	int v = index_volume("v");
+	int w = index_volume("w");
+
+	ck_assert_uint_eq(index_find(v, "Dfoo"), INDEX_NONE);
+	/* no such volume, empty name */
+	ck_assert_uint_eq(index_add(7, 0, "Dx", 1, 1), INDEX_NONE);
+	ck_assert_uint_eq(index_add(v, 0, "", 1, 1), INDEX_NONE);
+
+	id = index_add(v, 0x3a, "Dfoo", 4096, 1000);
+	ck_assert_uint_ne(id, INDEX_NONE);
+	ck_assert_uint_eq(index_find(v, "Dfoo"), id);
+	ck_assert_uint_eq(index_find(w, "Dfoo"), INDEX_NONE);
+	ck_assert_uint_eq(index_vol(id), v);
+	ck_assert_uint_eq(index_fanout(id), 0x3a);
+	ck_assert_str_eq(index_name(id), "Dfoo");
+	ck_assert_uint_eq(index_bytes(id), 4096);
+	ck_assert_int_eq(index_last_use(id), 1000);
+	ck_assert_uint_eq(index_pins(id), 0);
+	ck_assert_int_eq(index_get_state(id), INDEX_LIVE);
+	ck_assert_int_eq(index_atime_dirty(id), 0);
+
+	/* same name in another volume is another object */
+	id2 = index_add(w, 1, "Dfoo", 100, 5);
+	ck_assert_uint_ne(id2, id);
+	ck_assert_uint_eq(index_objects(), 2);
+	ck_assert_uint_eq(index_total_bytes(), 4196);
+	ck_assert_uint_eq(index_volume_objects(v), 1);
+	ck_assert_uint_eq(index_volume_bytes(w), 100);
+
+	/* update in place: bytes replaced, last use only forward */
+	ck_assert_uint_eq(index_add(v, 0x3b, "Dfoo", 8192, 500), id);
+	ck_assert_uint_eq(index_bytes(id), 8192);
+	ck_assert_int_eq(index_last_use(id), 1000);
+	ck_assert_uint_eq(index_fanout(id), 0x3b);
+	ck_assert_uint_eq(index_objects(), 2);
+	ck_assert_uint_eq(index_total_bytes(), 8292);
+
+	/* touch */
+	index_touch(id, 900);
+	ck_assert_int_eq(index_last_use(id), 1000);
+	ck_assert_int_eq(index_atime_dirty(id), 0);
+	index_touch(id, 2000);
+	ck_assert_int_eq(index_last_use(id), 2000);
+	ck_assert_int_eq(index_atime_dirty(id), 1);
+	index_atime_clean(id);
+	ck_assert_int_eq(index_atime_dirty(id), 0);
+	/* times clamp instead of wrapping */
+	index_touch(id2, -5);
+	ck_assert_int_eq(index_last_use(id2), 5);
+	index_touch(id2, (int64_t)1 << 40);
+	ck_assert_int_eq(index_last_use(id2), (int64_t)UINT32_MAX);
+
+	/* pins and pinned bytes */
+	index_pin(id);
+	index_pin(id);
+	ck_assert_uint_eq(index_pins(id), 2);
+	ck_assert_uint_eq(index_pinned_bytes(), 8192);
+	ck_assert_uint_eq(index_pinned_objects(), 1);
+	index_set_bytes(id, 10000);
+	ck_assert_uint_eq(index_pinned_bytes(), 10000);
+	ck_assert_uint_eq(index_volume_bytes(v), 10000);
+	index_unpin(id);
+	ck_assert_uint_eq(index_pinned_bytes(), 10000);
+	index_unpin(id);
+	index_unpin(id);	/* extra unpin is harmless */
+	ck_assert_uint_eq(index_pins(id), 0);
+	ck_assert_uint_eq(index_pinned_bytes(), 0);
+	ck_assert_uint_eq(index_pinned_objects(), 0);
+
+	index_set_state(id, INDEX_CULLING);
+	ck_assert_int_eq(index_get_state(id), INDEX_CULLING);
+	index_set_state(id, INDEX_LIVE);
+	ck_assert_int_eq(index_get_state(id), INDEX_LIVE);
+
+	/* iteration */
+	cur = 0;
+	ck_assert_uint_eq(index_next(w, &cur), id2);
+	ck_assert_uint_eq(index_next(w, &cur), INDEX_NONE);
+	cur = 0;
+	ck_assert_uint_ne(index_next(-1, &cur), INDEX_NONE);
+	ck_assert_uint_ne(index_next(-1, &cur), INDEX_NONE);
+	ck_assert_uint_eq(index_next(-1, &cur), INDEX_NONE);
+
+	/* delete: everything gone, id reused, getters safe on dead ids */
+	index_pin(id);
+	index_del(id);
+	ck_assert_uint_eq(index_pinned_bytes(), 0);
+	ck_assert_uint_eq(index_find(v, "Dfoo"), INDEX_NONE);
+	ck_assert_ptr_null(index_name(id));
+	ck_assert_uint_eq(index_bytes(id), 0);
+	ck_assert_uint_eq(index_objects(), 1);
+	ck_assert_uint_eq(index_volume_objects(v), 0);
+	ck_assert_uint_eq(index_volume_bytes(v), 0);
+	index_del(id);		/* double delete is harmless */
+	index_del(INDEX_NONE);
+	ck_assert_uint_eq(index_add(v, 2, "Dbar", 1, 1), id);
+	ck_assert_uint_eq(index_find(w, "Dfoo"), id2);
+}
+END_TEST
+
+/* the reference model: one slot per possible (vol, key number) */
+#define NVOL 3
+#define NKEY 3000
+struct ref {
+	int present;
+	uint32_t id;
+	uint64_t bytes;
+	int64_t last;
+	unsigned pins;
+	int culling;
+	uint8_t fanout;
+};
+static struct ref model[NVOL][NKEY];
+
+static void
+mkname(char *buf, size_t sz, unsigned k)
+{
+	/* vary lengths so the arena has holes of every size */
+	snprintf(buf, sz, "D%u%.*s", k, (int)(k % 37),
+	    "qwertyuiopasdfghjklzxcvbnmQWERTYUIOPAS");
+}
+
+static void
+check_model(void)
+{
+	uint64_t objs = 0, bytes = 0, pb = 0, po = 0, vo[NVOL] = {0},
+	    vb[NVOL] = {0};
+	char name[80];
+	unsigned v, k;
+	uint32_t cur = 0, n = 0;
+
+	for (v = 0; v < NVOL; v++)
+		for (k = 0; k < NKEY; k++) {
+			struct ref *r = &model[v][k];
+
+			mkname(name, sizeof(name), k);
+			if (!r->present) {
+				ck_assert_uint_eq(index_find(v, name),
+				    INDEX_NONE);
+				continue;
+			}
+			ck_assert_uint_eq(index_find(v, name), r->id);
+			ck_assert_str_eq(index_name(r->id), name);
+			ck_assert_uint_eq(index_bytes(r->id), r->bytes);
+			ck_assert_int_eq(index_last_use(r->id), r->last);
+			ck_assert_uint_eq(index_pins(r->id), r->pins);
+			ck_assert_uint_eq(index_fanout(r->id), r->fanout);
+			ck_assert_int_eq(index_get_state(r->id),
+			    r->culling ? INDEX_CULLING : INDEX_LIVE);
+			objs++;
+			bytes += r->bytes;
+			vo[v]++;
+			vb[v] += r->bytes;
+			if (r->pins) {
+				pb += r->bytes;
+				po++;
+			}
+		}
+	ck_assert_uint_eq(index_objects(), objs);
+	ck_assert_uint_eq(index_total_bytes(), bytes);
+	ck_assert_uint_eq(index_pinned_bytes(), pb);
+	ck_assert_uint_eq(index_pinned_objects(), po);
+	for (v = 0; v < NVOL; v++) {
+		ck_assert_uint_eq(index_volume_objects(v), vo[v]);
+		ck_assert_uint_eq(index_volume_bytes(v), vb[v]);
+	}
+	while (index_next(-1, &cur) != INDEX_NONE)
+		n++;
+	ck_assert_uint_eq(n, objs);
+}
+
+/* the selection the index must make, computed the slow way */
+static void
+check_select(size_t want)
+{
+	static uint32_t out[NVOL * NKEY];
+	static struct { int64_t last; uint32_t id; } cand[NVOL * NKEY];
+	size_t nc = 0, got, i, j;
+	unsigned v, k;
+
+	for (v = 0; v < NVOL; v++)
+		for (k = 0; k < NKEY; k++) {
+			struct ref *r = &model[v][k];
+
+			if (r->present && !r->pins && !r->culling) {
+				cand[nc].last = r->last;
+				cand[nc++].id = r->id;
+			}
+		}
+	/* insertion-free check: every selected id is a candidate, ordered,
+	 * and no unselected candidate is older than the newest selected */
+	got = index_select_oldest(out, want);
+	ck_assert_uint_eq(got, want < nc ? want : nc);
+	for (i = 0; i < got; i++) {
+		int found = 0;
+
+		for (j = 0; j < nc && !found; j++)
+			found = cand[j].id == out[i];
+		ck_assert_msg(found, "selected id %u is pinned/culling/absent",
+		    out[i]);
+		if (i > 0)
+			ck_assert_int_le(index_last_use(out[i - 1]),
+			    index_last_use(out[i]));
+	}
+	if (got > 0 && got < nc) {
+		int64_t newest = index_last_use(out[got - 1]);
+		size_t older = 0;
+
+		for (j = 0; j < nc; j++)
+			older += cand[j].last < newest;
+		ck_assert_uint_le(older, got);
+	}
+}
+
+START_TEST(test_random)
+{
+	char name[80];
+	unsigned v, k, op, i;
+	struct ref *r;
+
+	memset(model, 0, sizeof(model));
+	for (v = 0; v < NVOL; v++) {
+		snprintf(name, sizeof(name), "vol%u", v);
+		ck_assert_int_eq(index_volume(name), (int)v);
+	}
+	for (i = 0; i < 100000; i++) {
+		v = rnd() % NVOL;
+		k = rnd() % NKEY;
+		r = &model[v][k];
+		mkname(name, sizeof(name), k);
+		op = rnd() % 100;
+		if (op < 35) {
+			uint64_t b = rnd() % 1000000;
+			int64_t t = rnd() % 100000;
+			uint8_t f = rnd() & 0xff;
+			uint32_t id = index_add(v, f, name, b, t);
+
+			ck_assert_uint_ne(id, INDEX_NONE);
+			if (r->present) {
+				ck_assert_uint_eq(id, r->id);
+				if (t > r->last)
+					r->last = t;
+			} else {
+				memset(r, 0, sizeof(*r));
+				r->present = 1;
+				r->id = id;
+				r->last = t;
+			}
+			r->bytes = b;
+			r->fanout = f;
+		} else if (op < 55) {
+			if (r->present) {
+				index_del(r->id);
+				r->present = 0;
+			}
+		} else if (!r->present) {
+			continue;
+		} else if (op < 70) {
+			int64_t t = rnd() % 100000;
+
+			index_touch(r->id, t);
+			if (t > r->last)
+				r->last = t;
+		} else if (op < 78) {
+			index_pin(r->id);
+			r->pins++;
+		} else if (op < 86) {
+			index_unpin(r->id);
+			if (r->pins)
+				r->pins--;
+		} else if (op < 92) {
+			r->culling = !r->culling;
+			index_set_state(r->id, r->culling ? INDEX_CULLING :
+			    INDEX_LIVE);
+		} else {
+			r->bytes = rnd() % 1000000;
+			index_set_bytes(r->id, r->bytes);
+		}
+		if (i % 10000 == 0) {
+			check_model();
+			check_select(1 + rnd() % 500);
+		}
+	}
+	check_model();
+	check_select(1);
+	check_select(64);
+	check_select(NVOL * NKEY);
+}
+END_TEST
+
+START_TEST(test_select)
+{
+	uint32_t out[8], ids[6];
+	size_t n;
+	int v = index_volume("v");
+
+	ck_assert_uint_eq(index_select_oldest(out, 8), 0);
+	ids[0] = index_add(v, 0, "Da", 1, 50);
+	ids[1] = index_add(v, 0, "Db", 1, 10);
+	ids[2] = index_add(v, 0, "Dc", 1, 30);
+	ids[3] = index_add(v, 0, "Dd", 1, 20);
+	ids[4] = index_add(v, 0, "De", 1, 40);
+	ids[5] = index_add(v, 0, "Df", 1, 5);
+	ck_assert_uint_eq(index_select_oldest(out, 0), 0);
+
+	n = index_select_oldest(out, 8);
+	ck_assert_uint_eq(n, 6);
+	ck_assert_uint_eq(out[0], ids[5]);
+	ck_assert_uint_eq(out[1], ids[1]);
+	ck_assert_uint_eq(out[2], ids[3]);
+	ck_assert_uint_eq(out[3], ids[2]);
+	ck_assert_uint_eq(out[4], ids[4]);
+	ck_assert_uint_eq(out[5], ids[0]);
+
+	/* pinned and culling objects are never selected */
+	index_pin(ids[5]);
+	index_set_state(ids[1], INDEX_CULLING);
+	n = index_select_oldest(out, 2);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_uint_eq(out[0], ids[3]);
+	ck_assert_uint_eq(out[1], ids[2]);
+
+	/* a touch moves an object to the back */
+	index_touch(ids[3], 100);
+	n = index_select_oldest(out, 1);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_uint_eq(out[0], ids[2]);
+
+	index_unpin(ids[5]);
+	n = index_select_oldest(out, 1);
+	ck_assert_uint_eq(out[0], ids[5]);
+}
+END_TEST
+
+/* A realistic 1e6-object index: bytes per object, all included. */
+START_TEST(test_memory)
+{
+	char name[64];
+	uint32_t i, n = 1000000;
+	double per;
+	int v = index_volume("9p,hostshare,mycache");
+
+	/* 9p-style names as seen on a real kernel: T + a hex qid word */
+	for (i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "T%x,%x", (unsigned)rnd(),
+		    i);
+		ck_assert_uint_ne(index_add(v, i & 0xff, name, 4096, i),
+		    INDEX_NONE);
+	}
+	per = (double)index_memory() / index_objects();
+	printf("index memory, 1e6 objects, ~16-byte names: %zu bytes, "
+	    "%.1f bytes/object\n", index_memory(), per);
+	ck_assert_double_le(per, 64.0);
+	index_fini();
+	ck_assert_int_eq(index_init(), 0);
+	v = index_volume("nfs,fsid");
+	/* NFS-style names: E + base64 of a 24-byte file handle (~34 bytes) */
+	for (i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "E0%016llx%08xabcdefgh",
+		    (unsigned long long)rnd(), i);
+		ck_assert_uint_ne(index_add(v, i & 0xff, name, 4096, i),
+		    INDEX_NONE);
+	}
+	printf("index memory, 1e6 objects, 34-byte names: %zu bytes, "
+	    "%.1f bytes/object\n", index_memory(),
+	    (double)index_memory() / index_objects());
+}
+END_TEST
+
+START_TEST(test_churn)
+{
+	char name[64];
+	uint32_t i, round, cur, id;
+	size_t mem0;
+	int v = index_volume("v");
+
+	for (i = 0; i < 100000; i++) {
+		snprintf(name, sizeof(name), "Dobject-%u", i);
+		ck_assert_uint_ne(index_add(v, 0, name, 1, i), INDEX_NONE);
+	}
+	mem0 = index_memory();
+	/* replace every object ten times over: ids and arena are reused */
+	for (round = 0; round < 10; round++) {
+		cur = 0;
+		while ((id = index_next(-1, &cur)) != INDEX_NONE)
+			index_del(id);
+		ck_assert_uint_eq(index_objects(), 0);
+		for (i = 0; i < 100000; i++) {
+			snprintf(name, sizeof(name), "Dnew-%u-%u", round, i);
+			ck_assert_uint_ne(index_add(v, 0, name, 1, i),
+			    INDEX_NONE);
+		}
+	}
+	ck_assert_uint_eq(index_objects(), 100000);
+	ck_assert_uint_le(index_memory(), mem0 * 2);
+	snprintf(name, sizeof(name), "Dnew-9-%u", 777);
+	id = index_find(v, name);
+	ck_assert_uint_ne(id, INDEX_NONE);
+	ck_assert_str_eq(index_name(id), name);
+}
+END_TEST
+
+static Suite *
+index_suite(void)
+{
+	Suite *s = suite_create("index");
+	TCase *tc = tcase_create("index");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_volumes);
+	tcase_add_test(tc, test_basic);
+	tcase_add_test(tc, test_random);
+	tcase_add_test(tc, test_select);
+	tcase_add_test(tc, test_memory);
+	tcase_add_test(tc, test_churn);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(index_suite());
+	int nf;
+
+	srunner_run_all(sr, CK_NORMAL);
+	nf = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return nf == 0 ? 0 : 1;
+}
