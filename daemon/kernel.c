@@ -11,13 +11,17 @@
  *    (POLLIN: state changed), and kicks the culler while it says cull=1;
  *    while nothing can be culled it backs off (1 s doubling to 30 s) and
  *    re-arms with POLLOUT instead of spinning;
- *  - keeps the index (index.c) of the kernel's tree by rescanning only the
- *    fan-out directories whose mtime changed, plus a few each pass round
- *    robin so that atimes (the kernel's LRU) stay fresh;
+ *  - keeps the index (index.c) of the kernel's tree with scan.c: one
+ *    scan_start at bind, then scan_rescan_changed (only the fan-out
+ *    directories whose mtime changed) every few seconds and soon after
+ *    the kernel reports released objects (it links an object into its
+ *    fan-out directory when it commits it);
  *  - culls through cull.c with cull_ops whose cull_one does `inuse NAME`
  *    and `cull NAME` after fchdir into the fan-out directory (per-thread
  *    cwd: the worker unshares CLONE_FS);
- *  - reaps graveyard/ (the kernel moves culled objects there).
+ *  - unlinks what the kernel moved into graveyard/ right after each cull,
+ *    so that the culler's statfs sees the space (cull.c's reaper empties
+ *    graveyard/ after every pass as well).
  *
  * Freeze with defer policy withdraws the cache: the device is swapped for
  * a read-only /dev/null with dup2 (the fd number stays valid for the cull
@@ -25,9 +29,9 @@
  * runs uncached; after thaw the device is opened and bound again.
  *
  * Threads: the main thread owns everything here. The "kernel" work queue
- * (one thread) runs scans, reaps and the withdraw close; its jobs carry
- * copies of what they need. cull_one runs on cull.c's workers and touches
- * only the device fd, the root fd and the atomic counters below.
+ * (one thread) runs the withdraw close, which can take a while; scan.c and
+ * cull.c run their own workers. cull_one runs on cull.c's workers and
+ * touches only the device fd, the root fd and the atomic counters below.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -53,6 +57,7 @@
 #include "log.h"
 #include "loop.h"
 #include "mount.h"
+#include "scan.h"
 #include "workq.h"
 
 /* freeze.c may or may not offer the backend hook yet: link either way. */
@@ -64,14 +69,11 @@ void cull_released(uint64_t objects, uint64_t bytes);
 
 #define SCAN_PERIOD_MS		5000	/* mtime check of every fan-out dir */
 #define SCAN_MIN_GAP_MS		1000	/* rescans triggered by state changes */
-#define SCAN_REFRESH_DIRS	16	/* fan-out dirs re-read per pass anyway */
 #define CULL_BACKOFF_MIN_MS	1000
 #define CULL_BACKOFF_MAX_MS	30000
 #define REBIND_RETRY_MS		5000
-#define REAP_MAX_DEPTH		16
 #define STATE_MAX		256	/* the kernel formats into 256 bytes */
 #define HEX_MAX_DIGITS		16	/* a u64 */
-#define FANOUTS			256
 
 /* ---- the state string -------------------------------------------------- */
 
@@ -323,13 +325,6 @@ enum kstate {
 	K_WITHDRAWN,		/* freeze: no cache, the netfs runs uncached */
 };
 
-struct kvol {
-	char *key;		/* volume key (dir name without the 'I') */
-	int id;			/* index volume id, -1 if index_volume failed */
-	int present;		/* seen in the last listing of cache/ */
-	struct timespec mtime[FANOUTS];	/* clean mtime; 0: scan again */
-};
-
 static struct {
 	struct conf conf;
 	unsigned flags;
@@ -346,10 +341,7 @@ static struct {
 	int mounted, indexed, culling;	/* what kernel_stop must undo */
 	int cull_failed;		/* cull_init failed: do not retry */
 
-	struct kvol *vols;
-	size_t nvols;
-	unsigned rr;		/* round-robin refresh position */
-	int scan_busy;		/* a scan job is queued or running */
+	int scan_busy;		/* a scan of ours runs (scan.c) */
 	int scan_again;		/* a scan was asked for while busy */
 	uint64_t last_scan_ms;
 	struct loop_timer *scan_timer;
@@ -365,8 +357,7 @@ static struct {
 	void *quiesce_arg;
 
 	/* stats (main thread) */
-	uint64_t state_reads, bad_states, scans, dirs_read, strange;
-	uint64_t reaped, reap_errors, rebinds, withdrawals;
+	uint64_t state_reads, bad_states, scans, rebinds, withdrawals;
 	uint64_t freleased_total, breleased_total;
 } K = { .devfd = -1, .nullfd = -1, .rootfd = -1 };
 
@@ -587,446 +578,9 @@ out:
 	return r;
 }
 
-/* ---- scanning the kernel's tree (worker) ------------------------------------ */
-
-struct sent {
-	char *name;
-	uint64_t bytes;
-	int64_t atime;
-};
-
-struct sdir {
-	size_t vol;		/* index into job->vols */
-	uint8_t fanout;
-	struct timespec mtime;	/* what to record as clean (0: not clean) */
-	struct sent *ents;
-	size_t n, cap;
-};
-
-struct svol {
-	char *key;
-	struct timespec mtime[FANOUTS];	/* in: last clean; unchanged out */
-};
-
-struct scan_job {
-	struct work w;
-	int rootfd;
-	unsigned rr;			/* refresh these SCAN_REFRESH_DIRS */
-	int reap;			/* reap graveyard/ too */
-	int64_t now;			/* wall clock seconds at submit */
-	struct svol *vols;		/* volumes found (out; in: known) */
-	size_t nvols, vcap;
-	size_t nknown;			/* first nknown came in from main */
-	struct sdir *dirs;		/* fan-out dirs read */
-	size_t ndirs, dcap;
-	int err;			/* listing cache/ failed */
-	uint64_t strange, reaped, reap_errors;
-	char strange_example[2 * NAME_MAX + 8];
-};
-
-static void
-note_strange(struct scan_job *j, const char *where, const char *name)
-{
-	if (j->strange++ == 0 && (size_t)snprintf(j->strange_example,
-	    sizeof(j->strange_example), "%.*s/%.*s", NAME_MAX + 1, where,
-	    NAME_MAX, name) >= sizeof(j->strange_example))
-		j->strange_example[0] = '\0';
-}
-
-static int
-sdir_add(struct sdir *d, const char *name, uint64_t bytes, int64_t atime)
-{
-	if (d->n == d->cap) {
-		size_t nc = d->cap ? d->cap * 2 : 16;
-		struct sent *ne = reallocarray(d->ents, nc, sizeof(*ne));
-
-		if (ne == NULL)
-			return -ENOMEM;
-		d->ents = ne;
-		d->cap = nc;
-	}
-	if ((d->ents[d->n].name = strdup(name)) == NULL)
-		return -ENOMEM;
-	d->ents[d->n].bytes = bytes;
-	d->ents[d->n].atime = atime;
-	d->n++;
-	return 0;
-}
-
-static int
-ts_eq(struct timespec a, struct timespec b)
-{
-	return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
-}
-
-/* Read one fan-out dir into a new sdir. */
-static void
-scan_fanout(struct scan_job *j, int vfd, size_t vi, int fo,
-    struct timespec mtime)
-{
-	char fname[8];
-	struct sdir *d;
-	struct dirent *de;
-	DIR *dp;
-	int fd;
-
-	if (j->ndirs == j->dcap) {
-		size_t nc = j->dcap ? j->dcap * 2 : 64;
-		struct sdir *nd = reallocarray(j->dirs, nc, sizeof(*nd));
-
-		if (nd == NULL)
-			return;
-		j->dirs = nd;
-		j->dcap = nc;
-	}
-	d = &j->dirs[j->ndirs++];
-	memset(d, 0, sizeof(*d));
-	d->vol = vi;
-	d->fanout = (uint8_t)fo;
-	/* mtimes have coarse granularity: a dir changed in the last two
-	 * seconds may change again within the same tick, so read it again
-	 * next time (the racy-git rule) */
-	if (mtime.tv_sec < j->now - 2)
-		d->mtime = mtime;
-	snprintf(fname, sizeof(fname), "@%02x", fo);
-	fd = openat(vfd, fname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-	    O_CLOEXEC);
-	if (fd < 0) {
-		d->mtime.tv_sec = d->mtime.tv_nsec = 0;
-		return;		/* gone: its objects are dropped */
-	}
-	if ((dp = fdopendir(fd)) == NULL) {
-		close(fd);
-		d->mtime.tv_sec = d->mtime.tv_nsec = 0;
-		return;
-	}
-	while ((de = readdir(dp)) != NULL) {
-		struct stat sb;
-
-		if (strcmp(de->d_name, ".") == 0 ||
-		    strcmp(de->d_name, "..") == 0)
-			continue;
-		if (fstatat(dirfd(dp), de->d_name, &sb,
-		    AT_SYMLINK_NOFOLLOW) < 0)
-			continue;	/* raced with a cull */
-		if (!S_ISREG(sb.st_mode)) {
-			note_strange(j, fname, de->d_name);
-			continue;
-		}
-		if (sdir_add(d, de->d_name, (uint64_t)sb.st_blocks * 512,
-		    (int64_t)sb.st_atim.tv_sec) < 0) {
-			d->mtime.tv_sec = d->mtime.tv_nsec = 0;
-			break;
-		}
-	}
-	closedir(dp);
-}
-
-/* One volume dir: stat its fan-out dirs, read the changed ones. */
-static void
-scan_volume(struct scan_job *j, int cfd, size_t vi, int isnew)
-{
-	char vname[NAME_MAX + 2];
-	struct svol *v = &j->vols[vi];
-	int vfd, fo;
-
-	snprintf(vname, sizeof(vname), "I%s", v->key);
-	vfd = openat(cfd, vname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-	    O_CLOEXEC);
-	if (vfd < 0)
-		return;
-	for (fo = 0; fo < FANOUTS; fo++) {
-		char fname[8];
-		struct stat sb;
-		int refresh = (unsigned)((fo - (int)j->rr) & (FANOUTS - 1)) <
-		    SCAN_REFRESH_DIRS;
-
-		snprintf(fname, sizeof(fname), "@%02x", fo);
-		if (fstatat(vfd, fname, &sb, AT_SYMLINK_NOFOLLOW) < 0) {
-			const struct timespec zero = { 0, 0 };
-
-			/* gone: if we knew objects there, drop them */
-			if (!isnew && (!ts_eq(v->mtime[fo], zero) || refresh))
-				scan_fanout(j, vfd, vi, fo, zero);
-			continue;
-		}
-		if (!S_ISDIR(sb.st_mode)) {
-			note_strange(j, vname, fname);
-			continue;
-		}
-		if (!isnew && !refresh && ts_eq(sb.st_mtim, v->mtime[fo]))
-			continue;
-		scan_fanout(j, vfd, vi, fo, sb.st_mtim);
-	}
-	/* anything else in a volume dir is not ours to judge; old-layout
-	 * names (J, +, nested I) are tolerated by ignoring them */
-	close(vfd);
-}
-
-/* Remove everything under dfd (a graveyard entry may be a whole dir). */
-static void
-reap_dir(struct scan_job *j, int dfd, int depth)
-{
-	struct dirent *de;
-	DIR *dp;
-
-	if ((dp = fdopendir(dfd)) == NULL) {
-		close(dfd);
-		j->reap_errors++;
-		return;
-	}
-	while ((de = readdir(dp)) != NULL) {
-		int sub;
-
-		if (strcmp(de->d_name, ".") == 0 ||
-		    strcmp(de->d_name, "..") == 0)
-			continue;
-		if (unlinkat(dirfd(dp), de->d_name, 0) == 0) {
-			j->reaped++;
-			continue;
-		}
-		if (errno != EISDIR && errno != EPERM) {
-			if (errno != ENOENT)
-				j->reap_errors++;
-			continue;
-		}
-		if (depth >= REAP_MAX_DEPTH) {
-			j->reap_errors++;
-			continue;
-		}
-		sub = openat(dirfd(dp), de->d_name, O_RDONLY | O_DIRECTORY |
-		    O_NOFOLLOW | O_CLOEXEC);
-		if (sub < 0) {
-			j->reap_errors++;
-			continue;
-		}
-		reap_dir(j, sub, depth + 1);
-		if (unlinkat(dirfd(dp), de->d_name, AT_REMOVEDIR) == 0)
-			j->reaped++;
-		else
-			j->reap_errors++;
-	}
-	closedir(dp);
-}
-
-static void
-scan_run(struct work *w)
-{
-	struct scan_job *j = (struct scan_job *)w;
-	struct dirent *de;
-	DIR *dp;
-	int cfd, gfd;
-	size_t i;
-
-	if (j->reap) {
-		gfd = openat(j->rootfd, "graveyard", O_RDONLY | O_DIRECTORY |
-		    O_NOFOLLOW | O_CLOEXEC);
-		if (gfd >= 0)
-			reap_dir(j, gfd, 0);
-	}
-	cfd = openat(j->rootfd, "cache", O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-	    O_CLOEXEC);
-	if (cfd < 0) {
-		j->err = -errno;
-		return;
-	}
-	/* list cache/: the volumes */
-	if ((dp = fdopendir(dup(cfd))) == NULL) {
-		j->err = -errno;
-		close(cfd);
-		return;
-	}
-	while ((de = readdir(dp)) != NULL) {
-		struct stat sb;
-		int known = 0;
-
-		if (strcmp(de->d_name, ".") == 0 ||
-		    strcmp(de->d_name, "..") == 0)
-			continue;
-		if (fstatat(dirfd(dp), de->d_name, &sb,
-		    AT_SYMLINK_NOFOLLOW) < 0)
-			continue;
-		if (de->d_name[0] != 'I' || de->d_name[1] == '\0' ||
-		    !S_ISDIR(sb.st_mode)) {
-			note_strange(j, "cache", de->d_name);
-			continue;
-		}
-		for (i = 0; i < j->nknown; i++)
-			if (strcmp(j->vols[i].key, de->d_name + 1) == 0) {
-				known = 1;
-				scan_volume(j, cfd, i, 0);
-				break;
-			}
-		if (known)
-			continue;
-		if (j->nvols == j->vcap) {
-			size_t nc = j->vcap ? j->vcap * 2 : 8;
-			struct svol *nv = reallocarray(j->vols, nc,
-			    sizeof(*nv));
-
-			if (nv == NULL)
-				break;
-			j->vols = nv;
-			j->vcap = nc;
-		}
-		memset(&j->vols[j->nvols], 0, sizeof(j->vols[0]));
-		if ((j->vols[j->nvols].key = strdup(de->d_name + 1)) == NULL)
-			break;
-		j->nvols++;
-		scan_volume(j, cfd, j->nvols - 1, 1);
-	}
-	closedir(dp);
-	close(cfd);
-}
-
-static void scan_done(struct work *w);
-
-static void
-scan_job_free(struct scan_job *j)
-{
-	size_t i, k;
-
-	for (i = 0; i < j->ndirs; i++) {
-		for (k = 0; k < j->dirs[i].n; k++)
-			free(j->dirs[i].ents[k].name);
-		free(j->dirs[i].ents);
-	}
-	free(j->dirs);
-	for (i = 0; i < j->nvols; i++)
-		free(j->vols[i].key);
-	free(j->vols);
-	free(j);
-}
-
-/* Queue a scan (and a reap when writes are allowed). */
-static void
-scan_submit(void)
-{
-	struct scan_job *j;
-	size_t i;
-
-	if (K.wq == NULL || K.state != K_BOUND)
-		return;
-	if (K.scan_busy) {
-		K.scan_again = 1;
-		return;
-	}
-	if ((j = calloc(1, sizeof(*j))) == NULL)
-		return;
-	j->w.run = scan_run;
-	j->w.done = scan_done;
-	j->rootfd = K.rootfd;
-	j->rr = K.rr;
-	K.rr = (K.rr + SCAN_REFRESH_DIRS) & (FANOUTS - 1);
-	j->reap = freeze_writes_ok();
-	j->now = (int64_t)time(NULL);
-	if (K.nvols > 0) {
-		j->vols = calloc(K.nvols, sizeof(*j->vols));
-		if (j->vols == NULL) {
-			free(j);
-			return;
-		}
-		j->vcap = K.nvols;
-	}
-	for (i = 0; i < K.nvols; i++) {
-		if ((j->vols[i].key = strdup(K.vols[i].key)) == NULL) {
-			scan_job_free(j);
-			return;
-		}
-		memcpy(j->vols[i].mtime, K.vols[i].mtime,
-		    sizeof(j->vols[i].mtime));
-		j->nvols++;
-	}
-	j->nknown = j->nvols;
-	K.scan_busy = 1;
-	K.last_scan_ms = loop_now_ms();
-	workq_submit(K.wq, &j->w);
-}
-
-static int
-sent_cmp(const void *a, const void *b)
-{
-	return strcmp(((const struct sent *)a)->name,
-	    ((const struct sent *)b)->name);
-}
-
-/* Find or add the main-thread record of a volume. */
-static struct kvol *
-kvol_get(const char *key)
-{
-	struct kvol *nv;
-	size_t i;
-
-	for (i = 0; i < K.nvols; i++)
-		if (strcmp(K.vols[i].key, key) == 0)
-			return &K.vols[i];
-	nv = reallocarray(K.vols, K.nvols + 1, sizeof(*nv));
-	if (nv == NULL)
-		return NULL;
-	K.vols = nv;
-	nv = &K.vols[K.nvols];
-	memset(nv, 0, sizeof(*nv));
-	if ((nv->key = strdup(key)) == NULL)
-		return NULL;
-	nv->id = index_volume(key);
-	K.nvols++;
-	return nv;
-}
-
-/* Bring the index in line with one fan-out dir's listing. */
-static void
-apply_dir(struct kvol *v, struct sdir *d)
-{
-	uint32_t cursor = 0, id;
-	size_t k;
-
-	if (v->id < 0)
-		return;
-	qsort(d->ents, d->n, sizeof(*d->ents), sent_cmp);
-	/* drop what is gone */
-	while ((id = index_next(v->id, &cursor)) != INDEX_NONE) {
-		struct sent key;
-
-		if (index_fanout(id) != d->fanout)
-			continue;
-		key.name = (char *)index_name(id);
-		if (bsearch(&key, d->ents, d->n, sizeof(*d->ents),
-		    sent_cmp) == NULL && index_get_state(id) == INDEX_LIVE)
-			index_del(id);
-	}
-	for (k = 0; k < d->n; k++) {
-		id = index_find((uint16_t)v->id, d->ents[k].name);
-		if (id != INDEX_NONE) {
-			index_set_bytes(id, d->ents[k].bytes);
-			index_touch(id, d->ents[k].atime);
-		} else if (index_add((uint16_t)v->id, d->fanout,
-		    d->ents[k].name, d->ents[k].bytes,
-		    d->ents[k].atime) == INDEX_NONE) {
-			static struct log_ratelimit rl;
-
-			log_warnx_rl(&rl, "kernel: index: cannot add %s: out "
-			    "of memory", d->ents[k].name);
-			d->mtime.tv_sec = d->mtime.tv_nsec = 0;
-		}
-	}
-	v->mtime[d->fanout] = d->mtime;
-}
-
-/* Forget every object of a volume that disappeared. */
-static void
-drop_volume(struct kvol *v)
-{
-	uint32_t cursor = 0, id;
-
-	if (v->id >= 0)
-		while ((id = index_next(v->id, &cursor)) != INDEX_NONE)
-			if (index_get_state(id) == INDEX_LIVE)
-				index_del(id);
-	memset(v->mtime, 0, sizeof(v->mtime));
-}
+/* ---- the index: scan.c's scan, rescans of changed fan-out dirs -------------- */
 
 static void scan_timer_fire(void *arg);
-static void state_check(void);
 
 /*
  * Start the culler once the first scan has filled the index: started on
@@ -1052,70 +606,71 @@ start_culling(void)
 	K.culling = 1;
 }
 
-static void
-scan_done(struct work *w)
-{
-	struct scan_job *j = (struct scan_job *)w;
-	static struct log_ratelimit rl_strange, rl_err;
-	size_t i;
+static void scan_submit(void);
 
+/* scan.c's done(): main thread. */
+static void
+scan_done(void *arg, int err)
+{
+	static struct log_ratelimit rl;
+
+	(void)arg;
 	K.scan_busy = 0;
 	K.scans++;
-	K.dirs_read += j->ndirs;
-	K.reaped += j->reaped;
-	K.reap_errors += j->reap_errors;
-	if (j->strange > 0) {
-		K.strange += j->strange;
-		log_warnx_rl(&rl_strange, "kernel: scan: %ju strange entr%s in "
-		    "the cache (not a cache object: ignored), e.g. %s",
-		    (uintmax_t)j->strange, j->strange == 1 ? "y" : "ies",
-		    j->strange_example);
-	}
-	if (j->err < 0) {
-		log_warnx_rl(&rl_err, "kernel: scan: %s/cache: %s", K.dir,
-		    strerror(-j->err));
-	} else if (K.state == K_BOUND || K.state == K_WITHDRAWING) {
-		for (i = 0; i < K.nvols; i++)
-			K.vols[i].present = 0;
-		for (i = 0; i < j->nvols; i++) {
-			struct kvol *v = kvol_get(j->vols[i].key);
-
-			if (v != NULL)
-				v->present = 1;
-		}
-		for (i = 0; i < K.nvols; i++)
-			if (!K.vols[i].present)
-				drop_volume(&K.vols[i]);
-		for (i = 0; i < j->ndirs; i++) {
-			struct kvol *v = kvol_get(j->vols[j->dirs[i].vol].key);
-
-			if (v != NULL)
-				apply_dir(v, &j->dirs[i]);
-		}
-		if (!K.scanned_once) {
-			K.scanned_once = 1;
-			log_info("kernel: index: %ju objects, %ju bytes in %zu "
-			    "volume(s)", (uintmax_t)index_objects(),
-			    (uintmax_t)index_total_bytes(), K.nvols);
-		}
-	}
-	log_debug("kernel: scan: %zu fan-out dirs read, %ju reaped; index "
-	    "%ju objects, %ju bytes", j->ndirs, (uintmax_t)j->reaped,
+	if (err < 0)
+		log_warnx_rl(&rl, "kernel: scan of %s/cache: %s", K.conf.dir,
+		    strerror(-err));
+	log_debug("kernel: scan done; index %ju objects, %ju bytes",
 	    (uintmax_t)index_objects(), (uintmax_t)index_total_bytes());
-	scan_job_free(j);
-	if (K.state == K_BOUND)
-		start_culling();
-	if (K.state == K_WITHDRAWING && K.quiesce_done != NULL)
-		return;		/* the withdraw job is queued behind us */
-	if (K.scan_again && K.state == K_BOUND) {
+	if (K.state != K_BOUND)
+		return;
+	start_culling();
+	if (K.scan_again) {
 		K.scan_again = 0;
 		scan_submit();
 	}
 	/* a fresh index may be what the culler was waiting for: kick it
 	 * (bounded: scans run at most once a second) */
-	if (K.have_st && K.st.cull && K.state == K_BOUND && K.culling &&
+	if (K.have_st && K.st.cull && K.culling &&
 	    !(K.flags & KERNEL_NOCULL) && !K.conf.nocull)
 		cull_kick();
+}
+
+/*
+ * The first time the whole tree (scan_start), then only the fan-out
+ * directories whose mtime changed and volumes that appeared
+ * (scan_rescan_changed): the kernel links an object into its fan-out
+ * directory when it commits it, and renames it out when it is culled.
+ */
+static void
+scan_submit(void)
+{
+	static struct log_ratelimit rl;
+	int r;
+
+	if (K.state != K_BOUND)
+		return;
+	if (K.scan_busy || scan_running()) {
+		K.scan_again = 1;
+		return;
+	}
+	if (!K.scanned_once)
+		r = scan_start(K.rootfd, 0, scan_done, NULL);
+	else
+		r = scan_rescan_changed(scan_done, NULL);
+	if (r == -EBUSY) {
+		K.scan_again = 1;
+		return;
+	}
+	if (r < 0) {
+		log_warnx_rl(&rl, "kernel: cannot scan %s: %s", K.conf.dir,
+		    strerror(-r));
+		start_culling();	/* cull what the index has */
+		return;
+	}
+	K.scanned_once = 1;
+	K.scan_busy = 1;
+	K.last_scan_ms = loop_now_ms();
 }
 
 static void
@@ -1455,7 +1010,7 @@ kernel_status(struct ctl_kv *kv)
 	}
 	ctl_kv_str(kv, "kernel.nocull", (K.flags & KERNEL_NOCULL) ||
 	    K.conf.nocull ? "yes" : "no");
-	ctl_kv_u64(kv, "kernel.volumes", K.nvols);
+	ctl_kv_u64(kv, "kernel.volumes", index_volumes());
 	ctl_kv_u64(kv, "kernel.objects", index_objects());
 	ctl_kv_u64(kv, "kernel.bytes", index_total_bytes());
 	ctl_kv_u64(kv, "kernel.cull_backoff_ms", K.cull_timer ? K.backoff_ms :
@@ -1474,10 +1029,7 @@ kernel_stats(struct ctl_kv *kv)
 	ctl_kv_u64(kv, "kernel.freleased", K.freleased_total);
 	ctl_kv_u64(kv, "kernel.breleased_bytes", K.breleased_total * 512);
 	ctl_kv_u64(kv, "kernel.scans", K.scans);
-	ctl_kv_u64(kv, "kernel.dirs_read", K.dirs_read);
-	ctl_kv_u64(kv, "kernel.strange_entries", K.strange);
-	ctl_kv_u64(kv, "kernel.reaped", K.reaped + atomic_load(&reaped_now));
-	ctl_kv_u64(kv, "kernel.reap_errors", K.reap_errors);
+	ctl_kv_u64(kv, "kernel.reaped", atomic_load(&reaped_now));
 	ctl_kv_u64(kv, "kernel.withdrawals", K.withdrawals);
 	ctl_kv_u64(kv, "kernel.rebinds", K.rebinds);
 }
@@ -1600,14 +1152,17 @@ fail:
 void
 kernel_stop(void)
 {
-	size_t i;
+	int was_up = K.state != K_DOWN;
 
 	timers_stop();
-	if (freeze_set_backend != NULL && K.state != K_DOWN)
+	K.state = K_DOWN;	/* late done()s below do nothing */
+	if (freeze_set_backend != NULL && was_up)
 		freeze_set_backend(NULL);
 	if (K.watch != NULL)
 		loop_watch_del(K.watch);
 	K.watch = NULL;
+	if (K.scanned_once)
+		scan_fini();	/* waits for a scan in flight */
 	if (K.culling)
 		cull_fini();
 	K.culling = 0;
@@ -1628,12 +1183,6 @@ kernel_stop(void)
 		mount_close();
 	K.indexed = K.mounted = 0;
 	K.rootfd = -1;
-	K.state = K_DOWN;
-	for (i = 0; i < K.nvols; i++)
-		free(K.vols[i].key);
-	free(K.vols);
-	K.vols = NULL;
-	K.nvols = 0;
 	K.have_st = 0;
 	K.scanned_once = 0;
 	K.scan_busy = K.scan_again = 0;

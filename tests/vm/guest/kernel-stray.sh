@@ -46,14 +46,14 @@ cmp /tmp/sums.1 /tmp/sums.2 || die "data differs"
 sleep 12
 kill -0 "$DPID" || die "larderd died with strays in the cache"
 cache_active || die "cache withdrawn with strays in the cache"
-grep -q 'strange entr' $DLOG || die "larderd did not report the strays"
-grep 'strange entr' $DLOG | head -2
+grep -q 'foreign entry left alone' $DLOG || die "larderd did not report the strays"
+grep 'foreign entry left alone' $DLOG | head -7
 left=$(list_strays)
 say "strays after larderd:$left"
 [ "$(echo $left | wc -w)" -eq 7 ] || die "larderd removed strays it does not own"
 if [ "$NOCTL" != 1 ]; then
 	ctl stats || die "larderctl stats"
-	grep 'kernel.strange_entries' /tmp/ctl.out || die "no strange count in stats"
+	grep 'scan.foreign' /tmp/ctl.out || die "no foreign count in stats"
 fi
 stop_daemon
 say "larderd: PASS"
