@@ -42,8 +42,8 @@ umount_share; drop
 rd=$(io_rd)
 cmp /tmp/sums.1 /tmp/sums.2 || die "data differs"
 [ "$rd" -gt "$rd0" ] || die "not served from the cache with strays present"
-# two scan periods: larderd walks past the strays on its rescans too
-sleep 12
+# a rescan period: larderd walks past the strays on its rescans too
+sleep 7
 kill -0 "$DPID" || die "larderd died with strays in the cache"
 cache_active || die "cache withdrawn with strays in the cache"
 grep -q 'foreign entry left alone' $DLOG || die "larderd did not report the strays"
@@ -64,9 +64,9 @@ if command -v cachefilesd >/dev/null; then
 	cachefilesd -n -s -f /etc/cachefilesd.conf > /tmp/cfd.log 2>&1 &
 	CPID=$!
 	i=0; until cache_active || [ $i -gt 100 ]; do sleep 0.1; i=$((i + 1)); done
-	sleep 10
+	sleep 6
 	if kill -0 $CPID 2>/dev/null; then
-		say "cachefilesd: still running after 10 s; cache $(cache_active && echo active || echo inactive)"
+		say "cachefilesd: still running after 6 s; cache $(cache_active && echo active || echo inactive)"
 		kill $CPID; wait $CPID 2>/dev/null
 	else
 		wait $CPID; say "cachefilesd: DIED (exit $?)"
