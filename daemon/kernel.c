@@ -1075,12 +1075,12 @@ kernel_start(const struct conf *c, unsigned flags)
 		log_warnx("%s: %s", c->dir, err[0] ? err : strerror(-r));
 		goto fail;
 	}
+	K.mounted = 1;
 	if (!mount_claimed() && (r = mount_claim()) < 0) {
 		log_warnx("%s: cannot take the write claim: %s", c->dir,
 		    strerror(-r));
 		goto fail;
 	}
-	K.mounted = 1;
 	K.rootfd = mount_root_fd();
 	if (snprintf(K.dir, sizeof(K.dir), "%s", mount_private_path()) >=
 	    (int)sizeof(K.dir) || K.dir[0] == '\0') {
@@ -1098,14 +1098,8 @@ kernel_start(const struct conf *c, unsigned flags)
 		log_warn("kernel: work queue");
 		goto fail;
 	}
-	/* bind needs the device at K.devfd already: reuse it */
-	{
-		int fd = K.devfd;
-
-		r = dev_configure(fd, &K.conf, K.dir);
-		if (r < 0)
-			goto fail;
-	}
+	if ((r = dev_configure(K.devfd, &K.conf, K.dir)) < 0)
+		goto fail;
 	atomic_store(&k_withdrawn, 0);
 	K.state = K_BOUND;
 	/* culling starts when the first scan has filled the index (see

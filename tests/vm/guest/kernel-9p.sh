@@ -34,5 +34,23 @@ if [ "$NOCTL" != 1 ]; then
 fi
 stop_daemon
 cache_active && die "cache still active after larderd stopped"
-grep -E 'kernel:' $DLOG | head -5
+
+# one daemon at a time: with cachefilesd holding /dev/cachefiles, larderd
+# says so and exits (backend auto picks kernel mode here and fails clearly)
+sed 's/^backend kernel$/backend auto/' /tmp/larder.conf > /tmp/auto.conf
+start_daemon cachefilesd -n -s -f /etc/cachefilesd.conf
+CFD=$DPID; DPID=""
+if "$LARDERD" -n -s -f /tmp/auto.conf > /tmp/busy.log 2>&1; then
+	die "larderd started while cachefilesd holds the device"
+fi
+grep -q 'another cache daemon (cachefilesd?) has /dev/cachefiles open' /tmp/busy.log ||
+	die "no clear message with cachefilesd running: $(cat /tmp/busy.log)"
+say "with cachefilesd running: $(grep 'another cache daemon' /tmp/busy.log)"
+kill $CFD; wait $CFD 2>/dev/null
+i=0; while cache_active && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+
+# backend auto picks kernel mode where /dev/cachefiles can be opened
+start_larderd /tmp/auto.conf
+say "backend auto: $(grep -m1 'kernel: cache bound' $DLOG | cut -c1-60)"
+stop_daemon
 say "PASS"
