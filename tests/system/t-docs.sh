@@ -9,7 +9,7 @@
 #     larderctl(8), and every command there is in --help;
 #   - every keyword of lib/conf.c's keyword table is in larder.conf(5);
 #   - every function in include/larder/larder.h is in liblarder(3)'s NAME
-#     and SYNOPSIS.
+#     and SYNOPSIS, and its EXAMPLE compiles.
 # Everything is extracted from the code as it is, so the test cannot go
 # stale; each mismatch is named.
 . "$(dirname "$0")/lib.sh"
@@ -122,5 +122,17 @@ for f in $fns; do
 		bad "larder.h declares $f; liblarder.3 SYNOPSIS does not"
 done
 done_step "liblarder functions: $(echo $fns)"
+
+# 6. liblarder(3)'s EXAMPLE compiles against larder.h as it is
+if command -v "${CC:-cc}" >/dev/null 2>&1; then
+	sed -n '/^\.SH EXAMPLE/,/^\.SH /p' "$man/liblarder.3" |
+		sed -e '1d' -e '$d' | sed -e '/^\.\(nf\|fi\)$/d' \
+		-e 's/\\e/\\/g' -e 's/\\-/-/g' > "$T/example.c"
+	grep -q 'main(' "$T/example.c" || bad "liblarder.3 has no EXAMPLE program"
+	"${CC:-cc}" -std=gnu11 -Wall -Werror -fsyntax-only \
+		-I"$top/include" "$T/example.c" > "$T/cc.log" 2>&1 ||
+		bad "liblarder.3 EXAMPLE does not compile: $(head -5 "$T/cc.log")"
+	done_step "liblarder.3 EXAMPLE compiles"
+fi
 
 [ $errs -eq 0 ] || fail "$errs mismatch(es) between the code and the man pages"
