@@ -20,9 +20,17 @@
  * Also timed, to explain the ratio: a PING round trip to the daemon, and
  * acquire + relinquish without the read.
  *
+ * Wall time per round is latency: on a loaded machine every round trip
+ * waits for a CPU twice (client to daemon and back), so it is also given
+ * as CPU time per round, the client's (CLOCK_PROCESS_CPUTIME_ID) plus the
+ * daemon's (every thread's run time from /proc/PID/task/ * /schedstat, with
+ * PID from $LARDER_PID; run-bench.sh sets it). CPU time is what a loaded
+ * machine does not disturb much.
+ *
  * Prints microseconds per round and the ratio larder/plain (aim <= 3),
  * and one machine-readable line:
  *   RESULT acquire ratio=R larder_us=L base_us=P ping_us=Q noread_us=A
+ *          cpu_ratio=C larder_cpu_us=LC base_cpu_us=PC
  */
 #include <dirent.h>
 #include <errno.h>
@@ -65,6 +73,47 @@ median(double *v, int n)
 {
 	qsort(v, n, sizeof(*v), cmp_double);
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* CPU time of this process, seconds. */
+static double
+cpu_self(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* CPU time of every thread of the daemon, seconds (0 without a pid). */
+static double
+cpu_daemon(long pid)
+{
+	char path[64], line[128];
+	unsigned long long ns, sum = 0;
+	struct dirent *de;
+	FILE *f;
+	DIR *d;
+
+	if (pid <= 0)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%ld/task", pid);
+	if ((d = opendir(path)) == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%ld/task/%.16s/schedstat",
+		    pid, de->d_name);
+		if ((f = fopen(path, "r")) == NULL)
+			continue;
+		if (fgets(line, sizeof(line), f) &&
+		    sscanf(line, "%llu", &ns) == 1)
+			sum += ns;
+		fclose(f);
+	}
+	closedir(d);
+	return sum / 1e9;
 }
 
 /* Find the path of the file with inode sb under DIR/cache/I<VOLUME>/@xx. */
@@ -129,6 +178,9 @@ main(int argc, char **argv)
 	struct larder_cookie *c;
 	struct stat sb;
 	double tl[MAX_BLOCKS], tp[MAX_BLOCKS], r[MAX_BLOCKS], tq, ta, t0, t;
+	double cl = 0, cp = 0, c0, d0, cpu;
+	const char *pidenv = getenv("LARDER_PID");
+	long dpid = pidenv ? atol(pidenv) : 0;
 	long i, blk, nblk;
 	ssize_t n;
 	int err, fd, side, lib, same = 0;
@@ -207,6 +259,8 @@ main(int argc, char **argv)
 	for (blk = 0; blk < nblk; blk++) {
 		for (side = 0; side < 2; side++) {
 			lib = (blk + side) % 2 == 0;
+			c0 = cpu_self();
+			d0 = cpu_daemon(dpid);
 			t0 = now();
 			for (i = 0; i < BLOCK; i++) {
 				if (lib) {
@@ -224,10 +278,14 @@ main(int argc, char **argv)
 				}
 			}
 			t = (now() - t0) / BLOCK;
-			if (lib)
+			cpu = cpu_self() - c0 + cpu_daemon(dpid) - d0;
+			if (lib) {
 				tl[blk] = t;
-			else
+				cl += cpu;
+			} else {
 				tp[blk] = t;
+				cp += cpu;
+			}
 		}
 		r[blk] = tl[blk] / tp[blk];
 	}
@@ -253,11 +311,17 @@ main(int argc, char **argv)
 	printf("  open + pread + close %8.2f us/round\n", median(tp, nblk) * 1e6);
 	printf("  ratio larder/plain %.2f (median of per-block ratios; "
 	    "aim <= 3)\n", median(r, nblk));
+	printf("  CPU time, client + daemon: liblarder %.2f us/round, plain "
+	    "%.2f us/round, ratio %.2f%s\n", cl / (nblk * BLOCK) * 1e6,
+	    cp / (nblk * BLOCK) * 1e6, cl / cp, dpid > 0 ? "" :
+	    " (client only: set LARDER_PID)");
 	printf("  of which: PING round trip %.2f us; acquire + relinquish "
 	    "without read %.2f us\n", tq * 1e6, ta * 1e6);
 	printf("RESULT acquire ratio=%.3f larder_us=%.2f base_us=%.2f "
-	    "ping_us=%.2f noread_us=%.2f\n", median(r, nblk),
-	    median(tl, nblk) * 1e6, median(tp, nblk) * 1e6, tq * 1e6, ta * 1e6);
+	    "ping_us=%.2f noread_us=%.2f cpu_ratio=%.3f larder_cpu_us=%.2f "
+	    "base_cpu_us=%.2f\n", median(r, nblk), median(tl, nblk) * 1e6,
+	    median(tp, nblk) * 1e6, tq * 1e6, ta * 1e6, cl / cp,
+	    cl / (nblk * BLOCK) * 1e6, cp / (nblk * BLOCK) * 1e6);
 	larder_volume_relinquish(v, 0);
 	larder_disconnect(l);
 	if (!same) {

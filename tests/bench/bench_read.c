@@ -136,7 +136,7 @@ main(int argc, char **argv)
 	uint8_t *buf = malloc(CHUNK);
 	uint64_t off;
 	ssize_t n;
-	int err, fd;
+	int err, fd, tries;
 
 	if (buf == NULL || size == 0 || size % CHUNK || passes < 1 ||
 	    passes > MAX_PASSES)
@@ -156,7 +156,12 @@ main(int argc, char **argv)
 		    (unsigned long long)(size >> 20));
 		for (off = 0; off < size; off += CHUNK) {
 			pattern(buf, CHUNK, off);
-			if ((n = larder_write(c, buf, CHUNK, off)) != CHUNK) {
+			/* not timed: wait out an ENOBUFS (a slow disk that
+			 * the daemon took for a frozen one) and retry */
+			for (tries = 0; (n = larder_write(c, buf, CHUNK,
+			    off)) == -ENOBUFS && tries < 600; tries++)
+				usleep(100000);
+			if (n != CHUNK) {
 				fprintf(stderr, "bench_read: fill: %s\n",
 				    larder_strerror(n < 0 ? n : -ENOBUFS));
 				return 77;

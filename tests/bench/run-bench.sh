@@ -112,7 +112,7 @@ for fstype in $FSTYPES; do
 	: > "$T/results"
 	echo
 	echo "=== $fstype on $(findmnt -n -o SOURCE "$MNT") (${IMG_MIB} MiB image), larderd pid $DAEMON_PID"
-	export LARDER_SOCKET="$SOCK" LARDER_BENCH_DIR="$MNT/plain" \
+	export LARDER_SOCKET="$SOCK" LARDER_BENCH_DIR="$MNT/plain" LARDER_PID="$DAEMON_PID" \
 	    LARDER_CACHE_DIR="$MNT/cache"
 	r=0
 	while [ $r -lt "$RUNS" ]; do
@@ -125,9 +125,10 @@ for fstype in $FSTYPES; do
 	echo "=== $fstype summary (ratios: larder vs plain syscalls, same run)"
 	has read && summary read-warm ratio larder_mbs base_mbs &&
 	    summary read-cold ratio larder_mbs base_mbs
-	has acquire && summary acquire ratio larder_us base_us ping_us noread_us
+	has acquire && summary acquire ratio larder_us base_us ping_us noread_us \
+	    cpu_ratio larder_cpu_us base_cpu_us
 	has fill && summary fill ratio ack_ratio larder_mbs base_mbs \
-	    larder_ack_mbs base_ack_mbs
+	    larder_ack_mbs base_ack_mbs enobufs
 	echo "  targets: read >= 0.95; acquire <= 3 (larder/plain time);" \
 	    "fill (durable) >= 0.8"
 	ctl stats 2>/dev/null | grep -E '^(store|meta)\.' |
