@@ -11,14 +11,24 @@
  * the daemon passed to the client), SIZE_MIB MiB in 1 MiB calls, in
  * passes that alternate which side goes first. Two cache states:
  *
- *   warm  the object's pages are in the page cache (read once before);
- *   cold  before every pass the object's pages are dropped from the page
- *         cache with posix_fadvise(POSIX_FADV_DONTNEED) on the object fd
- *         (clean pages only, and only this file: no global drop_caches).
+ *   warm  the object's pages are in the page cache (read once before).
+ *         The two sides are interleaved call by call (each 1 MiB range
+ *         is read by both, in alternating order, each call timed), so
+ *         both see the same machine: on a loaded machine whole passes
+ *         differ by more than the sides do. Each call is also timed in
+ *         thread CPU time (warm reads never block, so on a quiet machine
+ *         CPU time is wall time; on a loaded one it leaves out the time
+ *         spent waiting for a CPU): printed as cpu_ratio;
+ *   cold  each 32 MiB segment is read by both sides, each time from a
+ *         cold page cache: before each side reads it, the segment's
+ *         pages are dropped with posix_fadvise(POSIX_FADV_DONTNEED) on
+ *         the object fd (clean pages only, and only this file: no global
+ *         drop_caches). The sides alternate which goes first from one
+ *         segment to the next, so both see the same disk and machine.
  *
  * Prints MB/s of both sides and the ratio larder/pread (target >= 0.95),
  * and one machine-readable line per state:
- *   RESULT read-warm ratio=R larder_mbs=L base_mbs=P
+ *   RESULT read-warm ratio=R larder_mbs=L base_mbs=P [cpu_ratio=C]
  * Exit 77 when no daemon answers or the cache cannot take the fill.
  */
 #include <errno.h>
@@ -33,6 +43,7 @@
 #include "larder/larder.h"
 
 #define CHUNK		(1u << 20)
+#define SEG		(32u << 20)	/* cold: both sides read it in turn */
 #define MAX_PASSES	64
 
 static double
@@ -53,6 +64,15 @@ pattern(uint8_t *p, size_t n, uint64_t off)
 		p[i] = (uint8_t)((off + i) * 131 >> 3);
 }
 
+static double
+cpu_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
 static int
 cmp_double(const void *a, const void *b)
 {
@@ -68,22 +88,77 @@ median(double *v, int n)
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-/* Time one pass of one side; -1 on a failed or short read. */
+/* Time one side reading [start, end) from a cold page cache; -1 on a
+ * failed or short read. */
 static double
-one_pass(struct larder_cookie *c, int fd, uint8_t *buf, uint64_t size,
-    int lib, int cold)
+cold_seg(struct larder_cookie *c, int fd, uint8_t *buf, uint64_t start,
+    uint64_t end, int lib)
 {
 	uint64_t off;
 	double t0;
 
-	if (cold && posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) != 0)
+	if (posix_fadvise(fd, start, end - start, POSIX_FADV_DONTNEED) != 0)
 		return -1;
 	t0 = now();
-	for (off = 0; off < size; off += CHUNK)
+	for (off = start; off < end; off += CHUNK)
 		if ((lib ? larder_read(c, buf, CHUNK, off) :
 		    pread(fd, buf, CHUNK, off)) != CHUNK)
 			return -1;
 	return now() - t0;
+}
+
+/* One cold pass, both sides reading each segment in turn; 0 or -1. */
+static int
+cold_pass(struct larder_cookie *c, int fd, uint8_t *buf, uint64_t size,
+    int pass, double *tl, double *tp)
+{
+	uint64_t start, end;
+	double t;
+	int side, lib;
+
+	*tl = *tp = 0;
+	for (start = 0; start < size; start = end) {
+		end = size - start > SEG ? start + SEG : size;
+		for (side = 0; side < 2; side++) {
+			lib = ((start / SEG) + pass + side) % 2 == 0;
+			if ((t = cold_seg(c, fd, buf, start, end, lib)) < 0)
+				return -1;
+			*(lib ? tl : tp) += t;
+		}
+	}
+	return 0;
+}
+
+/* One warm pass, both sides interleaved call by call; 0 or -1. */
+static int
+warm_pass(struct larder_cookie *c, int fd, uint8_t *buf, uint64_t size,
+    int pass, double *tl, double *tp, double *cl, double *cp)
+{
+	uint64_t off;
+	double t0, t1, t2, c0, c1, c2;
+	int lib_first;
+
+	*tl = *tp = *cl = *cp = 0;
+	for (off = 0; off < size; off += CHUNK) {
+		lib_first = ((off / CHUNK) + pass) % 2 == 0;
+		c0 = cpu_now();
+		t0 = now();
+		if ((lib_first ? larder_read(c, buf, CHUNK, off) :
+		    pread(fd, buf, CHUNK, off)) != CHUNK)
+			return -1;
+		t1 = now();
+		c1 = cpu_now();
+		if ((lib_first ? pread(fd, buf, CHUNK, off) :
+		    larder_read(c, buf, CHUNK, off)) != CHUNK)
+			return -1;
+		t2 = now();
+		c2 = cpu_now();
+		*tl += lib_first ? t1 - t0 : t2 - t1;
+		*tp += lib_first ? t2 - t1 : t1 - t0;
+		*cl += lib_first ? c1 - c0 : c2 - c1;
+		*cp += lib_first ? c2 - c1 : c1 - c0;
+	}
+	return 0;
 }
 
 /* Run passes of both sides in one cache state and print the figures. */
@@ -91,36 +166,46 @@ static int
 run_state(struct larder_cookie *c, int fd, uint8_t *buf, uint64_t size,
     int passes, int cold)
 {
-	double tl[MAX_PASSES], tp[MAX_PASSES], r[MAX_PASSES], t, ml, mp;
+	double tl[MAX_PASSES], tp[MAX_PASSES], r[MAX_PASSES], ml, mp;
+	double cr[MAX_PASSES], cl, cp;
 	const char *name = cold ? "cold" : "warm";
-	int pass, side, lib;
+	int pass;
 
 	for (pass = 0; pass < passes; pass++) {
-		for (side = 0; side < 2; side++) {
-			lib = (pass + side) % 2 == 0;
-			if ((t = one_pass(c, fd, buf, size, lib, cold)) < 0) {
-				fprintf(stderr, "bench_read: %s pass failed\n",
-				    lib ? "larder_read" : "pread");
+		if (!cold) {
+			if (warm_pass(c, fd, buf, size, pass, &tl[pass],
+			    &tp[pass], &cl, &cp) < 0) {
+				fprintf(stderr, "bench_read: warm pass failed\n");
 				return -1;
 			}
-			if (lib)
-				tl[pass] = t;
-			else
-				tp[pass] = t;
+			r[pass] = tp[pass] / tl[pass];
+			cr[pass] = cp / cl;
+			continue;
+		}
+		if (cold_pass(c, fd, buf, size, pass, &tl[pass],
+		    &tp[pass]) < 0) {
+			fprintf(stderr, "bench_read: cold pass failed\n");
+			return -1;
 		}
 		r[pass] = tp[pass] / tl[pass];
 	}
 	ml = median(tl, passes);
 	mp = median(tp, passes);
 	printf("read %llu MiB, %u KiB calls, page cache %s, %d passes "
-	    "(medians)\n", (unsigned long long)(size >> 20), CHUNK >> 10,
-	    name, passes);
+	    "(medians)%s\n", (unsigned long long)(size >> 20), CHUNK >> 10,
+	    name, passes, cold ? ", sides interleaved by 32 MiB segments" :
+	    ", sides interleaved call by call");
 	printf("  larder_read  %9.1f MB/s\n", size / ml / 1e6);
 	printf("  pread        %9.1f MB/s\n", size / mp / 1e6);
 	printf("  ratio larder/pread %.3f (median of per-pass ratios; "
 	    "target >= 0.95)\n", median(r, passes));
-	printf("RESULT read-%s ratio=%.4f larder_mbs=%.1f base_mbs=%.1f\n",
+	if (!cold)
+		printf("  ratio in thread CPU time %.3f\n", median(cr, passes));
+	printf("RESULT read-%s ratio=%.4f larder_mbs=%.1f base_mbs=%.1f",
 	    name, median(r, passes), size / ml / 1e6, size / mp / 1e6);
+	if (!cold)
+		printf(" cpu_ratio=%.4f", median(cr, passes));
+	printf("\n");
 	return 0;
 }
 

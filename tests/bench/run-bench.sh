@@ -123,7 +123,7 @@ for fstype in $FSTYPES; do
 	done
 	echo
 	echo "=== $fstype summary (ratios: larder vs plain syscalls, same run)"
-	has read && summary read-warm ratio larder_mbs base_mbs &&
+	has read && summary read-warm ratio cpu_ratio larder_mbs base_mbs &&
 	    summary read-cold ratio larder_mbs base_mbs
 	has acquire && summary acquire ratio larder_us base_us ping_us noread_us \
 	    cpu_ratio larder_cpu_us base_cpu_us
