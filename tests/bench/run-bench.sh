@@ -8,7 +8,7 @@
 #
 #   sh tests/bench/run-bench.sh [-r RUNS] [-s SIZE_MIB] [-n ROUNDS]
 #                               [-t ext4|xfs|both] [-b read,acquire,fill]
-#                               [-B] [-k]
+#                               [-B] [-m] [-k]
 #   -r RUNS    runs of each benchmark (default 3)
 #   -s SIZE    object size in MiB for read and fill (default 1024)
 #   -n ROUNDS  rounds of bench_acquire per run (default 20000)
@@ -17,6 +17,9 @@
 #   -B         buffered loop device (default: direct I/O loop device, so
 #              the image file is not cached a second time in the page
 #              cache and fdatasync reaches the disk below)
+#   -m         image in memory (/dev/shm, buffered loop device): a "disk"
+#              much faster than the CPU path, which shows what larder's
+#              own work costs; needs 4 x SIZE + 1 GiB of free memory
 #   -k         keep the daemon log (printed at the end)
 #
 # Root (loop devices, mount); exits 77 without it. Build first with
@@ -26,8 +29,8 @@ need_root
 need_cmd losetup mkfs.ext4
 
 RUNS=3 SIZE=1024 ROUNDS=20000 FSTYPES=ext4 WHICH=read,acquire,fill
-DIO=on KEEPLOG=0
-while getopts r:s:n:t:b:Bk o; do
+DIO=on KEEPLOG=0 IMGDIR=$T
+while getopts r:s:n:t:b:Bmk o; do
 	case $o in
 	r) RUNS=$OPTARG ;;
 	s) SIZE=$OPTARG ;;
@@ -35,9 +38,14 @@ while getopts r:s:n:t:b:Bk o; do
 	t) FSTYPES=$OPTARG ;;
 	b) WHICH=$OPTARG ;;
 	B) DIO=off ;;
+	m) DIO=off
+	   IMGDIR=$(mktemp -d /dev/shm/larder-bench.XXXXXX) ||
+	       fail "mktemp in /dev/shm"
+	   at_exit "rm -rf '$IMGDIR'" ;;
 	k) KEEPLOG=1 ;;
 	*) echo "usage: $0 [-r RUNS] [-s SIZE_MIB] [-n ROUNDS]" \
-	    "[-t ext4|xfs|both] [-b read,acquire,fill] [-B] [-k]" >&2; exit 2 ;;
+	    "[-t ext4|xfs|both] [-b read,acquire,fill] [-B] [-m] [-k]" >&2
+	   exit 2 ;;
 	esac
 done
 [ "$FSTYPES" = both ] && FSTYPES="ext4 xfs"
@@ -54,7 +62,7 @@ IMG_MIB=$((SIZE * 4 + 1024))
 # make_fs TYPE: a fresh image on its own loop device, mounted; sets MNT
 make_fs() {
 	_nfs=$((_nfs + 1))
-	img=$T/fs$_nfs.img
+	img=$IMGDIR/fs$_nfs.img
 	MNT=$T/mnt$_nfs
 	mkdir -p "$MNT"
 	truncate -s "${IMG_MIB}M" "$img" || fail "truncate $img"
@@ -102,7 +110,8 @@ bench() {
 has() { case ",$WHICH," in *",$1,"*) return 0 ;; esac; return 1; }
 
 echo "larder benchmarks: $(uname -r), $(nproc) CPUs, $(date -u +%FT%TZ)"
-echo "runs $RUNS, object ${SIZE} MiB, acquire rounds $ROUNDS, loop direct-io $DIO"
+echo "runs $RUNS, object ${SIZE} MiB, acquire rounds $ROUNDS," \
+    "loop direct-io $DIO, images in $IMGDIR"
 for fstype in $FSTYPES; do
 	make_fs "$fstype"
 	mkdir -p "$MNT/cache" "$MNT/plain"
