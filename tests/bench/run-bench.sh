@@ -140,7 +140,7 @@ for fstype in $FSTYPES; do
 	    larder_ack_mbs base_ack_mbs enobufs
 	echo "  targets: read >= 0.95; acquire <= 3 (larder/plain time);" \
 	    "fill (durable) >= 0.8"
-	ctl stats 2>/dev/null | grep -E '^(store|meta)\.' |
+	ctl stats 2>/dev/null | grep -E '^(store|meta|freeze\.stalls)' |
 	    sed 's/^/  larderd: /'
 	stop_larderd
 	[ "$KEEPLOG" = 1 ] && sed 's/^/  log: /' "$DAEMON_LOG"
