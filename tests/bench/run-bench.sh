@@ -121,8 +121,8 @@ for fstype in $FSTYPES; do
 	: > "$T/results"
 	echo
 	echo "=== $fstype on $(findmnt -n -o SOURCE "$MNT") (${IMG_MIB} MiB image), larderd pid $DAEMON_PID"
-	export LARDER_SOCKET="$SOCK" LARDER_BENCH_DIR="$MNT/plain" LARDER_PID="$DAEMON_PID" \
-	    LARDER_CACHE_DIR="$MNT/cache"
+	export LARDER_SOCKET="$SOCK" LARDER_PID="$DAEMON_PID" \
+	    LARDER_BENCH_DIR="$MNT/plain" LARDER_CACHE_DIR="$MNT/cache"
 	r=0
 	while [ $r -lt "$RUNS" ]; do
 		r=$((r + 1))
