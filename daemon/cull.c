@@ -125,6 +125,7 @@ struct reap_job {
 	struct work w;
 	int rootfd;
 	int full;			/* read the whole graveyard */
+	int skip_jobdirs;		/* a pass runs: leave .c* alone */
 	char *names;			/* else these, NUL-separated */
 	size_t nameslen;
 	uint64_t objects, bytes, errors;
@@ -568,15 +569,25 @@ cull_can_allocate(void)
 
 /* ---- passes ------------------------------------------------------------- */
 
+struct default_arg;
+static int default_cull_one(const char *, uint8_t, const char *, void *);
+static void job_dir_open(struct default_arg *a);
+static void job_dir_publish(struct default_arg *a);
+
 static void
 cull_run(struct work *w)
 {
 	struct cull_job *j = (struct cull_job *)w;
+	int dflt = j->ops.cull_one == default_cull_one;
 	unsigned i;
 
+	if (dflt)
+		job_dir_open(j->ops.arg);
 	for (i = 0; i < j->n; i++)
 		j->v[i].res = j->ops.cull_one(j->strs + j->v[i].vkey_off,
 		    j->v[i].fanout, j->strs + j->v[i].name_off, j->ops.arg);
+	if (dflt)
+		job_dir_publish(j->ops.arg);
 }
 
 static void end_pass(void);
@@ -913,6 +924,40 @@ open_beneath(int dirfd, const char *path)
 	return fd < 0 ? -errno : fd;
 }
 
+/*
+ * Each cull job of the default ops renames its victims into a directory of
+ * its own, graveyard/.c<pid>.<seq>, and at the end renames that directory
+ * to graveyard/c<pid>.<seq>, which is when the reaper (told by inotify)
+ * takes it whole. So renames and unlinks never wait on the same directory
+ * lock, and no directory grows to the size of a pass. A crash leaves
+ * either kind behind; the full reap at start removes both.
+ */
+static __thread int job_dfd = -1;
+static __thread char job_dname[48];
+
+static void
+job_dir_open(struct default_arg *a)
+{
+	snprintf(job_dname, sizeof(job_dname), ".c%lx.%lx",
+	    (unsigned long)getpid(), atomic_fetch_add(&grave_seq, 1));
+	job_dfd = -1;
+	if (mkdirat(a->gravefd, job_dname, 0700) == 0)
+		job_dfd = openat(a->gravefd, job_dname, O_RDONLY |
+		    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	/* on failure, victims go to graveyard/ itself */
+}
+
+static void
+job_dir_publish(struct default_arg *a)
+{
+	if (job_dfd < 0)
+		return;
+	close(job_dfd);
+	job_dfd = -1;
+	/* if this fails the directory stays until the next start */
+	(void)renameat(a->gravefd, job_dname, a->gravefd, job_dname + 1);
+}
+
 static int
 default_cull_one(const char *volume_key, uint8_t fanout, const char *name,
     void *arg)
@@ -924,10 +969,16 @@ default_cull_one(const char *volume_key, uint8_t fanout, const char *name,
 	snprintf(path, sizeof(path), "cache/I%s/@%02x", volume_key, fanout);
 	if ((dfd = open_beneath(a->rootfd, path)) < 0)
 		return dfd == -ENOENT ? -ESTALE : dfd;
-	snprintf(grave, sizeof(grave), "c%lx.%lx.%lx", (unsigned long)getpid(),
-	    (unsigned long)time(NULL), atomic_fetch_add(&grave_seq, 1));
-	if (renameat(dfd, name, a->gravefd, grave) < 0)
-		r = errno == ENOENT ? -ESTALE : -errno;
+	snprintf(grave, sizeof(grave), "c%lx.%lx", (unsigned long)getpid(),
+	    atomic_fetch_add(&grave_seq, 1));
+	if (renameat(dfd, name, job_dfd >= 0 ? job_dfd : a->gravefd,
+	    grave) < 0) {
+		r = -errno;
+		/* ENOENT: the object is gone, or our target directory */
+		if (r == -ENOENT)
+			r = faccessat(dfd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0 ?
+			    -EIO : -ESTALE;
+	}
 	close(dfd);
 	return r;
 }
@@ -956,6 +1007,9 @@ empty_dir(struct reap_job *j, int dirfd, int depth)
 	while ((e = readdir(d)) != NULL) {
 		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
 			continue;
+		if (depth == 0 && j->skip_jobdirs && e->d_name[0] == '.' &&
+		    e->d_name[1] == 'c')
+			continue;	/* a cull job still renames into it */
 		if (fstatat(dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 			if (errno != ENOENT)
 				j->errors++;
@@ -1090,6 +1144,7 @@ reap_kick(void)
 	j->w.done = reap_done;
 	j->rootfd = cs.rootfd;
 	j->full = cs.rfull;
+	j->skip_jobdirs = cs.pass;
 	if (!j->full) {		/* hand the names over */
 		j->names = cs.rnames;
 		j->nameslen = cs.rlen;
@@ -1109,8 +1164,8 @@ reap_note(const char *name)
 	size_t l = strlen(name) + 1;
 	char *nn;
 
-	if (cs.rfull)
-		return;
+	if (cs.rfull || name[0] == '.')
+		return;		/* a cull job's directory, not published yet */
 	if (cs.rlen + l > cs.rcap) {
 		size_t cap = cs.rcap ? cs.rcap * 2 : 65536;
 
