@@ -71,6 +71,7 @@
 #define QUICK_MS	5
 #define NEAR_MS		1000
 #define FAR_MS		10000
+#define REAP_MIN_AGE	5	/* s: a full reap leaves younger entries */
 #define CAP_LOW(x)	((x) - (x) / 20)	/* cull caps down to 95% */
 
 /* What the state machine needs from the filesystem and the index. */
@@ -126,6 +127,9 @@ struct reap_job {
 	int rootfd;
 	int full;			/* read the whole graveyard */
 	int skip_jobdirs;		/* a pass runs: leave .c* alone */
+	time_t now;			/* full: leave entries younger than
+					   REAP_MIN_AGE alone */
+	uint64_t skipped;
 	char *names;			/* else these, NUL-separated */
 	size_t nameslen;
 	uint64_t objects, bytes, errors;
@@ -172,6 +176,7 @@ static struct {
 	/* renamed into the graveyard, not yet reaped */
 	uint64_t pending_bytes, pending_objects;
 	int reaping, reap_again;
+	struct loop_timer *reap_timer;	/* a full reap left young entries */
 	/* graveyard/ watched with inotify: what appeared there, for the
 	 * reaper to unlink by name (no readdir of a huge directory) */
 	int ifd;
@@ -258,6 +263,7 @@ evaluate(const struct cull_limits *l, const struct cull_fs *fs, int culling,
 	uint64_t cap = cap_bytes(l, fs);
 	uint64_t nb = 0, nf = 0;
 	int files = fs->files != 0;	/* some filesystems have no limit */
+	int was_culling = culling;
 
 	memset(ev, 0, sizeof(*ev));
 	/* allocation: real free space only */
@@ -326,13 +332,18 @@ evaluate(const struct cull_limits *l, const struct cull_fs *fs, int culling,
 		snprintf(ev->why, sizeof(ev->why), "cache above 95%% of "
 		    "max_size/max_files");
 	}
-	if (!culling) {
+	if (!culling && was_culling)
+		snprintf(ev->why, sizeof(ev->why), "free blocks %.1f%% >= brun "
+		    "%u%%, free files %.1f%% >= frun %u%%",
+		    pct(bfree, fs->blocks), l->brun,
+		    files ? pct(ffree, fs->files) : 100.0, l->frun);
+	else if (!culling)
 		snprintf(ev->why, sizeof(ev->why), "free blocks %.1f%% >= bcull "
 		    "%u%%, free files %.1f%% >= fcull %u%%",
 		    pct(bfree, fs->blocks), l->bcull,
 		    files ? pct(ffree, fs->files) : 100.0, l->fcull);
+	if (!culling)
 		ev->need_bytes = ev->need_files = 0;
-	}
 	ev->culling = culling && !nocull;
 	if (culling && nocull) {
 		memmove(ev->why + 8, ev->why, sizeof(ev->why) - 8);
@@ -627,6 +638,10 @@ cull_done(struct work *w)
 		b = index_bytes(v->id);
 		switch (v->res) {
 		case 0:
+			log_debug("cull: culled I%s/@%02x/%s: %llu bytes, last "
+			    "use %lld", j->strs + v->vkey_off, v->fanout,
+			    j->strs + v->name_off, (unsigned long long)b,
+			    (long long)index_last_use(v->id));
 			if (on_culled)
 				on_culled(on_culled_arg, v->id);
 			index_del(v->id);
@@ -1015,6 +1030,12 @@ empty_dir(struct reap_job *j, int dirfd, int depth)
 				j->errors++;
 			continue;
 		}
+		/* the store links new objects through graveyard/ on their way
+		 * into place: what arrived this instant may be one of those */
+		if (depth == 0 && st.st_ctime + REAP_MIN_AGE > j->now) {
+			j->skipped++;
+			continue;
+		}
 		if (S_ISDIR(st.st_mode)) {
 			if (depth > 16) {	/* not ours: a volume is 2 deep */
 				j->errors++;
@@ -1088,11 +1109,22 @@ reap_run(struct work *w)
 		j->err = gfd;
 		return;
 	}
+	j->now = time(NULL);
 	if (j->full)
 		empty_dir(j, gfd, 0);
 	else
 		reap_names(j, gfd);
 	close(gfd);
+}
+
+/* Entries a full reap found too young: look again. */
+static void
+reap_later(void *arg)
+{
+	(void)arg;
+	cs.reap_timer = NULL;
+	cs.rfull = 1;
+	reap_kick();
 }
 
 static void
@@ -1116,6 +1148,9 @@ reap_done(struct work *w)
 		    "could not be removed", (unsigned long long)j->errors);
 	if (!cs.pass && cs.pending_objects && !cs.reap_again && j->full)
 		cs.pending_bytes = cs.pending_objects = 0; /* all reaped */
+	if (j->skipped && cs.init && !cs.reap_timer)
+		cs.reap_timer = loop_timer_add((REAP_MIN_AGE + 1) * 1000,
+		    reap_later, NULL);
 	free(j->names);
 	free(j);
 	if (!cs.init)
@@ -1357,7 +1392,7 @@ cull_init(const struct conf *c, int rootfd, int nocull,
 		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 		cs.ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 		if (cs.ifd >= 0 && (inotify_add_watch(cs.ifd, path,
-		    IN_MOVED_TO | IN_CREATE | IN_ONLYDIR) < 0 ||
+		    IN_MOVED_TO | IN_ONLYDIR) < 0 ||
 		    (cs.iwatch = loop_watch_add(cs.ifd, EPOLLIN,
 		    graveyard_event, NULL)) == NULL)) {
 			close(cs.ifd);
@@ -1384,6 +1419,9 @@ cull_fini(void)
 	if (cs.timer)
 		loop_timer_cancel(cs.timer);
 	cs.timer = NULL;
+	if (cs.reap_timer)
+		loop_timer_cancel(cs.reap_timer);
+	cs.reap_timer = NULL;
 	if (cs.iwatch)
 		loop_watch_del(cs.iwatch);
 	if (cs.ifd >= 0)
