@@ -18,8 +18,10 @@
  * Only one store_quiesce runs at a time; requests that arrive while it
  * runs wait for it (up to MAX_WAITERS each). FIFREEZE and FITHAW run on a
  * one-thread work queue of their own, in submission order, because
- * FIFREEZE waits for the filesystem's writers to drain; the main thread
- * never calls anything here that can wait on a frozen filesystem.
+ * FIFREEZE waits for the filesystem's writers to drain. Resume takes the
+ * write claim on a second one-thread queue: opening a file for writing can
+ * wait on a freeze made by someone else. The main thread never calls
+ * anything here that can wait on a frozen filesystem.
  *
  * Locking: the work queue's own lock only (workq.c); the jobs carry an fd
  * number and the operation, nothing of the main thread's state.
@@ -69,7 +71,9 @@ struct fsjob {
 static struct {
 	enum conf_freeze policy;
 	unsigned conf_timeout;		/* freeze_timeout, seconds */
-	struct workq *q;
+	struct workq *q;		/* FIFREEZE, FITHAW, in order */
+	struct workq *claimq;		/* resume's claim (may wait on a
+					   freeze someone else made) */
 
 	/* defer: the freeze handshake */
 	int defer;
@@ -99,6 +103,9 @@ static struct {
 	pid_t suspend_pid;
 	struct ctl_req *suspend_wait[MAX_WAITERS];
 	unsigned nsuspend_wait;
+	int resuming;			/* claim job queued or running */
+	struct ctl_req *resume_wait[MAX_WAITERS];
+	unsigned nresume_wait;
 
 	/* store_quiesce */
 	int quiescing;			/* a store_quiesce is running */
@@ -270,6 +277,22 @@ arm_limit(void)
 		log_warn("freeze: time limit timer");
 }
 
+/* The freeze cannot be done: undo it and tell everyone waiting why. */
+static void
+cancel_freeze(uint16_t status, const char *msg)
+{
+	log_warnx("freeze: %s", msg);
+	f.defer = 0;
+	f.want_fs = 0;
+	f.forced_ready = 0;
+	if (f.limit != NULL) {
+		loop_timer_cancel(f.limit);
+		f.limit = NULL;
+	}
+	wait_reply(f.freeze_wait, &f.nfreeze_wait, status, msg);
+	maybe_unquiesce();
+}
+
 /* Answer the freeze requests waiting for "ready" once the store is
  * quiesced (or the fs is frozen by someone else already), after freezing
  * the fs ourselves if --fs was asked. Safe to call at any time. */
@@ -284,6 +307,12 @@ deferral_ready(const char *why)
 		return;		/* quiesce_done calls again */
 	if (f.fs == FS_FREEZING || f.fs == FS_THAWING)
 		return;		/* fs_job_done calls again */
+	if (f.want_fs && f.fs == FS_NONE && mount_root_fd() < 0) {
+		/* no private mount (kernel mode before its bind) */
+		cancel_freeze(PROTO_ERR, "cannot freeze the filesystem: no "
+		    "private mount; freeze cancelled, writing resumes");
+		return;
+	}
 	if (f.want_fs && f.fs == FS_NONE) {
 		if (fs_job(FIFREEZE, 0) < 0)
 			wait_reply(f.freeze_wait, &f.nfreeze_wait, PROTO_ENOMEM,
@@ -349,16 +378,7 @@ fs_job_done(struct work *w)
 		snprintf(msg, sizeof(msg), "cannot freeze the filesystem "
 		    "(FIFREEZE): %s%s; freeze cancelled, writing resumes",
 		    strerror(err), err == EPERM ? " (needs CAP_SYS_ADMIN)" : "");
-		log_warnx("freeze: %s", msg);
-		f.defer = 0;
-		f.want_fs = 0;
-		if (f.limit != NULL) {
-			loop_timer_cancel(f.limit);
-			f.limit = NULL;
-		}
-		wait_reply(f.freeze_wait, &f.nfreeze_wait,
-		    proto_status_from_errno(err), msg);
-		maybe_unquiesce();
+		cancel_freeze(proto_status_from_errno(err), msg);
 		return;
 	}
 
@@ -635,10 +655,58 @@ h_suspend(struct ctl_req *rq)
 	return CTL_DEFERRED;
 }
 
+struct claimjob {
+	struct work w;
+	int fd;			/* the claim, or -errno */
+};
+
+/* Worker: open and lock larder.lock (may wait on a frozen filesystem). */
+static void
+claim_run(struct work *w)
+{
+	struct claimjob *j = (struct claimjob *)w;
+
+	j->fd = mount_claim_open();
+}
+
+static void
+claim_done(struct work *w)
+{
+	struct claimjob *j = (struct claimjob *)w;
+	char msg[256];
+	int fd = j->fd;
+
+	free(j);
+	f.resuming = 0;
+	if (f.stopping) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	if (fd < 0) {
+		snprintf(msg, sizeof(msg), "cannot resume: %s%s; still "
+		    "suspended", strerror(-fd), fd == -EROFS ? " (the "
+		    "filesystem is read-only: remount it read-write first)" :
+		    fd == -EBUSY ? " (another process holds larder.lock)" : "");
+		log_warnx("resume: take the write claim: %s", strerror(-fd));
+		wait_reply(f.resume_wait, &f.nresume_wait,
+		    proto_status_from_errno(-fd), msg);
+		return;
+	}
+	mount_claim_set(fd);
+	f.suspend = 0;
+	f.suspended = 0;
+	f.suspend_since = time(NULL);
+	maybe_unquiesce();
+	wait_reply(f.resume_wait, &f.nresume_wait, PROTO_OK, f.defer ?
+	    "resumed: write claim taken, writing stays stopped (deferred "
+	    "for a freeze)" : "resumed: write claim taken, writing resumed");
+}
+
 static int
 h_resume(struct ctl_req *rq)
 {
-	int rc;
+	struct claimjob *j;
 
 	if (!f.suspend) {
 		control_reply_str(rq, PROTO_OK, "not suspended: nothing to do");
@@ -649,24 +717,27 @@ h_resume(struct ctl_req *rq)
 		    "(draining writes); try again");
 		return 0;
 	}
-	rc = mount_claim();
-	if (rc < 0) {
-		log_warnx("resume: take the write claim: %s", strerror(-rc));
-		control_reply_str(rq, proto_status_from_errno(-rc), "cannot "
-		    "resume: %s%s; still suspended", strerror(-rc), rc == -EROFS ?
-		    " (the filesystem is read-only: remount it read-write "
-		    "first)" : "");
+	if (f.fs != FS_NONE) {
+		control_reply_str(rq, PROTO_EBUSY, "the filesystem is frozen by "
+		    "larderd: thaw first, then resume");
 		return 0;
 	}
-	f.suspend = 0;
-	f.suspended = 0;
-	f.suspend_since = time(NULL);
-	log_info("resume: asked by uid %u pid %d; write claim taken",
+	if (wait_add(f.resume_wait, &f.nresume_wait, rq) < 0)
+		return -EBUSY;
+	if (f.resuming)
+		return CTL_DEFERRED;
+	j = calloc(1, sizeof(*j));
+	if (j == NULL) {
+		f.nresume_wait--;
+		return -ENOMEM;
+	}
+	log_info("resume: asked by uid %u pid %d; taking the write claim",
 	    (unsigned)rq->uid, (int)rq->pid);
-	maybe_unquiesce();
-	control_reply_str(rq, PROTO_OK, "resumed: write claim taken, writing %s",
-	    f.defer ? "stays stopped (deferred for a freeze)" : "resumed");
-	return 0;
+	j->w.run = claim_run;
+	j->w.done = claim_done;
+	f.resuming = 1;
+	workq_submit(f.claimq, &j->w);
+	return CTL_DEFERRED;
 }
 
 /* ---- stall detection -------------------------------------------------- */
@@ -790,6 +861,9 @@ freeze_init(const struct conf *c)
 	f.q = workq_create("larder-freeze", 1);
 	if (f.q == NULL)
 		return -errno;
+	f.claimq = workq_create("larder-claim", 1);
+	if (f.claimq == NULL)
+		return -errno;
 	f.tick = loop_timer_add(STALL_TICK_MS, stall_tick, NULL);
 	if (f.tick == NULL)
 		return -errno;
@@ -826,8 +900,16 @@ freeze_fini(void)
 		workq_destroy(f.q);
 		f.q = NULL;
 	}
+	if (f.claimq != NULL) {
+		/* a claim stuck on a frozen fs holds this up until the thaw;
+		 * main.c's stop timer bounds the whole shutdown */
+		workq_destroy(f.claimq);
+		f.claimq = NULL;
+	}
 	wait_reply(f.thaw_wait, &f.nthaw_wait, PROTO_OK, "thawed (larderd is "
 	    "stopping)");
+	wait_reply(f.resume_wait, &f.nresume_wait, PROTO_ERR, "larderd is "
+	    "stopping");
 	if (f.fs == FS_FROZEN && mount_root_fd() != -1) {
 		fd = openat(mount_root_fd(), ".", O_RDONLY | O_DIRECTORY |
 		    O_CLOEXEC);
