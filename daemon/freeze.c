@@ -27,6 +27,8 @@
  * number and the operation, nothing of the main thread's state.
  */
 #include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -49,6 +51,9 @@
 
 #define STALL_TICK_MS	100	/* how often the age of the oldest write is read */
 #define STALL_MS	500	/* a write older than this: the fs is frozen */
+/* ... unless the cache's block device still completes writes: then it is
+ * slow (a big fdatasync, dirty throttling), not frozen, up to this age */
+#define SLOW_MAX_MS	30000
 #define CALM_MS		2000	/* writes flowing this long end a stall episode */
 #define MAX_WAITERS	8	/* requests waiting on one quiesce or fs job */
 #define MAX_TIMEOUT	86400
@@ -119,6 +124,8 @@ static struct {
 	uint64_t flowing_since;		/* loop ms writes flow again; 0: no
 					   episode open */
 	struct loop_timer *tick;
+	int64_t dev_writes;		/* device writes done at the last tick,
+					   -1: unknown */
 
 	/* counters for stats */
 	uint64_t n_freezes, n_refused, n_fs_frozen, n_limit_thaws, n_stalls,
@@ -742,23 +749,60 @@ h_resume(struct ctl_req *rq)
 
 /* ---- stall detection -------------------------------------------------- */
 
+/* Write I/Os the cache's block device has completed (the fifth field of
+ * /sys/dev/block/MAJ:MIN/stat), or -1 when it has no such device (btrfs,
+ * network, tmpfs). Reads sysfs: never waits on the cache filesystem. */
+static int64_t
+dev_writes_done(void)
+{
+	char path[64], buf[512];
+	unsigned long long v[5];
+	struct stat sb;
+	ssize_t n;
+	int fd, root = mount_root_fd();
+
+	if (root < 0 || fstat(root, &sb) < 0)
+		return -1;
+	snprintf(path, sizeof(path), "/sys/dev/block/%u:%u/stat",
+	    major(sb.st_dev), minor(sb.st_dev));
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	if (sscanf(buf, "%llu %llu %llu %llu %llu", &v[0], &v[1], &v[2],
+	    &v[3], &v[4]) != 5 || v[4] > INT64_MAX)
+		return -1;
+	return (int64_t)v[4];
+}
+
 /*
  * Every STALL_TICK_MS: a write (io or meta) in flight for STALL_MS or more
  * means the filesystem is frozen under us: stop starting writes until it
  * completes. A freeze often shows as several stalls in a row (the stuck
  * write completes, the next one sticks), so a stall episode, logged once
- * each way, ends only after writes have flowed for CALM_MS.
+ * each way, ends only after writes have flowed for CALM_MS. A frozen
+ * filesystem sends nothing to its device, so while the device completes
+ * writes a long write is only slow (writeback of a large fill, dirty
+ * throttling on a slow disk), up to SLOW_MAX_MS.
  */
 static void
 stall_tick(void *arg)
 {
 	uint64_t age, now = loop_now_ms();
+	int64_t w;
+	int progress;
 
 	(void)arg;
 	f.tick = loop_timer_add(STALL_TICK_MS, stall_tick, NULL);
 	if (f.tick == NULL)
 		log_warn("freeze: stall timer");
 	age = store_oldest_write_ms();
+	w = dev_writes_done();
+	progress = w >= 0 && f.dev_writes >= 0 && w != f.dev_writes;
+	f.dev_writes = w;
 	if (!f.stalled) {
 		if (f.flowing_since != 0 && now - f.flowing_since >= CALM_MS) {
 			f.flowing_since = 0;
@@ -769,6 +813,8 @@ stall_tick(void *arg)
 		/* while we froze it ourselves, a stuck write is no news */
 		if (age < STALL_MS || f.fs == FS_FROZEN || f.suspended)
 			return;
+		if (progress && age < SLOW_MAX_MS)
+			return;		/* slow, not frozen */
 		f.stalled = 1;
 		if (f.flowing_since != 0) {
 			/* the same episode: the next write stuck too */
@@ -856,6 +902,7 @@ int
 freeze_init(const struct conf *c)
 {
 	memset(&f, 0, sizeof(f));
+	f.dev_writes = -1;
 	freeze_reconfigure(c);
 	f.since = time(NULL);
 	f.q = workq_create("larder-freeze", 1);
