@@ -29,4 +29,20 @@ void freeze_fini(void);
 int freeze_writes_ok(void);
 const char *freeze_state_str(void);
 
+/*
+ * A backend other than the store (kernel mode: kernel.c) registers how it
+ * quiesces. With a backend set, a freeze with defer policy calls
+ * quiesce(arg, done, darg) instead of store_quiesce and answers ready once
+ * done(darg, err) has been called (on the main thread); kernel mode
+ * withdraws the cache there (closes /dev/cachefiles). After thaw, or when
+ * the time limit thawed the fs, freeze.c calls resume(arg). NULL unsets.
+ */
+struct freeze_backend {
+	void (*quiesce)(void *arg, void (*done)(void *darg, int err),
+	    void *darg);
+	void (*resume)(void *arg);
+	void *arg;
+};
+void freeze_set_backend(const struct freeze_backend *b);
+
 #endif

@@ -531,6 +531,28 @@ obj_wake(struct obj *o)
 	return 1;
 }
 
+/* The culler moved an object nobody held into the graveyard: close the
+ * idle file we kept open on it, or its space never comes back when the
+ * reaper unlinks it. Called on the main thread before the index entry goes. */
+static void
+on_culled(void *arg, uint32_t id)
+{
+	const char *name = index_name(id);
+	struct vol *v;
+	struct obj *o;
+
+	(void)arg;
+	if (!name)
+		return;
+	for (v = vols; v; v = v->next)
+		if (v->idx == (int)index_vol(id))
+			break;
+	if (!v || !(o = obj_find(v, name)))
+		return;
+	if (o->idle && o->refs == 0 && o->jobs == 0)
+		obj_free(o);
+}
+
 /* Free the idle objects of a volume (all volumes: v NULL). */
 static void
 idle_evict(struct vol *v)
@@ -2255,6 +2277,7 @@ store_init(const struct conf *c, int rootfd)
 	control_register(PROTO_LIST_OBJECTS, h_list_objects, 0);
 	control_register(PROTO_DROP, h_drop, 1);
 	control_on_disconnect(CTL_SLOT_STORE, on_disconnect);
+	cull_on_culled(on_culled, NULL);
 	control_add_status(store_status);
 	control_add_stats(store_stats);
 	/* the index fills in the background; clients are served meanwhile */

@@ -1,0 +1,1223 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * kernel.c: kernel mode, larderd as cachefilesd on /dev/cachefiles.
+ *
+ * The kernel's CacheFiles writes the cache; larderd opens /dev/cachefiles,
+ * makes the private mount (mount.c: unshare + move_mount of the clone, atime
+ * kept), tells the kernel `dir <private path>`, the thresholds in an order
+ * it accepts, tag, secctx and debug, and binds. From then on it:
+ *
+ *  - reads the kernel's state string whenever the device polls readable
+ *    (POLLIN: state changed), and kicks the culler while it says cull=1;
+ *    while nothing can be culled it backs off (1 s doubling to 30 s) and
+ *    re-arms with POLLOUT instead of spinning;
+ *  - keeps the index (index.c) of the kernel's tree with scan.c: one
+ *    scan_start at bind, then scan_rescan_changed (only the fan-out
+ *    directories whose mtime changed) every few seconds and soon after
+ *    the kernel reports released objects (it links an object into its
+ *    fan-out directory when it commits it);
+ *  - culls through cull.c with cull_ops whose cull_one does `inuse NAME`
+ *    and `cull NAME` after fchdir into the fan-out directory (per-thread
+ *    cwd: the worker unshares CLONE_FS);
+ *  - unlinks what the kernel moved into graveyard/ right after each cull,
+ *    so that the culler's statfs sees the space (cull.c's reaper empties
+ *    graveyard/ after every pass as well).
+ *
+ * Freeze with defer policy withdraws the cache: the device is swapped for
+ * a read-only /dev/null with dup2 (the fd number stays valid for the cull
+ * workers, whose writes then fail), so the kernel unbinds and the netfs
+ * runs uncached; after thaw the device is opened and bound again.
+ *
+ * Threads: the main thread owns everything here. The "kernel" work queue
+ * (one thread) runs the withdraw close, which can take a while; scan.c and
+ * cull.c run their own workers. cull_one runs on cull.c's workers and
+ * touches only the device fd, the root fd and the atomic counters below.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "control.h"
+#include "cull.h"
+#include "freeze.h"
+#include "index.h"
+#include "kernel.h"
+#include "log.h"
+#include "loop.h"
+#include "mount.h"
+#include "scan.h"
+#include "workq.h"
+
+/* freeze.c may or may not offer the backend hook yet: link either way. */
+#pragma weak freeze_set_backend
+/* cull.c's release count (resume_thresholds); declared here until cull.h
+ * on main has it, weak for the same reason. */
+void cull_released(uint64_t objects, uint64_t bytes);
+#pragma weak cull_released
+
+#define SCAN_PERIOD_MS		5000	/* mtime check of every fan-out dir */
+#define SCAN_MIN_GAP_MS		1000	/* rescans triggered by state changes */
+#define CULL_BACKOFF_MIN_MS	1000
+#define CULL_BACKOFF_MAX_MS	30000
+#define REBIND_RETRY_MS		5000
+#define STATE_MAX		256	/* the kernel formats into 256 bytes */
+#define HEX_MAX_DIGITS		16	/* a u64 */
+
+/* ---- the state string -------------------------------------------------- */
+
+struct kernel_state {
+	int cull;			/* 1: the kernel wants culling */
+	uint64_t frun, fcull, fstop;	/* absolute file counts */
+	uint64_t brun, bcull, bstop;	/* absolute f_bsize block counts */
+	uint64_t freleased;		/* objects released since last read */
+	uint64_t breleased;		/* 512-byte units released */
+};
+
+/* Parse one lowercase hex number of 1..16 digits ending at a space or at
+ * end; advance *p. */
+static int
+parse_hex(const char **p, const char *end, uint64_t max, uint64_t *out)
+{
+	const char *s = *p;
+	uint64_t v = 0;
+	int n = 0;
+
+	while (s < end && *s != ' ') {
+		int d;
+
+		if (*s >= '0' && *s <= '9')
+			d = *s - '0';
+		else if (*s >= 'a' && *s <= 'f')
+			d = *s - 'a' + 10;
+		else
+			return -EINVAL;
+		if (++n > HEX_MAX_DIGITS)
+			return -ERANGE;
+		v = v << 4 | (uint64_t)d;
+		s++;
+	}
+	if (n == 0)
+		return -EINVAL;
+	if (v > max)
+		return -ERANGE;
+	*out = v;
+	*p = s;
+	return 0;
+}
+
+/*
+ * Parse the state string exactly as fs/cachefiles/daemon.c prints it:
+ * "cull=%c frun=%llx fcull=%llx fstop=%llx brun=%llx bcull=%llx bstop=%llx
+ * freleased=%x breleased=%llx", fields in that order, single spaces, no
+ * newline (one trailing newline or NUL is tolerated). 0 or -EINVAL/-ERANGE.
+ */
+static int
+parse_state(const char *buf, size_t len, struct kernel_state *st)
+{
+	static const char *const keys[] = { "frun", "fcull", "fstop", "brun",
+	    "bcull", "bstop", "freleased", "breleased" };
+	struct kernel_state tmp;
+	uint64_t *vals[] = { &tmp.frun, &tmp.fcull, &tmp.fstop, &tmp.brun,
+	    &tmp.bcull, &tmp.bstop, &tmp.freleased, &tmp.breleased };
+	const char *p = buf, *end;
+	size_t i;
+	int r;
+
+	if (len == 0 || len >= STATE_MAX)
+		return -EINVAL;
+	if (buf[len - 1] == '\n' || buf[len - 1] == '\0')
+		len--;
+	end = buf + len;
+	if (memchr(buf, '\0', len) != NULL)
+		return -EINVAL;
+	if (len < 7 || memcmp(p, "cull=", 5) != 0)
+		return -EINVAL;
+	if (p[5] != '0' && p[5] != '1')
+		return -EINVAL;
+	memset(&tmp, 0, sizeof(tmp));
+	tmp.cull = p[5] == '1';
+	p += 6;
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		size_t kl = strlen(keys[i]);
+
+		if ((size_t)(end - p) < kl + 3 || p[0] != ' ' ||
+		    memcmp(p + 1, keys[i], kl) != 0 || p[1 + kl] != '=')
+			return -EINVAL;
+		p += kl + 2;
+		/* freleased is %x: an unsigned int */
+		r = parse_hex(&p, end, i == 6 ? UINT32_MAX : UINT64_MAX,
+		    vals[i]);
+		if (r < 0)
+			return r;
+	}
+	if (p != end)
+		return -EINVAL;
+	*st = tmp;
+	return 0;
+}
+
+/* ---- the configuration, in an order the kernel accepts ------------------ */
+
+enum { T_RUN, T_CULL, T_STOP, T_N };
+
+/* Whether setting slot which to v keeps stop < cull < run < 100 as the
+ * kernel checks it (each write against the values already set). */
+static int
+threshold_ok(const unsigned cur[T_N], int which, unsigned v)
+{
+	switch (which) {
+	case T_RUN:
+		return v > cur[T_CULL] && v < 100;
+	case T_CULL:
+		return v > cur[T_STOP] && v < cur[T_RUN];
+	default:
+		return v < cur[T_CULL];
+	}
+}
+
+/*
+ * Find an order in which to write the three thresholds of one kind (run,
+ * cull, stop) to go from cur to want so that the kernel accepts every
+ * write. Fills order[] with slot numbers; returns 0, or -ERANGE if want
+ * itself is out of order (then no order works).
+ */
+static int
+threshold_order(const unsigned cur[T_N], const unsigned want[T_N],
+    int order[T_N])
+{
+	static const int perms[6][T_N] = {
+		{ T_RUN, T_CULL, T_STOP }, { T_STOP, T_CULL, T_RUN },
+		{ T_RUN, T_STOP, T_CULL }, { T_STOP, T_RUN, T_CULL },
+		{ T_CULL, T_RUN, T_STOP }, { T_CULL, T_STOP, T_RUN },
+	};
+	size_t i;
+	int j;
+
+	if (!(want[T_STOP] < want[T_CULL] && want[T_CULL] < want[T_RUN] &&
+	    want[T_RUN] < 100))
+		return -ERANGE;
+	for (i = 0; i < 6; i++) {
+		unsigned sim[T_N];
+
+		memcpy(sim, cur, sizeof(sim));
+		for (j = 0; j < T_N; j++) {
+			int w = perms[i][j];
+
+			if (!threshold_ok(sim, w, want[w]))
+				break;
+			sim[w] = want[w];
+		}
+		if (j == T_N) {
+			memcpy(order, perms[i], sizeof(perms[i]));
+			return 0;
+		}
+	}
+	return -ERANGE;	/* not reached for a valid want (see the unit test) */
+}
+
+#define KCMD_MAX	16
+#define KCMD_LEN	(PATH_MAX + 16)
+
+struct kcmd {
+	char text[KCMD_LEN];
+	unsigned line;		/* conf line it came from; 0: none */
+	const char *what;	/* keyword, for messages */
+};
+
+/*
+ * Build the commands that configure the kernel for c, dir being the path
+ * the kernel resolves (the private mount). Thresholds start from the
+ * kernel's defaults at open (7/5/1). Returns the count or -errno.
+ */
+static int
+config_cmds(const struct conf *c, const char *dir, struct kcmd *out,
+    size_t max)
+{
+	static const char *const bname[T_N] = { "brun", "bcull", "bstop" };
+	static const char *const fname[T_N] = { "frun", "fcull", "fstop" };
+	const unsigned def[T_N] = { CONF_DEFAULT_RUN, CONF_DEFAULT_CULL,
+	    CONF_DEFAULT_STOP };
+	const unsigned bw[T_N] = { c->brun, c->bcull, c->bstop };
+	const unsigned fw[T_N] = { c->frun, c->fcull, c->fstop };
+	const unsigned bl[T_N] = { c->loc_brun.line, c->loc_bcull.line,
+	    c->loc_bstop.line };
+	const unsigned fl[T_N] = { c->loc_frun.line, c->loc_fcull.line,
+	    c->loc_fstop.line };
+	int bo[T_N], fo[T_N], r, i;
+	size_t n = 0;
+
+#define ADD(ln, wh, ...) do {						\
+		if (n >= max)						\
+			return -ENOSPC;					\
+		if ((size_t)snprintf(out[n].text, KCMD_LEN, __VA_ARGS__) >= \
+		    KCMD_LEN)						\
+			return -ENAMETOOLONG;				\
+		out[n].line = (ln);					\
+		out[n].what = (wh);					\
+		n++;							\
+	} while (0)
+
+	if (dir[0] == '\0')
+		return -EINVAL;
+	ADD(c->loc_dir.line, "dir", "dir %s", dir);
+	if (c->tag[0] != '\0')
+		ADD(0, "tag", "tag %s", c->tag);
+	if (c->secctx[0] != '\0')
+		ADD(0, "secctx", "secctx %s", c->secctx);
+	if ((r = threshold_order(def, bw, bo)) < 0)
+		return r;
+	if ((r = threshold_order(def, fw, fo)) < 0)
+		return r;
+	for (i = 0; i < T_N; i++)
+		ADD(bl[bo[i]], bname[bo[i]], "%s %u%%", bname[bo[i]],
+		    bw[bo[i]]);
+	for (i = 0; i < T_N; i++)
+		ADD(fl[fo[i]], fname[fo[i]], "%s %u%%", fname[fo[i]],
+		    fw[fo[i]]);
+	if (c->debug != 0)
+		ADD(0, "debug", "debug %lu", c->debug);
+	ADD(0, "bind", "bind");
+#undef ADD
+	return (int)n;
+}
+
+/* A hint for the admin when the kernel refuses bind. */
+static const char *
+bind_hint(int err)
+{
+	switch (err) {
+	case EOPNOTSUPP:
+		return " (the filesystem needs user xattrs and O_TMPFILE; "
+		    "tmpfs will not do)";
+	case EROFS:
+		return " (the filesystem is read-only)";
+	case ERANGE:
+		return " (thresholds out of order)";
+	case EBUSY:
+		return " (already bound)";
+	case ENOENT:
+	case ENOTDIR:
+		return " (the cache directory is not reachable in larderd's "
+		    "mount namespace)";
+	default:
+		return "";
+	}
+}
+
+/* ---- state ---------------------------------------------------------------- */
+
+enum kstate {
+	K_DOWN = 0,		/* not started */
+	K_BOUND,		/* the kernel caches */
+	K_WITHDRAWING,		/* freeze: closing the device */
+	K_WITHDRAWN,		/* freeze: no cache, the netfs runs uncached */
+};
+
+static struct {
+	struct conf conf;
+	unsigned flags;
+	int devfd;		/* /dev/cachefiles; /dev/null O_RDONLY while withdrawn */
+	int nullfd;		/* the stand-in, kept open */
+	int rootfd;		/* cache dir on the private mount */
+	char dir[PATH_MAX];	/* what the kernel was told */
+	enum kstate state;
+	struct kernel_state st;	/* last state read */
+	int have_st;
+	struct loop_watch *watch;
+	uint32_t watch_events;
+	struct workq *wq;
+	int mounted, indexed, culling;	/* what kernel_stop must undo */
+	int cull_failed;		/* cull_init failed: do not retry */
+
+	int scan_busy;		/* a scan of ours runs (scan.c) */
+	int scan_again;		/* a scan was asked for while busy */
+	uint64_t last_scan_ms;
+	struct loop_timer *scan_timer;
+	int scanned_once;
+
+	struct loop_timer *cull_timer;
+	uint64_t backoff_ms;
+	uint64_t culls_at_kick;	/* cull_ok when the culler was last kicked */
+	struct loop_timer *rebind_timer;
+
+	/* freeze hook continuation */
+	void (*quiesce_done)(void *arg, int err);
+	void *quiesce_arg;
+
+	/* stats (main thread) */
+	uint64_t state_reads, bad_states, scans, rebinds, withdrawals;
+	uint64_t freleased_total, breleased_total;
+} K = { .devfd = -1, .nullfd = -1, .rootfd = -1 };
+
+/* touched by cull workers */
+static atomic_int k_withdrawn;
+static atomic_uint_fast64_t cull_ok, cull_busy, cull_gone, cull_err;
+static atomic_uint_fast64_t reaped_now;	/* by cull_one */
+
+static const char *
+kstate_str(enum kstate s)
+{
+	switch (s) {
+	case K_BOUND:
+		return "bound";
+	case K_WITHDRAWING:
+		return "withdrawing";
+	case K_WITHDRAWN:
+		return "withdrawn (frozen: caching off)";
+	default:
+		return "down";
+	}
+}
+
+/* ---- talking to the device ------------------------------------------------ */
+
+/* One command per write(); 0 or -errno. */
+static int
+dev_cmd(int fd, const char *text)
+{
+	size_t len = strlen(text);
+	ssize_t n;
+
+	do
+		n = write(fd, text, len);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	if ((size_t)n != len)
+		return -EIO;
+	return 0;
+}
+
+/* Send the whole configuration and bind; log every refusal as
+ * "file:line: reason". 0 or -errno of the first refusal. */
+static int
+dev_configure(int fd, const struct conf *c, const char *dir)
+{
+	struct kcmd *cmds;
+	int n, i, r, first = 0;
+
+	cmds = calloc(KCMD_MAX, sizeof(*cmds));
+	if (cmds == NULL)
+		return -ENOMEM;
+	n = config_cmds(c, dir, cmds, KCMD_MAX);
+	if (n < 0) {
+		log_warnx("%s: cannot build the kernel configuration: %s",
+		    c->file, strerror(-n));
+		free(cmds);
+		return n;
+	}
+	for (i = 0; i < n; i++) {
+		int isbind = strcmp(cmds[i].what, "bind") == 0;
+
+		log_debug("kernel: %s", cmds[i].text);
+		r = dev_cmd(fd, cmds[i].text);
+		if (r == 0)
+			continue;
+		if (cmds[i].line > 0)
+			log_warnx("%s:%u: the kernel refused \"%s\": %s",
+			    c->file, cmds[i].line, cmds[i].text, strerror(-r));
+		else if (isbind)
+			log_warnx("%s: the kernel refused to bind %s (dir %s): "
+			    "%s%s", c->file, dir, c->dir, strerror(-r),
+			    bind_hint(-r));
+		else
+			log_warnx("%s: %s: the kernel refused \"%s\": %s%s",
+			    c->file, cmds[i].what, cmds[i].text, strerror(-r),
+			    strcmp(cmds[i].what, "secctx") == 0 ?
+			    " (no such security context, or no LSM)" : "");
+		if (first == 0)
+			first = r;
+		if (isbind || strcmp(cmds[i].what, "dir") == 0)
+			break;
+	}
+	free(cmds);
+	return first;
+}
+
+/* Read and parse the state string; 0, or -errno (-EAGAIN: not bound). */
+static int
+dev_read_state(void)
+{
+	char buf[STATE_MAX + 1];
+	ssize_t n;
+	int r;
+	static struct log_ratelimit rl;
+
+	do
+		n = read(K.devfd, buf, sizeof(buf) - 1);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	if (n == 0)
+		return -EAGAIN;
+	K.state_reads++;
+	buf[n] = '\0';
+	r = parse_state(buf, (size_t)n, &K.st);
+	if (r < 0) {
+		K.bad_states++;
+		log_warnx_rl(&rl, "kernel: unexpected state string \"%.*s\"",
+		    (int)(n > 120 ? 120 : n), buf);
+		return r;
+	}
+	K.have_st = 1;
+	K.freleased_total += K.st.freleased;
+	K.breleased_total += K.st.breleased;
+	if ((K.st.freleased > 0 || K.st.breleased > 0) && K.culling &&
+	    cull_released != NULL)
+		cull_released(K.st.freleased, K.st.breleased * 512);
+	return 0;
+}
+
+/* ---- cull_ops: runs on cull.c's worker threads ------------------------------ */
+
+/* Give this thread its own cwd so fchdir does not move the others'. */
+static int
+own_cwd(void)
+{
+	static _Thread_local int done;
+
+	if (done)
+		return 0;
+	if (unshare(CLONE_FS) < 0)
+		return -errno;
+	done = 1;
+	return 0;
+}
+
+/*
+ * The kernel's `cull` only moves the object into graveyard/: the space
+ * comes back when it is unlinked. Unlink the plain files there now, so
+ * that the culler's next statvfs sees the space (directories, from culled
+ * volumes, are left to the scan job's recursive reap). Worker thread.
+ */
+static void
+reap_graveyard_files(void)
+{
+	struct dirent *de;
+	DIR *dp;
+	int gfd;
+
+	gfd = openat(K.rootfd, "graveyard", O_RDONLY | O_DIRECTORY |
+	    O_NOFOLLOW | O_CLOEXEC);
+	if (gfd < 0)
+		return;
+	if ((dp = fdopendir(gfd)) == NULL) {
+		close(gfd);
+		return;
+	}
+	while ((de = readdir(dp)) != NULL)
+		if (de->d_type == DT_REG &&
+		    unlinkat(dirfd(dp), de->d_name, 0) == 0)
+			atomic_fetch_add(&reaped_now, 1);
+	closedir(dp);
+}
+
+static int
+kernel_cull_one(const char *volume_key, uint8_t fanout, const char *name,
+    void *arg)
+{
+	char path[PATH_MAX], cmd[NAME_MAX + 8];
+	int dfd, r;
+
+	(void)arg;
+	if (atomic_load(&k_withdrawn))
+		return -EAGAIN;
+	if (strchr(name, '/') != NULL || strlen(name) > NAME_MAX ||
+	    strchr(volume_key, '/') != NULL)
+		return -EINVAL;
+	if ((r = own_cwd()) < 0)
+		goto out;
+	if ((size_t)snprintf(path, sizeof(path), "cache/I%s/@%02x",
+	    volume_key, fanout) >= sizeof(path)) {
+		r = -ENAMETOOLONG;
+		goto out;
+	}
+	dfd = openat(K.rootfd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+	if (dfd < 0) {
+		r = errno == ENOENT ? -ENOENT : -errno;
+		goto out;
+	}
+	r = fchdir(dfd) < 0 ? -errno : 0;
+	close(dfd);
+	if (r < 0)
+		goto out;
+	snprintf(cmd, sizeof(cmd), "inuse %s", name);
+	r = dev_cmd(K.devfd, cmd);
+	if (r == 0) {
+		snprintf(cmd, sizeof(cmd), "cull %s", name);
+		r = dev_cmd(K.devfd, cmd);
+	}
+	if (r == -EBADF && atomic_load(&k_withdrawn))
+		r = -EAGAIN;	/* withdrawn under us */
+	if (r == 0)
+		reap_graveyard_files();
+out:
+	if (r == 0)
+		atomic_fetch_add(&cull_ok, 1);
+	else if (r == -EBUSY)
+		atomic_fetch_add(&cull_busy, 1);
+	else if (r == -ESTALE || r == -ENOENT)
+		atomic_fetch_add(&cull_gone, 1);
+	else
+		atomic_fetch_add(&cull_err, 1);
+	if (r == -ESTALE)
+		r = -ENOENT;
+	return r;
+}
+
+/* ---- the index: scan.c's scan, rescans of changed fan-out dirs -------------- */
+
+static void scan_timer_fire(void *arg);
+
+/*
+ * Start the culler once the first scan has filled the index: started on
+ * an empty index, its first pass finds nothing, and it then waits for
+ * releases (resume_thresholds) that an idle netfs never makes.
+ */
+static void
+start_culling(void)
+{
+	static const struct cull_ops ops = { .cull_one = kernel_cull_one };
+	int r;
+
+	if (K.culling || K.cull_failed)
+		return;
+	r = cull_init(&K.conf, K.rootfd, (K.flags & KERNEL_NOCULL) ||
+	    K.conf.nocull, &ops);
+	if (r < 0) {
+		log_warnx("kernel: cannot start culling: %s; the cache will "
+		    "not be culled", strerror(-r));
+		K.cull_failed = 1;
+		return;
+	}
+	K.culling = 1;
+}
+
+static void scan_submit(void);
+
+/* scan.c's done(): main thread. */
+static void
+scan_done(void *arg, int err)
+{
+	static struct log_ratelimit rl;
+
+	(void)arg;
+	K.scan_busy = 0;
+	K.scans++;
+	if (err < 0)
+		log_warnx_rl(&rl, "kernel: scan of %s/cache: %s", K.conf.dir,
+		    strerror(-err));
+	log_debug("kernel: scan done; index %ju objects, %ju bytes",
+	    (uintmax_t)index_objects(), (uintmax_t)index_total_bytes());
+	if (K.state != K_BOUND)
+		return;
+	start_culling();
+	if (K.scan_again) {
+		K.scan_again = 0;
+		scan_submit();
+	}
+	/* a fresh index may be what the culler was waiting for: kick it
+	 * (bounded: scans run at most once a second) */
+	if (K.have_st && K.st.cull && K.culling &&
+	    !(K.flags & KERNEL_NOCULL) && !K.conf.nocull)
+		cull_kick();
+}
+
+/*
+ * The first time the whole tree (scan_start), then only the fan-out
+ * directories whose mtime changed and volumes that appeared
+ * (scan_rescan_changed): the kernel links an object into its fan-out
+ * directory when it commits it, and renames it out when it is culled.
+ */
+static void
+scan_submit(void)
+{
+	static struct log_ratelimit rl;
+	int r;
+
+	if (K.state != K_BOUND)
+		return;
+	if (K.scan_busy || scan_running()) {
+		K.scan_again = 1;
+		return;
+	}
+	if (!K.scanned_once)
+		r = scan_start(K.rootfd, 0, scan_done, NULL);
+	else
+		r = scan_rescan_changed(scan_done, NULL);
+	if (r == -EBUSY) {
+		K.scan_again = 1;
+		return;
+	}
+	if (r < 0) {
+		log_warnx_rl(&rl, "kernel: cannot scan %s: %s", K.conf.dir,
+		    strerror(-r));
+		start_culling();	/* cull what the index has */
+		return;
+	}
+	K.scanned_once = 1;
+	K.scan_busy = 1;
+	K.last_scan_ms = loop_now_ms();
+}
+
+static void
+scan_timer_fire(void *arg)
+{
+	(void)arg;
+	K.scan_timer = NULL;
+	scan_submit();
+	if (K.state == K_BOUND)
+		K.scan_timer = loop_timer_add(SCAN_PERIOD_MS, scan_timer_fire,
+		    NULL);
+}
+
+/* A state change: rescan soon, but not more than once a second. */
+static void
+scan_soon(void)
+{
+	uint64_t since = loop_now_ms() - K.last_scan_ms;
+
+	if (K.state != K_BOUND)
+		return;
+	if (K.scan_busy) {
+		K.scan_again = 1;
+		return;
+	}
+	if (since >= SCAN_MIN_GAP_MS) {
+		scan_submit();
+		return;
+	}
+	/* too soon: bring the periodic scan forward instead */
+	if (K.scan_timer != NULL)
+		loop_timer_cancel(K.scan_timer);
+	K.scan_timer = loop_timer_add(SCAN_MIN_GAP_MS - since, scan_timer_fire,
+	    NULL);
+}
+
+/* ---- culling and the device's poll events ------------------------------------ */
+
+static void
+watch_set(uint32_t events)
+{
+	if (K.watch != NULL && events != K.watch_events &&
+	    loop_watch_mod(K.watch, events) == 0)
+		K.watch_events = events;
+}
+
+static void
+cull_timer_fire(void *arg)
+{
+	(void)arg;
+	K.cull_timer = NULL;
+	/* the backoff is over: let POLLOUT say whether culling is still
+	 * wanted (level-triggered, so it fires at once if so) */
+	if (K.state == K_BOUND)
+		watch_set(EPOLLIN | EPOLLOUT);
+}
+
+/*
+ * The kernel wants culling (cull=1, or POLLOUT): kick the culler and wait
+ * before asking again; if the last kick culled nothing (everything in
+ * use, or the index has nothing), wait twice as long, up to 30 s.
+ */
+static void
+cull_wanted(void)
+{
+	uint64_t ok = atomic_load(&cull_ok);
+
+	watch_set(EPOLLIN);		/* no POLLOUT spin */
+	if (K.cull_timer != NULL)
+		return;			/* backing off */
+	if ((K.flags & KERNEL_NOCULL) || K.conf.nocull || !K.culling)
+		return;		/* (start_culling kicks once it runs) */
+	if (K.backoff_ms == 0 || ok > K.culls_at_kick)
+		K.backoff_ms = CULL_BACKOFF_MIN_MS;
+	else if (K.backoff_ms < CULL_BACKOFF_MAX_MS)
+		K.backoff_ms = K.backoff_ms * 2 > CULL_BACKOFF_MAX_MS ?
+		    CULL_BACKOFF_MAX_MS : K.backoff_ms * 2;
+	K.culls_at_kick = ok;
+	log_debug("kernel: culling wanted; kick, next look in %ju ms",
+	    (uintmax_t)K.backoff_ms);
+	/* the kernel made objects since the last scan: find them (the scan's
+	 * end kicks the culler again) */
+	scan_soon();
+	cull_kick();
+	K.cull_timer = loop_timer_add(K.backoff_ms, cull_timer_fire, NULL);
+}
+
+/* Read the state and act on it. */
+static void
+state_check(void)
+{
+	int r;
+
+	if (K.state != K_BOUND)
+		return;
+	r = dev_read_state();
+	if (r < 0)
+		return;
+	if (K.st.freleased > 0 || K.st.breleased > 0)
+		scan_soon();
+	if (K.st.cull)
+		cull_wanted();
+	else {
+		K.backoff_ms = 0;
+		watch_set(EPOLLIN);
+	}
+}
+
+static void
+dev_event(int fd, uint32_t events, void *arg)
+{
+	static struct log_ratelimit rl;
+
+	(void)fd;
+	(void)arg;
+	if (events & (EPOLLERR | EPOLLHUP)) {
+		log_warnx_rl(&rl, "kernel: %s: error or hangup on the device",
+		    KERNEL_DEVICE);
+		watch_set(0);
+		return;
+	}
+	if (events & EPOLLIN) {
+		state_check();		/* reading clears the change flag */
+		scan_soon();
+	} else if (events & EPOLLOUT) {
+		if (dev_read_state() == 0 && !K.st.cull) {
+			watch_set(EPOLLIN);
+			return;
+		}
+		cull_wanted();
+	}
+}
+
+/* ---- open, bind, withdraw --------------------------------------------------- */
+
+static int
+dev_open(int *fdp)
+{
+	int fd = open(KERNEL_DEVICE, O_RDWR | O_CLOEXEC);
+
+	if (fd < 0) {
+		int e = errno;
+
+		if (e == EBUSY)
+			log_warnx("%s: another cache daemon (cachefilesd?) has "
+			    "%s open", KERNEL_DEVICE, KERNEL_DEVICE);
+		else if (e == ENOENT || e == ENXIO || e == ENODEV)
+			log_warnx("%s: %s (is the cachefiles module loaded? "
+			    "modprobe cachefiles)", KERNEL_DEVICE,
+			    strerror(e));
+		else
+			log_warnx("%s: %s", KERNEL_DEVICE, strerror(e));
+		return -e;
+	}
+	*fdp = fd;
+	return 0;
+}
+
+/* Open a fresh device, put it at K.devfd's number, configure and bind. */
+static int
+bind_cache(void)
+{
+	int fd = -1, r;
+
+	if ((r = dev_open(&fd)) < 0)
+		return r;
+	if (K.devfd < 0)
+		K.devfd = fd;
+	else if (fd != K.devfd) {
+		if (dup3(fd, K.devfd, O_CLOEXEC) < 0) {
+			r = -errno;
+			close(fd);
+			return r;
+		}
+		close(fd);
+	}
+	r = dev_configure(K.devfd, &K.conf, K.dir);
+	if (r < 0) {
+		/* unbind by swapping the stand-in back */
+		if (dup3(K.nullfd, K.devfd, O_CLOEXEC) < 0)
+			log_warn("kernel: dup3");
+		return r;
+	}
+	atomic_store(&k_withdrawn, 0);
+	K.state = K_BOUND;
+	K.watch = loop_watch_add(K.devfd, EPOLLIN, dev_event, NULL);
+	if (K.watch == NULL)
+		log_warn("kernel: cannot watch %s", KERNEL_DEVICE);
+	K.watch_events = EPOLLIN;
+	if (dev_read_state() == 0)
+		log_info("kernel: cache bound on %s (tag %s): brun %ju bcull %ju "
+		    "bstop %ju frun %ju fcull %ju fstop %ju%s", K.conf.dir,
+		    K.conf.tag, (uintmax_t)K.st.brun, (uintmax_t)K.st.bcull,
+		    (uintmax_t)K.st.bstop, (uintmax_t)K.st.frun,
+		    (uintmax_t)K.st.fcull, (uintmax_t)K.st.fstop,
+		    K.st.cull ? "; culling needed" : "");
+	scan_submit();
+	K.scan_timer = loop_timer_add(SCAN_PERIOD_MS, scan_timer_fire, NULL);
+	if (K.have_st && K.st.cull)
+		cull_wanted();
+	return 0;
+}
+
+static void
+timers_stop(void)
+{
+	if (K.scan_timer != NULL)
+		loop_timer_cancel(K.scan_timer);
+	if (K.cull_timer != NULL)
+		loop_timer_cancel(K.cull_timer);
+	if (K.rebind_timer != NULL)
+		loop_timer_cancel(K.rebind_timer);
+	K.scan_timer = K.cull_timer = K.rebind_timer = NULL;
+}
+
+struct withdraw_job {
+	struct work w;
+	int devfd, nullfd;
+	int err;
+};
+
+/* Worker: swap the device for the stand-in; the kernel withdraws the
+ * cache on release, which may take a while (it commits its objects). */
+static void
+withdraw_run(struct work *w)
+{
+	struct withdraw_job *j = (struct withdraw_job *)w;
+
+	j->err = dup3(j->nullfd, j->devfd, O_CLOEXEC) < 0 ? -errno : 0;
+}
+
+static void
+withdraw_done(struct work *w)
+{
+	struct withdraw_job *j = (struct withdraw_job *)w;
+	void (*done)(void *, int) = K.quiesce_done;
+	void *arg = K.quiesce_arg;
+
+	K.quiesce_done = NULL;
+	if (j->err < 0) {
+		log_warnx("kernel: cannot withdraw the cache: %s",
+		    strerror(-j->err));
+		K.state = K_BOUND;
+		atomic_store(&k_withdrawn, 0);
+	} else {
+		K.state = K_WITHDRAWN;
+		K.withdrawals++;
+		log_info("kernel: cache withdrawn for the freeze; the netfs "
+		    "runs uncached until thaw");
+	}
+	if (done != NULL)
+		done(arg, j->err);
+	free(j);
+}
+
+/* freeze hook: withdraw the cache; done(arg, err) when the kernel has let
+ * go of it. */
+static void
+kernel_quiesce(void *self, void (*done)(void *arg, int err), void *arg)
+{
+	struct withdraw_job *j;
+
+	(void)self;
+	if (K.state != K_BOUND) {
+		done(arg, K.state == K_WITHDRAWN ? 0 : -EBUSY);
+		return;
+	}
+	if ((j = calloc(1, sizeof(*j))) == NULL) {
+		done(arg, -ENOMEM);
+		return;
+	}
+	K.state = K_WITHDRAWING;
+	atomic_store(&k_withdrawn, 1);
+	timers_stop();
+	if (K.watch != NULL)
+		loop_watch_del(K.watch);
+	K.watch = NULL;
+	K.quiesce_done = done;
+	K.quiesce_arg = arg;
+	j->w.run = withdraw_run;
+	j->w.done = withdraw_done;
+	j->devfd = K.devfd;
+	j->nullfd = K.nullfd;
+	/* the queue is serial: this runs after any scan or reap in flight */
+	workq_submit(K.wq, &j->w);
+}
+
+static void
+rebind_fire(void *arg)
+{
+	(void)arg;
+	K.rebind_timer = NULL;
+	if (K.state != K_WITHDRAWN)
+		return;
+	if (bind_cache() == 0) {
+		K.rebinds++;
+		log_info("kernel: cache bound again after thaw");
+		return;
+	}
+	log_warnx("kernel: rebind failed; trying again in %d s",
+	    REBIND_RETRY_MS / 1000);
+	K.rebind_timer = loop_timer_add(REBIND_RETRY_MS, rebind_fire, NULL);
+}
+
+/* freeze hook: the filesystem is thawed (or the time limit passed). */
+static void
+kernel_resume(void *self)
+{
+	(void)self;
+	if (K.state == K_WITHDRAWN && K.rebind_timer == NULL)
+		rebind_fire(NULL);
+}
+
+/* ---- status and stats ---------------------------------------------------------- */
+
+static void
+kernel_status(struct ctl_kv *kv)
+{
+	ctl_kv_str(kv, "kernel.state", kstate_str(K.state));
+	ctl_kv_str(kv, "kernel.device", KERNEL_DEVICE);
+	ctl_kv_str(kv, "kernel.dir", K.dir);
+	ctl_kv_str(kv, "kernel.tag", K.conf.tag);
+	ctl_kv_u64(kv, "kernel.brun_percent", K.conf.brun);
+	ctl_kv_u64(kv, "kernel.bcull_percent", K.conf.bcull);
+	ctl_kv_u64(kv, "kernel.bstop_percent", K.conf.bstop);
+	ctl_kv_u64(kv, "kernel.frun_percent", K.conf.frun);
+	ctl_kv_u64(kv, "kernel.fcull_percent", K.conf.fcull);
+	ctl_kv_u64(kv, "kernel.fstop_percent", K.conf.fstop);
+	if (K.have_st) {
+		ctl_kv_str(kv, "kernel.culling", K.st.cull ? "yes" : "no");
+		ctl_kv_u64(kv, "kernel.brun_blocks", K.st.brun);
+		ctl_kv_u64(kv, "kernel.bcull_blocks", K.st.bcull);
+		ctl_kv_u64(kv, "kernel.bstop_blocks", K.st.bstop);
+		ctl_kv_u64(kv, "kernel.frun_files", K.st.frun);
+		ctl_kv_u64(kv, "kernel.fcull_files", K.st.fcull);
+		ctl_kv_u64(kv, "kernel.fstop_files", K.st.fstop);
+	}
+	ctl_kv_str(kv, "kernel.nocull", (K.flags & KERNEL_NOCULL) ||
+	    K.conf.nocull ? "yes" : "no");
+	ctl_kv_u64(kv, "kernel.volumes", index_volumes());
+	ctl_kv_u64(kv, "kernel.objects", index_objects());
+	ctl_kv_u64(kv, "kernel.bytes", index_total_bytes());
+	ctl_kv_u64(kv, "kernel.cull_backoff_ms", K.cull_timer ? K.backoff_ms :
+	    0);
+}
+
+static void
+kernel_stats(struct ctl_kv *kv)
+{
+	ctl_kv_u64(kv, "kernel.culled", atomic_load(&cull_ok));
+	ctl_kv_u64(kv, "kernel.cull_busy", atomic_load(&cull_busy));
+	ctl_kv_u64(kv, "kernel.cull_gone", atomic_load(&cull_gone));
+	ctl_kv_u64(kv, "kernel.cull_errors", atomic_load(&cull_err));
+	ctl_kv_u64(kv, "kernel.state_reads", K.state_reads);
+	ctl_kv_u64(kv, "kernel.bad_states", K.bad_states);
+	ctl_kv_u64(kv, "kernel.freleased", K.freleased_total);
+	ctl_kv_u64(kv, "kernel.breleased_bytes", K.breleased_total * 512);
+	ctl_kv_u64(kv, "kernel.scans", K.scans);
+	ctl_kv_u64(kv, "kernel.reaped", atomic_load(&reaped_now));
+	ctl_kv_u64(kv, "kernel.withdrawals", K.withdrawals);
+	ctl_kv_u64(kv, "kernel.rebinds", K.rebinds);
+}
+
+/* ---- entry points ------------------------------------------------------------- */
+
+int
+kernel_available(void)
+{
+	int fd = open(KERNEL_DEVICE, O_RDWR | O_CLOEXEC);
+
+	if (fd >= 0) {
+		close(fd);
+		return 1;
+	}
+	return errno == EBUSY;
+}
+
+int
+kernel_start(const struct conf *c, unsigned flags)
+{
+	static int registered;
+	char err[512];
+	int r, nocull;
+
+	K.conf = *c;
+	K.flags = flags;
+	nocull = (flags & KERNEL_NOCULL) || c->nocull;
+	K.nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (K.nullfd < 0) {
+		r = -errno;
+		log_warn("kernel: /dev/null");
+		return r;
+	}
+	/* the device first: EBUSY (cachefilesd running) is the usual
+	 * failure, and must not leave a private mount behind */
+	if ((r = dev_open(&K.devfd)) < 0)
+		goto fail;
+	err[0] = '\0';
+	r = mount_open(c->dir, MOUNT_ATTACH_PRIVATE | MOUNT_KEEP_ATIME, err,
+	    sizeof(err));
+	if (r < 0) {
+		log_warnx("%s: %s", c->dir, err[0] ? err : strerror(-r));
+		goto fail;
+	}
+	K.mounted = 1;
+	if (!mount_claimed() && (r = mount_claim()) < 0) {
+		log_warnx("%s: cannot take the write claim: %s", c->dir,
+		    strerror(-r));
+		goto fail;
+	}
+	K.rootfd = mount_root_fd();
+	if (snprintf(K.dir, sizeof(K.dir), "%s", mount_private_path()) >=
+	    (int)sizeof(K.dir) || K.dir[0] == '\0') {
+		log_warnx("%s: no private mount path for the kernel", c->dir);
+		r = -EINVAL;
+		goto fail;
+	}
+	if ((r = index_init()) < 0) {
+		log_warnx("kernel: index: %s", strerror(-r));
+		goto fail;
+	}
+	K.indexed = 1;
+	if ((K.wq = workq_create("kernel", 1)) == NULL) {
+		r = -errno;
+		log_warn("kernel: work queue");
+		goto fail;
+	}
+	if ((r = dev_configure(K.devfd, &K.conf, K.dir)) < 0)
+		goto fail;
+	atomic_store(&k_withdrawn, 0);
+	K.state = K_BOUND;
+	/* culling starts when the first scan has filled the index (see
+	 * start_culling) */
+	if (!registered) {
+		/* main.c registers mount_status only in userspace mode */
+		control_add_status(mount_status);
+		control_add_status(kernel_status);
+		control_add_stats(kernel_stats);
+		registered = 1;
+	}
+	if (freeze_set_backend != NULL) {
+		static const struct freeze_backend fb = {
+			.quiesce = kernel_quiesce, .resume = kernel_resume };
+
+		freeze_set_backend(&fb);
+	} else
+		log_info("kernel: freeze.c has no backend hook: a freeze "
+		    "cannot withdraw the cache");
+	K.watch = loop_watch_add(K.devfd, EPOLLIN, dev_event, NULL);
+	if (K.watch == NULL) {
+		r = -errno;
+		log_warn("kernel: cannot watch %s", KERNEL_DEVICE);
+		goto fail;
+	}
+	K.watch_events = EPOLLIN;
+	if (dev_read_state() == 0)
+		log_info("kernel: cache bound on %s (tag %s, private mount "
+		    "%s): brun %ju bcull %ju bstop %ju blocks, frun %ju "
+		    "fcull %ju fstop %ju files%s%s", c->dir, K.conf.tag, K.dir,
+		    (uintmax_t)K.st.brun, (uintmax_t)K.st.bcull,
+		    (uintmax_t)K.st.bstop, (uintmax_t)K.st.frun,
+		    (uintmax_t)K.st.fcull, (uintmax_t)K.st.fstop,
+		    K.st.cull ? "; culling needed" : "",
+		    nocull ? "; culling off" : "");
+	scan_submit();
+	K.scan_timer = loop_timer_add(SCAN_PERIOD_MS, scan_timer_fire, NULL);
+	return 0;
+fail:
+	kernel_stop();
+	return r;
+}
+
+void
+kernel_stop(void)
+{
+	int was_up = K.state != K_DOWN;
+
+	timers_stop();
+	K.state = K_DOWN;	/* late done()s below do nothing */
+	if (freeze_set_backend != NULL && was_up)
+		freeze_set_backend(NULL);
+	if (K.watch != NULL)
+		loop_watch_del(K.watch);
+	K.watch = NULL;
+	if (K.scanned_once)
+		scan_fini();	/* waits for a scan in flight */
+	if (K.culling)
+		cull_fini();
+	K.culling = 0;
+	atomic_store(&k_withdrawn, 1);
+	if (K.wq != NULL)
+		workq_destroy(K.wq);	/* runs the last done()s */
+	K.wq = NULL;
+	/* closing the device withdraws the cache */
+	if (K.devfd >= 0)
+		close(K.devfd);
+	K.devfd = -1;
+	if (K.nullfd >= 0)
+		close(K.nullfd);
+	K.nullfd = -1;
+	if (K.indexed)
+		index_fini();
+	if (K.mounted)
+		mount_close();
+	K.indexed = K.mounted = 0;
+	K.rootfd = -1;
+	K.have_st = 0;
+	K.scanned_once = 0;
+	K.scan_busy = K.scan_again = 0;
+	K.cull_failed = 0;
+}
+
+void
+kernel_reconfigure(const struct conf *c)
+{
+	if (strcmp(c->dir, K.conf.dir) != 0 || strcmp(c->tag, K.conf.tag) != 0)
+		log_warnx("%s: dir and tag changes take effect at the next "
+		    "start", c->file);
+	if (c->brun != K.conf.brun || c->bcull != K.conf.bcull ||
+	    c->bstop != K.conf.bstop || c->frun != K.conf.frun ||
+	    c->fcull != K.conf.fcull || c->fstop != K.conf.fstop)
+		log_info("%s: new thresholds apply to culling now and to the "
+		    "kernel at the next bind", c->file);
+	/* the kernel keeps the dir, tag and thresholds of its bind */
+	{
+		char dir[PATH_MAX], tag[sizeof(K.conf.tag)];
+
+		memcpy(dir, K.conf.dir, sizeof(dir));
+		memcpy(tag, K.conf.tag, sizeof(tag));
+		K.conf = *c;
+		memcpy(K.conf.dir, dir, sizeof(dir));
+		memcpy(K.conf.tag, tag, sizeof(tag));
+	}
+	if (K.culling)
+		cull_reconfigure(c);
+}
+
+int
+kernel_main(const struct conf *c, unsigned flags)
+{
+	int r;
+
+	if ((r = kernel_start(c, flags)) < 0)
+		return r;
+	r = loop_run();
+	if (r < 0)
+		log_warnx("kernel: main loop: %s", strerror(-r));
+	kernel_stop();
+	return r < 0 ? r : 0;
+}

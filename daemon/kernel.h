@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * kernel.h: kernel mode (kernel.c), larderd as a drop-in replacement for
+ * cachefilesd on the kernel's /dev/cachefiles.
+ *
+ * In kernel mode the kernel's CacheFiles writes the cache; larderd
+ * configures and binds it, keeps the index of the kernel's tree, and culls
+ * it with `inuse` and `cull` through the same index and culler as
+ * userspace mode. The cache directory is the private mount (mount.h,
+ * MOUNT_ATTACH_PRIVATE | MOUNT_KEEP_ATIME): larderd unshares its mount
+ * namespace, attaches the clone at a private path and binds the kernel
+ * there, holding the write claim on it.
+ *
+ * Startup order expected from main.c (main thread):
+ *   log_init, daemonise, pidfile, signals, loop_init, control_open,
+ *   freeze_init, kernel_start (or kernel_main), loop_run, kernel_stop,
+ *   freeze_fini. No store_init, mount_open, index_init or cull_init in
+ *   main.c in kernel mode: kernel_start does mount_open, index_init and
+ *   cull_init itself, and registers its freeze backend hook (freeze.h);
+ *   the kernel is the store.
+ */
+#ifndef LARDER_KERNEL_H
+#define LARDER_KERNEL_H
+
+struct conf;
+
+#define KERNEL_DEVICE	"/dev/cachefiles"
+
+/* kernel_main/kernel_start flags */
+#define KERNEL_NOCULL	0x0001	/* -N: never cull (the config's nocull too) */
+
+/*
+ * Whether kernel mode can run here: 1 if /dev/cachefiles exists and can be
+ * opened (it is closed again at once), or is busy (another daemon holds
+ * it: kernel_start then fails with a clear message); 0 otherwise
+ * (no CacheFiles module loaded, no device, not root). For `backend auto`.
+ */
+int kernel_available(void);
+
+/*
+ * Start kernel mode: open /dev/cachefiles, make the private mount and take
+ * the write claim, send the config (thresholds in an order the kernel
+ * accepts), bind, build the index from the kernel's tree, start culling,
+ * register the status and stats providers and watch the device on the
+ * main loop. Every failure is logged ("file:line: reason" for a config
+ * line the kernel refuses). Returns 0 or -errno; on failure everything
+ * taken is given back.
+ */
+int kernel_start(const struct conf *c, unsigned flags);
+
+/* Withdraw the cache (close /dev/cachefiles), stop culling, release the
+ * claim and the private mount. Safe to call after a failed start. */
+void kernel_stop(void);
+
+/* A new config (SIGHUP / larderctl reload): culling thresholds and caps
+ * apply at once; the kernel keeps the thresholds it computed at bind until
+ * the next bind (a freeze with defer policy rebinds). */
+void kernel_reconfigure(const struct conf *c);
+
+/*
+ * kernel_start, then loop_run() until loop_stop() (main.c's SIGTERM and
+ * SIGINT handlers call it), then kernel_stop. Returns 0 on a clean stop,
+ * -errno if startup failed (already logged: exit 1).
+ */
+int kernel_main(const struct conf *c, unsigned flags);
+
+#endif

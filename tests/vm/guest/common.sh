@@ -1,0 +1,96 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# common.sh: sourced by the guest scripts of tests/vm/t-kernel-*.sh inside
+# the VM (busybox sh). Arguments of every guest script:
+#   COMMON_SH LARDERD LARDERCTL NOCTL [test args...]
+# (the guest script does `. "$1"; shift 4` to get at its own arguments)
+LARDERD=$2
+LARDERCTL=$3
+NOCTL=$4
+C=$VM_CACHE_DIR
+M=/mnt/share
+OPTS=trans=virtio,version=9p2000.L,cache=fscache,cachetag=mycache
+DLOG=/tmp/daemon.log
+DPID=""
+mkdir -p $M
+
+say() { echo "guest: $*"; }
+
+# die MSG: show what we know and fail
+die() {
+	echo "FAIL: $*"
+	echo "--- daemon log:"; tail -${DLOG_LINES:-60} $DLOG 2>/dev/null
+	echo "--- dmesg:"; dmesg | grep -i -E 'cachefiles|fscache|larder' | tail -15
+	echo "--- /proc/fs/fscache/caches:"; cat /proc/fs/fscache/caches 2>/dev/null
+	exit 1
+}
+
+# kernel_conf OUT: the VM's /etc/cachefilesd.conf as is, plus backend kernel
+kernel_conf() {
+	cp /etc/cachefilesd.conf "$1"
+	echo "backend kernel" >> "$1"
+}
+
+cache_active() { grep -q ' A ' /proc/fs/fscache/caches 2>/dev/null; }
+
+# wait_active SECONDS: until the kernel has an active cache
+wait_active() {
+	i=0
+	until cache_active; do
+		i=$((i + 1))
+		[ $i -lt $(($1 * 10)) ] || return 1
+		kill -0 "$DPID" 2>/dev/null || return 1
+		sleep 0.1
+	done
+}
+
+# start_daemon CMD...: start a cache daemon in the background, wait for the cache
+start_daemon() {
+	"$@" > $DLOG 2>&1 &
+	DPID=$!
+	wait_active 60 || die "cache never became active ($*)"
+}
+
+# wait_log PATTERN SECONDS: until the daemon log has PATTERN
+wait_log() {
+	i=0
+	until grep -q "$1" $DLOG; do
+		i=$((i + 1))
+		[ $i -lt $(($2 * 10)) ] || return 1
+		sleep 0.1
+	done
+}
+
+start_larderd() {
+	start_daemon "$LARDERD" -n -s -d -f "$1"
+	wait_log 'kernel: cache bound' 30 || die "no 'kernel: cache bound' in the log"
+}
+
+stop_daemon() {
+	[ -n "$DPID" ] || return 0
+	kill "$DPID" 2>/dev/null
+	i=0
+	while kill -0 "$DPID" 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+	kill -0 "$DPID" 2>/dev/null && { kill -9 "$DPID"; die "daemon did not stop on SIGTERM"; }
+	wait "$DPID" 2>/dev/null
+	DPID=""
+}
+
+mount_share() { mount -t 9p -o $OPTS "$VM_SHARE_TAG" $M || die "mount 9p"; }
+umount_share() { umount $M || die "umount 9p"; }
+drop() { sync; echo 3 > /proc/sys/vm/drop_caches; }
+
+# fscache IO counters: "IO     : rd=N wr=N"
+io_rd() { awk '/^IO/ {for (i = 1; i <= NF; i++) if ($i ~ /^rd=/) {sub("rd=", "", $i); print $i}}' /proc/fs/fscache/stats; }
+io_wr() { awk '/^IO/ {for (i = 1; i <= NF; i++) if ($i ~ /^wr=/) {sub("wr=", "", $i); print $i}}' /proc/fs/fscache/stats; }
+
+# readall: md5 of every file in the share (into /tmp/sums.N)
+readall() {
+	for f in $M/*; do [ -f "$f" ] && md5sum "$f"; done
+}
+
+# available blocks of the cache fs in percent (f_bavail / f_blocks: what
+# the kernel compares with brun/bcull/bstop)
+bfree_pct() { df -P "$C" | awk 'NR==2 {printf "%d\n", $4 * 100 / $2}'; }
+
+# ctl ARGS...: larderctl, output in /tmp/ctl.out; status as larderctl's
+ctl() { "$LARDERCTL" "$@" > /tmp/ctl.out 2>&1; }

@@ -1,0 +1,109 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Guest: a small cache disk and more data than fits. Three sets of files
+# are read one after the other (A, then B, then C; the 9p share is
+# unmounted between sets so that the kernel commits the objects). C does
+# not fit: larderd must cull, oldest first (A before B, B before C), back
+# above brun, while C keeps being cached.
+# args (after the common ones): PER_SET: files per set (3 MiB each) in the
+# share, named f000.. (set A first)
+. "$1"; shift 4
+PER=${1:-8}
+N=$((PER * 3))
+DLOG_LINES=200
+kernel_conf /tmp/larder.conf
+start_larderd /tmp/larder.conf
+say "cache fs: $(df -P "$C" | tail -1)"
+
+# objname FILE: the kernel's object name for a 9p file. Its key is the
+# 8-byte little-endian qid.path (9p's inode number is qid.path + 2,
+# v9fs_qid2ino), cooked by cachefiles_cook_key: two 32-bit words in hex,
+# read big-endian (S) if that is no longer than little-endian (T), a zero
+# word written as nothing: e.g. T<low>,<high> or S<bswap low>,<bswap high>
+hexlen() { v=$1; n=0; while [ "$v" -gt 0 ]; do v=$((v >> 4)); n=$((n + 1)); done; echo $n; }
+bswap() { v=$1; echo $(( ((v & 0xff) << 24) | ((v & 0xff00) << 8) | ((v >> 8) & 0xff00) | ((v >> 24) & 0xff) )); }
+hx() { [ "$1" -eq 0 ] || printf %x "$1"; }
+objname() {
+	p=$(($(stat -c %i "$1") - 2))
+	lo=$((p & 0xffffffff)); hi=$(((p >> 32) & 0xffffffff))
+	blo=$(bswap $lo); bhi=$(bswap $hi)
+	le=$((2 + $(hexlen $lo) + $(hexlen $hi)))
+	be=$((2 + $(hexlen $blo) + $(hexlen $bhi)))
+	if [ $be -le $le ]; then echo "S$(hx $blo),$(hx $bhi)"; else echo "T$(hx $lo),$(hx $hi)"; fi
+}
+present() { [ -n "$(find "$C/cache" -type f -name "$1" 2>/dev/null)" ]; }
+fname() { echo "$M/f$(printf %03d "$1")"; }
+
+waits=0
+# readset FIRST LAST PACE: read files FIRST..LAST; with PACE, give the
+# culler up to 60 s whenever the kernel is in its cull zone (< bcull 7%)
+readset() {
+	mount_share
+	i=$1
+	while [ "$i" -le "$2" ]; do
+		cat "$(fname $i)" > /dev/null || die "read $(fname $i)"
+		objname "$(fname $i)" > /tmp/name.$i
+		i=$((i + 1))
+		[ "$3" = pace ] || continue
+		sync; sleep 0.3
+		if [ "$(bfree_pct)" -lt 7 ]; then
+			t=0
+			while [ "$(bfree_pct)" -lt 10 ] && [ $t -lt 600 ]; do sleep 0.1; t=$((t + 1)); done
+			[ $t -lt 600 ] || die "free space stuck at $(bfree_pct)% after $(fname $((i - 1)))"
+			waits=$((waits + 1))
+		fi
+		kill -0 "$DPID" || die "larderd died"
+	done
+	umount_share; drop
+	say "read f$(printf %03d $1)..f$(printf %03d $2): free $(bfree_pct)%, objects $(find "$C/cache" -type f | wc -l)"
+	find "$C/cache" -type f -exec stat -c "%X %Y %n" {} + | sed "s|$C/cache/[^/]*/||" | sort | tr "\n" " "; echo
+}
+readset 0 $((PER - 1))
+sleep 2				# atime (the LRU) of B later than A's
+readset $PER $((2 * PER - 1))
+sleep 2
+readset $((2 * PER)) $((N - 1)) pace
+say "$waits waits for the culler"
+
+# the kernel's cull zone is below bcull; once culling starts it goes on
+# until brun: wait until we are out of the zone and the daemon is idle
+t=0
+while [ "$(bfree_pct)" -lt 7 ]; do
+	t=$((t + 1))
+	[ $t -lt 60 ] || die "free space stayed at $(bfree_pct)% (< bcull 7%) for 60 s"
+	sleep 1
+done
+kill -0 "$DPID" || die "larderd died"
+say "free $(bfree_pct)%"
+
+# what is left, per set
+st=""; i=0
+while [ $i -lt $N ]; do
+	if present "$(cat /tmp/name.$i)"; then st="${st}1"; else st="${st}0"; fi
+	i=$((i + 1))
+done
+A=$(echo "$st" | cut -c1-$PER); B=$(echo "$st" | cut -c$((PER + 1))-$((2 * PER))); Cs=$(echo "$st" | cut -c$((2 * PER + 1))-)
+say "kept (1) per file: A=$A B=$B C=$Cs"
+case $st in *0*) ;; *) die "nothing was culled" ;; esac
+# oldest first: no B object culled while an A object is left, no C
+# object culled while a B object is left
+case $A in *1*) case $B in *0*) die "B culled before A" ;; esac ;; esac
+case $B in *1*) case $Cs in *0*) die "C culled before B" ;; esac ;; esac
+case $A in *1*) die "A (oldest) not culled first: A=$A" ;; esac
+# reads keep being cached: the newest set is in the cache...
+case $Cs in *0*) die "newest set C not all cached: $Cs" ;; esac
+# ...and served from it
+mount_share
+rd0=$(io_rd)
+cat "$(fname $((N - 1)))" "$(fname $((N - 2)))" > /dev/null
+umount_share
+rd=$(io_rd)
+say "reads from the cache for the two newest: $rd0 -> $rd"
+[ "$rd" -gt "$rd0" ] || die "newest files not served from the cache after culling"
+if [ "$NOCTL" != 1 ]; then
+	ctl stats || die "larderctl stats: $(cat /tmp/ctl.out)"
+	grep -E 'kernel.culled' /tmp/ctl.out || die "no kernel.culled in stats"
+	ctl status || die "larderctl status"
+	grep -E 'kernel.culling' /tmp/ctl.out
+fi
+stop_daemon
+say "PASS"
