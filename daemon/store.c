@@ -531,9 +531,10 @@ obj_wake(struct obj *o)
 	return 1;
 }
 
-/* The culler moved an object nobody held into the graveyard: close the
- * idle file we kept open on it, or its space never comes back when the
- * reaper unlinks it. Called on the main thread before the index entry goes. */
+/* The culler moved an object nobody held into the graveyard: forget the
+ * idle object (it keeps no fd, so the space comes back anyway; this only
+ * spares the next acquire a failed wake). Called on the main thread before
+ * the index entry goes. */
 static void
 on_culled(void *arg, uint32_t id)
 {
