@@ -552,8 +552,13 @@ main(int argc, char **argv)
 		if ((rc = freeze_init(conf)) < 0)
 			fatalx("freeze: %s", strerror(-rc));
 		if (kernel_start(conf, nocull_flag || conf->nocull ?
-		    KERNEL_NOCULL : 0) < 0)
+		    KERNEL_NOCULL : 0) < 0) {
+			freeze_fini();
+			control_close();	/* no stale socket left */
+			if (pidfile_written)
+				unlink(pidfile);
 			fatalx("kernel mode: cannot start (see above)");
+		}
 		state = "running";
 		sd_notify("READY=1\nSTATUS=running (kernel mode)");
 		watchdog_start();
