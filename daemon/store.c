@@ -16,6 +16,7 @@
  * the job that creates (O_TMPFILE) or opens it, and read by later io jobs
  * (same thread) or by the main thread after that job's done().
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -43,6 +44,7 @@
 #include "workq.h"
 
 #define OBJ_BUCKETS		4096
+#define STAGE_DIR		"larder.new"	/* under dir, beside cache/ */
 /* objects nobody holds stay in memory, without fds, least recently used
  * out first: a second acquire is then an open and a stat, not also two
  * getxattrs and a map decode */
@@ -191,7 +193,7 @@ static struct {
 	    stuck_fills, strange;
 } st;
 
-static int cache_fd = -1, grave_fd = -1, root_fd = -1;
+static int cache_fd = -1, grave_fd = -1, stage_fd = -1, root_fd = -1;
 static struct vol *vols;
 static struct obj *buckets[OBJ_BUCKETS];
 static unsigned nobjs;
@@ -2235,6 +2237,26 @@ store_stats(struct ctl_kv *kv)
 
 /* ---- life ---------------------------------------------------------------- */
 
+/* What a crash left in the staging directory was never published: remove
+ * it (startup only, before serving; nothing else uses the directory). */
+static void
+empty_stage(void)
+{
+	struct dirent *e;
+	DIR *d;
+	int fd;
+
+	if ((fd = dup(stage_fd)) < 0 || !(d = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.' && unlinkat(stage_fd, e->d_name, 0) < 0)
+			log_warn("store: remove %s/%s", STAGE_DIR, e->d_name);
+	closedir(d);
+}
+
 /* Make dir under root if missing (startup only, before serving). */
 static int
 open_dir(int at, const char *name)
@@ -2263,9 +2285,12 @@ store_init(const struct conf *c, int rootfd)
 		return cache_fd;
 	if ((grave_fd = open_dir(rootfd, "graveyard")) < 0)
 		return grave_fd;
+	if ((stage_fd = open_dir(rootfd, STAGE_DIR)) < 0)
+		return stage_fd;
+	empty_stage();
 	if ((err = io_init()) < 0)
 		return err;
-	if ((err = meta_init(cache_fd, grave_fd)) < 0)
+	if ((err = meta_init(cache_fd, stage_fd)) < 0)
 		return err;
 	control_register(PROTO_VOLUME_ACQUIRE, h_volume_acquire, 0);
 	control_register(PROTO_VOLUME_RELINQUISH, h_volume_relinquish, 0);
@@ -2322,6 +2347,8 @@ store_fini(void)
 		close(cache_fd);
 	if (grave_fd >= 0)
 		close(grave_fd);
-	cache_fd = grave_fd = -1;
+	if (stage_fd >= 0)
+		close(stage_fd);
+	cache_fd = grave_fd = stage_fd = -1;
 	index_fini();
 }
