@@ -370,6 +370,19 @@ obj_pin(struct obj *o)
 	}
 }
 
+/* What the object takes on disk (what culling it gives back): its
+ * allocated blocks, xattr blocks included; the map's bytes if it cannot
+ * be asked (fstat of an open file never waits on a freeze). */
+static uint64_t
+obj_disk_bytes(const struct obj *o)
+{
+	struct stat sb;
+
+	if (o->rofd >= 0 && fstat(o->rofd, &sb) == 0)
+		return (uint64_t)sb.st_blocks * 512;
+	return cfmt_map_bytes(&o->map);
+}
+
 /* The object is in the index now (or again): record it and pin it. */
 static void
 obj_indexed(struct obj *o, uint64_t bytes)
@@ -664,7 +677,7 @@ meta_obj_done(struct meta_rec *r)
 		if (o->of == of && of->linked)
 			o->on_disk = 1;
 		if (o->of == of && !o->dropped)
-			obj_indexed(o, cfmt_map_bytes(&o->map));
+			obj_indexed(o, obj_disk_bytes(o));
 	}
 	free(r->map);
 	of_put(of);
@@ -1621,7 +1634,7 @@ fill_done(struct work *w)
 				st.fill_bytes += f->seg[i].len;
 			queue_meta(o);
 			if ((idx = obj_idx(o)) != INDEX_NONE)
-				index_set_bytes(idx, cfmt_map_bytes(&o->map));
+				index_set_bytes(idx, obj_disk_bytes(o));
 			cull_kick();
 		} else {
 			st.errors++;
