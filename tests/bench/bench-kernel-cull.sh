@@ -22,11 +22,15 @@ printf '%-12s %12s %14s %10s %s\n' daemon "to brun (s)" "cpu (ms)" "free" "objec
 grep '^RESULT' "$KVM_TMP/out" | while read -r _ name fb secs cpu left _ of; do
 	printf '%-12s %12s %14s %10s %s\n' "$name" "${secs#secs=}" "${cpu#cpu_ms=}" "${fb#free_before=}" "${left#objects_left=} of $of"
 done
-l=$(grep '^RESULT larderd' "$KVM_TMP/out" | sed 's/.*cpu_ms=\([0-9.]*\).*/\1/')
-c=$(grep '^RESULT cachefilesd' "$KVM_TMP/out" | sed 's/.*cpu_ms=\([0-9.]*\).*/\1/')
-ls=$(grep '^RESULT larderd' "$KVM_TMP/out" | sed 's/.*secs=\([0-9.]*\).*/\1/')
-cs=$(grep '^RESULT cachefilesd' "$KVM_TMP/out" | sed 's/.*secs=\([0-9.]*\).*/\1/')
-[ -n "$l" ] && [ -n "$c" ] && awk -v l="$l" -v c="$c" -v ls="$ls" -v cs="$cs" 'BEGIN {
-	printf "ratio larderd/cachefilesd: time %.2f, cpu %s\n", (cs > 0 ? ls / cs : 0),
-	    (c > 0 ? sprintf("%.2f", l / c) : "n/a (cachefilesd cpu 0)") }'
+# mean of the rounds per daemon, and the ratios
+grep '^RESULT' "$KVM_TMP/out" | awk '
+	{ n[$2]++; for (i = 3; i <= NF; i++) { split($i, kv, "=");
+	  if (kv[1] == "secs") s[$2] += kv[2]; if (kv[1] == "cpu_ms") c[$2] += kv[2]; } }
+	END {
+		if (!n["larderd"] || !n["cachefilesd"]) exit
+		ls = s["larderd"] / n["larderd"]; cs = s["cachefilesd"] / n["cachefilesd"]
+		lc = c["larderd"] / n["larderd"]; cc = c["cachefilesd"] / n["cachefilesd"]
+		printf "mean of %d rounds: larderd %.2f s %.0f ms cpu; cachefilesd %.2f s %.0f ms cpu\n", n["larderd"], ls, lc, cs, cc
+		printf "ratio larderd/cachefilesd: time %.2f, cpu %s\n", (cs > 0 ? ls / cs : 0), (cc > 0 ? sprintf("%.2f", lc / cc) : "n/a")
+	}'
 exit 0
