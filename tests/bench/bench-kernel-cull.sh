@@ -21,13 +21,14 @@ fi
 grep -E '^guest: (cache fs|filled)' "$KVM_TMP/out"
 echo "host load average (noisy hosts make TCG timings noisy): $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-12s %10s %10s %10s %8s %s\n' daemon "to brun s" "to bind s" "cpu ms" "free" "objects left"
-grep '^RESULT' "$KVM_TMP/out" | while read -r _ name fb secs bsecs cpu left _ of; do
+grep '^RESULT [a-z]* died' "$KVM_TMP/out" | sed 's/^RESULT /DIED: /'
+grep '^RESULT' "$KVM_TMP/out" | grep -v ' died ' | while read -r _ name fb secs bsecs cpu left _ of; do
 	printf '%-12s %10s %10s %10s %8s %s\n' "$name" "${secs#secs=}" "${bsecs#bound_secs=}" \
 	    "${cpu#cpu_ms=}" "${fb#free_before=}" "${left#objects_left=} of $of"
 done
 # median of the rounds per daemon, and the ratios
 med() { sort -n | awk '{v[NR] = $1} END {if (NR) print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
-field() { grep "^RESULT $1 " "$KVM_TMP/out" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+field() { grep "^RESULT $1 " "$KVM_TMP/out" | grep -v ' died ' | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 ls=$(field larderd secs | med); cs=$(field cachefilesd secs | med)
 lc=$(field larderd cpu_ms | med); cc=$(field cachefilesd cpu_ms | med)
 if [ -n "$ls" ] && [ -n "$cs" ]; then

@@ -48,7 +48,13 @@ measure() {
 	tb=""
 	while [ "$(bfree_pct)" -lt 10 ]; do
 		[ -n "$tb" ] || ! grep -q -E 'kernel: cache bound|Bound cache' $DLOG || tb=$(now_ms)
-		kill -0 $DPID 2>/dev/null || die "$name died"
+		if ! kill -0 $DPID 2>/dev/null; then
+			wait $DPID; st=$?
+			echo "RESULT $name died exit=$st after $(($(now_ms) - t0)) ms: $(tail -2 $DLOG | tr '\n' '|')"
+			DPID=""
+			umount "$C"
+			return
+		fi
 		[ $(($(now_ms) - t0)) -lt 300000 ] || die "$name: free stayed below brun for 300 s"
 		sleep 0.1
 	done
