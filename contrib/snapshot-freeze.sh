@@ -35,16 +35,19 @@ shift $((OPTIND - 1))
 [ $# -gt 0 ] || { echo "usage: $0 [-t SECONDS] -- COMMAND [ARGS...]" >&2; exit 2; }
 
 frozen=0
+cmd=
 thaw() {
 	if [ "$frozen" = 1 ]; then
 		frozen=0
 		"$LARDERCTL" thaw || echo "$0: larderctl thaw failed; larderd thaws by itself after ${timeout}s" >&2
 	fi
 }
+# on a signal: stop the snapshot command too, then thaw
+stop() { [ -n "$cmd" ] && kill "$cmd" 2>/dev/null; thaw; exit "$1"; }
 trap 'thaw' EXIT
-trap 'thaw; exit 130' INT
-trap 'thaw; exit 143' TERM
-trap 'thaw; exit 129' HUP
+trap 'stop 130' INT
+trap 'stop 143' TERM
+trap 'stop 129' HUP
 
 frozen=1	# set first: a freeze that answers late must still be undone
 "$LARDERCTL" freeze --fs --timeout "$timeout"
@@ -55,7 +58,12 @@ if [ $rc -ne 0 ]; then
 	exit $rc
 fi
 
-"$@"
+# in the background and waited for, so that a signal is acted on at once
+# (a shell runs its traps only after a foreground command returns)
+"$@" &
+cmd=$!
+wait "$cmd"
 rc=$?
+cmd=
 thaw
 exit $rc

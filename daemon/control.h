@@ -86,6 +86,11 @@ void ctl_kv_str(struct ctl_kv *kv, const char *key, const char *v);
 /* Server life: listen on path (0660, group admin_group if set). */
 int control_open(const char *path, gid_t admin_gid);
 void control_close(void);
+/* Shutdown: stop accepting and remove the socket; connected peers are
+ * still served until control_close. */
+void control_stop_accepting(void);
+/* A reloaded config changed admin_group: re-check peers, chown the socket. */
+void control_set_admin_gid(gid_t gid);
 /* number of connected peers */
 unsigned control_clients(void);
 

@@ -45,6 +45,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
@@ -66,6 +68,7 @@
 #define JOB_VICTIMS	256
 #define JOBS_IN_FLIGHT	4
 #define KICK_MS		100
+#define QUICK_MS	5
 #define NEAR_MS		1000
 #define FAR_MS		10000
 #define CAP_LOW(x)	((x) - (x) / 20)	/* cull caps down to 95% */
@@ -121,6 +124,9 @@ struct cull_job {
 struct reap_job {
 	struct work w;
 	int rootfd;
+	int full;			/* read the whole graveyard */
+	char *names;			/* else these, NUL-separated */
+	size_t nameslen;
 	uint64_t objects, bytes, errors;
 	int err;
 };
@@ -141,6 +147,7 @@ static struct {
 
 	struct loop_timer *timer;
 	uint64_t timer_due;
+	uint64_t quick_ms;		/* last allocation check from a kick */
 
 	int have_fs;
 	struct cull_fs fs;
@@ -150,6 +157,7 @@ static struct {
 	/* suspension (resume_thresholds) */
 	int suspended;
 	uint64_t susp_bavail, susp_ffree, susp_rel_obj, susp_rel_bytes;
+	uint64_t susp_unpinned;		/* unpinned objects at suspension */
 	uint64_t ext_rel_obj, ext_rel_bytes;	/* cull_released */
 
 	/* the pass in flight */
@@ -163,6 +171,16 @@ static struct {
 	/* renamed into the graveyard, not yet reaped */
 	uint64_t pending_bytes, pending_objects;
 	int reaping, reap_again;
+	/* graveyard/ watched with inotify: what appeared there, for the
+	 * reaper to unlink by name (no readdir of a huge directory) */
+	int ifd;
+	struct loop_watch *iwatch;
+	char *rnames;
+	size_t rlen, rcap;
+	int rfull;			/* overflow, or no inotify: readdir */
+
+	/* the culling episode: did reaped bytes come back as free space? */
+	uint64_t ep_bavail, ep_reaped;
 
 	/* larderctl cull */
 	struct {
@@ -182,8 +200,13 @@ static struct {
 
 static struct log_ratelimit rl_err, rl_statfs, rl_reap;
 
+/* set by the store, maybe before cull_init: not part of cs */
+static void (*on_culled)(void *, uint32_t);
+static void *on_culled_arg;
+
 static void check(void);
 static void start_pass(void);
+static void suspend(const char *what);
 static void reap_kick(void);
 
 /* ---- the state machine (pure: unit-tested directly) ------------------- */
@@ -436,8 +459,11 @@ check(void)
 	} else if (!cs.allocate && ev.allocate && cs.have_fs)
 		log_info("cull: accepting new objects again");
 	cs.allocate = ev.allocate;
-	if (!cs.culling && ev.culling)
+	if (!cs.culling && ev.culling) {
 		log_info("cull: culling: %s", ev.why);
+		cs.ep_bavail = cs.fs.bavail;
+		cs.ep_reaped = cs.reaped_bytes;
+	}
 	else if (cs.culling && !ev.culling) {
 		log_info("cull: done culling: %s", ev.why);
 		cs.suspended = 0;
@@ -450,6 +476,28 @@ check(void)
 	    index_released_bytes() + cs.ext_rel_bytes)) {
 		log_info("cull: objects were released: culling resumes");
 		cs.suspended = 0;
+	} else if (cs.suspended && index_objects() - index_pinned_objects() >
+	    cs.susp_unpinned) {
+		/* the scan (or a rescan) found more: they may be culled */
+		log_info("cull: new objects in the index: culling resumes");
+		cs.suspended = 0;
+	}
+	/* safety net: reaped bytes that do not show up as free space are held
+	 * open somewhere; culling more would empty the cache for nothing */
+	if (cs.culling && !cs.suspended && !cs.pass) {
+		uint64_t reaped = cs.reaped_bytes - cs.ep_reaped;
+		uint64_t gained = cs.fs.bavail > cs.ep_bavail ?
+		    (cs.fs.bavail - cs.ep_bavail) * cs.fs.bsize : 0;
+
+		if (reaped >= ((uint64_t)4 << 20) && gained < reaped / 4) {
+			log_warnx("cull: %llu bytes culled and unlinked but only "
+			    "%llu came back as free space: are the files still "
+			    "open?", (unsigned long long)reaped,
+			    (unsigned long long)gained);
+			suspend("culled space does not come back");
+			cs.ep_bavail = cs.fs.bavail;
+			cs.ep_reaped = cs.reaped_bytes;
+		}
 	}
 	/* while the startup scan runs the index is partial: cull only in an
 	 * emergency (allocation refused) */
@@ -465,11 +513,35 @@ check(void)
 	arm(near ? NEAR_MS : FAR_MS);
 }
 
+/*
+ * The store kicks on every fill. Near the stop thresholds a fast writer
+ * can fill a lot in KICK_MS, so there the allocation verdict is brought up
+ * to date at once (one fstatfs, at most every QUICK_MS); passes still
+ * start only from the timer, never inside the store's call.
+ */
 void
 cull_kick(void)
 {
-	if (cs.init)
-		arm(KICK_MS);
+	struct cull_fs fs;
+	struct cull_eval ev;
+	uint64_t now;
+
+	if (!cs.init)
+		return;
+	now = loop_now_ms();
+	if (cs.have_fs && (cs.culling || cs.suspended || !cs.allocate) &&
+	    now - cs.quick_ms >= QUICK_MS && read_fs(&fs) == 0) {
+		cs.quick_ms = now;
+		evaluate(&cs.lim, &fs, cs.culling, cs.nocull, &ev);
+		if (cs.allocate && !ev.allocate) {
+			cs.refusals++;
+			log_info("cull: refusing new objects: %s", ev.refuse);
+			cs.ev = ev;
+			cs.fs = fs;
+			cs.allocate = 0;
+		}
+	}
+	arm(KICK_MS);
 }
 
 void
@@ -479,6 +551,13 @@ cull_released(uint64_t objects, uint64_t bytes)
 	cs.ext_rel_bytes += bytes;
 	if (cs.suspended)
 		cull_kick();
+}
+
+void
+cull_on_culled(void (*fn)(void *arg, uint32_t id), void *arg)
+{
+	on_culled = fn;
+	on_culled_arg = arg;
 }
 
 int
@@ -537,6 +616,8 @@ cull_done(struct work *w)
 		b = index_bytes(v->id);
 		switch (v->res) {
 		case 0:
+			if (on_culled)
+				on_culled(on_culled_arg, v->id);
 			index_del(v->id);
 			cs.culled_objects++;
 			cs.culled_bytes += b;
@@ -569,8 +650,13 @@ cull_done(struct work *w)
 	}
 	free(j);
 	cs.jobs_inflight--;
-	if (cs.init)
-		submit_pending();
+	if (!cs.init)
+		return;
+	submit_pending();
+	/* (inotify tells the reaper as renames land: it unlinks while the
+	 * pass still renames, on the other core) */
+	if (cs.pass_objects && cs.ifd < 0)
+		reap_kick();
 	if (cs.jobs_inflight == 0 && cs.pending_head == NULL)
 		end_pass();
 }
@@ -636,6 +722,7 @@ suspend(const char *what)
 	cs.susp_ffree = cs.fs.ffree;
 	cs.susp_rel_obj = index_released_objects() + cs.ext_rel_obj;
 	cs.susp_rel_bytes = index_released_bytes() + cs.ext_rel_bytes;
+	cs.susp_unpinned = index_objects() - index_pinned_objects();
 }
 
 static void
@@ -654,6 +741,21 @@ start_pass(void)
 	if (nb == 0 && nf == 0) {
 		finish_request(0);
 		return;
+	}
+	/*
+	 * Select no more than the deficit needs (with a margin, by the mean
+	 * object size): selecting 2^20 out of 1e6 is a full heap sort on the
+	 * main thread, selecting 2e4 is one cheap pass over the entries. If
+	 * the guess falls short, the next pass takes the rest.
+	 */
+	if (index_objects() > 0) {
+		uint64_t mean = index_total_bytes() / index_objects() + 1;
+		uint64_t want = nb / mean + nb / mean / 4 + 64;
+
+		if (want < nf + nf / 16 + 64)
+			want = nf + nf / 16 + 64;
+		if (want < n)
+			n = want;
 	}
 	if (cs.selcap < n) {
 		uint32_t *ns = realloc(cs.sel, n * sizeof(*ns));
@@ -748,7 +850,7 @@ end_pass(void)
 	if (!cs.init)		/* cull_fini: the reaper queue still runs */
 		return;
 	if (cs.pass_objects > 0)
-		reap_kick();
+		reap_kick();	/* no-op when inotify has it already */
 	else if (cs.pass_gone == 0)
 		suspend("a pass culled nothing");
 	if (cs.req.active) {
@@ -832,7 +934,11 @@ default_cull_one(const char *volume_key, uint8_t fanout, const char *name,
 
 /* ---- the reaper ----------------------------------------------------------- */
 
-/* Remove everything in dirfd (depth first, no symlink followed). */
+/*
+ * Remove everything in dirfd (depth first, no symlink followed). Plain
+ * unlinkat, one by one: measured against io_uring unlinkat batches (which
+ * all contend on graveyard/'s inode lock), this was twice as fast.
+ */
 static void
 empty_dir(struct reap_job *j, int dirfd, int depth)
 {
@@ -875,12 +981,47 @@ empty_dir(struct reap_job *j, int dirfd, int depth)
 			if (errno != ENOENT)
 				j->errors++;
 			continue;
-		} else {
+		} else
 			j->objects++;
-		}
 		j->bytes += (uint64_t)st.st_blocks * 512;
 	}
 	closedir(d);
+}
+
+/* Remove the entries named in the job (as inotify saw them arrive). */
+static void
+reap_names(struct reap_job *j, int gfd)
+{
+	struct stat st;
+	const char *n;
+	int sub;
+
+	for (n = j->names; n < j->names + j->nameslen; n += strlen(n) + 1) {
+		if (fstatat(gfd, n, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			if (errno != ENOENT)
+				j->errors++;
+			continue;	/* gone already (an earlier full pass) */
+		}
+		if (S_ISDIR(st.st_mode)) {
+			sub = openat(gfd, n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+			    O_CLOEXEC);
+			if (sub >= 0) {
+				empty_dir(j, sub, 1);
+				close(sub);
+			}
+			if (unlinkat(gfd, n, AT_REMOVEDIR) < 0) {
+				if (errno != ENOENT)
+					j->errors++;
+				continue;
+			}
+		} else if (unlinkat(gfd, n, 0) < 0) {
+			if (errno != ENOENT)
+				j->errors++;
+			continue;
+		} else
+			j->objects++;
+		j->bytes += (uint64_t)st.st_blocks * 512;
+	}
 }
 
 static void
@@ -893,7 +1034,10 @@ reap_run(struct work *w)
 		j->err = gfd;
 		return;
 	}
-	empty_dir(j, gfd, 0);
+	if (j->full)
+		empty_dir(j, gfd, 0);
+	else
+		reap_names(j, gfd);
 	close(gfd);
 }
 
@@ -916,8 +1060,9 @@ reap_done(struct work *w)
 	else if (j->errors)
 		log_warnx_rl(&rl_reap, "cull: reap graveyard: %llu entries "
 		    "could not be removed", (unsigned long long)j->errors);
-	if (!cs.pass && cs.pending_objects && !cs.reap_again)
+	if (!cs.pass && cs.pending_objects && !cs.reap_again && j->full)
 		cs.pending_bytes = cs.pending_objects = 0; /* all reaped */
+	free(j->names);
 	free(j);
 	if (!cs.init)
 		return;
@@ -937,13 +1082,72 @@ reap_kick(void)
 		cs.reap_again = 1;
 		return;
 	}
+	if (!cs.rfull && cs.rlen == 0)
+		return;		/* nothing new */
 	if ((j = calloc(1, sizeof(*j))) == NULL)
 		return;
 	j->w.run = reap_run;
 	j->w.done = reap_done;
 	j->rootfd = cs.rootfd;
+	j->full = cs.rfull;
+	if (!j->full) {		/* hand the names over */
+		j->names = cs.rnames;
+		j->nameslen = cs.rlen;
+		cs.rnames = NULL;
+		cs.rlen = cs.rcap = 0;
+	}
+	cs.rfull = cs.ifd < 0;	/* without inotify, always read it all */
+	cs.rlen = 0;
 	cs.reaping = 1;
 	workq_submit(cs.rq, &j->w);
+}
+
+/* Remember a name that appeared in graveyard/. */
+static void
+reap_note(const char *name)
+{
+	size_t l = strlen(name) + 1;
+	char *nn;
+
+	if (cs.rfull)
+		return;
+	if (cs.rlen + l > cs.rcap) {
+		size_t cap = cs.rcap ? cs.rcap * 2 : 65536;
+
+		if (cap > ((size_t)64 << 20) ||
+		    (nn = realloc(cs.rnames, cap)) == NULL) {
+			cs.rfull = 1;	/* too many: read the directory */
+			return;
+		}
+		cs.rnames = nn;
+		cs.rcap = cap;
+	}
+	memcpy(cs.rnames + cs.rlen, name, l);
+	cs.rlen += l;
+}
+
+/* inotify on graveyard/: whatever arrives there is reaped (our culls, the
+ * store's moves, the kernel's in kernel mode). No polling. */
+static void
+graveyard_event(int fd, uint32_t events, void *arg)
+{
+	char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
+	const struct inotify_event *ev;
+	ssize_t n;
+	char *p;
+
+	(void)events;
+	(void)arg;
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		for (p = buf; p < buf + n; p += sizeof(*ev) + ev->len) {
+			ev = (const struct inotify_event *)p;
+			if (ev->mask & IN_Q_OVERFLOW)
+				cs.rfull = 1;
+			else if (ev->len > 0 && ev->name[0])
+				reap_note(ev->name);
+		}
+	}
+	reap_kick();
 }
 
 /* ---- control: status, stats, larderctl cull ------------------------------- */
@@ -1059,6 +1263,8 @@ int
 cull_init(const struct conf *c, int rootfd, int nocull,
     const struct cull_ops *ops)
 {
+	int fd;
+
 	memset(&cs, 0, sizeof(cs));
 	set_limits(c);
 	cs.rootfd = rootfd;
@@ -1089,7 +1295,26 @@ cull_init(const struct conf *c, int rootfd, int nocull,
 	control_register(PROTO_CULL, handle_cull, 1);
 	control_add_status(status_kv);
 	control_add_stats(stats_kv);
+	cs.ifd = -1;
+	if ((fd = open_beneath(rootfd, "graveyard")) >= 0) {
+		char path[64];
+
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		cs.ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+		if (cs.ifd >= 0 && (inotify_add_watch(cs.ifd, path,
+		    IN_MOVED_TO | IN_CREATE | IN_ONLYDIR) < 0 ||
+		    (cs.iwatch = loop_watch_add(cs.ifd, EPOLLIN,
+		    graveyard_event, NULL)) == NULL)) {
+			close(cs.ifd);
+			cs.ifd = -1;
+		}
+		close(fd);
+	}
+	if (cs.ifd < 0)
+		log_warnx("cull: cannot watch graveyard/ (inotify): it is "
+		    "read whole after every pass instead");
 	cs.init = 1;
+	cs.rfull = 1;
 	reap_kick();		/* what a crash left in the graveyard */
 	check();
 	return 0;
@@ -1104,6 +1329,12 @@ cull_fini(void)
 	if (cs.timer)
 		loop_timer_cancel(cs.timer);
 	cs.timer = NULL;
+	if (cs.iwatch)
+		loop_watch_del(cs.iwatch);
+	if (cs.ifd >= 0)
+		close(cs.ifd);
+	cs.iwatch = NULL;
+	cs.ifd = -1;
 	/* let jobs in flight finish; their done() see !init and stop */
 	while (cs.pending_head) {	/* never submitted */
 		struct cull_job *j = cs.pending_head;
@@ -1117,6 +1348,7 @@ cull_fini(void)
 	finish_request(-ECANCELED);
 	if (cs.dflt.gravefd >= 0)
 		close(cs.dflt.gravefd);
+	free(cs.rnames);
 	free(cs.sel);
 	memset(&cs, 0, sizeof(cs));
 }

@@ -35,6 +35,16 @@ struct cull_ops {
 int cull_init(const struct conf *c, int rootfd, int nocull,
     const struct cull_ops *ops);
 void cull_fini(void);
+/*
+ * Tell fn(arg, id) about each object the culler removed, on the main
+ * thread, just before index_del(id) (index_vol/index_name still work).
+ * The store must close every fd it keeps on that object there: an unlinked
+ * file that is still open frees no space, and the culler would go on
+ * culling for space that never comes back. (As a safety net, a culling
+ * episode whose reaped bytes do not come back as free space is suspended
+ * with a warning.)
+ */
+void cull_on_culled(void (*fn)(void *arg, uint32_t id), void *arg);
 /* A new config (thresholds, caps, nocull) */
 void cull_reconfigure(const struct conf *c);
 
@@ -50,7 +60,9 @@ void cull_kick(void);
  * finds nothing it may cull (all pinned or in use), passes stop until
  * resume_files objects or resume_blocks blocks were released, or the
  * filesystem gained that many free files/blocks; with both '-', until the
- * first release or any free space gained. A manual cull always tries.
+ * first release or any free space gained. It also ends when the index
+ * holds more unpinned objects than at suspension (a scan or rescan found
+ * them). A manual cull always tries.
  */
 void cull_released(uint64_t objects, uint64_t bytes);
 /* larderctl cull: mode/value as in proto.h; done(arg, objects, bytes,

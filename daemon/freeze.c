@@ -47,6 +47,7 @@
 
 #define STALL_TICK_MS	100	/* how often the age of the oldest write is read */
 #define STALL_MS	500	/* a write older than this: the fs is frozen */
+#define CALM_MS		2000	/* writes flowing this long end a stall episode */
 #define MAX_WAITERS	8	/* requests waiting on one quiesce or fs job */
 #define MAX_TIMEOUT	86400
 
@@ -107,13 +108,17 @@ static struct {
 
 	/* stall */
 	int stalled;
-	time_t stalled_since;
+	time_t stalled_since;		/* start of the stall episode */
+	uint64_t flowing_since;		/* loop ms writes flow again; 0: no
+					   episode open */
 	struct loop_timer *tick;
 
 	/* counters for stats */
 	uint64_t n_freezes, n_refused, n_fs_frozen, n_limit_thaws, n_stalls,
 	    n_suspends;
 } f;
+
+static const struct freeze_backend *backend;	/* NULL: the store */
 
 static void quiesce_done(void *arg, int err);
 static void maybe_unquiesce(void);
@@ -161,6 +166,18 @@ wait_reply(struct ctl_req **list, unsigned *n, uint16_t status,
 		control_reply_str(list[i], status, "%s", msg);
 }
 
+/* The store, or the backend that replaces it (kernel mode), quiesces. */
+static void
+start_quiesce(unsigned flags)
+{
+	f.quiescing = 1;
+	f.quiesce_flags = flags;
+	if (backend != NULL)
+		backend->quiesce(backend->arg, quiesce_done, &f);
+	else
+		store_quiesce(flags, quiesce_done, &f);
+}
+
 /* Start a store_quiesce unless one runs or the store is already quiesced
  * the way it is needed now. */
 static void
@@ -174,9 +191,7 @@ quiesce(void)
 		quiesce_done(&f, 0);
 		return;
 	}
-	f.quiescing = 1;
-	f.quiesce_flags = flags;
-	store_quiesce(flags, quiesce_done, &f);
+	start_quiesce(flags);
 }
 
 static void
@@ -316,6 +331,7 @@ fs_job_done(struct work *w)
 		f.fs = FS_NONE;
 		f.thaw_by_limit = 0;
 		if (!f.defer) {
+			maybe_unquiesce();
 			wait_reply(f.thaw_wait, &f.nthaw_wait, PROTO_OK,
 			    "thawed: larderd had not frozen the filesystem; "
 			    "writing resumed");
@@ -364,6 +380,7 @@ fs_job_done(struct work *w)
 		    f.timeout);
 	else
 		log_info("freeze: thawed on request");
+	maybe_unquiesce();	/* before the answer: a fill after it works */
 	wait_reply(f.thaw_wait, &f.nthaw_wait, PROTO_OK, f.defer ?
 	    "thawed: filesystem thawed; a new freeze is under way" :
 	    f.suspend ? "thawed: filesystem thawed; writing stays stopped "
@@ -372,15 +389,21 @@ fs_job_done(struct work *w)
 	deferral_ready(NULL);
 }
 
-/* Writing may start again once nobody needs the store quiet. */
+/* Writing may start again once nobody needs the store quiet and the
+ * filesystem is no longer frozen by us (a kernel-mode backend rebinding
+ * on a frozen filesystem would block the main thread). */
 static void
 maybe_unquiesce(void)
 {
-	if (f.defer || f.suspend || f.quiescing || !f.quiesced)
+	if (f.defer || f.suspend || f.quiescing || !f.quiesced ||
+	    f.fs != FS_NONE)
 		return;
 	f.quiesced = 0;
 	f.closed = 0;
-	store_unquiesce();
+	if (backend != NULL)
+		backend->resume(backend->arg);
+	else
+		store_unquiesce();
 	log_info("freeze: writing resumed");
 }
 
@@ -417,9 +440,7 @@ quiesce_done(void *arg, int err)
 	f.quiesce_flags = 0;
 	if (f.suspend && !f.closed) {
 		/* a suspend came while a plain quiesce ran: close too */
-		f.quiescing = 1;
-		f.quiesce_flags = STORE_QUIESCE_CLOSE;
-		store_quiesce(STORE_QUIESCE_CLOSE, quiesce_done, &f);
+		start_quiesce(STORE_QUIESCE_CLOSE);
 		return;
 	}
 	if (f.suspend && !f.suspended) {
@@ -650,10 +671,17 @@ h_resume(struct ctl_req *rq)
 
 /* ---- stall detection -------------------------------------------------- */
 
+/*
+ * Every STALL_TICK_MS: a write (io or meta) in flight for STALL_MS or more
+ * means the filesystem is frozen under us: stop starting writes until it
+ * completes. A freeze often shows as several stalls in a row (the stuck
+ * write completes, the next one sticks), so a stall episode, logged once
+ * each way, ends only after writes have flowed for CALM_MS.
+ */
 static void
 stall_tick(void *arg)
 {
-	uint64_t age;
+	uint64_t age, now = loop_now_ms();
 
 	(void)arg;
 	f.tick = loop_timer_add(STALL_TICK_MS, stall_tick, NULL);
@@ -661,14 +689,28 @@ stall_tick(void *arg)
 		log_warn("freeze: stall timer");
 	age = store_oldest_write_ms();
 	if (!f.stalled) {
+		if (f.flowing_since != 0 && now - f.flowing_since >= CALM_MS) {
+			f.flowing_since = 0;
+			log_warnx("writes flow again after %lld s: cache "
+			    "filesystem thawed; fills resume",
+			    (long long)(time(NULL) - f.stalled_since));
+		}
 		/* while we froze it ourselves, a stuck write is no news */
 		if (age < STALL_MS || f.fs == FS_FROZEN || f.suspended)
 			return;
 		f.stalled = 1;
-		f.stalled_since = time(NULL);
-		f.n_stalls++;
-		log_warnx("writes stalled for %llu ms: cache filesystem frozen? "
-		    "serving reads, refusing fills", (unsigned long long)age);
+		if (f.flowing_since != 0) {
+			/* the same episode: the next write stuck too */
+			f.flowing_since = 0;
+			log_debug("writes stalled again for %llu ms",
+			    (unsigned long long)age);
+		} else {
+			f.stalled_since = time(NULL);
+			f.n_stalls++;
+			log_warnx("writes stalled for %llu ms: cache filesystem "
+			    "frozen? serving reads, refusing fills",
+			    (unsigned long long)age);
+		}
 		if (f.defer && f.nfreeze_wait > 0) {
 			f.forced_ready = 1;
 			deferral_ready("writes stopped; the filesystem is "
@@ -678,9 +720,9 @@ stall_tick(void *arg)
 	}
 	if (age >= STALL_MS)
 		return;
+	/* the stuck write completed: let writes start again, on probation */
 	f.stalled = 0;
-	log_warnx("writes flow again after %llu s: cache filesystem thawed; "
-	    "fills resume", (unsigned long long)(time(NULL) - f.stalled_since));
+	f.flowing_since = now != 0 ? now : 1;
 }
 
 /* ---- status, stats, life ---------------------------------------------- */
@@ -710,7 +752,7 @@ freeze_status(struct ctl_kv *kv)
 		ctl_kv_u64(kv, "freeze.suspended_by_uid", f.suspend_uid);
 		ctl_kv_s64(kv, "freeze.suspended_by_pid", f.suspend_pid);
 	}
-	if (f.stalled)
+	if (f.stalled || f.flowing_since != 0)
 		ctl_kv_s64(kv, "freeze.stalled_since", (int64_t)f.stalled_since);
 }
 
@@ -723,6 +765,12 @@ freeze_stats(struct ctl_kv *kv)
 	ctl_kv_u64(kv, "freeze.time_limit_thaws", f.n_limit_thaws);
 	ctl_kv_u64(kv, "freeze.stalls", f.n_stalls);
 	ctl_kv_u64(kv, "freeze.suspends", f.n_suspends);
+}
+
+void
+freeze_set_backend(const struct freeze_backend *b)
+{
+	backend = b;
 }
 
 void

@@ -1,11 +1,628 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* main.c: placeholder until the daemon skeleton lands (issue 2). */
+/*
+ * main.c: larderd's flags, startup order, signals, sd_notify and teardown.
+ *
+ * Startup: config, log, (daemonise, pidfile), loop, mount_open (private
+ * clone + claim), store_init, control_open, cull_init, freeze_init, READY.
+ * Teardown (SIGTERM/SIGINT): stop accepting, quiesce the store (fills
+ * stop, meta queue flushed, atimes written back, bounded in time), release
+ * the claim, remove the socket, exit 0.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
 #include "config.h"
+#include "conf.h"
+#include "control.h"
+#include "cull.h"
+#include "freeze.h"
+#include "log.h"
+#include "loop.h"
+#include "mount.h"
+#include "store.h"
+#if __has_include("kernel.h")
+#include "kernel.h"
+#define HAVE_KERNEL_MODE 1
+#endif
+
+#define STOP_TIMEOUT_MS	20000	/* how long shutdown waits for the cache fs */
+
+static struct conf *conf;		/* in force */
+struct old_conf {
+	struct old_conf *next;
+	struct conf *c;
+};
+static struct old_conf *old_confs;	/* replaced ones, freed at exit */
+static int nocull_flag, to_stderr, foreground, debug;
+static const char *pidfile;
+static int pidfile_written;
+static time_t started;
+static const char *state = "starting";
+static struct loop_timer *watchdog_timer, *stop_timer;
+static uint64_t watchdog_ms;
+static int kernel_mode;
+static int stopping;
+static int stop_stuck;			/* the cache fs never answered */
+static int sig_fd = -1;
+static struct loop_watch *sig_watch;
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+"usage: larderd [-dsnNtv] [-f FILE] [-p PIDFILE]\n"
+"  -d          more debug output (repeat for more)\n"
+"  -s          log to stderr, not syslog\n"
+"  -n          stay in the foreground\n"
+"  -N          never cull\n"
+"  -f FILE     config file [%s, else %s]\n"
+"  -p PIDFILE  write the pid there [%s when daemonised]\n"
+"  -t          check the config, print `configuration OK' or the errors\n"
+"  -v          print the version\n"
+"  -h, --help  this text\n", DEFAULT_CONF_FILE, CACHEFILESD_CONF_FILE,
+	    DEFAULT_PIDFILE);
+}
+
+/* ---- sd_notify without libsystemd ---------------------------------------- */
+
+static void
+sd_notify(const char *msg)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	socklen_t len;
+	size_t n;
+	int fd;
+
+	if (!path || !*path)
+		return;
+	n = strlen(path);
+	if (n >= sizeof(sa.sun_path) || (path[0] != '/' && path[0] != '@'))
+		return;
+	memcpy(sa.sun_path, path, n);
+	if (path[0] == '@')
+		sa.sun_path[0] = '\0';	/* abstract namespace */
+	len = offsetof(struct sockaddr_un, sun_path) + n;
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	if (sendto(fd, msg, strlen(msg), MSG_NOSIGNAL,
+	    (struct sockaddr *)&sa, len) < 0)
+		log_debug("sd_notify: %s", strerror(errno));
+	close(fd);
+}
+
+static void
+on_watchdog(void *arg)
+{
+	(void)arg;
+	sd_notify("WATCHDOG=1");
+	watchdog_timer = loop_timer_add(watchdog_ms, on_watchdog, NULL);
+}
+
+static void
+watchdog_start(void)
+{
+	const char *us = getenv("WATCHDOG_USEC"), *pid = getenv("WATCHDOG_PID");
+	unsigned long long v;
+
+	if (!us || conf_parse_uint(us, 1, ~0ULL, &v) < 0)
+		return;
+	if (pid && *pid && strtol(pid, NULL, 10) != (long)getpid())
+		return;
+	watchdog_ms = v / 2000;		/* ping at half the interval */
+	if (watchdog_ms == 0)
+		watchdog_ms = 1;
+	on_watchdog(NULL);
+}
+
+/* ---- config -------------------------------------------------------------- */
+
+struct errsink {
+	int to_stdout;		/* -t prints to stdout */
+	int count;
+	char first[512];
+};
+
+static void
+conf_err(void *arg, const char *msg)
+{
+	struct errsink *e = arg;
+
+	if (conf_is_warning(msg)) {
+		if (e->to_stdout)
+			printf("%s\n", msg);
+		else
+			log_warnx("config: %s", msg);
+		return;
+	}
+	if (e->count++ == 0)
+		snprintf(e->first, sizeof(e->first), "%s", msg);
+	if (e->to_stdout)
+		printf("%s\n", msg);
+	else
+		log_warnx("config: %s", msg);
+}
+
+static const char *
+default_conf(void)
+{
+	if (access(DEFAULT_CONF_FILE, F_OK) == 0)
+		return DEFAULT_CONF_FILE;
+	return CACHEFILESD_CONF_FILE;
+}
+
+static gid_t
+admin_gid(const struct conf *c)
+{
+	struct group gr, *grp = NULL;
+	char buf[4096];
+
+	if (!c->admin_group[0])
+		return (gid_t)-1;
+	if (getgrnam_r(c->admin_group, &gr, buf, sizeof(buf), &grp) != 0 ||
+	    !grp) {
+		log_warnx("config: admin_group %s: no such group; admin "
+		    "commands need root", c->admin_group);
+		return (gid_t)-1;
+	}
+	return grp->gr_gid;
+}
+
+/*
+ * Re-read the config into a new struct and swap it in. What cannot change
+ * while running (dir, socket, backend) keeps its old value, with a warning.
+ * Returns 0 or -errno; *why gets the first error.
+ */
+static int
+reload(char *why, size_t whysz)
+{
+	struct errsink e = { 0 };
+	struct conf *c;
+	int err;
+
+	struct old_conf *oc;
+
+	c = malloc(sizeof(*c));
+	oc = malloc(sizeof(*oc));
+	if (!c || !oc) {
+		free(c);
+		free(oc);
+		snprintf(why, whysz, "out of memory");
+		return -ENOMEM;
+	}
+	err = conf_parse(conf->file, c, conf_err, &e);
+	if (err < 0) {
+		log_warnx("reload: %s: %d error%s; keeping the config in "
+		    "force", conf->file, e.count, e.count == 1 ? "" : "s");
+		snprintf(why, whysz, "%s", e.count ? e.first : strerror(-err));
+		free(c);
+		free(oc);
+		return err < 0 ? err : -EINVAL;
+	}
+	if (strcmp(c->dir, conf->dir) != 0) {
+		log_warnx("reload: dir changed: needs a restart; keeping %s",
+		    conf->dir);
+		memcpy(c->dir, conf->dir, sizeof(c->dir));
+	}
+	if (strcmp(c->socket, conf->socket) != 0) {
+		log_warnx("reload: socket changed: needs a restart; keeping %s",
+		    conf->socket);
+		memcpy(c->socket, conf->socket, sizeof(c->socket));
+	}
+	if (c->backend != conf->backend) {
+		log_warnx("reload: backend changed: needs a restart");
+		c->backend = conf->backend;
+	}
+	/* the old struct stays allocated: a module may still look at it
+	 * until it has taken the new one */
+	oc->c = conf;
+	oc->next = old_confs;
+	old_confs = oc;
+	conf = c;
+	if (!debug)
+		log_set_debug(c->debug ? 1 : 0);
+	control_set_admin_gid(admin_gid(c));
+	if (kernel_mode) {
+#ifdef HAVE_KERNEL_MODE
+		kernel_reconfigure(c);
+#endif
+	} else
+		cull_reconfigure(c);
+	freeze_reconfigure(c);
+	log_info("reload: %s in force", c->file);
+	snprintf(why, whysz, "reloaded %.400s", c->file);
+	return 0;
+}
+
+static int
+handle_reload(struct ctl_req *rq)
+{
+	char why[512];
+	int err = reload(why, sizeof(why));
+
+	control_reply_str(rq, err < 0 ? PROTO_EINVAL : PROTO_OK, "%s", why);
+	return 0;
+}
+
+/* STATUS: the daemon and the config in force. */
+static void
+main_status(struct ctl_kv *kv)
+{
+	char buf[64];
+
+	ctl_kv_u64(kv, "larderd.pid", (uint64_t)getpid());
+	ctl_kv_str(kv, "larderd.version", LARDER_VERSION);
+	ctl_kv_str(kv, "larderd.state", state);
+	ctl_kv_str(kv, "larderd.backend", kernel_mode ? "kernel" :
+	    "userspace");
+	ctl_kv_str(kv, "larderd.dir", conf->dir);
+	ctl_kv_s64(kv, "larderd.uptime", (int64_t)(time(NULL) - started));
+	ctl_kv_str(kv, "conf.file", conf->file);
+	ctl_kv_str(kv, "conf.dir", conf->dir);
+	ctl_kv_str(kv, "conf.tag", conf->tag);
+	ctl_kv_str(kv, "conf.secctx", conf->secctx);
+	snprintf(buf, sizeof(buf), "%u%% %u%% %u%%", conf->brun, conf->bcull,
+	    conf->bstop);
+	ctl_kv_str(kv, "conf.blocks", buf);
+	snprintf(buf, sizeof(buf), "%u%% %u%% %u%%", conf->frun, conf->fcull,
+	    conf->fstop);
+	ctl_kv_str(kv, "conf.files", buf);
+	ctl_kv_u64(kv, "conf.culltable", conf->culltable);
+	ctl_kv_u64(kv, "conf.nocull", conf->nocull || nocull_flag);
+	ctl_kv_s64(kv, "conf.resume_blocks", conf->resume_blocks);
+	ctl_kv_s64(kv, "conf.resume_files", conf->resume_files);
+	ctl_kv_u64(kv, "conf.debug", conf->debug);
+	ctl_kv_str(kv, "conf.socket", conf->socket);
+	ctl_kv_str(kv, "conf.admin_group", conf->admin_group);
+	ctl_kv_str(kv, "conf.freeze", conf_freeze_str(conf->freeze));
+	ctl_kv_u64(kv, "conf.freeze_timeout", conf->freeze_timeout);
+	ctl_kv_u64(kv, "conf.max_size", conf->max_size);
+	ctl_kv_u64(kv, "conf.max_size_percent", conf->max_size_percent);
+	ctl_kv_u64(kv, "conf.max_files", conf->max_files);
+	ctl_kv_str(kv, "conf.backend", conf_backend_str(conf->backend));
+}
+
+/* ---- signals ------------------------------------------------------------- */
+
+static void
+stopped(void *arg, int err)
+{
+	(void)arg;
+	if (stop_timer)
+		loop_timer_cancel(stop_timer);
+	stop_timer = NULL;
+	if (err < 0)
+		log_warnx("stop: flushing the cache: %s", strerror(-err));
+	loop_stop();
+}
+
+static void
+stop_timeout(void *arg)
+{
+	(void)arg;
+	stop_timer = NULL;
+	log_warnx("stop: the cache filesystem does not answer (frozen?) "
+	    "after %d s: exiting without flushing", STOP_TIMEOUT_MS / 1000);
+	stop_stuck = 1;
+	loop_stop();
+}
+
+static void
+begin_stop(void)
+{
+	if (stopping)
+		return;
+	stopping = 1;
+	state = "stopping";
+	sd_notify("STOPPING=1\nSTATUS=stopping");
+	log_info("stopping");
+	control_stop_accepting();
+	if (kernel_mode) {
+		loop_stop();
+		return;
+	}
+	stop_timer = loop_timer_add(STOP_TIMEOUT_MS, stop_timeout, NULL);
+	store_quiesce(0, stopped, NULL);
+}
+
+static void
+on_signal(int fd, uint32_t events, void *arg)
+{
+	struct signalfd_siginfo si;
+	char why[512];
+
+	(void)events;
+	(void)arg;
+	while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGTERM:
+		case SIGINT:
+			begin_stop();
+			break;
+		case SIGHUP:
+			log_info("SIGHUP: reloading %s", conf->file);
+			if (reload(why, sizeof(why)) == 0)
+				sd_notify("STATUS=running (config reloaded)");
+			break;
+		}
+	}
+}
+
+static int
+signals_init(void)
+{
+	sigset_t set;
+	int fd;
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return -errno;
+	fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (!(sig_watch = loop_watch_add(fd, EPOLLIN, on_signal, NULL)))
+		return -errno;
+	sig_fd = fd;
+	return 0;
+}
+
+/* ---- daemon -------------------------------------------------------------- */
+
+static void
+daemonise(void)
+{
+	pid_t pid;
+	int fd;
+
+	pid = fork();
+	if (pid < 0)
+		fatal("fork");
+	if (pid > 0)
+		_exit(0);
+	if (setsid() < 0)
+		fatal("setsid");
+	pid = fork();
+	if (pid < 0)
+		fatal("fork");
+	if (pid > 0)
+		_exit(0);
+	if (chdir("/") < 0)
+		fatal("chdir /");
+	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (fd >= 0) {
+		dup2(fd, 0);
+		dup2(fd, 1);
+		if (!to_stderr)
+			dup2(fd, 2);
+		if (fd > 2)
+			close(fd);
+	}
+}
+
+static void
+write_pidfile(void)
+{
+	FILE *f;
+
+	if (!pidfile)
+		return;
+	f = fopen(pidfile, "we");
+	if (!f)
+		fatal("pidfile %s: cannot write it: check the directory "
+		    "exists and is writable", pidfile);
+	fprintf(f, "%ld\n", (long)getpid());
+	if (fclose(f) != 0)
+		fatal("pidfile %s", pidfile);
+	pidfile_written = 1;
+}
+
+/* The control socket, or exit with what to do about it. */
+static void
+open_control(const char *file)
+{
+	const char *path = conf->socket[0] ? conf->socket : DEFAULT_SOCKET;
+	int rc;
+
+	rc = control_open(path, admin_gid(conf));
+	if (rc == -EADDRINUSE)
+		fatalx("socket %s: another larderd answers there: stop it "
+		    "first, or set another `socket' in %s", path, file);
+	if (rc < 0)
+		fatalx("socket %s: %s: check its directory and `socket' in %s",
+		    path, strerror(-rc), file);
+}
 
 int
-main(void)
+main(int argc, char **argv)
 {
-	printf("larderd %s: not implemented yet\n", LARDER_VERSION);
-	return 1;
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct errsink e = { 0 };
+	const char *file = NULL;
+	char err[1024], abspath[PATH_MAX];
+	int ch, test = 0, systemd, rc;
+
+	while ((ch = getopt_long(argc, argv, "dsnNf:p:tvh", longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'd': debug++; break;
+		case 's': to_stderr = 1; break;
+		case 'n': foreground = 1; break;
+		case 'N': nocull_flag = 1; break;
+		case 'f': file = optarg; break;
+		case 'p': pidfile = optarg; break;
+		case 't': test = 1; break;
+		case 'v':
+			printf("larderd %s\n", LARDER_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (!file)
+		file = default_conf();
+	/* reloads happen after the chdir("/") of daemonising */
+	if (realpath(file, abspath))
+		file = abspath;
+	conf = malloc(sizeof(*conf));
+	if (!conf) {
+		fprintf(stderr, "larderd: out of memory\n");
+		return 1;
+	}
+	if (test) {
+		e.to_stdout = 1;
+		if (conf_parse(file, conf, conf_err, &e) < 0)
+			return 1;
+		printf("configuration OK\n");
+		return 0;
+	}
+
+	systemd = getenv("NOTIFY_SOCKET") != NULL;
+	if (systemd)
+		foreground = to_stderr = 1;	/* journald reads stderr */
+	/* as cachefilesd: stderr with -s (or systemd), else syslog */
+	log_init("larderd", to_stderr, debug);
+	if (conf_parse(file, conf, conf_err, &e) < 0)
+		fatalx("config %s: %d error%s: fix %s and start again", file,
+		    e.count, e.count == 1 ? "" : "s", e.count > 1 ? "them" :
+		    "it");
+	if (!debug && conf->debug)
+		log_set_debug(1);
+	if (!conf->dir[0])
+		fatalx("config %s: no dir line: add `dir /path/to/cache'",
+		    file);
+	kernel_mode = conf->backend == CONF_BACKEND_KERNEL;
+#ifdef HAVE_KERNEL_MODE
+	if (conf->backend == CONF_BACKEND_AUTO)
+		kernel_mode = kernel_available();
+#else
+	if (kernel_mode)
+		fatalx("backend kernel: kernel mode not built into this "
+		    "larderd: use `backend userspace'");
+#endif
+	started = time(NULL);
+	if (!foreground) {
+		daemonise();
+		if (!to_stderr)
+			log_to_syslog();
+		if (!pidfile)
+			pidfile = DEFAULT_PIDFILE;
+	}
+	write_pidfile();
+
+	if ((rc = loop_init()) < 0)
+		fatalx("epoll: %s", strerror(-rc));
+	if ((rc = signals_init()) < 0)
+		fatalx("signals: %s", strerror(-rc));
+	control_add_status(main_status);	/* first in STATUS */
+	control_register(PROTO_RELOAD, handle_reload, 1);
+	if (kernel_mode) {
+#ifdef HAVE_KERNEL_MODE
+		/* kernel.h's order: control, freeze, then the kernel */
+		open_control(file);
+		if ((rc = freeze_init(conf)) < 0)
+			fatalx("freeze: %s", strerror(-rc));
+		if (kernel_start(conf, nocull_flag || conf->nocull ?
+		    KERNEL_NOCULL : 0) < 0)
+			fatalx("kernel mode: cannot start (see above)");
+		state = "running";
+		sd_notify("READY=1\nSTATUS=running (kernel mode)");
+		watchdog_start();
+		rc = loop_run();
+		kernel_stop();
+		freeze_fini();
+		goto out;
+#endif
+	}
+
+	if ((rc = mount_open(conf->dir, 0, err, sizeof(err))) < 0)
+		fatalx("%s", err);
+	if ((rc = store_init(conf, mount_root_fd())) < 0)
+		fatalx("store %s: %s: check the cache directory", conf->dir,
+		    strerror(-rc));
+	control_add_status(mount_status);
+	open_control(file);
+	if ((rc = cull_init(conf, mount_root_fd(), nocull_flag ||
+	    conf->nocull, NULL)) < 0)
+		fatalx("cull %s: %s", conf->dir, strerror(-rc));
+	if ((rc = freeze_init(conf)) < 0)
+		fatalx("freeze: %s", strerror(-rc));
+	if (mount_monitor_start() < 0)
+		log_warnx("mount: cannot watch the mount table; remounts "
+		    "will not be logged");
+
+	state = "running";
+	log_info("larderd %s: serving %s on %s", LARDER_VERSION, conf->dir,
+	    conf->socket);
+	sd_notify("READY=1\nSTATUS=running");
+	watchdog_start();
+	rc = loop_run();
+	if (rc < 0)
+		log_warnx("main loop: %s", strerror(-rc));
+	if (watchdog_timer)
+		loop_timer_cancel(watchdog_timer);
+	if (stop_timer)
+		loop_timer_cancel(stop_timer);
+	freeze_fini();		/* answers what waits on it, thaws */
+	control_close();	/* peers' holdings are released */
+	if (stop_stuck) {
+		/* threads sit in calls a frozen filesystem holds: joining
+		 * them would hang; nothing on disk claims unwritten data */
+		if (pidfile_written)
+			unlink(pidfile);
+		log_info("stopped (cache filesystem stuck)");
+		_exit(0);
+	}
+	cull_fini();
+	store_fini();
+	mount_close();
+#ifdef HAVE_KERNEL_MODE
+out:
+#endif
+	control_close();
+	loop_watch_del(sig_watch);
+	if (sig_fd >= 0)
+		close(sig_fd);
+	loop_fini();
+	if (pidfile_written)
+		unlink(pidfile);
+	while (old_confs) {
+		struct old_conf *next = old_confs->next;
+
+		free(old_confs->c);
+		free(old_confs);
+		old_confs = next;
+	}
+	free(conf);
+	log_info("stopped");
+	return rc < 0 ? 1 : 0;
 }

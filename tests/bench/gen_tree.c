@@ -11,6 +11,8 @@
  * each with 1..MAXSIZE bytes of data (default 4096), a valid
  * user.CacheFiles.cache xattr (8 bytes of aux) and a random atime within
  * the last 30 days. Two processes share the work (one per core).
+ * Objects that exist already are kept: run it again to top a tree up
+ * after a benchmark deleted some.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -84,7 +86,9 @@ gen(int cachefd, unsigned nvol, uint64_t from, uint64_t to, unsigned maxsize)
 			die("cook");
 		f = cfmt_fanout(key, 8, vhash[v]);
 		size = 1 + r % maxsize;
-		fd = openat(ffd[v][f], name, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		fd = openat(ffd[v][f], name, O_WRONLY | O_CREAT | O_EXCL, 0600);
+		if (fd < 0 && errno == EEXIST)
+			continue;	/* topping up a tree: keep what is there */
 		if (fd < 0)
 			die(name);
 		if (write(fd, buf, size) != (ssize_t)size)

@@ -1,0 +1,799 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * control.c: the control socket server (see control.h). Main thread only.
+ *
+ * A SOCK_SEQPACKET listening socket; each peer is a non-blocking
+ * connection with its credentials read once (SO_PEERCRED) at accept. A
+ * readable peer gets at most CTL_BATCH messages handled per loop turn, and
+ * at most CTL_MAX_OUTSTANDING requests unanswered (deferred) before it is
+ * no longer read from, so one flooding peer cannot starve the others.
+ * Replies are sent without blocking; a peer whose socket buffer is full
+ * (it does not read its replies) is disconnected.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "control.h"
+#include "log.h"
+#include "loop.h"
+
+#define CTL_MAX_CLIENTS		512
+#define CTL_MAX_OUTSTANDING	64
+#define CTL_BATCH		16	/* messages per peer per loop turn */
+#define CTL_MAX_GARBAGE		8	/* malformed messages before we hang up */
+#define CTL_MAX_TYPE		400
+
+struct ctl_client {
+	struct ctl_client *next, *prev;
+	int fd;
+	struct loop_watch *watch;
+	uid_t uid;
+	gid_t gid;
+	pid_t pid;
+	int admin;
+	int dead;			/* disconnect pending */
+	int reading;			/* EPOLLIN armed */
+	unsigned outstanding;
+	unsigned garbage;
+	struct rq *reqs;		/* unanswered requests */
+	void *slot[CTL_SLOT_MAX];
+	const uint8_t *shm;
+	uint64_t shm_size;
+};
+
+/* a request with its own copy of the message */
+struct rq {
+	struct ctl_req req;		/* first: the handler's view */
+	struct rq *next, *prev;		/* in client->reqs */
+	uint8_t msg[];
+};
+
+struct provider {
+	struct provider *next;
+	ctl_kv_fn *fn;
+};
+
+static struct {
+	ctl_handler_fn *fn;
+	int admin;
+} handlers[CTL_MAX_TYPE];
+
+static void (*disconnect_hooks[CTL_SLOT_MAX])(struct ctl_client *, void *);
+static struct provider *status_providers, *stats_providers;
+static struct ctl_client *clients;
+static unsigned nclients;
+static int listen_fd = -1;
+static struct loop_watch *listen_watch;
+static char sock_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+static gid_t admin_group = (gid_t)-1;
+static struct loop_timer *reap_timer;
+static uint8_t *rxbuf, *txbuf;		/* main thread only */
+static struct log_ratelimit rl_garbage, rl_slow;
+
+void
+control_register(uint16_t type, ctl_handler_fn *fn, int admin_only)
+{
+	if (type < CTL_MAX_TYPE) {
+		handlers[type].fn = fn;
+		handlers[type].admin = admin_only;
+	}
+}
+
+void
+control_on_disconnect(enum ctl_slot slot,
+    void (*fn)(struct ctl_client *c, void *p))
+{
+	if (slot < CTL_SLOT_MAX)
+		disconnect_hooks[slot] = fn;
+}
+
+void *
+control_client_get(struct ctl_client *c, enum ctl_slot slot)
+{
+	return c && slot < CTL_SLOT_MAX ? c->slot[slot] : NULL;
+}
+
+void
+control_client_set(struct ctl_client *c, enum ctl_slot slot, void *p)
+{
+	if (c && slot < CTL_SLOT_MAX)
+		c->slot[slot] = p;
+}
+
+void
+control_client_shm(struct ctl_client *c, const uint8_t **base, uint64_t *size)
+{
+	*base = c ? c->shm : NULL;
+	*size = c ? c->shm_size : 0;
+}
+
+unsigned
+control_clients(void)
+{
+	return nclients;
+}
+
+static void
+add_provider(struct provider **list, ctl_kv_fn *fn)
+{
+	struct provider *p, **pp;
+
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		log_warnx("control: out of memory for a status provider");
+		return;
+	}
+	p->fn = fn;
+	for (pp = list; *pp; pp = &(*pp)->next)
+		;
+	*pp = p;
+}
+
+void
+control_add_status(ctl_kv_fn *fn)
+{
+	add_provider(&status_providers, fn);
+}
+
+void
+control_add_stats(ctl_kv_fn *fn)
+{
+	add_provider(&stats_providers, fn);
+}
+
+void
+ctl_kv_u64(struct ctl_kv *kv, const char *key, uint64_t v)
+{
+	proto_put_kv_u64(kv->b, key, v);
+	kv->count++;
+}
+
+void
+ctl_kv_s64(struct ctl_kv *kv, const char *key, int64_t v)
+{
+	proto_put_kv_s64(kv->b, key, v);
+	kv->count++;
+}
+
+void
+ctl_kv_str(struct ctl_kv *kv, const char *key, const char *v)
+{
+	proto_put_kv_str(kv->b, key, v);
+	kv->count++;
+}
+
+/* ---- peers --------------------------------------------------------------- */
+
+static void reap_clients(void *arg);
+
+/* Mark a peer for disconnection; it is freed from a timer, outside any
+ * handler that may still hold it. */
+static void
+client_kill(struct ctl_client *c)
+{
+	if (c->dead)
+		return;
+	c->dead = 1;
+	if (c->watch) {
+		loop_watch_del(c->watch);
+		c->watch = NULL;
+	}
+	if (!reap_timer)
+		reap_timer = loop_timer_add(0, reap_clients, NULL);
+}
+
+static void
+client_free(struct ctl_client *c)
+{
+	struct rq *r;
+	int i;
+
+	/* deferred requests stay valid; their answers are dropped */
+	for (r = c->reqs; r; r = r->next)
+		r->req.client = NULL;
+	c->reqs = NULL;
+	for (i = 0; i < CTL_SLOT_MAX; i++)
+		if (c->slot[i] && disconnect_hooks[i])
+			disconnect_hooks[i](c, c->slot[i]);
+	if (c->watch)
+		loop_watch_del(c->watch);
+	if (c->shm)
+		munmap((void *)c->shm, c->shm_size);
+	close(c->fd);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		clients = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	nclients--;
+	free(c);
+}
+
+static void
+reap_clients(void *arg)
+{
+	struct ctl_client *c, *next;
+
+	(void)arg;
+	reap_timer = NULL;
+	for (c = clients; c; c = next) {
+		next = c->next;
+		if (c->dead)
+			client_free(c);
+	}
+}
+
+/* Root, the admin group as primary group, or as a supplementary group of
+ * the peer's user. */
+static int
+peer_is_admin(uid_t uid, gid_t gid)
+{
+	struct passwd pw, *pwp = NULL;
+	char buf[4096];
+	gid_t groups[256];
+	int n = 256, i;
+
+	if (uid == 0)
+		return 1;
+	if (admin_group == (gid_t)-1)
+		return 0;
+	if (gid == admin_group)
+		return 1;
+	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &pwp) != 0 || !pwp)
+		return 0;
+	if (getgrouplist(pw.pw_name, pw.pw_gid, groups, &n) < 0)
+		n = 256;	/* truncated: check what we got */
+	for (i = 0; i < n && i < 256; i++)
+		if (groups[i] == admin_group)
+			return 1;
+	return 0;
+}
+
+static void
+set_reading(struct ctl_client *c, int on)
+{
+	if (c->dead || c->reading == on)
+		return;
+	c->reading = on;
+	if (loop_watch_mod(c->watch, on ? EPOLLIN : 0) < 0)
+		client_kill(c);
+}
+
+/* ---- replies ------------------------------------------------------------- */
+
+static void
+rq_free(struct rq *r)
+{
+	struct ctl_client *c = r->req.client;
+
+	if (r->req.fd >= 0)
+		close(r->req.fd);
+	if (c) {
+		if (r->prev)
+			r->prev->next = r->next;
+		else
+			c->reqs = r->next;
+		if (r->next)
+			r->next->prev = r->prev;
+		c->outstanding--;
+		if (c->outstanding < CTL_MAX_OUTSTANDING)
+			set_reading(c, 1);
+	}
+	free(r);
+}
+
+void
+control_reply(struct ctl_req *rq, uint16_t status, const void *body,
+    size_t len, int fd)
+{
+	struct rq *r = (struct rq *)rq;
+	struct ctl_client *c = rq->client;
+	uint8_t *msg;
+	struct proto_buf b;
+	int err;
+
+	if (c && !c->dead) {
+		msg = txbuf;
+		proto_buf_init(&b, msg, PROTO_MAX_MSG);
+		proto_begin(&b, rq->hdr.type, rq->hdr.seq, PROTO_F_REPLY,
+		    status);
+		proto_put_raw(&b, body, len);
+		if (proto_finish(&b) < 0) {
+			/* the body does not fit: say so instead */
+			proto_begin(&b, rq->hdr.type, rq->hdr.seq,
+			    PROTO_F_REPLY, PROTO_ERR);
+			proto_finish(&b);
+			fd = -1;
+		}
+		/* the socket is non-blocking: this never waits */
+		err = proto_send(c->fd, msg, b.off, fd);
+		if (err < 0) {
+			if (err == -EAGAIN)
+				log_warnx_rl(&rl_slow, "control: pid %ld does "
+				    "not read its replies: disconnecting",
+				    (long)c->pid);
+			client_kill(c);
+		}
+	}
+	rq_free(r);
+}
+
+void
+control_reply_str(struct ctl_req *rq, uint16_t status, const char *fmt, ...)
+{
+	char text[PROTO_MAX_STR];
+	uint8_t body[PROTO_MAX_STR + 2];
+	struct proto_buf b;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	proto_buf_init(&b, body, sizeof(body));
+	proto_put_str(&b, text);
+	control_reply(rq, status, body, b.off, -1);
+}
+
+/* Answer a message that is not a valid request (no rq yet). */
+static void
+reply_raw(struct ctl_client *c, uint16_t type, uint32_t seq, uint16_t status,
+    const char *why)
+{
+	uint8_t msg[PROTO_HDR_SIZE + 2 + 128];
+	struct proto_buf b;
+
+	proto_buf_init(&b, msg, sizeof(msg));
+	proto_begin(&b, type, seq, PROTO_F_REPLY, status);
+	proto_put_str(&b, why);
+	if (proto_finish(&b) == 0 && proto_send(c->fd, msg, b.off, -1) < 0)
+		client_kill(c);
+}
+
+/* ---- built-in handlers ---------------------------------------------------- */
+
+static int
+handle_ping(struct ctl_req *rq)
+{
+	control_reply_str(rq, PROTO_OK, "pong");
+	return 0;
+}
+
+/* HELLO: version check and the optional shared-memory fill area. */
+static int
+handle_hello(struct ctl_req *rq)
+{
+	struct ctl_client *c = rq->client;
+	uint8_t body[32];
+	struct proto_buf b;
+	struct stat st;
+	uint64_t size;
+	void *p;
+	int seals;
+
+	(void)proto_get_u32(&rq->body);		/* flags */
+	size = proto_get_u64(&rq->body);
+	if (rq->body.err)
+		return -EPROTO;
+	if (c->shm) {
+		munmap((void *)c->shm, c->shm_size);
+		c->shm = NULL;
+		c->shm_size = 0;
+	}
+	/* the area must not shrink under us (SIGBUS): F_SEAL_SHRINK */
+	if (rq->fd >= 0 && size > 0 && size <= PROTO_MAX_SHM &&
+	    fstat(rq->fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    (uint64_t)st.st_size >= size &&
+	    (seals = fcntl(rq->fd, F_GET_SEALS)) >= 0 &&
+	    (seals & F_SEAL_SHRINK)) {
+		p = mmap(NULL, size, PROT_READ, MAP_SHARED, rq->fd, 0);
+		if (p != MAP_FAILED) {
+			c->shm = p;
+			c->shm_size = size;
+		}
+	}
+	proto_buf_init(&b, body, sizeof(body));
+	proto_put_u32(&b, PROTO_VERSION);
+	proto_put_u32(&b, PROTO_MAX_INLINE);
+	proto_put_u64(&b, c->shm_size);
+	proto_put_u32(&b, (uint32_t)getpid());
+	control_reply(rq, PROTO_OK, body, b.off, -1);
+	return 0;
+}
+
+/* STATUS and STATS: u32 count, then every provider's records. */
+static void
+reply_kv(struct ctl_req *rq, struct provider *list)
+{
+	struct provider *p;
+	struct proto_buf b;
+	struct ctl_kv kv;
+	uint8_t *body;
+	size_t n;
+
+	body = malloc(PROTO_MAX_MSG);
+	if (!body) {
+		control_reply_str(rq, PROTO_ENOMEM, "out of memory");
+		return;
+	}
+	proto_buf_init(&b, body, PROTO_MAX_MSG - PROTO_HDR_SIZE);
+	proto_put_u32(&b, 0);
+	kv.b = &b;
+	kv.count = 0;
+	for (p = list; p; p = p->next)
+		p->fn(&kv);
+	if (b.err) {
+		free(body);
+		control_reply_str(rq, PROTO_ERR, "status too long");
+		return;
+	}
+	n = b.off;
+	b.off = 0;
+	proto_put_u32(&b, kv.count);
+	control_reply(rq, PROTO_OK, body, n, -1);
+	free(body);
+}
+
+static int
+handle_status(struct ctl_req *rq)
+{
+	reply_kv(rq, status_providers);
+	return 0;
+}
+
+static int
+handle_stats(struct ctl_req *rq)
+{
+	reply_kv(rq, stats_providers);
+	return 0;
+}
+
+static void
+control_kv(struct ctl_kv *kv)
+{
+	ctl_kv_u64(kv, "control.clients", nclients);
+}
+
+/* ---- receiving ----------------------------------------------------------- */
+
+/* Handle one message; 0 to go on, -1 when the peer is gone. */
+static int
+client_one(struct ctl_client *c)
+{
+	struct proto_buf b;
+	struct proto_hdr h;
+	struct rq *r;
+	int n, fd, err;
+
+	n = proto_recv(c->fd, rxbuf, PROTO_MAX_MSG, &fd);
+	if (n == -EAGAIN)
+		return 1;
+	if (n == 0 || (n < 0 && n != -EMSGSIZE)) {
+		client_kill(c);
+		return -1;
+	}
+	proto_buf_init(&b, rxbuf, n < 0 ? 0 : (size_t)n);
+	if (n < 0 || proto_parse_hdr(&b, &h, n) < 0 ||
+	    (h.flags & PROTO_F_REPLY) || h.status != 0) {
+		if (fd >= 0)
+			close(fd);
+		c->garbage++;
+		log_warnx_rl(&rl_garbage, "control: malformed message from "
+		    "pid %ld uid %ld", (long)c->pid, (long)c->uid);
+		if (c->garbage >= CTL_MAX_GARBAGE) {
+			client_kill(c);
+			return -1;
+		}
+		/* echo what we can read of the header */
+		if (n >= PROTO_HDR_SIZE)
+			reply_raw(c, (uint16_t)(rxbuf[2] | rxbuf[3] << 8),
+			    (uint32_t)rxbuf[8] | (uint32_t)rxbuf[9] << 8 |
+			    (uint32_t)rxbuf[10] << 16 |
+			    (uint32_t)rxbuf[11] << 24, PROTO_EPROTO,
+			    "malformed message");
+		else
+			reply_raw(c, 0, 0, PROTO_EPROTO, "malformed message");
+		return c->dead ? -1 : 0;
+	}
+	r = malloc(sizeof(*r) + n);
+	if (!r) {
+		if (fd >= 0)
+			close(fd);
+		reply_raw(c, h.type, h.seq, PROTO_ENOMEM, "out of memory");
+		return c->dead ? -1 : 0;
+	}
+	memset(r, 0, sizeof(*r));
+	memcpy(r->msg, rxbuf, n);
+	r->req.client = c;
+	r->req.hdr = h;
+	proto_buf_init(&r->req.body, r->msg, n);
+	r->req.body.off = PROTO_HDR_SIZE;
+	r->req.fd = fd;
+	r->req.uid = c->uid;
+	r->req.gid = c->gid;
+	r->req.pid = c->pid;
+	r->req.admin = c->admin;
+	r->next = c->reqs;
+	if (c->reqs)
+		c->reqs->prev = r;
+	c->reqs = r;
+	c->outstanding++;
+
+	if (h.type >= CTL_MAX_TYPE || !handlers[h.type].fn) {
+		control_reply_str(&r->req, PROTO_EINVAL, "unknown message "
+		    "type %u", h.type);
+	} else if (handlers[h.type].admin && !c->admin) {
+		control_reply_str(&r->req, PROTO_EPERM, "%s needs root or "
+		    "the admin group", proto_type_str(h.type));
+	} else {
+		err = handlers[h.type].fn(&r->req);
+		if (err < 0) {
+			if (err == -EPROTO || err == -EMSGSIZE) {
+				c->garbage++;
+				if (c->garbage >= CTL_MAX_GARBAGE)
+					client_kill(c);
+			}
+			control_reply_str(&r->req,
+			    proto_status_from_errno(err), "%s: %s",
+			    proto_type_str(h.type), strerror(-err));
+		}
+	}
+	if (c->dead)
+		return -1;
+	if (c->outstanding >= CTL_MAX_OUTSTANDING) {
+		set_reading(c, 0);
+		return 1;
+	}
+	return 0;
+}
+
+static void
+on_client(int fd, uint32_t events, void *arg)
+{
+	struct ctl_client *c = arg;
+	int i;
+
+	(void)fd;
+	if (c->dead)
+		return;
+	if (events & EPOLLIN) {
+		/* a bounded number per turn: other peers get their turn */
+		for (i = 0; i < CTL_BATCH; i++)
+			if (client_one(c) != 0)
+				return;
+		return;
+	}
+	if (events & (EPOLLHUP | EPOLLERR))
+		client_kill(c);
+}
+
+static void
+on_accept(int fd, uint32_t events, void *arg)
+{
+	struct ctl_client *c;
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	int s, i;
+
+	(void)events;
+	(void)arg;
+	for (i = 0; i < 16; i++) {
+		s = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (s < 0) {
+			if (errno != EAGAIN && errno != EINTR &&
+			    errno != ECONNABORTED)
+				log_warn("control: accept");
+			return;
+		}
+		if (nclients >= CTL_MAX_CLIENTS) {
+			log_warnx_rl(&rl_slow, "control: too many clients "
+			    "(%u): refusing one", nclients);
+			close(s);
+			continue;
+		}
+		if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+			log_warn("control: SO_PEERCRED");
+			close(s);
+			continue;
+		}
+		c = calloc(1, sizeof(*c));
+		if (!c) {
+			close(s);
+			continue;
+		}
+		c->fd = s;
+		c->uid = cred.uid;
+		c->gid = cred.gid;
+		c->pid = cred.pid;
+		c->admin = peer_is_admin(cred.uid, cred.gid);
+		c->reading = 1;
+		c->watch = loop_watch_add(s, EPOLLIN, on_client, c);
+		if (!c->watch) {
+			log_warn("control: watch client");
+			close(s);
+			free(c);
+			continue;
+		}
+		c->next = clients;
+		if (clients)
+			clients->prev = c;
+		clients = c;
+		nclients++;
+		log_debug("control: client pid %ld uid %ld%s", (long)c->pid,
+		    (long)c->uid, c->admin ? " (admin)" : "");
+	}
+}
+
+/* ---- socket life --------------------------------------------------------- */
+
+/* mkdir -p of the socket's directory (mode 0755 for what we create). */
+static int
+make_parent(const char *path)
+{
+	char dir[sizeof(sock_path)], *p;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	p = strrchr(dir, '/');
+	if (!p || p == dir)
+		return 0;
+	*p = '\0';
+	for (p = dir + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+int
+control_open(const char *path, gid_t admin_gid)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+	mode_t old;
+	int fd, err;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	admin_group = admin_gid;
+	if ((err = make_parent(path)) < 0)
+		return err;
+	/* another larderd answering there? a dead one's socket is stale */
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode))
+			return -EEXIST;
+		fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			return -errno;
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+			close(fd);
+			return -EADDRINUSE;
+		}
+		close(fd);
+		if (unlink(path) < 0 && errno != ENOENT)
+			return -errno;
+	}
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	old = umask(0117);	/* never a moment with wider rights */
+	err = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (err < 0)
+		goto fail;
+	if (chmod(path, 0660) < 0)
+		goto fail_unlink;
+	if (admin_gid != (gid_t)-1 && chown(path, (uid_t)-1, admin_gid) < 0)
+		goto fail_unlink;
+	if (listen(fd, 128) < 0)
+		goto fail_unlink;
+	rxbuf = malloc(PROTO_MAX_MSG);
+	txbuf = malloc(PROTO_MAX_MSG);
+	if (!rxbuf || !txbuf) {
+		errno = ENOMEM;
+		goto fail_unlink;
+	}
+	listen_watch = loop_watch_add(fd, EPOLLIN, on_accept, NULL);
+	if (!listen_watch)
+		goto fail_unlink;
+	listen_fd = fd;
+	snprintf(sock_path, sizeof(sock_path), "%s", path);
+	control_register(PROTO_HELLO, handle_hello, 0);
+	control_register(PROTO_PING, handle_ping, 0);
+	control_register(PROTO_STATUS, handle_status, 0);
+	control_register(PROTO_STATS, handle_stats, 0);
+	control_add_stats(control_kv);
+	return 0;
+
+fail_unlink:
+	err = -errno;
+	unlink(path);
+	close(fd);
+	free(rxbuf);
+	free(txbuf);
+	rxbuf = txbuf = NULL;
+	return err;
+fail:
+	err = -errno;
+	close(fd);
+	return err;
+}
+
+/* Stop accepting, drop every peer (their holdings are released), remove
+ * the socket. */
+void
+control_close(void)
+{
+	struct provider *p;
+
+	if (listen_watch)
+		loop_watch_del(listen_watch);
+	listen_watch = NULL;
+	if (listen_fd >= 0) {
+		close(listen_fd);
+		unlink(sock_path);
+	}
+	listen_fd = -1;
+	while (clients)
+		client_free(clients);
+	if (reap_timer)
+		loop_timer_cancel(reap_timer);
+	reap_timer = NULL;
+	while ((p = status_providers) != NULL) {
+		status_providers = p->next;
+		free(p);
+	}
+	while ((p = stats_providers) != NULL) {
+		stats_providers = p->next;
+		free(p);
+	}
+	free(rxbuf);
+	free(txbuf);
+	rxbuf = txbuf = NULL;
+}
+
+/* Stop accepting new peers but keep serving connected ones (shutdown). */
+void
+control_stop_accepting(void)
+{
+	if (listen_watch)
+		loop_watch_del(listen_watch);
+	listen_watch = NULL;
+	if (listen_fd >= 0) {
+		close(listen_fd);
+		unlink(sock_path);
+	}
+	listen_fd = -1;
+}
+
+void
+control_set_admin_gid(gid_t gid)
+{
+	struct ctl_client *c;
+
+	admin_group = gid;
+	for (c = clients; c; c = c->next)
+		c->admin = peer_is_admin(c->uid, c->gid);
+	if (listen_fd >= 0 && gid != (gid_t)-1 &&
+	    chown(sock_path, (uid_t)-1, gid) < 0)
+		log_warn("control: chown %s", sock_path);
+}

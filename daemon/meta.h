@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * meta.h: the meta thread (meta.c), the only thread that calls setxattr,
+ * fdatasync, syncfs, utimensat and that links new objects into place.
+ *
+ * The main thread queues records; meta.c batches them on the main thread
+ * (up to META_BATCH_MAX records or META_BATCH_MS milliseconds) and hands
+ * one batch at a time to the meta thread. For a batch the thread first
+ * makes the data of every file in it durable (fdatasync per file, or one
+ * syncfs when the batch spans many files), then writes the xattrs, then
+ * links new objects into place (linkat into graveyard/ under a temporary
+ * name, renameat over the final name), then writes atimes. So no xattr or
+ * map on disk ever claims data that is not yet durable, and after a crash
+ * an object is either absent or whole. Each record's done() runs on the
+ * main thread with rec->err set.
+ */
+#ifndef LARDER_META_H
+#define LARDER_META_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "cfmt.h"
+
+#define META_BATCH_MAX	64
+#define META_BATCH_MS	20
+
+enum meta_kind {
+	META_OBJECT = 1,	/* sync fd, xattrs, maybe link at path */
+	META_VOLUME = 2,	/* volume xattr on the directory at path */
+	META_ATIME = 3,		/* utimensat(path, atime) */
+	META_SYNCFS = 4,	/* one syncfs of the cache filesystem */
+};
+
+#define META_PATH_MAX	(1 + CFMT_MAX_VOLUME_KEY + 5 + CFMT_MAX_NAME + 1)
+
+struct meta_rec {
+	struct meta_rec *next;		/* meta.c's lists */
+	enum meta_kind kind;
+	int submitted;			/* handed to the thread: do not edit */
+	int fd;				/* META_OBJECT: the object (kept open by the owner) */
+	int link;			/* META_OBJECT: link the tmpfile fd at path */
+	uint8_t xattr[CFMT_OBJ_XATTR_HDR + CFMT_MAX_AUX];
+	size_t xattr_len;		/* 0: no user.CacheFiles.cache write */
+	uint8_t *map;			/* malloc'd encoded user.larder.map, or NULL */
+	size_t map_len;
+	char path[META_PATH_MAX];	/* relative to cache/ */
+	struct timespec atime;
+	uint64_t queued_ms;
+	int err;			/* result, -errno */
+	void (*done)(struct meta_rec *r);	/* main thread; may free r */
+	void *arg;
+};
+
+/* cachefd, graveyardfd: directories on the private mount (kept by store) */
+int meta_init(int cachefd, int graveyardfd);
+void meta_fini(void);
+/* Queue a record (main thread). */
+void meta_queue(struct meta_rec *r);
+/* Hand everything queued to the thread now and call done(arg) once it and
+ * everything before it is finished. */
+void meta_flush(void (*done)(void *arg), void *arg);
+/* records queued or in flight; age of the oldest */
+unsigned meta_pending(void);
+uint64_t meta_oldest_ms(void);
+
+struct meta_stats {
+	uint64_t batches, records, fdatasyncs, syncfs, xattr_writes, links,
+	    atimes, errors;
+};
+void meta_get_stats(struct meta_stats *s);
+
+#endif

@@ -1,0 +1,266 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * check_meta.c: the meta thread on a real directory (user xattrs needed):
+ * a tmpfile is synced, gets its xattrs and is linked into place; records
+ * are batched; meta_flush waits for everything queued before it; several
+ * files in one batch share one syncfs; atimes are written.
+ */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "cfmt.h"
+#include "daemon/loop.h"
+#include "daemon/meta.h"
+
+static char top[64];
+static int cachefd, gravefd;
+static int ndone, nflushed;
+
+static void
+setup(void)
+{
+	char p[128];
+
+	strcpy(top, "/tmp/check_meta.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(top));
+	snprintf(p, sizeof(p), "%s/cache", top);
+	ck_assert_int_eq(mkdir(p, 0700), 0);
+	snprintf(p, sizeof(p), "%s/cache/Ivol", top);
+	ck_assert_int_eq(mkdir(p, 0700), 0);
+	snprintf(p, sizeof(p), "%s/cache/Ivol/@00", top);
+	ck_assert_int_eq(mkdir(p, 0700), 0);
+	snprintf(p, sizeof(p), "%s/graveyard", top);
+	ck_assert_int_eq(mkdir(p, 0700), 0);
+	snprintf(p, sizeof(p), "%s/cache", top);
+	cachefd = open(p, O_RDONLY | O_DIRECTORY);
+	snprintf(p, sizeof(p), "%s/graveyard", top);
+	gravefd = open(p, O_RDONLY | O_DIRECTORY);
+	ck_assert_int_ge(cachefd, 0);
+	ck_assert_int_ge(gravefd, 0);
+	ck_assert_int_eq(loop_init(), 0);
+	ck_assert_int_eq(meta_init(cachefd, gravefd), 0);
+	ndone = nflushed = 0;
+}
+
+static void
+teardown(void)
+{
+	char cmd[128];
+
+	meta_fini();
+	loop_fini();
+	close(cachefd);
+	close(gravefd);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", top);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+static void
+rec_done(struct meta_rec *r)
+{
+	ck_assert_int_eq(r->err, 0);
+	ndone++;
+	free(r->map);
+	free(r);
+}
+
+static void
+flushed(void *arg)
+{
+	/* everything queued before the flush is done by now */
+	ck_assert_int_eq(ndone, (int)(long)arg);
+	nflushed++;
+	loop_stop();
+}
+
+static int
+tmpfile_with(const char *data)
+{
+	int fd = openat(cachefd, "Ivol/@00", O_TMPFILE | O_RDWR, 0600);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, data, strlen(data)), (ssize_t)strlen(data));
+	return fd;
+}
+
+static struct meta_rec *
+object_rec(int fd, const char *name, int link, uint64_t size)
+{
+	struct meta_rec *r = calloc(1, sizeof(*r));
+	struct cfmt_obj x = { .object_size = size, .type = CFMT_TYPE_DATA,
+	    .content = CFMT_CONTENT_ALL, .aux_len = 2, .aux = { 'v', '1' } };
+	struct cfmt_map m;
+
+	r->kind = META_OBJECT;
+	r->fd = fd;
+	r->link = link;
+	r->xattr_len = cfmt_obj_encode(&x, r->xattr, sizeof(r->xattr));
+	cfmt_map_init(&m);
+	ck_assert_int_eq(cfmt_map_add(&m, 0, size), 0);
+	r->map_len = cfmt_map_encoded_len(m.count);
+	r->map = malloc(r->map_len);
+	ck_assert_int_eq(cfmt_map_encode(&m, r->map, r->map_len),
+	    (int)r->map_len);
+	cfmt_map_free(&m);
+	snprintf(r->path, sizeof(r->path), "Ivol/@00/%s", name);
+	r->done = rec_done;
+	return r;
+}
+
+START_TEST(tmpfile_is_published_whole)
+{
+	struct meta_stats ms;
+	uint8_t x[64];
+	char buf[16];
+	ssize_t n;
+	int fd, rfd;
+
+	fd = tmpfile_with("hello");
+	/* nothing at the name before the record is done */
+	ck_assert_int_lt(faccessat(cachefd, "Ivol/@00/Dk", F_OK, 0), 0);
+	meta_queue(object_rec(fd, "Dk", 1, 5));
+	meta_flush(flushed, (void *)1L);
+	ck_assert_int_eq(loop_run(), 0);
+	ck_assert_int_eq(nflushed, 1);
+	rfd = openat(cachefd, "Ivol/@00/Dk", O_RDONLY);
+	ck_assert_int_ge(rfd, 0);
+	ck_assert_int_eq(read(rfd, buf, sizeof(buf)), 5);
+	ck_assert(memcmp(buf, "hello", 5) == 0);
+	n = fgetxattr(rfd, CFMT_XATTR, x, sizeof(x));
+	ck_assert_int_eq(n, 20);
+	ck_assert_int_eq(cfmt_obj_usable(x, n, "v1", 2, 5), 1);
+	n = fgetxattr(rfd, CFMT_MAP_XATTR, x, sizeof(x));
+	ck_assert_int_eq(n, 24);
+	meta_get_stats(&ms);
+	ck_assert_uint_eq(ms.links, 1);
+	ck_assert_uint_eq(ms.fdatasyncs, 1);
+	ck_assert_uint_eq(ms.syncfs, 0);
+	close(rfd);
+	close(fd);
+}
+END_TEST
+
+static int old_fd = -1, new_tmp = -1;
+
+/* after the first publish: hold the old object open, publish a new one
+ * over it (one loop_run per test: loop_stop cannot be undone) */
+static void
+first_published(void *arg)
+{
+	(void)arg;
+	ck_assert_int_eq(ndone, 1);
+	old_fd = openat(cachefd, "Ivol/@00/Dr", O_RDONLY);
+	ck_assert_int_ge(old_fd, 0);
+	new_tmp = tmpfile_with("new!!");
+	meta_queue(object_rec(new_tmp, "Dr", 1, 5));
+	meta_flush(flushed, (void *)2L);
+}
+
+START_TEST(replace_keeps_old_readers)
+{
+	char buf[16];
+	int fd1, fd;
+
+	fd1 = tmpfile_with("old!!");
+	meta_queue(object_rec(fd1, "Dr", 1, 5));
+	meta_flush(first_published, NULL);
+	ck_assert_int_eq(loop_run(), 0);
+	ck_assert_int_eq(nflushed, 1);
+	ck_assert_int_eq(pread(old_fd, buf, 5, 0), 5);
+	ck_assert(memcmp(buf, "old!!", 5) == 0);
+	fd = openat(cachefd, "Ivol/@00/Dr", O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pread(fd, buf, 5, 0), 5);
+	ck_assert(memcmp(buf, "new!!", 5) == 0);
+	close(fd);
+	close(old_fd);
+	close(fd1);
+	close(new_tmp);
+}
+END_TEST
+
+START_TEST(many_files_share_one_syncfs)
+{
+	struct meta_stats ms;
+	char name[16];
+	int fds[6], i;
+
+	for (i = 0; i < 6; i++) {
+		fds[i] = tmpfile_with("data");
+		snprintf(name, sizeof(name), "Df%d", i);
+		meta_queue(object_rec(fds[i], name, 1, 4));
+	}
+	meta_flush(flushed, (void *)6L);
+	ck_assert_int_eq(loop_run(), 0);
+	meta_get_stats(&ms);
+	ck_assert_uint_eq(ms.syncfs, 1);
+	ck_assert_uint_eq(ms.fdatasyncs, 0);
+	ck_assert_uint_eq(ms.links, 6);
+	for (i = 0; i < 6; i++)
+		close(fds[i]);
+}
+END_TEST
+
+START_TEST(records_are_batched)
+{
+	struct meta_stats ms;
+	struct meta_rec *r;
+	struct stat sb;
+	int fd, i;
+
+	fd = openat(cachefd, "Ivol/@00/Da", O_CREAT | O_RDWR, 0600);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	for (i = 0; i < 150; i++) {
+		r = calloc(1, sizeof(*r));
+		r->kind = META_ATIME;
+		snprintf(r->path, sizeof(r->path), "Ivol/@00/Da");
+		r->atime.tv_sec = 1000000 + i;
+		r->done = rec_done;
+		meta_queue(r);
+	}
+	meta_flush(flushed, (void *)150L);
+	ck_assert_int_eq(loop_run(), 0);
+	meta_get_stats(&ms);
+	ck_assert_uint_eq(ms.records, 150);
+	ck_assert_uint_eq(ms.batches, (150 + META_BATCH_MAX - 1) / META_BATCH_MAX);
+	ck_assert_uint_eq(ms.atimes, 150);
+	ck_assert_int_eq(fstatat(cachefd, "Ivol/@00/Da", &sb, 0), 0);
+	ck_assert_int_eq(sb.st_atim.tv_sec, 1000149);	/* the last one */
+}
+END_TEST
+
+static Suite *
+meta_suite(void)
+{
+	Suite *s = suite_create("meta");
+	TCase *tc = tcase_create("meta");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, tmpfile_is_published_whole);
+	tcase_add_test(tc, replace_keeps_old_readers);
+	tcase_add_test(tc, many_files_share_one_syncfs);
+	tcase_add_test(tc, records_are_batched);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(meta_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
