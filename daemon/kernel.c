@@ -60,12 +60,6 @@
 #include "scan.h"
 #include "workq.h"
 
-/* freeze.c may or may not offer the backend hook yet: link either way. */
-#pragma weak freeze_set_backend
-/* cull.c's release count (resume_thresholds); declared here until cull.h
- * on main has it, weak for the same reason. */
-void cull_released(uint64_t objects, uint64_t bytes);
-#pragma weak cull_released
 
 #define SCAN_PERIOD_MS		5000	/* mtime check of every fan-out dir */
 #define SCAN_MIN_GAP_MS		1000	/* rescans triggered by state changes */
@@ -474,8 +468,7 @@ dev_read_state(void)
 	K.have_st = 1;
 	K.freleased_total += K.st.freleased;
 	K.breleased_total += K.st.breleased;
-	if ((K.st.freleased > 0 || K.st.breleased > 0) && K.culling &&
-	    cull_released != NULL)
+	if ((K.st.freleased > 0 || K.st.breleased > 0) && K.culling)
 		cull_released(K.st.freleased, K.st.breleased * 512);
 	return 0;
 }
@@ -1111,14 +1104,13 @@ kernel_start(const struct conf *c, unsigned flags)
 		control_add_stats(kernel_stats);
 		registered = 1;
 	}
-	if (freeze_set_backend != NULL) {
+	{
+		/* freeze defer withdraws the cache (freeze.h) */
 		static const struct freeze_backend fb = {
 			.quiesce = kernel_quiesce, .resume = kernel_resume };
 
 		freeze_set_backend(&fb);
-	} else
-		log_info("kernel: freeze.c has no backend hook: a freeze "
-		    "cannot withdraw the cache");
+	}
 	K.watch = loop_watch_add(K.devfd, EPOLLIN, dev_event, NULL);
 	if (K.watch == NULL) {
 		r = -errno;
@@ -1150,7 +1142,7 @@ kernel_stop(void)
 
 	timers_stop();
 	K.state = K_DOWN;	/* late done()s below do nothing */
-	if (freeze_set_backend != NULL && was_up)
+	if (was_up)
 		freeze_set_backend(NULL);
 	if (K.watch != NULL)
 		loop_watch_del(K.watch);
