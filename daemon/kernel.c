@@ -19,9 +19,9 @@
  *  - culls through cull.c with cull_ops whose cull_one does `inuse NAME`
  *    and `cull NAME` after fchdir into the fan-out directory (per-thread
  *    cwd: the worker unshares CLONE_FS);
- *  - unlinks what the kernel moved into graveyard/ right after each cull,
- *    so that the culler's statfs sees the space (cull.c's reaper empties
- *    graveyard/ after every pass as well).
+ *  - leaves graveyard/ (where the kernel's `cull` moves an object) to
+ *    cull.c's reaper, which unlinks each entry as it arrives (inotify) and
+ *    counts its bytes as pending until then.
  *
  * Freeze with defer policy withdraws the cache: the device is swapped for
  * a read-only /dev/null with dup2 (the fd number stays valid for the cull
@@ -33,7 +33,6 @@
  * cull.c run their own workers. cull_one runs on cull.c's workers and
  * touches only the device fd, the root fd and the atomic counters below.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -358,7 +357,6 @@ static struct {
 /* touched by cull workers */
 static atomic_int k_withdrawn;
 static atomic_uint_fast64_t cull_ok, cull_busy, cull_gone, cull_err;
-static atomic_uint_fast64_t reaped_now;	/* by cull_one */
 
 static const char *
 kstate_str(enum kstate s)
@@ -489,34 +487,6 @@ own_cwd(void)
 	return 0;
 }
 
-/*
- * The kernel's `cull` only moves the object into graveyard/: the space
- * comes back when it is unlinked. Unlink the plain files there now, so
- * that the culler's next statvfs sees the space (directories, from culled
- * volumes, are left to the scan job's recursive reap). Worker thread.
- */
-static void
-reap_graveyard_files(void)
-{
-	struct dirent *de;
-	DIR *dp;
-	int gfd;
-
-	gfd = openat(K.rootfd, "graveyard", O_RDONLY | O_DIRECTORY |
-	    O_NOFOLLOW | O_CLOEXEC);
-	if (gfd < 0)
-		return;
-	if ((dp = fdopendir(gfd)) == NULL) {
-		close(gfd);
-		return;
-	}
-	while ((de = readdir(dp)) != NULL)
-		if (de->d_type == DT_REG &&
-		    unlinkat(dirfd(dp), de->d_name, 0) == 0)
-			atomic_fetch_add(&reaped_now, 1);
-	closedir(dp);
-}
-
 static int
 kernel_cull_one(const char *volume_key, uint8_t fanout, const char *name,
     void *arg)
@@ -555,8 +525,6 @@ kernel_cull_one(const char *volume_key, uint8_t fanout, const char *name,
 	}
 	if (r == -EBADF && atomic_load(&k_withdrawn))
 		r = -EAGAIN;	/* withdrawn under us */
-	if (r == 0)
-		reap_graveyard_files();
 out:
 	if (r == 0)
 		atomic_fetch_add(&cull_ok, 1);
@@ -947,7 +915,6 @@ kernel_quiesce(void *self, void (*done)(void *arg, int err), void *arg)
 	j->w.done = withdraw_done;
 	j->devfd = K.devfd;
 	j->nullfd = K.nullfd;
-	/* the queue is serial: this runs after any scan or reap in flight */
 	workq_submit(K.wq, &j->w);
 }
 
@@ -1022,7 +989,6 @@ kernel_stats(struct ctl_kv *kv)
 	ctl_kv_u64(kv, "kernel.freleased", K.freleased_total);
 	ctl_kv_u64(kv, "kernel.breleased_bytes", K.breleased_total * 512);
 	ctl_kv_u64(kv, "kernel.scans", K.scans);
-	ctl_kv_u64(kv, "kernel.reaped", atomic_load(&reaped_now));
 	ctl_kv_u64(kv, "kernel.withdrawals", K.withdrawals);
 	ctl_kv_u64(kv, "kernel.rebinds", K.rebinds);
 }
