@@ -19,9 +19,9 @@
  *  - culls through cull.c with cull_ops whose cull_one does `inuse NAME`
  *    and `cull NAME` after fchdir into the fan-out directory (per-thread
  *    cwd: the worker unshares CLONE_FS);
- *  - leaves graveyard/ (where the kernel's `cull` moves an object) to
- *    cull.c's reaper, which unlinks each entry as it arrives (inotify) and
- *    counts its bytes as pending until then.
+ *  - leaves graveyard/ to cull.c's reaper: the kernel's `cull` unlinks a
+ *    file object itself (cachefiles_bury_object) and moves only
+ *    directories there, which the reaper empties as they arrive.
  *
  * Freeze with defer policy withdraws the cache: the device is swapped for
  * a read-only /dev/null with dup2 (the fd number stays valid for the cull
