@@ -562,7 +562,13 @@ main(int argc, char **argv)
 #ifdef HAVE_KERNEL_MODE
 		/* kernel.h's order: control, freeze, then the kernel */
 		open_control(file);
-		drop_caps(CAPS_KERNEL_MODE);
+		/*
+		 * No capability drop in kernel mode: the kernel copies
+		 * larderd's credentials at bind (and at every re-bind after
+		 * a freeze) and does all cache I/O with them, on objects it
+		 * creates mode 0000; cachefilesd keeps its full set too.
+		 */
+		control_add_status(caps_status);
 		if ((rc = freeze_init(conf)) < 0)
 			fatalx("freeze: %s", strerror(-rc));
 		if (kernel_start(conf, nocull_flag || conf->nocull ?
