@@ -18,7 +18,7 @@ crash_fs() {
 	mkfs_loop "$fstype" 300M > "$T/mnt.$fstype" || fail "$fstype: mkfs"
 	mnt=$(cat "$T/mnt.$fstype")
 	mkdir "$mnt/cache"
-	write_conf "$T/$fstype.conf" "dir $mnt/cache" "socket $SOCK"
+	write_conf "$T/$fstype.conf" "dir $mnt/cache" "socket $SOCK" "backend userspace"
 	state=$T/state.$fstype
 	r=0 seen=0
 	while [ $r -lt "$n" ]; do
