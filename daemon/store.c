@@ -1993,6 +1993,13 @@ h_drop(struct ctl_req *rq)
 	key = proto_get_bytes(&rq->body);
 	if (rq->body.err)
 		return -EPROTO;
+	/* one object: any peer (a client may invalidate what it caches);
+	 * a whole volume: root or admin_group (DESIGN.md) */
+	if (key.len == 0 && !rq->admin) {
+		control_reply_str(rq, PROTO_EPERM, "dropping a whole volume "
+		    "needs root or admin_group");
+		return 0;
+	}
 	err = store_drop(vkey, key.ptr, key.len);
 	if (err < 0)
 		return err;
@@ -2314,7 +2321,7 @@ store_init(const struct conf *c, int rootfd)
 	control_register(PROTO_INVALIDATE, h_invalidate, 0);
 	control_register(PROTO_LIST_VOLUMES, h_list_volumes, 0);
 	control_register(PROTO_LIST_OBJECTS, h_list_objects, 0);
-	control_register(PROTO_DROP, h_drop, 1);
+	control_register(PROTO_DROP, h_drop, 0);	/* checks admin itself */
 	control_on_disconnect(CTL_SLOT_STORE, on_disconnect);
 	cull_on_culled(on_culled, NULL);
 	control_add_status(store_status);
