@@ -333,6 +333,12 @@ control_reply(struct ctl_req *rq, uint16_t status, const void *body,
 }
 
 void
+control_done(struct ctl_req *rq)
+{
+	rq_free((struct rq *)rq);
+}
+
+void
 control_reply_str(struct ctl_req *rq, uint16_t status, const char *fmt, ...)
 {
 	char text[PROTO_MAX_STR];
@@ -410,6 +416,7 @@ handle_hello(struct ctl_req *rq)
 	proto_put_u32(&b, PROTO_MAX_INLINE);
 	proto_put_u64(&b, c->shm_size);
 	proto_put_u32(&b, (uint32_t)getpid());
+	proto_put_u32(&b, PROTO_FEATURE_NOREPLY);
 	control_reply(rq, PROTO_OK, body, b.off, -1);
 	return 0;
 }

@@ -47,6 +47,9 @@ void control_register(uint16_t type, ctl_handler_fn *fn, int admin_only);
  * SCM_RIGHTS; the caller keeps its own fd). Frees rq. */
 void control_reply(struct ctl_req *rq, uint16_t status, const void *body,
     size_t len, int fd);
+/* Finish rq without any answer (a request whose peer asked for none).
+ * Frees rq. */
+void control_done(struct ctl_req *rq);
 /* Answer with a str body ("ready", or the reason of an error). Frees rq. */
 void control_reply_str(struct ctl_req *rq, uint16_t status, const char *fmt,
     ...) __attribute__((format(printf, 3, 4)));

@@ -1522,6 +1522,15 @@ h_cookie_relinquish(struct ctl_req *rq)
 
 	id = proto_get_u32(&rq->body);
 	flags = proto_get_u32(&rq->body);
+	if (!rq->body.err && (flags & PROTO_RELINQUISH_NOREPLY)) {
+		/* the client forgot the handle already: nothing to answer,
+		 * not even an error */
+		if (get_handle(rq, id))
+			release_cookie(s, id, (flags &
+			    PROTO_RELINQUISH_RETIRE) && writes_ok());
+		control_done(rq);
+		return 0;
+	}
 	if (rq->body.err)
 		return -EPROTO;
 	if (!get_handle(rq, id))

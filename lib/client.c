@@ -16,9 +16,11 @@
  * reader is done. So reads of cached ranges run in parallel from several
  * threads and never wait for a request in flight.
  *
- * A cookie relinquish without retire is sent ahead: the reply is read on
- * the way by the next request (l->pend), saving a round trip per object
- * for clients that open and close at a high rate.
+ * A cookie relinquish without retire is sent ahead, with no reply at all
+ * when the daemon takes PROTO_RELINQUISH_NOREPLY, else with its reply read
+ * on the way by the next request (l->pend): no round trip per object for
+ * clients that open and close at a high rate, and with NOREPLY no reply
+ * that wakes the client while it waits for the next one.
  *
  * Every reply is hostile until checked: header (version, len, type, seq,
  * PROTO_F_REPLY), every count against the bytes that are there, every
@@ -79,6 +81,7 @@ struct larder {
 	int broken;		/* 0, or the -errno every request now gets */
 	uint32_t seq;
 	uint32_t max_inline;
+	uint32_t features;	/* PROTO_FEATURE_* the daemon announced */
 	uint8_t *shm;		/* the fill area, NULL when not in use */
 	size_t shm_size;	/* usable: what the daemon accepted */
 	size_t shm_map;		/* mapped length */
@@ -490,6 +493,8 @@ hello(struct larder *l, int shm_fd, size_t shm_size)
 	(void)proto_get_u32(&r);	/* daemon pid */
 	if (r.err || version != PROTO_VERSION || max_inline == 0)
 		return -EPROTO;
+	/* features: only from daemons that send them */
+	l->features = proto_remaining(&r) >= 4 ? proto_get_u32(&r) : 0;
 	if (accepted > (shm_fd >= 0 ? shm_size : 0))
 		return -EPROTO;
 	l->max_inline = max_inline < PROTO_MAX_INLINE ? max_inline :
@@ -850,6 +855,13 @@ larder_cookie_relinquish(struct larder_cookie *c, int retire)
 		err = drain_one(l);
 	begin(l, &b, PROTO_COOKIE_RELINQUISH);
 	proto_put_u32(&b, c->id);
+	if (!retire && (l->features & PROTO_FEATURE_NOREPLY)) {
+		proto_put_u32(&b, PROTO_RELINQUISH_NOREPLY);
+		err = send_req(l, &b, -1);
+		free_cookie(c);
+		pthread_mutex_unlock(&l->lock);
+		return err;
+	}
 	proto_put_u32(&b, retire ? PROTO_RELINQUISH_RETIRE : 0);
 	if (retire)
 		err = call(l, &b, -1, &r, NULL);

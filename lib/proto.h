@@ -114,9 +114,11 @@ enum proto_status {
  *          seals it with F_SEAL_SHRINK | F_SEAL_GROW, so the daemon may
  *          check the seals and map it without fear of SIGBUS)
  * reply:   u32 version, u32 max_inline, u64 shm_size (0: not accepted),
- *          u32 daemon pid
+ *          u32 daemon pid, u32 features (PROTO_FEATURE_*; absent from
+ *          daemons that predate it: read it only when the bytes are there)
  */
 #define PROTO_HELLO_SHM		0x0001
+#define PROTO_FEATURE_NOREPLY	0x0001	/* COOKIE_RELINQUISH takes NOREPLY */
 #define PROTO_MAX_SHM		(1ULL << 30)
 
 /* ---- 200 VOLUME_ACQUIRE --------------------------------------------------
@@ -134,6 +136,7 @@ enum proto_status {
  *          volume's objects); reply: empty
  */
 #define PROTO_RELINQUISH_RETIRE		0x0001
+#define PROTO_RELINQUISH_NOREPLY	0x0002	/* cookies only */
 
 /* ---- 202 COOKIE_ACQUIRE --------------------------------------------------
  * request: u32 volume_id, u32 flags, u64 object_size, bytes key, bytes aux
@@ -161,7 +164,9 @@ enum proto_status {
 
 /* ---- 203 COOKIE_RELINQUISH ------------------------------------------------
  * request: u32 cookie_id, u32 flags (PROTO_RELINQUISH_RETIRE: delete the
- *          object); reply: empty
+ *          object; PROTO_RELINQUISH_NOREPLY: send no reply at all, not
+ *          even an error, only to daemons announcing PROTO_FEATURE_NOREPLY)
+ * reply:   empty (none with NOREPLY)
  *
  * ---- 205 WRITE -----------------------------------------------------------
  * request: u32 cookie_id, u32 flags, u64 offset, u64 len, u64 shm_offset,
