@@ -176,6 +176,12 @@ static struct {
 
 	/* renamed into the graveyard, not yet reaped */
 	uint64_t pending_bytes, pending_objects;
+	/* reaped before cull_done counted them: inotify shows the reaper a
+	 * rename as soon as it lands, so the reap can end before the main
+	 * thread hears that the cull job made it; without this the bytes
+	 * would stay "pending" forever and free space look larger than it
+	 * is (culling would stop short of brun) */
+	uint64_t early_bytes, early_objects;
 	int reaping, reap_again;
 	struct loop_timer *reap_timer;	/* a full reap left young entries */
 	/* graveyard/ watched with inotify: what appeared there, for the
@@ -321,6 +327,15 @@ evaluate(const struct cull_limits *l, const struct cull_fs *fs, int culling,
 			    (unsigned long long)fs->cache_objects,
 			    (unsigned long long)l->max_files);
 		culling = ev->why[0] != '\0';
+	} else if (nb == 0 && nf == 0 &&
+	    (fs->pending_blocks != 0 || fs->pending_files != 0)) {
+		/* the estimate meets the run thresholds, but it counts what the
+		 * reaper has not unlinked yet: stay in the culling state (no
+		 * new pass: nothing is needed) and judge by the real free
+		 * space once it has */
+		snprintf(ev->why, sizeof(ev->why), "free blocks %.1f%% once "
+		    "the graveyard is reaped: waiting for the reaper",
+		    pct(bfree, fs->blocks));
 	} else if (nb == 0 && nf == 0) {
 		culling = 0;
 	} else if (bfree < brun) {
@@ -653,6 +668,12 @@ cull_done(struct work *w)
 			/* only the default op renames into graveyard/ for the
 			 * reaper; the kernel unlinks what it culls itself */
 			if (cs.ops.arg == &cs.dflt) {
+				if (cs.early_objects) {	/* reaped already */
+					cs.early_objects--;
+					cs.early_bytes -= b < cs.early_bytes ?
+					    b : cs.early_bytes;
+					break;
+				}
 				cs.pending_objects++;
 				cs.pending_bytes += b;
 			}
@@ -873,6 +894,7 @@ end_pass(void)
 {
 	cs.pass = 0;
 	cs.passes++;
+	cs.early_bytes = cs.early_objects = 0;	/* every cull job is done */
 	cs.cull_ms += loop_now_ms() - cs.pass_start_ms;
 	if (cs.req.active) {
 		cs.req.objects += cs.pass_objects;
@@ -1154,6 +1176,11 @@ reap_done(struct work *w)
 	cs.reaped_objects += j->objects;
 	cs.reaped_bytes += j->bytes;
 	cs.reap_errors += j->errors;
+	if (j->objects > cs.pending_objects && cs.jobs_inflight) {
+		cs.early_objects += j->objects - cs.pending_objects;
+		cs.early_bytes += j->bytes > cs.pending_bytes ?
+		    j->bytes - cs.pending_bytes : 0;
+	}
 	cs.pending_bytes = cs.pending_bytes > j->bytes ?
 	    cs.pending_bytes - j->bytes : 0;
 	cs.pending_objects = cs.pending_objects > j->objects ?

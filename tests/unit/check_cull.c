@@ -202,12 +202,23 @@ START_TEST(test_evaluate)
 	ck_assert_int_eq(ev.allocate, 0);
 	ck_assert_str_eq(ev.why, "nocull: free blocks 0.9% < bcull 5%");
 
-	/* graveyard bytes count as free for culling, not for allocation */
+	/* graveyard bytes count as free when sizing a pass, not for
+	 * allocation; culling ends only once the reaper has unlinked them,
+	 * judged by the real free space then */
 	f = fsw(5, 500);
 	f.pending_blocks = 100;
 	evaluate(&l, &f, 1, 0, &ev);
-	ck_assert_int_eq(ev.culling, 0);
+	ck_assert_int_eq(ev.culling, 1);
+	ck_assert(ev.need_bytes == 0 && ev.need_files == 0);
 	ck_assert_int_eq(ev.allocate, 0);
+	f.bavail += 100;	/* reaped as estimated: done */
+	f.pending_blocks = 0;
+	evaluate(&l, &f, 1, 0, &ev);
+	ck_assert_int_eq(ev.culling, 0);
+	f.bavail -= 60;		/* reaped less than estimated: cull on */
+	evaluate(&l, &f, 1, 0, &ev);
+	ck_assert_int_eq(ev.culling, 1);
+	ck_assert(ev.need_bytes > 0);
 
 	/* a filesystem without an inode limit */
 	f = fsw(500, 0);
