@@ -62,6 +62,7 @@
 #include "daemon/log.h"
 #include "daemon/loop.h"
 #include "daemon/scan.h"
+#include "daemon/store.h"
 #include "daemon/workq.h"
 
 #define CULL_THREADS	2
@@ -71,6 +72,7 @@
 #define QUICK_MS	5
 #define NEAR_MS		1000
 #define FAR_MS		10000
+#define REAP_MIN_AGE	5	/* s: a full reap leaves younger entries */
 #define CAP_LOW(x)	((x) - (x) / 20)	/* cull caps down to 95% */
 
 /* What the state machine needs from the filesystem and the index. */
@@ -125,6 +127,10 @@ struct reap_job {
 	struct work w;
 	int rootfd;
 	int full;			/* read the whole graveyard */
+	int skip_jobdirs;		/* a pass runs: leave .c* alone */
+	time_t now;			/* full: leave entries younger than
+					   REAP_MIN_AGE alone */
+	uint64_t skipped;
 	char *names;			/* else these, NUL-separated */
 	size_t nameslen;
 	uint64_t objects, bytes, errors;
@@ -171,6 +177,7 @@ static struct {
 	/* renamed into the graveyard, not yet reaped */
 	uint64_t pending_bytes, pending_objects;
 	int reaping, reap_again;
+	struct loop_timer *reap_timer;	/* a full reap left young entries */
 	/* graveyard/ watched with inotify: what appeared there, for the
 	 * reaper to unlink by name (no readdir of a huge directory) */
 	int ifd;
@@ -257,6 +264,7 @@ evaluate(const struct cull_limits *l, const struct cull_fs *fs, int culling,
 	uint64_t cap = cap_bytes(l, fs);
 	uint64_t nb = 0, nf = 0;
 	int files = fs->files != 0;	/* some filesystems have no limit */
+	int was_culling = culling;
 
 	memset(ev, 0, sizeof(*ev));
 	/* allocation: real free space only */
@@ -325,13 +333,18 @@ evaluate(const struct cull_limits *l, const struct cull_fs *fs, int culling,
 		snprintf(ev->why, sizeof(ev->why), "cache above 95%% of "
 		    "max_size/max_files");
 	}
-	if (!culling) {
+	if (!culling && was_culling)
+		snprintf(ev->why, sizeof(ev->why), "free blocks %.1f%% >= brun "
+		    "%u%%, free files %.1f%% >= frun %u%%",
+		    pct(bfree, fs->blocks), l->brun,
+		    files ? pct(ffree, fs->files) : 100.0, l->frun);
+	else if (!culling)
 		snprintf(ev->why, sizeof(ev->why), "free blocks %.1f%% >= bcull "
 		    "%u%%, free files %.1f%% >= fcull %u%%",
 		    pct(bfree, fs->blocks), l->bcull,
 		    files ? pct(ffree, fs->files) : 100.0, l->fcull);
+	if (!culling)
 		ev->need_bytes = ev->need_files = 0;
-	}
 	ev->culling = culling && !nocull;
 	if (culling && nocull) {
 		memmove(ev->why + 8, ev->why, sizeof(ev->why) - 8);
@@ -568,15 +581,25 @@ cull_can_allocate(void)
 
 /* ---- passes ------------------------------------------------------------- */
 
+struct default_arg;
+static int default_cull_one(const char *, uint8_t, const char *, void *);
+static void job_dir_open(struct default_arg *a);
+static void job_dir_publish(struct default_arg *a);
+
 static void
 cull_run(struct work *w)
 {
 	struct cull_job *j = (struct cull_job *)w;
+	int dflt = j->ops.cull_one == default_cull_one;
 	unsigned i;
 
+	if (dflt)
+		job_dir_open(j->ops.arg);
 	for (i = 0; i < j->n; i++)
 		j->v[i].res = j->ops.cull_one(j->strs + j->v[i].vkey_off,
 		    j->v[i].fanout, j->strs + j->v[i].name_off, j->ops.arg);
+	if (dflt)
+		job_dir_publish(j->ops.arg);
 }
 
 static void end_pass(void);
@@ -616,6 +639,10 @@ cull_done(struct work *w)
 		b = index_bytes(v->id);
 		switch (v->res) {
 		case 0:
+			log_debug("cull: culled I%s/@%02x/%s: %llu bytes, last "
+			    "use %lld", j->strs + v->vkey_off, v->fanout,
+			    j->strs + v->name_off, (unsigned long long)b,
+			    (long long)index_last_use(v->id));
 			if (on_culled)
 				on_culled(on_culled_arg, v->id);
 			index_del(v->id);
@@ -913,6 +940,40 @@ open_beneath(int dirfd, const char *path)
 	return fd < 0 ? -errno : fd;
 }
 
+/*
+ * Each cull job of the default ops renames its victims into a directory of
+ * its own, graveyard/.c<pid>.<seq>, and at the end renames that directory
+ * to graveyard/c<pid>.<seq>, which is when the reaper (told by inotify)
+ * takes it whole. So renames and unlinks never wait on the same directory
+ * lock, and no directory grows to the size of a pass. A crash leaves
+ * either kind behind; the full reap at start removes both.
+ */
+static __thread int job_dfd = -1;
+static __thread char job_dname[48];
+
+static void
+job_dir_open(struct default_arg *a)
+{
+	snprintf(job_dname, sizeof(job_dname), ".c%lx.%lx",
+	    (unsigned long)getpid(), atomic_fetch_add(&grave_seq, 1));
+	job_dfd = -1;
+	if (mkdirat(a->gravefd, job_dname, 0700) == 0)
+		job_dfd = openat(a->gravefd, job_dname, O_RDONLY |
+		    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	/* on failure, victims go to graveyard/ itself */
+}
+
+static void
+job_dir_publish(struct default_arg *a)
+{
+	if (job_dfd < 0)
+		return;
+	close(job_dfd);
+	job_dfd = -1;
+	/* if this fails the directory stays until the next start */
+	(void)renameat(a->gravefd, job_dname, a->gravefd, job_dname + 1);
+}
+
 static int
 default_cull_one(const char *volume_key, uint8_t fanout, const char *name,
     void *arg)
@@ -924,15 +985,32 @@ default_cull_one(const char *volume_key, uint8_t fanout, const char *name,
 	snprintf(path, sizeof(path), "cache/I%s/@%02x", volume_key, fanout);
 	if ((dfd = open_beneath(a->rootfd, path)) < 0)
 		return dfd == -ENOENT ? -ESTALE : dfd;
-	snprintf(grave, sizeof(grave), "c%lx.%lx.%lx", (unsigned long)getpid(),
-	    (unsigned long)time(NULL), atomic_fetch_add(&grave_seq, 1));
-	if (renameat(dfd, name, a->gravefd, grave) < 0)
-		r = errno == ENOENT ? -ESTALE : -errno;
+	snprintf(grave, sizeof(grave), "c%lx.%lx", (unsigned long)getpid(),
+	    atomic_fetch_add(&grave_seq, 1));
+	if (renameat(dfd, name, job_dfd >= 0 ? job_dfd : a->gravefd,
+	    grave) < 0) {
+		r = -errno;
+		/* ENOENT: the object is gone, or our target directory */
+		if (r == -ENOENT)
+			r = faccessat(dfd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0 ?
+			    -EIO : -ESTALE;
+	}
 	close(dfd);
 	return r;
 }
 
 /* ---- the reaper ----------------------------------------------------------- */
+
+/* "Lnew.<our pid>.": the store's publish links in flight (store.h); set
+ * once at init, before the reaper thread starts, read-only after. */
+static char live_links[32];
+
+static int
+live_link(const char *name)
+{
+	return live_links[0] && strncmp(name, live_links,
+	    strlen(live_links)) == 0;
+}
 
 /*
  * Remove everything in dirfd (depth first, no symlink followed). Plain
@@ -956,9 +1034,20 @@ empty_dir(struct reap_job *j, int dirfd, int depth)
 	while ((e = readdir(d)) != NULL) {
 		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
 			continue;
+		if (depth == 0 && j->skip_jobdirs && e->d_name[0] == '.' &&
+		    e->d_name[1] == 'c')
+			continue;	/* a cull job still renames into it */
+		if (depth == 0 && live_link(e->d_name))
+			continue;	/* the store is about to rename it */
 		if (fstatat(dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 			if (errno != ENOENT)
 				j->errors++;
+			continue;
+		}
+		/* the store links new objects through graveyard/ on their way
+		 * into place: what arrived this instant may be one of those */
+		if (depth == 0 && st.st_ctime + REAP_MIN_AGE > j->now) {
+			j->skipped++;
 			continue;
 		}
 		if (S_ISDIR(st.st_mode)) {
@@ -1034,11 +1123,22 @@ reap_run(struct work *w)
 		j->err = gfd;
 		return;
 	}
+	j->now = time(NULL);
 	if (j->full)
 		empty_dir(j, gfd, 0);
 	else
 		reap_names(j, gfd);
 	close(gfd);
+}
+
+/* Entries a full reap found too young: look again. */
+static void
+reap_later(void *arg)
+{
+	(void)arg;
+	cs.reap_timer = NULL;
+	cs.rfull = 1;
+	reap_kick();
 }
 
 static void
@@ -1062,6 +1162,9 @@ reap_done(struct work *w)
 		    "could not be removed", (unsigned long long)j->errors);
 	if (!cs.pass && cs.pending_objects && !cs.reap_again && j->full)
 		cs.pending_bytes = cs.pending_objects = 0; /* all reaped */
+	if (j->skipped && cs.init && !cs.reap_timer)
+		cs.reap_timer = loop_timer_add((REAP_MIN_AGE + 1) * 1000,
+		    reap_later, NULL);
 	free(j->names);
 	free(j);
 	if (!cs.init)
@@ -1090,6 +1193,7 @@ reap_kick(void)
 	j->w.done = reap_done;
 	j->rootfd = cs.rootfd;
 	j->full = cs.rfull;
+	j->skip_jobdirs = cs.pass;
 	if (!j->full) {		/* hand the names over */
 		j->names = cs.rnames;
 		j->nameslen = cs.rlen;
@@ -1109,8 +1213,8 @@ reap_note(const char *name)
 	size_t l = strlen(name) + 1;
 	char *nn;
 
-	if (cs.rfull)
-		return;
+	if (cs.rfull || name[0] == '.')
+		return;		/* a cull job's directory, not published yet */
 	if (cs.rlen + l > cs.rcap) {
 		size_t cap = cs.rcap ? cs.rcap * 2 : 65536;
 
@@ -1143,7 +1247,8 @@ graveyard_event(int fd, uint32_t events, void *arg)
 			ev = (const struct inotify_event *)p;
 			if (ev->mask & IN_Q_OVERFLOW)
 				cs.rfull = 1;
-			else if (ev->len > 0 && ev->name[0])
+			else if (ev->len > 0 && ev->name[0] &&
+			    !live_link(ev->name))
 				reap_note(ev->name);
 		}
 	}
@@ -1266,6 +1371,8 @@ cull_init(const struct conf *c, int rootfd, int nocull,
 	int fd;
 
 	memset(&cs, 0, sizeof(cs));
+	snprintf(live_links, sizeof(live_links), "%s%ld.", STORE_LINK_PREFIX,
+	    (long)getpid());
 	set_limits(c);
 	cs.rootfd = rootfd;
 	cs.nocull = nocull;
@@ -1302,7 +1409,7 @@ cull_init(const struct conf *c, int rootfd, int nocull,
 		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 		cs.ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 		if (cs.ifd >= 0 && (inotify_add_watch(cs.ifd, path,
-		    IN_MOVED_TO | IN_CREATE | IN_ONLYDIR) < 0 ||
+		    IN_MOVED_TO | IN_ONLYDIR) < 0 ||
 		    (cs.iwatch = loop_watch_add(cs.ifd, EPOLLIN,
 		    graveyard_event, NULL)) == NULL)) {
 			close(cs.ifd);
@@ -1329,6 +1436,9 @@ cull_fini(void)
 	if (cs.timer)
 		loop_timer_cancel(cs.timer);
 	cs.timer = NULL;
+	if (cs.reap_timer)
+		loop_timer_cancel(cs.reap_timer);
+	cs.reap_timer = NULL;
 	if (cs.iwatch)
 		loop_watch_del(cs.iwatch);
 	if (cs.ifd >= 0)

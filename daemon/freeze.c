@@ -18,13 +18,17 @@
  * Only one store_quiesce runs at a time; requests that arrive while it
  * runs wait for it (up to MAX_WAITERS each). FIFREEZE and FITHAW run on a
  * one-thread work queue of their own, in submission order, because
- * FIFREEZE waits for the filesystem's writers to drain; the main thread
- * never calls anything here that can wait on a frozen filesystem.
+ * FIFREEZE waits for the filesystem's writers to drain. Resume takes the
+ * write claim on a second one-thread queue: opening a file for writing can
+ * wait on a freeze made by someone else. The main thread never calls
+ * anything here that can wait on a frozen filesystem.
  *
  * Locking: the work queue's own lock only (workq.c); the jobs carry an fd
  * number and the operation, nothing of the main thread's state.
  */
 #include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -47,6 +51,9 @@
 
 #define STALL_TICK_MS	100	/* how often the age of the oldest write is read */
 #define STALL_MS	500	/* a write older than this: the fs is frozen */
+/* ... unless the cache's block device still completes writes: then it is
+ * slow (a big fdatasync, dirty throttling), not frozen, up to this age */
+#define SLOW_MAX_MS	30000
 #define CALM_MS		2000	/* writes flowing this long end a stall episode */
 #define MAX_WAITERS	8	/* requests waiting on one quiesce or fs job */
 #define MAX_TIMEOUT	86400
@@ -69,7 +76,9 @@ struct fsjob {
 static struct {
 	enum conf_freeze policy;
 	unsigned conf_timeout;		/* freeze_timeout, seconds */
-	struct workq *q;
+	struct workq *q;		/* FIFREEZE, FITHAW, in order */
+	struct workq *claimq;		/* resume's claim (may wait on a
+					   freeze someone else made) */
 
 	/* defer: the freeze handshake */
 	int defer;
@@ -99,6 +108,9 @@ static struct {
 	pid_t suspend_pid;
 	struct ctl_req *suspend_wait[MAX_WAITERS];
 	unsigned nsuspend_wait;
+	int resuming;			/* claim job queued or running */
+	struct ctl_req *resume_wait[MAX_WAITERS];
+	unsigned nresume_wait;
 
 	/* store_quiesce */
 	int quiescing;			/* a store_quiesce is running */
@@ -112,6 +124,8 @@ static struct {
 	uint64_t flowing_since;		/* loop ms writes flow again; 0: no
 					   episode open */
 	struct loop_timer *tick;
+	int64_t dev_writes;		/* device writes done at the last tick,
+					   -1: unknown */
 
 	/* counters for stats */
 	uint64_t n_freezes, n_refused, n_fs_frozen, n_limit_thaws, n_stalls,
@@ -270,6 +284,22 @@ arm_limit(void)
 		log_warn("freeze: time limit timer");
 }
 
+/* The freeze cannot be done: undo it and tell everyone waiting why. */
+static void
+cancel_freeze(uint16_t status, const char *msg)
+{
+	log_warnx("freeze: %s", msg);
+	f.defer = 0;
+	f.want_fs = 0;
+	f.forced_ready = 0;
+	if (f.limit != NULL) {
+		loop_timer_cancel(f.limit);
+		f.limit = NULL;
+	}
+	wait_reply(f.freeze_wait, &f.nfreeze_wait, status, msg);
+	maybe_unquiesce();
+}
+
 /* Answer the freeze requests waiting for "ready" once the store is
  * quiesced (or the fs is frozen by someone else already), after freezing
  * the fs ourselves if --fs was asked. Safe to call at any time. */
@@ -284,6 +314,12 @@ deferral_ready(const char *why)
 		return;		/* quiesce_done calls again */
 	if (f.fs == FS_FREEZING || f.fs == FS_THAWING)
 		return;		/* fs_job_done calls again */
+	if (f.want_fs && f.fs == FS_NONE && mount_root_fd() < 0) {
+		/* no private mount (kernel mode before its bind) */
+		cancel_freeze(PROTO_ERR, "cannot freeze the filesystem: no "
+		    "private mount; freeze cancelled, writing resumes");
+		return;
+	}
 	if (f.want_fs && f.fs == FS_NONE) {
 		if (fs_job(FIFREEZE, 0) < 0)
 			wait_reply(f.freeze_wait, &f.nfreeze_wait, PROTO_ENOMEM,
@@ -349,16 +385,7 @@ fs_job_done(struct work *w)
 		snprintf(msg, sizeof(msg), "cannot freeze the filesystem "
 		    "(FIFREEZE): %s%s; freeze cancelled, writing resumes",
 		    strerror(err), err == EPERM ? " (needs CAP_SYS_ADMIN)" : "");
-		log_warnx("freeze: %s", msg);
-		f.defer = 0;
-		f.want_fs = 0;
-		if (f.limit != NULL) {
-			loop_timer_cancel(f.limit);
-			f.limit = NULL;
-		}
-		wait_reply(f.freeze_wait, &f.nfreeze_wait,
-		    proto_status_from_errno(err), msg);
-		maybe_unquiesce();
+		cancel_freeze(proto_status_from_errno(err), msg);
 		return;
 	}
 
@@ -635,10 +662,58 @@ h_suspend(struct ctl_req *rq)
 	return CTL_DEFERRED;
 }
 
+struct claimjob {
+	struct work w;
+	int fd;			/* the claim, or -errno */
+};
+
+/* Worker: open and lock larder.lock (may wait on a frozen filesystem). */
+static void
+claim_run(struct work *w)
+{
+	struct claimjob *j = (struct claimjob *)w;
+
+	j->fd = mount_claim_open();
+}
+
+static void
+claim_done(struct work *w)
+{
+	struct claimjob *j = (struct claimjob *)w;
+	char msg[256];
+	int fd = j->fd;
+
+	free(j);
+	f.resuming = 0;
+	if (f.stopping) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	if (fd < 0) {
+		snprintf(msg, sizeof(msg), "cannot resume: %s%s; still "
+		    "suspended", strerror(-fd), fd == -EROFS ? " (the "
+		    "filesystem is read-only: remount it read-write first)" :
+		    fd == -EBUSY ? " (another process holds larder.lock)" : "");
+		log_warnx("resume: take the write claim: %s", strerror(-fd));
+		wait_reply(f.resume_wait, &f.nresume_wait,
+		    proto_status_from_errno(-fd), msg);
+		return;
+	}
+	mount_claim_set(fd);
+	f.suspend = 0;
+	f.suspended = 0;
+	f.suspend_since = time(NULL);
+	maybe_unquiesce();
+	wait_reply(f.resume_wait, &f.nresume_wait, PROTO_OK, f.defer ?
+	    "resumed: write claim taken, writing stays stopped (deferred "
+	    "for a freeze)" : "resumed: write claim taken, writing resumed");
+}
+
 static int
 h_resume(struct ctl_req *rq)
 {
-	int rc;
+	struct claimjob *j;
 
 	if (!f.suspend) {
 		control_reply_str(rq, PROTO_OK, "not suspended: nothing to do");
@@ -649,45 +724,85 @@ h_resume(struct ctl_req *rq)
 		    "(draining writes); try again");
 		return 0;
 	}
-	rc = mount_claim();
-	if (rc < 0) {
-		log_warnx("resume: take the write claim: %s", strerror(-rc));
-		control_reply_str(rq, proto_status_from_errno(-rc), "cannot "
-		    "resume: %s%s; still suspended", strerror(-rc), rc == -EROFS ?
-		    " (the filesystem is read-only: remount it read-write "
-		    "first)" : "");
+	if (f.fs != FS_NONE) {
+		control_reply_str(rq, PROTO_EBUSY, "the filesystem is frozen by "
+		    "larderd: thaw first, then resume");
 		return 0;
 	}
-	f.suspend = 0;
-	f.suspended = 0;
-	f.suspend_since = time(NULL);
-	log_info("resume: asked by uid %u pid %d; write claim taken",
+	if (wait_add(f.resume_wait, &f.nresume_wait, rq) < 0)
+		return -EBUSY;
+	if (f.resuming)
+		return CTL_DEFERRED;
+	j = calloc(1, sizeof(*j));
+	if (j == NULL) {
+		f.nresume_wait--;
+		return -ENOMEM;
+	}
+	log_info("resume: asked by uid %u pid %d; taking the write claim",
 	    (unsigned)rq->uid, (int)rq->pid);
-	maybe_unquiesce();
-	control_reply_str(rq, PROTO_OK, "resumed: write claim taken, writing %s",
-	    f.defer ? "stays stopped (deferred for a freeze)" : "resumed");
-	return 0;
+	j->w.run = claim_run;
+	j->w.done = claim_done;
+	f.resuming = 1;
+	workq_submit(f.claimq, &j->w);
+	return CTL_DEFERRED;
 }
 
 /* ---- stall detection -------------------------------------------------- */
+
+/* Write I/Os the cache's block device has completed (the fifth field of
+ * /sys/dev/block/MAJ:MIN/stat), or -1 when it has no such device (btrfs,
+ * network, tmpfs). Reads sysfs: never waits on the cache filesystem. */
+static int64_t
+dev_writes_done(void)
+{
+	char path[64], buf[512];
+	unsigned long long v[5];
+	struct stat sb;
+	ssize_t n;
+	int fd, root = mount_root_fd();
+
+	if (root < 0 || fstat(root, &sb) < 0)
+		return -1;
+	snprintf(path, sizeof(path), "/sys/dev/block/%u:%u/stat",
+	    major(sb.st_dev), minor(sb.st_dev));
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	if (sscanf(buf, "%llu %llu %llu %llu %llu", &v[0], &v[1], &v[2],
+	    &v[3], &v[4]) != 5 || v[4] > INT64_MAX)
+		return -1;
+	return (int64_t)v[4];
+}
 
 /*
  * Every STALL_TICK_MS: a write (io or meta) in flight for STALL_MS or more
  * means the filesystem is frozen under us: stop starting writes until it
  * completes. A freeze often shows as several stalls in a row (the stuck
  * write completes, the next one sticks), so a stall episode, logged once
- * each way, ends only after writes have flowed for CALM_MS.
+ * each way, ends only after writes have flowed for CALM_MS. A frozen
+ * filesystem sends nothing to its device, so while the device completes
+ * writes a long write is only slow (writeback of a large fill, dirty
+ * throttling on a slow disk), up to SLOW_MAX_MS.
  */
 static void
 stall_tick(void *arg)
 {
 	uint64_t age, now = loop_now_ms();
+	int64_t w;
+	int progress;
 
 	(void)arg;
 	f.tick = loop_timer_add(STALL_TICK_MS, stall_tick, NULL);
 	if (f.tick == NULL)
 		log_warn("freeze: stall timer");
 	age = store_oldest_write_ms();
+	w = dev_writes_done();
+	progress = w >= 0 && f.dev_writes >= 0 && w != f.dev_writes;
+	f.dev_writes = w;
 	if (!f.stalled) {
 		if (f.flowing_since != 0 && now - f.flowing_since >= CALM_MS) {
 			f.flowing_since = 0;
@@ -698,6 +813,8 @@ stall_tick(void *arg)
 		/* while we froze it ourselves, a stuck write is no news */
 		if (age < STALL_MS || f.fs == FS_FROZEN || f.suspended)
 			return;
+		if (progress && age < SLOW_MAX_MS)
+			return;		/* slow, not frozen */
 		f.stalled = 1;
 		if (f.flowing_since != 0) {
 			/* the same episode: the next write stuck too */
@@ -785,10 +902,14 @@ int
 freeze_init(const struct conf *c)
 {
 	memset(&f, 0, sizeof(f));
+	f.dev_writes = -1;
 	freeze_reconfigure(c);
 	f.since = time(NULL);
 	f.q = workq_create("larder-freeze", 1);
 	if (f.q == NULL)
+		return -errno;
+	f.claimq = workq_create("larder-claim", 1);
+	if (f.claimq == NULL)
 		return -errno;
 	f.tick = loop_timer_add(STALL_TICK_MS, stall_tick, NULL);
 	if (f.tick == NULL)
@@ -826,8 +947,16 @@ freeze_fini(void)
 		workq_destroy(f.q);
 		f.q = NULL;
 	}
+	if (f.claimq != NULL) {
+		/* a claim stuck on a frozen fs holds this up until the thaw;
+		 * main.c's stop timer bounds the whole shutdown */
+		workq_destroy(f.claimq);
+		f.claimq = NULL;
+	}
 	wait_reply(f.thaw_wait, &f.nthaw_wait, PROTO_OK, "thawed (larderd is "
 	    "stopping)");
+	wait_reply(f.resume_wait, &f.nresume_wait, PROTO_ERR, "larderd is "
+	    "stopping");
 	if (f.fs == FS_FROZEN && mount_root_fd() != -1) {
 		fd = openat(mount_root_fd(), ".", O_RDONLY | O_DIRECTORY |
 		    O_CLOEXEC);

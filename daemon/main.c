@@ -27,6 +27,7 @@
 
 #include "config.h"
 #include "conf.h"
+#include "caps.h"
 #include "control.h"
 #include "cull.h"
 #include "freeze.h"
@@ -363,6 +364,18 @@ on_signal(int fd, uint32_t events, void *arg)
 	}
 }
 
+/* Drop every capability the configuration does not need; before any
+ * thread starts, since capabilities are per thread (caps.h). */
+static void
+drop_caps(unsigned flags)
+{
+	char err[256];
+
+	if (caps_drop(conf, flags, err, sizeof(err)) < 0)
+		fatalx("capabilities: %s", err);
+	control_add_status(caps_status);
+}
+
 static int
 signals_init(void)
 {
@@ -549,6 +562,7 @@ main(int argc, char **argv)
 #ifdef HAVE_KERNEL_MODE
 		/* kernel.h's order: control, freeze, then the kernel */
 		open_control(file);
+		drop_caps(CAPS_KERNEL_MODE);
 		if ((rc = freeze_init(conf)) < 0)
 			fatalx("freeze: %s", strerror(-rc));
 		if (kernel_start(conf, nocull_flag || conf->nocull ?
@@ -566,11 +580,13 @@ main(int argc, char **argv)
 
 	if ((rc = mount_open(conf->dir, 0, err, sizeof(err))) < 0)
 		fatalx("%s", err);
+	control_add_status(mount_status);
+	open_control(file);
+	/* the last privileged step is behind us, and no thread runs yet */
+	drop_caps(0);
 	if ((rc = store_init(conf, mount_root_fd())) < 0)
 		fatalx("store %s: %s: check the cache directory", conf->dir,
 		    strerror(-rc));
-	control_add_status(mount_status);
-	open_control(file);
 	if ((rc = cull_init(conf, mount_root_fd(), nocull_flag ||
 	    conf->nocull, NULL)) < 0)
 		fatalx("cull %s: %s", conf->dir, strerror(-rc));

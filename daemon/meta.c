@@ -17,6 +17,7 @@
 #include "log.h"
 #include "loop.h"
 #include "meta.h"
+#include "store.h"
 #include "workq.h"
 
 /*
@@ -143,7 +144,7 @@ link_object(struct meta_rec *r, struct meta_stats *st)
 	char proc[64], tmp[64];
 
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", r->fd);
-	snprintf(tmp, sizeof(tmp), "Lnew.%ld.%lu", (long)getpid(),
+	snprintf(tmp, sizeof(tmp), STORE_LINK_PREFIX "%ld.%lu", (long)getpid(),
 	    ++link_counter);
 	if (linkat(AT_FDCWD, proc, grave_fd, tmp, AT_SYMLINK_FOLLOW) < 0)
 		return -errno;

@@ -256,49 +256,58 @@ probe(int rootfd, char *err, size_t errsz)
 	return 0;
 }
 
-/* Take the claim: open larder.lock for writing through the clone and lock
- * it. EWOULDBLOCK means another larderd holds it. */
+/* Open larder.lock for writing through the clone and lock it; the fd, or
+ * -errno (-EBUSY: another larderd holds it, its pid in *holder). Any
+ * thread: it reads only m.rootfd, fixed while larderd runs. */
 static int
-take_claim(char *err, size_t errsz, int write_pid)
+claim_open(long *holder)
 {
 	char buf[32];
 	ssize_t n;
 	int fd, e;
 
+	*holder = 0;
 	fd = openat(m.rootfd, LOCK_NAME, O_RDWR | O_CREAT | O_CLOEXEC |
 	    O_NOFOLLOW | O_NOCTTY, 0600);
-	if (fd == -1) {
-		e = errno;
-		return seterr(err, errsz, -e, "cache dir %s: open %s: %s",
-		    m.dir, LOCK_NAME, strerror(e));
-	}
+	if (fd == -1)
+		return -errno;
 	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
 		e = errno;
 		if (e == EWOULDBLOCK) {
-			long pid = 0;
-
 			n = pread(fd, buf, sizeof(buf) - 1, 0);
 			if (n > 0) {
 				buf[n] = '\0';
-				pid = strtol(buf, NULL, 10);
+				*holder = strtol(buf, NULL, 10);
 			}
-			close(fd);
-			if (pid > 0)
-				return seterr(err, errsz, -EBUSY, "cache dir %s: "
-				    "already in use by pid %ld", m.dir, pid);
-			return seterr(err, errsz, -EBUSY, "cache dir %s: "
-			    "already in use by another larderd", m.dir);
+			e = EBUSY;
 		}
 		close(fd);
-		return seterr(err, errsz, -e, "cache dir %s: lock %s: %s",
-		    m.dir, LOCK_NAME, strerror(e));
+		return -e;
 	}
-	if (write_pid) {
-		n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
-		if (ftruncate(fd, 0) == -1 || pwrite(fd, buf, (size_t)n, 0) != n)
-			log_warn("cache dir %s: write pid to %s", m.dir,
-			    LOCK_NAME);
-	}
+	return fd;
+}
+
+/* At start: take the claim and write our pid into the lock file. */
+static int
+take_claim(char *err, size_t errsz)
+{
+	char buf[32];
+	long holder;
+	int fd, n;
+
+	fd = claim_open(&holder);
+	if (fd == -EBUSY && holder > 0)
+		return seterr(err, errsz, -EBUSY, "cache dir %s: already in use "
+		    "by pid %ld", m.dir, holder);
+	if (fd == -EBUSY)
+		return seterr(err, errsz, -EBUSY, "cache dir %s: already in use "
+		    "by another larderd", m.dir);
+	if (fd < 0)
+		return seterr(err, errsz, fd, "cache dir %s: open and lock %s: "
+		    "%s", m.dir, LOCK_NAME, strerror(-fd));
+	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) == -1 || pwrite(fd, buf, (size_t)n, 0) != n)
+		log_warn("cache dir %s: write pid to %s", m.dir, LOCK_NAME);
 	m.lockfd = fd;
 	return 0;
 }
@@ -423,7 +432,7 @@ mount_open(const char *dir, unsigned flags, char *err, size_t errsz)
 	rc = probe(m.rootfd, err, errsz);
 	if (rc < 0)
 		goto fail;
-	rc = take_claim(err, errsz, 1);
+	rc = take_claim(err, errsz);
 	if (rc < 0)
 		goto fail;
 	log_info("cache dir %s: %s %s on %s, private clone%s%s%s", dir,
@@ -483,21 +492,43 @@ mount_private_path(void)
 }
 
 int
-mount_claim(void)
+mount_claim_open(void)
 {
 	struct statvfs sv;
-	int rc;
+	long holder;
 
 	if (m.rootfd == -1)
 		return -EBADF;
-	if (m.lockfd != -1)
-		return 0;
 	if (fstatvfs(m.rootfd, &sv) == 0 && (sv.f_flag & ST_RDONLY) != 0)
 		return -EROFS;
-	rc = take_claim(NULL, 0, 0);
-	if (rc == 0)
-		log_info("cache dir %s: write claim taken", m.dir);
-	return rc;
+	return claim_open(&holder);
+}
+
+void
+mount_claim_set(int fd)
+{
+	if (fd < 0)
+		return;
+	if (m.lockfd != -1 || m.rootfd == -1) {
+		close(fd);	/* claimed already, or closed meanwhile */
+		return;
+	}
+	m.lockfd = fd;
+	log_info("cache dir %s: write claim taken", m.dir);
+}
+
+int
+mount_claim(void)
+{
+	int fd;
+
+	if (m.lockfd != -1)
+		return 0;
+	fd = mount_claim_open();
+	if (fd < 0)
+		return fd;
+	mount_claim_set(fd);
+	return 0;
 }
 
 void

@@ -40,6 +40,15 @@ const char *mount_private_path(void);
 int mount_claim(void);
 void mount_release(void);
 int mount_claimed(void);
+/* mount_claim in two halves, to take the claim off the main thread:
+ * opening a file for writing can wait on a frozen filesystem.
+ * mount_claim_open may run on any thread (it only reads the root fd,
+ * fixed from mount_open to mount_close) and returns the open, locked fd
+ * or -errno (-EROFS, -EBUSY when another process holds the lock);
+ * mount_claim_set (main thread) makes that fd the claim (or closes it if
+ * the claim is held already). */
+int mount_claim_open(void);
+void mount_claim_set(int fd);
 
 /* Watch the mount table (libmount monitor, on the main loop) and log
  * remounts and unmounts of the backing filesystem / original mount point. */

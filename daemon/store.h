@@ -13,6 +13,14 @@
 
 struct conf;
 
+/*
+ * meta.c publishes a new object by linking its tmpfile as
+ * graveyard/STORE_LINK_PREFIX<pid>.<n> and renaming that over the final name
+ * at once. The reaper must leave this process's such names alone; the
+ * leftovers of a crash carry another pid and are reaped.
+ */
+#define STORE_LINK_PREFIX	"Lnew."
+
 /* rootfd: the cache dir on the private mount (mount_root_fd()). Makes
  * cache/ and graveyard/ if needed, registers the 200s handlers. */
 int store_init(const struct conf *c, int rootfd);

@@ -1,27 +1,66 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * bench_fill.c: fill an object through liblarder (larder_write, through
- * the shared-memory area) vs pwrite + fdatasync of a plain file of the
- * same size, in one run. Needs a running larderd.
+ * bench_fill.c: fill a new object through liblarder (larder_write, through
+ * the shared-memory area) vs pwrite + fdatasync of a new plain file of the
+ * same size on the same filesystem, in one run. Needs a running larderd.
  *
- *   bench_fill [SOCKET [SIZE_MIB]]     (SOCKET default: $LARDER_SOCKET)
+ *   bench_fill [SOCKET [SIZE_MIB [ORDER]]]   (SOCKET default: $LARDER_SOCKET)
  *
- * The plain file lives in a temporary directory under $LARDER_BENCH_DIR
- * (default /var/tmp); put it on the cache's filesystem for a fair figure.
- * Each side writes a new object/file; the larder object is retired after.
- * Prints MB/s of both and the ratio larder/plain (target >= 0.8).
+ * ORDER 0 (default) runs larder first, 1 the plain file first; run-bench.sh
+ * alternates it between runs. The plain file is made in a temporary
+ * directory under $LARDER_BENCH_DIR (default /var/tmp): put it on the
+ * cache's filesystem (run-bench.sh does).
+ *
+ * Equal work: both sides write SIZE_MIB MiB of the same bytes in 4 MiB
+ * calls into a new, empty file (larder: a new aux each run, so a new
+ * object) on the same filesystem; before each side the filesystem is
+ * synced (syncfs) so that neither pays for the other's writeback, and
+ * neither file is deleted until both are done. Two figures per side:
+ *
+ *   acknowledged  larder: the last larder_write returned (the daemon has
+ *                 the bytes in the object's page cache);
+ *                 plain: the last pwrite returned.
+ *   durable       larder: additionally, the object's xattr
+ *                 user.CacheFiles.cache says content "all" (2), read with
+ *                 fgetxattr on the object fd, polled every 100 us. The
+ *                 meta thread writes that xattr only after fdatasync (or
+ *                 syncfs) of the data, so this is "the data is durable and
+ *                 the cache claims it" (the xattr itself reaches the disk
+ *                 with the next journal commit, like any xattr);
+ *                 plain: pwrite loop + fdatasync returned.
+ *
+ * A larder_write that answers -ENOBUFS (the daemon refuses fills for a
+ * while, e.g. when it takes a slow write for a frozen filesystem) is
+ * retried every 10 ms until it is taken: the time spent so is part of the
+ * larder side, and the number of refusals is printed (enobufs=N). A
+ * client that did not retry would simply not have the bytes cached.
+ *
+ * The target (>= 0.8) is for the durable ratio plain/larder (a ratio of
+ * throughputs: higher is better for larder). Prints MB/s and both ratios,
+ * and one machine-readable line:
+ *   RESULT fill ratio=R ack_ratio=A larder_mbs=L base_mbs=P
+ *          larder_ack_mbs=LA base_ack_mbs=PA enobufs=N
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "client.h"
 #include "larder/larder.h"
 
-#define CHUNK	(4u << 20)
+#define CHUNK		(4u << 20)
+#define XATTR		"user.CacheFiles.cache"
+#define XATTR_CONTENT	17	/* be64 size, be64 zero point, u8 type */
+#define CONTENT_ALL	2
+#define DURABLE_WAIT_S	120
+
+static long enobufs;		/* refusals retried */
 
 static double
 now(void)
@@ -32,22 +71,132 @@ now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* Whether the object's xattr claims all size bytes: 1, 0, or -errno. */
+static int
+claims_all(int fd, uint64_t size)
+{
+	uint8_t x[512];
+	uint64_t s = 0;
+	ssize_t n;
+	int i;
+
+	n = fgetxattr(fd, XATTR, x, sizeof(x));
+	if (n < 0)
+		return errno == ENODATA ? 0 : -errno;
+	if (n <= XATTR_CONTENT)
+		return 0;
+	for (i = 0; i < 8; i++)
+		s = s << 8 | x[i];
+	return s == size && x[XATTR_CONTENT] == CONTENT_ALL;
+}
+
+/* The larder side: *ack and *dur in seconds; 0, 77 or 1. */
+static int
+fill_larder(struct larder_volume *v, const uint8_t *buf, uint64_t size,
+    double *ack, double *dur, struct larder_cookie **cp)
+{
+	struct larder_cookie *c;
+	char aux[64];
+	uint64_t off;
+	double t0;
+	ssize_t n;
+	int err, fd;
+
+	/* new aux each run: a fresh, empty object */
+	snprintf(aux, sizeof(aux), "fill-%ld-%ld", (long)getpid(),
+	    (long)time(NULL));
+	if ((err = larder_cookie_acquire(v, "object", 6, aux, strlen(aux),
+	    size, &c)) < 0) {
+		fprintf(stderr, "bench_fill: acquire: %s\n",
+		    larder_strerror(err));
+		return 1;
+	}
+	*cp = c;
+	t0 = now();
+	for (off = 0; off < size; off += CHUNK) {
+		while ((n = larder_write(c, buf, CHUNK, off)) == -ENOBUFS &&
+		    now() - t0 < DURABLE_WAIT_S) {
+			enobufs++;
+			usleep(10000);
+		}
+		if (n != CHUNK) {
+			fprintf(stderr, "bench_fill: fill at %llu: %s\n",
+			    (unsigned long long)off,
+			    larder_strerror(n < 0 ? n : -ENOBUFS));
+			return 77;
+		}
+	}
+	*ack = now() - t0;
+	/* the object fd comes with a refresh when the acquire had none */
+	if ((fd = client_cookie_fd(c)) < 0 &&
+	    (larder_is_cached(c, 0, size) != 1 ||
+	    (fd = client_cookie_fd(c)) < 0)) {
+		fprintf(stderr, "bench_fill: no object fd after the fill\n");
+		return 1;
+	}
+	while ((err = claims_all(fd, size)) == 0) {
+		if (now() - t0 > DURABLE_WAIT_S) {
+			fprintf(stderr, "bench_fill: the xattr did not claim "
+			    "the data within %d s\n", DURABLE_WAIT_S);
+			return 1;
+		}
+		usleep(100);
+	}
+	*dur = now() - t0;
+	if (err < 0) {
+		fprintf(stderr, "bench_fill: fgetxattr: %s\n", strerror(-err));
+		return 1;
+	}
+	return 0;
+}
+
+/* The plain side, into path: *ack and *dur in seconds; 0 or 1. */
+static int
+fill_plain(const char *path, const uint8_t *buf, uint64_t size, double *ack,
+    double *dur)
+{
+	uint64_t off;
+	double t0;
+	int fd;
+
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0600)) < 0) {
+		perror("bench_fill: plain file");
+		return 1;
+	}
+	t0 = now();
+	for (off = 0; off < size; off += CHUNK)
+		if (pwrite(fd, buf, CHUNK, off) != CHUNK) {
+			perror("bench_fill: pwrite");
+			close(fd);
+			return 1;
+		}
+	*ack = now() - t0;
+	if (fdatasync(fd) < 0) {
+		perror("bench_fill: fdatasync");
+		close(fd);
+		return 1;
+	}
+	*dur = now() - t0;
+	close(fd);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
 	const char *sock = argc > 1 ? argv[1] : NULL;
 	uint64_t size = (argc > 2 ? strtoull(argv[2], NULL, 10) : 1024) << 20;
+	int order = argc > 3 ? atoi(argv[3]) : 0;
 	const char *base = getenv("LARDER_BENCH_DIR");
-	char dir[4096], path[4200], aux[64];
+	char dir[PATH_MAX], path[PATH_MAX + 8];
 	struct larder *l;
 	struct larder_volume *v;
-	struct larder_cookie *c;
+	struct larder_cookie *c = NULL;
 	uint8_t *buf = malloc(CHUNK);
-	double t0, tl, tp;
-	uint64_t off;
+	double la = 0, ld = 0, pa = 0, pd = 0;
 	size_t i;
-	ssize_t n;
-	int err, fd;
+	int err, side, rc = 0, dfd;
 
 	if (buf == NULL || size == 0 || size % CHUNK)
 		return 2;
@@ -60,60 +209,57 @@ main(int argc, char **argv)
 		return 1;
 	}
 	snprintf(path, sizeof(path), "%s/plain", dir);
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		perror("bench_fill: open dir");
+		rmdir(dir);
+		return 1;
+	}
 	if ((err = larder_connect(sock, 0, &l)) < 0) {
 		fprintf(stderr, "bench_fill: connect: %s\n", larder_strerror(err));
 		rmdir(dir);
 		return 77;
 	}
-	/* new aux each run: a fresh, empty object */
-	snprintf(aux, sizeof(aux), "fill-%ld-%ld", (long)getpid(),
-	    (long)time(NULL));
-	if ((err = larder_volume_acquire(l, "bench,fill", NULL, 0, &v)) < 0 ||
-	    (err = larder_cookie_acquire(v, "object", 6, aux, strlen(aux), size,
-	    &c)) < 0) {
-		fprintf(stderr, "bench_fill: acquire: %s\n", larder_strerror(err));
+	if ((err = larder_volume_acquire(l, "bench,fill", NULL, 0, &v)) < 0) {
+		fprintf(stderr, "bench_fill: volume: %s\n", larder_strerror(err));
+		rmdir(dir);
 		return 1;
 	}
-
-	t0 = now();
-	for (off = 0; off < size; off += CHUNK) {
-		if ((n = larder_write(c, buf, CHUNK, off)) != CHUNK) {
-			fprintf(stderr, "bench_fill: fill at %llu: %s\n",
-			    (unsigned long long)off,
-			    larder_strerror(n < 0 ? n : -ENOBUFS));
-			return 77;
-		}
+	for (side = 0; side < 2 && rc == 0; side++) {
+		/* start each side with nothing dirty on the filesystem */
+		syncfs(dfd);
+		if ((side == 0) == (order == 0))
+			rc = fill_larder(v, buf, size, &la, &ld, &c);
+		else
+			rc = fill_plain(path, buf, size, &pa, &pd);
 	}
-	tl = now() - t0;
-	larder_cookie_relinquish(c, 1);
-
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-	    0600)) < 0) {
-		perror("bench_fill: plain file");
-		return 1;
-	}
-	t0 = now();
-	for (off = 0; off < size; off += CHUNK)
-		if (pwrite(fd, buf, CHUNK, off) != CHUNK) {
-			perror("bench_fill: pwrite");
-			return 1;
-		}
-	if (fdatasync(fd) < 0) {
-		perror("bench_fill: fdatasync");
-		return 1;
-	}
-	tp = now() - t0;
-	close(fd);
 	unlink(path);
 	rmdir(dir);
-
-	printf("fill %llu MiB in %u MiB writes\n",
-	    (unsigned long long)(size >> 20), CHUNK >> 20);
-	printf("  larder_write          %8.1f MB/s\n", size / tl / 1e6);
-	printf("  pwrite + fdatasync    %8.1f MB/s\n", size / tp / 1e6);
-	printf("  ratio larder/plain %.3f (target >= 0.8)\n", tp / tl);
+	close(dfd);
+	if (c)
+		larder_cookie_relinquish(c, 1);
+	if (rc == 0) {
+		printf("fill %llu MiB in %u MiB writes, new file each side, "
+		    "%s first\n", (unsigned long long)(size >> 20),
+		    CHUNK >> 20, order == 0 ? "larder" : "plain");
+		printf("  larder_write acknowledged     %8.1f MB/s\n",
+		    size / la / 1e6);
+		printf("  larder_write durable+claimed  %8.1f MB/s\n",
+		    size / ld / 1e6);
+		printf("  pwrite                        %8.1f MB/s\n",
+		    size / pa / 1e6);
+		printf("  pwrite + fdatasync            %8.1f MB/s\n",
+		    size / pd / 1e6);
+		printf("  ratio larder/plain durable %.3f (target >= 0.8), "
+		    "acknowledged %.3f\n", pd / ld, pa / la);
+		printf("  larder_write refused (ENOBUFS) and retried: %ld\n",
+		    enobufs);
+		printf("RESULT fill ratio=%.4f ack_ratio=%.4f larder_mbs=%.1f "
+		    "base_mbs=%.1f larder_ack_mbs=%.1f base_ack_mbs=%.1f "
+		    "enobufs=%ld\n", pd / ld, pa / la, size / ld / 1e6,
+		    size / pd / 1e6, size / la / 1e6, size / pa / 1e6, enobufs);
+	}
 	larder_volume_relinquish(v, 0);
 	larder_disconnect(l);
 	free(buf);
-	return 0;
+	return rc;
 }

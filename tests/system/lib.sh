@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # lib.sh: shared helpers for system tests; source it first.
-#   need_root; fs=$(mkfs_loop ext4 64M); write_conf FILE key value...;
+#   need_root; mkfs_loop ext4 64M (mount point in $MNT); write_conf FILE LINE...;
 #   start_larderd CONF [ARGS]; ctl ARGS; stop_larderd; skip/fail/ok
 # Everything made here is torn down at exit, in reverse order; the daemon
 # log is printed only when the test fails. A sanitizer report from any
@@ -55,7 +55,10 @@ _run_cleanups() {
 trap _run_cleanups EXIT
 trap 'exit 130' INT TERM
 
-# mkfs_loop TYPE SIZE [MKFS-OPTIONS...]: make, loop-mount and print the mount point
+# mkfs_loop TYPE SIZE [MKFS-OPTIONS...]: make and loop-mount a filesystem;
+# its mount point is left in $MNT and also printed. Call it in this shell
+# (`mkfs_loop ext4 64M > "$T/mnt"` is fine), never inside $(...): a
+# subshell would lose its unmount at exit and its image counter.
 _nfs=0
 mkfs_loop() {
 	type=$1 size=$2; shift 2
@@ -70,6 +73,7 @@ mkfs_loop() {
 	esac >/dev/null 2>&1 || { echo "mkfs.$type failed" >&2; return 1; }
 	mount -o loop "$img" "$mnt" || return 1
 	at_exit "fsfreeze -u '$mnt'; umount -l '$mnt'"
+	MNT=$mnt
 	echo "$mnt"
 }
 

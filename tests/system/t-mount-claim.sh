@@ -49,6 +49,26 @@ for fstype in ext4 xfs; do
 	ctl get "$VOL" two | cmp -s - "$T/pool/2" || fail "$fstype: object after resume"
 	mount -o remount,ro "$mnt" 2>/dev/null && fail "$fstype: remount,ro succeeded after resume"
 
+	# resume while someone else has the fs frozen: the claim waits for
+	# the thaw off the main thread; larderd keeps answering meanwhile
+	ctl suspend >/dev/null || fail "$fstype: second suspend"
+	fsfreeze -f "$mnt" || fail "fsfreeze -f"
+	# with larder.lock's dentry out of the cache, opening it for writing
+	# waits for the thaw (on 6.1 even a cached one does)
+	sync; echo 2 > /proc/sys/vm/drop_caches
+	ctl resume > "$T/resume.out" 2>&1 &
+	rp=$!
+	sleep 1
+	s=$(now_ms)
+	timeout 5 "$LARDERCTL" -s "$SOCK" status >/dev/null || fail "$fstype: status while resume waits on a frozen fs: no answer"
+	timeout 5 "$LARDERCTL" -s "$SOCK" get "$VOL" one | cmp -s - "$T/pool/1" || fail "$fstype: read while resume waits"
+	d=$(( $(now_ms) - s ))
+	[ $d -le 1000 ] || fail "$fstype: status and get took $d ms while resume waited on the frozen fs"
+	fsfreeze -u "$mnt" || fail "fsfreeze -u"
+	wait $rp || fail "$fstype: resume after the thaw: $(cat "$T/resume.out")"
+	echo "$fstype: resume across a foreign freeze: $(cat "$T/resume.out")"
+	ctl put "$VOL" three "$T/pool/3" || fail "$fstype: fill after resume across a freeze"
+
 	stop_larderd
 	mount -o remount,ro "$mnt" || fail "$fstype: remount,ro fails after larderd stopped"
 	ok "$fstype: remount,ro after stop"
