@@ -650,8 +650,12 @@ cull_done(struct work *w)
 			cs.culled_bytes += b;
 			cs.pass_objects++;
 			cs.pass_bytes += b;
-			cs.pending_objects++;
-			cs.pending_bytes += b;
+			/* only the default op renames into graveyard/ for the
+			 * reaper; the kernel unlinks what it culls itself */
+			if (cs.ops.arg == &cs.dflt) {
+				cs.pending_objects++;
+				cs.pending_bytes += b;
+			}
 			break;
 		case -EBUSY:
 			/* in use now: used now, so not picked first again */

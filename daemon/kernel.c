@@ -19,9 +19,9 @@
  *  - culls through cull.c with cull_ops whose cull_one does `inuse NAME`
  *    and `cull NAME` after fchdir into the fan-out directory (per-thread
  *    cwd: the worker unshares CLONE_FS);
- *  - unlinks what the kernel moved into graveyard/ right after each cull,
- *    so that the culler's statfs sees the space (cull.c's reaper empties
- *    graveyard/ after every pass as well).
+ *  - leaves graveyard/ to cull.c's reaper: the kernel's `cull` unlinks a
+ *    file object itself (cachefiles_bury_object) and moves only
+ *    directories there, which the reaper empties as they arrive.
  *
  * Freeze with defer policy withdraws the cache: the device is swapped for
  * a read-only /dev/null with dup2 (the fd number stays valid for the cull
@@ -33,7 +33,6 @@
  * cull.c run their own workers. cull_one runs on cull.c's workers and
  * touches only the device fd, the root fd and the atomic counters below.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -60,12 +59,6 @@
 #include "scan.h"
 #include "workq.h"
 
-/* freeze.c may or may not offer the backend hook yet: link either way. */
-#pragma weak freeze_set_backend
-/* cull.c's release count (resume_thresholds); declared here until cull.h
- * on main has it, weak for the same reason. */
-void cull_released(uint64_t objects, uint64_t bytes);
-#pragma weak cull_released
 
 #define SCAN_PERIOD_MS		5000	/* mtime check of every fan-out dir */
 #define SCAN_MIN_GAP_MS		1000	/* rescans triggered by state changes */
@@ -364,7 +357,6 @@ static struct {
 /* touched by cull workers */
 static atomic_int k_withdrawn;
 static atomic_uint_fast64_t cull_ok, cull_busy, cull_gone, cull_err;
-static atomic_uint_fast64_t reaped_now;	/* by cull_one */
 
 static const char *
 kstate_str(enum kstate s)
@@ -474,8 +466,7 @@ dev_read_state(void)
 	K.have_st = 1;
 	K.freleased_total += K.st.freleased;
 	K.breleased_total += K.st.breleased;
-	if ((K.st.freleased > 0 || K.st.breleased > 0) && K.culling &&
-	    cull_released != NULL)
+	if ((K.st.freleased > 0 || K.st.breleased > 0) && K.culling)
 		cull_released(K.st.freleased, K.st.breleased * 512);
 	return 0;
 }
@@ -494,34 +485,6 @@ own_cwd(void)
 		return -errno;
 	done = 1;
 	return 0;
-}
-
-/*
- * The kernel's `cull` only moves the object into graveyard/: the space
- * comes back when it is unlinked. Unlink the plain files there now, so
- * that the culler's next statvfs sees the space (directories, from culled
- * volumes, are left to the scan job's recursive reap). Worker thread.
- */
-static void
-reap_graveyard_files(void)
-{
-	struct dirent *de;
-	DIR *dp;
-	int gfd;
-
-	gfd = openat(K.rootfd, "graveyard", O_RDONLY | O_DIRECTORY |
-	    O_NOFOLLOW | O_CLOEXEC);
-	if (gfd < 0)
-		return;
-	if ((dp = fdopendir(gfd)) == NULL) {
-		close(gfd);
-		return;
-	}
-	while ((de = readdir(dp)) != NULL)
-		if (de->d_type == DT_REG &&
-		    unlinkat(dirfd(dp), de->d_name, 0) == 0)
-			atomic_fetch_add(&reaped_now, 1);
-	closedir(dp);
 }
 
 static int
@@ -562,8 +525,6 @@ kernel_cull_one(const char *volume_key, uint8_t fanout, const char *name,
 	}
 	if (r == -EBADF && atomic_load(&k_withdrawn))
 		r = -EAGAIN;	/* withdrawn under us */
-	if (r == 0)
-		reap_graveyard_files();
 out:
 	if (r == 0)
 		atomic_fetch_add(&cull_ok, 1);
@@ -954,7 +915,6 @@ kernel_quiesce(void *self, void (*done)(void *arg, int err), void *arg)
 	j->w.done = withdraw_done;
 	j->devfd = K.devfd;
 	j->nullfd = K.nullfd;
-	/* the queue is serial: this runs after any scan or reap in flight */
 	workq_submit(K.wq, &j->w);
 }
 
@@ -1029,7 +989,6 @@ kernel_stats(struct ctl_kv *kv)
 	ctl_kv_u64(kv, "kernel.freleased", K.freleased_total);
 	ctl_kv_u64(kv, "kernel.breleased_bytes", K.breleased_total * 512);
 	ctl_kv_u64(kv, "kernel.scans", K.scans);
-	ctl_kv_u64(kv, "kernel.reaped", atomic_load(&reaped_now));
 	ctl_kv_u64(kv, "kernel.withdrawals", K.withdrawals);
 	ctl_kv_u64(kv, "kernel.rebinds", K.rebinds);
 }
@@ -1111,14 +1070,13 @@ kernel_start(const struct conf *c, unsigned flags)
 		control_add_stats(kernel_stats);
 		registered = 1;
 	}
-	if (freeze_set_backend != NULL) {
+	{
+		/* freeze defer withdraws the cache (freeze.h) */
 		static const struct freeze_backend fb = {
 			.quiesce = kernel_quiesce, .resume = kernel_resume };
 
 		freeze_set_backend(&fb);
-	} else
-		log_info("kernel: freeze.c has no backend hook: a freeze "
-		    "cannot withdraw the cache");
+	}
 	K.watch = loop_watch_add(K.devfd, EPOLLIN, dev_event, NULL);
 	if (K.watch == NULL) {
 		r = -errno;
@@ -1150,7 +1108,7 @@ kernel_stop(void)
 
 	timers_stop();
 	K.state = K_DOWN;	/* late done()s below do nothing */
-	if (freeze_set_backend != NULL && was_up)
+	if (was_up)
 		freeze_set_backend(NULL);
 	if (K.watch != NULL)
 		loop_watch_del(K.watch);

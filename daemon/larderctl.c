@@ -584,6 +584,12 @@ cmd_put(char **argv, int argc)
 		rc = fail(l, err, key);
 		goto out;
 	}
+	/* put stores these bytes: an object already there (same empty aux,
+	 * same size, other bytes) must not be kept, so start a fresh one */
+	if ((err = larder_invalidate(c, NULL, 0, size)) < 0) {
+		rc = fail(l, err, key);
+		goto out;
+	}
 	if (!stream)
 		err = fill(c, data, size, 0);
 	else {

@@ -562,12 +562,23 @@ main(int argc, char **argv)
 #ifdef HAVE_KERNEL_MODE
 		/* kernel.h's order: control, freeze, then the kernel */
 		open_control(file);
-		drop_caps(CAPS_KERNEL_MODE);
+		/*
+		 * No capability drop in kernel mode: the kernel copies
+		 * larderd's credentials at bind (and at every re-bind after
+		 * a freeze) and does all cache I/O with them, on objects it
+		 * creates mode 0000; cachefilesd keeps its full set too.
+		 */
+		control_add_status(caps_status);
 		if ((rc = freeze_init(conf)) < 0)
 			fatalx("freeze: %s", strerror(-rc));
 		if (kernel_start(conf, nocull_flag || conf->nocull ?
-		    KERNEL_NOCULL : 0) < 0)
+		    KERNEL_NOCULL : 0) < 0) {
+			freeze_fini();
+			control_close();	/* no stale socket left */
+			if (pidfile_written)
+				unlink(pidfile);
 			fatalx("kernel mode: cannot start (see above)");
+		}
 		state = "running";
 		sd_notify("READY=1\nSTATUS=running (kernel mode)");
 		watchdog_start();

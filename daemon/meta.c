@@ -55,7 +55,7 @@ struct flush_waiter {
 };
 
 static struct workq *metaq;
-static int cache_fd = -1, grave_fd = -1;
+static int cache_fd = -1, stage_fd = -1;
 /* main thread state */
 static struct meta_rec *q_head, *q_tail;
 static unsigned q_count;
@@ -79,10 +79,10 @@ on_timer(void *arg)
 }
 
 int
-meta_init(int cachefd, int graveyardfd)
+meta_init(int cachefd, int stagefd)
 {
 	cache_fd = cachefd;
-	grave_fd = graveyardfd;
+	stage_fd = stagefd;
 	metaq = workq_create("larder-meta", 1);
 	if (!metaq)
 		return -errno;
@@ -137,7 +137,10 @@ write_object_xattrs(struct meta_rec *r, struct meta_stats *st)
 	return 0;
 }
 
-/* Worker: link a tmpfile at its final name, replacing what is there. */
+/* Worker: link a tmpfile at its final name, replacing what is there:
+ * linked under a temporary name in the staging directory, then renamed
+ * over the final name in one step. (Not in graveyard/: the reaper unlinks
+ * whatever appears there.) */
 static int
 link_object(struct meta_rec *r, struct meta_stats *st)
 {
@@ -146,12 +149,12 @@ link_object(struct meta_rec *r, struct meta_stats *st)
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", r->fd);
 	snprintf(tmp, sizeof(tmp), STORE_LINK_PREFIX "%ld.%lu", (long)getpid(),
 	    ++link_counter);
-	if (linkat(AT_FDCWD, proc, grave_fd, tmp, AT_SYMLINK_FOLLOW) < 0)
+	if (linkat(AT_FDCWD, proc, stage_fd, tmp, AT_SYMLINK_FOLLOW) < 0)
 		return -errno;
-	if (renameat(grave_fd, tmp, cache_fd, r->path) < 0) {
+	if (renameat(stage_fd, tmp, cache_fd, r->path) < 0) {
 		int err = -errno;
 
-		(void)unlinkat(grave_fd, tmp, 0);
+		(void)unlinkat(stage_fd, tmp, 0);
 		return err;
 	}
 	st->links++;

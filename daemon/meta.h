@@ -8,7 +8,7 @@
  * one batch at a time to the meta thread. For a batch the thread first
  * makes the data of every file in it durable (fdatasync per file, or one
  * syncfs when the batch spans many files), then writes the xattrs, then
- * links new objects into place (linkat into graveyard/ under a temporary
+ * links new objects into place (linkat into <dir>/larder.new/ under a temporary
  * name, renameat over the final name), then writes atimes. So no xattr or
  * map on disk ever claims data that is not yet durable, and after a crash
  * an object is either absent or whole. Each record's done() runs on the
@@ -53,8 +53,10 @@ struct meta_rec {
 	void *arg;
 };
 
-/* cachefd, graveyardfd: directories on the private mount (kept by store) */
-int meta_init(int cachefd, int graveyardfd);
+/* cachefd: cache/; stagefd: <dir>/larder.new/, where new objects are
+ * linked before they are renamed into place (both on the private mount,
+ * kept open by the store) */
+int meta_init(int cachefd, int stagefd);
 void meta_fini(void);
 /* Queue a record (main thread). */
 void meta_queue(struct meta_rec *r);

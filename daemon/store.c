@@ -16,6 +16,7 @@
  * the job that creates (O_TMPFILE) or opens it, and read by later io jobs
  * (same thread) or by the main thread after that job's done().
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -43,6 +44,7 @@
 #include "workq.h"
 
 #define OBJ_BUCKETS		4096
+#define STAGE_DIR		"larder.new"	/* under dir, beside cache/ */
 /* objects nobody holds stay in memory, without fds, least recently used
  * out first: a second acquire is then an open and a stat, not also two
  * getxattrs and a map decode */
@@ -191,7 +193,7 @@ static struct {
 	    stuck_fills, strange;
 } st;
 
-static int cache_fd = -1, grave_fd = -1, root_fd = -1;
+static int cache_fd = -1, grave_fd = -1, stage_fd = -1, root_fd = -1;
 static struct vol *vols;
 static struct obj *buckets[OBJ_BUCKETS];
 static unsigned nobjs;
@@ -368,6 +370,19 @@ obj_pin(struct obj *o)
 	}
 }
 
+/* What the object takes on disk (what culling it gives back): its
+ * allocated blocks, xattr blocks included; the map's bytes if it cannot
+ * be asked (fstat of an open file never waits on a freeze). */
+static uint64_t
+obj_disk_bytes(const struct obj *o)
+{
+	struct stat sb;
+
+	if (o->rofd >= 0 && fstat(o->rofd, &sb) == 0)
+		return (uint64_t)sb.st_blocks * 512;
+	return cfmt_map_bytes(&o->map);
+}
+
 /* The object is in the index now (or again): record it and pin it. */
 static void
 obj_indexed(struct obj *o, uint64_t bytes)
@@ -531,9 +546,10 @@ obj_wake(struct obj *o)
 	return 1;
 }
 
-/* The culler moved an object nobody held into the graveyard: close the
- * idle file we kept open on it, or its space never comes back when the
- * reaper unlinks it. Called on the main thread before the index entry goes. */
+/* The culler moved an object nobody held into the graveyard: forget the
+ * idle object (it keeps no fd, so the space comes back anyway; this only
+ * spares the next acquire a failed wake). Called on the main thread before
+ * the index entry goes. */
 static void
 on_culled(void *arg, uint32_t id)
 {
@@ -661,7 +677,7 @@ meta_obj_done(struct meta_rec *r)
 		if (o->of == of && of->linked)
 			o->on_disk = 1;
 		if (o->of == of && !o->dropped)
-			obj_indexed(o, cfmt_map_bytes(&o->map));
+			obj_indexed(o, obj_disk_bytes(o));
 	}
 	free(r->map);
 	of_put(of);
@@ -1618,7 +1634,7 @@ fill_done(struct work *w)
 				st.fill_bytes += f->seg[i].len;
 			queue_meta(o);
 			if ((idx = obj_idx(o)) != INDEX_NONE)
-				index_set_bytes(idx, cfmt_map_bytes(&o->map));
+				index_set_bytes(idx, obj_disk_bytes(o));
 			cull_kick();
 		} else {
 			st.errors++;
@@ -1977,6 +1993,13 @@ h_drop(struct ctl_req *rq)
 	key = proto_get_bytes(&rq->body);
 	if (rq->body.err)
 		return -EPROTO;
+	/* one object: any peer (a client may invalidate what it caches);
+	 * a whole volume: root or admin_group (DESIGN.md) */
+	if (key.len == 0 && !rq->admin) {
+		control_reply_str(rq, PROTO_EPERM, "dropping a whole volume "
+		    "needs root or admin_group");
+		return 0;
+	}
 	err = store_drop(vkey, key.ptr, key.len);
 	if (err < 0)
 		return err;
@@ -2234,6 +2257,26 @@ store_stats(struct ctl_kv *kv)
 
 /* ---- life ---------------------------------------------------------------- */
 
+/* What a crash left in the staging directory was never published: remove
+ * it (startup only, before serving; nothing else uses the directory). */
+static void
+empty_stage(void)
+{
+	struct dirent *e;
+	DIR *d;
+	int fd;
+
+	if ((fd = dup(stage_fd)) < 0 || !(d = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.' && unlinkat(stage_fd, e->d_name, 0) < 0)
+			log_warn("store: remove %s/%s", STAGE_DIR, e->d_name);
+	closedir(d);
+}
+
 /* Make dir under root if missing (startup only, before serving). */
 static int
 open_dir(int at, const char *name)
@@ -2262,9 +2305,12 @@ store_init(const struct conf *c, int rootfd)
 		return cache_fd;
 	if ((grave_fd = open_dir(rootfd, "graveyard")) < 0)
 		return grave_fd;
+	if ((stage_fd = open_dir(rootfd, STAGE_DIR)) < 0)
+		return stage_fd;
+	empty_stage();
 	if ((err = io_init()) < 0)
 		return err;
-	if ((err = meta_init(cache_fd, grave_fd)) < 0)
+	if ((err = meta_init(cache_fd, stage_fd)) < 0)
 		return err;
 	control_register(PROTO_VOLUME_ACQUIRE, h_volume_acquire, 0);
 	control_register(PROTO_VOLUME_RELINQUISH, h_volume_relinquish, 0);
@@ -2275,7 +2321,7 @@ store_init(const struct conf *c, int rootfd)
 	control_register(PROTO_INVALIDATE, h_invalidate, 0);
 	control_register(PROTO_LIST_VOLUMES, h_list_volumes, 0);
 	control_register(PROTO_LIST_OBJECTS, h_list_objects, 0);
-	control_register(PROTO_DROP, h_drop, 1);
+	control_register(PROTO_DROP, h_drop, 0);	/* checks admin itself */
 	control_on_disconnect(CTL_SLOT_STORE, on_disconnect);
 	cull_on_culled(on_culled, NULL);
 	control_add_status(store_status);
@@ -2321,6 +2367,8 @@ store_fini(void)
 		close(cache_fd);
 	if (grave_fd >= 0)
 		close(grave_fd);
-	cache_fd = grave_fd = -1;
+	if (stage_fd >= 0)
+		close(stage_fd);
+	cache_fd = grave_fd = stage_fd = -1;
 	index_fini();
 }

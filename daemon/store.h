@@ -15,9 +15,11 @@ struct conf;
 
 /*
  * meta.c publishes a new object by linking its tmpfile as
- * graveyard/STORE_LINK_PREFIX<pid>.<n> and renaming that over the final name
- * at once. The reaper must leave this process's such names alone; the
- * leftovers of a crash carry another pid and are reaped.
+ * <dir>/larder.new/STORE_LINK_PREFIX<pid>.<n> and renaming that over the
+ * final name at once; store_init empties larder.new/ at start (what a crash
+ * left there was never published). Nothing is staged in graveyard/ any
+ * more, so the reaper's exception for these names there is no longer
+ * needed (harmless).
  */
 #define STORE_LINK_PREFIX	"Lnew."
 

@@ -117,6 +117,12 @@ static const struct keyword keywords[] = {
 
 #define NKEYWORDS	NELEM(keywords)
 
+/* larder's own keywords: cachefilesd has none of them */
+static const char *const larder_keywords[] = {
+	"admin_group", "backend", "freeze", "freeze_timeout", "max_files",
+	"max_size", "socket",
+};
+
 static const char *const freeze_names[] = {
 	[CONF_FREEZE_DEFER] = "defer",
 	[CONF_FREEZE_REFUSE] = "refuse",
@@ -844,6 +850,20 @@ finish(struct parser *p, unsigned *seen)
 	if (kd && !seen[kd - keywords])
 		report(p, 0, 0, "no 'dir' line: the cache directory must be"
 		    " given");
+	/*
+	 * A plain cachefilesd.conf (none of larder's own keywords) is run as
+	 * cachefilesd would run it: backend auto, i.e. the kernel's
+	 * CacheFiles when /dev/cachefiles can be opened. A file that uses
+	 * any larder keyword keeps the userspace default.
+	 */
+	for (i = 0; i < NELEM(larder_keywords); i++) {
+		kd = bsearch(larder_keywords[i], keywords, NKEYWORDS,
+		    sizeof(keywords[0]), kwcmp);
+		if (kd && seen[kd - keywords])
+			break;
+	}
+	if (i == NELEM(larder_keywords))
+		c->backend = CONF_BACKEND_AUTO;
 	for (i = 0; i < NELEM(sets); i++) {
 		/* pairs: (lower, higher) that must be strictly ordered */
 		const char *names[3] = { "stop", "cull", "run" };

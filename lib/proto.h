@@ -76,7 +76,8 @@ enum proto_type {
 	PROTO_LIST_VOLUMES = 210,
 	PROTO_LIST_OBJECTS = 211,
 
-	/* 300s: admin (status and stats: any peer; the rest: root or admin_group) */
+	/* 300s: admin (status, stats and DROP of one object: any peer; the
+	 * rest, and DROP of a whole volume: root or admin_group) */
 	PROTO_STATUS = 300,
 	PROTO_STATS = 301,
 	PROTO_DROP = 302,		/* invalidate VOLUME [KEY] from larderctl */

@@ -10,7 +10,7 @@ need_cmd python3 mkfs.ext4
 mkfs_loop ext4 128M > "$T/mnt" || fail "mkfs"
 mnt=$(cat "$T/mnt")
 mkdir "$mnt/cache"
-write_conf "$T/conf" "dir $mnt/cache" "socket $SOCK"
+write_conf "$T/conf" "dir $mnt/cache" "socket $SOCK" "backend userspace"
 start_larderd "$T/conf"
 python3 "$(dirname "$0")/core-raw.py" "$SOCK" || fail "core-raw.py"
 # nothing outside cache/ and graveyard/ was made by the hostile keys

@@ -10,7 +10,7 @@ need_cmd mkfs.ext4 df
 mkfs_loop ext4 100M > "$T/mnt" || fail "mkfs"
 mnt=$(cat "$T/mnt")
 mkdir "$mnt/cache"
-write_conf "$T/conf" "dir $mnt/cache" "socket $SOCK" "brun 50%" \
+write_conf "$T/conf" "dir $mnt/cache" "socket $SOCK" "backend userspace" "brun 50%" \
     "bcull 40%" "bstop 10%"
 start_larderd "$T/conf"
 head -c 4000000 /dev/urandom > "$T/in"

@@ -13,7 +13,7 @@ mnt=$(cat "$T/mnt")
 mkdir "$mnt/cache"
 
 # -t
-write_conf "$T/good.conf" "dir $mnt/cache" "socket $SOCK" "brun 10%" \
+write_conf "$T/good.conf" "dir $mnt/cache" "socket $SOCK" "backend userspace" "brun 10%" \
     "bcull 7%" "bstop 3%"
 out=$("$LARDERD" -t -f "$T/good.conf") || fail "-t rejected a good config"
 [ "$out" = "configuration OK" ] || fail "-t said: $out"
@@ -68,7 +68,7 @@ ok "second larderd refused: $(head -1 "$T/second.log")"
 # reload: bad config keeps the old one (SIGHUP and larderctl reload)
 ctl status | grep -q "10% 7% 3%" || fail "config not in force"
 cp "$T/good.conf" "$T/keep.conf"
-write_conf "$T/good.conf" "dir $mnt/cache" "socket $SOCK" "brun 10%" \
+write_conf "$T/good.conf" "dir $mnt/cache" "socket $SOCK" "backend userspace" "brun 10%" \
     "bcull 70%" "bstop 3%"
 kill -HUP "$DAEMON_PID"
 sleep 0.5
@@ -77,14 +77,14 @@ ctl status | grep -q "10% 7% 3%" || fail "bad config swapped in by SIGHUP"
 ctl reload > /dev/null 2>&1; rc=$?
 [ $rc -ne 0 ] || fail "larderctl reload of a bad config succeeded"
 ctl status | grep -q "10% 7% 3%" || fail "bad config swapped in by reload"
-write_conf "$T/good.conf" "dir $mnt/cache" "socket $SOCK" "brun 20%" \
+write_conf "$T/good.conf" "dir $mnt/cache" "socket $SOCK" "backend userspace" "brun 20%" \
     "bcull 7%" "bstop 3%"
 kill -HUP "$DAEMON_PID"
 i=0
 until ctl status | grep -q "20% 7% 3%"; do
 	i=$((i + 1)); [ $i -lt 50 ] || fail "good config not swapped in by SIGHUP"; sleep 0.1
 done
-write_conf "$T/good.conf" "dir $mnt/cache" "socket $SOCK" "brun 30%" \
+write_conf "$T/good.conf" "dir $mnt/cache" "socket $SOCK" "backend userspace" "brun 30%" \
     "bcull 7%" "bstop 3%"
 ctl reload > /dev/null || fail "larderctl reload of a good config"
 ctl status | grep -q "30% 7% 3%" || fail "good config not swapped in by reload"

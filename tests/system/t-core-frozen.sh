@@ -11,7 +11,7 @@ need_cmd fsfreeze mkfs.ext4 timeout
 mkfs_loop ext4 128M > "$T/mnt" || fail "mkfs"
 mnt=$(cat "$T/mnt")
 mkdir "$mnt/cache"
-write_conf "$T/conf" "dir $mnt/cache" "socket $SOCK"
+write_conf "$T/conf" "dir $mnt/cache" "socket $SOCK" "backend userspace"
 start_larderd "$T/conf"
 head -c 2000000 /dev/urandom > "$T/in"
 ctl put test,frozen cached "$T/in" || fail "put"

@@ -19,7 +19,7 @@ one_fs() {
 	mnt=$(cat "$T/mnt.$fstype")
 	dir=$mnt/cache
 	mkdir "$dir"
-	write_conf "$T/$fstype.conf" "dir $dir" "socket $SOCK"
+	write_conf "$T/$fstype.conf" "dir $dir" "socket $SOCK" "backend userspace"
 	start_larderd "$T/$fstype.conf"
 
 	# round trips: empty-ish, small, several MiB (goes through shm)

@@ -301,7 +301,8 @@ START_TEST(test_defaults)
 	ck_assert(c.max_size == 0);
 	ck_assert_uint_eq(c.max_size_percent, 0);
 	ck_assert(c.max_files == 0);
-	ck_assert_int_eq(c.backend, CONF_BACKEND_USERSPACE);
+	/* a plain cachefilesd.conf runs as cachefilesd would: auto */
+	ck_assert_int_eq(c.backend, CONF_BACKEND_AUTO);
 	ck_assert_uint_eq(c.loc_dir.line, 1);
 	ck_assert_uint_eq(c.loc_brun.line, 0);
 	ck_assert_int_eq(m.nwarn, 0);
@@ -758,6 +759,13 @@ START_TEST(test_backend)
 	ck_assert_int_eq(c.backend, CONF_BACKEND_AUTO);
 	parse_ok(D "backend userspace\n", &c, &m);
 	ck_assert_int_eq(c.backend, CONF_BACKEND_USERSPACE);
+	/* any larder keyword: userspace stays the default */
+	parse_ok(D "socket /run/x.sock\n", &c, &m);
+	ck_assert_int_eq(c.backend, CONF_BACKEND_USERSPACE);
+	parse_ok(D "max_files 10\n", &c, &m);
+	ck_assert_int_eq(c.backend, CONF_BACKEND_USERSPACE);
+	parse_ok(D "brun 10%\nnocull\n", &c, &m);
+	ck_assert_int_eq(c.backend, CONF_BACKEND_AUTO);
 	parse_bad(D "backend fuse\n", 1, "t.conf:2: backend: 'fuse' is not a"
 	    " backend (expected: userspace|kernel|auto)");
 	parse_bad(D "backend\n", 1, "backend: missing argument");

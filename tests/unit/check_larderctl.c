@@ -204,6 +204,19 @@ handle(struct fake *f, int s, uint8_t *msg, int n, int rfd, uint8_t **shm,
 	case PROTO_COOKIE_REFRESH:
 		put_state(f, &b, 0);
 		break;
+	case PROTO_INVALIDATE:
+		/* a fresh, empty object of the new size (larderctl put) */
+		(void)proto_get_u32(&r);
+		(void)proto_get_u32(&r);
+		len = proto_get_u64(&r);
+		ck_assert_uint_le(len, OBJ_MAX);
+		f->size = len;
+		objfd = open(f->obj, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		ck_assert_int_ge(objfd, 0);
+		ck_assert_int_eq(ftruncate(objfd, len), 0);
+		close(objfd);
+		put_state(f, &b, 0);
+		break;
 	case PROTO_WRITE:
 		(void)proto_get_u32(&r);
 		flags = proto_get_u32(&r);

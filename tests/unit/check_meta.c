@@ -20,7 +20,7 @@
 #include "daemon/meta.h"
 
 static char top[64];
-static int cachefd, gravefd;
+static int cachefd, stagefd;
 static int ndone, nflushed;
 
 static void
@@ -36,16 +36,16 @@ setup(void)
 	ck_assert_int_eq(mkdir(p, 0700), 0);
 	snprintf(p, sizeof(p), "%s/cache/Ivol/@00", top);
 	ck_assert_int_eq(mkdir(p, 0700), 0);
-	snprintf(p, sizeof(p), "%s/graveyard", top);
+	snprintf(p, sizeof(p), "%s/larder.new", top);
 	ck_assert_int_eq(mkdir(p, 0700), 0);
 	snprintf(p, sizeof(p), "%s/cache", top);
 	cachefd = open(p, O_RDONLY | O_DIRECTORY);
-	snprintf(p, sizeof(p), "%s/graveyard", top);
-	gravefd = open(p, O_RDONLY | O_DIRECTORY);
+	snprintf(p, sizeof(p), "%s/larder.new", top);
+	stagefd = open(p, O_RDONLY | O_DIRECTORY);
 	ck_assert_int_ge(cachefd, 0);
-	ck_assert_int_ge(gravefd, 0);
+	ck_assert_int_ge(stagefd, 0);
 	ck_assert_int_eq(loop_init(), 0);
-	ck_assert_int_eq(meta_init(cachefd, gravefd), 0);
+	ck_assert_int_eq(meta_init(cachefd, stagefd), 0);
 	ndone = nflushed = 0;
 }
 
@@ -57,7 +57,7 @@ teardown(void)
 	meta_fini();
 	loop_fini();
 	close(cachefd);
-	close(gravefd);
+	close(stagefd);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", top);
 	ck_assert_int_eq(system(cmd), 0);
 }

@@ -21,6 +21,12 @@ die() {
 	echo "--- daemon log:"; tail -${DLOG_LINES:-60} $DLOG 2>/dev/null
 	echo "--- dmesg:"; dmesg | grep -i -E 'cachefiles|fscache|larder' | tail -15
 	echo "--- /proc/fs/fscache/caches:"; cat /proc/fs/fscache/caches 2>/dev/null
+	echo "--- cache fs: $(df -P "$C" | tail -1); graveyard: $(ls "$C/graveyard" 2>/dev/null | wc -l) entries"
+	if [ -n "$DPID" ] && kill -0 "$DPID" 2>/dev/null && [ "$NOCTL" != 1 ]; then
+		echo "--- larderctl status and stats (kernel, cull):"
+		{ "$LARDERCTL" status; "$LARDERCTL" stats; } 2>&1 | grep -E '^(kernel|cull|scan)\.' | tr -s ' ' | tr '\n' ';'
+		echo
+	fi
 	exit 1
 }
 
