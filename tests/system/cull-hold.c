@@ -116,5 +116,7 @@ next:		;
 		larder_cookie_relinquish(c[k], 0);
 	larder_volume_relinquish(v, 0);
 	larder_disconnect(l);
+	free(accepted);
+	free(c);
 	return 0;
 }

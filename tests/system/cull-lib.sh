@@ -10,7 +10,10 @@ HOLD=$T/cull-hold
 
 build_hold() {
 	need_cmd "${CC:-cc}"
-	"${CC:-cc}" -std=gnu11 -O1 -I"$LARDER_BUILD/include" -o "$HOLD" \
+	# the build's sanitizer flags: an ASan/TSan liblarder.a needs them
+	san=$(sed -n 's/^SAN = //p' "$LARDER_BUILD/Makefile" 2>/dev/null)
+	# shellcheck disable=SC2086
+	"${CC:-cc}" -std=gnu11 -O1 $san -I"$LARDER_BUILD/include" -o "$HOLD" \
 	    "$(dirname "$0")/cull-hold.c" "$LARDER_BUILD/lib/liblarder.a" \
 	    -lpthread || fail "cannot build cull-hold.c"
 }

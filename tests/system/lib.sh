@@ -3,7 +3,9 @@
 #   need_root; mkfs_loop ext4 64M (mount point in $MNT); write_conf FILE LINE...;
 #   start_larderd CONF [ARGS]; ctl ARGS; stop_larderd; skip/fail/ok
 # Everything made here is torn down at exit, in reverse order; the daemon
-# log is printed only when the test fails.
+# log is printed only when the test fails. A sanitizer report from any
+# program the test runs (larderd, larderctl, clients) fails the test: each
+# report goes to $T/san.<pid> (log_path), printed at exit.
 set -u
 : "${LARDER_BUILD:=$(cd "$(dirname "$0")/../.." && pwd)}"
 LARDERD=$LARDER_BUILD/daemon/larderd
@@ -13,6 +15,9 @@ SOCK=$T/larder.sock
 DAEMON_PID=
 DAEMON_LOG=$T/larderd.log
 _cleanups=""
+for _v in ASAN_OPTIONS UBSAN_OPTIONS TSAN_OPTIONS LSAN_OPTIONS; do
+	eval "export $_v=\"\${$_v:+\$$_v:}log_path=$T/san\""
+done
 
 skip() { echo "SKIP: $*"; exit 77; }
 fail() { echo "FAIL: $*"; exit 1; }
@@ -27,11 +32,22 @@ _run_cleanups() {
 	rc=$?
 	set +e
 	if [ -n "$DAEMON_PID" ] && kill -0 "$DAEMON_PID" 2>/dev/null; then
-		kill -TERM "$DAEMON_PID"; sleep 0.2; kill -KILL "$DAEMON_PID" 2>/dev/null
+		kill -TERM "$DAEMON_PID"
+		i=0	# a sanitized daemon's leak check at exit takes a moment
+		while kill -0 "$DAEMON_PID" 2>/dev/null && [ $i -lt 50 ]; do
+			sleep 0.1; i=$((i + 1))
+		done
+		kill -KILL "$DAEMON_PID" 2>/dev/null
 	fi
+	san=$(ls "$T"/san.* 2>/dev/null)
+	[ -z "$san" ] || rc=1
+	[ -f "$DAEMON_LOG" ] && grep -qE 'AddressSanitizer|LeakSanitizer|ThreadSanitizer|runtime error:' "$DAEMON_LOG" && rc=1
 	if [ $rc -ne 0 ] && [ $rc -ne 77 ] && [ -f "$DAEMON_LOG" ]; then
 		echo "--- larderd log (last 60 lines):"; tail -60 "$DAEMON_LOG"
 	fi
+	for f in $san; do
+		echo "FAIL: sanitizer report $f:"; sed -n '1,/^SUMMARY/p' "$f" | head -80
+	done
 	printf '%s\n' "$_cleanups" | while IFS= read -r c; do [ -n "$c" ] && eval "$c" >/dev/null 2>&1; done
 	rm -rf "$T"
 	exit $rc
