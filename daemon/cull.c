@@ -62,7 +62,6 @@
 #include "daemon/log.h"
 #include "daemon/loop.h"
 #include "daemon/scan.h"
-#include "daemon/store.h"
 #include "daemon/workq.h"
 
 #define CULL_THREADS	2
@@ -1027,17 +1026,6 @@ default_cull_one(const char *volume_key, uint8_t fanout, const char *name,
 
 /* ---- the reaper ----------------------------------------------------------- */
 
-/* "Lnew.<our pid>.": the store's publish links in flight (store.h); set
- * once at init, before the reaper thread starts, read-only after. */
-static char live_links[32];
-
-static int
-live_link(const char *name)
-{
-	return live_links[0] && strncmp(name, live_links,
-	    strlen(live_links)) == 0;
-}
-
 /*
  * Remove everything in dirfd (depth first, no symlink followed). Plain
  * unlinkat, one by one: measured against io_uring unlinkat batches (which
@@ -1063,8 +1051,6 @@ empty_dir(struct reap_job *j, int dirfd, int depth)
 		if (depth == 0 && j->skip_jobdirs && e->d_name[0] == '.' &&
 		    e->d_name[1] == 'c')
 			continue;	/* a cull job still renames into it */
-		if (depth == 0 && live_link(e->d_name))
-			continue;	/* the store is about to rename it */
 		if (fstatat(dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 			if (errno != ENOENT)
 				j->errors++;
@@ -1278,8 +1264,7 @@ graveyard_event(int fd, uint32_t events, void *arg)
 			ev = (const struct inotify_event *)p;
 			if (ev->mask & IN_Q_OVERFLOW)
 				cs.rfull = 1;
-			else if (ev->len > 0 && ev->name[0] &&
-			    !live_link(ev->name))
+			else if (ev->len > 0 && ev->name[0])
 				reap_note(ev->name);
 		}
 	}
@@ -1402,8 +1387,6 @@ cull_init(const struct conf *c, int rootfd, int nocull,
 	int fd;
 
 	memset(&cs, 0, sizeof(cs));
-	snprintf(live_links, sizeof(live_links), "%s%ld.", STORE_LINK_PREFIX,
-	    (long)getpid());
 	set_limits(c);
 	cs.rootfd = rootfd;
 	cs.nocull = nocull;

@@ -1817,6 +1817,23 @@ h_write(struct ctl_req *rq)
 
 /* ---- listings and drop --------------------------------------------------- */
 
+/* Answer a listing: patch the cursor (first u32) and the count (at cnt_off)
+ * into the body built in b, send it, free the body. */
+static int
+reply_listing(struct ctl_req *rq, struct proto_buf *b, uint32_t next,
+    size_t cnt_off, uint32_t count)
+{
+	size_t end = b->off;
+
+	b->off = 0;
+	proto_put_u32(b, next);
+	b->off = cnt_off;
+	proto_put_u32(b, count);
+	control_reply(rq, PROTO_OK, b->data, end, -1);
+	free(b->data);
+	return 0;
+}
+
 static int
 h_list_volumes(struct ctl_req *rq)
 {
@@ -1850,14 +1867,7 @@ h_list_volumes(struct ctl_req *rq)
 		proto_put_u64(&b, index_volume_bytes(cur));
 		count++;
 	}
-	n = b.off;
-	b.off = 0;
-	proto_put_u32(&b, next);
-	b.off = cnt_off;
-	proto_put_u32(&b, count);
-	control_reply(rq, PROTO_OK, body, n, -1);
-	free(body);
-	return 0;
+	return reply_listing(rq, &b, next, cnt_off, count);
 }
 
 static int
@@ -1870,7 +1880,7 @@ h_list_objects(struct ctl_req *rq)
 	uint32_t cur, prev, id, count = 0, next = 0;
 	unsigned i, nv;
 	int vidx = -1, kl;
-	size_t cnt_off, end;
+	size_t cnt_off;
 	struct vol *v;
 	struct obj *o;
 	uint64_t osize;
@@ -1920,14 +1930,7 @@ h_list_objects(struct ctl_req *rq)
 		proto_put_u32(&b, fl);
 		count++;
 	}
-	end = b.off;
-	b.off = 0;
-	proto_put_u32(&b, next);
-	b.off = cnt_off;
-	proto_put_u32(&b, count);
-	control_reply(rq, PROTO_OK, body, end, -1);
-	free(body);
-	return 0;
+	return reply_listing(rq, &b, next, cnt_off, count);
 }
 
 int

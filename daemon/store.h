@@ -17,9 +17,8 @@ struct conf;
  * meta.c publishes a new object by linking its tmpfile as
  * <dir>/larder.new/STORE_LINK_PREFIX<pid>.<n> and renaming that over the
  * final name at once; store_init empties larder.new/ at start (what a crash
- * left there was never published). Nothing is staged in graveyard/ any
- * more, so the reaper's exception for these names there is no longer
- * needed (harmless).
+ * left there was never published). Nothing is staged in graveyard/, so
+ * the reaper never sees these names.
  */
 #define STORE_LINK_PREFIX	"Lnew."
 
