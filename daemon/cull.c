@@ -47,6 +47,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/inotify.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
@@ -73,6 +74,7 @@
 #define FAR_MS		10000
 #define REAP_MIN_AGE	5	/* s: a full reap leaves younger entries */
 #define CAP_LOW(x)	((x) - (x) / 20)	/* cull caps down to 95% */
+#define DIRFDS_MAX	4096	/* fan-out dir fds a pass keeps open */
 
 /* What the state machine needs from the filesystem and the index. */
 struct cull_fs {
@@ -139,6 +141,13 @@ struct reap_job {
 struct default_arg {
 	int rootfd;
 	int gravefd;		/* graveyard/, opened once */
+	/* fan-out directory fds, slot vol * 256 + fanout, opened by the
+	 * cull workers as a pass needs them and closed by the main thread
+	 * when it ends (so a volume dropped meanwhile is not reused) */
+	_Atomic int *dirfds;
+	size_t ndirfds;
+	atomic_uint nopen;
+	unsigned maxopen;
 };
 
 static struct {
@@ -595,25 +604,35 @@ cull_can_allocate(void)
 
 /* ---- passes ------------------------------------------------------------- */
 
-struct default_arg;
 static int default_cull_one(const char *, uint8_t, const char *, void *);
+static int cull_victim(struct default_arg *a, const char *volume_key,
+    uint16_t vol, uint8_t fanout, const char *name);
 static void job_dir_open(struct default_arg *a);
 static void job_dir_publish(struct default_arg *a);
+static void dirfds_close(struct default_arg *a);
+static void dirfds_size(struct default_arg *a, size_t n);
 
 static void
 cull_run(struct work *w)
 {
 	struct cull_job *j = (struct cull_job *)w;
-	int dflt = j->ops.cull_one == default_cull_one;
+	struct victim *v;
 	unsigned i;
 
-	if (dflt)
-		job_dir_open(j->ops.arg);
-	for (i = 0; i < j->n; i++)
-		j->v[i].res = j->ops.cull_one(j->strs + j->v[i].vkey_off,
-		    j->v[i].fanout, j->strs + j->v[i].name_off, j->ops.arg);
-	if (dflt)
-		job_dir_publish(j->ops.arg);
+	if (j->ops.cull_one != default_cull_one) {
+		for (i = 0; i < j->n; i++)
+			j->v[i].res = j->ops.cull_one(j->strs +
+			    j->v[i].vkey_off, j->v[i].fanout, j->strs +
+			    j->v[i].name_off, j->ops.arg);
+		return;
+	}
+	job_dir_open(j->ops.arg);
+	for (i = 0; i < j->n; i++) {
+		v = &j->v[i];
+		v->res = cull_victim(j->ops.arg, j->strs + v->vkey_off, v->vol,
+		    v->fanout, j->strs + v->name_off);
+	}
+	job_dir_publish(j->ops.arg);
 }
 
 static void end_pass(void);
@@ -819,6 +838,8 @@ start_pass(void)
 		cs.sel = ns;
 		cs.selcap = n;
 	}
+	if (cs.ops.arg == &cs.dflt)
+		dirfds_size(&cs.dflt, (size_t)index_volumes() * 256);
 	k = index_select_oldest(cs.sel, n);
 	if (k == 0) {
 		suspend("nothing can be culled");
@@ -891,6 +912,7 @@ start_pass(void)
 static void
 end_pass(void)
 {
+	dirfds_close(&cs.dflt);
 	cs.pass = 0;
 	cs.passes++;
 	cs.early_bytes = cs.early_objects = 0;	/* every cull job is done */
@@ -952,6 +974,17 @@ cull_request(uint32_t mode, uint64_t value,
 
 static atomic_ulong grave_seq;
 
+/* How many fan-out dir fds a pass may keep: a quarter of the fd limit. */
+static unsigned
+dirfds_max(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+		return 256;
+	return rl.rlim_cur / 4 < DIRFDS_MAX ? rl.rlim_cur / 4 : DIRFDS_MAX;
+}
+
 static int
 open_beneath(int dirfd, const char *path)
 {
@@ -999,17 +1032,82 @@ job_dir_publish(struct default_arg *a)
 	(void)renameat(a->gravefd, job_dname, a->gravefd, job_dname + 1);
 }
 
-static int
-default_cull_one(const char *volume_key, uint8_t fanout, const char *name,
-    void *arg)
+/*
+ * The fan-out directory fds of a pass. Opening cache/I<volume>/@xx for
+ * every victim costs a path walk and a close around each rename, and the
+ * renames are the part of culling the kernel serialises (all
+ * cross-directory renames of a filesystem take one mutex), so a pass keeps
+ * what it opened, up to maxopen, and closes it all when it ends.
+ */
+static void
+dirfds_size(struct default_arg *a, size_t n)
 {
-	struct default_arg *a = arg;
-	char path[16 + CFMT_NAME_MAX], grave[64];
-	int dfd, r = 0;
+	_Atomic int *t;
+	size_t i;
 
+	if (n <= a->ndirfds)
+		return;		/* only between passes: no worker reads it */
+	if ((t = realloc(a->dirfds, n * sizeof(*t))) == NULL)
+		return;		/* then workers open per victim */
+	for (i = a->ndirfds; i < n; i++)
+		atomic_init(&t[i], -1);
+	a->dirfds = t;
+	a->ndirfds = n;
+}
+
+static void
+dirfds_close(struct default_arg *a)
+{
+	size_t i;
+	int fd;
+
+	if (atomic_load(&a->nopen) == 0)
+		return;
+	for (i = 0; i < a->ndirfds; i++)
+		if ((fd = atomic_exchange(&a->dirfds[i], -1)) >= 0)
+			close(fd);
+	atomic_store(&a->nopen, 0);
+}
+
+/* The fd of cache/I<volume_key>/@<fanout>; *own: the caller closes it. */
+static int
+fanout_fd(struct default_arg *a, const char *volume_key, uint16_t vol,
+    uint8_t fanout, int *own)
+{
+	size_t slot = (size_t)vol * 256 + fanout;
+	char path[16 + CFMT_MAX_VOLUME_KEY];
+	int fd, cur = -1;
+
+	*own = 0;
+	if (slot < a->ndirfds && (fd = atomic_load(&a->dirfds[slot])) >= 0)
+		return fd;
 	snprintf(path, sizeof(path), "cache/I%s/@%02x", volume_key, fanout);
-	if ((dfd = open_beneath(a->rootfd, path)) < 0)
-		return dfd == -ENOENT ? -ESTALE : dfd;
+	if ((fd = open_beneath(a->rootfd, path)) < 0)
+		return fd == -ENOENT ? -ESTALE : fd;
+	if (slot >= a->ndirfds || atomic_fetch_add(&a->nopen, 1) >=
+	    a->maxopen) {
+		if (slot < a->ndirfds)
+			atomic_fetch_sub(&a->nopen, 1);
+		*own = 1;
+		return fd;
+	}
+	if (atomic_compare_exchange_strong(&a->dirfds[slot], &cur, fd))
+		return fd;
+	atomic_fetch_sub(&a->nopen, 1);	/* the other worker's is there */
+	close(fd);
+	return cur;
+}
+
+/* Rename one victim into this job's graveyard directory. */
+static int
+cull_victim(struct default_arg *a, const char *volume_key, uint16_t vol,
+    uint8_t fanout, const char *name)
+{
+	char grave[64];
+	int dfd, own, r = 0;
+
+	if ((dfd = fanout_fd(a, volume_key, vol, fanout, &own)) < 0)
+		return dfd;
 	snprintf(grave, sizeof(grave), "c%lx.%lx", (unsigned long)getpid(),
 	    atomic_fetch_add(&grave_seq, 1));
 	if (renameat(dfd, name, job_dfd >= 0 ? job_dfd : a->gravefd,
@@ -1020,8 +1118,18 @@ default_cull_one(const char *volume_key, uint8_t fanout, const char *name,
 			r = faccessat(dfd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0 ?
 			    -EIO : -ESTALE;
 	}
-	close(dfd);
+	if (own)
+		close(dfd);
 	return r;
+}
+
+/* The default cull_one, as cull_ops has it (the workers call cull_victim
+ * directly, with the volume's id for the fd cache). */
+static int
+default_cull_one(const char *volume_key, uint8_t fanout, const char *name,
+    void *arg)
+{
+	return cull_victim(arg, volume_key, UINT16_MAX, fanout, name);
 }
 
 /* ---- the reaper ----------------------------------------------------------- */
@@ -1394,6 +1502,7 @@ cull_init(const struct conf *c, int rootfd, int nocull,
 	cs.allocate = 1;
 	cs.dflt.rootfd = rootfd;
 	cs.dflt.gravefd = -1;
+	cs.dflt.maxopen = dirfds_max();
 	if (ops && ops->cull_one)
 		cs.ops = *ops;
 	else {
@@ -1470,6 +1579,8 @@ cull_fini(void)
 	workq_destroy(cs.cq);
 	workq_destroy(cs.rq);
 	finish_request(-ECANCELED);
+	dirfds_close(&cs.dflt);
+	free(cs.dflt.dirfds);
 	if (cs.dflt.gravefd >= 0)
 		close(cs.dflt.gravefd);
 	free(cs.rnames);

@@ -659,6 +659,60 @@ START_TEST(test_reap_leftovers)
 }
 END_TEST
 
+static int
+count_fds(void)
+{
+	struct dirent *e;
+	DIR *d;
+	int n = 0;
+
+	ck_assert_ptr_nonnull(d = opendir("/proc/self/fd"));
+	while ((e = readdir(d)) != NULL)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+static void
+req_done(void *arg, uint64_t objects, uint64_t bytes, int err)
+{
+	(void)arg;
+	ck_assert_int_eq(err, 0);
+	reply_objects = objects;
+	reply_bytes = bytes;
+	replied++;
+}
+
+/*
+ * A pass keeps the fan-out directories it opened (up to maxopen; past
+ * that it opens and closes per victim) and closes them all when it ends.
+ */
+START_TEST(test_dirfds)
+{
+	size_t i;
+	int n0;
+
+	make_objects();
+	ck_assert_int_eq(cull_init(&conf, rootfd, 0, NULL), 0);
+	n0 = count_fds();
+	cs.dflt.maxopen = 50;
+	ck_assert_int_eq(cull_request(PROTO_CULL_BYTES, 120 * 4096, req_done,
+	    NULL), 0);
+	wait_until(request_answered);
+	ck_assert_uint_eq(reply_objects, 120);
+	for (i = 0; i < NOBJ; i++)
+		ck_assert_int_eq(exists(i), i >= 120);
+	ck_assert_uint_eq(index_objects(), NOBJ - 120);
+	/* one volume: 256 slots; all closed again */
+	ck_assert_uint_eq(cs.dflt.ndirfds, 256);
+	ck_assert_uint_eq(atomic_load(&cs.dflt.nopen), 0);
+	for (i = 0; i < cs.dflt.ndirfds; i++)
+		ck_assert_int_eq(atomic_load(&cs.dflt.dirfds[i]), -1);
+	ck_assert_int_eq(count_fds(), n0);
+	ck_assert_str_eq(kv(stats_fn, "cull.errors"), "0");
+}
+END_TEST
+
 static Suite *
 cull_suite(void)
 {
@@ -677,6 +731,7 @@ cull_suite(void)
 	tcase_add_test(tr, test_nocull);
 	tcase_add_test(tr, test_busy_suspend);
 	tcase_add_test(tr, test_reap_leftovers);
+	tcase_add_test(tr, test_dirfds);
 	suite_add_tcase(s, tr);
 	return s;
 }
