@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -376,6 +377,26 @@ drop_caps(unsigned flags)
 	control_add_status(caps_status);
 }
 
+/*
+ * Raise the soft fd limit to the hard one. Every object a client holds
+ * keeps an fd here, and so do a cull pass's directories; the soft limit
+ * of 1024 is for programs that use select(), which larderd does not.
+ */
+static void
+raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		log_warn("setrlimit RLIMIT_NOFILE");
+	else
+		log_debug("fd limit raised to %llu",
+		    (unsigned long long)rl.rlim_cur);
+}
+
 static int
 signals_init(void)
 {
@@ -543,6 +564,7 @@ main(int argc, char **argv)
 		    "larderd: use `backend userspace'");
 #endif
 	started = time(NULL);
+	raise_nofile();
 	if (!foreground) {
 		daemonise();
 		if (!to_stderr)
