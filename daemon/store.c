@@ -15,11 +15,15 @@
  * by the meta records that use its fd; the fd is set by the io thread in
  * the job that creates (O_TMPFILE) or opens it, and read by later io jobs
  * (same thread) or by the main thread after that job's done().
+ *
+ * This file has the objects, their files and metadata, atimes, quiesce,
+ * status and life. The cache operations of the protocol are in
+ * store_ops.c (client handles, volumes, cookies, listings and drop) and
+ * store_fill.c (fills); store_int.h is what the three share.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,9 +42,9 @@
 #include "log.h"
 #include "loop.h"
 #include "meta.h"
-#include "proto.h"
 #include "scan.h"
 #include "store.h"
+#include "store_int.h"
 #include "workq.h"
 
 #define OBJ_BUCKETS		4096
@@ -49,10 +53,6 @@
  * out first: a second acquire is then an open and a stat, not also two
  * getxattrs and a map decode */
 #define IDLE_MAX		4096
-#define FILL_REPLY_MS		1500	/* a fill stuck longer answers ENOBUFS */
-#define FILL_TICK_MS		100	/* how often stuck fills are looked at */
-#define FILL_MAX_GAPS		64
-#define FILL_MAX_PENDING	(256ULL << 20)	/* bytes copied, not yet written */
 #define ATIME_EVERY_MS		30000
 #define ATIME_PER_PASS		4096
 #define QUIESCE_POLL_MS		10
@@ -62,91 +62,10 @@
  * (a cache may forget, never invent) */
 #define MAP_DISK_EXTENTS	200
 
-enum vol_state { VOL_READY, VOL_CREATING, VOL_FAILED };
-
-struct vol {
-	struct vol *next;
-	char key[CFMT_MAX_VOLUME_KEY + 1];
-	uint32_t hash;
-	uint8_t coh[CFMT_MAX_AUX];
-	size_t coh_len;
-	enum vol_state state;
-	unsigned refs;			/* client handles */
-	unsigned objs;			/* objects in memory */
-	int idx;			/* index volume id */
-};
-
-struct ofile {
-	int fd;				/* set by the io thread (see top) */
-	int err;
-	unsigned refs;
-	int linked;			/* at its final name */
-	int link_queued;
-};
-
-struct obj {
-	struct obj *hnext;
-	struct vol *v;
-	char name[CFMT_MAX_NAME];
-	uint8_t fanout;
-	char path[META_PATH_MAX];	/* relative to cache/ */
-	unsigned refs;			/* cookie handles */
-	unsigned jobs;			/* jobs and records in flight */
-	uint32_t gen;
-	uint32_t auxgen;		/* bumped when aux or size change */
-	uint64_t size;
-	uint8_t aux[CFMT_MAX_AUX];
-	uint8_t aux_len;
-	struct cfmt_map map;
-	int rofd;			/* handed to clients; -1: none */
-	struct ofile *of;		/* current rw file; NULL: none open */
-	struct orec *mrec;		/* meta record not yet submitted */
-	uint32_t pin;			/* index id we pinned, or INDEX_NONE */
-	int dropped;			/* removal queued: acquires miss */
-	int on_disk;			/* rofd is the file at path */
-	int idle;			/* on the idle list (no fds open) */
-	struct obj *inext, *iprev;
-	dev_t idle_dev;			/* the file as it was when idle began */
-	ino_t idle_ino;
-	struct timespec idle_ctime;
-};
-
 struct orec {
 	struct meta_rec r;		/* first */
 	struct obj *obj;
 	struct ofile *of;
-};
-
-/* what one client holds (CTL_SLOT_STORE) */
-struct sclient {
-	void **vols;			/* struct vol * */
-	uint32_t nvols;
-	void **objs;			/* struct handle * */
-	uint32_t nobjs;
-};
-
-/* A client's cookie: the object and the aux it was acquired (or last
- * invalidated) with. When another client changes the object's aux, this
- * handle is stale: its reads miss and its fills are refused, so it never
- * sees bytes stored under an aux that is not its own. */
-struct handle {
-	struct obj *o;
-	uint32_t auxgen;
-};
-
-struct fill {
-	struct work w;
-	struct fill *next, *prev;	/* pending list (main thread) */
-	struct ctl_req *rq;		/* NULL once answered */
-	struct obj *obj;
-	struct ofile *of;
-	uint64_t len;			/* bytes the client asked for */
-	uint64_t bytes;			/* bytes copied into data[] */
-	uint64_t submitted;
-	unsigned nseg;
-	struct io_seg seg[FILL_MAX_GAPS];
-	int err;
-	uint8_t data[];
 };
 
 struct mkfile {
@@ -161,23 +80,6 @@ struct mkfile {
 	int tmp;			/* result: a new tmpfile */
 };
 
-struct voljob {
-	struct work w;
-	struct vol *v;
-	int replace;			/* move the old dir to the graveyard */
-	int err;
-	char name[CFMT_MAX_VOLUME_KEY + 2];
-	char grave[64];
-};
-
-struct mvjob {				/* rename something into graveyard/ */
-	struct work w;
-	char path[META_PATH_MAX];
-	char grave[64];
-	struct obj *obj;		/* kept alive (dropped) until done */
-	int err;
-};
-
 #define CLOSE_BATCH		256
 #define CLOSE_DELAY_MS		5
 
@@ -187,26 +89,20 @@ struct closejob {
 	int fd[CLOSE_BATCH];
 };
 
-static struct {
-	uint64_t hits, misses, fills, fill_bytes, served, invalidations,
-	    errors, enobufs, volumes_created, volumes_invalidated, drops,
-	    stuck_fills, strange;
-} st;
-
-static int cache_fd = -1, grave_fd = -1, stage_fd = -1, root_fd = -1;
-static struct vol *vols;
+struct store_counters store_st;
+int store_cache_fd = -1, store_grave_fd = -1;
+static int stage_fd = -1, root_fd = -1;
+struct vol *store_vols;
 static struct obj *buckets[OBJ_BUCKETS];
 static unsigned nobjs;
 static struct obj *idle_head, *idle_tail;	/* oldest first */
 static unsigned nidle;
 static struct closejob *closing;	/* fds gathered for the io thread */
 static struct loop_timer *close_timer;
-static struct fill *pending_fills;
-static uint64_t pending_bytes;		/* bytes held by fills in flight */
-static struct loop_timer *fill_timer, *atime_timer, *quiesce_timer;
+static struct loop_timer *atime_timer, *quiesce_timer;
 static uint8_t *mapbuf;
-static unsigned long grave_counter;	/* main thread */
-static struct log_ratelimit rl_io, rl_meta, rl_strange;
+struct log_ratelimit store_rl_io, store_rl_meta;
+static struct log_ratelimit rl_strange;
 
 static struct {
 	int active;
@@ -218,21 +114,7 @@ static struct {
 } qz;
 static int quiesced;
 
-static void obj_put(struct obj *o);
-static void queue_meta(struct obj *o);
-static void fill_timer_fn(void *arg);
-
 /* ---- helpers ------------------------------------------------------------- */
-
-static void
-grave_name(char *out, size_t outsz, char kind)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	snprintf(out, outsz, "%c%lx.%lx.%lu", kind, (unsigned long)getpid(),
-	    (unsigned long)ts.tv_sec, grave_counter++);
-}
 
 static void
 close_run(struct work *w)
@@ -302,7 +184,7 @@ close_later(int fd)
 		    NULL);
 }
 
-static void
+void
 of_put(struct ofile *of)
 {
 	if (!of || --of->refs > 0)
@@ -311,8 +193,8 @@ of_put(struct ofile *of)
 	free(of);
 }
 
-static int
-writes_ok(void)
+int
+store_writes_ok(void)
 {
 	return !qz.active && !quiesced && freeze_writes_ok() &&
 	    cull_can_allocate();
@@ -332,7 +214,7 @@ obj_bucket(const struct vol *v, const char *name)
 	return h % OBJ_BUCKETS;
 }
 
-static struct obj *
+struct obj *
 obj_find(const struct vol *v, const char *name)
 {
 	struct obj *o;
@@ -345,7 +227,7 @@ obj_find(const struct vol *v, const char *name)
 
 /* The object's index id, looked up each time: the culler may delete and
  * reuse ids of objects nobody holds. */
-static uint32_t
+uint32_t
 obj_idx(const struct obj *o)
 {
 	return index_find(o->v->idx, o->name);
@@ -353,7 +235,7 @@ obj_idx(const struct obj *o)
 
 /* Pin the index entry while clients hold the object, unpin after. A pinned
  * entry is never culled, so the id stays valid until we unpin it. */
-static void
+void
 obj_pin(struct obj *o)
 {
 	uint32_t id;
@@ -373,7 +255,7 @@ obj_pin(struct obj *o)
 /* What the object takes on disk (what culling it gives back): its
  * allocated blocks, xattr blocks included; the map's bytes if it cannot
  * be asked (fstat of an open file never waits on a freeze). */
-static uint64_t
+uint64_t
 obj_disk_bytes(const struct obj *o)
 {
 	struct stat sb;
@@ -400,7 +282,7 @@ obj_indexed(struct obj *o, uint64_t bytes)
 }
 
 /* Forget the index entry (the object leaves the disk). */
-static void
+void
 obj_unindex(struct obj *o)
 {
 	uint32_t id;
@@ -413,7 +295,7 @@ obj_unindex(struct obj *o)
 		index_del(id);
 }
 
-static struct obj *
+struct obj *
 obj_new(struct vol *v, const char *name, unsigned fanout)
 {
 	struct obj *o;
@@ -438,8 +320,8 @@ obj_new(struct vol *v, const char *name, unsigned fanout)
 	return o;
 }
 
-static void
-idle_del(struct obj *o)
+void
+store_idle_del(struct obj *o)
 {
 	if (!o->idle)
 		return;
@@ -457,12 +339,12 @@ idle_del(struct obj *o)
 }
 
 /* Free an object now (nobody holds it, no job uses it). */
-static void
+void
 obj_free(struct obj *o)
 {
 	struct obj **pp;
 
-	idle_del(o);
+	store_idle_del(o);
 	obj_pin(o);
 	for (pp = &buckets[obj_bucket(o->v, o->name)]; *pp; pp = &(*pp)->hnext)
 		if (*pp == o) {
@@ -483,7 +365,7 @@ obj_free(struct obj *o)
  * ctime (any xattr change moves ctime), closing every fd (a culled file
  * must not keep its space); else free it.
  */
-static void
+void
 obj_put(struct obj *o)
 {
 	struct stat sb;
@@ -520,19 +402,19 @@ obj_put(struct obj *o)
 
 /* Take an idle object back: 1 if its file is still the one it was (same
  * inode, same ctime: no xattr changed), with rofd open again; else 0. */
-static int
+int
 obj_wake(struct obj *o)
 {
 	struct stat sb;
 	uint32_t idx;
 	int fd;
 
-	idle_del(o);
+	store_idle_del(o);
 	idx = obj_idx(o);
 	if (idx == INDEX_NONE || index_get_state(idx) != INDEX_LIVE)
 		return 0;
-	fd = openat(cache_fd, o->path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
-	    O_CLOEXEC);
+	fd = openat(store_cache_fd, o->path, O_RDONLY | O_NOFOLLOW |
+	    O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return 0;
 	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) ||
@@ -560,7 +442,7 @@ on_culled(void *arg, uint32_t id)
 	(void)arg;
 	if (!name)
 		return;
-	for (v = vols; v; v = v->next)
+	for (v = store_vols; v; v = v->next)
 		if (v->idx == (int)index_vol(id))
 			break;
 	if (!v || !(o = obj_find(v, name)))
@@ -570,8 +452,8 @@ on_culled(void *arg, uint32_t id)
 }
 
 /* Free the idle objects of a volume (all volumes: v NULL). */
-static void
-idle_evict(struct vol *v)
+void
+store_idle_evict(struct vol *v)
 {
 	struct obj *o, *next;
 
@@ -583,7 +465,7 @@ idle_evict(struct vol *v)
 }
 
 /* Forget the object's file and data in memory: a new generation follows. */
-static void
+void
 obj_reset(struct obj *o)
 {
 	cfmt_map_clear(&o->map);
@@ -594,6 +476,19 @@ obj_reset(struct obj *o)
 	of_put(o->of);
 	o->of = NULL;
 	o->mrec = NULL;		/* a queued record still publishes the old file */
+}
+
+/* Objects of a volume whose directory goes away start empty. */
+void
+vol_reset_objects(struct vol *v)
+{
+	struct obj *o;
+	unsigned b;
+
+	for (b = 0; b < OBJ_BUCKETS; b++)
+		for (o = buckets[b]; o; o = o->hnext)
+			if (o->v == v)
+				obj_reset(o);
 }
 
 /* ---- object xattr and map snapshot --------------------------------------- */
@@ -666,8 +561,8 @@ meta_obj_done(struct meta_rec *r)
 	if (o->mrec == or)
 		o->mrec = NULL;
 	if (r->err) {
-		st.errors++;
-		log_warnx_rl(&rl_meta, "meta: %s: %s", o->path,
+		store_st.errors++;
+		log_warnx_rl(&store_rl_meta, "meta: %s: %s", o->path,
 		    strerror(-r->err));
 		if (r->link)
 			of->link_queued = 0;	/* the next record tries again */
@@ -687,8 +582,8 @@ meta_obj_done(struct meta_rec *r)
 }
 
 /* Queue (or refresh) the meta record that publishes the object's state. */
-static void
-queue_meta(struct obj *o)
+void
+store_queue_meta(struct obj *o)
 {
 	struct orec *or = o->mrec;
 
@@ -699,7 +594,7 @@ queue_meta(struct obj *o)
 	if (!or) {
 		or = calloc(1, sizeof(*or));
 		if (!or) {
-			st.errors++;
+			store_st.errors++;
 			return;
 		}
 		or->r.kind = META_OBJECT;
@@ -708,7 +603,7 @@ queue_meta(struct obj *o)
 		or->obj = o;
 		or->of = o->of;
 		o->of->refs++;
-		idle_del(o);
+		store_idle_del(o);
 		o->jobs++;
 		snprintf(or->r.path, sizeof(or->r.path), "%s", o->path);
 		if (!o->of->linked && !o->of->link_queued) {
@@ -716,7 +611,7 @@ queue_meta(struct obj *o)
 			o->of->link_queued = 1;
 		}
 		if (snapshot(o, &or->r) < 0) {
-			st.errors++;
+			store_st.errors++;
 			free(or->r.map);
 			or->r.map = NULL;
 		}
@@ -725,7 +620,7 @@ queue_meta(struct obj *o)
 		return;
 	}
 	if (snapshot(o, &or->r) < 0)
-		st.errors++;
+		store_st.errors++;
 }
 
 /* ---- files --------------------------------------------------------------- */
@@ -739,7 +634,8 @@ mkfile_run(struct work *w)
 
 	j->tmp = 0;
 	if (j->existing) {
-		fd = openat(cache_fd, j->path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+		fd = openat(store_cache_fd, j->path, O_RDWR | O_NOFOLLOW |
+		    O_CLOEXEC);
 		if (fd >= 0 && (fstat(fd, &sb) < 0 || sb.st_dev != j->dev ||
 		    sb.st_ino != j->ino || !S_ISREG(sb.st_mode))) {
 			close(fd);	/* replaced or culled meanwhile */
@@ -747,8 +643,8 @@ mkfile_run(struct work *w)
 		}
 	}
 	if (fd < 0) {
-		fd = openat(cache_fd, j->dir, O_TMPFILE | O_RDWR | O_CLOEXEC,
-		    0600);
+		fd = openat(store_cache_fd, j->dir, O_TMPFILE | O_RDWR |
+		    O_CLOEXEC, 0600);
 		j->tmp = 1;
 	}
 	if (fd < 0)
@@ -765,8 +661,8 @@ mkfile_done(struct work *w)
 	int fd;
 
 	if (j->of->fd < 0) {
-		st.errors++;
-		log_warnx_rl(&rl_io, "store: create %s: %s", o->path,
+		store_st.errors++;
+		log_warnx_rl(&store_rl_io, "store: create %s: %s", o->path,
 		    strerror(-j->of->err));
 		if (o->of == j->of) {
 			of_put(o->of);
@@ -778,7 +674,7 @@ mkfile_done(struct work *w)
 		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", j->of->fd);
 		fd = open(proc, O_RDONLY | O_CLOEXEC);
 		if (fd < 0) {
-			st.errors++;
+			store_st.errors++;
 			log_warn("store: reopen %s read-only", o->path);
 		}
 		/* data of another file is not in this one */
@@ -787,7 +683,7 @@ mkfile_done(struct work *w)
 		o->rofd = fd;
 		o->on_disk = 0;		/* until the meta thread links it */
 		o->gen++;
-		queue_meta(o);		/* publish it even if no fill follows */
+		store_queue_meta(o);	/* publish it even if no fill follows */
 	} else if (j->tmp) {
 		j->of->linked = 0;
 	} else {
@@ -800,7 +696,7 @@ mkfile_done(struct work *w)
 }
 
 /* Make sure the object has a rw file (or one on the way). */
-static int
+int
 obj_file(struct obj *o, int fresh)
 {
 	struct mkfile *j;
@@ -830,7 +726,7 @@ obj_file(struct obj *o, int fresh)
 	j->w.run = mkfile_run;
 	j->w.done = mkfile_done;
 	o->of = of;
-	idle_del(o);
+	store_idle_del(o);
 	o->jobs++;
 	io_submit(&j->w);
 	return 0;
@@ -843,7 +739,7 @@ obj_file(struct obj *o, int fresh)
  * take it as it is (any). Returns 1 usable (o->rofd, map, aux, size set),
  * 0 absent, -1 there but stale (or not ours to use).
  */
-static int
+int
 obj_load(struct obj *o, const uint8_t *aux, size_t aux_len, uint64_t size,
     int any)
 {
@@ -853,18 +749,18 @@ obj_load(struct obj *o, const uint8_t *aux, size_t aux_len, uint64_t size,
 	ssize_t xl, ml;
 	int fd;
 
-	fd = openat(cache_fd, o->path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
-	    O_CLOEXEC);
+	fd = openat(store_cache_fd, o->path, O_RDONLY | O_NOFOLLOW |
+	    O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
 		if (errno != ENOENT) {
-			st.strange++;
+			store_st.strange++;
 			log_warnx_rl(&rl_strange, "store: open %s: %s", o->path,
 			    strerror(errno));
 		}
 		return 0;
 	}
 	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
-		st.strange++;
+		store_st.strange++;
 		log_warnx_rl(&rl_strange, "store: %s: not a regular file: "
 		    "ignored", o->path);
 		goto stale;
@@ -912,1140 +808,13 @@ stale:
 	return -1;
 }
 
-/* ---- client handles ------------------------------------------------------ */
-
-static struct sclient *
-sclient(struct ctl_client *c)
-{
-	struct sclient *s = control_client_get(c, CTL_SLOT_STORE);
-
-	if (!s && c) {
-		s = calloc(1, sizeof(*s));
-		if (s)
-			control_client_set(c, CTL_SLOT_STORE, s);
-	}
-	return s;
-}
-
-/* Put p in a free slot of *arr; the handle is slot + 1, 0 on ENOMEM. */
-static uint32_t
-handle_add(void ***arr, uint32_t *n, void *p)
-{
-	void **na;
-	uint32_t i;
-
-	for (i = 0; i < *n; i++)
-		if (!(*arr)[i]) {
-			(*arr)[i] = p;
-			return i + 1;
-		}
-	if (*n >= 65536)
-		return 0;
-	na = realloc(*arr, (*n + 16) * sizeof(*na));
-	if (!na)
-		return 0;
-	memset(na + *n, 0, 16 * sizeof(*na));
-	*arr = na;
-	na[*n] = p;
-	*n += 16;
-	return i + 1;
-}
-
-static struct vol *
-get_vol(struct ctl_req *rq, uint32_t id)
-{
-	struct sclient *s = control_client_get(rq->client, CTL_SLOT_STORE);
-
-	if (!s || id == 0 || id > s->nvols)
-		return NULL;
-	return s->vols[id - 1];
-}
-
-static struct handle *
-get_handle(struct ctl_req *rq, uint32_t id)
-{
-	struct sclient *s = control_client_get(rq->client, CTL_SLOT_STORE);
-
-	if (!s || id == 0 || id > s->nobjs)
-		return NULL;
-	return s->objs[id - 1];
-}
-
-/* A volume key from the wire: -EPROTO if the message is short, -EINVAL if
- * the key cannot be a volume key (too long, NUL, '/', ...). */
-static int
-get_volume_key(struct proto_buf *b, char *out, size_t outsz)
-{
-	struct proto_bytes k = proto_get_bytes(b);
-
-	if (b->err)
-		return -EPROTO;
-	if (k.len >= outsz || cfmt_check_volume_key(k.ptr, k.len) < 0)
-		return -EINVAL;
-	memcpy(out, k.ptr, k.len);
-	out[k.len] = '\0';
-	return 0;
-}
-
-/* ---- volumes ------------------------------------------------------------- */
-
-static void
-vol_run(struct work *w)
-{
-	struct voljob *j = (struct voljob *)w;
-	char fan[8];
-	int dfd, i;
-
-	j->err = 0;
-	if (j->replace && renameat(cache_fd, j->name, grave_fd, j->grave) < 0 &&
-	    errno != ENOENT) {
-		j->err = -errno;
-		return;
-	}
-	if (mkdirat(cache_fd, j->name, 0700) < 0 && errno != EEXIST) {
-		j->err = -errno;
-		return;
-	}
-	dfd = openat(cache_fd, j->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-	    O_CLOEXEC);
-	if (dfd < 0) {
-		j->err = -errno;
-		return;
-	}
-	for (i = 0; i < 256; i++) {
-		snprintf(fan, sizeof(fan), "@%02x", i);
-		if (mkdirat(dfd, fan, 0700) < 0 && errno != EEXIST) {
-			j->err = -errno;
-			break;
-		}
-	}
-	close(dfd);
-}
-
-static void
-vol_meta_done(struct meta_rec *r)
-{
-	if (r->err) {
-		st.errors++;
-		log_warnx_rl(&rl_meta, "meta: volume %s: %s", r->path,
-		    strerror(-r->err));
-	}
-	free(r);
-}
-
-static void
-vol_done(struct work *w)
-{
-	struct voljob *j = (struct voljob *)w;
-	struct vol *v = j->v;
-	struct meta_rec *r;
-	int n;
-
-	if (j->err) {
-		st.errors++;
-		log_warnx("store: make volume %s: %s", j->name,
-		    strerror(-j->err));
-		v->state = VOL_FAILED;
-	} else {
-		v->state = VOL_READY;
-		r = calloc(1, sizeof(*r));
-		n = r ? cfmt_vol_encode(v->coh, v->coh_len, r->xattr,
-		    sizeof(r->xattr)) : -ENOMEM;
-		if (n < 0) {
-			free(r);
-			st.errors++;
-		} else {
-			r->kind = META_VOLUME;
-			r->xattr_len = n;
-			snprintf(r->path, sizeof(r->path), "%s", j->name);
-			r->done = vol_meta_done;
-			meta_queue(r);
-		}
-	}
-	free(j);
-}
-
-/* Queue the making (or remaking) of a volume's directories. */
-static int
-vol_create(struct vol *v, int replace)
-{
-	struct voljob *j = calloc(1, sizeof(*j));
-
-	if (!j)
-		return -ENOMEM;
-	j->v = v;
-	j->replace = replace;
-	snprintf(j->name, sizeof(j->name), "I%s", v->key);
-	grave_name(j->grave, sizeof(j->grave), 'V');
-	j->w.run = vol_run;
-	j->w.done = vol_done;
-	v->state = VOL_CREATING;
-	io_submit(&j->w);
-	return 0;
-}
-
-/* Objects of a volume whose directory goes away start empty. */
-static void
-vol_reset_objects(struct vol *v)
-{
-	struct obj *o;
-	unsigned b;
-
-	for (b = 0; b < OBJ_BUCKETS; b++)
-		for (o = buckets[b]; o; o = o->hnext)
-			if (o->v == v)
-				obj_reset(o);
-}
-
-static void
-index_drop_volume(int vidx)
-{
-	uint32_t cur = 0, id;
-
-	while ((id = index_next(vidx, &cur)) != INDEX_NONE)
-		index_del(id);
-}
-
-static struct vol *
-vol_find(const char *key)
-{
-	struct vol *v;
-
-	for (v = vols; v; v = v->next)
-		if (strcmp(v->key, key) == 0)
-			return v;
-	return NULL;
-}
-
-static int
-h_volume_acquire(struct ctl_req *rq)
-{
-	uint8_t body[8], xb[CFMT_VOL_XATTR_HDR + CFMT_MAX_AUX + 1];
-	char key[CFMT_MAX_VOLUME_KEY + 1], name[CFMT_MAX_VOLUME_KEY + 2];
-	struct proto_bytes coh;
-	struct proto_buf b;
-	struct sclient *s;
-	struct vol *v;
-	struct stat sb;
-	uint32_t flags, rflags = 0, id;
-	ssize_t xl;
-	int fd, any, err = 0, vidx;
-
-	flags = proto_get_u32(&rq->body);
-	if ((err = get_volume_key(&rq->body, key, sizeof(key))) < 0)
-		return err;
-	coh = proto_get_bytes(&rq->body);
-	if (rq->body.err)
-		return -EPROTO;
-	if (coh.len > CFMT_MAX_AUX)
-		return -EINVAL;
-	any = flags & PROTO_VOLUME_ANY_COHERENCY;
-	s = sclient(rq->client);
-	if (!s)
-		return -ENOMEM;
-	v = vol_find(key);
-	if (v && !any && v->state != VOL_FAILED &&
-	    (v->coh_len != coh.len || memcmp(v->coh, coh.ptr, coh.len))) {
-		if (!writes_ok())
-			return -ENOBUFS;
-		/* new coherency data: the volume starts empty */
-		memcpy(v->coh, coh.ptr, coh.len);
-		v->coh_len = coh.len;
-		vol_reset_objects(v);
-		index_drop_volume(v->idx);
-		if ((err = vol_create(v, 1)) < 0)
-			return err;
-		st.volumes_invalidated++;
-		rflags |= PROTO_VOLUME_INVALIDATED;
-	} else if (v && v->state == VOL_FAILED) {
-		if (!writes_ok())
-			return -ENOBUFS;
-		if (!any) {
-			memcpy(v->coh, coh.ptr, coh.len);
-			v->coh_len = coh.len;
-		}
-		if ((err = vol_create(v, 0)) < 0)
-			return err;
-	} else if (!v) {
-		vidx = index_volume(key);
-		if (vidx < 0)
-			return vidx;
-		v = calloc(1, sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		snprintf(v->key, sizeof(v->key), "%s", key);
-		v->hash = cfmt_volume_hash(key, strlen(key));
-		v->idx = vidx;
-		memcpy(v->coh, coh.ptr, coh.len);
-		v->coh_len = coh.len;
-		snprintf(name, sizeof(name), "I%s", key);
-		v->state = VOL_READY;
-		if (fstatat(cache_fd, name, &sb, AT_SYMLINK_NOFOLLOW) < 0) {
-			if (!writes_ok()) {
-				free(v);
-				return -ENOBUFS;
-			}
-			err = vol_create(v, 0);
-			rflags |= PROTO_VOLUME_CREATED;
-			st.volumes_created++;
-		} else {
-			fd = S_ISDIR(sb.st_mode) ? openat(cache_fd, name,
-			    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) :
-			    -1;
-			xl = fd >= 0 ? fgetxattr(fd, CFMT_XATTR, xb,
-			    sizeof(xb)) : -1;
-			if (fd >= 0)
-				close(fd);	/* a directory: never the last
-						   reference of anything */
-			if (any && xl >= CFMT_VOL_XATTR_HDR &&
-			    xl <= CFMT_VOL_XATTR_HDR + CFMT_MAX_AUX) {
-				v->coh_len = xl - CFMT_VOL_XATTR_HDR;
-				memcpy(v->coh, xb + CFMT_VOL_XATTR_HDR,
-				    v->coh_len);
-				err = 0;
-			} else if (xl < 0 || !cfmt_vol_matches(xb, xl,
-			    v->coh, v->coh_len)) {
-				if (!writes_ok()) {
-					free(v);
-					return -ENOBUFS;
-				}
-				index_drop_volume(vidx);
-				err = vol_create(v, 1);
-				st.volumes_invalidated++;
-				rflags |= PROTO_VOLUME_INVALIDATED;
-			} else
-				err = 0;
-		}
-		if (err < 0) {
-			free(v);
-			return err;
-		}
-		v->next = vols;
-		vols = v;
-	}
-	id = handle_add(&s->vols, &s->nvols, v);
-	if (!id)
-		return -ENOMEM;
-	v->refs++;
-	proto_buf_init(&b, body, sizeof(body));
-	proto_put_u32(&b, id);
-	proto_put_u32(&b, rflags);
-	control_reply(rq, PROTO_OK, body, b.off, -1);
-	return 0;
-}
-
-static void
-mv_run(struct work *w)
-{
-	struct mvjob *j = (struct mvjob *)w;
-
-	j->err = 0;
-	if (renameat(cache_fd, j->path, grave_fd, j->grave) < 0 &&
-	    errno != ENOENT)
-		j->err = -errno;
-}
-
-static void
-mv_done(struct work *w)
-{
-	struct mvjob *j = (struct mvjob *)w;
-
-	if (j->err) {
-		st.errors++;
-		log_warnx_rl(&rl_io, "store: move %s to the graveyard: %s",
-		    j->path, strerror(-j->err));
-	}
-	cull_kick();
-	if (j->obj) {
-		j->obj->dropped = 0;
-		j->obj->jobs--;
-		obj_put(j->obj);
-	}
-	free(j);
-}
-
-/* Submit a graveyard move once every meta record queued before it is done,
- * so no pending link can bring the file back after it. */
-static void
-mv_after_meta(void *arg)
-{
-	io_submit(arg);
-}
-
-static int
-move_to_grave(const char *path, struct obj *o, char kind)
-{
-	struct mvjob *j = calloc(1, sizeof(*j));
-
-	if (!j)
-		return -ENOMEM;
-	snprintf(j->path, sizeof(j->path), "%s", path);
-	grave_name(j->grave, sizeof(j->grave), kind);
-	j->w.run = mv_run;
-	j->w.done = mv_done;
-	if (o) {
-		j->obj = o;
-		o->dropped = 1;
-		idle_del(o);
-		o->jobs++;
-	}
-	meta_flush(mv_after_meta, j);
-	return 0;
-}
-
-/* Remove an object from disk and forget its data (retire, drop). */
-static int
-obj_drop(struct obj *o)
-{
-	obj_reset(o);
-	obj_unindex(o);
-	st.drops++;
-	return move_to_grave(o->path, o, 'O');
-}
-
-static void
-release_cookie(struct sclient *s, uint32_t id, int retire)
-{
-	struct handle *h = s->objs[id - 1];
-	struct obj *o = h->o;
-	uint32_t idx;
-
-	s->objs[id - 1] = NULL;
-	/* a stale handle retires nothing: the object is another's now */
-	if (retire && h->auxgen == o->auxgen)
-		obj_drop(o);
-	free(h);
-	o->refs--;
-	if ((idx = obj_idx(o)) != INDEX_NONE)
-		index_touch(idx, time(NULL));
-	obj_pin(o);
-	obj_put(o);
-}
-
-static int
-h_volume_relinquish(struct ctl_req *rq)
-{
-	struct sclient *s = control_client_get(rq->client, CTL_SLOT_STORE);
-	uint32_t id, flags, i;
-	char name[CFMT_MAX_VOLUME_KEY + 2];
-	struct vol *v;
-
-	id = proto_get_u32(&rq->body);
-	flags = proto_get_u32(&rq->body);
-	if (rq->body.err)
-		return -EPROTO;
-	if (!(v = get_vol(rq, id)))
-		return -ENOENT;
-	for (i = 0; i < s->nobjs; i++)
-		if (s->objs[i] && ((struct handle *)s->objs[i])->o->v == v)
-			return -EBUSY;
-	if (flags & PROTO_RELINQUISH_RETIRE)
-		idle_evict(v);
-	if ((flags & PROTO_RELINQUISH_RETIRE) && v->refs == 1 && v->objs == 0) {
-		if (!writes_ok())
-			return -ENOBUFS;
-		snprintf(name, sizeof(name), "I%s", v->key);
-		index_drop_volume(v->idx);
-		move_to_grave(name, NULL, 'V');
-		v->state = VOL_FAILED;		/* remade on next acquire */
-	}
-	s->vols[id - 1] = NULL;
-	v->refs--;
-	control_reply(rq, PROTO_OK, NULL, 0, -1);
-	return 0;
-}
-
-/* ---- cookies ------------------------------------------------------------- */
-
-/* Reply with the object's state; an fd goes with it when give_fd. */
-static void
-reply_state(struct ctl_req *rq, struct obj *o, uint32_t id, uint32_t flags,
-    int give_fd)
-{
-	static uint8_t body[PROTO_MAX_MSG];	/* main thread only */
-	struct proto_buf b;
-	uint32_t i, n;
-
-	n = o->map.count;
-	if (n > PROTO_MAX_EXTENTS) {
-		n = PROTO_MAX_EXTENTS;
-		flags |= PROTO_COOKIE_MAP_TRUNCATED;
-	}
-	if (give_fd && o->rofd >= 0)
-		flags |= PROTO_COOKIE_HAVE_FD;
-	/* a frozen or full cache still serves reads: only a volume that
-	 * cannot be made disables caching */
-	if (o->v->state == VOL_FAILED)
-		flags |= PROTO_COOKIE_NO_CACHE;
-	proto_buf_init(&b, body, PROTO_MAX_MSG - PROTO_HDR_SIZE);
-	proto_put_u32(&b, id);
-	proto_put_u32(&b, flags);
-	proto_put_u32(&b, o->gen);
-	proto_put_u32(&b, n);
-	proto_put_u64(&b, o->size);
-	for (i = 0; i < n; i++) {
-		proto_put_u64(&b, o->map.ext[i].start);
-		proto_put_u64(&b, o->map.ext[i].len);
-	}
-	if (flags & PROTO_COOKIE_HAVE_FD)
-		st.served += cfmt_map_bytes(&o->map);
-	control_reply(rq, PROTO_OK, body, b.off,
-	    (flags & PROTO_COOKIE_HAVE_FD) ? o->rofd : -1);
-}
-
-/* A stale handle: no fd, no data; the client drops what it holds. */
-static void
-reply_stale(struct ctl_req *rq, struct obj *o, uint32_t id)
-{
-	uint8_t body[32];
-	struct proto_buf b;
-
-	proto_buf_init(&b, body, sizeof(body));
-	proto_put_u32(&b, id);
-	proto_put_u32(&b, PROTO_COOKIE_NEW);
-	proto_put_u32(&b, o->gen + 0x80000000u);	/* never the client's */
-	proto_put_u32(&b, 0);
-	proto_put_u64(&b, o->size);
-	control_reply(rq, PROTO_OK, body, b.off, -1);
-}
-
-/* The object is to hold (aux, size) from now on: a new, empty generation
- * whose file replaces the old one when it is published. */
-static void
-obj_replace(struct obj *o, const uint8_t *aux, size_t aux_len, uint64_t size)
-{
-	obj_reset(o);
-	memcpy(o->aux, aux, aux_len);
-	o->aux_len = aux_len;
-	o->size = size;
-	o->auxgen++;
-	st.invalidations++;
-	if (writes_ok() && o->v->state != VOL_FAILED && !o->dropped)
-		(void)obj_file(o, 1);
-}
-
-static int
-h_cookie_acquire(struct ctl_req *rq)
-{
-	uint32_t vid, flags, rflags = 0, id, idx;
-	struct proto_bytes key, aux;
-	struct handle *h;
-	char name[CFMT_MAX_NAME];
-	struct sclient *s;
-	struct vol *v;
-	struct obj *o;
-	uint64_t size;
-	unsigned fan;
-	int n, any, isnew = 0, loaded;
-
-	vid = proto_get_u32(&rq->body);
-	flags = proto_get_u32(&rq->body);
-	size = proto_get_u64(&rq->body);
-	key = proto_get_bytes(&rq->body);
-	aux = proto_get_bytes(&rq->body);
-	if (rq->body.err)
-		return -EPROTO;
-	if (!(v = get_vol(rq, vid)))
-		return -ENOENT;
-	if (key.len < 1 || key.len > CFMT_MAX_COOKIE_KEY ||
-	    aux.len > CFMT_MAX_AUX)
-		return -EINVAL;
-	n = cfmt_cook_key(key.ptr, key.len, name, sizeof(name));
-	if (n < 0 || n > NAME_MAX)
-		return -EINVAL;
-	any = flags & PROTO_COOKIE_ANY_AUX;
-	s = sclient(rq->client);
-	if (!s)
-		return -ENOMEM;
-	fan = cfmt_fanout(key.ptr, key.len, v->hash);
-	o = obj_find(v, name);
-	if (o && o->idle && !obj_wake(o)) {
-		obj_free(o);	/* changed or culled meanwhile: read it again */
-		o = NULL;
-	}
-	if (!o) {
-		o = obj_new(v, name, fan);
-		if (!o)
-			return -ENOMEM;
-		isnew = 1;
-		idx = obj_idx(o);
-		if (v->state != VOL_READY || (idx != INDEX_NONE &&
-		    index_get_state(idx) == INDEX_CULLING))
-			loaded = 0;
-		else
-			loaded = obj_load(o, aux.ptr, aux.len, size, any);
-		if (loaded <= 0 && !any) {
-			memcpy(o->aux, aux.ptr, aux.len);
-			o->aux_len = aux.len;
-			o->size = size;
-			/* as the kernel does: a stale object is replaced at
-			 * once (by an empty one, published over its name) */
-			if (loaded < 0 && writes_ok()) {
-				st.invalidations++;
-				(void)obj_file(o, 1);
-			}
-		}
-	} else if (!any && (o->size != size || o->aux_len != aux.len ||
-	    memcmp(o->aux, aux.ptr, aux.len))) {
-		obj_replace(o, aux.ptr, aux.len, size);
-	}
-	if (o->rofd < 0 || o->dropped)
-		rflags |= PROTO_COOKIE_NEW;
-	if (o->map.count)
-		st.hits++;
-	else
-		st.misses++;
-	h = malloc(sizeof(*h));
-	id = h ? handle_add(&s->objs, &s->nobjs, h) : 0;
-	if (!id) {
-		free(h);
-		if (isnew)
-			obj_put(o);
-		return -ENOMEM;
-	}
-	h->o = o;
-	h->auxgen = o->auxgen;
-	idle_del(o);
-	o->refs++;
-	if ((idx = obj_idx(o)) != INDEX_NONE)
-		index_touch(idx, time(NULL));
-	obj_pin(o);
-	reply_state(rq, o, id, rflags, 1);
-	return 0;
-}
-
-static int
-h_cookie_relinquish(struct ctl_req *rq)
-{
-	struct sclient *s = control_client_get(rq->client, CTL_SLOT_STORE);
-	uint32_t id, flags;
-
-	id = proto_get_u32(&rq->body);
-	flags = proto_get_u32(&rq->body);
-	if (!rq->body.err && (flags & PROTO_RELINQUISH_NOREPLY)) {
-		/* the client forgot the handle already: nothing to answer,
-		 * not even an error */
-		if (get_handle(rq, id))
-			release_cookie(s, id, (flags &
-			    PROTO_RELINQUISH_RETIRE) && writes_ok());
-		control_done(rq);
-		return 0;
-	}
-	if (rq->body.err)
-		return -EPROTO;
-	if (!get_handle(rq, id))
-		return -ENOENT;
-	if ((flags & PROTO_RELINQUISH_RETIRE) && !writes_ok())
-		flags = 0;	/* it stays; a cache may keep what it has */
-	release_cookie(s, id, flags & PROTO_RELINQUISH_RETIRE);
-	control_reply(rq, PROTO_OK, NULL, 0, -1);
-	return 0;
-}
-
-static int
-h_cookie_refresh(struct ctl_req *rq)
-{
-	uint32_t id, gen;
-	struct handle *h;
-	struct obj *o;
-
-	id = proto_get_u32(&rq->body);
-	gen = proto_get_u32(&rq->body);
-	if (rq->body.err)
-		return -EPROTO;
-	if (!(h = get_handle(rq, id)))
-		return -ENOENT;
-	o = h->o;
-	if (h->auxgen != o->auxgen) {
-		reply_stale(rq, o, id);
-		return 0;
-	}
-	reply_state(rq, o, id, 0, gen != o->gen);
-	return 0;
-}
-
-static int
-h_invalidate(struct ctl_req *rq)
-{
-	struct proto_bytes aux;
-	struct handle *h;
-	uint32_t id;
-	uint64_t size;
-	struct obj *o;
-
-	id = proto_get_u32(&rq->body);
-	(void)proto_get_u32(&rq->body);
-	size = proto_get_u64(&rq->body);
-	aux = proto_get_bytes(&rq->body);
-	if (rq->body.err)
-		return -EPROTO;
-	if (!(h = get_handle(rq, id)))
-		return -ENOENT;
-	if (aux.len > CFMT_MAX_AUX)
-		return -EINVAL;
-	o = h->o;
-	obj_replace(o, aux.ptr, aux.len, size);
-	h->auxgen = o->auxgen;		/* this handle follows the new aux */
-	reply_state(rq, o, id, PROTO_COOKIE_NEW, 0);
-	return 0;
-}
-
-/* ---- fills --------------------------------------------------------------- */
-
-static void
-fill_unlink(struct fill *f)
-{
-	if (f->prev)
-		f->prev->next = f->next;
-	else if (pending_fills == f)
-		pending_fills = f->next;
-	if (f->next)
-		f->next->prev = f->prev;
-	f->next = f->prev = NULL;
-}
-
-static void
-fill_run(struct work *w)
-{
-	struct fill *f = (struct fill *)w;
-
-	if (f->of->fd < 0) {
-		f->err = f->of->err ? f->of->err : -EIO;
-		return;
-	}
-	f->err = io_write(f->of->fd, f->seg, f->nseg);
-}
-
-static void
-fill_done(struct work *w)
-{
-	struct fill *f = (struct fill *)w;
-	struct obj *o = f->obj;
-	uint8_t body[8];
-	struct proto_buf b;
-	uint32_t idx;
-	unsigned i;
-	int ok = 1;
-
-	fill_unlink(f);
-	pending_bytes -= f->bytes;
-	if (f->err) {
-		st.errors++;
-		log_warnx_rl(&rl_io, "store: fill %s: %s", o->path,
-		    strerror(-f->err));
-	} else if (o->of == f->of) {
-		for (i = 0; i < f->nseg && ok; i++)
-			if (cfmt_map_add(&o->map, f->seg[i].off,
-			    f->seg[i].len) < 0)
-				ok = 0;
-		if (ok) {
-			for (i = 0; i < f->nseg; i++)
-				st.fill_bytes += f->seg[i].len;
-			queue_meta(o);
-			if ((idx = obj_idx(o)) != INDEX_NONE)
-				index_set_bytes(idx, obj_disk_bytes(o));
-			cull_kick();
-		} else {
-			st.errors++;
-		}
-	}
-	if (f->rq) {
-		if (f->err) {
-			control_reply_str(f->rq, PROTO_ENOBUFS, "fill: %s",
-			    strerror(-f->err));
-		} else {
-			proto_buf_init(&b, body, sizeof(body));
-			proto_put_u64(&b, f->len);
-			control_reply(f->rq, PROTO_OK, body, b.off, -1);
-		}
-	}
-	of_put(f->of);
-	free(f);
-	o->jobs--;
-	obj_put(o);
-}
-
-/* Fills stuck on the io thread (frozen fs) answer ENOBUFS: at once when
- * freeze.c has seen the stall (or a freeze or suspend began), else after
- * FILL_REPLY_MS. The job still completes later; its bytes then count. */
-static void
-fill_timer_fn(void *arg)
-{
-	uint64_t now = loop_now_ms();
-	int stop = !freeze_writes_ok();
-	struct fill *f;
-
-	(void)arg;
-	fill_timer = NULL;
-	for (f = pending_fills; f; f = f->next)
-		if (f->rq && (stop || now - f->submitted >= FILL_REPLY_MS)) {
-			st.stuck_fills++;
-			control_reply_str(f->rq, PROTO_ENOBUFS, "the cache "
-			    "filesystem does not take writes now");
-			f->rq = NULL;
-		}
-	for (f = pending_fills; f; f = f->next)
-		if (f->rq) {
-			fill_timer = loop_timer_add(FILL_TICK_MS,
-			    fill_timer_fn, NULL);
-			break;
-		}
-}
-
-static int
-h_write(struct ctl_req *rq)
-{
-	const uint8_t *data, *shm;
-	uint32_t id, flags;
-	uint64_t off, len, shm_off, shm_size, pos, end, gap, total = 0;
-	struct cfmt_extent *e;
-	struct handle *h;
-	struct fill *f;
-	struct obj *o;
-	uint8_t body[8];
-	struct proto_buf b;
-	struct io_seg seg[FILL_MAX_GAPS];
-	unsigned nseg = 0, i;
-
-	id = proto_get_u32(&rq->body);
-	flags = proto_get_u32(&rq->body);
-	off = proto_get_u64(&rq->body);
-	len = proto_get_u64(&rq->body);
-	shm_off = proto_get_u64(&rq->body);
-	if (rq->body.err)
-		return -EPROTO;
-	if (!(h = get_handle(rq, id)))
-		return -ENOENT;
-	o = h->o;
-	if (h->auxgen != o->auxgen)
-		return -ESTALE;		/* another client changed the object */
-	if (flags & PROTO_WRITE_SHM) {
-		control_client_shm(rq->client, &shm, &shm_size);
-		if (!shm || shm_off > shm_size || len > shm_size - shm_off)
-			return -EINVAL;
-		data = shm + shm_off;
-	} else {
-		if (len != proto_remaining(&rq->body))
-			return -EPROTO;
-		data = proto_get_raw(&rq->body, len);
-	}
-	if (off > o->size || len > o->size - off)
-		return -EINVAL;
-	if (!writes_ok() || o->dropped || o->v->state == VOL_FAILED) {
-		st.enobufs++;
-		control_reply_str(rq, PROTO_ENOBUFS, "%s", !freeze_writes_ok() ?
-		    "cache frozen or suspended" : !cull_can_allocate() ?
-		    "cache full" : "cache busy");
-		return 0;
-	}
-	/* only the parts not already claimed: never rewrite them in place */
-	pos = off;
-	end = off + len;
-	for (i = 0; i < o->map.count && pos < end && nseg < FILL_MAX_GAPS;
-	    i++) {
-		e = &o->map.ext[i];
-		if (e->start + e->len <= pos)
-			continue;
-		if (e->start >= end)
-			break;
-		if (e->start > pos) {
-			seg[nseg].off = pos;
-			seg[nseg].len = e->start - pos;
-			nseg++;
-		}
-		pos = e->start + e->len;
-	}
-	if (pos < end && nseg < FILL_MAX_GAPS) {
-		seg[nseg].off = pos;
-		seg[nseg].len = end - pos;
-		nseg++;
-	}
-	if (nseg == 0 || len == 0) {
-		proto_buf_init(&b, body, sizeof(body));
-		proto_put_u64(&b, len);
-		control_reply(rq, PROTO_OK, body, b.off, -1);
-		return 0;
-	}
-	for (i = 0; i < nseg; i++)
-		total += seg[i].len;
-	if (pending_bytes + total > FILL_MAX_PENDING) {
-		/* the disk is slower than the clients: shed load */
-		st.enobufs++;
-		control_reply_str(rq, PROTO_ENOBUFS, "too many fills in flight");
-		return 0;
-	}
-	f = malloc(sizeof(*f) + total);
-	if (!f)
-		return -ENOMEM;
-	memset(f, 0, sizeof(*f));
-	/* the job owns its bytes: copied now, from the message or the area */
-	total = 0;
-	for (i = 0; i < nseg; i++) {
-		gap = seg[i].len;
-		memcpy(f->data + total, data + (seg[i].off - off), gap);
-		f->seg[i] = seg[i];
-		f->seg[i].buf = f->data + total;
-		total += gap;
-	}
-	f->nseg = nseg;
-	f->bytes = total;
-	if (obj_file(o, 0) < 0) {
-		free(f);
-		return -ENOMEM;
-	}
-	f->of = o->of;
-	f->of->refs++;
-	f->obj = o;
-	idle_del(o);
-	o->jobs++;
-	f->rq = rq;
-	f->len = len;
-	f->submitted = loop_now_ms();
-	f->w.run = fill_run;
-	f->w.done = fill_done;
-	f->next = pending_fills;
-	if (pending_fills)
-		pending_fills->prev = f;
-	pending_fills = f;
-	st.fills++;
-	pending_bytes += total;
-	io_submit(&f->w);
-	if (!fill_timer)
-		fill_timer = loop_timer_add(FILL_TICK_MS, fill_timer_fn, NULL);
-	return CTL_DEFERRED;
-}
-
-/* ---- listings and drop --------------------------------------------------- */
-
-/* Answer a listing: patch the cursor (first u32) and the count (at cnt_off)
- * into the body built in b, send it, free the body. */
-static int
-reply_listing(struct ctl_req *rq, struct proto_buf *b, uint32_t next,
-    size_t cnt_off, uint32_t count)
-{
-	size_t end = b->off;
-
-	b->off = 0;
-	proto_put_u32(b, next);
-	b->off = cnt_off;
-	proto_put_u32(b, count);
-	control_reply(rq, PROTO_OK, b->data, end, -1);
-	free(b->data);
-	return 0;
-}
-
-static int
-h_list_volumes(struct ctl_req *rq)
-{
-	struct proto_buf b;
-	uint8_t *body;
-	uint32_t cur, count = 0, n, next = 0;
-	const char *key;
-	size_t cnt_off;
-
-	cur = proto_get_u32(&rq->body);
-	if (rq->body.err)
-		return -EPROTO;
-	body = malloc(PROTO_MAX_MSG);
-	if (!body)
-		return -ENOMEM;
-	proto_buf_init(&b, body, PROTO_MAX_MSG - PROTO_HDR_SIZE);
-	proto_put_u32(&b, 0);
-	cnt_off = b.off;
-	proto_put_u32(&b, 0);
-	n = index_volumes();
-	for (; cur < n; cur++) {
-		if (b.size - b.off < 2 + CFMT_MAX_VOLUME_KEY + 16) {
-			next = cur;
-			break;
-		}
-		key = index_volume_key(cur);
-		if (!key)
-			continue;
-		proto_put_str(&b, key);
-		proto_put_u64(&b, index_volume_objects(cur));
-		proto_put_u64(&b, index_volume_bytes(cur));
-		count++;
-	}
-	return reply_listing(rq, &b, next, cnt_off, count);
-}
-
-static int
-h_list_objects(struct ctl_req *rq)
-{
-	char key[CFMT_MAX_VOLUME_KEY + 1];
-	uint8_t kb[CFMT_MAX_COOKIE_KEY + 1];
-	struct proto_buf b;
-	uint8_t *body;
-	uint32_t cur, prev, id, count = 0, next = 0;
-	unsigned i, nv;
-	int vidx = -1, kl;
-	size_t cnt_off;
-	struct vol *v;
-	struct obj *o;
-	uint64_t osize;
-	uint32_t fl;
-
-	cur = proto_get_u32(&rq->body);
-	if ((kl = get_volume_key(&rq->body, key, sizeof(key))) < 0)
-		return kl;
-	nv = index_volumes();
-	for (i = 0; i < nv; i++) {
-		const char *k = index_volume_key(i);
-
-		if (k && strcmp(k, key) == 0) {
-			vidx = i;
-			break;
-		}
-	}
-	if (vidx < 0)
-		return -ENOENT;
-	v = vol_find(key);
-	body = malloc(PROTO_MAX_MSG);
-	if (!body)
-		return -ENOMEM;
-	proto_buf_init(&b, body, PROTO_MAX_MSG - PROTO_HDR_SIZE);
-	proto_put_u32(&b, 0);
-	cnt_off = b.off;
-	proto_put_u32(&b, 0);
-	for (;;) {
-		prev = cur;
-		if (b.size - b.off < 2 + CFMT_MAX_NAME + 2 +
-		    CFMT_MAX_COOKIE_KEY + 32) {
-			next = prev ? prev : 1;
-			break;
-		}
-		id = index_next(vidx, &cur);
-		if (id == INDEX_NONE)
-			break;
-		kl = cfmt_uncook_key(index_name(id), kb, sizeof(kb));
-		o = v ? obj_find(v, index_name(id)) : NULL;
-		osize = o ? o->size : index_bytes(id);
-		fl = index_pins(id) ? PROTO_OBJECT_PINNED : 0;
-		proto_put_str(&b, index_name(id));
-		proto_put_bytes(&b, kb, kl < 0 ? 0 : (size_t)kl);
-		proto_put_u64(&b, osize);
-		proto_put_u64(&b, index_bytes(id));
-		proto_put_u64(&b, (uint64_t)index_last_use(id));
-		proto_put_u32(&b, fl);
-		count++;
-	}
-	return reply_listing(rq, &b, next, cnt_off, count);
-}
-
-int
-store_drop(const char *volume_key, const uint8_t *key, size_t key_len)
-{
-	char name[CFMT_MAX_NAME], path[META_PATH_MAX];
-	unsigned nv, i;
-	struct vol *v;
-	struct obj *o;
-	uint32_t id;
-	int n, vidx = -1;
-
-	if (cfmt_check_volume_key(volume_key, strlen(volume_key)) < 0)
-		return -EINVAL;
-	if (!writes_ok())
-		return -ENOBUFS;
-	v = vol_find(volume_key);
-	nv = index_volumes();
-	for (i = 0; i < nv; i++) {
-		const char *k = index_volume_key(i);
-
-		if (k && strcmp(k, volume_key) == 0)
-			vidx = i;
-	}
-	if (key_len == 0) {
-		if (v && v->refs > 0)
-			return -EBUSY;
-		snprintf(path, sizeof(path), "I%s", volume_key);
-		if (vidx < 0 && !v && faccessat(cache_fd, path, F_OK,
-		    AT_SYMLINK_NOFOLLOW) < 0)
-			return -ENOENT;
-		if (v) {
-			vol_reset_objects(v);
-			v->state = VOL_FAILED;	/* remade on next acquire */
-		}
-		if (vidx >= 0)
-			index_drop_volume(vidx);
-		st.drops++;
-		return move_to_grave(path, NULL, 'V');
-	}
-	if (key_len > CFMT_MAX_COOKIE_KEY)
-		return -EINVAL;
-	n = cfmt_cook_key(key, key_len, name, sizeof(name));
-	if (n < 0 || n > NAME_MAX)
-		return -EINVAL;
-	if (v && (o = obj_find(v, name)) != NULL)
-		return obj_drop(o);
-	snprintf(path, sizeof(path), "I%s/@%02x/%s", volume_key,
-	    cfmt_fanout(key, key_len, cfmt_volume_hash(volume_key,
-	    strlen(volume_key))), name);
-	id = vidx >= 0 ? index_find(vidx, name) : INDEX_NONE;
-	if (id == INDEX_NONE && faccessat(cache_fd, path, F_OK,
-	    AT_SYMLINK_NOFOLLOW) < 0)
-		return -ENOENT;
-	if (id != INDEX_NONE)
-		index_del(id);
-	st.drops++;
-	if (v && (o = obj_new(v, name, cfmt_fanout(key, key_len, v->hash))))
-		return move_to_grave(path, o, 'O');	/* acquires miss meanwhile */
-	return move_to_grave(path, NULL, 'O');
-}
-
-static int
-h_drop(struct ctl_req *rq)
-{
-	char vkey[CFMT_MAX_VOLUME_KEY + 1];
-	struct proto_bytes key;
-	int err;
-
-	if ((err = get_volume_key(&rq->body, vkey, sizeof(vkey))) < 0)
-		return err;
-	key = proto_get_bytes(&rq->body);
-	if (rq->body.err)
-		return -EPROTO;
-	/* one object: any peer (a client may invalidate what it caches);
-	 * a whole volume: root or admin_group (DESIGN.md) */
-	if (key.len == 0 && !rq->admin) {
-		control_reply_str(rq, PROTO_EPERM, "dropping a whole volume "
-		    "needs root or admin_group");
-		return 0;
-	}
-	err = store_drop(vkey, key.ptr, key.len);
-	if (err < 0)
-		return err;
-	control_reply_str(rq, PROTO_OK, "dropped");
-	return 0;
-}
-
-/* ---- disconnect ---------------------------------------------------------- */
-
-static void
-on_disconnect(struct ctl_client *c, void *p)
-{
-	struct sclient *s = p;
-	uint32_t i;
-
-	(void)c;
-	for (i = 0; i < s->nobjs; i++)
-		if (s->objs[i])
-			release_cookie(s, i + 1, 0);
-	for (i = 0; i < s->nvols; i++)
-		if (s->vols[i])
-			((struct vol *)s->vols[i])->refs--;
-	free(s->objs);
-	free(s->vols);
-	free(s);
-}
-
 /* ---- atimes -------------------------------------------------------------- */
 
 static void
 atime_done(struct meta_rec *r)
 {
 	if (r->err && r->err != -ENOENT)
-		log_warnx_rl(&rl_meta, "meta: atime %s: %s", r->path,
+		log_warnx_rl(&store_rl_meta, "meta: atime %s: %s", r->path,
 		    strerror(-r->err));
 	free(r);
 }
@@ -2084,7 +853,7 @@ static void
 atime_timer_fn(void *arg)
 {
 	(void)arg;
-	if (writes_ok())
+	if (store_writes_ok())
 		queue_atimes(ATIME_PER_PASS);
 	atime_timer = loop_timer_add(ATIME_EVERY_MS, atime_timer_fn, NULL);
 }
@@ -2224,7 +993,7 @@ store_status(struct ctl_kv *kv)
 	unsigned nv = 0;
 	struct vol *v;
 
-	for (v = vols; v; v = v->next)
+	for (v = store_vols; v; v = v->next)
 		nv++;
 	ctl_kv_u64(kv, "store.objects", index_objects());
 	ctl_kv_u64(kv, "store.bytes", index_total_bytes());
@@ -2232,7 +1001,7 @@ store_status(struct ctl_kv *kv)
 	ctl_kv_u64(kv, "store.volumes_open", nv);
 	ctl_kv_u64(kv, "store.objects_open", nobjs);
 	ctl_kv_str(kv, "store.writes", qz.active ? "quiescing" : quiesced ?
-	    "quiesced" : writes_ok() ? "on" : "off");
+	    "quiesced" : store_writes_ok() ? "on" : "off");
 	ctl_kv_u64(kv, "store.io_inflight", io_inflight());
 	ctl_kv_u64(kv, "store.meta_pending", meta_pending());
 	ctl_kv_u64(kv, "store.oldest_write_ms", store_oldest_write_ms());
@@ -2244,19 +1013,20 @@ store_stats(struct ctl_kv *kv)
 	struct meta_stats ms;
 
 	meta_get_stats(&ms);
-	ctl_kv_u64(kv, "store.hits", st.hits);
-	ctl_kv_u64(kv, "store.misses", st.misses);
-	ctl_kv_u64(kv, "store.fills", st.fills);
-	ctl_kv_u64(kv, "store.bytes_written", st.fill_bytes);
-	ctl_kv_u64(kv, "store.bytes_served", st.served);
-	ctl_kv_u64(kv, "store.invalidations", st.invalidations);
-	ctl_kv_u64(kv, "store.drops", st.drops);
-	ctl_kv_u64(kv, "store.enobufs", st.enobufs);
-	ctl_kv_u64(kv, "store.stuck_fills", st.stuck_fills);
-	ctl_kv_u64(kv, "store.volumes_created", st.volumes_created);
-	ctl_kv_u64(kv, "store.volumes_invalidated", st.volumes_invalidated);
-	ctl_kv_u64(kv, "store.strange", st.strange);
-	ctl_kv_u64(kv, "store.errors", st.errors + ms.errors);
+	ctl_kv_u64(kv, "store.hits", store_st.hits);
+	ctl_kv_u64(kv, "store.misses", store_st.misses);
+	ctl_kv_u64(kv, "store.fills", store_st.fills);
+	ctl_kv_u64(kv, "store.bytes_written", store_st.fill_bytes);
+	ctl_kv_u64(kv, "store.bytes_served", store_st.served);
+	ctl_kv_u64(kv, "store.invalidations", store_st.invalidations);
+	ctl_kv_u64(kv, "store.drops", store_st.drops);
+	ctl_kv_u64(kv, "store.enobufs", store_st.enobufs);
+	ctl_kv_u64(kv, "store.stuck_fills", store_st.stuck_fills);
+	ctl_kv_u64(kv, "store.volumes_created", store_st.volumes_created);
+	ctl_kv_u64(kv, "store.volumes_invalidated",
+	    store_st.volumes_invalidated);
+	ctl_kv_u64(kv, "store.strange", store_st.strange);
+	ctl_kv_u64(kv, "store.errors", store_st.errors + ms.errors);
 	ctl_kv_u64(kv, "store.uring_writes", io_uring_writes());
 	ctl_kv_u64(kv, "meta.batches", ms.batches);
 	ctl_kv_u64(kv, "meta.records", ms.records);
@@ -2313,28 +1083,19 @@ store_init(const struct conf *c, int rootfd)
 		return -ENOMEM;
 	if ((err = index_init()) < 0)
 		return err;
-	if ((cache_fd = open_dir(rootfd, "cache")) < 0)
-		return cache_fd;
-	if ((grave_fd = open_dir(rootfd, "graveyard")) < 0)
-		return grave_fd;
+	if ((store_cache_fd = open_dir(rootfd, "cache")) < 0)
+		return store_cache_fd;
+	if ((store_grave_fd = open_dir(rootfd, "graveyard")) < 0)
+		return store_grave_fd;
 	if ((stage_fd = open_dir(rootfd, STAGE_DIR)) < 0)
 		return stage_fd;
 	empty_stage();
 	if ((err = io_init()) < 0)
 		return err;
-	if ((err = meta_init(cache_fd, stage_fd)) < 0)
+	if ((err = meta_init(store_cache_fd, stage_fd)) < 0)
 		return err;
-	control_register(PROTO_VOLUME_ACQUIRE, h_volume_acquire, 0);
-	control_register(PROTO_VOLUME_RELINQUISH, h_volume_relinquish, 0);
-	control_register(PROTO_COOKIE_ACQUIRE, h_cookie_acquire, 0);
-	control_register(PROTO_COOKIE_RELINQUISH, h_cookie_relinquish, 0);
-	control_register(PROTO_COOKIE_REFRESH, h_cookie_refresh, 0);
-	control_register(PROTO_WRITE, h_write, 0);
-	control_register(PROTO_INVALIDATE, h_invalidate, 0);
-	control_register(PROTO_LIST_VOLUMES, h_list_volumes, 0);
-	control_register(PROTO_LIST_OBJECTS, h_list_objects, 0);
-	control_register(PROTO_DROP, h_drop, 0);	/* checks admin itself */
-	control_on_disconnect(CTL_SLOT_STORE, on_disconnect);
+	store_ops_init();
+	store_fill_init();
 	cull_on_culled(on_culled, NULL);
 	control_add_status(store_status);
 	control_add_stats(store_stats);
@@ -2350,18 +1111,14 @@ void
 store_fini(void)
 {
 	struct vol *v;
-	struct fill *f;
 
 	if (atime_timer)
 		loop_timer_cancel(atime_timer);
-	if (fill_timer)
-		loop_timer_cancel(fill_timer);
 	if (quiesce_timer)
 		loop_timer_cancel(quiesce_timer);
-	atime_timer = fill_timer = quiesce_timer = NULL;
-	for (f = pending_fills; f; f = f->next)
-		f->rq = NULL;		/* their peers are gone */
-	idle_evict(NULL);
+	atime_timer = quiesce_timer = NULL;
+	store_fill_fini();
+	store_idle_evict(NULL);
 	/* waits for the threads: only after a successful quiesce is this
 	 * quick; main.c skips the flush when the filesystem is stuck */
 	scan_fini();
@@ -2369,18 +1126,18 @@ store_fini(void)
 	close_flush(NULL);
 	io_fini();
 	close_flush(NULL);	/* io_submit runs it here now */
-	while ((v = vols) != NULL) {
-		vols = v->next;
+	while ((v = store_vols) != NULL) {
+		store_vols = v->next;
 		free(v);
 	}
 	free(mapbuf);
 	mapbuf = NULL;
-	if (cache_fd >= 0)
-		close(cache_fd);
-	if (grave_fd >= 0)
-		close(grave_fd);
+	if (store_cache_fd >= 0)
+		close(store_cache_fd);
+	if (store_grave_fd >= 0)
+		close(store_grave_fd);
 	if (stage_fd >= 0)
 		close(stage_fd);
-	cache_fd = grave_fd = stage_fd = -1;
+	store_cache_fd = store_grave_fd = stage_fd = -1;
 	index_fini();
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * store.h: the on-disk cache: volumes, objects, fills, invalidation
- * (store.c), with meta.c (coherency thread) and io.c (fills via liburing).
+ * (store.c, store_ops.c, store_fill.c; store_int.h between them), with
+ * meta.c (coherency thread) and io.c (fills via liburing).
  *
  * Only the functions other modules call are listed here; the cache
  * operations of the protocol are registered with control.c by store_init.

@@ -1,0 +1,295 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * store_fill.c: fills (PROTO_WRITE): a client's bytes are copied into a
+ * job at once and written by the io thread into the parts of the object
+ * not already there; the map grows when the write is done. Fills stuck on
+ * a frozen filesystem answer ENOBUFS, and too many bytes in flight shed
+ * load. The objects and their files are store.c's.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cfmt.h"
+#include "control.h"
+#include "cull.h"
+#include "freeze.h"
+#include "index.h"
+#include "io.h"
+#include "log.h"
+#include "loop.h"
+#include "proto.h"
+#include "store_int.h"
+#include "workq.h"
+
+#define FILL_REPLY_MS		1500	/* a fill stuck longer answers ENOBUFS */
+#define FILL_TICK_MS		100	/* how often stuck fills are looked at */
+#define FILL_MAX_GAPS		64
+#define FILL_MAX_PENDING	(256ULL << 20)	/* bytes copied, not yet written */
+
+struct fill {
+	struct work w;
+	struct fill *next, *prev;	/* pending list (main thread) */
+	struct ctl_req *rq;		/* NULL once answered */
+	struct obj *obj;
+	struct ofile *of;
+	uint64_t len;			/* bytes the client asked for */
+	uint64_t bytes;			/* bytes copied into data[] */
+	uint64_t submitted;
+	unsigned nseg;
+	struct io_seg seg[FILL_MAX_GAPS];
+	int err;
+	uint8_t data[];
+};
+
+static struct fill *pending_fills;
+static uint64_t pending_bytes;		/* bytes held by fills in flight */
+static struct loop_timer *fill_timer;
+
+/* ---- fills --------------------------------------------------------------- */
+
+static void
+fill_unlink(struct fill *f)
+{
+	if (f->prev)
+		f->prev->next = f->next;
+	else if (pending_fills == f)
+		pending_fills = f->next;
+	if (f->next)
+		f->next->prev = f->prev;
+	f->next = f->prev = NULL;
+}
+
+static void
+fill_run(struct work *w)
+{
+	struct fill *f = (struct fill *)w;
+
+	if (f->of->fd < 0) {
+		f->err = f->of->err ? f->of->err : -EIO;
+		return;
+	}
+	f->err = io_write(f->of->fd, f->seg, f->nseg);
+}
+
+static void
+fill_done(struct work *w)
+{
+	struct fill *f = (struct fill *)w;
+	struct obj *o = f->obj;
+	uint8_t body[8];
+	struct proto_buf b;
+	uint32_t idx;
+	unsigned i;
+	int ok = 1;
+
+	fill_unlink(f);
+	pending_bytes -= f->bytes;
+	if (f->err) {
+		store_st.errors++;
+		log_warnx_rl(&store_rl_io, "store: fill %s: %s", o->path,
+		    strerror(-f->err));
+	} else if (o->of == f->of) {
+		for (i = 0; i < f->nseg && ok; i++)
+			if (cfmt_map_add(&o->map, f->seg[i].off,
+			    f->seg[i].len) < 0)
+				ok = 0;
+		if (ok) {
+			for (i = 0; i < f->nseg; i++)
+				store_st.fill_bytes += f->seg[i].len;
+			store_queue_meta(o);
+			if ((idx = obj_idx(o)) != INDEX_NONE)
+				index_set_bytes(idx, obj_disk_bytes(o));
+			cull_kick();
+		} else {
+			store_st.errors++;
+		}
+	}
+	if (f->rq) {
+		if (f->err) {
+			control_reply_str(f->rq, PROTO_ENOBUFS, "fill: %s",
+			    strerror(-f->err));
+		} else {
+			proto_buf_init(&b, body, sizeof(body));
+			proto_put_u64(&b, f->len);
+			control_reply(f->rq, PROTO_OK, body, b.off, -1);
+		}
+	}
+	of_put(f->of);
+	free(f);
+	o->jobs--;
+	obj_put(o);
+}
+
+/* Fills stuck on the io thread (frozen fs) answer ENOBUFS: at once when
+ * freeze.c has seen the stall (or a freeze or suspend began), else after
+ * FILL_REPLY_MS. The job still completes later; its bytes then count. */
+static void
+fill_timer_fn(void *arg)
+{
+	uint64_t now = loop_now_ms();
+	int stop = !freeze_writes_ok();
+	struct fill *f;
+
+	(void)arg;
+	fill_timer = NULL;
+	for (f = pending_fills; f; f = f->next)
+		if (f->rq && (stop || now - f->submitted >= FILL_REPLY_MS)) {
+			store_st.stuck_fills++;
+			control_reply_str(f->rq, PROTO_ENOBUFS, "the cache "
+			    "filesystem does not take writes now");
+			f->rq = NULL;
+		}
+	for (f = pending_fills; f; f = f->next)
+		if (f->rq) {
+			fill_timer = loop_timer_add(FILL_TICK_MS,
+			    fill_timer_fn, NULL);
+			break;
+		}
+}
+
+static int
+h_write(struct ctl_req *rq)
+{
+	const uint8_t *data, *shm;
+	uint32_t id, flags;
+	uint64_t off, len, shm_off, shm_size, pos, end, gap, total = 0;
+	struct cfmt_extent *e;
+	struct handle *h;
+	struct fill *f;
+	struct obj *o;
+	uint8_t body[8];
+	struct proto_buf b;
+	struct io_seg seg[FILL_MAX_GAPS];
+	unsigned nseg = 0, i;
+
+	id = proto_get_u32(&rq->body);
+	flags = proto_get_u32(&rq->body);
+	off = proto_get_u64(&rq->body);
+	len = proto_get_u64(&rq->body);
+	shm_off = proto_get_u64(&rq->body);
+	if (rq->body.err)
+		return -EPROTO;
+	if (!(h = store_get_handle(rq, id)))
+		return -ENOENT;
+	o = h->o;
+	if (h->auxgen != o->auxgen)
+		return -ESTALE;		/* another client changed the object */
+	if (flags & PROTO_WRITE_SHM) {
+		control_client_shm(rq->client, &shm, &shm_size);
+		if (!shm || shm_off > shm_size || len > shm_size - shm_off)
+			return -EINVAL;
+		data = shm + shm_off;
+	} else {
+		if (len != proto_remaining(&rq->body))
+			return -EPROTO;
+		data = proto_get_raw(&rq->body, len);
+	}
+	if (off > o->size || len > o->size - off)
+		return -EINVAL;
+	if (!store_writes_ok() || o->dropped || o->v->state == VOL_FAILED) {
+		store_st.enobufs++;
+		control_reply_str(rq, PROTO_ENOBUFS, "%s", !freeze_writes_ok() ?
+		    "cache frozen or suspended" : !cull_can_allocate() ?
+		    "cache full" : "cache busy");
+		return 0;
+	}
+	/* only the parts not already claimed: never rewrite them in place */
+	pos = off;
+	end = off + len;
+	for (i = 0; i < o->map.count && pos < end && nseg < FILL_MAX_GAPS;
+	    i++) {
+		e = &o->map.ext[i];
+		if (e->start + e->len <= pos)
+			continue;
+		if (e->start >= end)
+			break;
+		if (e->start > pos) {
+			seg[nseg].off = pos;
+			seg[nseg].len = e->start - pos;
+			nseg++;
+		}
+		pos = e->start + e->len;
+	}
+	if (pos < end && nseg < FILL_MAX_GAPS) {
+		seg[nseg].off = pos;
+		seg[nseg].len = end - pos;
+		nseg++;
+	}
+	if (nseg == 0 || len == 0) {
+		proto_buf_init(&b, body, sizeof(body));
+		proto_put_u64(&b, len);
+		control_reply(rq, PROTO_OK, body, b.off, -1);
+		return 0;
+	}
+	for (i = 0; i < nseg; i++)
+		total += seg[i].len;
+	if (pending_bytes + total > FILL_MAX_PENDING) {
+		/* the disk is slower than the clients: shed load */
+		store_st.enobufs++;
+		control_reply_str(rq, PROTO_ENOBUFS, "too many fills in flight");
+		return 0;
+	}
+	f = malloc(sizeof(*f) + total);
+	if (!f)
+		return -ENOMEM;
+	memset(f, 0, sizeof(*f));
+	/* the job owns its bytes: copied now, from the message or the area */
+	total = 0;
+	for (i = 0; i < nseg; i++) {
+		gap = seg[i].len;
+		memcpy(f->data + total, data + (seg[i].off - off), gap);
+		f->seg[i] = seg[i];
+		f->seg[i].buf = f->data + total;
+		total += gap;
+	}
+	f->nseg = nseg;
+	f->bytes = total;
+	if (obj_file(o, 0) < 0) {
+		free(f);
+		return -ENOMEM;
+	}
+	f->of = o->of;
+	f->of->refs++;
+	f->obj = o;
+	store_idle_del(o);
+	o->jobs++;
+	f->rq = rq;
+	f->len = len;
+	f->submitted = loop_now_ms();
+	f->w.run = fill_run;
+	f->w.done = fill_done;
+	f->next = pending_fills;
+	if (pending_fills)
+		pending_fills->prev = f;
+	pending_fills = f;
+	store_st.fills++;
+	pending_bytes += total;
+	io_submit(&f->w);
+	if (!fill_timer)
+		fill_timer = loop_timer_add(FILL_TICK_MS, fill_timer_fn, NULL);
+	return CTL_DEFERRED;
+}
+
+/* ---- life ---------------------------------------------------------------- */
+
+/* Register PROTO_WRITE with control.c (store_init). */
+void
+store_fill_init(void)
+{
+	control_register(PROTO_WRITE, h_write, 0);
+}
+
+/* Stop looking at stuck fills; the peers of those in flight are gone
+ * (store_fini). */
+void
+store_fill_fini(void)
+{
+	struct fill *f;
+
+	if (fill_timer)
+		loop_timer_cancel(fill_timer);
+	fill_timer = NULL;
+	for (f = pending_fills; f; f = f->next)
+		f->rq = NULL;		/* their peers are gone */
+}

@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * store_int.h: what store.c (objects, files, metadata, life), store_ops.c
+ * (volumes, cookies, listings, drop) and store_fill.c (fills) share; the
+ * main thread owns all of it (see store.c). Other modules use store.h.
+ */
+#ifndef LARDER_STORE_INT_H
+#define LARDER_STORE_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "cfmt.h"
+#include "log.h"
+#include "meta.h"
+
+struct ctl_req;
+struct orec;
+
+enum vol_state { VOL_READY, VOL_CREATING, VOL_FAILED };
+
+struct vol {
+	struct vol *next;
+	char key[CFMT_MAX_VOLUME_KEY + 1];
+	uint32_t hash;
+	uint8_t coh[CFMT_MAX_AUX];
+	size_t coh_len;
+	enum vol_state state;
+	unsigned refs;			/* client handles */
+	unsigned objs;			/* objects in memory */
+	int idx;			/* index volume id */
+};
+
+struct ofile {
+	int fd;				/* set by the io thread (see store.c) */
+	int err;
+	unsigned refs;
+	int linked;			/* at its final name */
+	int link_queued;
+};
+
+struct obj {
+	struct obj *hnext;
+	struct vol *v;
+	char name[CFMT_MAX_NAME];
+	uint8_t fanout;
+	char path[META_PATH_MAX];	/* relative to cache/ */
+	unsigned refs;			/* cookie handles */
+	unsigned jobs;			/* jobs and records in flight */
+	uint32_t gen;
+	uint32_t auxgen;		/* bumped when aux or size change */
+	uint64_t size;
+	uint8_t aux[CFMT_MAX_AUX];
+	uint8_t aux_len;
+	struct cfmt_map map;
+	int rofd;			/* handed to clients; -1: none */
+	struct ofile *of;		/* current rw file; NULL: none open */
+	struct orec *mrec;		/* meta record not yet submitted */
+	uint32_t pin;			/* index id we pinned, or INDEX_NONE */
+	int dropped;			/* removal queued: acquires miss */
+	int on_disk;			/* rofd is the file at path */
+	int idle;			/* on the idle list (no fds open) */
+	struct obj *inext, *iprev;
+	dev_t idle_dev;			/* the file as it was when idle began */
+	ino_t idle_ino;
+	struct timespec idle_ctime;
+};
+
+/* A client's cookie: the object and the aux it was acquired (or last
+ * invalidated) with. When another client changes the object's aux, this
+ * handle is stale: its reads miss and its fills are refused, so it never
+ * sees bytes stored under an aux that is not its own. */
+struct handle {
+	struct obj *o;
+	uint32_t auxgen;
+};
+
+struct store_counters {
+	uint64_t hits, misses, fills, fill_bytes, served, invalidations,
+	    errors, enobufs, volumes_created, volumes_invalidated, drops,
+	    stuck_fills, strange;
+};
+
+/* ---- store.c ---- */
+
+extern struct store_counters store_st;
+extern int store_cache_fd, store_grave_fd;	/* cache/, graveyard/ */
+extern struct vol *store_vols;
+extern struct log_ratelimit store_rl_io, store_rl_meta;
+
+void of_put(struct ofile *of);
+/* Writes may start: not quiescing or quiesced, not frozen, not full. */
+int store_writes_ok(void);
+struct obj *obj_find(const struct vol *v, const char *name);
+uint32_t obj_idx(const struct obj *o);
+void obj_pin(struct obj *o);
+uint64_t obj_disk_bytes(const struct obj *o);
+void obj_unindex(struct obj *o);
+struct obj *obj_new(struct vol *v, const char *name, unsigned fanout);
+void store_idle_del(struct obj *o);	/* take off the idle list */
+void obj_free(struct obj *o);
+void obj_put(struct obj *o);
+int obj_wake(struct obj *o);
+void store_idle_evict(struct vol *v);	/* all volumes: NULL */
+void obj_reset(struct obj *o);
+void vol_reset_objects(struct vol *v);
+void store_queue_meta(struct obj *o);
+int obj_file(struct obj *o, int fresh);
+int obj_load(struct obj *o, const uint8_t *aux, size_t aux_len,
+    uint64_t size, int any);
+
+/* ---- store_ops.c ---- */
+
+struct handle *store_get_handle(struct ctl_req *rq, uint32_t id);
+void store_ops_init(void);
+
+/* ---- store_fill.c ---- */
+
+void store_fill_init(void);
+void store_fill_fini(void);
+
+#endif

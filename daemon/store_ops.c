@@ -1,0 +1,975 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * store_ops.c: the cache operations of the protocol (the 200s) but fills:
+ * client handles, volumes, cookies, listings and drop, and what a client
+ * leaves behind when it goes. The objects they work on are store.c's (see
+ * the comment there); fills (PROTO_WRITE) are store_fill.c's.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cfmt.h"
+#include "control.h"
+#include "cull.h"
+#include "index.h"
+#include "io.h"
+#include "log.h"
+#include "meta.h"
+#include "proto.h"
+#include "store.h"
+#include "store_int.h"
+#include "workq.h"
+
+/* what one client holds (CTL_SLOT_STORE) */
+struct sclient {
+	void **vols;			/* struct vol * */
+	uint32_t nvols;
+	void **objs;			/* struct handle * */
+	uint32_t nobjs;
+};
+
+struct voljob {
+	struct work w;
+	struct vol *v;
+	int replace;			/* move the old dir to the graveyard */
+	int err;
+	char name[CFMT_MAX_VOLUME_KEY + 2];
+	char grave[64];
+};
+
+struct mvjob {				/* rename something into graveyard/ */
+	struct work w;
+	char path[META_PATH_MAX];
+	char grave[64];
+	struct obj *obj;		/* kept alive (dropped) until done */
+	int err;
+};
+
+static unsigned long grave_counter;	/* main thread */
+
+/* ---- client handles ------------------------------------------------------ */
+
+static struct sclient *
+sclient(struct ctl_client *c)
+{
+	struct sclient *s = control_client_get(c, CTL_SLOT_STORE);
+
+	if (!s && c) {
+		s = calloc(1, sizeof(*s));
+		if (s)
+			control_client_set(c, CTL_SLOT_STORE, s);
+	}
+	return s;
+}
+
+/* Put p in a free slot of *arr; the handle is slot + 1, 0 on ENOMEM. */
+static uint32_t
+handle_add(void ***arr, uint32_t *n, void *p)
+{
+	void **na;
+	uint32_t i;
+
+	for (i = 0; i < *n; i++)
+		if (!(*arr)[i]) {
+			(*arr)[i] = p;
+			return i + 1;
+		}
+	if (*n >= 65536)
+		return 0;
+	na = realloc(*arr, (*n + 16) * sizeof(*na));
+	if (!na)
+		return 0;
+	memset(na + *n, 0, 16 * sizeof(*na));
+	*arr = na;
+	na[*n] = p;
+	*n += 16;
+	return i + 1;
+}
+
+static struct vol *
+get_vol(struct ctl_req *rq, uint32_t id)
+{
+	struct sclient *s = control_client_get(rq->client, CTL_SLOT_STORE);
+
+	if (!s || id == 0 || id > s->nvols)
+		return NULL;
+	return s->vols[id - 1];
+}
+
+struct handle *
+store_get_handle(struct ctl_req *rq, uint32_t id)
+{
+	struct sclient *s = control_client_get(rq->client, CTL_SLOT_STORE);
+
+	if (!s || id == 0 || id > s->nobjs)
+		return NULL;
+	return s->objs[id - 1];
+}
+
+/* A volume key from the wire: -EPROTO if the message is short, -EINVAL if
+ * the key cannot be a volume key (too long, NUL, '/', ...). */
+static int
+get_volume_key(struct proto_buf *b, char *out, size_t outsz)
+{
+	struct proto_bytes k = proto_get_bytes(b);
+
+	if (b->err)
+		return -EPROTO;
+	if (k.len >= outsz || cfmt_check_volume_key(k.ptr, k.len) < 0)
+		return -EINVAL;
+	memcpy(out, k.ptr, k.len);
+	out[k.len] = '\0';
+	return 0;
+}
+
+/* ---- volumes ------------------------------------------------------------- */
+
+static void
+grave_name(char *out, size_t outsz, char kind)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	snprintf(out, outsz, "%c%lx.%lx.%lu", kind, (unsigned long)getpid(),
+	    (unsigned long)ts.tv_sec, grave_counter++);
+}
+
+static void
+vol_run(struct work *w)
+{
+	struct voljob *j = (struct voljob *)w;
+	char fan[8];
+	int dfd, i;
+
+	j->err = 0;
+	if (j->replace && renameat(store_cache_fd, j->name, store_grave_fd,
+	    j->grave) < 0 && errno != ENOENT) {
+		j->err = -errno;
+		return;
+	}
+	if (mkdirat(store_cache_fd, j->name, 0700) < 0 && errno != EEXIST) {
+		j->err = -errno;
+		return;
+	}
+	dfd = openat(store_cache_fd, j->name, O_RDONLY | O_DIRECTORY |
+	    O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0) {
+		j->err = -errno;
+		return;
+	}
+	for (i = 0; i < 256; i++) {
+		snprintf(fan, sizeof(fan), "@%02x", i);
+		if (mkdirat(dfd, fan, 0700) < 0 && errno != EEXIST) {
+			j->err = -errno;
+			break;
+		}
+	}
+	close(dfd);
+}
+
+static void
+vol_meta_done(struct meta_rec *r)
+{
+	if (r->err) {
+		store_st.errors++;
+		log_warnx_rl(&store_rl_meta, "meta: volume %s: %s", r->path,
+		    strerror(-r->err));
+	}
+	free(r);
+}
+
+static void
+vol_done(struct work *w)
+{
+	struct voljob *j = (struct voljob *)w;
+	struct vol *v = j->v;
+	struct meta_rec *r;
+	int n;
+
+	if (j->err) {
+		store_st.errors++;
+		log_warnx("store: make volume %s: %s", j->name,
+		    strerror(-j->err));
+		v->state = VOL_FAILED;
+	} else {
+		v->state = VOL_READY;
+		r = calloc(1, sizeof(*r));
+		n = r ? cfmt_vol_encode(v->coh, v->coh_len, r->xattr,
+		    sizeof(r->xattr)) : -ENOMEM;
+		if (n < 0) {
+			free(r);
+			store_st.errors++;
+		} else {
+			r->kind = META_VOLUME;
+			r->xattr_len = n;
+			snprintf(r->path, sizeof(r->path), "%s", j->name);
+			r->done = vol_meta_done;
+			meta_queue(r);
+		}
+	}
+	free(j);
+}
+
+/* Queue the making (or remaking) of a volume's directories. */
+static int
+vol_create(struct vol *v, int replace)
+{
+	struct voljob *j = calloc(1, sizeof(*j));
+
+	if (!j)
+		return -ENOMEM;
+	j->v = v;
+	j->replace = replace;
+	snprintf(j->name, sizeof(j->name), "I%s", v->key);
+	grave_name(j->grave, sizeof(j->grave), 'V');
+	j->w.run = vol_run;
+	j->w.done = vol_done;
+	v->state = VOL_CREATING;
+	io_submit(&j->w);
+	return 0;
+}
+
+static void
+index_drop_volume(int vidx)
+{
+	uint32_t cur = 0, id;
+
+	while ((id = index_next(vidx, &cur)) != INDEX_NONE)
+		index_del(id);
+}
+
+static struct vol *
+vol_find(const char *key)
+{
+	struct vol *v;
+
+	for (v = store_vols; v; v = v->next)
+		if (strcmp(v->key, key) == 0)
+			return v;
+	return NULL;
+}
+
+static int
+h_volume_acquire(struct ctl_req *rq)
+{
+	uint8_t body[8], xb[CFMT_VOL_XATTR_HDR + CFMT_MAX_AUX + 1];
+	char key[CFMT_MAX_VOLUME_KEY + 1], name[CFMT_MAX_VOLUME_KEY + 2];
+	struct proto_bytes coh;
+	struct proto_buf b;
+	struct sclient *s;
+	struct vol *v;
+	struct stat sb;
+	uint32_t flags, rflags = 0, id;
+	ssize_t xl;
+	int fd, any, err = 0, vidx;
+
+	flags = proto_get_u32(&rq->body);
+	if ((err = get_volume_key(&rq->body, key, sizeof(key))) < 0)
+		return err;
+	coh = proto_get_bytes(&rq->body);
+	if (rq->body.err)
+		return -EPROTO;
+	if (coh.len > CFMT_MAX_AUX)
+		return -EINVAL;
+	any = flags & PROTO_VOLUME_ANY_COHERENCY;
+	s = sclient(rq->client);
+	if (!s)
+		return -ENOMEM;
+	v = vol_find(key);
+	if (v && !any && v->state != VOL_FAILED &&
+	    (v->coh_len != coh.len || memcmp(v->coh, coh.ptr, coh.len))) {
+		if (!store_writes_ok())
+			return -ENOBUFS;
+		/* new coherency data: the volume starts empty */
+		memcpy(v->coh, coh.ptr, coh.len);
+		v->coh_len = coh.len;
+		vol_reset_objects(v);
+		index_drop_volume(v->idx);
+		if ((err = vol_create(v, 1)) < 0)
+			return err;
+		store_st.volumes_invalidated++;
+		rflags |= PROTO_VOLUME_INVALIDATED;
+	} else if (v && v->state == VOL_FAILED) {
+		if (!store_writes_ok())
+			return -ENOBUFS;
+		if (!any) {
+			memcpy(v->coh, coh.ptr, coh.len);
+			v->coh_len = coh.len;
+		}
+		if ((err = vol_create(v, 0)) < 0)
+			return err;
+	} else if (!v) {
+		vidx = index_volume(key);
+		if (vidx < 0)
+			return vidx;
+		v = calloc(1, sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		snprintf(v->key, sizeof(v->key), "%s", key);
+		v->hash = cfmt_volume_hash(key, strlen(key));
+		v->idx = vidx;
+		memcpy(v->coh, coh.ptr, coh.len);
+		v->coh_len = coh.len;
+		snprintf(name, sizeof(name), "I%s", key);
+		v->state = VOL_READY;
+		if (fstatat(store_cache_fd, name, &sb,
+		    AT_SYMLINK_NOFOLLOW) < 0) {
+			if (!store_writes_ok()) {
+				free(v);
+				return -ENOBUFS;
+			}
+			err = vol_create(v, 0);
+			rflags |= PROTO_VOLUME_CREATED;
+			store_st.volumes_created++;
+		} else {
+			fd = S_ISDIR(sb.st_mode) ? openat(store_cache_fd, name,
+			    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) :
+			    -1;
+			xl = fd >= 0 ? fgetxattr(fd, CFMT_XATTR, xb,
+			    sizeof(xb)) : -1;
+			if (fd >= 0)
+				close(fd);	/* a directory: never the last
+						   reference of anything */
+			if (any && xl >= CFMT_VOL_XATTR_HDR &&
+			    xl <= CFMT_VOL_XATTR_HDR + CFMT_MAX_AUX) {
+				v->coh_len = xl - CFMT_VOL_XATTR_HDR;
+				memcpy(v->coh, xb + CFMT_VOL_XATTR_HDR,
+				    v->coh_len);
+				err = 0;
+			} else if (xl < 0 || !cfmt_vol_matches(xb, xl,
+			    v->coh, v->coh_len)) {
+				if (!store_writes_ok()) {
+					free(v);
+					return -ENOBUFS;
+				}
+				index_drop_volume(vidx);
+				err = vol_create(v, 1);
+				store_st.volumes_invalidated++;
+				rflags |= PROTO_VOLUME_INVALIDATED;
+			} else
+				err = 0;
+		}
+		if (err < 0) {
+			free(v);
+			return err;
+		}
+		v->next = store_vols;
+		store_vols = v;
+	}
+	id = handle_add(&s->vols, &s->nvols, v);
+	if (!id)
+		return -ENOMEM;
+	v->refs++;
+	proto_buf_init(&b, body, sizeof(body));
+	proto_put_u32(&b, id);
+	proto_put_u32(&b, rflags);
+	control_reply(rq, PROTO_OK, body, b.off, -1);
+	return 0;
+}
+
+static void
+mv_run(struct work *w)
+{
+	struct mvjob *j = (struct mvjob *)w;
+
+	j->err = 0;
+	if (renameat(store_cache_fd, j->path, store_grave_fd, j->grave) < 0 &&
+	    errno != ENOENT)
+		j->err = -errno;
+}
+
+static void
+mv_done(struct work *w)
+{
+	struct mvjob *j = (struct mvjob *)w;
+
+	if (j->err) {
+		store_st.errors++;
+		log_warnx_rl(&store_rl_io,
+		    "store: move %s to the graveyard: %s", j->path,
+		    strerror(-j->err));
+	}
+	cull_kick();
+	if (j->obj) {
+		j->obj->dropped = 0;
+		j->obj->jobs--;
+		obj_put(j->obj);
+	}
+	free(j);
+}
+
+/* Submit a graveyard move once every meta record queued before it is done,
+ * so no pending link can bring the file back after it. */
+static void
+mv_after_meta(void *arg)
+{
+	io_submit(arg);
+}
+
+static int
+move_to_grave(const char *path, struct obj *o, char kind)
+{
+	struct mvjob *j = calloc(1, sizeof(*j));
+
+	if (!j)
+		return -ENOMEM;
+	snprintf(j->path, sizeof(j->path), "%s", path);
+	grave_name(j->grave, sizeof(j->grave), kind);
+	j->w.run = mv_run;
+	j->w.done = mv_done;
+	if (o) {
+		j->obj = o;
+		o->dropped = 1;
+		store_idle_del(o);
+		o->jobs++;
+	}
+	meta_flush(mv_after_meta, j);
+	return 0;
+}
+
+/* Remove an object from disk and forget its data (retire, drop). */
+static int
+obj_drop(struct obj *o)
+{
+	obj_reset(o);
+	obj_unindex(o);
+	store_st.drops++;
+	return move_to_grave(o->path, o, 'O');
+}
+
+static void
+release_cookie(struct sclient *s, uint32_t id, int retire)
+{
+	struct handle *h = s->objs[id - 1];
+	struct obj *o = h->o;
+	uint32_t idx;
+
+	s->objs[id - 1] = NULL;
+	/* a stale handle retires nothing: the object is another's now */
+	if (retire && h->auxgen == o->auxgen)
+		obj_drop(o);
+	free(h);
+	o->refs--;
+	if ((idx = obj_idx(o)) != INDEX_NONE)
+		index_touch(idx, time(NULL));
+	obj_pin(o);
+	obj_put(o);
+}
+
+static int
+h_volume_relinquish(struct ctl_req *rq)
+{
+	struct sclient *s = control_client_get(rq->client, CTL_SLOT_STORE);
+	uint32_t id, flags, i;
+	char name[CFMT_MAX_VOLUME_KEY + 2];
+	struct vol *v;
+
+	id = proto_get_u32(&rq->body);
+	flags = proto_get_u32(&rq->body);
+	if (rq->body.err)
+		return -EPROTO;
+	if (!(v = get_vol(rq, id)))
+		return -ENOENT;
+	for (i = 0; i < s->nobjs; i++)
+		if (s->objs[i] && ((struct handle *)s->objs[i])->o->v == v)
+			return -EBUSY;
+	if (flags & PROTO_RELINQUISH_RETIRE)
+		store_idle_evict(v);
+	if ((flags & PROTO_RELINQUISH_RETIRE) && v->refs == 1 && v->objs == 0) {
+		if (!store_writes_ok())
+			return -ENOBUFS;
+		snprintf(name, sizeof(name), "I%s", v->key);
+		index_drop_volume(v->idx);
+		move_to_grave(name, NULL, 'V');
+		v->state = VOL_FAILED;		/* remade on next acquire */
+	}
+	s->vols[id - 1] = NULL;
+	v->refs--;
+	control_reply(rq, PROTO_OK, NULL, 0, -1);
+	return 0;
+}
+
+/* ---- cookies ------------------------------------------------------------- */
+
+/* Reply with the object's state; an fd goes with it when give_fd. */
+static void
+reply_state(struct ctl_req *rq, struct obj *o, uint32_t id, uint32_t flags,
+    int give_fd)
+{
+	static uint8_t body[PROTO_MAX_MSG];	/* main thread only */
+	struct proto_buf b;
+	uint32_t i, n;
+
+	n = o->map.count;
+	if (n > PROTO_MAX_EXTENTS) {
+		n = PROTO_MAX_EXTENTS;
+		flags |= PROTO_COOKIE_MAP_TRUNCATED;
+	}
+	if (give_fd && o->rofd >= 0)
+		flags |= PROTO_COOKIE_HAVE_FD;
+	/* a frozen or full cache still serves reads: only a volume that
+	 * cannot be made disables caching */
+	if (o->v->state == VOL_FAILED)
+		flags |= PROTO_COOKIE_NO_CACHE;
+	proto_buf_init(&b, body, PROTO_MAX_MSG - PROTO_HDR_SIZE);
+	proto_put_u32(&b, id);
+	proto_put_u32(&b, flags);
+	proto_put_u32(&b, o->gen);
+	proto_put_u32(&b, n);
+	proto_put_u64(&b, o->size);
+	for (i = 0; i < n; i++) {
+		proto_put_u64(&b, o->map.ext[i].start);
+		proto_put_u64(&b, o->map.ext[i].len);
+	}
+	if (flags & PROTO_COOKIE_HAVE_FD)
+		store_st.served += cfmt_map_bytes(&o->map);
+	control_reply(rq, PROTO_OK, body, b.off,
+	    (flags & PROTO_COOKIE_HAVE_FD) ? o->rofd : -1);
+}
+
+/* A stale handle: no fd, no data; the client drops what it holds. */
+static void
+reply_stale(struct ctl_req *rq, struct obj *o, uint32_t id)
+{
+	uint8_t body[32];
+	struct proto_buf b;
+
+	proto_buf_init(&b, body, sizeof(body));
+	proto_put_u32(&b, id);
+	proto_put_u32(&b, PROTO_COOKIE_NEW);
+	proto_put_u32(&b, o->gen + 0x80000000u);	/* never the client's */
+	proto_put_u32(&b, 0);
+	proto_put_u64(&b, o->size);
+	control_reply(rq, PROTO_OK, body, b.off, -1);
+}
+
+/* The object is to hold (aux, size) from now on: a new, empty generation
+ * whose file replaces the old one when it is published. */
+static void
+obj_replace(struct obj *o, const uint8_t *aux, size_t aux_len, uint64_t size)
+{
+	obj_reset(o);
+	memcpy(o->aux, aux, aux_len);
+	o->aux_len = aux_len;
+	o->size = size;
+	o->auxgen++;
+	store_st.invalidations++;
+	if (store_writes_ok() && o->v->state != VOL_FAILED && !o->dropped)
+		(void)obj_file(o, 1);
+}
+
+static int
+h_cookie_acquire(struct ctl_req *rq)
+{
+	uint32_t vid, flags, rflags = 0, id, idx;
+	struct proto_bytes key, aux;
+	struct handle *h;
+	char name[CFMT_MAX_NAME];
+	struct sclient *s;
+	struct vol *v;
+	struct obj *o;
+	uint64_t size;
+	unsigned fan;
+	int n, any, isnew = 0, loaded;
+
+	vid = proto_get_u32(&rq->body);
+	flags = proto_get_u32(&rq->body);
+	size = proto_get_u64(&rq->body);
+	key = proto_get_bytes(&rq->body);
+	aux = proto_get_bytes(&rq->body);
+	if (rq->body.err)
+		return -EPROTO;
+	if (!(v = get_vol(rq, vid)))
+		return -ENOENT;
+	if (key.len < 1 || key.len > CFMT_MAX_COOKIE_KEY ||
+	    aux.len > CFMT_MAX_AUX)
+		return -EINVAL;
+	n = cfmt_cook_key(key.ptr, key.len, name, sizeof(name));
+	if (n < 0 || n > NAME_MAX)
+		return -EINVAL;
+	any = flags & PROTO_COOKIE_ANY_AUX;
+	s = sclient(rq->client);
+	if (!s)
+		return -ENOMEM;
+	fan = cfmt_fanout(key.ptr, key.len, v->hash);
+	o = obj_find(v, name);
+	if (o && o->idle && !obj_wake(o)) {
+		obj_free(o);	/* changed or culled meanwhile: read it again */
+		o = NULL;
+	}
+	if (!o) {
+		o = obj_new(v, name, fan);
+		if (!o)
+			return -ENOMEM;
+		isnew = 1;
+		idx = obj_idx(o);
+		if (v->state != VOL_READY || (idx != INDEX_NONE &&
+		    index_get_state(idx) == INDEX_CULLING))
+			loaded = 0;
+		else
+			loaded = obj_load(o, aux.ptr, aux.len, size, any);
+		if (loaded <= 0 && !any) {
+			memcpy(o->aux, aux.ptr, aux.len);
+			o->aux_len = aux.len;
+			o->size = size;
+			/* as the kernel does: a stale object is replaced at
+			 * once (by an empty one, published over its name) */
+			if (loaded < 0 && store_writes_ok()) {
+				store_st.invalidations++;
+				(void)obj_file(o, 1);
+			}
+		}
+	} else if (!any && (o->size != size || o->aux_len != aux.len ||
+	    memcmp(o->aux, aux.ptr, aux.len))) {
+		obj_replace(o, aux.ptr, aux.len, size);
+	}
+	if (o->rofd < 0 || o->dropped)
+		rflags |= PROTO_COOKIE_NEW;
+	if (o->map.count)
+		store_st.hits++;
+	else
+		store_st.misses++;
+	h = malloc(sizeof(*h));
+	id = h ? handle_add(&s->objs, &s->nobjs, h) : 0;
+	if (!id) {
+		free(h);
+		if (isnew)
+			obj_put(o);
+		return -ENOMEM;
+	}
+	h->o = o;
+	h->auxgen = o->auxgen;
+	store_idle_del(o);
+	o->refs++;
+	if ((idx = obj_idx(o)) != INDEX_NONE)
+		index_touch(idx, time(NULL));
+	obj_pin(o);
+	reply_state(rq, o, id, rflags, 1);
+	return 0;
+}
+
+static int
+h_cookie_relinquish(struct ctl_req *rq)
+{
+	struct sclient *s = control_client_get(rq->client, CTL_SLOT_STORE);
+	uint32_t id, flags;
+
+	id = proto_get_u32(&rq->body);
+	flags = proto_get_u32(&rq->body);
+	if (!rq->body.err && (flags & PROTO_RELINQUISH_NOREPLY)) {
+		/* the client forgot the handle already: nothing to answer,
+		 * not even an error */
+		if (store_get_handle(rq, id))
+			release_cookie(s, id, (flags &
+			    PROTO_RELINQUISH_RETIRE) && store_writes_ok());
+		control_done(rq);
+		return 0;
+	}
+	if (rq->body.err)
+		return -EPROTO;
+	if (!store_get_handle(rq, id))
+		return -ENOENT;
+	if ((flags & PROTO_RELINQUISH_RETIRE) && !store_writes_ok())
+		flags = 0;	/* it stays; a cache may keep what it has */
+	release_cookie(s, id, flags & PROTO_RELINQUISH_RETIRE);
+	control_reply(rq, PROTO_OK, NULL, 0, -1);
+	return 0;
+}
+
+static int
+h_cookie_refresh(struct ctl_req *rq)
+{
+	uint32_t id, gen;
+	struct handle *h;
+	struct obj *o;
+
+	id = proto_get_u32(&rq->body);
+	gen = proto_get_u32(&rq->body);
+	if (rq->body.err)
+		return -EPROTO;
+	if (!(h = store_get_handle(rq, id)))
+		return -ENOENT;
+	o = h->o;
+	if (h->auxgen != o->auxgen) {
+		reply_stale(rq, o, id);
+		return 0;
+	}
+	reply_state(rq, o, id, 0, gen != o->gen);
+	return 0;
+}
+
+static int
+h_invalidate(struct ctl_req *rq)
+{
+	struct proto_bytes aux;
+	struct handle *h;
+	uint32_t id;
+	uint64_t size;
+	struct obj *o;
+
+	id = proto_get_u32(&rq->body);
+	(void)proto_get_u32(&rq->body);
+	size = proto_get_u64(&rq->body);
+	aux = proto_get_bytes(&rq->body);
+	if (rq->body.err)
+		return -EPROTO;
+	if (!(h = store_get_handle(rq, id)))
+		return -ENOENT;
+	if (aux.len > CFMT_MAX_AUX)
+		return -EINVAL;
+	o = h->o;
+	obj_replace(o, aux.ptr, aux.len, size);
+	h->auxgen = o->auxgen;		/* this handle follows the new aux */
+	reply_state(rq, o, id, PROTO_COOKIE_NEW, 0);
+	return 0;
+}
+
+/* ---- listings and drop --------------------------------------------------- */
+
+/* Answer a listing: patch the cursor (first u32) and the count (at cnt_off)
+ * into the body built in b, send it, free the body. */
+static int
+reply_listing(struct ctl_req *rq, struct proto_buf *b, uint32_t next,
+    size_t cnt_off, uint32_t count)
+{
+	size_t end = b->off;
+
+	b->off = 0;
+	proto_put_u32(b, next);
+	b->off = cnt_off;
+	proto_put_u32(b, count);
+	control_reply(rq, PROTO_OK, b->data, end, -1);
+	free(b->data);
+	return 0;
+}
+
+static int
+h_list_volumes(struct ctl_req *rq)
+{
+	struct proto_buf b;
+	uint8_t *body;
+	uint32_t cur, count = 0, n, next = 0;
+	const char *key;
+	size_t cnt_off;
+
+	cur = proto_get_u32(&rq->body);
+	if (rq->body.err)
+		return -EPROTO;
+	body = malloc(PROTO_MAX_MSG);
+	if (!body)
+		return -ENOMEM;
+	proto_buf_init(&b, body, PROTO_MAX_MSG - PROTO_HDR_SIZE);
+	proto_put_u32(&b, 0);
+	cnt_off = b.off;
+	proto_put_u32(&b, 0);
+	n = index_volumes();
+	for (; cur < n; cur++) {
+		if (b.size - b.off < 2 + CFMT_MAX_VOLUME_KEY + 16) {
+			next = cur;
+			break;
+		}
+		key = index_volume_key(cur);
+		if (!key)
+			continue;
+		proto_put_str(&b, key);
+		proto_put_u64(&b, index_volume_objects(cur));
+		proto_put_u64(&b, index_volume_bytes(cur));
+		count++;
+	}
+	return reply_listing(rq, &b, next, cnt_off, count);
+}
+
+static int
+h_list_objects(struct ctl_req *rq)
+{
+	char key[CFMT_MAX_VOLUME_KEY + 1];
+	uint8_t kb[CFMT_MAX_COOKIE_KEY + 1];
+	struct proto_buf b;
+	uint8_t *body;
+	uint32_t cur, prev, id, count = 0, next = 0;
+	unsigned i, nv;
+	int vidx = -1, kl;
+	size_t cnt_off;
+	struct vol *v;
+	struct obj *o;
+	uint64_t osize;
+	uint32_t fl;
+
+	cur = proto_get_u32(&rq->body);
+	if ((kl = get_volume_key(&rq->body, key, sizeof(key))) < 0)
+		return kl;
+	nv = index_volumes();
+	for (i = 0; i < nv; i++) {
+		const char *k = index_volume_key(i);
+
+		if (k && strcmp(k, key) == 0) {
+			vidx = i;
+			break;
+		}
+	}
+	if (vidx < 0)
+		return -ENOENT;
+	v = vol_find(key);
+	body = malloc(PROTO_MAX_MSG);
+	if (!body)
+		return -ENOMEM;
+	proto_buf_init(&b, body, PROTO_MAX_MSG - PROTO_HDR_SIZE);
+	proto_put_u32(&b, 0);
+	cnt_off = b.off;
+	proto_put_u32(&b, 0);
+	for (;;) {
+		prev = cur;
+		if (b.size - b.off < 2 + CFMT_MAX_NAME + 2 +
+		    CFMT_MAX_COOKIE_KEY + 32) {
+			next = prev ? prev : 1;
+			break;
+		}
+		id = index_next(vidx, &cur);
+		if (id == INDEX_NONE)
+			break;
+		kl = cfmt_uncook_key(index_name(id), kb, sizeof(kb));
+		o = v ? obj_find(v, index_name(id)) : NULL;
+		osize = o ? o->size : index_bytes(id);
+		fl = index_pins(id) ? PROTO_OBJECT_PINNED : 0;
+		proto_put_str(&b, index_name(id));
+		proto_put_bytes(&b, kb, kl < 0 ? 0 : (size_t)kl);
+		proto_put_u64(&b, osize);
+		proto_put_u64(&b, index_bytes(id));
+		proto_put_u64(&b, (uint64_t)index_last_use(id));
+		proto_put_u32(&b, fl);
+		count++;
+	}
+	return reply_listing(rq, &b, next, cnt_off, count);
+}
+
+int
+store_drop(const char *volume_key, const uint8_t *key, size_t key_len)
+{
+	char name[CFMT_MAX_NAME], path[META_PATH_MAX];
+	unsigned nv, i;
+	struct vol *v;
+	struct obj *o;
+	uint32_t id;
+	int n, vidx = -1;
+
+	if (cfmt_check_volume_key(volume_key, strlen(volume_key)) < 0)
+		return -EINVAL;
+	if (!store_writes_ok())
+		return -ENOBUFS;
+	v = vol_find(volume_key);
+	nv = index_volumes();
+	for (i = 0; i < nv; i++) {
+		const char *k = index_volume_key(i);
+
+		if (k && strcmp(k, volume_key) == 0)
+			vidx = i;
+	}
+	if (key_len == 0) {
+		if (v && v->refs > 0)
+			return -EBUSY;
+		snprintf(path, sizeof(path), "I%s", volume_key);
+		if (vidx < 0 && !v && faccessat(store_cache_fd, path, F_OK,
+		    AT_SYMLINK_NOFOLLOW) < 0)
+			return -ENOENT;
+		if (v) {
+			vol_reset_objects(v);
+			v->state = VOL_FAILED;	/* remade on next acquire */
+		}
+		if (vidx >= 0)
+			index_drop_volume(vidx);
+		store_st.drops++;
+		return move_to_grave(path, NULL, 'V');
+	}
+	if (key_len > CFMT_MAX_COOKIE_KEY)
+		return -EINVAL;
+	n = cfmt_cook_key(key, key_len, name, sizeof(name));
+	if (n < 0 || n > NAME_MAX)
+		return -EINVAL;
+	if (v && (o = obj_find(v, name)) != NULL)
+		return obj_drop(o);
+	snprintf(path, sizeof(path), "I%s/@%02x/%s", volume_key,
+	    cfmt_fanout(key, key_len, cfmt_volume_hash(volume_key,
+	    strlen(volume_key))), name);
+	id = vidx >= 0 ? index_find(vidx, name) : INDEX_NONE;
+	if (id == INDEX_NONE && faccessat(store_cache_fd, path, F_OK,
+	    AT_SYMLINK_NOFOLLOW) < 0)
+		return -ENOENT;
+	if (id != INDEX_NONE)
+		index_del(id);
+	store_st.drops++;
+	if (v && (o = obj_new(v, name, cfmt_fanout(key, key_len, v->hash))))
+		return move_to_grave(path, o, 'O');	/* acquires miss meanwhile */
+	return move_to_grave(path, NULL, 'O');
+}
+
+static int
+h_drop(struct ctl_req *rq)
+{
+	char vkey[CFMT_MAX_VOLUME_KEY + 1];
+	struct proto_bytes key;
+	int err;
+
+	if ((err = get_volume_key(&rq->body, vkey, sizeof(vkey))) < 0)
+		return err;
+	key = proto_get_bytes(&rq->body);
+	if (rq->body.err)
+		return -EPROTO;
+	/* one object: any peer (a client may invalidate what it caches);
+	 * a whole volume: root or admin_group (DESIGN.md) */
+	if (key.len == 0 && !rq->admin) {
+		control_reply_str(rq, PROTO_EPERM, "dropping a whole volume "
+		    "needs root or admin_group");
+		return 0;
+	}
+	err = store_drop(vkey, key.ptr, key.len);
+	if (err < 0)
+		return err;
+	control_reply_str(rq, PROTO_OK, "dropped");
+	return 0;
+}
+
+/* ---- disconnect ---------------------------------------------------------- */
+
+static void
+on_disconnect(struct ctl_client *c, void *p)
+{
+	struct sclient *s = p;
+	uint32_t i;
+
+	(void)c;
+	for (i = 0; i < s->nobjs; i++)
+		if (s->objs[i])
+			release_cookie(s, i + 1, 0);
+	for (i = 0; i < s->nvols; i++)
+		if (s->vols[i])
+			((struct vol *)s->vols[i])->refs--;
+	free(s->objs);
+	free(s->vols);
+	free(s);
+}
+
+/* ---- registration -------------------------------------------------------- */
+
+/* Register the 200s and the disconnect hook with control.c (store_init). */
+void
+store_ops_init(void)
+{
+	control_register(PROTO_VOLUME_ACQUIRE, h_volume_acquire, 0);
+	control_register(PROTO_VOLUME_RELINQUISH, h_volume_relinquish, 0);
+	control_register(PROTO_COOKIE_ACQUIRE, h_cookie_acquire, 0);
+	control_register(PROTO_COOKIE_RELINQUISH, h_cookie_relinquish, 0);
+	control_register(PROTO_COOKIE_REFRESH, h_cookie_refresh, 0);
+	control_register(PROTO_INVALIDATE, h_invalidate, 0);
+	control_register(PROTO_LIST_VOLUMES, h_list_volumes, 0);
+	control_register(PROTO_LIST_OBJECTS, h_list_objects, 0);
+	control_register(PROTO_DROP, h_drop, 0);	/* checks admin itself */
+	control_on_disconnect(CTL_SLOT_STORE, on_disconnect);
+}
