@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * cull.c: space watch, thresholds, culling and the graveyard reaper (see
- * cull.h).
+ * cull.c: space watch, thresholds and culling (see cull.h); the graveyard
+ * reaper is reap.c.
  *
  * The main thread owns every decision. It statfs()es the clone root on a
  * timer (every second near a threshold, every 10 s otherwise, and within
@@ -28,15 +28,14 @@
  * release (see resume_thresholds in cull.h): no pass spins on a cache that
  * is all pinned.
  *
- * The reaper ("larder-reap", one thread) empties graveyard/ with
- * unlinkat, removing directories (a whole volume moved there) depth first,
- * never following a symlink. It runs at start and whenever a pass has moved
- * something; a request that comes while it runs makes it go again once
- * more. Space counts as freed when it is unlinked.
+ * The reaper (reap.c, "larder-reap", one thread) empties graveyard/. It
+ * runs at start and whenever a pass has moved something (inotify tells it,
+ * or reap_kick); a request that comes while it runs makes it go again once
+ * more. Space counts as freed when it is unlinked: reaped() takes what
+ * each reap removed off the bytes pending in the graveyard.
  *
- * Locks: none here; the two work queues have their own (workq.h).
+ * Locks: none here; the work queues have their own (workq.h).
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -45,8 +44,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/inotify.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -62,6 +59,7 @@
 #include "daemon/index.h"
 #include "daemon/log.h"
 #include "daemon/loop.h"
+#include "daemon/reap.h"
 #include "daemon/scan.h"
 #include "daemon/workq.h"
 
@@ -72,7 +70,6 @@
 #define QUICK_MS	5
 #define NEAR_MS		1000
 #define FAR_MS		10000
-#define REAP_MIN_AGE	5	/* s: a full reap leaves younger entries */
 #define CAP_LOW(x)	((x) - (x) / 20)	/* cull caps down to 95% */
 #define DIRFDS_MAX	4096	/* fan-out dir fds a pass keeps open */
 
@@ -124,20 +121,6 @@ struct cull_job {
 	char strs[JOB_VICTIMS * (CFMT_MAX_VOLUME_KEY + 1 + CFMT_NAME_MAX + 1)];
 };
 
-struct reap_job {
-	struct work w;
-	int rootfd;
-	int full;			/* read the whole graveyard */
-	int skip_jobdirs;		/* a pass runs: leave .c* alone */
-	time_t now;			/* full: leave entries younger than
-					   REAP_MIN_AGE alone */
-	uint64_t skipped;
-	char *names;			/* else these, NUL-separated */
-	size_t nameslen;
-	uint64_t objects, bytes, errors;
-	int err;
-};
-
 struct default_arg {
 	int rootfd;
 	int gravefd;		/* graveyard/, opened once */
@@ -157,7 +140,7 @@ static struct {
 	struct cull_limits lim;
 	struct cull_ops ops;
 	struct default_arg dflt;
-	struct workq *cq, *rq;
+	struct workq *cq;
 
 	struct loop_timer *timer;
 	uint64_t timer_due;
@@ -190,17 +173,9 @@ static struct {
 	 * would stay "pending" forever and free space look larger than it
 	 * is (culling would stop short of brun) */
 	uint64_t early_bytes, early_objects;
-	int reaping, reap_again;
-	struct loop_timer *reap_timer;	/* a full reap left young entries */
-	/* graveyard/ watched with inotify: what appeared there, for the
-	 * reaper to unlink by name (no readdir of a huge directory) */
-	int ifd;
-	struct loop_watch *iwatch;
-	char *rnames;
-	size_t rlen, rcap;
-	int rfull;			/* overflow, or no inotify: readdir */
 
-	/* the culling episode: did reaped bytes come back as free space? */
+	/* the culling episode: did reaped bytes come back as free space?
+	 * (ep_reaped: bytes reaped since it began) */
 	uint64_t ep_bavail, ep_reaped;
 
 	/* larderctl cull */
@@ -216,10 +191,9 @@ static struct {
 	/* counters */
 	uint64_t culled_objects, culled_bytes, passes, cull_ms;
 	uint64_t skipped_busy, gone, errors, suspensions, refusals;
-	uint64_t reaped_objects, reaped_bytes, reap_errors;
 } cs;
 
-static struct log_ratelimit rl_err, rl_statfs, rl_reap;
+static struct log_ratelimit rl_err, rl_statfs;
 
 /* set by the store, maybe before cull_init: not part of cs */
 static void (*on_culled)(void *, uint32_t);
@@ -228,7 +202,6 @@ static void *on_culled_arg;
 static void check(void);
 static void start_pass(void);
 static void suspend(const char *what);
-static void reap_kick(void);
 
 /* ---- the state machine (pure: unit-tested directly) ------------------- */
 
@@ -498,7 +471,7 @@ check(void)
 	if (!cs.culling && ev.culling) {
 		log_info("cull: culling: %s", ev.why);
 		cs.ep_bavail = cs.fs.bavail;
-		cs.ep_reaped = cs.reaped_bytes;
+		cs.ep_reaped = 0;
 	}
 	else if (cs.culling && !ev.culling) {
 		log_info("cull: done culling: %s", ev.why);
@@ -521,7 +494,7 @@ check(void)
 	/* safety net: reaped bytes that do not show up as free space are held
 	 * open somewhere; culling more would empty the cache for nothing */
 	if (cs.culling && !cs.suspended && !cs.pass) {
-		uint64_t reaped = cs.reaped_bytes - cs.ep_reaped;
+		uint64_t reaped = cs.ep_reaped;
 		uint64_t gained = cs.fs.bavail > cs.ep_bavail ?
 		    (cs.fs.bavail - cs.ep_bavail) * cs.fs.bsize : 0;
 
@@ -532,7 +505,7 @@ check(void)
 			    (unsigned long long)gained);
 			suspend("culled space does not come back");
 			cs.ep_bavail = cs.fs.bavail;
-			cs.ep_reaped = cs.reaped_bytes;
+			cs.ep_reaped = 0;
 		}
 	}
 	/* while the startup scan runs the index is partial: cull only in an
@@ -725,7 +698,7 @@ cull_done(struct work *w)
 	submit_pending();
 	/* (inotify tells the reaper as renames land: it unlinks while the
 	 * pass still renames, on the other core) */
-	if (cs.pass_objects && cs.ifd < 0)
+	if (cs.pass_objects && !reap_watching())
 		reap_kick();
 	if (cs.jobs_inflight == 0 && cs.pending_head == NULL)
 		end_pass();
@@ -939,6 +912,35 @@ end_pass(void)
 	check();
 }
 
+/* ---- what the reaper says (reap.h) -------------------------------------- */
+
+/* A reap ended: what it unlinked is free space now, no longer pending. */
+static void
+reaped(uint64_t objects, uint64_t bytes, int all)
+{
+	cs.ep_reaped += bytes;
+	/* more than was pending: cull jobs in flight made them (early_bytes) */
+	if (objects > cs.pending_objects && cs.jobs_inflight) {
+		cs.early_objects += objects - cs.pending_objects;
+		cs.early_bytes += bytes > cs.pending_bytes ?
+		    bytes - cs.pending_bytes : 0;
+	}
+	cs.pending_bytes = cs.pending_bytes > bytes ?
+	    cs.pending_bytes - bytes : 0;
+	cs.pending_objects = cs.pending_objects > objects ?
+	    cs.pending_objects - objects : 0;
+	if (!cs.pass && cs.pending_objects && all)
+		cs.pending_bytes = cs.pending_objects = 0; /* all reaped */
+	check();
+}
+
+/* While a pass runs, its cull jobs may still rename into graveyard/.c*. */
+static int
+pass_running(void)
+{
+	return cs.pass;
+}
+
 int
 cull_request(uint32_t mode, uint64_t value,
     void (*done)(void *arg, uint64_t objects, uint64_t bytes, int err),
@@ -1132,253 +1134,6 @@ default_cull_one(const char *volume_key, uint8_t fanout, const char *name,
 	return cull_victim(arg, volume_key, UINT16_MAX, fanout, name);
 }
 
-/* ---- the reaper ----------------------------------------------------------- */
-
-/*
- * Remove everything in dirfd (depth first, no symlink followed). Plain
- * unlinkat, one by one: measured against io_uring unlinkat batches (which
- * all contend on graveyard/'s inode lock), this was twice as fast.
- */
-static void
-empty_dir(struct reap_job *j, int dirfd, int depth)
-{
-	struct dirent *e;
-	struct stat st;
-	DIR *d;
-	int fd, sub;
-
-	if ((fd = dup(dirfd)) < 0 || (d = fdopendir(fd)) == NULL) {
-		if (fd >= 0)
-			close(fd);
-		j->errors++;
-		return;
-	}
-	while ((e = readdir(d)) != NULL) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		if (depth == 0 && j->skip_jobdirs && e->d_name[0] == '.' &&
-		    e->d_name[1] == 'c')
-			continue;	/* a cull job still renames into it */
-		if (fstatat(dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-			if (errno != ENOENT)
-				j->errors++;
-			continue;
-		}
-		/* the store links new objects through graveyard/ on their way
-		 * into place: what arrived this instant may be one of those */
-		if (depth == 0 && st.st_ctime + REAP_MIN_AGE > j->now) {
-			j->skipped++;
-			continue;
-		}
-		if (S_ISDIR(st.st_mode)) {
-			if (depth > 16) {	/* not ours: a volume is 2 deep */
-				j->errors++;
-				continue;
-			}
-			sub = openat(dirfd, e->d_name, O_RDONLY | O_DIRECTORY |
-			    O_NOFOLLOW | O_CLOEXEC);
-			if (sub >= 0) {
-				empty_dir(j, sub, depth + 1);
-				close(sub);
-			}
-			if (unlinkat(dirfd, e->d_name, AT_REMOVEDIR) < 0) {
-				if (errno != ENOENT)
-					j->errors++;
-				continue;
-			}
-		} else if (unlinkat(dirfd, e->d_name, 0) < 0) {
-			if (errno != ENOENT)
-				j->errors++;
-			continue;
-		} else
-			j->objects++;
-		j->bytes += (uint64_t)st.st_blocks * 512;
-	}
-	closedir(d);
-}
-
-/* Remove the entries named in the job (as inotify saw them arrive). */
-static void
-reap_names(struct reap_job *j, int gfd)
-{
-	struct stat st;
-	const char *n;
-	int sub;
-
-	for (n = j->names; n < j->names + j->nameslen; n += strlen(n) + 1) {
-		if (fstatat(gfd, n, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-			if (errno != ENOENT)
-				j->errors++;
-			continue;	/* gone already (an earlier full pass) */
-		}
-		if (S_ISDIR(st.st_mode)) {
-			sub = openat(gfd, n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-			    O_CLOEXEC);
-			if (sub >= 0) {
-				empty_dir(j, sub, 1);
-				close(sub);
-			}
-			if (unlinkat(gfd, n, AT_REMOVEDIR) < 0) {
-				if (errno != ENOENT)
-					j->errors++;
-				continue;
-			}
-		} else if (unlinkat(gfd, n, 0) < 0) {
-			if (errno != ENOENT)
-				j->errors++;
-			continue;
-		} else
-			j->objects++;
-		j->bytes += (uint64_t)st.st_blocks * 512;
-	}
-}
-
-static void
-reap_run(struct work *w)
-{
-	struct reap_job *j = (struct reap_job *)w;
-	int gfd;
-
-	if ((gfd = open_beneath(j->rootfd, "graveyard")) < 0) {
-		j->err = gfd;
-		return;
-	}
-	j->now = time(NULL);
-	if (j->full)
-		empty_dir(j, gfd, 0);
-	else
-		reap_names(j, gfd);
-	close(gfd);
-}
-
-/* Entries a full reap found too young: look again. */
-static void
-reap_later(void *arg)
-{
-	(void)arg;
-	cs.reap_timer = NULL;
-	cs.rfull = 1;
-	reap_kick();
-}
-
-static void
-reap_done(struct work *w)
-{
-	struct reap_job *j = (struct reap_job *)w;
-
-	cs.reaping = 0;
-	cs.reaped_objects += j->objects;
-	cs.reaped_bytes += j->bytes;
-	cs.reap_errors += j->errors;
-	if (j->objects > cs.pending_objects && cs.jobs_inflight) {
-		cs.early_objects += j->objects - cs.pending_objects;
-		cs.early_bytes += j->bytes > cs.pending_bytes ?
-		    j->bytes - cs.pending_bytes : 0;
-	}
-	cs.pending_bytes = cs.pending_bytes > j->bytes ?
-	    cs.pending_bytes - j->bytes : 0;
-	cs.pending_objects = cs.pending_objects > j->objects ?
-	    cs.pending_objects - j->objects : 0;
-	if (j->err < 0)
-		log_warnx_rl(&rl_reap, "cull: reap graveyard: %s",
-		    strerror(-j->err));
-	else if (j->errors)
-		log_warnx_rl(&rl_reap, "cull: reap graveyard: %llu entries "
-		    "could not be removed", (unsigned long long)j->errors);
-	if (!cs.pass && cs.pending_objects && !cs.reap_again && j->full)
-		cs.pending_bytes = cs.pending_objects = 0; /* all reaped */
-	if (j->skipped && cs.init && !cs.reap_timer)
-		cs.reap_timer = loop_timer_add((REAP_MIN_AGE + 1) * 1000,
-		    reap_later, NULL);
-	free(j->names);
-	free(j);
-	if (!cs.init)
-		return;
-	if (cs.reap_again) {
-		cs.reap_again = 0;
-		reap_kick();
-	}
-	check();
-}
-
-static void
-reap_kick(void)
-{
-	struct reap_job *j;
-
-	if (cs.reaping) {
-		cs.reap_again = 1;
-		return;
-	}
-	if (!cs.rfull && cs.rlen == 0)
-		return;		/* nothing new */
-	if ((j = calloc(1, sizeof(*j))) == NULL)
-		return;
-	j->w.run = reap_run;
-	j->w.done = reap_done;
-	j->rootfd = cs.rootfd;
-	j->full = cs.rfull;
-	j->skip_jobdirs = cs.pass;
-	if (!j->full) {		/* hand the names over */
-		j->names = cs.rnames;
-		j->nameslen = cs.rlen;
-		cs.rnames = NULL;
-		cs.rlen = cs.rcap = 0;
-	}
-	cs.rfull = cs.ifd < 0;	/* without inotify, always read it all */
-	cs.rlen = 0;
-	cs.reaping = 1;
-	workq_submit(cs.rq, &j->w);
-}
-
-/* Remember a name that appeared in graveyard/. */
-static void
-reap_note(const char *name)
-{
-	size_t l = strlen(name) + 1;
-	char *nn;
-
-	if (cs.rfull || name[0] == '.')
-		return;		/* a cull job's directory, not published yet */
-	if (cs.rlen + l > cs.rcap) {
-		size_t cap = cs.rcap ? cs.rcap * 2 : 65536;
-
-		if (cap > ((size_t)64 << 20) ||
-		    (nn = realloc(cs.rnames, cap)) == NULL) {
-			cs.rfull = 1;	/* too many: read the directory */
-			return;
-		}
-		cs.rnames = nn;
-		cs.rcap = cap;
-	}
-	memcpy(cs.rnames + cs.rlen, name, l);
-	cs.rlen += l;
-}
-
-/* inotify on graveyard/: whatever arrives there is reaped (our culls, the
- * store's moves, the kernel's in kernel mode). No polling. */
-static void
-graveyard_event(int fd, uint32_t events, void *arg)
-{
-	char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
-	const struct inotify_event *ev;
-	ssize_t n;
-	char *p;
-
-	(void)events;
-	(void)arg;
-	while ((n = read(fd, buf, sizeof(buf))) > 0) {
-		for (p = buf; p < buf + n; p += sizeof(*ev) + ev->len) {
-			ev = (const struct inotify_event *)p;
-			if (ev->mask & IN_Q_OVERFLOW)
-				cs.rfull = 1;
-			else if (ev->len > 0 && ev->name[0])
-				reap_note(ev->name);
-		}
-	}
-	reap_kick();
-}
-
 /* ---- control: status, stats, larderctl cull ------------------------------- */
 
 static void
@@ -1438,9 +1193,7 @@ stats_kv(struct ctl_kv *kv)
 	ctl_kv_u64(kv, "cull.errors", cs.errors);
 	ctl_kv_u64(kv, "cull.suspensions", cs.suspensions);
 	ctl_kv_u64(kv, "cull.refusals", cs.refusals);
-	ctl_kv_u64(kv, "reap.objects", cs.reaped_objects);
-	ctl_kv_u64(kv, "reap.bytes", cs.reaped_bytes);
-	ctl_kv_u64(kv, "reap.errors", cs.reap_errors);
+	reap_stats(put_kv, kv);
 	scan_stats(put_kv, kv);
 }
 
@@ -1492,7 +1245,7 @@ int
 cull_init(const struct conf *c, int rootfd, int nocull,
     const struct cull_ops *ops)
 {
-	int fd;
+	int r;
 
 	memset(&cs, 0, sizeof(cs));
 	set_limits(c);
@@ -1511,43 +1264,26 @@ cull_init(const struct conf *c, int rootfd, int nocull,
 		cs.ops.cull_one = default_cull_one;
 		cs.ops.arg = &cs.dflt;
 	}
-	if ((cs.cq = workq_create("larder-cull", CULL_THREADS)) == NULL ||
-	    (cs.rq = workq_create("larder-reap", 1)) == NULL) {
-		int e = -errno;
-
-		if (cs.cq)
-			workq_destroy(cs.cq);
-		if (cs.dflt.gravefd >= 0)
-			close(cs.dflt.gravefd);
-		memset(&cs, 0, sizeof(cs));
-		return e;
+	if ((cs.cq = workq_create("larder-cull", CULL_THREADS)) == NULL) {
+		r = -errno;
+		goto fail;
 	}
+	/* the reaper starts with a full reap: what a crash left there */
+	if ((r = reap_init(rootfd, reaped, pass_running)) < 0)
+		goto fail;
 	control_register(PROTO_CULL, handle_cull, 1);
 	control_add_status(status_kv);
 	control_add_stats(stats_kv);
-	cs.ifd = -1;
-	if ((fd = open_beneath(rootfd, "graveyard")) >= 0) {
-		char path[64];
-
-		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-		cs.ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-		if (cs.ifd >= 0 && (inotify_add_watch(cs.ifd, path,
-		    IN_MOVED_TO | IN_ONLYDIR) < 0 ||
-		    (cs.iwatch = loop_watch_add(cs.ifd, EPOLLIN,
-		    graveyard_event, NULL)) == NULL)) {
-			close(cs.ifd);
-			cs.ifd = -1;
-		}
-		close(fd);
-	}
-	if (cs.ifd < 0)
-		log_warnx("cull: cannot watch graveyard/ (inotify): it is "
-		    "read whole after every pass instead");
 	cs.init = 1;
-	cs.rfull = 1;
-	reap_kick();		/* what a crash left in the graveyard */
 	check();
 	return 0;
+fail:
+	if (cs.cq)
+		workq_destroy(cs.cq);
+	if (cs.dflt.gravefd >= 0)
+		close(cs.dflt.gravefd);
+	memset(&cs, 0, sizeof(cs));
+	return r;
 }
 
 void
@@ -1559,15 +1295,6 @@ cull_fini(void)
 	if (cs.timer)
 		loop_timer_cancel(cs.timer);
 	cs.timer = NULL;
-	if (cs.reap_timer)
-		loop_timer_cancel(cs.reap_timer);
-	cs.reap_timer = NULL;
-	if (cs.iwatch)
-		loop_watch_del(cs.iwatch);
-	if (cs.ifd >= 0)
-		close(cs.ifd);
-	cs.iwatch = NULL;
-	cs.ifd = -1;
 	/* let jobs in flight finish; their done() see !init and stop */
 	while (cs.pending_head) {	/* never submitted */
 		struct cull_job *j = cs.pending_head;
@@ -1577,13 +1304,12 @@ cull_fini(void)
 	}
 	cs.pending_tail = NULL;
 	workq_destroy(cs.cq);
-	workq_destroy(cs.rq);
+	reap_fini();
 	finish_request(-ECANCELED);
 	dirfds_close(&cs.dflt);
 	free(cs.dflt.dirfds);
 	if (cs.dflt.gravefd >= 0)
 		close(cs.dflt.gravefd);
-	free(cs.rnames);
 	free(cs.sel);
 	memset(&cs, 0, sizeof(cs));
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * cull.h: space watch, thresholds, culling and the graveyard reaper (cull.c).
+ * cull.h: space watch, thresholds and culling (cull.c). The graveyard
+ * reaper that unlinks what culling moved aside is reap.c (reap.h).
  *
  * cachefilesd's semantics: below bcull or fcull free, start culling; keep
  * culling until both brun and frun are met; below bstop or fstop refuse new
@@ -28,10 +29,11 @@ struct cull_ops {
 	int serial;	/* 1: one cull_one at a time (kernel mode fchdir's) */
 };
 
-/* Start watching (timers on the main loop, reaper thread). rootfd: the
- * cache dir on the private mount. ops NULL: the default, rename into
- * <rootfd>/graveyard/ (never following a symlink). The reaper empties
- * graveyard/ at once (what a crash left) and after every pass. */
+/* Start watching (timers on the main loop, cull workers) and the reaper
+ * (reap_init). rootfd: the cache dir on the private mount. ops NULL: the
+ * default, rename into <rootfd>/graveyard/ (never following a symlink).
+ * The reaper empties graveyard/ at once (what a crash left) and after
+ * every pass. */
 int cull_init(const struct conf *c, int rootfd, int nocull,
     const struct cull_ops *ops);
 void cull_fini(void);

@@ -19,8 +19,8 @@
  *  - culls through cull.c with cull_ops whose cull_one does `inuse NAME`
  *    and `cull NAME` after fchdir into the fan-out directory (per-thread
  *    cwd: the worker unshares CLONE_FS);
- *  - leaves graveyard/ to cull.c's reaper: the kernel's `cull` unlinks a
- *    file object itself (cachefiles_bury_object) and moves only
+ *  - leaves graveyard/ to the reaper (reap.c): the kernel's `cull` unlinks
+ *    a file object itself (cachefiles_bury_object) and moves only
  *    directories there, which the reaper empties as they arrive.
  *
  * Freeze with defer policy withdraws the cache: the device is swapped for
@@ -29,9 +29,10 @@
  * runs uncached; after thaw the device is opened and bound again.
  *
  * Threads: the main thread owns everything here. The "kernel" work queue
- * (one thread) runs the withdraw close, which can take a while; scan.c and
- * cull.c run their own workers. cull_one runs on cull.c's workers and
- * touches only the device fd, the root fd and the atomic counters below.
+ * (one thread) runs the withdraw close, which can take a while; scan.c,
+ * cull.c and reap.c run their own workers. cull_one runs on cull.c's
+ * workers and touches only the device fd, the root fd and the atomic
+ * counters below.
  */
 #include <errno.h>
 #include <fcntl.h>
