@@ -6,7 +6,8 @@
  * suspension and resume, a crash's leftovers in graveyard/.
  *
  * The reaper is the real one, reap.o from libdaemon.a, seen through its
- * API (reap_busy; the reap.* counters through cull.c's stats provider).
+ * API (reap_busy; the reap.* counters through cull.c's stats provider);
+ * check_reap.c tests it on its own.
  *
  * The control socket is not part of this test: the registration and
  * key/value functions are weak here and record what cull.c gives them
