@@ -119,8 +119,10 @@ empty_dir(struct reap_job *j, int dirfd, int depth)
 				j->errors++;
 			continue;
 		}
-		/* the store links new objects through graveyard/ on their way
-		 * into place: what arrived this instant may be one of those */
+		/* a margin only: nothing live passes through graveyard/
+		 * (the store stages new objects in larder.new/), but what
+		 * arrives while a full reap lists it is left for the next
+		 * look, named by inotify, rather than raced */
 		if (depth == 0 && st.st_ctime + REAP_MIN_AGE > j->now) {
 			j->skipped++;
 			continue;
