@@ -92,3 +92,8 @@ kvm_check() {
 	*) fail "guest script failed (exit $rc)" ;;
 	esac
 }
+
+# kvm_median: the median of the numbers on stdin, one per line
+kvm_median() {
+	sort -n | awk '{v[NR] = $1} END {if (NR) print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'
+}

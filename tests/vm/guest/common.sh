@@ -97,6 +97,11 @@ readall() {
 # available blocks of the cache fs in percent (f_bavail / f_blocks: what
 # the kernel compares with brun/bcull/bstop)
 bfree_pct() { df -P "$C" | awk 'NR==2 {printf "%d\n", $4 * 100 / $2}'; }
+bfree_permille() { df -P "$C" | awk 'NR==2 {printf "%d\n", $4 * 1000 / $2}'; }
+
+# cpu_ms PID: user+system CPU time of PID in ms; now_ms: uptime in ms
+cpu_ms() { awk -v hz=100 '{print ($14 + $15) * 1000 / hz}' /proc/$1/stat; }
+now_ms() { awk '{printf "%d\n", $1 * 1000}' /proc/uptime; }
 
 # ctl ARGS...: larderctl, output in /tmp/ctl.out; status as larderctl's
 ctl() { "$LARDERCTL" "$@" > /tmp/ctl.out 2>&1; }
