@@ -57,6 +57,7 @@
 #include "daemon/control.h"
 #include "daemon/cull.h"
 #include "daemon/index.h"
+#include "daemon/beneath.h"
 #include "daemon/log.h"
 #include "daemon/loop.h"
 #include "daemon/reap.h"
@@ -987,19 +988,6 @@ dirfds_max(void)
 	return rl.rlim_cur / 4 < DIRFDS_MAX ? rl.rlim_cur / 4 : DIRFDS_MAX;
 }
 
-static int
-open_beneath(int dirfd, const char *path)
-{
-	struct open_how how = {
-		.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW,
-		.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH |
-		    RESOLVE_NO_MAGICLINKS,
-	};
-	int fd = syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
-
-	return fd < 0 ? -errno : fd;
-}
-
 /*
  * Each cull job of the default ops renames its victims into a directory of
  * its own, graveyard/.c<pid>.<seq>, and at the end renames that directory
@@ -1084,7 +1072,7 @@ fanout_fd(struct default_arg *a, const char *volume_key, uint16_t vol,
 	if (slot < a->ndirfds && (fd = atomic_load(&a->dirfds[slot])) >= 0)
 		return fd;
 	snprintf(path, sizeof(path), "cache/I%s/@%02x", volume_key, fanout);
-	if ((fd = open_beneath(a->rootfd, path)) < 0)
+	if ((fd = open_dir_beneath(a->rootfd, path)) < 0)
 		return fd == -ENOENT ? -ESTALE : fd;
 	if (slot >= a->ndirfds || atomic_fetch_add(&a->nopen, 1) >=
 	    a->maxopen) {
@@ -1259,7 +1247,8 @@ cull_init(const struct conf *c, int rootfd, int nocull,
 	if (ops && ops->cull_one)
 		cs.ops = *ops;
 	else {
-		if ((cs.dflt.gravefd = open_beneath(rootfd, "graveyard")) < 0)
+		cs.dflt.gravefd = open_dir_beneath(rootfd, "graveyard");
+		if (cs.dflt.gravefd < 0)
 			return cs.dflt.gravefd;
 		cs.ops.cull_one = default_cull_one;
 		cs.ops.arg = &cs.dflt;

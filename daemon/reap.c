@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "daemon/beneath.h"
 #include "daemon/log.h"
 #include "daemon/loop.h"
 #include "daemon/reap.h"
@@ -72,20 +73,6 @@ static struct {
 } rs = { .ifd = -1 };
 
 static struct log_ratelimit rl_reap;
-
-/* Open a directory below dirfd without following any symlink. */
-static int
-open_beneath(int dirfd, const char *path)
-{
-	struct open_how how = {
-		.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW,
-		.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH |
-		    RESOLVE_NO_MAGICLINKS,
-	};
-	int fd = syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
-
-	return fd < 0 ? -errno : fd;
-}
 
 /* ---- worker side -------------------------------------------------------- */
 
@@ -197,7 +184,7 @@ job_run(struct work *w)
 	struct reap_job *j = (struct reap_job *)w;
 	int gfd;
 
-	if ((gfd = open_beneath(j->rootfd, "graveyard")) < 0) {
+	if ((gfd = open_dir_beneath(j->rootfd, "graveyard")) < 0) {
 		j->err = gfd;
 		return;
 	}
@@ -372,7 +359,7 @@ reap_init(int rootfd,
 	rs.pass_running = pass_running;
 	if ((rs.rq = workq_create("larder-reap", 1)) == NULL)
 		return -errno;
-	if ((fd = open_beneath(rootfd, "graveyard")) >= 0) {
+	if ((fd = open_dir_beneath(rootfd, "graveyard")) >= 0) {
 		char path[64];
 
 		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);

@@ -28,6 +28,7 @@
 
 #include "cfmt.h"
 #include "daemon/index.h"
+#include "daemon/beneath.h"
 #include "daemon/log.h"
 #include "daemon/loop.h"
 #include "daemon/scan.h"
@@ -159,20 +160,6 @@ static struct {
 static struct log_ratelimit error_rl;
 
 /* ---- worker side ---------------------------------------------------------- */
-
-/* Open a directory below rootfd without following any symlink. */
-static int
-open_dir_beneath(int rootfd, const char *path)
-{
-	struct open_how how = {
-		.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW,
-		.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH |
-		    RESOLVE_NO_MAGICLINKS,
-	};
-	int fd = syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
-
-	return fd < 0 ? -errno : fd;
-}
 
 static void
 add_foreign(struct foreign_list *fl, enum foreign_kind k, const char *dir,
