@@ -21,14 +21,14 @@ if [ "${1:-}" = -g ]; then
 	img=$KVM_TMP/cache.img
 	mkdir -p "$KVM_TMP/mnt"
 	# 1 KiB per object and an inode each, plus room; the guest keeps a
-	# copy of the disk in RAM
+	# copy of the disk in RAM (tmpfs: half the memory)
 	truncate -s $((n * 3 / 2048 + 64))M "$img"
 	mkfs.ext4 -q -F -b 1024 -N $((n + n / 4 + 4096)) "$img" || fail "mkfs"
 	mount -o loop "$img" "$KVM_TMP/mnt" || fail "loop mount"
 	"$gen" "$KVM_TMP/mnt" "$n" 4 1024 > /dev/null || { umount "$KVM_TMP/mnt"; fail "gen_tree"; }
 	umount "$KVM_TMP/mnt" || fail "umount"
 	echo "bench-kernel-cull: $n objects made by gen_tree, cache disk $(du -h --apparent-size "$img" | cut -f1)"
-	VM_CACHE_IMG=$img VM_MEM=${VM_MEM:-$((n * 3 / 2048 / 1024 + 2))G} \
+	VM_CACHE_IMG=$img VM_MEM=${VM_MEM:-$((n * 3 / 1024 / 1024 + 2))G} \
 	    VM_TIMEOUT=${VM_TIMEOUT:-14400} kvm_run bench-cull.sh gen
 else
 	nfiles=${1:-2600}
