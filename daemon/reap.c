@@ -76,6 +76,9 @@ static struct log_ratelimit rl_reap;
 
 /* ---- worker side -------------------------------------------------------- */
 
+static void remove_entry(struct reap_job *j, int dirfd, const char *name,
+    const struct stat *st, int depth);
+
 /*
  * Remove everything in dirfd (depth first, no symlink followed). Plain
  * unlinkat, one by one: measured against io_uring unlinkat batches (which
@@ -87,7 +90,7 @@ empty_dir(struct reap_job *j, int dirfd, int depth)
 	struct dirent *e;
 	struct stat st;
 	DIR *d;
-	int fd, sub;
+	int fd;
 
 	if ((fd = dup(dirfd)) < 0 || (d = fdopendir(fd)) == NULL) {
 		if (fd >= 0)
@@ -114,31 +117,42 @@ empty_dir(struct reap_job *j, int dirfd, int depth)
 			j->skipped++;
 			continue;
 		}
-		if (S_ISDIR(st.st_mode)) {
-			if (depth > 16) {	/* not ours: a volume is 2 deep */
-				j->errors++;
-				continue;
-			}
-			sub = openat(dirfd, e->d_name, O_RDONLY | O_DIRECTORY |
-			    O_NOFOLLOW | O_CLOEXEC);
-			if (sub >= 0) {
-				empty_dir(j, sub, depth + 1);
-				close(sub);
-			}
-			if (unlinkat(dirfd, e->d_name, AT_REMOVEDIR) < 0) {
-				if (errno != ENOENT)
-					j->errors++;
-				continue;
-			}
-		} else if (unlinkat(dirfd, e->d_name, 0) < 0) {
-			if (errno != ENOENT)
-				j->errors++;
-			continue;
-		} else
-			j->objects++;
-		j->bytes += (uint64_t)st.st_blocks * 512;
+		remove_entry(j, dirfd, e->d_name, &st, depth);
 	}
 	closedir(d);
+}
+
+/* Remove dirfd/name (st: its lstat), a directory with everything in it,
+ * and count what went. */
+static void
+remove_entry(struct reap_job *j, int dirfd, const char *name,
+    const struct stat *st, int depth)
+{
+	int sub;
+
+	if (S_ISDIR(st->st_mode)) {
+		if (depth > 16) {	/* not ours: a volume is 2 deep */
+			j->errors++;
+			return;
+		}
+		sub = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+		    O_CLOEXEC);
+		if (sub >= 0) {
+			empty_dir(j, sub, depth + 1);
+			close(sub);
+		}
+		if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0) {
+			if (errno != ENOENT)
+				j->errors++;
+			return;
+		}
+	} else if (unlinkat(dirfd, name, 0) < 0) {
+		if (errno != ENOENT)
+			j->errors++;
+		return;
+	} else
+		j->objects++;
+	j->bytes += (uint64_t)st->st_blocks * 512;
 }
 
 /* Remove the entries named in the job (as inotify saw them arrive). */
@@ -147,7 +161,6 @@ unlink_names(struct reap_job *j, int gfd)
 {
 	struct stat st;
 	const char *n;
-	int sub;
 
 	for (n = j->names; n < j->names + j->nameslen; n += strlen(n) + 1) {
 		if (fstatat(gfd, n, &st, AT_SYMLINK_NOFOLLOW) < 0) {
@@ -155,25 +168,7 @@ unlink_names(struct reap_job *j, int gfd)
 				j->errors++;
 			continue;	/* gone already (an earlier full pass) */
 		}
-		if (S_ISDIR(st.st_mode)) {
-			sub = openat(gfd, n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-			    O_CLOEXEC);
-			if (sub >= 0) {
-				empty_dir(j, sub, 1);
-				close(sub);
-			}
-			if (unlinkat(gfd, n, AT_REMOVEDIR) < 0) {
-				if (errno != ENOENT)
-					j->errors++;
-				continue;
-			}
-		} else if (unlinkat(gfd, n, 0) < 0) {
-			if (errno != ENOENT)
-				j->errors++;
-			continue;
-		} else
-			j->objects++;
-		j->bytes += (uint64_t)st.st_blocks * 512;
+		remove_entry(j, gfd, n, &st, 0);
 	}
 }
 
