@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "daemon/cull.c"
+#include "tests/unit/loop_wait.h"
 
 /* ---- what control.c would do ------------------------------------------- */
 
@@ -416,31 +417,6 @@ teardown(void)
 		fprintf(stderr, "cannot remove %s\n", top);
 }
 
-/* Run the loop until cond() holds (checked every 10 ms; 30 s guard). */
-static int (*wait_cond)(void);
-static unsigned wait_ticks;
-
-static void
-wait_tick(void *arg)
-{
-	(void)arg;
-	if (wait_cond() || ++wait_ticks > 3000) {
-		loop_stop();
-		return;
-	}
-	ck_assert_ptr_nonnull(loop_timer_add(10, wait_tick, NULL));
-}
-
-/* loop_stop is final for a loop: each test waits once */
-static void
-wait_until(int (*cond)(void))
-{
-	wait_cond = cond;
-	wait_ticks = 0;
-	ck_assert_ptr_nonnull(loop_timer_add(0, wait_tick, NULL));
-	loop_run();
-	ck_assert_msg(cond(), "condition not reached in 30 s");
-}
 
 static int
 cap_met(void)
@@ -464,7 +440,7 @@ START_TEST(test_cull_cap)
 	ck_assert_int_eq(cull_can_allocate(), 0);
 	ck_assert_str_eq(kv(status_fn, "cull.allocate"),
 	    "refused: cache 200 objects >= max_files 200");
-	wait_until(cap_met);
+	loop_wait_until(cap_met);
 	ck_assert_uint_eq(index_objects(), 190);
 	ck_assert_int_eq(cull_can_allocate(), 1);
 	/* culled: 2..11, the oldest unpinned, not-touched ones */
@@ -527,7 +503,7 @@ START_TEST(test_cull_request)
 	proto_put_u64(&b, 3 * 4096 + 1);
 	proto_buf_init(&rq->body, body, sizeof(body));
 	ck_assert_int_eq(cull_handler(rq), CTL_DEFERRED);
-	wait_until(request_answered);
+	loop_wait_until(request_answered);
 	ck_assert_uint_eq(reply_status, PROTO_OK);
 	ck_assert_uint_eq(reply_objects, 4);
 	ck_assert_uint_eq(reply_bytes, 4 * 4096);
@@ -596,7 +572,7 @@ START_TEST(test_busy_suspend)
 	conf.resume_files = INT_MAX;
 	conf.resume_blocks = -1;
 	ck_assert_int_eq(cull_init(&conf, rootfd, 0, &ops), 0);
-	wait_until(suspended);
+	loop_wait_until(suspended);
 	/* every victim was tried once, found busy, kept and marked used */
 	ck_assert_uint_eq(index_objects(), NOBJ);
 	ck_assert_int_eq(busy_calls, NOBJ - 143);
@@ -656,7 +632,7 @@ START_TEST(test_reap_leftovers)
 	ck_assert_int_eq(mkfifo(p, 0600), 0);
 
 	ck_assert_int_eq(cull_init(&conf, rootfd, 0, NULL), 0);
-	wait_until(graveyard_empty);
+	loop_wait_until(graveyard_empty);
 	snprintf(p, sizeof(p), "%s/keep/precious", top);
 	ck_assert_int_eq(lstat(p, &st), 0);
 	ck_assert_str_eq(kv(stats_fn, "reap.objects"), "4");
@@ -718,7 +694,7 @@ START_TEST(test_dirfds)
 	make_objects();
 	ck_assert_int_eq(cull_init(&conf, rootfd, 0, NULL), 0);
 	fds0 = -1;
-	wait_until(dirfds_step);
+	loop_wait_until(dirfds_step);
 	ck_assert_uint_eq(reply_objects, 120);
 	for (i = 0; i < NOBJ; i++)
 		ck_assert_int_eq(exists(i), i >= 120);

@@ -19,6 +19,7 @@
 #include "daemon/log.h"
 #include "daemon/loop.h"
 #include "daemon/reap.h"
+#include "tests/unit/loop_wait.h"
 
 static char top[64];
 static int rootfd;
@@ -131,31 +132,6 @@ teardown(void)
 		fprintf(stderr, "cannot remove %s\n", top);
 }
 
-/* Run the loop until step() says done (every 10 ms; 30 s guard). */
-static int (*step_fn)(void);
-static unsigned ticks;
-
-static void
-tick(void *arg)
-{
-	(void)arg;
-	if (step_fn() || ++ticks > 3000) {
-		loop_stop();
-		return;
-	}
-	ck_assert_ptr_nonnull(loop_timer_add(10, tick, NULL));
-}
-
-/* loop_stop is final for a loop: each test runs it once */
-static void
-run_until(int (*step)(void))
-{
-	step_fn = step;
-	ticks = 0;
-	ck_assert_ptr_nonnull(loop_timer_add(0, tick, NULL));
-	loop_run();
-	ck_assert_msg(step(), "not done in 30 s");
-}
 
 static int phase;
 
@@ -242,7 +218,7 @@ START_TEST(test_reap)
 	ck_assert_int_eq(reap_watching(), 1);
 	ck_assert_int_eq(reap_busy(), 1);	/* the full reap at start */
 	phase = 0;
-	run_until(step);
+	loop_wait_until(step);
 	ck_assert_uint_eq(got_objects, 4);
 	ck_assert_int_eq(last_all, 0);		/* a reap by name */
 	ck_assert_int_eq(present("keep/precious"), 1);
