@@ -121,9 +121,12 @@ if [ ! -s "$base" ] || [ "$(cat "$base.sum" 2>/dev/null)" != "$sum" ]; then
 	cp "$VM_BUSYBOX" "$r/bin/busybox"
 	ln -s busybox "$r/bin/sh"
 	md=$VMK_ROOT/lib/modules/$KVER
+	# a module built into a newer kernel (virtio_pci on 6.12) shows as
+	# "builtin NAME": nothing to copy
 	for m in $VM_MODULES $VM_EXTRA_MODULES; do
-		modprobe -d "$VMK_ROOT" -S "$KVER" --show-depends "$m" 2>/dev/null |
-			awk '$1 == "insmod" {print $2}' | grep . || die "no module $m in $KVER"
+		modprobe -d "$VMK_ROOT" -S "$KVER" --show-depends "$m" > "$tmp/deps" 2>/dev/null ||
+			die "no module $m in $KVER"
+		awk '$1 == "insmod" {print $2}' "$tmp/deps"
 	done | sort -u | while read -r ko; do
 		rel=${ko#"$md"/}
 		mkdir -p "$r/lib/modules/$KVER/$(dirname "$rel")"
