@@ -52,6 +52,9 @@ has_files larder usr/sbin/larderd usr/sbin/larderctl etc/larder.conf \
 	fail "conffiles is not just /etc/larder.conf: $(cat "$T/larder/DEBIAN/conffiles")"
 cmp -s "$T/larder/etc/larder.conf" "$top/contrib/larder.conf" ||
 	fail "the packaged larder.conf is not contrib/larder.conf"
+# a drop-in for cachefilesd's default config (larder.conf(5), FILES)
+grep -qx 'backend auto' "$T/larder/etc/larder.conf" || fail "larder.conf is not backend auto"
+grep -qx 'dir /var/cache/fscache' "$T/larder/etc/larder.conf" || fail "larder.conf's dir is not /var/cache/fscache"
 u=$T/larder/lib/systemd/system/larderd.service
 grep -q '@[a-z]*@' "$u" && fail "unsubstituted @...@ in the packaged unit"
 grep -q '^ExecStart=/usr/sbin/larderd .*-f /etc/larder.conf$' "$u" ||
@@ -62,8 +65,10 @@ for f in Conflicts Replaces Provides; do
 	field larder $f | tr ',' '\n' | grep -qx ' *cachefilesd *' ||
 		fail "larder's $f has no cachefilesd: $(field larder $f)"
 done
-for d in libc6 libmount1 libcap2 liburing2; do
-	field larder Depends | grep -q "$d " || fail "larder does not depend on $d: $(field larder Depends)"
+# kmod: modprobe@cachefiles.service runs modprobe (without it kernel mode
+# would silently not be there)
+for d in kmod libc6 libmount1 libcap2 liburing2; do
+	field larder Depends | tr ',' '\n' | grep -q "^ *$d\( \|\$\)" || fail "larder does not depend on $d: $(field larder Depends)"
 done
 grep -q "deb-systemd-helper enable 'larderd.service'" "$T/larder/DEBIAN/postinst" ||
 	fail "postinst does not enable larderd.service"
