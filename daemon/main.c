@@ -29,6 +29,7 @@
 #include "config.h"
 #include "conf.h"
 #include "caps.h"
+#include "daemon/beneath.h"
 #include "control.h"
 #include "cull.h"
 #include "freeze.h"
@@ -551,6 +552,10 @@ main(int argc, char **argv)
 		    "it");
 	if (!debug && conf->debug)
 		log_set_debug(1);
+	if (beneath_fallback())
+		log_info("openat2 is refused here (a seccomp filter, or a "
+		    "kernel before 5.6): paths in the cache are resolved one "
+		    "openat at a time, with the same checks");
 	if (!conf->dir[0])
 		fatalx("config %s: no dir line: add `dir /path/to/cache'",
 		    file);
