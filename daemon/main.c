@@ -169,6 +169,51 @@ default_conf(void)
 	return CACHEFILESD_CONF_FILE;
 }
 
+/*
+ * What a start needs of the cache dir: a directory, owned by larderd's
+ * user and writable by nobody else (whoever can write in it can plant
+ * entries for larderd, running with privileges, to act on). 0, or -errno
+ * with what to do about it in err.
+ */
+static int
+check_cache_dir(const char *dir, char *err, size_t errsz)
+{
+	struct stat sb;
+	int e;
+
+	if (stat(dir, &sb) < 0) {
+		e = errno;
+		if (e == ENOENT)
+			snprintf(err, errsz, "cache dir %s does not exist: "
+			    "create it (mkdir -m 0700 %s) or change `dir'",
+			    dir, dir);
+		else
+			snprintf(err, errsz, "cache dir %s: %s", dir,
+			    strerror(e));
+		return -e;
+	}
+	if (!S_ISDIR(sb.st_mode)) {
+		snprintf(err, errsz, "cache dir %s is not a directory: change "
+		    "`dir'", dir);
+		return -ENOTDIR;
+	}
+	if (sb.st_uid != geteuid()) {
+		snprintf(err, errsz, "cache dir %s is owned by uid %lu, not by "
+		    "larderd's uid %lu: chown %lu %s", dir,
+		    (unsigned long)sb.st_uid, (unsigned long)geteuid(),
+		    (unsigned long)geteuid(), dir);
+		return -EPERM;
+	}
+	if (sb.st_mode & (S_IWGRP | S_IWOTH)) {
+		snprintf(err, errsz, "cache dir %s is writable by %s (mode "
+		    "%04o): chmod go-w %s", dir, (sb.st_mode & S_IWOTH) ?
+		    "others" : "its group", (unsigned)(sb.st_mode & 07777),
+		    dir);
+		return -EPERM;
+	}
+	return 0;
+}
+
 static gid_t
 admin_gid(const struct conf *c)
 {
@@ -495,7 +540,7 @@ main(int argc, char **argv)
 	};
 	struct errsink e = { 0 };
 	const char *file = NULL;
-	char err[1024], abspath[PATH_MAX];
+	char err[3 * PATH_MAX], abspath[PATH_MAX];
 	int ch, test = 0, systemd, rc;
 
 	while ((ch = getopt_long(argc, argv, "dsnNf:p:tvh", longopts,
@@ -559,6 +604,8 @@ main(int argc, char **argv)
 	if (!conf->dir[0])
 		fatalx("config %s: no dir line: add `dir /path/to/cache'",
 		    file);
+	if (check_cache_dir(conf->dir, err, sizeof(err)) < 0)
+		fatalx("%s", err);
 	kernel_mode = conf->backend == CONF_BACKEND_KERNEL;
 #ifdef HAVE_KERNEL_MODE
 	if (conf->backend == CONF_BACKEND_AUTO)

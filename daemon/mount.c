@@ -42,6 +42,7 @@
 
 #include "config.h"
 #include "control.h"
+#include "daemon/beneath.h"
 #include "log.h"
 #include "loop.h"
 #include "mount.h"
@@ -267,10 +268,21 @@ claim_open(long *holder)
 	int fd, e;
 
 	*holder = 0;
-	fd = openat(m.rootfd, LOCK_NAME, O_RDWR | O_CREAT | O_CLOEXEC |
-	    O_NOFOLLOW | O_NOCTTY, 0600);
-	if (fd == -1)
-		return -errno;
+	/* never a symlink, and never the open of a planted fifo or device
+	 * node: an existing lock file is opened only once it is known to be
+	 * a regular file (-EINVAL if not) */
+	fd = beneath_open_reg(m.rootfd, LOCK_NAME, O_RDWR | O_NOCTTY);
+	if (fd == -ENOENT) {
+		fd = openat(m.rootfd, LOCK_NAME, O_RDWR | O_CREAT | O_EXCL |
+		    O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+		if (fd == -1 && errno == EEXIST)
+			fd = beneath_open_reg(m.rootfd, LOCK_NAME,
+			    O_RDWR | O_NOCTTY);
+		else if (fd == -1)
+			fd = -errno;
+	}
+	if (fd < 0)
+		return fd;
 	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
 		e = errno;
 		if (e == EWOULDBLOCK) {
@@ -302,6 +314,10 @@ take_claim(char *err, size_t errsz)
 	if (fd == -EBUSY)
 		return seterr(err, errsz, -EBUSY, "cache dir %s: already in use "
 		    "by another larderd", m.dir);
+	if (fd == -EINVAL || fd == -ELOOP)
+		return seterr(err, errsz, fd, "cache dir %s: %s is not a "
+		    "regular file: remove it (larderd makes a new one)", m.dir,
+		    LOCK_NAME);
 	if (fd < 0)
 		return seterr(err, errsz, fd, "cache dir %s: open and lock %s: "
 		    "%s", m.dir, LOCK_NAME, strerror(-fd));
