@@ -74,7 +74,8 @@ usage(FILE *f)
 "  -N          never cull\n"
 "  -f FILE     config file [%s, else %s]\n"
 "  -p PIDFILE  write the pid there [%s when daemonised]\n"
-"  -t          check the config, print `configuration OK' or the errors\n"
+"  -t          check the config and what a start needs (dir, socket dir,\n"
+"              /dev/cachefiles), print `configuration OK' or the errors\n"
 "  -v          print the version\n"
 "  -h, --help  this text\n", DEFAULT_CONF_FILE, CACHEFILESD_CONF_FILE,
 	    DEFAULT_PIDFILE);
@@ -212,6 +213,115 @@ check_cache_dir(const char *dir, char *err, size_t errsz)
 		return -EPERM;
 	}
 	return 0;
+}
+
+/* Can the socket be made at path? Its directory, or the nearest existing
+ * ancestor (the rest is made at start), must be a directory we may write
+ * in. 0, or -errno with what is wrong in err. */
+static int
+check_socket_dir(const char *path, char *err, size_t errsz)
+{
+	struct sockaddr_un sa;
+	char dir[PATH_MAX], *p;
+	struct stat sb;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		snprintf(err, errsz, "socket %s: longer than %zu bytes: choose "
+		    "a shorter `socket'", path, sizeof(sa.sun_path) - 1);
+		return -ENAMETOOLONG;
+	}
+	snprintf(dir, sizeof(dir), "%s", path);
+	if ((p = strrchr(dir, '/')) == NULL || p == dir)
+		snprintf(dir, sizeof(dir), "/");
+	else
+		*p = '\0';
+	while (stat(dir, &sb) < 0) {
+		if (errno != ENOENT || (p = strrchr(dir, '/')) == NULL) {
+			snprintf(err, errsz, "socket %s: directory %s: %s",
+			    path, dir, strerror(errno));
+			return -errno;
+		}
+		if (p == dir)
+			p[1] = '\0';
+		else
+			*p = '\0';
+	}
+	if (!S_ISDIR(sb.st_mode)) {
+		snprintf(err, errsz, "socket %s: %s is not a directory", path,
+		    dir);
+		return -ENOTDIR;
+	}
+	if (access(dir, W_OK | X_OK) < 0) {
+		snprintf(err, errsz, "socket %s: cannot write in %s: %s", path,
+		    dir, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+/*
+ * larderd -t, after the config parsed: check what a start would check
+ * before it changes anything (the cache dir, the socket's directory, the
+ * kernel device for `backend kernel'), and say which backend `backend
+ * auto' would pick. Prints each problem; the number of errors.
+ */
+static int
+check_start(const struct conf *c, const char *file)
+{
+	const char *sock = c->socket[0] ? c->socket : DEFAULT_SOCKET;
+	char err[3 * PATH_MAX];
+	int bad = 0;
+
+	if (!c->dir[0]) {
+		printf("%s: no dir line: add `dir /path/to/cache'\n", file);
+		bad++;
+	} else if (check_cache_dir(c->dir, err, sizeof(err)) < 0) {
+		printf("%s\n", err);
+		bad++;
+	}
+	if (check_socket_dir(sock, err, sizeof(err)) < 0) {
+		printf("%s\n", err);
+		bad++;
+	}
+#ifdef HAVE_KERNEL_MODE
+	if (c->backend == CONF_BACKEND_KERNEL ||
+	    c->backend == CONF_BACKEND_AUTO) {
+		int fd = open(KERNEL_DEVICE, O_RDWR | O_CLOEXEC), e = errno;
+		int kernel = c->backend == CONF_BACKEND_KERNEL;
+
+		if (fd >= 0)
+			close(fd);
+		if (fd >= 0 && !kernel)
+			printf("backend auto: a start would use kernel mode "
+			    "(%s opens)\n", KERNEL_DEVICE);
+		else if (fd < 0 && e == EBUSY)
+			printf("%s: in use by a running cache daemon (larderd "
+			    "or cachefilesd): a start now would fail until it "
+			    "stops%s\n", KERNEL_DEVICE, kernel ? "" :
+			    "; backend auto would then use kernel mode");
+		else if (fd < 0 && !kernel)
+			printf("backend auto: a start would use userspace mode "
+			    "(%s: %s)\n", KERNEL_DEVICE, strerror(e));
+		else if (fd < 0 && (e == ENOENT || e == ENXIO ||
+		    e == ENODEV)) {
+			printf("backend kernel: %s: %s: load the cachefiles "
+			    "module (modprobe cachefiles)\n", KERNEL_DEVICE,
+			    strerror(e));
+			bad++;
+		} else if (fd < 0) {
+			printf("backend kernel: %s: %s%s\n", KERNEL_DEVICE,
+			    strerror(e), e == EACCES || e == EPERM ?
+			    " (kernel mode needs root with CAP_SYS_ADMIN)" :
+			    "");
+			bad++;
+		}
+	}
+#else
+	if (c->backend == CONF_BACKEND_AUTO)
+		printf("backend auto: a start would use userspace mode (kernel "
+		    "mode not built in)\n");
+#endif
+	return bad;
 }
 
 static gid_t
@@ -581,6 +691,8 @@ main(int argc, char **argv)
 	if (test) {
 		e.to_stdout = 1;
 		if (conf_parse(file, conf, conf_err, &e) < 0)
+			return 1;
+		if (check_start(conf, file) > 0)
 			return 1;
 		printf("configuration OK\n");
 		return 0;
