@@ -44,8 +44,9 @@ wanted(const struct conf *c, unsigned flags, cap_value_t *keep,
 	if (flags & CAPS_KERNEL_MODE) {
 		/* the kernel does its cache I/O with the credentials larderd
 		 * has when it binds (a copy of them); its objects are mode
-		 * 0000, so without CAP_DAC_OVERRIDE it can set no xattr on
-		 * them and caches nothing (seen on 6.1: IO rd=0 wr=0) */
+		 * 0000, so without CAP_DAC_OVERRIDE 6.1 can set no xattr on
+		 * them and caches nothing (IO rd=0 wr=0; 6.12 was seen
+		 * caching without it) */
 		keep[n++] = CAP_SYS_ADMIN;
 		keep[n++] = CAP_DAC_OVERRIDE;
 		*why = "kernel mode: sys_admin to open /dev/cachefiles at each "
@@ -128,9 +129,9 @@ caps_drop(const struct conf *c, unsigned flags, char *err, size_t errsz)
 				log_warnx("capabilities: kernel mode without "
 				    "cap_dac_override: the kernel does its "
 				    "cache I/O with larderd's credentials on "
-				    "mode-0000 objects and will cache nothing; "
-				    "allow it (e.g. in the unit's "
-				    "CapabilityBoundingSet)");
+				    "mode-0000 objects, and some kernels (6.1) "
+				    "then cache nothing; allow it (e.g. in the "
+				    "unit's CapabilityBoundingSet)");
 			continue;	/* not ours to keep */
 		}
 		if (cap_set_flag(want, CAP_PERMITTED, 1, &keep[i], CAP_SET) ||
