@@ -632,6 +632,17 @@ mount_claimed(void)
 	return m.lockfd != -1;
 }
 
+int
+mount_claim_dup(void)
+{
+	int fd;
+
+	if (m.lockfd == -1)
+		return -EBADF;
+	fd = fcntl(m.lockfd, F_DUPFD_CLOEXEC, 0);
+	return fd < 0 ? -errno : fd;
+}
+
 /* Re-read the mount table after a change and log what happened to the
  * original mount. */
 static void
