@@ -673,7 +673,7 @@ cull_done(struct work *w)
 		case -EBUSY:
 			/* in use now: used now, so not picked first again */
 			index_set_state(v->id, INDEX_LIVE);
-			index_touch(v->id, time(NULL));
+			index_touch(v->id, index_now());
 			cs.skipped_busy++;
 			break;
 		case -ENOENT:
@@ -684,7 +684,7 @@ cull_done(struct work *w)
 			break;
 		default:
 			index_set_state(v->id, INDEX_LIVE);
-			index_touch(v->id, time(NULL));
+			index_touch(v->id, index_now());
 			cs.errors++;
 			log_warnx_rl(&rl_err, "cull: I%s/@%02x/%s: %s",
 			    j->strs + v->vkey_off, v->fanout,
