@@ -382,6 +382,9 @@ resume_due(const struct cull_limits *l, const struct cull_fs *fs,
 static void
 set_limits(const struct conf *c)
 {
+	/* cull_policy: which objects index_select_oldest puts first */
+	index_set_policy(c->cull_policy == CONF_CULL_LRU ? INDEX_POLICY_LRU :
+	    INDEX_POLICY_S3);
 	cs.lim.brun = c->brun;
 	cs.lim.bcull = c->bcull;
 	cs.lim.bstop = c->bstop;
