@@ -27,6 +27,17 @@ ss=$(field strictatime sync_ms | kvm_median); rs=$(field relatime sync_ms | kvm_
 sm=$(field strictatime atimes_moved | kvm_median); rm=$(field relatime atimes_moved | kvm_median)
 echo "median read ms: strictatime $sr, relatime $rr; sync after: strictatime $ss, relatime $rs"
 echo "median atimes moved per pass: strictatime $sm, relatime $rm"
+# per round, the two passes ran back to back: their ratio is less exposed
+# to the host's load drifting over the run
+r=0
+: > "$KVM_TMP/ratios"
+while [ $r -lt "$rounds" ]; do
+	s=$(grep "^RESULT atime mode=strictatime round=$r " "$KVM_TMP/out" | tr ' ' '\n' | sed -n 's/^read_ms=//p')
+	l=$(grep "^RESULT atime mode=relatime round=$r " "$KVM_TMP/out" | tr ' ' '\n' | sed -n 's/^read_ms=//p')
+	[ -n "$s" ] && [ -n "$l" ] && awk -v s="$s" -v l="$l" 'BEGIN { if (l > 0) printf "%.3f\n", s / l }' >> "$KVM_TMP/ratios"
+	r=$((r + 1))
+done
+echo "per-round read ratios strictatime/relatime: $(tr '\n' ' ' < "$KVM_TMP/ratios")(median $(kvm_median < "$KVM_TMP/ratios"))"
 awk -v sr="$sr" -v rr="$rr" -v ss="$ss" -v rs="$rs" 'BEGIN {
 	printf "ratio strictatime/relatime: read %.3f, read + sync %.3f\n",
 	    (rr > 0 ? sr / rr : 0), (rr + rs > 0 ? (sr + ss) / (rr + rs) : 0) }'
