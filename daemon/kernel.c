@@ -527,9 +527,14 @@ kernel_cull_one(const char *volume_key, uint8_t fanout, const char *name,
 	    STATX_ATIME, &stx) == 0 && (stx.stx_mask & STATX_ATIME) &&
 	    stx.stx_atime.tv_sec >= 0 &&
 	    stx.stx_atime.tv_sec < INT64_MAX / 1000000000 - 1) {
+		struct timespec now;
+
 		at = stx.stx_atime.tv_sec * 1000000000 +
 		    stx.stx_atime.tv_nsec % 1000000000;
-		if (at > *last_use) {
+		clock_gettime(CLOCK_REALTIME, &now);
+		/* an atime in the future is no news (the index clamps it to
+		 * its now): it would keep the object forever */
+		if (at > *last_use && stx.stx_atime.tv_sec <= now.tv_sec) {
 			*last_use = at;
 			close(dfd);
 			return CULL_USED_SINCE;
