@@ -514,9 +514,11 @@ own_cwd(void)
 
 static int
 kernel_cull_one(const char *volume_key, uint8_t fanout, const char *name,
-    void *arg)
+    int64_t *last_use, void *arg)
 {
 	char path[PATH_MAX], cmd[NAME_MAX + 8];
+	struct statx stx;
+	int64_t at;
 	int dfd, r;
 
 	(void)arg;
@@ -538,6 +540,29 @@ kernel_cull_one(const char *volume_key, uint8_t fanout, const char *name,
 		goto out;
 	}
 	r = fchdir(dfd) < 0 ? -errno : 0;
+	/*
+	 * The kernel's reads move the object's atime (the clone is
+	 * strictatime, mount.c) without telling us, and a rescan only reads
+	 * the fan-out dirs that changed: ask the file itself. Used since the
+	 * index last looked: not a victim yet (cull.h, CULL_USED_SINCE).
+	 */
+	if (r == 0 && statx(dfd, name, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT,
+	    STATX_ATIME, &stx) == 0 && (stx.stx_mask & STATX_ATIME) &&
+	    stx.stx_atime.tv_sec >= 0 &&
+	    stx.stx_atime.tv_sec < INT64_MAX / 1000000000 - 1) {
+		struct timespec now;
+
+		at = stx.stx_atime.tv_sec * 1000000000 +
+		    stx.stx_atime.tv_nsec % 1000000000;
+		clock_gettime(CLOCK_REALTIME, &now);
+		/* an atime in the future is no news (the index clamps it to
+		 * its now): it would keep the object forever */
+		if (at > *last_use && stx.stx_atime.tv_sec <= now.tv_sec) {
+			*last_use = at;
+			close(dfd);
+			return CULL_USED_SINCE;
+		}
+	}
 	close(dfd);
 	if (r < 0)
 		goto out;
