@@ -79,6 +79,7 @@
 
 
 #define SCAN_PERIOD_MS		5000	/* mtime check of every fan-out dir */
+#define PROBE_PERIOD_MS		1000	/* the write probe, while bound */
 #define SCAN_MIN_GAP_MS		1000	/* rescans triggered by state changes */
 #define CULL_BACKOFF_MIN_MS	1000
 #define CULL_BACKOFF_MAX_MS	30000
@@ -378,6 +379,7 @@ static struct {
 static atomic_int probe_fd = -1;
 static atomic_uint_fast64_t probe_since;
 static int probe_efd = -1;
+static void probe_fire(void *arg);
 
 /* touched by cull workers */
 static atomic_int k_withdrawn;
@@ -866,6 +868,9 @@ bind_cache(void)
 	}
 	atomic_store(&k_withdrawn, 0);
 	K.state = K_BOUND;
+	if (K.probe_timer == NULL && probe_efd >= 0)
+		K.probe_timer = loop_timer_add(PROBE_PERIOD_MS, probe_fire,
+		    NULL);
 	K.watch = loop_watch_add(K.devfd, EPOLLIN, dev_event, NULL);
 	if (K.watch == NULL)
 		log_warn("kernel: cannot watch %s", KERNEL_DEVICE);
@@ -899,8 +904,6 @@ timers_stop(void)
 }
 
 /* ---- the write probe (stall detection for freezes nobody announced) ------ */
-
-#define PROBE_PERIOD_MS	1000
 
 static uint64_t
 mono_ms(void)
