@@ -80,7 +80,7 @@ struct handle {
 struct store_counters {
 	uint64_t hits, misses, fills, fill_bytes, served, invalidations,
 	    errors, enobufs, volumes_created, volumes_invalidated, drops,
-	    stuck_fills, strange;
+	    stuck_fills, strange, sync_failures;
 };
 
 /* ---- store.c ---- */

@@ -15,6 +15,11 @@
  *   fill-client SOCK full     a map at its extent limit: a fill the daemon
  *                             cannot keep (the map forgets it at once)
  *                             must not be acknowledged
+ *   fill-client SOCK put KEY SIZE      fill KEY (SIZE bytes) whole, then
+ *                             hold it until stdin ends
+ *   fill-client SOCK claimed KEY SIZE  a new connection: 0 if the daemon
+ *                             claims none of KEY's bytes, 9 if it claims
+ *                             some (after a failed durability barrier)
  *
  * Exit: 0 ok, 9 the daemon broke its word (a wrong byte, or bytes it
  * acknowledged and then did not have), 1 other errors.
@@ -268,11 +273,64 @@ t_full(void)
 	return bad ? 9 : 0;
 }
 
+static int
+t_put(const char *key, uint64_t size)
+{
+	static uint8_t buf[4 << 20];	/* liblarder's shared area: one fill */
+	struct larder_cookie *c;
+	struct larder *l;
+	uint64_t off, i;
+	ssize_t n;
+
+	c = open_cookie(&l, key, size);
+	for (off = 0; off < size; off += n) {
+		n = size - off < sizeof(buf) ? size - off : sizeof(buf);
+		for (i = 0; i < (uint64_t)n; i++)
+			buf[i] = pat(off + i);
+		if ((n = larder_write(c, buf, n, off)) <= 0)
+			die("fill", n < 0 ? (int)n : -EIO);
+	}
+	printf("put %s: %llu bytes acknowledged\n", key,
+	    (unsigned long long)size);
+	fflush(stdout);
+	while (getchar() != EOF)
+		;
+	larder_disconnect(l);
+	return 0;
+}
+
+static int
+t_claimed(const char *key, uint64_t size)
+{
+	struct larder_cookie *c;
+	struct larder *l;
+	uint64_t off;
+	int r, claimed = 0;
+
+	c = open_cookie(&l, key, size);
+	for (off = 0; off < size; off += PAGE)
+		if ((r = larder_is_cached(c, off, PAGE)) == 1)
+			claimed++;
+	printf("%s: %d of %llu pages claimed\n", key, claimed,
+	    (unsigned long long)(size / PAGE));
+	larder_disconnect(l);
+	return claimed ? 9 : 0;
+}
+
 int
 main(int argc, char **argv)
 {
+	if (argc == 5 && strcmp(argv[2], "put") == 0) {
+		sock = argv[1];
+		return t_put(argv[3], strtoull(argv[4], NULL, 0));
+	}
+	if (argc == 5 && strcmp(argv[2], "claimed") == 0) {
+		sock = argv[1];
+		return t_claimed(argv[3], strtoull(argv[4], NULL, 0));
+	}
 	if (argc != 3) {
-		fprintf(stderr, "usage: fill-client SOCK sparse|odirect|full\n");
+		fprintf(stderr, "usage: fill-client SOCK sparse|odirect|full\n"
+		    "       fill-client SOCK put|claimed KEY SIZE\n");
 		return 1;
 	}
 	sock = argv[1];
