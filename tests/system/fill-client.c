@@ -17,6 +17,9 @@
  *                             must not be acknowledged
  *   fill-client SOCK put KEY SIZE      fill KEY (SIZE bytes) whole, then
  *                             hold it until stdin ends
+ *   fill-client SOCK handles KEY N     hold N other cookies, then acquire
+ *                             KEY: 0 when that acquire fails (the table of
+ *                             handles is full), 1 if not
  *   fill-client SOCK claimed KEY SIZE  a new connection: 0 if the daemon
  *                             claims none of KEY's bytes, 9 if it claims
  *                             some (after a failed durability barrier)
@@ -317,9 +320,43 @@ t_claimed(const char *key, uint64_t size)
 	return claimed ? 9 : 0;
 }
 
+static int
+t_handles(const char *key, unsigned n)
+{
+	struct larder_volume *v;
+	struct larder_cookie *c;
+	struct larder *l;
+	char k[32];
+	unsigned i;
+	int err;
+
+	if ((err = larder_connect(sock, 0, &l)) < 0)
+		die("connect", err);
+	if ((err = larder_volume_acquire(l, VOL, "c", 1, &v)) < 0)
+		die("volume acquire", err);
+	for (i = 0; i < n; i++) {
+		snprintf(k, sizeof(k), "h%u", i);
+		if ((err = larder_cookie_acquire(v, k, strlen(k), "a", 1, 1,
+		    &c)) < 0) {
+			fprintf(stderr, "fill-client: cookie %u: %s\n", i,
+			    larder_strerror(err));
+			return 1;
+		}
+	}
+	err = larder_cookie_acquire(v, key, strlen(key), "a", 1, PAGE, &c);
+	printf("acquire of %s after %u cookies: %s\n", key, n,
+	    err < 0 ? larder_strerror(err) : "ok");
+	larder_disconnect(l);
+	return err < 0 ? 0 : 1;
+}
+
 int
 main(int argc, char **argv)
 {
+	if (argc == 5 && strcmp(argv[2], "handles") == 0) {
+		sock = argv[1];
+		return t_handles(argv[3], strtoul(argv[4], NULL, 0));
+	}
 	if (argc == 5 && strcmp(argv[2], "put") == 0) {
 		sock = argv[1];
 		return t_put(argv[3], strtoull(argv[4], NULL, 0));
