@@ -565,6 +565,7 @@ forget_data(struct obj *o)
 	uint32_t idx;
 
 	store_st.sync_failures++;
+	o->of->sync_fails++;	/* fills written before it claim nothing */
 	cfmt_map_clear(&o->map);
 	o->gen++;
 	if ((idx = obj_idx(o)) != INDEX_NONE)

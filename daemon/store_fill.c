@@ -41,6 +41,7 @@ struct fill {
 	unsigned nseg;
 	struct io_seg *seg;		/* the gaps: after the struct... */
 	uint8_t *data;			/* ...and their bytes after them */
+	unsigned sync_fails;		/* of->sync_fails when submitted */
 	int err;
 	int held;			/* the kernel may still read data */
 };
@@ -112,7 +113,9 @@ fill_done(struct work *w)
 		store_st.errors++;
 		log_warnx_rl(&store_rl_io, "store: fill %s: %s", o->path,
 		    strerror(-f->err));
-	} else if (o->of == f->of) {
+	} else if (o->of == f->of && f->sync_fails == f->of->sync_fails) {
+		/* (a barrier that failed meanwhile may have lost these
+		 * pages: such a fill claims nothing) */
 		for (i = 0; i < f->nseg && ok; i++)
 			if (cfmt_map_add(&o->map, f->seg[i].off,
 			    f->seg[i].len) < 0)
@@ -304,6 +307,7 @@ h_write(struct ctl_req *rq)
 	}
 	f->of = o->of;
 	f->of->refs++;
+	f->sync_fails = f->of->sync_fails;
 	f->obj = o;
 	store_idle_del(o);
 	o->jobs++;

@@ -39,6 +39,7 @@ struct ofile {
 	unsigned refs;
 	int linked;			/* at its final name */
 	int link_queued;
+	unsigned sync_fails;		/* durability barriers that failed */
 };
 
 struct obj {
