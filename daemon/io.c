@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "io.h"
@@ -17,6 +18,8 @@
 
 #define IO_RING_ENTRIES	64
 #define IO_MAX_CHUNK	(1U << 30)	/* one sqe never asks for more */
+#define IO_WAIT_TRIES	1000		/* a ring short of resources... */
+#define IO_WAIT_PAUSE_NS	1000000	/* ...is given a second in all */
 
 static struct workq *ioq;
 static atomic_ullong uring_writes;
@@ -112,86 +115,111 @@ ring_ready(void)
 	return ring_state == 1;
 }
 
-int
-io_write(int fd, const struct io_seg *segs, unsigned n)
+/* Queue one write of what is left of segment s (done bytes written) as
+ * request i; -EBUSY when the submission queue is full. */
+static int
+queue_write(int fd, const struct io_seg *s, uint64_t done, unsigned i)
 {
 	struct io_uring_sqe *sqe;
+	uint64_t left = s->len - done;
+
+	sqe = io_uring_get_sqe(&ring);
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_write(sqe, fd, s->buf + done,
+	    left > IO_MAX_CHUNK ? IO_MAX_CHUNK : left, s->off + done);
+	io_uring_sqe_set_data64(sqe, i);
+	return 0;
+}
+
+/*
+ * Submit what is queued and wait for a completion. Interrupted or short
+ * of resources, it tries again (IO_WAIT_TRIES times, IO_WAIT_PAUSE_NS
+ * apart); any other failure means the ring no longer answers: it is given
+ * up (pwrite from now on) and the kernel may still hold requests.
+ */
+static int
+submit_and_wait(void)
+{
+	struct timespec pause = { 0, IO_WAIT_PAUSE_NS };
+	unsigned tries = 0;
+	int ret;
+
+	for (;;) {
+		ret = io_uring_submit_and_wait(&ring, 1);
+		if (ret >= 0)
+			return 0;
+		if (ret == -EINTR)
+			continue;
+		if ((ret != -EAGAIN && ret != -EBUSY) ||
+		    ++tries >= IO_WAIT_TRIES)
+			break;
+		nanosleep(&pause, NULL);
+	}
+	log_warnx("io: io_uring_submit_and_wait: %s; using pwrite",
+	    strerror(-ret));
+	ring_state = -1;
+	return ret;
+}
+
+int
+io_write(int fd, const struct io_seg *segs, unsigned n, int *held)
+{
 	struct io_uring_cqe *cqe;
 	uint64_t done[IO_RING_ENTRIES];
 	unsigned i, base, batch, inflight;
 	int err = 0, ret;
 
+	*held = 0;
 	if (!ring_ready()) {
 		for (i = 0; i < n && !err; i++)
 			err = write_plain(fd, &segs[i]);
 		return err;
 	}
 	/* segments go in batches of at most the ring size; a short write is
-	 * resubmitted for the rest of its segment */
+	 * queued again for the rest of its segment. Whatever was queued is
+	 * reaped before returning, failure or not: the caller frees the
+	 * buffers next. */
 	for (base = 0; base < n && !err; base += batch) {
 		batch = n - base > IO_RING_ENTRIES ? IO_RING_ENTRIES : n - base;
 		inflight = 0;
-		for (i = 0; i < batch; i++) {
-			const struct io_seg *s = &segs[base + i];
-
+		for (i = 0; i < batch && !err; i++) {
 			done[i] = 0;
-			if (s->len == 0)
+			if (segs[base + i].len == 0)
 				continue;
-			sqe = io_uring_get_sqe(&ring);
-			if (!sqe)
-				return -EBUSY;
-			io_uring_prep_write(sqe, fd, s->buf,
-			    s->len > IO_MAX_CHUNK ? IO_MAX_CHUNK : s->len,
-			    s->off);
-			io_uring_sqe_set_data64(sqe, i);
-			inflight++;
+			if ((err = queue_write(fd, &segs[base + i], 0, i)) == 0)
+				inflight++;
 		}
-		if (inflight && (ret = io_uring_submit(&ring)) < 0)
-			return ret;
 		while (inflight) {
-			ret = io_uring_wait_cqe(&ring, &cqe);
-			if (ret == -EINTR)
-				continue;
-			if (ret < 0)
+			if ((ret = submit_and_wait()) < 0) {
+				*held = 1;	/* the kernel may still read them */
 				return ret;
-			i = io_uring_cqe_get_data64(cqe);
-			ret = cqe->res;
-			io_uring_cqe_seen(&ring, cqe);
-			inflight--;
-			atomic_fetch_add(&uring_writes, 1);
-			if (i >= batch) {
-				err = -EIO;
-				continue;
 			}
-			if (ret == -EINTR || ret == -EAGAIN)
-				ret = 0;	/* retry below */
-			else if (ret < 0) {
-				if (!err)
-					err = ret;
-				continue;
-			} else if (ret == 0) {
-				if (!err)
-					err = -EIO;
-				continue;
-			}
-			done[i] += ret;
-			if (done[i] < segs[base + i].len && !err) {
-				const struct io_seg *s = &segs[base + i];
-				uint64_t left = s->len - done[i];
-
-				sqe = io_uring_get_sqe(&ring);
-				if (!sqe) {
-					err = -EBUSY;
+			while (inflight && io_uring_peek_cqe(&ring, &cqe) == 0) {
+				i = io_uring_cqe_get_data64(cqe);
+				ret = cqe->res;
+				io_uring_cqe_seen(&ring, cqe);
+				atomic_fetch_add(&uring_writes, 1);
+				if (i >= batch) {	/* not ours: cannot be */
+					if (!err)
+						err = -EIO;
 					continue;
 				}
-				io_uring_prep_write(sqe, fd, s->buf + done[i],
-				    left > IO_MAX_CHUNK ? IO_MAX_CHUNK : left,
-				    s->off + done[i]);
-				io_uring_sqe_set_data64(sqe, i);
-				inflight++;
-				if ((ret = io_uring_submit(&ring)) < 0) {
-					/* nothing more can complete */
-					return ret;
+				inflight--;
+				if (ret == -EINTR || ret == -EAGAIN)
+					ret = 0;	/* again below */
+				else if (ret <= 0) {
+					if (!err)
+						err = ret < 0 ? ret : -EIO;
+					continue;
+				}
+				done[i] += ret;
+				if (done[i] < segs[base + i].len && !err) {
+					if ((ret = queue_write(fd, &segs[base + i],
+					    done[i], i)) < 0)
+						err = ret;
+					else
+						inflight++;
 				}
 			}
 		}

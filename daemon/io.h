@@ -35,9 +35,13 @@ struct io_seg {
 /*
  * Io thread only: write every segment to fd through the thread's io_uring
  * ring (short writes are resubmitted). Returns 0 or -errno of the first
- * failure. Falls back to pwrite when the ring cannot be set up.
+ * failure. Falls back to pwrite when the ring cannot be set up. On return
+ * no request reads the segments' buffers any more, so the caller may free
+ * them; except when the ring stopped answering while requests were in
+ * flight (the ring is then given up): *held is set, and the buffers must
+ * never be freed or reused (a late write would carry other bytes).
  */
-int io_write(int fd, const struct io_seg *segs, unsigned n);
+int io_write(int fd, const struct io_seg *segs, unsigned n, int *held);
 
 /* counters for STATS */
 uint64_t io_uring_writes(void);

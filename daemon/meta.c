@@ -198,6 +198,7 @@ batch_run(struct work *w)
 
 	for (r = b->recs; r; r = r->next) {
 		r->err = 0;
+		r->sync_failed = 0;
 		if (r->kind == META_SYNCFS)
 			want_syncfs = 1;
 		if (r->kind != META_OBJECT)
@@ -232,6 +233,10 @@ batch_run(struct work *w)
 				r->err = -errno;
 		}
 	}
+	/* a failed barrier: the owner drops its claim on the data */
+	for (r = b->recs; r; r = r->next)
+		if (r->kind == META_OBJECT && r->err)
+			r->sync_failed = 1;
 	/* only now may the xattrs claim the data */
 	for (r = b->recs; r; r = r->next) {
 		if (r->kind == META_OBJECT && !r->err)
@@ -360,6 +365,7 @@ meta_queue(struct meta_rec *r)
 	r->next = NULL;
 	r->submitted = 0;
 	r->err = 0;
+	r->sync_failed = 0;
 	if (!metaq) {		/* after meta_fini (shutdown) */
 		r->err = -ESHUTDOWN;
 		r->done(r);

@@ -49,6 +49,7 @@ struct meta_rec {
 	struct timespec atime;
 	uint64_t queued_ms;
 	int err;			/* result, -errno */
+	int sync_failed;		/* result: the data is not durable */
 	void (*done)(struct meta_rec *r);	/* main thread; may free r */
 	void *arg;
 };

@@ -551,6 +551,28 @@ out:
 	return 0;
 }
 
+/*
+ * The data of the object's file could not be made durable (fdatasync or
+ * syncfs failed: which pages were lost is not known), so memory must not
+ * claim any of it: the map empties, and the record still queued (or a new
+ * one) writes that to the xattrs. Later fills write the bytes again; the
+ * next barrier reports any new failure. Readers that already hold a map
+ * keep it until they refresh: the gen tells them to.
+ */
+static void
+forget_data(struct obj *o)
+{
+	uint32_t idx;
+
+	store_st.sync_failures++;
+	o->of->sync_fails++;	/* fills written before it claim nothing */
+	cfmt_map_clear(&o->map);
+	o->gen++;
+	if ((idx = obj_idx(o)) != INDEX_NONE)
+		index_set_bytes(idx, obj_disk_bytes(o));
+	store_queue_meta(o);
+}
+
 static void
 meta_obj_done(struct meta_rec *r)
 {
@@ -562,10 +584,13 @@ meta_obj_done(struct meta_rec *r)
 		o->mrec = NULL;
 	if (r->err) {
 		store_st.errors++;
-		log_warnx_rl(&store_rl_meta, "meta: %s: %s", o->path,
-		    strerror(-r->err));
+		log_warnx_rl(&store_rl_meta, "meta: %s: %s%s", o->path,
+		    strerror(-r->err), r->sync_failed ? "; its data is "
+		    "forgotten" : "");
 		if (r->link)
 			of->link_queued = 0;	/* the next record tries again */
+		if (r->sync_failed && o->of == of)
+			forget_data(o);
 	} else {
 		if (r->link)
 			of->linked = 1;
@@ -1036,6 +1061,7 @@ store_stats(struct ctl_kv *kv)
 	ctl_kv_u64(kv, "store.volumes_invalidated",
 	    store_st.volumes_invalidated);
 	ctl_kv_u64(kv, "store.strange", store_st.strange);
+	ctl_kv_u64(kv, "store.sync_failures", store_st.sync_failures);
 	ctl_kv_u64(kv, "store.errors", store_st.errors + ms.errors);
 	ctl_kv_u64(kv, "store.uring_writes", io_uring_writes());
 	ctl_kv_u64(kv, "meta.batches", ms.batches);

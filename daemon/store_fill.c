@@ -2,7 +2,9 @@
 /*
  * store_fill.c: fills (PROTO_WRITE): a client's bytes are copied into a
  * job at once and written by the io thread into the parts of the object
- * not already there; the map grows when the write is done. Fills stuck on
+ * not already there (every gap); the map grows when the write is done, and
+ * the answer says how many bytes from the fill's offset on the object then
+ * has (never more than the map holds). Fills stuck on
  * a frozen filesystem answer ENOBUFS, and too many bytes in flight shed
  * load. The objects and their files are store.c's.
  */
@@ -24,7 +26,6 @@
 
 #define FILL_REPLY_MS		1500	/* a fill stuck longer answers ENOBUFS */
 #define FILL_TICK_MS		100	/* how often stuck fills are looked at */
-#define FILL_MAX_GAPS		64
 #define FILL_MAX_PENDING	(256ULL << 20)	/* bytes copied, not yet written */
 
 struct fill {
@@ -33,13 +34,16 @@ struct fill {
 	struct ctl_req *rq;		/* NULL once answered */
 	struct obj *obj;
 	struct ofile *of;
-	uint64_t len;			/* bytes the client asked for */
-	uint64_t bytes;			/* bytes copied into data[] */
+	uint64_t off;			/* the range the client asked for */
+	uint64_t len;
+	uint64_t bytes;			/* bytes copied into data */
 	uint64_t submitted;
 	unsigned nseg;
-	struct io_seg seg[FILL_MAX_GAPS];
+	struct io_seg *seg;		/* the gaps: after the struct... */
+	uint8_t *data;			/* ...and their bytes after them */
+	unsigned sync_fails;		/* of->sync_fails when submitted */
 	int err;
-	uint8_t data[];
+	int held;			/* the kernel may still read data */
 };
 
 static struct fill *pending_fills;
@@ -69,7 +73,26 @@ fill_run(struct work *w)
 		f->err = f->of->err ? f->of->err : -EIO;
 		return;
 	}
-	f->err = io_write(f->of->fd, f->seg, f->nseg);
+	f->err = io_write(f->of->fd, f->seg, f->nseg, &f->held);
+}
+
+/* How many bytes from off on the map has, up to len. */
+static uint64_t
+covered_prefix(const struct cfmt_map *m, uint64_t off, uint64_t len)
+{
+	uint64_t pos = off, end = off + len;
+	uint32_t i;
+
+	for (i = 0; i < m->count && pos < end; i++) {
+		const struct cfmt_extent *e = &m->ext[i];
+
+		if (e->start + e->len <= pos)
+			continue;
+		if (e->start > pos)
+			break;
+		pos = e->start + e->len;
+	}
+	return (pos < end ? pos : end) - off;
 }
 
 static void
@@ -79,6 +102,7 @@ fill_done(struct work *w)
 	struct obj *o = f->obj;
 	uint8_t body[8];
 	struct proto_buf b;
+	uint64_t have = 0;
 	uint32_t idx;
 	unsigned i;
 	int ok = 1;
@@ -89,7 +113,9 @@ fill_done(struct work *w)
 		store_st.errors++;
 		log_warnx_rl(&store_rl_io, "store: fill %s: %s", o->path,
 		    strerror(-f->err));
-	} else if (o->of == f->of) {
+	} else if (o->of == f->of && f->sync_fails == f->of->sync_fails) {
+		/* (a barrier that failed meanwhile may have lost these
+		 * pages: such a fill claims nothing) */
 		for (i = 0; i < f->nseg && ok; i++)
 			if (cfmt_map_add(&o->map, f->seg[i].off,
 			    f->seg[i].len) < 0)
@@ -104,19 +130,30 @@ fill_done(struct work *w)
 		} else {
 			store_st.errors++;
 		}
+		/* the answer is what the map really has from off on: a map
+		 * at its extent limit may have forgotten some of it */
+		have = covered_prefix(&o->map, f->off, f->len);
 	}
 	if (f->rq) {
 		if (f->err) {
 			control_reply_str(f->rq, PROTO_ENOBUFS, "fill: %s",
 			    strerror(-f->err));
+		} else if (have == 0) {
+			control_reply_str(f->rq, PROTO_ENOBUFS, "fill: not "
+			    "kept (the object changed or its map is full)");
 		} else {
 			proto_buf_init(&b, body, sizeof(body));
-			proto_put_u64(&b, f->len);
+			proto_put_u64(&b, have);
 			control_reply(f->rq, PROTO_OK, body, b.off, -1);
 		}
 	}
 	of_put(f->of);
-	free(f);
+	if (f->held)	/* never reused: a late write must carry these bytes */
+		log_warnx("store: fill %s: %llu bytes kept for a write the "
+		    "kernel may still do", o->path,
+		    (unsigned long long)f->bytes);
+	else
+		free(f);
 	o->jobs--;
 	obj_put(o);
 }
@@ -148,20 +185,57 @@ fill_timer_fn(void *arg)
 		}
 }
 
+/* The parts of [off, off + len) the map does not have: their number; with
+ * seg, also each one (buf unset); *total is their bytes. */
+static unsigned
+gaps(const struct cfmt_map *m, uint64_t off, uint64_t len,
+    struct io_seg *seg, uint64_t *total)
+{
+	uint64_t pos = off, end = off + len;
+	unsigned n = 0;
+	uint32_t i;
+
+	*total = 0;
+	for (i = 0; i < m->count && pos < end; i++) {
+		const struct cfmt_extent *e = &m->ext[i];
+
+		if (e->start + e->len <= pos)
+			continue;
+		if (e->start >= end)
+			break;
+		if (e->start > pos) {
+			if (seg) {
+				seg[n].off = pos;
+				seg[n].len = e->start - pos;
+			}
+			*total += e->start - pos;
+			n++;
+		}
+		pos = e->start + e->len;
+	}
+	if (pos < end) {
+		if (seg) {
+			seg[n].off = pos;
+			seg[n].len = end - pos;
+		}
+		*total += end - pos;
+		n++;
+	}
+	return n;
+}
+
 static int
 h_write(struct ctl_req *rq)
 {
 	const uint8_t *data, *shm;
 	uint32_t id, flags;
-	uint64_t off, len, shm_off, shm_size, pos, end, gap, total = 0;
-	struct cfmt_extent *e;
+	uint64_t off, len, shm_off, shm_size, gap, total = 0;
 	struct handle *h;
 	struct fill *f;
 	struct obj *o;
 	uint8_t body[8];
 	struct proto_buf b;
-	struct io_seg seg[FILL_MAX_GAPS];
-	unsigned nseg = 0, i;
+	unsigned nseg, i;
 
 	id = proto_get_u32(&rq->body);
 	flags = proto_get_u32(&rq->body);
@@ -194,52 +268,34 @@ h_write(struct ctl_req *rq)
 		    "cache full" : "cache busy");
 		return 0;
 	}
-	/* only the parts not already claimed: never rewrite them in place */
-	pos = off;
-	end = off + len;
-	for (i = 0; i < o->map.count && pos < end && nseg < FILL_MAX_GAPS;
-	    i++) {
-		e = &o->map.ext[i];
-		if (e->start + e->len <= pos)
-			continue;
-		if (e->start >= end)
-			break;
-		if (e->start > pos) {
-			seg[nseg].off = pos;
-			seg[nseg].len = e->start - pos;
-			nseg++;
-		}
-		pos = e->start + e->len;
-	}
-	if (pos < end && nseg < FILL_MAX_GAPS) {
-		seg[nseg].off = pos;
-		seg[nseg].len = end - pos;
-		nseg++;
-	}
+	/* only the parts not already claimed: never rewrite them in place;
+	 * every gap (at most one more than the map's extents), so the whole
+	 * range is the daemon's once the write is done */
+	nseg = gaps(&o->map, off, len, NULL, &total);
 	if (nseg == 0 || len == 0) {
 		proto_buf_init(&b, body, sizeof(body));
 		proto_put_u64(&b, len);
 		control_reply(rq, PROTO_OK, body, b.off, -1);
 		return 0;
 	}
-	for (i = 0; i < nseg; i++)
-		total += seg[i].len;
 	if (pending_bytes + total > FILL_MAX_PENDING) {
 		/* the disk is slower than the clients: shed load */
 		store_st.enobufs++;
 		control_reply_str(rq, PROTO_ENOBUFS, "too many fills in flight");
 		return 0;
 	}
-	f = malloc(sizeof(*f) + total);
+	f = malloc(sizeof(*f) + nseg * sizeof(*f->seg) + total);
 	if (!f)
 		return -ENOMEM;
 	memset(f, 0, sizeof(*f));
+	f->seg = (struct io_seg *)(f + 1);
+	f->data = (uint8_t *)(f->seg + nseg);
+	(void)gaps(&o->map, off, len, f->seg, &total);
 	/* the job owns its bytes: copied now, from the message or the area */
 	total = 0;
 	for (i = 0; i < nseg; i++) {
-		gap = seg[i].len;
-		memcpy(f->data + total, data + (seg[i].off - off), gap);
-		f->seg[i] = seg[i];
+		gap = f->seg[i].len;
+		memcpy(f->data + total, data + (f->seg[i].off - off), gap);
 		f->seg[i].buf = f->data + total;
 		total += gap;
 	}
@@ -251,10 +307,12 @@ h_write(struct ctl_req *rq)
 	}
 	f->of = o->of;
 	f->of->refs++;
+	f->sync_fails = f->of->sync_fails;
 	f->obj = o;
 	store_idle_del(o);
 	o->jobs++;
 	f->rq = rq;
+	f->off = off;
 	f->len = len;
 	f->submitted = loop_now_ms();
 	f->w.run = fill_run;

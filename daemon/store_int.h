@@ -39,6 +39,7 @@ struct ofile {
 	unsigned refs;
 	int linked;			/* at its final name */
 	int link_queued;
+	unsigned sync_fails;		/* durability barriers that failed */
 };
 
 struct obj {
@@ -80,7 +81,7 @@ struct handle {
 struct store_counters {
 	uint64_t hits, misses, fills, fill_bytes, served, invalidations,
 	    errors, enobufs, volumes_created, volumes_invalidated, drops,
-	    stuck_fills, strange;
+	    stuck_fills, strange, sync_failures;
 };
 
 /* ---- store.c ---- */

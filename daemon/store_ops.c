@@ -519,7 +519,36 @@ h_volume_relinquish(struct ctl_req *rq)
 
 /* ---- cookies ------------------------------------------------------------- */
 
-/* Reply with the object's state; an fd goes with it when give_fd. */
+/*
+ * A read-only fd on the object's file for one client: an open file
+ * description of its own, so what the client does to it (fcntl O_DIRECT,
+ * O_NONBLOCK, its offset) touches nobody else. Reopened through the
+ * /proc magic link of rofd, which names the open file itself, never a path
+ * in the cache (a symlink planted there cannot redirect it); rofd was
+ * checked a regular file when opened, and is checked again so that no
+ * device's open is ever called. -1 when it cannot be had: no fd then.
+ */
+static int
+client_fd(const struct obj *o)
+{
+	char proc[64];
+	struct stat sb;
+	int fd;
+
+	if (fstat(o->rofd, &sb) < 0 || !S_ISREG(sb.st_mode))
+		return -1;
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", o->rofd);
+	fd = open(proc, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0) {
+		store_st.errors++;
+		log_warnx_rl(&store_rl_io, "store: reopen %s for a client: %s",
+		    o->path, strerror(errno));
+	}
+	return fd;
+}
+
+/* Reply with the object's state; an fd of the client's own goes with it
+ * when give_fd. */
 static void
 reply_state(struct ctl_req *rq, struct obj *o, uint32_t id, uint32_t flags,
     int give_fd)
@@ -527,13 +556,14 @@ reply_state(struct ctl_req *rq, struct obj *o, uint32_t id, uint32_t flags,
 	static uint8_t body[PROTO_MAX_MSG];	/* main thread only */
 	struct proto_buf b;
 	uint32_t i, n;
+	int fd = -1;
 
 	n = o->map.count;
 	if (n > PROTO_MAX_EXTENTS) {
 		n = PROTO_MAX_EXTENTS;
 		flags |= PROTO_COOKIE_MAP_TRUNCATED;
 	}
-	if (give_fd && o->rofd >= 0)
+	if (give_fd && o->rofd >= 0 && (fd = client_fd(o)) >= 0)
 		flags |= PROTO_COOKIE_HAVE_FD;
 	/* a frozen or full cache still serves reads: only a volume that
 	 * cannot be made disables caching */
@@ -551,8 +581,11 @@ reply_state(struct ctl_req *rq, struct obj *o, uint32_t id, uint32_t flags,
 	}
 	if (flags & PROTO_COOKIE_HAVE_FD)
 		store_st.served += cfmt_map_bytes(&o->map);
-	control_reply(rq, PROTO_OK, body, b.off,
-	    (flags & PROTO_COOKIE_HAVE_FD) ? o->rofd : -1);
+	control_reply(rq, PROTO_OK, body, b.off, fd);
+	/* the client holds it now (or never will): this is not the last
+	 * reference to the file, which rofd holds, so it never waits */
+	if (fd >= 0)
+		close(fd);
 }
 
 /* A stale handle: no fd, no data; the client drops what it holds. */
@@ -598,7 +631,7 @@ h_cookie_acquire(struct ctl_req *rq)
 	struct obj *o;
 	uint64_t size;
 	unsigned fan;
-	int n, any, isnew = 0, loaded;
+	int n, any, loaded;
 
 	vid = proto_get_u32(&rq->body);
 	flags = proto_get_u32(&rq->body);
@@ -629,7 +662,6 @@ h_cookie_acquire(struct ctl_req *rq)
 		o = obj_new(v, name, fan);
 		if (!o)
 			return -ENOMEM;
-		isnew = 1;
 		idx = obj_idx(o);
 		if (v->state != VOL_READY || (idx != INDEX_NONE &&
 		    index_get_state(idx) == INDEX_CULLING))
@@ -661,8 +693,9 @@ h_cookie_acquire(struct ctl_req *rq)
 	id = h ? handle_add(&s->objs, &s->nobjs, h) : 0;
 	if (!id) {
 		free(h);
-		if (isnew)
-			obj_put(o);
+		/* new, or woken from the idle list (and taken off it): nobody
+		 * may hold it now, so it goes back or away */
+		obj_put(o);
 		return -ENOMEM;
 	}
 	h->o = o;

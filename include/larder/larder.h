@@ -81,18 +81,24 @@ int larder_cookie_relinquish(struct larder_cookie *c, int retire);
  * Read cached bytes [offset, offset + len) into buf. Either the whole range
  * is cached and len is returned, or -ENODATA and nothing is promised about
  * buf. Ranges past the object size give -EINVAL. Reads go to the object's
- * file directly (an fd the daemon passed), with no round trip when the
- * range is known to be cached.
+ * file directly (an fd the daemon passed, an open file of this connection's
+ * own), with no round trip when the range is known to be cached.
  */
 ssize_t larder_read(struct larder_cookie *c, void *buf, size_t len,
     uint64_t offset);
 
 /*
  * Fill [offset, offset + len) with data fetched from the remote. Returns
- * len once the daemon has the bytes, or -ENOBUFS when the cache cannot take
- * them now (full, frozen, suspended): the caller may ignore that, this is a
- * cache. The bytes become readable at once and durable soon after; the
- * daemon never claims bytes on disk before they are durable.
+ * how many bytes from offset on the daemon has once the call returns: len
+ * when it took them all. A smaller count n is a short write: [offset,
+ * offset + n) is cached, the rest is not (the cache stopped taking data
+ * midway, or the object's map is full); the caller may write the rest
+ * again or leave it. -ENOBUFS when the cache cannot take any of it now
+ * (full, frozen, suspended, or the object changed): the caller may ignore
+ * that, this is a cache. The bytes become readable at once and durable
+ * soon after; the daemon never claims bytes on disk before they are
+ * durable, and forgets them if making them durable fails (a later read
+ * then gives -ENODATA).
  */
 ssize_t larder_write(struct larder_cookie *c, const void *buf, size_t len,
     uint64_t offset);

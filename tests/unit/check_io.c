@@ -1,0 +1,227 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * check_io.c: io_write (io.c) never returns while the kernel may still
+ * read the segments' buffers (the caller frees them next), whatever fails
+ * on the way: a full submission queue, a wait cut short, a ring that stops
+ * answering. Faults are injected at io.c's liburing calls; the writes are
+ * real, to a file in /tmp.
+ */
+#include <check.h>
+#include <errno.h>
+#include <liburing.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int fail_sqe_at = -1;	/* that get_sqe (counting from 0) gives NULL */
+static int nsqe;
+static int wait_soft;		/* waits that submit, then say -EAGAIN */
+static int wait_hard;		/* waits that submit, then fail with -EIO */
+static unsigned long submitted, seen;
+
+static struct io_uring_sqe *
+t_get_sqe(struct io_uring *r)
+{
+	if (nsqe++ == fail_sqe_at)
+		return NULL;
+	return io_uring_get_sqe(r);
+}
+
+/* Submit for real; then maybe pretend the wait failed. */
+static int
+t_submit_and_wait(struct io_uring *r, unsigned want)
+{
+	int n;
+
+	if (wait_soft > 0 || wait_hard) {
+		if ((n = io_uring_submit(r)) > 0)
+			submitted += n;
+		if (wait_hard)
+			return -EIO;
+		wait_soft--;
+		return -EAGAIN;
+	}
+	n = io_uring_submit_and_wait(r, want);
+	if (n > 0)
+		submitted += n;
+	return n < 0 ? n : 0;
+}
+
+static __attribute__((unused)) int
+t_submit(struct io_uring *r)
+{
+	int n = io_uring_submit(r);
+
+	if (n > 0)
+		submitted += n;
+	return n;
+}
+
+static __attribute__((unused)) int
+t_wait_cqe(struct io_uring *r, struct io_uring_cqe **c)
+{
+	if (wait_hard)
+		return -EIO;
+	if (wait_soft > 0) {
+		wait_soft--;
+		return -EAGAIN;
+	}
+	return io_uring_wait_cqe(r, c);
+}
+
+static void
+t_cqe_seen(struct io_uring *r, struct io_uring_cqe *c)
+{
+	seen++;
+	io_uring_cqe_seen(r, c);
+}
+
+#define io_uring_get_sqe t_get_sqe
+#define io_uring_submit_and_wait t_submit_and_wait
+#define io_uring_submit t_submit
+#define io_uring_wait_cqe t_wait_cqe
+#define io_uring_cqe_seen t_cqe_seen
+#include "daemon/io.c"
+
+#define NSEG	200
+#define SEGLEN	1000
+
+static struct io_seg segs[NSEG];
+static uint8_t *bufs;
+
+/* A file and NSEG segments (every other SEGLEN bytes) with known bytes. */
+static int
+setup(void)
+{
+	char path[] = "/tmp/check_io.XXXXXX";
+	unsigned i, j;
+	int fd;
+
+	fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	unlink(path);
+	bufs = malloc(NSEG * SEGLEN);
+	ck_assert_ptr_nonnull(bufs);
+	for (i = 0; i < NSEG; i++) {
+		for (j = 0; j < SEGLEN; j++)
+			bufs[i * SEGLEN + j] = (uint8_t)(i * 7 + j);
+		segs[i].off = (uint64_t)i * 2 * SEGLEN;
+		segs[i].len = SEGLEN;
+		segs[i].buf = bufs + i * SEGLEN;
+	}
+	nsqe = 0;
+	submitted = seen = 0;
+	return fd;
+}
+
+/* Nothing queued and not submitted, nothing submitted and not reaped. */
+static void
+assert_quiet(void)
+{
+	if (ring_state == 1)
+		ck_assert_uint_eq(io_uring_sq_ready(&ring), 0);
+	ck_assert_uint_eq(submitted, seen);
+}
+
+static void
+assert_written(int fd, unsigned n)
+{
+	uint8_t got[SEGLEN];
+	unsigned i;
+
+	for (i = 0; i < n; i++) {
+		ck_assert_int_eq(pread(fd, got, SEGLEN, segs[i].off), SEGLEN);
+		ck_assert_mem_eq(got, segs[i].buf, SEGLEN);
+	}
+}
+
+START_TEST(many_segments_all_written)
+{
+	int fd = setup(), held = -1;
+
+	ck_assert_int_eq(io_write(fd, segs, NSEG, &held), 0);
+	ck_assert_int_eq(held, 0);
+	ck_assert_int_eq(ring_state, 1);
+	ck_assert_uint_eq(seen, NSEG);
+	assert_quiet();
+	assert_written(fd, NSEG);
+	close(fd);
+	free(bufs);
+}
+END_TEST
+
+START_TEST(full_queue_reaps_what_it_queued)
+{
+	int fd = setup(), held = -1;
+
+	fail_sqe_at = 2;	/* the third of five segments finds no sqe */
+	ck_assert_int_eq(io_write(fd, segs, 5, &held), -EBUSY);
+	ck_assert_int_eq(held, 0);
+	assert_quiet();
+	ck_assert_uint_eq(seen, 2);
+	assert_written(fd, 2);
+	close(fd);
+	free(bufs);
+}
+END_TEST
+
+START_TEST(short_of_resources_waits_again)
+{
+	int fd = setup(), held = -1;
+
+	wait_soft = 3;
+	ck_assert_int_eq(io_write(fd, segs, NSEG, &held), 0);
+	ck_assert_int_eq(held, 0);
+	assert_quiet();
+	assert_written(fd, NSEG);
+	close(fd);
+	free(bufs);
+}
+END_TEST
+
+START_TEST(dead_ring_says_buffers_held)
+{
+	int fd = setup(), held = -1;
+
+	wait_hard = 1;
+	ck_assert_int_lt(io_write(fd, segs, 5, &held), 0);
+	ck_assert_int_eq(held, 1);	/* the caller must keep the buffers */
+	ck_assert_int_eq(ring_state, -1);
+	/* the ring is given up: pwrite from now on */
+	wait_hard = 0;
+	submitted = seen = 0;
+	ck_assert_int_eq(io_write(fd, segs, NSEG, &held), 0);
+	ck_assert_int_eq(held, 0);
+	ck_assert_uint_eq(submitted, 0);
+	assert_written(fd, NSEG);
+	close(fd);
+	/* bufs not freed: the kernel may still read five of them */
+}
+END_TEST
+
+static Suite *
+io_suite(void)
+{
+	Suite *s = suite_create("io");
+	TCase *tc = tcase_create("io_write");
+
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, many_segments_all_written);
+	tcase_add_test(tc, full_queue_reaps_what_it_queued);
+	tcase_add_test(tc, short_of_resources_waits_again);
+	tcase_add_test(tc, dead_ring_says_buffers_held);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(io_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
