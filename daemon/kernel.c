@@ -54,6 +54,7 @@
 #include "freeze.h"
 #include "index.h"
 #include "kernel.h"
+#include "daemon/beneath.h"
 #include "log.h"
 #include "loop.h"
 #include "mount.h"
@@ -508,10 +509,9 @@ kernel_cull_one(const char *volume_key, uint8_t fanout, const char *name,
 		r = -ENAMETOOLONG;
 		goto out;
 	}
-	dfd = openat(K.rootfd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-	    O_CLOEXEC);
+	dfd = open_dir_beneath(K.rootfd, path);
 	if (dfd < 0) {
-		r = errno == ENOENT ? -ENOENT : -errno;
+		r = dfd;
 		goto out;
 	}
 	r = fchdir(dfd) < 0 ? -errno : 0;

@@ -29,6 +29,7 @@
 #include "config.h"
 #include "conf.h"
 #include "caps.h"
+#include "daemon/beneath.h"
 #include "control.h"
 #include "cull.h"
 #include "freeze.h"
@@ -73,7 +74,8 @@ usage(FILE *f)
 "  -N          never cull\n"
 "  -f FILE     config file [%s, else %s]\n"
 "  -p PIDFILE  write the pid there [%s when daemonised]\n"
-"  -t          check the config, print `configuration OK' or the errors\n"
+"  -t          check the config and what a start needs (dir, socket dir,\n"
+"              /dev/cachefiles), print `configuration OK' or the errors\n"
 "  -v          print the version\n"
 "  -h, --help  this text\n", DEFAULT_CONF_FILE, CACHEFILESD_CONF_FILE,
 	    DEFAULT_PIDFILE);
@@ -166,6 +168,160 @@ default_conf(void)
 	if (access(DEFAULT_CONF_FILE, F_OK) == 0)
 		return DEFAULT_CONF_FILE;
 	return CACHEFILESD_CONF_FILE;
+}
+
+/*
+ * What a start needs of the cache dir: a directory, owned by larderd's
+ * user and writable by nobody else (whoever can write in it can plant
+ * entries for larderd, running with privileges, to act on). 0, or -errno
+ * with what to do about it in err.
+ */
+static int
+check_cache_dir(const char *dir, char *err, size_t errsz)
+{
+	struct stat sb;
+	int e;
+
+	if (stat(dir, &sb) < 0) {
+		e = errno;
+		if (e == ENOENT)
+			snprintf(err, errsz, "cache dir %s does not exist: "
+			    "create it (mkdir -m 0700 %s) or change `dir'",
+			    dir, dir);
+		else
+			snprintf(err, errsz, "cache dir %s: %s", dir,
+			    strerror(e));
+		return -e;
+	}
+	if (!S_ISDIR(sb.st_mode)) {
+		snprintf(err, errsz, "cache dir %s is not a directory: change "
+		    "`dir'", dir);
+		return -ENOTDIR;
+	}
+	if (sb.st_uid != geteuid()) {
+		snprintf(err, errsz, "cache dir %s is owned by uid %lu, not by "
+		    "larderd's uid %lu: chown %lu %s", dir,
+		    (unsigned long)sb.st_uid, (unsigned long)geteuid(),
+		    (unsigned long)geteuid(), dir);
+		return -EPERM;
+	}
+	if (sb.st_mode & (S_IWGRP | S_IWOTH)) {
+		snprintf(err, errsz, "cache dir %s is writable by %s (mode "
+		    "%04o): chmod go-w %s", dir, (sb.st_mode & S_IWOTH) ?
+		    "others" : "its group", (unsigned)(sb.st_mode & 07777),
+		    dir);
+		return -EPERM;
+	}
+	return 0;
+}
+
+/* Can the socket be made at path? Its directory, or the nearest existing
+ * ancestor (the rest is made at start), must be a directory we may write
+ * in. 0, or -errno with what is wrong in err. */
+static int
+check_socket_dir(const char *path, char *err, size_t errsz)
+{
+	struct sockaddr_un sa;
+	char dir[PATH_MAX], *p;
+	struct stat sb;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		snprintf(err, errsz, "socket %s: longer than %zu bytes: choose "
+		    "a shorter `socket'", path, sizeof(sa.sun_path) - 1);
+		return -ENAMETOOLONG;
+	}
+	snprintf(dir, sizeof(dir), "%s", path);
+	if ((p = strrchr(dir, '/')) == NULL || p == dir)
+		snprintf(dir, sizeof(dir), "/");
+	else
+		*p = '\0';
+	while (stat(dir, &sb) < 0) {
+		if (errno != ENOENT || (p = strrchr(dir, '/')) == NULL) {
+			snprintf(err, errsz, "socket %s: directory %s: %s",
+			    path, dir, strerror(errno));
+			return -errno;
+		}
+		if (p == dir)
+			p[1] = '\0';
+		else
+			*p = '\0';
+	}
+	if (!S_ISDIR(sb.st_mode)) {
+		snprintf(err, errsz, "socket %s: %s is not a directory", path,
+		    dir);
+		return -ENOTDIR;
+	}
+	if (access(dir, W_OK | X_OK) < 0) {
+		snprintf(err, errsz, "socket %s: cannot write in %s: %s", path,
+		    dir, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+/*
+ * larderd -t, after the config parsed: check what a start would check
+ * before it changes anything (the cache dir, the socket's directory, the
+ * kernel device for `backend kernel'), and say which backend `backend
+ * auto' would pick. Prints each problem; the number of errors.
+ */
+static int
+check_start(const struct conf *c, const char *file)
+{
+	const char *sock = c->socket[0] ? c->socket : DEFAULT_SOCKET;
+	char err[3 * PATH_MAX];
+	int bad = 0;
+
+	if (!c->dir[0]) {
+		printf("%s: no dir line: add `dir /path/to/cache'\n", file);
+		bad++;
+	} else if (check_cache_dir(c->dir, err, sizeof(err)) < 0) {
+		printf("%s\n", err);
+		bad++;
+	}
+	if (check_socket_dir(sock, err, sizeof(err)) < 0) {
+		printf("%s\n", err);
+		bad++;
+	}
+#ifdef HAVE_KERNEL_MODE
+	if (c->backend == CONF_BACKEND_KERNEL ||
+	    c->backend == CONF_BACKEND_AUTO) {
+		int fd = open(KERNEL_DEVICE, O_RDWR | O_CLOEXEC), e = errno;
+		int kernel = c->backend == CONF_BACKEND_KERNEL;
+
+		if (fd >= 0)
+			close(fd);
+		if (fd >= 0 && !kernel)
+			printf("backend auto: a start would use kernel mode "
+			    "(%s opens)\n", KERNEL_DEVICE);
+		else if (fd < 0 && e == EBUSY)
+			printf("%s: in use by a running cache daemon (larderd "
+			    "or cachefilesd): a start now would fail until it "
+			    "stops%s\n", KERNEL_DEVICE, kernel ? "" :
+			    "; backend auto would then use kernel mode");
+		else if (fd < 0 && !kernel)
+			printf("backend auto: a start would use userspace mode "
+			    "(%s: %s)\n", KERNEL_DEVICE, strerror(e));
+		else if (fd < 0 && (e == ENOENT || e == ENXIO ||
+		    e == ENODEV)) {
+			printf("backend kernel: %s: %s: load the cachefiles "
+			    "module (modprobe cachefiles)\n", KERNEL_DEVICE,
+			    strerror(e));
+			bad++;
+		} else if (fd < 0) {
+			printf("backend kernel: %s: %s%s\n", KERNEL_DEVICE,
+			    strerror(e), e == EACCES || e == EPERM ?
+			    " (kernel mode needs root with CAP_SYS_ADMIN)" :
+			    "");
+			bad++;
+		}
+	}
+#else
+	if (c->backend == CONF_BACKEND_AUTO)
+		printf("backend auto: a start would use userspace mode (kernel "
+		    "mode not built in)\n");
+#endif
+	return bad;
 }
 
 static gid_t
@@ -494,7 +650,7 @@ main(int argc, char **argv)
 	};
 	struct errsink e = { 0 };
 	const char *file = NULL;
-	char err[1024], abspath[PATH_MAX];
+	char err[3 * PATH_MAX], abspath[PATH_MAX];
 	int ch, test = 0, systemd, rc;
 
 	while ((ch = getopt_long(argc, argv, "dsnNf:p:tvh", longopts,
@@ -536,6 +692,8 @@ main(int argc, char **argv)
 		e.to_stdout = 1;
 		if (conf_parse(file, conf, conf_err, &e) < 0)
 			return 1;
+		if (check_start(conf, file) > 0)
+			return 1;
 		printf("configuration OK\n");
 		return 0;
 	}
@@ -551,9 +709,15 @@ main(int argc, char **argv)
 		    "it");
 	if (!debug && conf->debug)
 		log_set_debug(1);
+	if (beneath_fallback())
+		log_info("openat2 is refused here (a seccomp filter, or a "
+		    "kernel before 5.6): paths in the cache are resolved one "
+		    "openat at a time, with the same checks");
 	if (!conf->dir[0])
 		fatalx("config %s: no dir line: add `dir /path/to/cache'",
 		    file);
+	if (check_cache_dir(conf->dir, err, sizeof(err)) < 0)
+		fatalx("%s", err);
 	kernel_mode = conf->backend == CONF_BACKEND_KERNEL;
 #ifdef HAVE_KERNEL_MODE
 	if (conf->backend == CONF_BACKEND_AUTO)

@@ -14,6 +14,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "daemon/beneath.h"
 #include "log.h"
 #include "loop.h"
 #include "meta.h"
@@ -145,18 +146,27 @@ static int
 link_object(struct meta_rec *r, struct meta_stats *st)
 {
 	char proc[64], tmp[64];
+	const char *last;
+	int pfd;
 
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", r->fd);
 	snprintf(tmp, sizeof(tmp), STORE_LINK_PREFIX "%ld.%lu", (long)getpid(),
 	    ++link_counter);
 	if (linkat(AT_FDCWD, proc, stage_fd, tmp, AT_SYMLINK_FOLLOW) < 0)
 		return -errno;
-	if (renameat(stage_fd, tmp, cache_fd, r->path) < 0) {
+	/* no symlink on the way to the final name is followed */
+	if ((pfd = beneath_parent(cache_fd, r->path, &last)) < 0) {
+		(void)unlinkat(stage_fd, tmp, 0);
+		return pfd;
+	}
+	if (renameat(stage_fd, tmp, pfd, last) < 0) {
 		int err = -errno;
 
+		close(pfd);
 		(void)unlinkat(stage_fd, tmp, 0);
 		return err;
 	}
+	close(pfd);
 	st->links++;
 	return 0;
 }
@@ -166,10 +176,9 @@ write_volume_xattr(struct meta_rec *r, struct meta_stats *st)
 {
 	int fd, err = 0;
 
-	fd = openat(cache_fd, r->path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-	    O_CLOEXEC);
+	fd = open_dir_beneath(cache_fd, r->path);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	if (fsetxattr(fd, CFMT_XATTR, r->xattr, r->xattr_len, 0) < 0)
 		err = -errno;
 	else
@@ -237,11 +246,17 @@ batch_run(struct work *w)
 		if (r->kind != META_ATIME)
 			continue;
 		struct timespec ts[2] = { r->atime, { 0, UTIME_OMIT } };
+		const char *last;
+		int pfd = beneath_parent(cache_fd, r->path, &last);
 
-		if (utimensat(cache_fd, r->path, ts, AT_SYMLINK_NOFOLLOW) < 0)
+		if (pfd < 0)
+			r->err = pfd;
+		else if (utimensat(pfd, last, ts, AT_SYMLINK_NOFOLLOW) < 0)
 			r->err = -errno;
 		else
 			b->st.atimes++;
+		if (pfd >= 0)
+			close(pfd);
 	}
 	if (want_syncfs) {
 		b->st.syncfs++;

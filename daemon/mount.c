@@ -25,6 +25,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/vfs.h>
 #include <sys/xattr.h>
 
 #include <errno.h>
@@ -42,6 +43,7 @@
 
 #include "config.h"
 #include "control.h"
+#include "daemon/beneath.h"
 #include "log.h"
 #include "loop.h"
 #include "mount.h"
@@ -65,6 +67,7 @@ static struct {
 	char target[PATH_MAX];		/* original mount point */
 	char root[PATH_MAX];		/* dir's mount's root within the fs */
 	int orig_mounted;		/* original mount still in the table */
+	int hidden;			/* not in this root's mountinfo (chroot) */
 	int mnt_ro;			/* the original mount is read-only */
 	int sb_ro;			/* the filesystem (superblock) is read-only */
 
@@ -201,6 +204,69 @@ lookup_mount(int id, const char *mp)
 	return rc;
 }
 
+/* A filesystem's name from its statfs magic, for the types refuse_fstype
+ * and the messages care about; NULL if unknown. */
+static const char *
+magic_name(unsigned long magic)
+{
+	static const struct {
+		unsigned long magic;
+		const char *name;
+	} t[] = {
+		{ 0xef53, "ext4" }, { 0x58465342, "xfs" },
+		{ 0x9123683e, "btrfs" }, { 0xf2f52010, "f2fs" },
+		{ 0x794c7630, "overlay" }, { 0x01021994, "tmpfs" },
+		{ 0x858458f6, "ramfs" }, { 0x958458f6, "hugetlbfs" },
+		{ 0x6969, "nfs" }, { 0xff534d42, "cifs" },
+		{ 0xfe534d42, "smb3" }, { 0x01021997, "9p" },
+		{ 0x65735546, "fuse" }, { 0x00c36400, "ceph" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		if (t[i].magic == magic)
+			return t[i].name;
+	return NULL;
+}
+
+/*
+ * In a chroot or container whose root is not a mount point, the mount
+ * holding dir lies above the root, and /proc/self/mountinfo leaves it out.
+ * Describe it from statfs and statx instead: the clone (open_tree of dir
+ * itself) and the claim need no mountinfo, only the messages and the
+ * fstype check do.
+ */
+static int
+describe_hidden(const char *dir)
+{
+	struct statfs sf;
+	struct statvfs sv;
+	struct statx stx;
+	const char *name;
+
+	if (statfs(dir, &sf) == -1 || statvfs(dir, &sv) == -1)
+		return -errno;
+	name = magic_name((unsigned long)sf.f_type);
+	if (name != NULL)
+		copystr(m.fstype, sizeof(m.fstype), name);
+	else
+		snprintf(m.fstype, sizeof(m.fstype), "magic 0x%lx",
+		    (unsigned long)sf.f_type);
+	memset(&stx, 0, sizeof(stx));
+	if (statx(AT_FDCWD, dir, 0, STATX_MNT_ID, &stx) == 0 &&
+	    (stx.stx_mask & STATX_MNT_ID) != 0)
+		m.mnt_id = (int)stx.stx_mnt_id;
+	snprintf(m.source, sizeof(m.source), "device %u:%u",
+	    stx.stx_dev_major, stx.stx_dev_minor);
+	copystr(m.target, sizeof(m.target), "(above this root, not in its "
+	    "mountinfo)");
+	copystr(m.root, sizeof(m.root), "");
+	m.mnt_ro = m.sb_ro = (sv.f_flag & ST_RDONLY) != 0;
+	m.orig_mounted = 0;
+	m.hidden = 1;
+	return 0;
+}
+
 /* Find dir's mount: by the mount id statx gives, else by its mount point. */
 static int
 find_mount(const char *dir)
@@ -220,6 +286,8 @@ find_mount(const char *dir)
 		return -ENOENT;
 	rc = lookup_mount(0, mp);
 	free(mp);
+	if (rc == -ENOENT)
+		rc = describe_hidden(dir);
 	return rc;
 }
 
@@ -267,10 +335,21 @@ claim_open(long *holder)
 	int fd, e;
 
 	*holder = 0;
-	fd = openat(m.rootfd, LOCK_NAME, O_RDWR | O_CREAT | O_CLOEXEC |
-	    O_NOFOLLOW | O_NOCTTY, 0600);
-	if (fd == -1)
-		return -errno;
+	/* never a symlink, and never the open of a planted fifo or device
+	 * node: an existing lock file is opened only once it is known to be
+	 * a regular file (-EINVAL if not) */
+	fd = beneath_open_reg(m.rootfd, LOCK_NAME, O_RDWR | O_NOCTTY);
+	if (fd == -ENOENT) {
+		fd = openat(m.rootfd, LOCK_NAME, O_RDWR | O_CREAT | O_EXCL |
+		    O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+		if (fd == -1 && errno == EEXIST)
+			fd = beneath_open_reg(m.rootfd, LOCK_NAME,
+			    O_RDWR | O_NOCTTY);
+		else if (fd == -1)
+			fd = -errno;
+	}
+	if (fd < 0)
+		return fd;
 	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
 		e = errno;
 		if (e == EWOULDBLOCK) {
@@ -302,6 +381,10 @@ take_claim(char *err, size_t errsz)
 	if (fd == -EBUSY)
 		return seterr(err, errsz, -EBUSY, "cache dir %s: already in use "
 		    "by another larderd", m.dir);
+	if (fd == -EINVAL || fd == -ELOOP)
+		return seterr(err, errsz, fd, "cache dir %s: %s is not a "
+		    "regular file: remove it (larderd makes a new one)", m.dir,
+		    LOCK_NAME);
 	if (fd < 0)
 		return seterr(err, errsz, fd, "cache dir %s: open and lock %s: "
 		    "%s", m.dir, LOCK_NAME, strerror(-fd));
@@ -477,6 +560,7 @@ mount_close(void)
 		m.treefd = -1;
 	}
 	m.orig_mounted = 0;
+	m.hidden = 0;
 }
 
 int
@@ -558,7 +642,7 @@ recheck(void)
 	struct statvfs sv;
 	int rc;
 
-	if (!was_mounted)
+	if (!was_mounted || m.hidden)
 		return;
 	rc = lookup_mount(m.mnt_id, NULL);
 	if (rc == -ENOENT) {
@@ -644,7 +728,8 @@ mount_status(struct ctl_kv *kv)
 	ctl_kv_str(kv, "mount.fstype", m.fstype);
 	ctl_kv_str(kv, "mount.source", m.source);
 	ctl_kv_str(kv, "mount.target", m.target);
-	ctl_kv_str(kv, "mount.original", m.orig_mounted ? "mounted" :
+	ctl_kv_str(kv, "mount.original", m.hidden ? "not visible from this "
+	    "root (chroot or container)" : m.orig_mounted ? "mounted" :
 	    "unmounted (working on the private clone)");
 	ctl_kv_str(kv, "mount.filesystem", ro ? "read-only" : "read-write");
 	ctl_kv_str(kv, "mount.claim", m.lockfd != -1 ? "held" : "released");

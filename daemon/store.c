@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "cfmt.h"
+#include "daemon/beneath.h"
 #include "conf.h"
 #include "control.h"
 #include "cull.h"
@@ -413,8 +414,7 @@ obj_wake(struct obj *o)
 	idx = obj_idx(o);
 	if (idx == INDEX_NONE || index_get_state(idx) != INDEX_LIVE)
 		return 0;
-	fd = openat(store_cache_fd, o->path, O_RDONLY | O_NOFOLLOW |
-	    O_NONBLOCK | O_CLOEXEC);
+	fd = beneath_open_reg(store_cache_fd, o->path, O_RDONLY | O_NONBLOCK);
 	if (fd < 0)
 		return 0;
 	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) ||
@@ -634,8 +634,7 @@ mkfile_run(struct work *w)
 
 	j->tmp = 0;
 	if (j->existing) {
-		fd = openat(store_cache_fd, j->path, O_RDWR | O_NOFOLLOW |
-		    O_CLOEXEC);
+		fd = beneath_open_reg(store_cache_fd, j->path, O_RDWR);
 		if (fd >= 0 && (fstat(fd, &sb) < 0 || sb.st_dev != j->dev ||
 		    sb.st_ino != j->ino || !S_ISREG(sb.st_mode))) {
 			close(fd);	/* replaced or culled meanwhile */
@@ -643,12 +642,14 @@ mkfile_run(struct work *w)
 		}
 	}
 	if (fd < 0) {
-		fd = openat(store_cache_fd, j->dir, O_TMPFILE | O_RDWR |
-		    O_CLOEXEC, 0600);
+		fd = beneath_open(store_cache_fd, j->dir, O_TMPFILE | O_RDWR,
+		    0600);
 		j->tmp = 1;
 	}
-	if (fd < 0)
-		j->of->err = -errno;
+	if (fd < 0) {
+		j->of->err = fd;
+		fd = -1;
+	}
 	j->of->fd = fd;
 }
 
@@ -749,13 +750,20 @@ obj_load(struct obj *o, const uint8_t *aux, size_t aux_len, uint64_t size,
 	ssize_t xl, ml;
 	int fd;
 
-	fd = openat(store_cache_fd, o->path, O_RDONLY | O_NOFOLLOW |
-	    O_NONBLOCK | O_CLOEXEC);
+	/* a fifo or device node planted here is never opened for I/O, and
+	 * no symlink on the way is followed */
+	fd = beneath_open_reg(store_cache_fd, o->path, O_RDONLY | O_NONBLOCK);
+	if (fd == -EINVAL) {
+		store_st.strange++;
+		log_warnx_rl(&rl_strange, "store: %s: not a regular file: "
+		    "ignored", o->path);
+		return -1;
+	}
 	if (fd < 0) {
-		if (errno != ENOENT) {
+		if (fd != -ENOENT) {
 			store_st.strange++;
 			log_warnx_rl(&rl_strange, "store: open %s: %s", o->path,
-			    strerror(errno));
+			    strerror(-fd));
 		}
 		return 0;
 	}

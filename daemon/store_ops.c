@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cfmt.h"
+#include "daemon/beneath.h"
 #include "control.h"
 #include "cull.h"
 #include "index.h"
@@ -159,10 +160,9 @@ vol_run(struct work *w)
 		j->err = -errno;
 		return;
 	}
-	dfd = openat(store_cache_fd, j->name, O_RDONLY | O_DIRECTORY |
-	    O_NOFOLLOW | O_CLOEXEC);
+	dfd = open_dir_beneath(store_cache_fd, j->name);
 	if (dfd < 0) {
-		j->err = -errno;
+		j->err = dfd;
 		return;
 	}
 	for (i = 0; i < 256; i++) {
@@ -330,9 +330,8 @@ h_volume_acquire(struct ctl_req *rq)
 			rflags |= PROTO_VOLUME_CREATED;
 			store_st.volumes_created++;
 		} else {
-			fd = S_ISDIR(sb.st_mode) ? openat(store_cache_fd, name,
-			    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) :
-			    -1;
+			fd = S_ISDIR(sb.st_mode) ?
+			    open_dir_beneath(store_cache_fd, name) : -1;
 			xl = fd >= 0 ? fgetxattr(fd, CFMT_XATTR, xb,
 			    sizeof(xb)) : -1;
 			if (fd >= 0)
@@ -375,15 +374,36 @@ h_volume_acquire(struct ctl_req *rq)
 	return 0;
 }
 
+/* Is there anything at path under cache/, reached without following a
+ * symlink? */
+static int
+exists_beneath(const char *path)
+{
+	int fd = beneath_open(store_cache_fd, path, O_PATH, 0);
+
+	if (fd < 0)
+		return fd == -ELOOP;	/* a symlink is something to drop */
+	close(fd);
+	return 1;
+}
+
 static void
 mv_run(struct work *w)
 {
 	struct mvjob *j = (struct mvjob *)w;
+	const char *last;
+	int pfd;
 
 	j->err = 0;
-	if (renameat(store_cache_fd, j->path, store_grave_fd, j->grave) < 0 &&
+	if ((pfd = beneath_parent(store_cache_fd, j->path, &last)) < 0) {
+		if (pfd != -ENOENT)
+			j->err = pfd;
+		return;
+	}
+	if (renameat(pfd, last, store_grave_fd, j->grave) < 0 &&
 	    errno != ENOENT)
 		j->err = -errno;
+	close(pfd);
 }
 
 static void
@@ -876,8 +896,7 @@ store_drop(const char *volume_key, const uint8_t *key, size_t key_len)
 		if (v && v->refs > 0)
 			return -EBUSY;
 		snprintf(path, sizeof(path), "I%s", volume_key);
-		if (vidx < 0 && !v && faccessat(store_cache_fd, path, F_OK,
-		    AT_SYMLINK_NOFOLLOW) < 0)
+		if (vidx < 0 && !v && !exists_beneath(path))
 			return -ENOENT;
 		if (v) {
 			vol_reset_objects(v);
@@ -899,8 +918,7 @@ store_drop(const char *volume_key, const uint8_t *key, size_t key_len)
 	    cfmt_fanout(key, key_len, cfmt_volume_hash(volume_key,
 	    strlen(volume_key))), name);
 	id = vidx >= 0 ? index_find(vidx, name) : INDEX_NONE;
-	if (id == INDEX_NONE && faccessat(store_cache_fd, path, F_OK,
-	    AT_SYMLINK_NOFOLLOW) < 0)
+	if (id == INDEX_NONE && !exists_beneath(path))
 		return -ENOENT;
 	if (id != INDEX_NONE)
 		index_del(id);

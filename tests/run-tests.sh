@@ -7,8 +7,11 @@
 # system: every tests/system/t-*.sh (root, loop devices); exit 0 pass,
 #         77 skip, anything else fail. A skip counts as a failure when
 #         LARDER_REQUIRE_ROOT=1.
-# vm:     every tests/vm/t-*.sh (boots ../shared/vm); a skip counts as a
-#         failure when LARDER_REQUIRE_VM=1.
+# vm:     every tests/vm/t-*.sh (boots a Debian kernel under qemu with the
+#         project's harness, tests/vm/run-vm.sh), once per Debian suite in
+#         LARDER_VM_SUITES (default "bookworm trixie sid": kernels 6.1,
+#         6.12 and Debian's newest); a skip counts as a failure when
+#         LARDER_REQUIRE_VM=1.
 # Logs of failed tests are kept in tests/log/.
 set -u
 top=${LARDER_BUILD:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -52,13 +55,13 @@ run_unit() {
 	done
 }
 
-# run_scripts DIR REQUIRE-VAR
+# run_scripts DIR REQUIRE-VAR [TAG]: TAG names the run (the VM suite)
 run_scripts() {
-	dir=$1 req=$2
+	dir=$1 req=$2 tag=${3:-}
 	for t in "$top"/tests/"$dir"/t-*.sh; do
 		[ -f "$t" ] || continue
-		name=$dir/${t##*/}
-		log=$logdir/${dir}-${t##*/}.log
+		name=$dir/${t##*/}${tag:+ [$tag]}
+		log=$logdir/${dir}-${t##*/}${tag:+-$tag}.log
 		start=$(date +%s)
 		timeout -k 10 "$timeout" sh "$t" > "$log" 2>&1 < /dev/null
 		rc=$?
@@ -82,11 +85,18 @@ run_scripts() {
 	done
 }
 
+run_vm() {
+	for suite in ${LARDER_VM_SUITES:-bookworm trixie sid}; do
+		export VM_SUITE="$suite"
+		run_scripts vm LARDER_REQUIRE_VM "$suite"
+	done
+}
+
 case $what in
 unit) run_unit ;;
 system) run_scripts system LARDER_REQUIRE_ROOT ;;
-vm) run_scripts vm LARDER_REQUIRE_VM ;;
-all) run_unit; run_scripts system LARDER_REQUIRE_ROOT; run_scripts vm LARDER_REQUIRE_VM ;;
+vm) run_vm ;;
+all) run_unit; run_scripts system LARDER_REQUIRE_ROOT; run_vm ;;
 *) echo "usage: $0 [unit|system|vm|all]" >&2; exit 2 ;;
 esac
 

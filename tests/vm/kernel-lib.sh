@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # kernel-lib.sh: sourced by tests/vm/t-kernel-*.sh and
-# tests/bench/bench-kernel-cull.sh (host side). Finds the VM harness and
-# larderd, makes a 9p share with test data, boots the VM with a guest
+# tests/bench/bench-kernel-cull.sh (host side). Finds the project's VM
+# harness (tests/vm/run-vm.sh) and larderd, makes a 9p share with test data, boots the VM with a guest
 # script from tests/vm/guest/ and prints the guest's output; on failure
 # it prints the whole guest log.
 #
@@ -18,11 +18,9 @@ skip() { echo "SKIP: $*"; exit 77; }
 fail() { echo "FAIL: $*"; exit 1; }
 
 kvm_find() {
-	RUNVM=""
-	for h in "$top/../shared/vm/run-vm.sh" /work/shared/vm/run-vm.sh; do
-		if [ -x "$h" ]; then RUNVM=$h; break; fi
-	done
-	[ -n "$RUNVM" ] || skip "no VM harness (../shared/vm/run-vm.sh)"
+	RUNVM=$top/tests/vm/run-vm.sh
+	[ -f "$RUNVM" ] || RUNVM=$(cd "$(dirname "$0")" && pwd)/run-vm.sh
+	[ -f "$RUNVM" ] || fail "no VM harness at $RUNVM"
 	command -v qemu-system-x86_64 >/dev/null 2>&1 ||
 		skip "qemu-system-x86_64 missing (apt-get install qemu-system-x86)"
 	command -v bash >/dev/null 2>&1 || skip "bash missing (run-vm.sh needs it)"
@@ -68,7 +66,7 @@ kvm_run() {
 	for x in $KVM_EXTRA_FILES; do files="$files -f $x"; done
 	# shellcheck disable=SC2086
 	VM_SHARE=$KVM_SHARE VM_TIMEOUT=${VM_TIMEOUT:-300} \
-	    "$RUNVM" $files "$kvm_guestdir/$g" "$(readlink -f "$kvm_guestdir/common.sh")" \
+	    bash "$RUNVM" $files "$kvm_guestdir/$g" "$(readlink -f "$kvm_guestdir/common.sh")" \
 	    "$(readlink -f "$LARDERD")" "$(readlink -f "$LARDERCTL")" \
 	    "${LARDER_VM_NOCTL:-0}" "$@" \
 	    > "$KVM_TMP/out" 2>&1

@@ -1,7 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
 # t-format.sh: larder's cachefiles codecs (lib/cfmt.c) against what the real
-# kernel writes. Boots the VM (../shared/vm), lets the kernel's CacheFiles
+# kernel writes. Boots the VM (tests/vm/run-vm.sh), lets the kernel's CacheFiles
 # and cachefilesd fill a cache from a 9p share (cache=fscache, one mount
 # with cachetag=mycache, one without), and checks, byte for byte, that the
 # volume directories, every object's fan-out directory and cooked name,
@@ -21,9 +21,8 @@ skip() { echo "SKIP: $*"; exit 77; }
 fail() { echo "FAIL: $*"; exit 1; }
 
 top=${LARDER_BUILD:-$(cd "$(dirname "$0")/../.." && pwd)}
-vmdir=$top/../shared/vm
-[ -x "$vmdir/run-vm.sh" ] || vmdir=/work/shared/vm
-[ -x "$vmdir/run-vm.sh" ] || skip "no VM harness (run-vm.sh) in $top/../shared/vm or /work/shared/vm"
+vmdir=$top/tests/vm
+[ -f "$vmdir/run-vm.sh" ] || fail "no VM harness at $vmdir/run-vm.sh"
 command -v qemu-system-x86_64 >/dev/null 2>&1 || skip "qemu-system-x86_64 not installed"
 command -v gcc >/dev/null 2>&1 || skip "gcc not installed"
 
@@ -138,7 +137,7 @@ EOF
 
 echo "--- running the guest"
 VM_SHARE=$share VM_TIMEOUT=${VM_TIMEOUT:-300} VM_LOG=$tmp/console.log \
-	"$vmdir/run-vm.sh" -f "$tool" "$tmp/guest.sh" "$tool" > "$tmp/vm.out" 2> "$tmp/vm.err" < /dev/null
+	bash "$vmdir/run-vm.sh" -f "$tool" "$tmp/guest.sh" "$tool" > "$tmp/vm.out" 2> "$tmp/vm.err" < /dev/null
 rc=$?
 cat "$tmp/vm.out"
 if [ $rc -ne 0 ]; then
