@@ -10,8 +10,9 @@
 # vm:     every tests/vm/t-*.sh (boots a Debian kernel under qemu with the
 #         project's harness, tests/vm/run-vm.sh), once per Debian suite in
 #         LARDER_VM_SUITES (default "bookworm trixie sid": kernels 6.1,
-#         6.12 and Debian's newest); a skip counts as a failure when
-#         LARDER_REQUIRE_VM=1.
+#         6.12 and Debian's newest), then the full-system tests
+#         tests/vm/t-sys-*.sh once (a whole Debian 12, kernel 6.1); a skip
+#         counts as a failure when LARDER_REQUIRE_VM=1.
 # Logs of failed tests are kept in tests/log/.
 set -u
 top=${LARDER_BUILD:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -55,11 +56,16 @@ run_unit() {
 	done
 }
 
-# run_scripts DIR REQUIRE-VAR [TAG]: TAG names the run (the VM suite)
+# run_scripts DIR REQUIRE-VAR [TAG [WHICH]]: TAG names the run (the VM
+# suite); WHICH: all (default), sys (only t-sys-*.sh), nosys (all others)
 run_scripts() {
-	dir=$1 req=$2 tag=${3:-}
+	dir=$1 req=$2 tag=${3:-} which=${4:-all}
 	for t in "$top"/tests/"$dir"/t-*.sh; do
 		[ -f "$t" ] || continue
+		case $which in
+		sys) case ${t##*/} in t-sys-*) ;; *) continue ;; esac ;;
+		nosys) case ${t##*/} in t-sys-*) continue ;; esac ;;
+		esac
 		name=$dir/${t##*/}${tag:+ [$tag]}
 		log=$logdir/${dir}-${t##*/}${tag:+-$tag}.log
 		start=$(date +%s)
@@ -88,8 +94,11 @@ run_scripts() {
 run_vm() {
 	for suite in ${LARDER_VM_SUITES:-bookworm trixie sid}; do
 		export VM_SUITE="$suite"
-		run_scripts vm LARDER_REQUIRE_VM "$suite"
+		run_scripts vm LARDER_REQUIRE_VM "$suite" nosys
 	done
+	# the full-system tests (t-sys-*.sh) boot a whole Debian 12 once
+	unset VM_SUITE
+	run_scripts vm LARDER_REQUIRE_VM "" sys
 }
 
 case $what in

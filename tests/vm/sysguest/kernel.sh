@@ -86,6 +86,13 @@ dump_state() {
 
 boot1() {
 	install_larder || { bad "install"; dump_state; finish; }
+	if [ -n "${LARDER_SYS_BACKEND:-}" ]; then
+		say "NOTE: LARDER_SYS_BACKEND=$LARDER_SYS_BACKEND: /etc/larder.conf edited, not the shipped one"
+		sed -i '/^backend /d' /etc/larder.conf
+		echo "backend $LARDER_SYS_BACKEND" >> /etc/larder.conf
+		bad "not the shipped config (LARDER_SYS_BACKEND set): this run cannot pass"
+		systemctl restart larderd.service
+	fi
 	if wait_until 90 bound; then
 		ok "larderd active under the shipped unit and config, cache bound ($(larderctl status | grep -m1 'kernel.state'))"
 	else
