@@ -77,14 +77,21 @@ t0=$(date +%s)
 mkdir -p "$cache"
 rm -f "$cache/stamp"
 work=$cache/build
+# debootstrap mounts proc and sys in the target: never rm -rf through them
+unmount_work() {
+	awk -v w="$work/" 'index($2, w) == 1 { print $2 }' /proc/mounts | sort -r |
+		while read -r m; do umount -l "$m"; done
+}
+unmount_work
 rm -rf "$work"
 mkdir -p "$work"
-trap 'rm -rf "$work"' EXIT
+trap 'unmount_work; rm -rf "$work"' EXIT
+trap 'exit 1' INT TERM HUP
 root=$work/root
 
 # ---- the kernel package, downloaded (not installed) -------------------------
 log "downloading $kpkg"
-(cd "$work" && apt-get download "$kpkg" >&2) || die "apt-get download $kpkg failed"
+(cd "$work" && apt-get -o APT::Sandbox::User=root download "$kpkg" >&2) || die "apt-get download $kpkg failed"
 kdeb=$(ls "$work"/"$kpkg"_*.deb | head -1)
 
 # ---- debootstrap ------------------------------------------------------------
@@ -122,7 +129,7 @@ mkdir -p "$root/etc/systemd/journald.conf.d"
 printf '[Journal]\nStorage=volatile\nForwardToConsole=no\n' > "$root/etc/systemd/journald.conf.d/larder-test.conf"
 # nothing the tests do not need: no timers, no network waits
 for u in apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer \
-	systemd-timesyncd.service; do
+	e2scrub_reap.service systemd-timesyncd.service; do
 	ln -sf /dev/null "$root/etc/systemd/system/$u"
 done
 

@@ -14,7 +14,7 @@ sys_find
 sys_packages
 sys_data 6 512
 (cd "$SYS_DATA" && for f in f*; do echo "$(cksum < "$f") $f"; done) > "$SYS_SHARE/data.sums"
-SYS_CACHE_SIZE=${SYS_CACHE_SIZE:-128M}
+SYS_CACHE_SIZE=${SYS_CACHE_SIZE:-64M}
 sys_run kernel.sh
 rc=$?
 [ "$rc" = 0 ] || fail "guest test failed (status $rc)"

@@ -94,7 +94,10 @@ boot1() {
 		systemctl restart larderd.service
 	fi
 	if wait_until 90 bound; then
-		ok "larderd active under the shipped unit and config, cache bound ($(larderctl status | grep -m1 'kernel.state'))"
+		ok "larderd active under the shipped unit and config, cache bound ($(larderctl status | grep -m1 'kernel.state' | tr -s ' '))"
+		n=$(systemctl show -P NRestarts larderd.service)
+		[ "$n" = 0 ] || [ -n "${LARDER_SYS_BACKEND:-}" ] ||
+			bad "larderd bound only after $n restart(s) of the unit"
 	else
 		bad "larderd not active and bound 90 s after the install"
 		dump_state
@@ -203,7 +206,10 @@ freeze_test() {
 		systemctl status --no-pager qemu-guest-agent.service | head
 		return
 	fi
-	mkfiles z 40 64
+	# 200 small files: the reader's first pass over them runs into the
+	# freeze, so reads while frozen are misses whose data the kernel would
+	# like to write to the (frozen) cache
+	mkfiles z 200 64
 	nfs_mount || { bad "freeze: NFS mount"; return; }
 	# the reader: reads every z file, drops the page cache, again; counts
 	# files read in /run (tmpfs: not frozen)
@@ -219,7 +225,7 @@ freeze_test() {
 		done
 	) &
 	reader=$!
-	if ! wait_until 60 count_ge 50; then
+	if ! wait_until 60 count_ge 20; then
 		bad "freeze: the reader does not read ($(count) files in 60 s) before any freeze"
 		kill "$reader"; umount "$NFS"; return
 	fi
@@ -231,8 +237,8 @@ freeze_test() {
 	*) bad "freeze: guest-fsfreeze-freeze failed: $r" ;;
 	esac
 	c1=$(count)
-	# readers never block: at least two more rounds of every file while frozen
-	if wait_until 60 count_ge $((c1 + 80)); then
+	# readers never block: 40 more files (first reads) while frozen
+	if wait_until 60 count_ge $((c1 + 40)); then
 		ok "freeze: the NFS reader went on while frozen ($c1 -> $(count) files)"
 	else
 		bad "freeze: the NFS reader blocked while frozen ($c1 -> $(count) files in 60 s)"
@@ -264,7 +270,13 @@ boot2() {
 	nbad=$(cat "$STATE/nbad" 2>/dev/null || echo 0)
 	say "second boot (after reboot); $nbad failure(s) carried over"
 	if wait_until 90 bound; then
-		ok "after reboot: larderd started at boot and bound on its first start (restarts: $(systemctl show -P NRestarts larderd.service))"
+		n=$(systemctl show -P NRestarts larderd.service)
+		if [ "$n" = 0 ]; then
+			ok "after reboot: larderd started at boot and bound on its first start"
+		else
+			bad "after reboot: larderd bound only after $n restart(s)"
+			journal_larderd | head -20
+		fi
 	else
 		bad "after reboot: larderd not active and bound"
 		dump_state
