@@ -62,7 +62,7 @@ kvm_data() {
 # returns the guest script's status. The guest log is in $KVM_TMP/out.
 kvm_run() {
 	g=$1; shift
-	files="-f $LARDERD -f $LARDERCTL -f $kvm_guestdir/common.sh"
+	files="-f $LARDERD -f $LARDERCTL -f $kvm_guestdir/common.sh -f $kvm_guestdir/kfacts.sh"
 	for x in $KVM_EXTRA_FILES; do files="$files -f $x"; done
 	# shellcheck disable=SC2086
 	VM_SHARE=$KVM_SHARE VM_TIMEOUT=${VM_TIMEOUT:-300} \

@@ -3,6 +3,8 @@
 # the VM (busybox sh). Arguments of every guest script:
 #   COMMON_SH LARDERD LARDERCTL NOCTL [test args...]
 # (the guest script does `. "$1"; shift 4` to get at its own arguments)
+# kfacts.sh: the kernel facts that differ by version (next to this file)
+. "${1%/*}/kfacts.sh"
 LARDERD=$2
 LARDERCTL=$3
 NOCTL=$4
@@ -85,8 +87,8 @@ mount_share() { mount -t 9p -o $OPTS "$VM_SHARE_TAG" $M || die "mount 9p"; }
 umount_share() { umount $M || die "umount 9p"; }
 drop() { sync; echo 3 > /proc/sys/vm/drop_caches; }
 
-# fscache IO counters: "IO     : rd=N wr=N"
-io_rd() { awk '/^IO/ {for (i = 1; i <= NF; i++) if ($i ~ /^rd=/) {sub("rd=", "", $i); print $i}}' /proc/fs/fscache/stats; }
+# reads served by the cache (kfacts.sh)
+io_rd() { kf_cache_reads; }
 io_wr() { awk '/^IO/ {for (i = 1; i <= NF; i++) if ($i ~ /^wr=/) {sub("wr=", "", $i); print $i}}' /proc/fs/fscache/stats; }
 
 # readall: md5 of every file in the share (into /tmp/sums.N)

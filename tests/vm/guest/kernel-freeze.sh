@@ -26,8 +26,16 @@ rm -f /tmp/stop /tmp/reader.err; echo 0 > /tmp/reader.n
 ) &
 RPID=$!
 passes() { cat /tmp/reader.n; }
-sleep 2
-[ "$(passes)" -gt 0 ] || die "the reader does not read"
+# wait_passes N SECONDS: until the reader has made N more passes
+wait_passes() {
+	wp_to=$(($(passes) + $1)) wp_i=0
+	while [ "$(passes)" -lt $wp_to ]; do
+		wp_i=$((wp_i + 1))
+		[ $wp_i -lt $(($2 * 10)) ] || return 1
+		sleep 0.1
+	done
+}
+wait_passes 1 60 || die "the reader does not read (no pass in 60 s)"
 
 ctl freeze || die "larderctl freeze: $(cat /tmp/ctl.out)"
 say "freeze: $(cat /tmp/ctl.out)"
@@ -37,10 +45,9 @@ say "cache withdrawn: $(tail -1 /proc/fs/fscache/caches)"
 timeout 60 fsfreeze --freeze "$C" || die "fsfreeze --freeze of the cache fs hung or failed"
 say "cache fs frozen"
 p0=$(passes); rd0=$(io_rd)
-sleep 4
+wait_passes 2 60 || die "reads stopped while the cache fs was frozen (passes $p0 -> $(passes) in 60 s)"
 p1=$(passes); rd1=$(io_rd)
 say "reader passes while frozen: $p0 -> $p1 (cache reads $rd0 -> $rd1)"
-[ "$p1" -gt "$p0" ] || die "reads stopped while the cache fs was frozen"
 [ "$rd1" -eq "$rd0" ] || die "the cache was read while withdrawn"
 [ ! -s /tmp/reader.err ] || die "reader: $(head -3 /tmp/reader.err)"
 ctl status && grep -E 'kernel.state|freeze.state' /tmp/ctl.out

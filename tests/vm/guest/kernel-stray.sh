@@ -42,8 +42,15 @@ umount_share; drop
 rd=$(io_rd)
 cmp /tmp/sums.1 /tmp/sums.2 || die "data differs"
 [ "$rd" -gt "$rd0" ] || die "not served from the cache with strays present"
-# a rescan period: larderd walks past the strays on its rescans too
-sleep 7
+# larderd walks past the strays on its rescans too: wait for one more
+# rescan than it had done when the reads ended
+n0=$(grep -c 'kernel: scan done' $DLOG)
+i=0
+while [ "$(grep -c 'kernel: scan done' $DLOG)" -le "$n0" ]; do
+	i=$((i + 1))
+	[ $i -lt 300 ] || die "no rescan within 30 s"
+	sleep 0.1
+done
 kill -0 "$DPID" || die "larderd died with strays in the cache"
 cache_active || die "cache withdrawn with strays in the cache"
 grep -q 'foreign entry left alone' $DLOG || die "larderd did not report the strays"
