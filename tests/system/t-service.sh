@@ -65,3 +65,16 @@ done
 grep -q '^RestrictNamespaces=mnt$' "$u" || fail "kernel mode's mount namespace not allowed"
 grep -q '^CacheDirectory=fscache$' "$u" || fail "no CacheDirectory=fscache"
 ok "modprobe@cachefiles, capabilities, RestrictNamespaces=mnt, CacheDirectory"
+
+# every other program the unit runs is in an Essential package, so it is
+# there on a minbase system (/bin/kill, from procps, is not)
+if command -v dpkg-query >/dev/null 2>&1; then
+	for p in $(sed -n 's/^Exec[A-Za-z]*=[-+!@:]*\([^ ]*\).*/\1/p' "$u" | sort -u); do
+		case $p in "$LARDER_BUILD"/daemon/*) continue ;; esac
+		pkg=$(dpkg -S "$p" 2>/dev/null | grep -v '^diversion' | sed -n '1s/:.*//p')
+		[ -n "$pkg" ] || fail "the unit runs $p, which no package has"
+		[ "$(dpkg-query -W -f='${Essential}' "$pkg")" = yes ] ||
+			fail "the unit runs $p, from $pkg, which is not Essential"
+	done
+	ok "the unit runs only larderd and programs of Essential packages"
+fi

@@ -1234,10 +1234,10 @@ START_TEST(test_contrib_example_is_debian)
 }
 END_TEST
 
-/* The shipped larder.conf, as installed, runs the userspace backend: a
- * file without larder keywords would mean auto (kernel mode on a host with
- * CacheFiles), which the service unit does not allow. */
-START_TEST(test_contrib_is_userspace)
+/* The shipped larder.conf, as installed, says backend auto: a drop-in for
+ * cachefilesd's default config (kernel mode where /dev/cachefiles can be
+ * opened), which the service unit allows as shipped. */
+START_TEST(test_contrib_is_auto)
 {
 	static char buf[65536];
 	struct conf c;
@@ -1245,7 +1245,7 @@ START_TEST(test_contrib_is_userspace)
 
 	read_source("contrib/larder.conf", buf, sizeof(buf));
 	parse_ok(buf, &c, &m);
-	ck_assert_int_eq(c.backend, CONF_BACKEND_USERSPACE);
+	ck_assert_int_eq(c.backend, CONF_BACKEND_AUTO);
 }
 END_TEST
 
@@ -1299,7 +1299,7 @@ START_TEST(test_contrib_defaults_match)
 	ck_assert_uint_eq(c.freeze_timeout, CONF_DEFAULT_FREEZE_TIMEOUT);
 	ck_assert(c.max_size == 0);
 	ck_assert(c.max_files == 0);
-	ck_assert_int_eq(c.backend, CONF_BACKEND_USERSPACE);
+	ck_assert_int_eq(c.backend, CONF_BACKEND_AUTO);
 }
 END_TEST
 
@@ -1592,7 +1592,7 @@ conf_suite(void)
 	tcase_add_loop_test(tc, test_contrib_files, 0, 2);
 	tcase_add_test(tc, test_contrib_example_is_debian);
 	tcase_add_test(tc, test_contrib_defaults_match);
-	tcase_add_test(tc, test_contrib_is_userspace);
+	tcase_add_test(tc, test_contrib_is_auto);
 	tcase_add_test(tc, test_man_examples);
 	suite_add_tcase(s, tc);
 
