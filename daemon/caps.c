@@ -5,8 +5,11 @@
  * larderd starts as root to clone the mount of its cache dir (open_tree
  * and mount_setattr need CAP_SYS_ADMIN) and, in kernel mode, to open
  * /dev/cachefiles. After that the only privileged call left is FIFREEZE and
- * FITHAW for `larderctl freeze --fs` (CAP_SYS_ADMIN), and kernel mode's
- * commands to the kernel. Everything else goes: from the effective,
+ * FITHAW for `larderctl freeze --fs` (CAP_SYS_ADMIN), and in kernel mode
+ * the open of /dev/cachefiles at each bind (CAP_SYS_ADMIN) and the
+ * kernel's own cache I/O, which runs with a copy of the credentials
+ * larderd has when it binds (CAP_DAC_OVERRIDE: its objects are mode
+ * 0000). Everything else goes: from the effective,
  * permitted and inheritable sets, the ambient set and the bounding set.
  * The uid stays 0 (larderd owns the cache's files as root), so no
  * PR_SET_KEEPCAPS dance is needed; with no setuid there is nothing that
@@ -28,7 +31,7 @@
 #include "log.h"
 
 static char kept_names[128] = "not dropped";
-static char kept_why[160] = "";
+static char kept_why[256] = "";
 
 /* Which capabilities to keep, with why; returns how many. */
 static int
@@ -39,8 +42,17 @@ wanted(const struct conf *c, unsigned flags, cap_value_t *keep,
 
 	*why = "";
 	if (flags & CAPS_KERNEL_MODE) {
+		/* the kernel does its cache I/O with the credentials larderd
+		 * has when it binds (a copy of them); its objects are mode
+		 * 0000, so without CAP_DAC_OVERRIDE 6.1 can set no xattr on
+		 * them and caches nothing (IO rd=0 wr=0; 6.12 was seen
+		 * caching without it) */
 		keep[n++] = CAP_SYS_ADMIN;
-		*why = "kernel mode: /dev/cachefiles and FIFREEZE";
+		keep[n++] = CAP_DAC_OVERRIDE;
+		*why = "kernel mode: sys_admin to open /dev/cachefiles at each "
+		    "bind, and FIFREEZE; dac_override for the kernel's cache "
+		    "I/O on its mode-0000 objects, done with larderd's "
+		    "credentials";
 	} else if (c->freeze == CONF_FREEZE_DEFER) {
 		keep[n++] = CAP_SYS_ADMIN;
 		*why = "freeze defer: FIFREEZE/FITHAW for larderctl freeze --fs";
@@ -112,8 +124,16 @@ caps_drop(const struct conf *c, unsigned flags, char *err, size_t errsz)
 	kept_names[0] = '\0';
 	for (i = 0; i < n; i++) {
 		if (cap_get_flag(cur, keep[i], CAP_PERMITTED, &have) != 0 ||
-		    have != CAP_SET)
+		    have != CAP_SET) {
+			if (keep[i] == CAP_DAC_OVERRIDE)
+				log_warnx("capabilities: kernel mode without "
+				    "cap_dac_override: the kernel does its "
+				    "cache I/O with larderd's credentials on "
+				    "mode-0000 objects, and some kernels (6.1) "
+				    "then cache nothing; allow it (e.g. in the "
+				    "unit's CapabilityBoundingSet)");
 			continue;	/* not ours to keep */
+		}
 		if (cap_set_flag(want, CAP_PERMITTED, 1, &keep[i], CAP_SET) ||
 		    cap_set_flag(want, CAP_EFFECTIVE, 1, &keep[i], CAP_SET)) {
 			rc = -errno;

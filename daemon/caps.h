@@ -13,6 +13,10 @@
  *   CAP_SYS_ADMIN  with `freeze defer' (FIFREEZE/FITHAW for freeze --fs)
  *                  and in kernel mode (/dev/cachefiles); dropped with
  *                  `freeze refuse' in userspace mode.
+ *   CAP_DAC_OVERRIDE  in kernel mode only: the kernel's cache I/O runs
+ *                  with larderd's credentials at bind, on mode-0000
+ *                  objects. In kernel mode, call it before the bind, so
+ *                  the kernel's copy has no more than this either.
  *   nothing else: larderd stays uid 0, owns every file of the cache, links
  *   tmpfiles through /proc/self/fd (no CAP_DAC_READ_SEARCH) and changes the
  *   socket's group at control_open, before the drop.

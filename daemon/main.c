@@ -749,12 +749,13 @@ main(int argc, char **argv)
 		/* kernel.h's order: control, freeze, then the kernel */
 		open_control(file);
 		/*
-		 * No capability drop in kernel mode: the kernel copies
+		 * Before the bind and before any thread: the kernel copies
 		 * larderd's credentials at bind (and at every re-bind after
 		 * a freeze) and does all cache I/O with them, on objects it
-		 * creates mode 0000; cachefilesd keeps its full set too.
+		 * creates mode 0000, so it gets CAP_DAC_OVERRIDE and
+		 * CAP_SYS_ADMIN and nothing else (cachefilesd keeps all).
 		 */
-		control_add_status(caps_status);
+		drop_caps(CAPS_KERNEL_MODE);
 		if ((rc = freeze_init(conf)) < 0)
 			fatalx("freeze: %s", strerror(-rc));
 		if (kernel_start(conf, nocull_flag || conf->nocull ?
