@@ -334,7 +334,7 @@ cull_test() {
 			[ "$f" -lt "$m" ] && { m=$f; echo "$m" > /run/cull.min; }
 			sleep 0.2
 		done
-	) &
+	) 2>/dev/null &
 	sampler=$!
 	for f in "$NFS"/c*; do cat "$f" > /dev/null; done
 	umount "$NFS"

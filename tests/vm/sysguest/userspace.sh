@@ -83,7 +83,7 @@ say "cull: $total puts of 2 MiB into a cache disk of $((size >> 20)) MiB (bcull 
 		[ "$f" -lt "$m" ] && { m=$f; echo "$m" > /run/cull.min; }
 		sleep 0.2
 	done
-) &
+) 2>/dev/null &
 sampler=$!
 i=0 refused=0
 while [ "$i" -lt "$total" ]; do
