@@ -96,9 +96,13 @@ run_vm() {
 		export VM_SUITE="$suite"
 		run_scripts vm LARDER_REQUIRE_VM "$suite" nosys
 	done
-	# the full-system tests (t-sys-*.sh) boot a whole Debian 12 once
+	# the full-system tests (t-sys-*.sh) boot a whole Debian 12 once; the
+	# first one also builds its rootfs (debootstrap): a longer time limit
 	unset VM_SUITE
+	t0=$timeout
+	timeout=${LARDER_SYS_TEST_TIMEOUT:-1800}
 	run_scripts vm LARDER_REQUIRE_VM "" sys
+	timeout=$t0
 }
 
 case $what in
