@@ -54,7 +54,11 @@ sys_find() {
 	SYS_DATA=$SYS_TMP/data
 	mkdir -p "$SYS_SHARE" "$SYS_DATA"
 	t=$(sys_t)
-	SYS_IMG=$(sh "$sys_dir/sys-rootfs.sh") || fail "cannot build the rootfs (tests/vm/sys-rootfs.sh)"
+	# one build at a time: two tests started together wait for one rootfs
+	lockdir=${LARDER_SYS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/larder-sys}
+	mkdir -p "$lockdir"
+	SYS_IMG=$(flock "$lockdir/.lock" sh "$sys_dir/sys-rootfs.sh") ||
+		fail "cannot build the rootfs (tests/vm/sys-rootfs.sh)"
 	echo "rootfs: $SYS_IMG ($(( $(sys_t) - t )) s)"
 }
 
