@@ -34,6 +34,8 @@
 # LARDER_SYS_BACKEND=kernel|auto|userspace: for working on the tests only,
 # t-sys-kernel.sh sets that backend in /etc/larder.conf after the install
 # and restarts (it says so loudly; the real test uses the shipped file).
+# LARDER_SYS_NOHOOK=1: t-sys-kernel.sh runs only the freeze check, without
+# larder's fsfreeze hook (what the readers do then); such a run fails.
 
 top=${LARDER_BUILD:-$(cd "$(dirname "$0")/../.." && pwd)}
 sys_dir=$top/tests/vm
@@ -150,6 +152,7 @@ sys_run() {
 		printf 'set --'; for a in "$@"; do printf " '%s'" "$a"; done; echo
 		# settings for the guest, from the environment here
 		printf "LARDER_SYS_BACKEND='%s'\n" "${LARDER_SYS_BACKEND:-}"
+		printf "LARDER_SYS_NOHOOK='%s'\n" "${LARDER_SYS_NOHOOK:-0}"
 		echo '. /run/larder-test/common.sh'
 		echo '. /run/larder-test/guest-test.sh'
 	} > "$SYS_SHARE/guest.sh"
