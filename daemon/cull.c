@@ -109,6 +109,7 @@ struct victim {
 	uint8_t fanout;
 	uint16_t vkey_off, name_off;	/* in the job's strs */
 	int res;
+	int64_t last_use;	/* the index's; newer if res CULL_USED_SINCE */
 };
 
 struct cull_job {
@@ -190,7 +191,7 @@ static struct {
 
 	/* counters */
 	uint64_t culled_objects, culled_bytes, passes, cull_ms;
-	uint64_t skipped_busy, gone, errors, suspensions, refusals;
+	uint64_t skipped_busy, used_since, gone, errors, suspensions, refusals;
 } cs;
 
 static struct log_ratelimit rl_err, rl_statfs;
@@ -380,6 +381,9 @@ resume_due(const struct cull_limits *l, const struct cull_fs *fs,
 static void
 set_limits(const struct conf *c)
 {
+	/* cull_policy: which objects index_select_oldest puts first */
+	index_set_policy(c->cull_policy == CONF_CULL_LRU ? INDEX_POLICY_LRU :
+	    INDEX_POLICY_S3);
 	cs.lim.brun = c->brun;
 	cs.lim.bcull = c->bcull;
 	cs.lim.bstop = c->bstop;
@@ -577,7 +581,8 @@ cull_can_allocate(void)
 
 /* ---- passes ------------------------------------------------------------- */
 
-static int default_cull_one(const char *, uint8_t, const char *, void *);
+static int default_cull_one(const char *, uint8_t, const char *, int64_t *,
+    void *);
 static int cull_victim(struct default_arg *a, const char *volume_key,
     uint16_t vol, uint8_t fanout, const char *name);
 static void job_dir_open(struct default_arg *a);
@@ -596,7 +601,7 @@ cull_run(struct work *w)
 		for (i = 0; i < j->n; i++)
 			j->v[i].res = j->ops.cull_one(j->strs +
 			    j->v[i].vkey_off, j->v[i].fanout, j->strs +
-			    j->v[i].name_off, j->ops.arg);
+			    j->v[i].name_off, &j->v[i].last_use, j->ops.arg);
 		return;
 	}
 	job_dir_open(j->ops.arg);
@@ -669,10 +674,17 @@ cull_done(struct work *w)
 				cs.pending_bytes += b;
 			}
 			break;
+		case CULL_USED_SINCE:
+			/* used after the index last heard of it: a new use */
+			index_set_state(v->id, INDEX_LIVE);
+			index_hit(v->id, v->last_use);
+			cs.used_since++;
+			cs.pass_gone++;	/* progress: the index knows more */
+			break;
 		case -EBUSY:
 			/* in use now: used now, so not picked first again */
 			index_set_state(v->id, INDEX_LIVE);
-			index_touch(v->id, time(NULL));
+			index_touch(v->id, index_now());
 			cs.skipped_busy++;
 			break;
 		case -ENOENT:
@@ -683,7 +695,7 @@ cull_done(struct work *w)
 			break;
 		default:
 			index_set_state(v->id, INDEX_LIVE);
-			index_touch(v->id, time(NULL));
+			index_touch(v->id, index_now());
 			cs.errors++;
 			log_warnx_rl(&rl_err, "cull: I%s/@%02x/%s: %s",
 			    j->strs + v->vkey_off, v->fanout,
@@ -849,6 +861,7 @@ start_pass(void)
 		memcpy(j->strs + j->strlen, name, ln);
 		j->strlen += ln;
 		v->res = -EIO;
+		v->last_use = index_last_use(v->id);
 		index_set_state(v->id, INDEX_CULLING);
 		gb += index_bytes(v->id);
 		gf++;
@@ -1116,8 +1129,9 @@ cull_victim(struct default_arg *a, const char *volume_key, uint16_t vol,
  * directly, with the volume's id for the fd cache). */
 static int
 default_cull_one(const char *volume_key, uint8_t fanout, const char *name,
-    void *arg)
+    int64_t *last_use, void *arg)
 {
+	(void)last_use;	/* the store sees every use: the index is exact */
 	return cull_victim(arg, volume_key, UINT16_MAX, fanout, name);
 }
 
@@ -1174,6 +1188,7 @@ stats_kv(struct ctl_kv *kv)
 	ctl_kv_u64(kv, "cull.passes", cs.passes);
 	ctl_kv_u64(kv, "cull.ms", cs.cull_ms);
 	ctl_kv_u64(kv, "cull.skipped_in_use", cs.skipped_busy);
+	ctl_kv_u64(kv, "cull.used_since", cs.used_since);
 	ctl_kv_u64(kv, "cull.pinned_objects", index_pinned_objects());
 	ctl_kv_u64(kv, "cull.pinned_bytes", index_pinned_bytes());
 	ctl_kv_u64(kv, "cull.gone", cs.gone);

@@ -20,11 +20,18 @@ struct conf;
  * (the reaper unlinks it later). Kernel mode: `cull NAME` on
  * /dev/cachefiles after fchdir. Called on a worker thread with copies of
  * everything it needs. Returns 0, -EBUSY (in use: skip), -ENOENT/-ESTALE
- * (already gone), or another -errno.
+ * (already gone), CULL_USED_SINCE, or another -errno. *last_use is the
+ * index's last use of the object (ns since the epoch); a cull_one that can
+ * see a newer use (kernel mode: the atime, which the kernel moves) leaves
+ * the object alone, sets *last_use to that use and returns
+ * CULL_USED_SINCE: the index learns it, and the object is culled in its
+ * turn, not before (the index only ever has a lower bound of the kernel's
+ * last use, so checking each victim keeps the order exact).
  */
+#define CULL_USED_SINCE	1
 struct cull_ops {
 	int (*cull_one)(const char *volume_key, uint8_t fanout,
-	    const char *name, void *arg);
+	    const char *name, int64_t *last_use, void *arg);
 	void *arg;
 	int serial;	/* 1: one cull_one at a time (kernel mode fchdir's) */
 };

@@ -799,7 +799,8 @@ stall_tick(void *arg)
 	f.tick = loop_timer_add(STALL_TICK_MS, stall_tick, NULL);
 	if (f.tick == NULL)
 		log_warn("freeze: stall timer");
-	age = store_oldest_write_ms();
+	age = backend != NULL && backend->oldest_write_ms != NULL ?
+	    backend->oldest_write_ms(backend->arg) : store_oldest_write_ms();
 	w = dev_writes_done();
 	progress = w >= 0 && f.dev_writes >= 0 && w != f.dev_writes;
 	f.dev_writes = w;
@@ -825,8 +826,10 @@ stall_tick(void *arg)
 			f.stalled_since = time(NULL);
 			f.n_stalls++;
 			log_warnx("writes stalled for %llu ms: cache filesystem "
-			    "frozen? serving reads, refusing fills",
-			    (unsigned long long)age);
+			    "frozen? %s", (unsigned long long)age,
+			    backend != NULL && backend->stall_note != NULL ?
+			    backend->stall_note :
+			    "serving reads, refusing fills");
 		}
 		if (f.defer && f.nfreeze_wait > 0) {
 			f.forced_ready = 1;

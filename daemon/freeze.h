@@ -13,6 +13,8 @@
 #ifndef LARDER_FREEZE_H
 #define LARDER_FREEZE_H
 
+#include <stdint.h>
+
 struct conf;
 
 /* After loop_init, mount_open and store_init: registers the FREEZE, THAW,
@@ -41,6 +43,12 @@ struct freeze_backend {
 	void (*quiesce)(void *arg, void (*done)(void *darg, int err),
 	    void *darg);
 	void (*resume)(void *arg);
+	/* Optional: age in ms of the backend's oldest write in flight (0:
+	 * none), for stall detection; without it the store's is used. */
+	uint64_t (*oldest_write_ms)(void *arg);
+	/* Optional: said after "writes stalled" in the log: what a freeze
+	 * nobody announced means in this mode. */
+	const char *stall_note;
 	void *arg;
 };
 void freeze_set_backend(const struct freeze_backend *b);

@@ -15,8 +15,30 @@
  *    by hash(vol, name), a power of two kept at most 3/4 full, deleted from
  *    with backward shift (no tombstones).
  *
- * LRU: there is no per-access list. index_touch only stores a time, which
- * keeps the hot path a single store and costs no memory; an O(1) LRU list
+ * Recency: each entry keeps its last use as a 64-bit stamp in nanoseconds
+ * since the epoch from index_now(), a hybrid clock: the wall clock, but
+ * always at least one more than the last stamp it gave or saw (index_add,
+ * index_touch). So two uses in a row never share a stamp, whatever the
+ * clock's resolution or a step back of the clock, and the stamp is a real
+ * time that the store writes back as atime with full timespec precision:
+ * a restart (the scan reads atime to the nanosecond) keeps the order.
+ * Equal stamps can only come from the disk (atimes the kernel set with
+ * its coarse clock, copied trees); they are broken by a hash of the id, so
+ * neither older nor newer slots win ties systematically.
+ *
+ * Policy (index_set_policy): INDEX_POLICY_LRU culls in last-use order.
+ * INDEX_POLICY_S3 (the default, after tests/bench/bench_replay) keeps a
+ * small probationary set in front of the main one, as S3-FIFO and 2Q do:
+ * an object comes in on probation and joins the main set when it is used
+ * again (index_hit: a client's acquire, a newer atime in kernel mode);
+ * victims are the least recently used of probation while probation holds
+ * more than a tenth of the bytes, else the least recently used of the main
+ * set. A one-off pass over many objects (a backup, a find | xargs cat)
+ * then churns probation only and leaves the reused objects alone. One
+ * flag bit per entry; the selection below is the only consumer.
+ *
+ * Selection: there is no per-access list. index_touch only stores a stamp,
+ * which keeps the hot path a single store and costs no memory; an O(1) LRU list
  * would need two u32 links per entry (+8 bytes, a third of an entry) and
  * cache-missing writes on every access. Instead index_select_oldest does a
  * partial selection in O(n log k) with a bounded max-heap of the k oldest
@@ -28,22 +50,29 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "daemon/index.h"
 
 #define F_USED		0x01	/* slot holds an object */
 #define F_CULLING	0x02	/* INDEX_CULLING */
 #define F_ADIRTY	0x04	/* last use newer than the atime on disk */
+#define F_MAIN		0x08	/* used again since it came in (INDEX_POLICY_S3) */
+
+#define BYTES_BITS	48	/* disk bytes kept per object: up to 256 TiB */
+#define BYTES_MAX	((UINT64_C(1) << BYTES_BITS) - 1)
+#define SMALL_SHARE	10	/* probation: 1/10 of the bytes (S3-FIFO's) */
 
 struct ent {
-	uint64_t bytes;		/* disk bytes */
+	uint64_t use;		/* last use: ns since the epoch (index_now) */
+	uint64_t bv;		/* disk bytes (low 48 bits) | volume << 48 */
 	uint32_t name_off;	/* offset in the arena; free list link if !F_USED */
-	uint32_t last_use;	/* unix seconds, clamped to 0 .. 2^32-1 */
-	uint32_t pins;		/* clients holding it */
-	uint16_t vol;
+	uint16_t pins;		/* store objects holding it (saturates) */
 	uint8_t fanout;
 	uint8_t flags;
 };
+
+_Static_assert(sizeof(struct ent) == 24, "an entry stays 24 bytes");
 
 struct vol {
 	char *key;
@@ -62,6 +91,9 @@ static struct {
 	uint64_t pinned_objects;
 	uint64_t released_objects;
 	uint64_t released_bytes;
+	uint64_t small_bytes;	/* objects on probation (not F_MAIN) */
+	int64_t clock;		/* the last stamp given or seen */
+	enum index_policy policy;
 
 	uint32_t *tab;
 	uint32_t tabmask;	/* size - 1 */
@@ -97,6 +129,26 @@ ent_name(const struct ent *e)
 	return ix.names + e->name_off;
 }
 
+static uint64_t
+ent_bytes(const struct ent *e)
+{
+	return e->bv & BYTES_MAX;
+}
+
+static uint16_t
+ent_vol(const struct ent *e)
+{
+	return (uint16_t)(e->bv >> BYTES_BITS);
+}
+
+/* Set the bytes (clamped to BYTES_MAX, which the totals then count). */
+static void
+ent_set(struct ent *e, uint16_t vol, uint64_t bytes)
+{
+	e->bv = (uint64_t)vol << BYTES_BITS |
+	    (bytes > BYTES_MAX ? BYTES_MAX : bytes);
+}
+
 static int
 valid(uint32_t id)
 {
@@ -108,6 +160,7 @@ index_init(void)
 {
 	memset(&ix, 0, sizeof(ix));
 	ix.freelist = INDEX_NONE;
+	ix.policy = INDEX_POLICY_S3;
 	ix.tab = malloc(16 * sizeof(*ix.tab));
 	if (ix.tab == NULL)
 		return -ENOMEM;
@@ -129,6 +182,61 @@ index_fini(void)
 	free(ix.names);
 	memset(&ix, 0, sizeof(ix));
 	ix.freelist = INDEX_NONE;
+}
+
+void
+index_set_policy(enum index_policy p)
+{
+	ix.policy = p == INDEX_POLICY_LRU ? INDEX_POLICY_LRU : INDEX_POLICY_S3;
+}
+
+enum index_policy
+index_get_policy(void)
+{
+	return ix.policy;
+}
+
+/* The wall clock in ns since the epoch. */
+static int64_t
+wall_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t
+index_now(void)
+{
+	int64_t t = wall_ns();
+
+	if (t <= ix.clock)
+		t = ix.clock + 1;
+	ix.clock = t;
+	return t;
+}
+
+/*
+ * A stamp from outside (the disk, a caller). One in the future (a clock
+ * that was ahead, or any bits on a disk) counts as now: it must not drag
+ * the clock along, nor stay newest forever. Otherwise the clock moves up
+ * to it, so uses after it are newer.
+ */
+static uint64_t
+seen(int64_t t)
+{
+	int64_t w;
+
+	if (t < 0)
+		t = 0;
+	if (t > ix.clock) {
+		w = wall_ns();
+		if (t > w)
+			t = w > ix.clock ? w : ix.clock;
+		ix.clock = t;
+	}
+	return (uint64_t)t;
 }
 
 int
@@ -179,7 +287,7 @@ lookup_slot(uint16_t vol, const char *name, uint32_t h)
 		id = ix.tab[i];
 		if (id == INDEX_NONE)
 			return i;
-		if (ix.ents[id].vol == vol &&
+		if (ent_vol(&ix.ents[id]) == vol &&
 		    strcmp(ent_name(&ix.ents[id]), name) == 0)
 			return i;
 	}
@@ -206,7 +314,8 @@ grow_table(void)
 	for (i = 0; i <= oldmask; i++) {
 		if ((id = old[i]) == INDEX_NONE)
 			continue;
-		j = hash(ix.ents[id].vol, ent_name(&ix.ents[id])) & (size - 1);
+		j = hash(ent_vol(&ix.ents[id]), ent_name(&ix.ents[id])) &
+		    (size - 1);
 		while (nt[j] != INDEX_NONE)
 			j = (j + 1) & (size - 1);
 		nt[j] = id;
@@ -229,7 +338,7 @@ table_remove(uint32_t i)
 			j = (j + 1) & ix.tabmask;
 			if ((id = ix.tab[j]) == INDEX_NONE)
 				return;
-			k = hash(ix.ents[id].vol, ent_name(&ix.ents[id])) &
+			k = hash(ent_vol(&ix.ents[id]), ent_name(&ix.ents[id])) &
 			    ix.tabmask;
 			/* move it if its home k is not cyclically in (i, j] */
 			if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
@@ -297,16 +406,6 @@ store_name(const char *name, uint32_t *off)
 	return 0;
 }
 
-static uint32_t
-clamp_time(int64_t t)
-{
-	if (t < 0)
-		return 0;
-	if (t > (int64_t)UINT32_MAX)
-		return UINT32_MAX;
-	return (uint32_t)t;
-}
-
 /* A free entry slot: from the free list, or a new one at the end. */
 static uint32_t
 alloc_ent(void)
@@ -345,10 +444,12 @@ index_add(uint16_t vol, uint8_t fanout, const char *name, uint64_t disk_bytes,
 	h = hash(vol, name);
 	slot = lookup_slot(vol, name, h);
 	if ((id = ix.tab[slot]) != INDEX_NONE) {
+		uint64_t t = seen(last_use);
+
 		e = &ix.ents[id];
 		e->fanout = fanout;
-		if (clamp_time(last_use) > e->last_use)
-			e->last_use = clamp_time(last_use);
+		if (t > e->use)
+			e->use = t;
 		index_set_bytes(id, disk_bytes);
 		return id;
 	}
@@ -365,16 +466,17 @@ index_add(uint16_t vol, uint8_t fanout, const char *name, uint64_t disk_bytes,
 		return INDEX_NONE;
 	}
 	e = &ix.ents[id];
-	e->bytes = disk_bytes;
+	ent_set(e, vol, disk_bytes);
+	disk_bytes = ent_bytes(e);
 	e->name_off = off;
-	e->last_use = clamp_time(last_use);
+	e->use = seen(last_use);
 	e->pins = 0;
-	e->vol = vol;
 	e->fanout = fanout;
 	e->flags = F_USED;
 	ix.tab[slot] = id;
 	ix.objects++;
 	ix.bytes += disk_bytes;
+	ix.small_bytes += disk_bytes;
 	ix.vols[vol].objects++;
 	ix.vols[vol].bytes += disk_bytes;
 	return id;
@@ -385,19 +487,25 @@ index_del(uint32_t id)
 {
 	struct ent *e;
 	const char *name;
+	uint16_t vol;
+	uint64_t b;
 
 	if (!valid(id))
 		return;
 	e = &ix.ents[id];
 	name = ent_name(e);
-	table_remove(lookup_slot(e->vol, name, hash(e->vol, name)));
+	vol = ent_vol(e);
+	b = ent_bytes(e);
+	table_remove(lookup_slot(vol, name, hash(vol, name)));
 	ix.namegarbage += strlen(name) + 1;
 	ix.objects--;
-	ix.bytes -= e->bytes;
-	ix.vols[e->vol].objects--;
-	ix.vols[e->vol].bytes -= e->bytes;
+	ix.bytes -= b;
+	if (!(e->flags & F_MAIN))
+		ix.small_bytes -= b;
+	ix.vols[vol].objects--;
+	ix.vols[vol].bytes -= b;
 	if (e->pins) {
-		ix.pinned_bytes -= e->bytes;
+		ix.pinned_bytes -= b;
 		ix.pinned_objects--;
 	}
 	e->flags = 0;
@@ -410,26 +518,51 @@ void
 index_set_bytes(uint32_t id, uint64_t disk_bytes)
 {
 	struct ent *e;
+	uint64_t old;
+	uint16_t vol;
 
 	if (!valid(id))
 		return;
 	e = &ix.ents[id];
-	ix.bytes = ix.bytes - e->bytes + disk_bytes;
-	ix.vols[e->vol].bytes = ix.vols[e->vol].bytes - e->bytes + disk_bytes;
+	old = ent_bytes(e);
+	vol = ent_vol(e);
+	ent_set(e, vol, disk_bytes);
+	disk_bytes = ent_bytes(e);
+	ix.bytes = ix.bytes - old + disk_bytes;
+	ix.vols[vol].bytes = ix.vols[vol].bytes - old + disk_bytes;
 	if (e->pins)
-		ix.pinned_bytes = ix.pinned_bytes - e->bytes + disk_bytes;
-	e->bytes = disk_bytes;
+		ix.pinned_bytes = ix.pinned_bytes - old + disk_bytes;
+	if (!(e->flags & F_MAIN))
+		ix.small_bytes = ix.small_bytes - old + disk_bytes;
 }
 
 void
 index_touch(uint32_t id, int64_t when)
 {
-	uint32_t t = clamp_time(when);
+	uint64_t t;
 
-	if (!valid(id) || t <= ix.ents[id].last_use)
+	if (!valid(id))
 		return;
-	ix.ents[id].last_use = t;
+	t = seen(when);
+	if (t <= ix.ents[id].use)
+		return;
+	ix.ents[id].use = t;
 	ix.ents[id].flags |= F_ADIRTY;
+}
+
+void
+index_hit(uint32_t id, int64_t when)
+{
+	struct ent *e;
+
+	if (!valid(id))
+		return;
+	index_touch(id, when);
+	e = &ix.ents[id];
+	if (!(e->flags & F_MAIN)) {
+		e->flags |= F_MAIN;
+		ix.small_bytes -= ent_bytes(e);
+	}
 }
 
 void
@@ -440,10 +573,10 @@ index_pin(uint32_t id)
 	if (!valid(id))
 		return;
 	e = &ix.ents[id];
-	if (e->pins == UINT32_MAX)
+	if (e->pins == UINT16_MAX)	/* the store pins at most once */
 		return;
 	if (e->pins++ == 0) {
-		ix.pinned_bytes += e->bytes;
+		ix.pinned_bytes += ent_bytes(e);
 		ix.pinned_objects++;
 	}
 }
@@ -457,10 +590,10 @@ index_unpin(uint32_t id)
 		return;
 	e = &ix.ents[id];
 	if (--e->pins == 0) {
-		ix.pinned_bytes -= e->bytes;
+		ix.pinned_bytes -= ent_bytes(e);
 		ix.pinned_objects--;
 		ix.released_objects++;
-		ix.released_bytes += e->bytes;
+		ix.released_bytes += ent_bytes(e);
 	}
 }
 
@@ -478,7 +611,7 @@ index_set_state(uint32_t id, enum index_state st)
 uint16_t
 index_vol(uint32_t id)
 {
-	return valid(id) ? ix.ents[id].vol : 0;
+	return valid(id) ? ent_vol(&ix.ents[id]) : 0;
 }
 
 uint8_t
@@ -496,13 +629,13 @@ index_name(uint32_t id)
 uint64_t
 index_bytes(uint32_t id)
 {
-	return valid(id) ? ix.ents[id].bytes : 0;
+	return valid(id) ? ent_bytes(&ix.ents[id]) : 0;
 }
 
 int64_t
 index_last_use(uint32_t id)
 {
-	return valid(id) ? (int64_t)ix.ents[id].last_use : 0;
+	return valid(id) ? (int64_t)ix.ents[id].use : 0;
 }
 
 unsigned
@@ -587,7 +720,7 @@ index_next(int vol, uint32_t *cursor)
 	for (i = *cursor; i < ix.nents; i++) {
 		if (!(ix.ents[i].flags & F_USED))
 			continue;
-		if (vol >= 0 && ix.ents[i].vol != (uint16_t)vol)
+		if (vol >= 0 && ent_vol(&ix.ents[i]) != (uint16_t)vol)
 			continue;
 		*cursor = i + 1;
 		return i;
@@ -596,13 +729,30 @@ index_next(int vol, uint32_t *cursor)
 	return INDEX_NONE;
 }
 
+/* Mix an id into a tie-breaker that favours neither low (old) nor high
+ * (new) slots. */
+static uint32_t
+tiebreak(uint32_t id)
+{
+	id ^= id >> 16;
+	id *= 0x7feb352dU;
+	id ^= id >> 15;
+	id *= 0x846ca68bU;
+	id ^= id >> 16;
+	return id;
+}
+
 /* a is used later than b (the heap's order: newest at the root) */
 static int
 newer(uint32_t a, uint32_t b)
 {
-	uint32_t ta = ix.ents[a].last_use, tb = ix.ents[b].last_use;
+	uint64_t ta = ix.ents[a].use, tb = ix.ents[b].use;
 
-	return ta != tb ? ta > tb : a > b;
+	if (ta != tb)
+		return ta > tb;
+	if (tiebreak(a) != tiebreak(b))
+		return tiebreak(a) > tiebreak(b);
+	return a > b;
 }
 
 static void
@@ -639,35 +789,87 @@ sift_up(uint32_t *h, size_t i)
 	}
 }
 
+/* Offer id to the bounded max-heap h of the n oldest (k so far). */
+static void
+heap_offer(uint32_t *h, size_t *k, size_t n, uint32_t id)
+{
+	if (*k < n) {
+		h[*k] = id;
+		sift_up(h, (*k)++);
+	} else if (newer(h[0], id)) {
+		h[0] = id;
+		sift_down(h, *k, 0);
+	}
+}
+
+/* Heap sort h[0..k): oldest first. */
+static void
+heap_sort(uint32_t *h, size_t k)
+{
+	size_t i;
+	uint32_t t;
+
+	for (i = k; i > 1; i--) {
+		t = h[0];
+		h[0] = h[i - 1];
+		h[i - 1] = t;
+		sift_down(h, i - 1, 0);
+	}
+}
+
+static int
+cullable(const struct ent *e)
+{
+	return (e->flags & (F_USED | F_CULLING)) == F_USED && e->pins == 0;
+}
+
 size_t
 index_select_oldest(uint32_t *out, size_t n)
 {
-	size_t k = 0, i;
-	uint32_t id, t;
+	size_t k = 0, ks = 0, km = 0, is, im;
+	uint64_t sb, mb, b;
+	uint32_t id, *sm;
 	const struct ent *e;
 
 	if (n == 0)
 		return 0;
-	/* max-heap (newest at out[0]) of the n oldest seen so far */
+	if (ix.policy == INDEX_POLICY_LRU || ix.small_bytes == 0 ||
+	    (sm = malloc(2 * n * sizeof(*sm))) == NULL) {
+		/* (plain LRU also when out of memory: still a fair order) */
+		for (id = 0; id < ix.nents; id++)
+			if (cullable(&ix.ents[id]))
+				heap_offer(out, &k, n, id);
+		heap_sort(out, k);
+		return k;
+	}
+	/* the n oldest of probation in sm[0..n), of the main set after */
 	for (id = 0; id < ix.nents; id++) {
 		e = &ix.ents[id];
-		if ((e->flags & (F_USED | F_CULLING)) != F_USED || e->pins)
+		if (!cullable(e))
 			continue;
-		if (k < n) {
-			out[k] = id;
-			sift_up(out, k++);
-		} else if (newer(out[0], id)) {
-			out[0] = id;
-			sift_down(out, k, 0);
+		if (e->flags & F_MAIN)
+			heap_offer(sm + n, &km, n, id);
+		else
+			heap_offer(sm, &ks, n, id);
+	}
+	heap_sort(sm, ks);
+	heap_sort(sm + n, km);
+	/* probation first while it holds more than its share of the bytes
+	 * (pinned ones count: they take the room all the same) */
+	sb = ix.small_bytes;
+	mb = ix.bytes - sb;
+	for (is = im = 0; k < n && (is < ks || im < km); k++) {
+		if (is < ks && (im == km || sb * SMALL_SHARE > sb + mb)) {
+			out[k] = sm[is++];
+			b = ent_bytes(&ix.ents[out[k]]);
+			sb -= b < sb ? b : sb;
+		} else {
+			out[k] = sm[n + im++];
+			b = ent_bytes(&ix.ents[out[k]]);
+			mb -= b < mb ? b : mb;
 		}
 	}
-	/* heap sort: repeatedly move the newest to the end */
-	for (i = k; i > 1; i--) {
-		t = out[0];
-		out[0] = out[i - 1];
-		out[i - 1] = t;
-		sift_down(out, i - 1, 0);
-	}
+	free(sm);
 	return k;
 }
 

@@ -22,8 +22,23 @@ enum index_state {
 	INDEX_CULLING = 1,	/* being moved to the graveyard: not usable */
 };
 
+enum index_policy {
+	INDEX_POLICY_S3 = 0,	/* probation in front of the main set (default) */
+	INDEX_POLICY_LRU = 1,	/* least recently used first */
+};
+
 int index_init(void);
 void index_fini(void);
+/* Which objects index_select_oldest puts first (see index.c). */
+void index_set_policy(enum index_policy p);
+enum index_policy index_get_policy(void);
+
+/*
+ * A use stamp for now: nanoseconds since the epoch (CLOCK_REALTIME), but
+ * always greater than every stamp returned before or passed to index_add
+ * and index_touch, so uses in a row are ordered in a row.
+ */
+int64_t index_now(void);
 
 /* Volumes: an id per volume key (created on first use). -errno on error. */
 int index_volume(const char *key);
@@ -32,14 +47,20 @@ unsigned index_volumes(void);			/* ids are 0 .. n-1 */
 
 /* Find an object; INDEX_NONE if absent. */
 uint32_t index_find(uint16_t vol, const char *name);
-/* Add (or update, if present) an object; INDEX_NONE on ENOMEM. */
+/* Add (or update, if present) an object, last used at last_use (ns since
+ * the epoch; index_now() for now); INDEX_NONE on ENOMEM. A new object is
+ * on probation until index_hit. Disk bytes are kept up to 2^48 - 1. */
 uint32_t index_add(uint16_t vol, uint8_t fanout, const char *name,
     uint64_t disk_bytes, int64_t last_use);
 void index_del(uint32_t id);
 
 void index_set_bytes(uint32_t id, uint64_t disk_bytes);
-/* Record a use at unix time when (last use only moves forward). */
+/* Record a use at when, ns since the epoch (last use only moves forward;
+ * index_now() for now). index_touch: recency only (the end of a use, a
+ * busy victim); index_hit: a new use (a client's acquire, a newer atime
+ * from the kernel), which also takes the object off probation. */
 void index_touch(uint32_t id, int64_t when);
+void index_hit(uint32_t id, int64_t when);
 void index_pin(uint32_t id);		/* a client holds it: never culled */
 void index_unpin(uint32_t id);
 void index_set_state(uint32_t id, enum index_state st);
@@ -50,7 +71,7 @@ uint8_t index_fanout(uint32_t id);
  * (the name arena may be compacted or moved then): copy it to keep it. */
 const char *index_name(uint32_t id);
 uint64_t index_bytes(uint32_t id);
-int64_t index_last_use(uint32_t id);
+int64_t index_last_use(uint32_t id);	/* ns since the epoch */
 unsigned index_pins(uint32_t id);
 enum index_state index_get_state(uint32_t id);
 
@@ -74,8 +95,9 @@ uint64_t index_volume_bytes(uint16_t vol);
  * start with cursor 0; returns an id and sets *cursor, INDEX_NONE at end. */
 uint32_t index_next(int vol, uint32_t *cursor);
 
-/* Fill out with up to n LIVE, unpinned objects, least recently used first.
- * Returns how many. */
+/* Fill out with up to n LIVE, unpinned objects, the first to cull first
+ * (the policy's order; least recently used first under LRU). Returns how
+ * many. */
 size_t index_select_oldest(uint32_t *out, size_t n);
 
 /* bytes of memory the index uses now (for bytes/object figures) */

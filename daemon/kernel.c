@@ -28,6 +28,20 @@
  * workers, whose writes then fail), so the kernel unbinds and the netfs
  * runs uncached; after thaw the device is opened and bound again.
  *
+ * Nobody tells larderd of a freeze made behind its back (fsfreeze, a
+ * snapshot tool), and in kernel mode larderd writes nothing itself while
+ * it waits: so while bound, once a second, a probe thread makes an empty
+ * write (pwrite of 0 bytes) on the claim's file. It writes nothing, but
+ * it takes the filesystem's write access first, which waits while the
+ * filesystem is frozen: a probe in flight for long is what freeze.c's
+ * stall detection reads (freeze_backend.oldest_write_ms). Measured on
+ * 6.1, 6.12 and 7.2 (tests/vm/t-kernel-freezefs.sh): during such a freeze
+ * netfs reads go on, from the cache and from the server; the kernel's
+ * cache writes, and on 6.12+ writes to netfs files with fscache, wait for
+ * the thaw; withdrawing the cache then does not release them (the kernel
+ * waits for them to withdraw), so larderd only says what happened and
+ * answers a freeze request at once.
+ *
  * Threads: the main thread owns everything here. The "kernel" work queue
  * (one thread) runs the withdraw close, which can take a while; scan.c,
  * cull.c and reap.c run their own workers. cull_one runs on cull.c's
@@ -37,6 +51,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -44,6 +59,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -63,6 +79,7 @@
 
 
 #define SCAN_PERIOD_MS		5000	/* mtime check of every fan-out dir */
+#define PROBE_PERIOD_MS		1000	/* the write probe, while bound */
 #define SCAN_MIN_GAP_MS		1000	/* rescans triggered by state changes */
 #define CULL_BACKOFF_MIN_MS	1000
 #define CULL_BACKOFF_MAX_MS	30000
@@ -346,6 +363,7 @@ static struct {
 	uint64_t backoff_ms;
 	uint64_t culls_at_kick;	/* cull_ok when the culler was last kicked */
 	struct loop_timer *rebind_timer;
+	struct loop_timer *probe_timer;
 
 	/* freeze hook continuation */
 	void (*quiesce_done)(void *arg, int err);
@@ -355,6 +373,13 @@ static struct {
 	uint64_t state_reads, bad_states, scans, rebinds, withdrawals;
 	uint64_t freleased_total, breleased_total;
 } K = { .devfd = -1, .nullfd = -1, .rootfd = -1 };
+
+/* the probe thread: probe_fd hands it a claim fd (main thread stores, the
+ * thread takes it), probe_since is when its write began (0: idle) */
+static atomic_int probe_fd = -1;
+static atomic_uint_fast64_t probe_since;
+static int probe_efd = -1;
+static void probe_fire(void *arg);
 
 /* touched by cull workers */
 static atomic_int k_withdrawn;
@@ -491,9 +516,11 @@ own_cwd(void)
 
 static int
 kernel_cull_one(const char *volume_key, uint8_t fanout, const char *name,
-    void *arg)
+    int64_t *last_use, void *arg)
 {
 	char path[PATH_MAX], cmd[NAME_MAX + 8];
+	struct statx stx;
+	int64_t at;
 	int dfd, r;
 
 	(void)arg;
@@ -515,6 +542,29 @@ kernel_cull_one(const char *volume_key, uint8_t fanout, const char *name,
 		goto out;
 	}
 	r = fchdir(dfd) < 0 ? -errno : 0;
+	/*
+	 * The kernel's reads move the object's atime (the clone is
+	 * strictatime, mount.c) without telling us, and a rescan only reads
+	 * the fan-out dirs that changed: ask the file itself. Used since the
+	 * index last looked: not a victim yet (cull.h, CULL_USED_SINCE).
+	 */
+	if (r == 0 && statx(dfd, name, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT,
+	    STATX_ATIME, &stx) == 0 && (stx.stx_mask & STATX_ATIME) &&
+	    stx.stx_atime.tv_sec >= 0 &&
+	    stx.stx_atime.tv_sec < INT64_MAX / 1000000000 - 1) {
+		struct timespec now;
+
+		at = stx.stx_atime.tv_sec * 1000000000 +
+		    stx.stx_atime.tv_nsec % 1000000000;
+		clock_gettime(CLOCK_REALTIME, &now);
+		/* an atime in the future is no news (the index clamps it to
+		 * its now): it would keep the object forever */
+		if (at > *last_use && stx.stx_atime.tv_sec <= now.tv_sec) {
+			*last_use = at;
+			close(dfd);
+			return CULL_USED_SINCE;
+		}
+	}
 	close(dfd);
 	if (r < 0)
 		goto out;
@@ -818,6 +868,9 @@ bind_cache(void)
 	}
 	atomic_store(&k_withdrawn, 0);
 	K.state = K_BOUND;
+	if (K.probe_timer == NULL && probe_efd >= 0)
+		K.probe_timer = loop_timer_add(PROBE_PERIOD_MS, probe_fire,
+		    NULL);
 	K.watch = loop_watch_add(K.devfd, EPOLLIN, dev_event, NULL);
 	if (K.watch == NULL)
 		log_warn("kernel: cannot watch %s", KERNEL_DEVICE);
@@ -845,7 +898,104 @@ timers_stop(void)
 		loop_timer_cancel(K.cull_timer);
 	if (K.rebind_timer != NULL)
 		loop_timer_cancel(K.rebind_timer);
-	K.scan_timer = K.cull_timer = K.rebind_timer = NULL;
+	if (K.probe_timer != NULL)
+		loop_timer_cancel(K.probe_timer);
+	K.scan_timer = K.cull_timer = K.rebind_timer = K.probe_timer = NULL;
+}
+
+/* ---- the write probe (stall detection for freezes nobody announced) ------ */
+
+static uint64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Probe thread: for each fd handed over, one empty write, then close. It
+ * may wait as long as the filesystem stays frozen; it owns nothing else,
+ * is never joined, and ends with the process. */
+static void *
+probe_main(void *arg)
+{
+	uint64_t v;
+	int fd;
+
+	(void)arg;
+	for (;;) {
+		if (read(probe_efd, &v, sizeof(v)) < 0 && errno != EINTR)
+			return NULL;
+		if ((fd = atomic_exchange(&probe_fd, -1)) < 0)
+			continue;
+		atomic_store(&probe_since, mono_ms());
+		(void)pwrite(fd, "", 0, 0);
+		close(fd);
+		atomic_store(&probe_since, 0);
+	}
+}
+
+/* freeze_backend.oldest_write_ms: how long the probe has waited */
+static uint64_t
+kernel_oldest_write_ms(void *arg)
+{
+	uint64_t since = atomic_load(&probe_since), now;
+
+	(void)arg;
+	if (since == 0)
+		return 0;
+	now = mono_ms();
+	return now > since ? now - since : 0;
+}
+
+/* Main thread, every PROBE_PERIOD_MS while bound: hand the thread a new
+ * fd unless a probe is still waiting. */
+static void
+probe_fire(void *arg)
+{
+	static struct log_ratelimit rl;
+	uint64_t one = 1;
+	int fd, old;
+
+	(void)arg;
+	K.probe_timer = NULL;
+	if (K.state != K_BOUND)
+		return;
+	K.probe_timer = loop_timer_add(PROBE_PERIOD_MS, probe_fire, NULL);
+	if (atomic_load(&probe_since) != 0 || atomic_load(&probe_fd) >= 0)
+		return;
+	if ((fd = mount_claim_dup()) < 0)
+		return;		/* suspended: no claim, nothing to probe */
+	if ((old = atomic_exchange(&probe_fd, fd)) >= 0)
+		close(old);
+	if (write(probe_efd, &one, sizeof(one)) < 0)
+		log_warnx_rl(&rl, "kernel: probe: %s", strerror(errno));
+}
+
+/* Start the probe thread once; 0 or -errno (larderd then runs without
+ * stall detection in kernel mode, and says so). */
+static int
+probe_start(void)
+{
+	pthread_attr_t a;
+	pthread_t t;
+	int r;
+
+	if (probe_efd >= 0)
+		return 0;
+	if ((probe_efd = eventfd(0, EFD_CLOEXEC)) < 0)
+		return -errno;
+	pthread_attr_init(&a);
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	r = pthread_create(&t, &a, probe_main, NULL);
+	pthread_attr_destroy(&a);
+	if (r != 0) {
+		close(probe_efd);
+		probe_efd = -1;
+		return -r;
+	}
+	return 0;
 }
 
 struct withdraw_job {
@@ -1074,7 +1224,13 @@ kernel_start(const struct conf *c, unsigned flags)
 	{
 		/* freeze defer withdraws the cache (freeze.h) */
 		static const struct freeze_backend fb = {
-			.quiesce = kernel_quiesce, .resume = kernel_resume };
+			.quiesce = kernel_quiesce, .resume = kernel_resume,
+			.oldest_write_ms = kernel_oldest_write_ms,
+			.stall_note = "(kernel mode) netfs reads go on; the "
+			    "kernel's cache writes, and on 6.12+ writes to "
+			    "netfs files using the cache, wait for the thaw; "
+			    "freeze with `larderctl freeze --fs' or the "
+			    "fsfreeze hook to withdraw the cache first" };
 
 		freeze_set_backend(&fb);
 	}
@@ -1096,6 +1252,12 @@ kernel_start(const struct conf *c, unsigned flags)
 		    nocull ? "; culling off" : "");
 	scan_submit();
 	K.scan_timer = loop_timer_add(SCAN_PERIOD_MS, scan_timer_fire, NULL);
+	if ((r = probe_start()) < 0)
+		log_warnx("kernel: no probe thread (%s): a freeze nobody "
+		    "announced goes unnoticed", strerror(-r));
+	else
+		K.probe_timer = loop_timer_add(PROBE_PERIOD_MS, probe_fire,
+		    NULL);
 	return 0;
 fail:
 	kernel_stop();

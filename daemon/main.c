@@ -441,6 +441,8 @@ main_status(struct ctl_kv *kv)
 	    conf->fstop);
 	ctl_kv_str(kv, "conf.files", buf);
 	ctl_kv_u64(kv, "conf.culltable", conf->culltable);
+	ctl_kv_str(kv, "conf.cull_policy",
+	    conf_cull_policy_str(conf->cull_policy));
 	ctl_kv_u64(kv, "conf.nocull", conf->nocull || nocull_flag);
 	ctl_kv_s64(kv, "conf.resume_blocks", conf->resume_blocks);
 	ctl_kv_s64(kv, "conf.resume_files", conf->resume_files);

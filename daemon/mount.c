@@ -59,6 +59,7 @@ static struct {
 	int lockfd;			/* the write claim, or -1 */
 	char private_path[PATH_MAX];	/* kernel mode: where the clone is attached */
 	int private_made;		/* we made private_path (rmdir at close) */
+	int strictatime;		/* kernel mode: strictatime set on the clone */
 
 	/* what libmount said at start, and what it says now */
 	int mnt_id;			/* id of the original mount (mountinfo) */
@@ -499,6 +500,27 @@ mount_open(const char *dir, unsigned flags, char *err, size_t errsz)
 			    "later)" : "");
 			goto fail;
 		}
+	} else {
+		/*
+		 * Kernel mode: atime is the kernel's LRU information, and
+		 * relatime (the usual default) moves it only once a day for
+		 * an object read again and again. strictatime on the clone
+		 * only (the host's mount keeps its options): every read the
+		 * kernel makes through it (cachefiles opens its backing
+		 * files on the path it was bound to, i.e. this clone)
+		 * updates the atime that culling reads. Not fatal: without
+		 * it, culling still works, with the mount's own atime.
+		 */
+		memset(&attr, 0, sizeof(attr));
+		attr.attr_set = MOUNT_ATTR_STRICTATIME;
+		attr.attr_clr = MOUNT_ATTR__ATIME;
+		if (mount_setattr(m.treefd, "", AT_EMPTY_PATH, &attr,
+		    sizeof(attr)) == -1)
+			log_warn("cache dir %s: set strictatime on the private "
+			    "clone (mount_setattr); atime as the mount has it",
+			    dir);
+		else
+			m.strictatime = 1;
 	}
 	if (flags & MOUNT_ATTACH_PRIVATE) {
 		rc = attach_private(err, errsz);
@@ -520,7 +542,8 @@ mount_open(const char *dir, unsigned flags, char *err, size_t errsz)
 		goto fail;
 	log_info("cache dir %s: %s %s on %s, private clone%s%s%s", dir,
 	    m.fstype, m.source, m.target,
-	    (flags & MOUNT_KEEP_ATIME) ? "" : " (noatime)",
+	    (flags & MOUNT_KEEP_ATIME) ? (m.strictatime ? " (strictatime)" :
+	    "") : " (noatime)",
 	    m.private_path[0] != '\0' ? " at " : "", m.private_path);
 	return 0;
 fail:
@@ -632,6 +655,17 @@ mount_claimed(void)
 	return m.lockfd != -1;
 }
 
+int
+mount_claim_dup(void)
+{
+	int fd;
+
+	if (m.lockfd == -1)
+		return -EBADF;
+	fd = fcntl(m.lockfd, F_DUPFD_CLOEXEC, 0);
+	return fd < 0 ? -errno : fd;
+}
+
 /* Re-read the mount table after a change and log what happened to the
  * original mount. */
 static void
@@ -734,7 +768,7 @@ mount_status(struct ctl_kv *kv)
 	ctl_kv_str(kv, "mount.filesystem", ro ? "read-only" : "read-write");
 	ctl_kv_str(kv, "mount.claim", m.lockfd != -1 ? "held" : "released");
 	ctl_kv_str(kv, "mount.atime", (m.flags & MOUNT_KEEP_ATIME) ?
-	    "kept" : "noatime");
+	    (m.strictatime ? "strictatime" : "kept") : "noatime");
 	if (m.private_path[0] != '\0')
 		ctl_kv_str(kv, "mount.private_path", m.private_path);
 }

@@ -49,6 +49,10 @@ int mount_claimed(void);
  * the claim is held already). */
 int mount_claim_open(void);
 void mount_claim_set(int fd);
+/* A new fd (O_CLOEXEC) on the claim's open file, for a probe write on
+ * another thread; -EBADF when the claim is not held, -errno else. Closing
+ * it leaves the claim (and its lock) as they are. */
+int mount_claim_dup(void);
 
 /* Watch the mount table (libmount monitor, on the main loop) and log
  * remounts and unmounts of the backing filesystem / original mount point. */

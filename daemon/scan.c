@@ -427,7 +427,15 @@ take_stat(struct dir_job *j, int dirfd, const char *dpath, size_t i,
 		return;
 	}
 	o->bytes = (uint64_t)stx->stx_blocks * 512;
-	o->atime = stx->stx_atime.tv_sec;
+	/* in ns, as index_now() stamps (and the store writes back); an atime
+	 * past 2262 (any bits on a disk are possible) saturates */
+	if (stx->stx_atime.tv_sec < 0)
+		o->atime = 0;
+	else if (stx->stx_atime.tv_sec >= INT64_MAX / 1000000000 - 1)
+		o->atime = INT64_MAX;
+	else
+		o->atime = stx->stx_atime.tv_sec * 1000000000 +
+		    (stx->stx_atime.tv_nsec % 1000000000);
 	if ((j->flags & SCAN_XATTR) && !xattr_ok(dirfd, name))
 		o->atime = 0;
 }

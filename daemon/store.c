@@ -272,7 +272,7 @@ obj_indexed(struct obj *o, uint64_t bytes)
 {
 	uint32_t id;
 
-	id = index_add(o->v->idx, o->fanout, o->name, bytes, time(NULL));
+	id = index_add(o->v->idx, o->fanout, o->name, bytes, index_now());
 	if (id == INDEX_NONE)
 		return;
 	if (o->pin != INDEX_NONE && o->pin != id) {
@@ -847,7 +847,9 @@ queue_atimes(unsigned max)
 		r->kind = META_ATIME;
 		snprintf(r->path, sizeof(r->path), "I%s/@%02x/%s", vk,
 		    index_fanout(id), index_name(id));
-		r->atime.tv_sec = index_last_use(id);
+		/* the whole stamp: the order survives a restart */
+		r->atime.tv_sec = index_last_use(id) / 1000000000;
+		r->atime.tv_nsec = index_last_use(id) % 1000000000;
 		r->done = atime_done;
 		meta_queue(r);
 		index_atime_clean(id);

@@ -479,7 +479,7 @@ release_cookie(struct sclient *s, uint32_t id, int retire)
 	free(h);
 	o->refs--;
 	if ((idx = obj_idx(o)) != INDEX_NONE)
-		index_touch(idx, time(NULL));
+		index_touch(idx, index_now());	/* the end of that use */
 	obj_pin(o);
 	obj_put(o);
 }
@@ -670,7 +670,7 @@ h_cookie_acquire(struct ctl_req *rq)
 	store_idle_del(o);
 	o->refs++;
 	if ((idx = obj_idx(o)) != INDEX_NONE)
-		index_touch(idx, time(NULL));
+		index_hit(idx, index_now());	/* a new use */
 	obj_pin(o);
 	reply_state(rq, o, id, rflags, 1);
 	return 0;
@@ -863,7 +863,7 @@ h_list_objects(struct ctl_req *rq)
 		proto_put_bytes(&b, kb, kl < 0 ? 0 : (size_t)kl);
 		proto_put_u64(&b, osize);
 		proto_put_u64(&b, index_bytes(id));
-		proto_put_u64(&b, (uint64_t)index_last_use(id));
+		proto_put_u64(&b, (uint64_t)(index_last_use(id) / 1000000000));
 		proto_put_u32(&b, fl);
 		count++;
 	}

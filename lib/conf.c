@@ -67,7 +67,8 @@ struct parser {
 
 static kw_fn set_string, set_threshold, set_culltable, set_nocull,
     set_resume, set_debug, set_socket, set_admin_group, set_freeze,
-    set_freeze_timeout, set_max_size, set_max_files, set_backend, refused;
+    set_freeze_timeout, set_max_size, set_max_files, set_backend,
+    set_cull_policy, refused;
 
 #define OFF(f)	offsetof(struct conf, f)
 
@@ -88,6 +89,7 @@ static const struct keyword keywords[] = {
 	{ "cull", ARG_REFUSED, 0, 0,
 	    "it is a run-time command of /dev/cachefiles, not a setting",
 	    refused, 0, 0 },
+	{ "cull_policy", ARG_WORDS, 1, 0, "s3|lru", set_cull_policy, 0, 0 },
 	{ "culltable", ARG_WORDS, 1, 0, "LOG2SIZE (12 to 20)", set_culltable,
 	    0, 0 },
 	{ "debug", ARG_WORDS, 1, 0, "MASK", set_debug, 0, 0 },
@@ -119,8 +121,8 @@ static const struct keyword keywords[] = {
 
 /* larder's own keywords: cachefilesd has none of them */
 static const char *const larder_keywords[] = {
-	"admin_group", "backend", "freeze", "freeze_timeout", "max_files",
-	"max_size", "socket",
+	"admin_group", "backend", "cull_policy", "freeze", "freeze_timeout",
+	"max_files", "max_size", "socket",
 };
 
 static const char *const freeze_names[] = {
@@ -133,6 +135,19 @@ static const char *const backend_names[] = {
 	[CONF_BACKEND_KERNEL] = "kernel",
 	[CONF_BACKEND_AUTO] = "auto",
 };
+
+static const char *const cull_policy_names[] = {
+	[CONF_CULL_S3] = "s3",
+	[CONF_CULL_LRU] = "lru",
+};
+
+const char *
+conf_cull_policy_str(enum conf_cull_policy p)
+{
+	if ((unsigned)p < NELEM(cull_policy_names) && cull_policy_names[p])
+		return cull_policy_names[p];
+	return "unknown";
+}
 
 const char *
 conf_freeze_str(enum conf_freeze f)
@@ -640,6 +655,23 @@ set_backend(struct parser *p, const struct keyword *k, char **argv,
 		return;
 	}
 	p->c->backend = i;
+}
+
+static void
+set_cull_policy(struct parser *p, const struct keyword *k, char **argv,
+    int argc)
+{
+	int i = lookup_name(cull_policy_names, NELEM(cull_policy_names),
+	    argv[0]);
+	char q[64];
+
+	(void)argc;
+	if (i < 0) {
+		lerror(p, "cull_policy: '%s' is not a policy (expected: %s)",
+		    quote(q, argv[0]), k->usage);
+		return;
+	}
+	p->c->cull_policy = i;
 }
 
 static void

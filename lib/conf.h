@@ -42,6 +42,12 @@ enum conf_backend {
 	CONF_BACKEND_AUTO = 2,
 };
 
+/* which objects the culler takes first (index.c's policies) */
+enum conf_cull_policy {
+	CONF_CULL_S3 = 0,	/* default: probation in front of the main set */
+	CONF_CULL_LRU = 1,	/* least recently used first */
+};
+
 /* where a keyword was set, for messages at validation time */
 struct conf_loc {
 	unsigned line;		/* 0: not set in the file (default) */
@@ -73,6 +79,7 @@ struct conf {
 	unsigned max_size_percent;	/* percent of the filesystem; 0 = unset */
 	uint64_t max_files;		/* 0 = unlimited */
 	enum conf_backend backend;
+	enum conf_cull_policy cull_policy;
 
 	struct conf_loc loc_dir, loc_brun, loc_bcull, loc_bstop,
 	    loc_frun, loc_fcull, loc_fstop;
@@ -113,6 +120,7 @@ int conf_parse_buf(const char *name, const char *buf, size_t len,
 /* Human name of the enums, for status output. */
 const char *conf_freeze_str(enum conf_freeze f);
 const char *conf_backend_str(enum conf_backend b);
+const char *conf_cull_policy_str(enum conf_cull_policy p);
 
 /* Typed, bounded helpers (also used by larderctl for its arguments).
  * Each returns 0, -EINVAL (not of the form) or -ERANGE (too big, or

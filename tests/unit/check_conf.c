@@ -773,6 +773,29 @@ START_TEST(test_backend)
 }
 END_TEST
 
+START_TEST(test_cull_policy)
+{
+	struct conf c;
+	struct msgs m;
+
+	parse_ok(D "tag x\n", &c, &m);
+	ck_assert_int_eq(c.cull_policy, CONF_CULL_S3);
+	parse_ok(D "cull_policy lru\n", &c, &m);
+	ck_assert_int_eq(c.cull_policy, CONF_CULL_LRU);
+	ck_assert_int_eq(c.backend, CONF_BACKEND_USERSPACE);	/* larder's */
+	parse_ok(D "cull_policy s3\n", &c, &m);
+	ck_assert_int_eq(c.cull_policy, CONF_CULL_S3);
+	ck_assert_str_eq(conf_cull_policy_str(CONF_CULL_LRU), "lru");
+	ck_assert_str_eq(conf_cull_policy_str(CONF_CULL_S3), "s3");
+	ck_assert_str_eq(conf_cull_policy_str((enum conf_cull_policy)7),
+	    "unknown");
+	parse_bad(D "cull_policy mru\n", 1, "t.conf:2: cull_policy: 'mru' is "
+	    "not a policy (expected: s3|lru)");
+	parse_bad(D "cull_policy\n", 1, "cull_policy: missing argument");
+	parse_bad(D "cull_policy lru s3\n", 1, "too many arguments");
+}
+END_TEST
+
 START_TEST(test_refused)
 {
 	/* cachefilesd refuses bind too: the daemon binds after the file */
@@ -1291,6 +1314,7 @@ START_TEST(test_contrib_defaults_match)
 	ck_assert_int_eq(m.nwarn, 0);
 	ck_assert_str_eq(c.tag, "CacheFiles");
 	ck_assert_uint_eq(c.culltable, CONF_DEFAULT_CULLTABLE);
+	ck_assert_int_eq(c.cull_policy, CONF_CULL_S3);
 	ck_assert_int_eq(c.nocull, 1);
 	ck_assert(c.resume_blocks == -1);
 	ck_assert(c.resume_files == CONF_DEFAULT_RESUME_FILES);
@@ -1568,6 +1592,7 @@ conf_suite(void)
 	tcase_add_test(tc, test_freeze);
 	tcase_add_test(tc, test_max_size_files);
 	tcase_add_test(tc, test_backend);
+	tcase_add_test(tc, test_cull_policy);
 	tcase_add_test(tc, test_refused);
 	tcase_add_test(tc, test_unknown);
 	tcase_add_loop_test(tc, test_every_keyword_args, 0, NKEYWORDS);

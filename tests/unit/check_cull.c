@@ -544,11 +544,13 @@ END_TEST
 static int busy_calls;
 
 static int
-busy_one(const char *vkey, uint8_t fanout, const char *name, void *arg)
+busy_one(const char *vkey, uint8_t fanout, const char *name,
+    int64_t *last_use, void *arg)
 {
 	(void)vkey;
 	(void)fanout;
 	(void)name;
+	(void)last_use;
 	(void)arg;
 	__atomic_add_fetch(&busy_calls, 1, __ATOMIC_RELAXED);
 	return -EBUSY;
@@ -591,6 +593,64 @@ START_TEST(test_busy_suspend)
 	index_unpin(id);
 	check();
 	ck_assert_int_eq(cs.suspended, 0);
+}
+END_TEST
+
+/* kernel mode's check: objects 0..9 were used after the index last looked
+ * (their atime says 5000 + i); the rest are culled (the kernel would
+ * unlink them) */
+static int used_calls;
+
+static int
+used_one(const char *vkey, uint8_t fanout, const char *name,
+    int64_t *last_use, void *arg)
+{
+	int i = atoi(name + 4);
+
+	(void)vkey;
+	(void)fanout;
+	(void)arg;
+	__atomic_add_fetch(&used_calls, 1, __ATOMIC_RELAXED);
+	if (i < 10 && *last_use < 5000) {
+		*last_use = 5000 + i;
+		return CULL_USED_SINCE;
+	}
+	return 0;
+}
+
+static int
+objects_at_most_143(void)
+{
+	return index_objects() <= 143 && !cs.pass;
+}
+
+START_TEST(test_used_since)
+{
+	struct cull_ops ops = { used_one, NULL, 1 };
+	uint32_t id;
+	int i;
+
+	make_objects();
+	index_set_policy(INDEX_POLICY_LRU);
+	conf.cull_policy = CONF_CULL_LRU;
+	conf.max_files = 150;		/* cull down to 143 */
+	ck_assert_int_eq(cull_init(&conf, rootfd, 0, &ops), 0);
+	loop_wait_until(objects_at_most_143);
+	/* 0..9 were found used and kept, with their new last use; the 57
+	 * oldest of the others went: 10..66 */
+	for (i = 0; i < 10; i++) {
+		id = index_find(vol, names[i]);
+		ck_assert_uint_ne(id, INDEX_NONE);
+		ck_assert_int_eq(index_last_use(id), 5000 + i);
+		ck_assert_int_eq(index_get_state(id), INDEX_LIVE);
+	}
+	for (i = 10; i < 67; i++)
+		ck_assert_uint_eq(index_find(vol, names[i]), INDEX_NONE);
+	for (i = 67; i < NOBJ; i++)
+		ck_assert_uint_ne(index_find(vol, names[i]), INDEX_NONE);
+	ck_assert_str_eq(kv(stats_fn, "cull.used_since"), "10");
+	ck_assert_str_eq(kv(stats_fn, "cull.objects"), "57");
+	ck_assert_str_eq(kv(stats_fn, "cull.suspensions"), "0");
 }
 END_TEST
 
@@ -726,6 +786,7 @@ cull_suite(void)
 	tcase_add_test(tr, test_cull_request);
 	tcase_add_test(tr, test_nocull);
 	tcase_add_test(tr, test_busy_suspend);
+	tcase_add_test(tr, test_used_since);
 	tcase_add_test(tr, test_reap_leftovers);
 	tcase_add_test(tr, test_dirfds);
 	suite_add_tcase(s, tr);

@@ -100,8 +100,12 @@ START_TEST(test_basic)
 	/* times clamp instead of wrapping */
 	index_touch(id2, -5);
 	ck_assert_int_eq(index_last_use(id2), 5);
-	index_touch(id2, (int64_t)1 << 40);
-	ck_assert_int_eq(index_last_use(id2), (int64_t)UINT32_MAX);
+	index_touch(id2, (int64_t)1 << 40);	/* ns: 1099 s after 1970 */
+	ck_assert_int_eq(index_last_use(id2), (int64_t)1 << 40);
+	/* a stamp in the future counts as now, and uses after it are newer */
+	index_touch(id2, INT64_MAX);
+	ck_assert_int_lt(index_last_use(id2), INT64_MAX);
+	ck_assert_int_gt(index_now(), index_last_use(id2));
 
 	/* pins and pinned bytes */
 	index_pin(id);
@@ -385,6 +389,101 @@ START_TEST(test_select)
 }
 END_TEST
 
+/* Uses in a row are ordered in a row, however fast; ties from the disk
+ * favour neither the first-added nor the last-added objects. */
+START_TEST(test_recency)
+{
+	static uint32_t out[1000];
+	uint32_t ids[1000];
+	char name[16];
+	int64_t a, b;
+	size_t n, i, low = 0;
+	int v = index_volume("v");
+
+	a = index_now();
+	b = index_now();
+	ck_assert_int_gt(b, a);
+	for (i = 0; i < 1000; i++) {
+		snprintf(name, sizeof(name), "Dk%zu", i);
+		ids[i] = index_add(v, 0, name, 1, index_now());
+		ck_assert_uint_ne(ids[i], INDEX_NONE);
+	}
+	/* touch 0, 1, 2 last, in that order: they go last, in that order */
+	for (i = 0; i < 3; i++)
+		index_touch(ids[i], index_now());
+	index_set_policy(INDEX_POLICY_LRU);
+	n = index_select_oldest(out, 1000);
+	ck_assert_uint_eq(n, 1000);
+	for (i = 0; i < 997; i++)
+		ck_assert_uint_eq(out[i], ids[i + 3]);
+	ck_assert_uint_eq(out[997], ids[0]);
+	ck_assert_uint_eq(out[998], ids[1]);
+	ck_assert_uint_eq(out[999], ids[2]);
+	/* a stamp from the future counts as now; later uses are newer */
+	a = index_now() + 1000000000;
+	index_touch(ids[5], a);
+	ck_assert_int_lt(index_last_use(ids[5]), a);
+	ck_assert_int_gt(index_now(), index_last_use(ids[5]));
+
+	/* equal stamps (the disk's): half of the first half, give or take */
+	index_fini();
+	ck_assert_int_eq(index_init(), 0);
+	index_set_policy(INDEX_POLICY_LRU);
+	v = index_volume("v");
+	for (i = 0; i < 1000; i++) {
+		snprintf(name, sizeof(name), "Dk%zu", i);
+		ids[i] = index_add(v, 0, name, 1, 1000000000);
+	}
+	n = index_select_oldest(out, 500);
+	ck_assert_uint_eq(n, 500);
+	for (i = 0; i < n; i++)
+		low += out[i] < ids[500];
+	ck_assert_msg(low > 150 && low < 350, "ties: %zu of 500 from the first "
+	    "half", low);
+}
+END_TEST
+
+/* The default policy: probation first while it holds more than a tenth,
+ * reused objects after; LRU on demand. */
+START_TEST(test_policy)
+{
+	uint32_t out[100], ids[100];
+	char name[16];
+	size_t n, i;
+	int v = index_volume("v");
+
+	ck_assert_int_eq(index_get_policy(), INDEX_POLICY_S3);
+	for (i = 0; i < 100; i++) {
+		snprintf(name, sizeof(name), "Dk%zu", i);
+		ids[i] = index_add(v, 0, name, 10, index_now());
+	}
+	/* 0..49 used again (a hot set), then 50..99 read once more as a
+	 * scan would read them: touch, not hit */
+	for (i = 0; i < 50; i++)
+		index_hit(ids[i], index_now());
+	for (i = 50; i < 100; i++)
+		index_touch(ids[i], index_now());
+	/* probation holds 50%: its 40 oldest go first, then the main set
+	 * (its oldest first) and probation in turns, probation at ~1/10 */
+	n = index_select_oldest(out, 100);
+	ck_assert_uint_eq(n, 100);
+	for (i = 0; i < 45; i++)
+		ck_assert_uint_eq(out[i], ids[50 + i]);
+	ck_assert_uint_eq(out[45], ids[0]);
+	/* LRU: the hot set, used longer ago, goes first */
+	index_set_policy(INDEX_POLICY_LRU);
+	n = index_select_oldest(out, 100);
+	for (i = 0; i < 100; i++)
+		ck_assert_uint_eq(out[i], ids[i]);
+	/* a deleted reused object's slot comes back on probation */
+	index_set_policy(INDEX_POLICY_S3);
+	index_del(ids[0]);
+	ids[0] = index_add(v, 0, "Dnew", 10, index_now());
+	n = index_select_oldest(out, 1);
+	ck_assert_uint_eq(out[0], ids[50]);
+}
+END_TEST
+
 /* A realistic 1e6-object index: bytes per object, all included. */
 START_TEST(test_memory)
 {
@@ -465,6 +564,8 @@ index_suite(void)
 	tcase_add_test(tc, test_basic);
 	tcase_add_test(tc, test_random);
 	tcase_add_test(tc, test_select);
+	tcase_add_test(tc, test_recency);
+	tcase_add_test(tc, test_policy);
 	tcase_add_test(tc, test_memory);
 	tcase_add_test(tc, test_churn);
 	suite_add_tcase(s, tc);

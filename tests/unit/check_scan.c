@@ -169,7 +169,8 @@ check_made(int from, int to, int xattr_mode)
 		if (xattr_mode && i % 10 == 0)
 			ck_assert_int_eq(index_last_use(id), 0);
 		else
-			ck_assert_int_eq(index_last_use(id), made[i].atime);
+			ck_assert_int_eq(index_last_use(id),
+			    made[i].atime * 1000000000);
 	}
 }
 

@@ -18,9 +18,12 @@
 # VM_EXTRA_MODULES ready for modprobe; the Debian cachefilesd with
 # /etc/cachefilesd.conf when the host has it (for comparisons); an empty
 # ext4 disk (/dev/vda, VM_CACHE_SIZE) mounted at VM_CACHE_DIR; the host
-# directory VM_SHARE exported over 9p as tag VM_SHARE_TAG (not mounted).
+# directory VM_SHARE exported over 9p as tag VM_SHARE_TAG (not mounted),
+# and a second time as tag VM_SHARE_TAG2 (a virtio 9p tag serves one mount
+# at a time: a test that wants the share with and without fscache mounts
+# one of each).
 # Its environment: VM_KVER, VM_SUITE, VM_CACHE_DIR, VM_CACHE_DEV,
-# VM_SHARE_TAG.
+# VM_SHARE_TAG, VM_SHARE_TAG2.
 #
 # Settings (environment):
 #   VM_SUITE        kernel by Debian suite: empty or bookworm 6.1, trixie
@@ -28,7 +31,8 @@
 #   VM_WORK_DIR     kernel and initramfs cache (~/.cache/larder-vm[-SUITE])
 #   VM_MEM, VM_SMP  guest memory (1G) and CPUs (2)
 #   VM_TIMEOUT      seconds for the whole run (600)
-#   VM_SHARE        host dir exported over 9p ($PWD); VM_SHARE_TAG (hostshare)
+#   VM_SHARE        host dir exported over 9p ($PWD); VM_SHARE_TAG (hostshare),
+#                   VM_SHARE_TAG2 (hostshare2)
 #   VM_CACHE_IMG    a disk image to use (kept); empty: a new one per run
 #   VM_CACHE_SIZE   size of a new disk (512M); VM_CACHE_FS ext4 or xfs
 #   VM_CACHE_DIR    where the guest mounts it (/var/cache/fscache)
@@ -53,6 +57,7 @@ VM_SMP=${VM_SMP:-2}
 VM_TIMEOUT=${VM_TIMEOUT:-600}
 VM_SHARE=${VM_SHARE:-$PWD}
 VM_SHARE_TAG=${VM_SHARE_TAG:-hostshare}
+VM_SHARE_TAG2=${VM_SHARE_TAG2:-hostshare2}
 VM_CACHE_IMG=${VM_CACHE_IMG:-}
 VM_CACHE_SIZE=${VM_CACHE_SIZE:-512M}
 VM_CACHE_FS=${VM_CACHE_FS:-ext4}
@@ -111,7 +116,7 @@ put() {
 
 # ---- the base initramfs: rebuilt when anything it is made of changes ----
 base=$VMK_WORK/initramfs-$KVER.cpio.gz
-sum=$( { cat "${BASH_SOURCE[0]}"; echo "$VM_MODULES|$VM_EXTRA_MODULES|$VM_CACHE_DIR|$VM_SHARE_TAG|$VM_CACHE_FS";
+sum=$( { cat "${BASH_SOURCE[0]}"; echo "$VM_MODULES|$VM_EXTRA_MODULES|$VM_CACHE_DIR|$VM_SHARE_TAG|$VM_SHARE_TAG2|$VM_CACHE_FS";
 	for f in "$VM_BUSYBOX" "$VM_CACHEFILESD"; do [ -e "$f" ] && cksum < "$f"; done; } | cksum | cut -d' ' -f1)
 if [ ! -s "$base" ] || [ "$(cat "$base.sum" 2>/dev/null)" != "$sum" ]; then
 	say "building the initramfs for $KVER"
@@ -157,7 +162,7 @@ ln -s /run /var/run
 ip link set lo up
 hostname vm
 for m in $VM_MODULES; do modprobe \$m || echo "init: modprobe \$m failed"; done
-export VM_KVER=$KVER VM_SUITE=${VM_SUITE:-bookworm} VM_CACHE_DIR=$VM_CACHE_DIR VM_CACHE_DEV=/dev/vda VM_SHARE_TAG=$VM_SHARE_TAG
+export VM_KVER=$KVER VM_SUITE=${VM_SUITE:-bookworm} VM_CACHE_DIR=$VM_CACHE_DIR VM_CACHE_DEV=/dev/vda VM_SHARE_TAG=$VM_SHARE_TAG VM_SHARE_TAG2=$VM_SHARE_TAG2
 i=0
 while [ ! -b /dev/vda ] && [ \$i -lt 200 ]; do sleep 0.05; i=\$((i + 1)); done
 mkdir -p $VM_CACHE_DIR
@@ -217,6 +222,7 @@ timeout -k 5 "$VM_TIMEOUT" qemu-system-x86_64 -accel tcg,thread=multi -cpu max \
 	-append "console=ttyS0 panic=-1 edd=off mitigations=off $quiet $VM_APPEND" \
 	-drive "file=$disk,if=virtio,format=raw,cache=unsafe" \
 	-virtfs "local,path=$VM_SHARE,mount_tag=$VM_SHARE_TAG,security_model=none,id=share0" \
+	-virtfs "local,path=$VM_SHARE,mount_tag=$VM_SHARE_TAG2,security_model=none,id=share1" \
 	< /dev/null 2>&1 | tr -d '\r' | tee "$log" | {
 	if [ "$VM_VERBOSE" = 1 ]; then cat; else
 		awk '/@@VM_BEGIN@@/ {on = 1; next}

@@ -1,17 +1,22 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Guest: freezes of the cache filesystem under 9p fscache readers, in
-# kernel mode. Each pass of the reader creates a new file in the share
-# (through a second mount without fscache) and reads every file through
-# the fscache mount, so the kernel keeps creating and writing cache
+# kernel mode. A writer adds a file to the share through the fscache mount
+# after each pass of the reader; the reader only reads, through the same
+# mount (page cache dropped before each pass), every file whose bytes are
+# known, and checks them. So the kernel keeps creating and writing cache
 # objects while the freezes happen.
 #  1. `larderctl freeze --fs`: larderd withdraws the cache, freezes the
 #     filesystem itself, the reader keeps reading right bytes, thaw
 #     rebinds the cache and reads come from it again. Judged.
-#  2. An unannounced `fsfreeze -f` of the cache filesystem: what the
-#     reader and larderd do within WINDOW seconds is printed ("MEASURE"
-#     lines); judged only where larderd promises something (it keeps
-#     answering larderctl; after the thaw the reader goes on and the
-#     cache is bound and serving).
+#  2. An unannounced `fsfreeze --freeze` of the cache filesystem: what the
+#     reader, the writer and larderd do is printed ("MEASURE" lines), then
+#     what a withdrawal of the cache (larderctl freeze) changes while the
+#     filesystem stays frozen. Judged where larderd promises something:
+#     it notices (its write probe waits: "writes stalled", freeze.state
+#     stalled), keeps answering larderctl, answers a freeze at once, and
+#     after the thaw the reader goes on and the cache is bound and serving
+#     again. Whether the reader itself goes on while frozen is measured
+#     and printed, not judged: that is the kernel's doing (larderd(8)).
 # args (after the common ones): WINDOW (seconds, default 20)
 . "$1"; shift 4
 WINDOW=${1:-20}
@@ -21,29 +26,39 @@ kernel_conf /tmp/larder.conf
 printf 'freeze defer\nfreeze_timeout 120\n' >> /tmp/larder.conf
 start_larderd /tmp/larder.conf
 mount_share
-W=/mnt/w
-mkdir -p $W
-mount -t 9p -o trans=virtio,version=9p2000.L "$VM_SHARE_TAG" $W || die "mount 9p without fscache"
-readall > /dev/null || die "first read"
+mkdir -p /tmp/ref
+for f in $M/*; do cp "$f" /tmp/ref/ || die "first read"; done
 
-rm -f /tmp/stop /tmp/reader.err; echo 0 > /tmp/reader.n
+rm -f /tmp/stop /tmp/reader.err; echo 0 > /tmp/reader.n; echo 0 > /tmp/writer.n
+# the reader: only reads
 (
 	n=0
 	while [ ! -f /tmp/stop ]; do
-		dd if=/dev/urandom of=$W/new.$n bs=64k count=1 2>/dev/null
-		rm -f $W/new.$((n - 3))
 		echo 1 > /proc/sys/vm/drop_caches
-		for f in $W/*; do
-			[ -f "$f" ] || continue
-			a=$(md5sum < "$f") b=$(md5sum < "$M/${f##*/}" 2>/tmp/reader.last) ||
+		for f in /tmp/ref/*; do
+			b=$(md5sum < "$M/${f##*/}" 2>/tmp/reader.last) ||
 				echo "pass $n: read error on ${f##*/}: $(cat /tmp/reader.last)" >> /tmp/reader.err
-			[ "$a" = "$b" ] || echo "pass $n: wrong data in ${f##*/}" >> /tmp/reader.err
+			[ "$(md5sum < "$f")" = "$b" ] || echo "pass $n: wrong data in ${f##*/}" >> /tmp/reader.err
 		done
 		n=$((n + 1)); echo $n > /tmp/reader.n
 	done
 ) &
 RPID=$!
+# the writer: a new 64 KiB file for each pass of the reader, known to the
+# reader once it is whole
+(
+	n=0
+	while [ ! -f /tmp/stop ]; do
+		if [ "$(cat /tmp/reader.n)" -le $n ]; then sleep 0.1; continue; fi
+		dd if=/dev/urandom of=/tmp/new.$n bs=64k count=1 2>/dev/null
+		cp /tmp/new.$n $M/new.$n || echo "writer $n: cannot write new.$n" >> /tmp/reader.err
+		mv /tmp/new.$n /tmp/ref/new.$n
+		n=$((n + 1)); echo $n > /tmp/writer.n
+	done
+) &
+WPID=$!
 passes() { cat /tmp/reader.n; }
+writes() { cat /tmp/writer.n; }
 wait_passes() {
 	wp_to=$(($(passes) + $1)) wp_i=0
 	while [ "$(passes)" -lt $wp_to ]; do
@@ -75,29 +90,46 @@ say "after thaw: bound, cache reads $rd0 -> $(io_rd)"
 
 # ---- 2. an unannounced fsfreeze ----
 wait_passes 1 60 || die "the reader stopped"
-p0=$(passes); rd0=$(io_rd); t0=$(now_ms)
-fsfreeze -f "$C" || die "fsfreeze -f"
-say "MEASURE $(uname -r): cache fs frozen behind larderd's back"
-i=0 first=""
-while [ $i -lt $((WINDOW * 10)) ]; do
-	[ -n "$first" ] || [ "$(passes)" -lt $((p0 + 2)) ] || first=$(( $(now_ms) - t0 ))
-	sleep 0.1; i=$((i + 1))
-done
-p1=$(passes)
-timeout 5 "$LARDERCTL" status > /tmp/ctl.out 2>&1 || die "larderctl status did not answer within 5 s while the fs was frozen"
-say "MEASURE $(uname -r): reader passes in ${WINDOW} s frozen: $p0 -> $p1 (2 passes after ${first:-never} ms); cache reads $rd0 -> $(io_rd); kernel.state $(sed -n 's/^kernel.state *//p' /tmp/ctl.out); freeze.state $(sed -n 's/^freeze.state *//p' /tmp/ctl.out)"
-say "MEASURE $(uname -r): larderd said: $(grep -i -E 'stall|frozen|withdr' $DLOG | tail -3 | tr '\n' '|')"
-blocked=$(for p in /proc/[0-9]*; do s=$(sed -n 's/^State:\t\(.\).*/\1/p' $p/status 2>/dev/null); [ "$s" = D ] && echo "$(cat $p/comm 2>/dev/null)"; done | sort | uniq -c | tr '\n' ' ')
-say "MEASURE $(uname -r): tasks in D state: ${blocked:-none}"
-fsfreeze -u "$C" || die "fsfreeze -u"
+K=$(uname -r)
+# dstate: the commands of the tasks in uninterruptible sleep, counted
+dstate() {
+	for p in /proc/[0-9]*; do
+		[ "$(sed -n 's/^State:.\(.\).*/\1/p' $p/status 2>/dev/null)" = D ] && sed 's/[0-9:/]*+/+/; s/kworker\/.*+/kworker+/' $p/comm
+	done 2>/dev/null | sort | uniq -c | awk '{printf "%s%s x%s", sep, $2, $1; sep = ", "}'
+}
+# watch SECONDS WHAT: reader and writer progress over SECONDS, printed
+watch() {
+	p0=$(passes); w0=$(writes); rd0=$(io_rd)
+	i=0
+	while [ $i -lt $(($1 * 10)) ]; do sleep 0.1; i=$((i + 1)); done
+	say "MEASURE $K: $2: in $1 s reader passes $p0 -> $(passes), writer files $w0 -> $(writes), cache reads $rd0 -> $(io_rd); D state: $(dstate)"
+}
+fsfreeze --freeze "$C" || die "fsfreeze --freeze"
+t0=$(now_ms)
+# larderd notices (its write probe waits): judged, within 30 s
+wait_log 'writes stalled' 30 || die "larderd did not notice the freeze in 30 s"
+say "larderd noticed in $(( $(now_ms) - t0 )) ms: $(grep 'writes stalled' $DLOG | tail -1)"
+watch "$WINDOW" "unannounced freeze, cache bound"
+t0=$(now_ms)
+timeout 10 "$LARDERCTL" status > /tmp/ctl.out 2>&1 || die "larderctl status did not answer within 10 s while the fs was frozen"
+say "MEASURE $K: larderctl status answered in $(( $(now_ms) - t0 )) ms: kernel.state $(sed -n 's/^kernel.state *//p' /tmp/ctl.out), freeze.state $(sed -n 's/^freeze.state *//p' /tmp/ctl.out)"
+grep -q '^freeze.state *stalled' /tmp/ctl.out || die "status does not say stalled: $(grep '^freeze.state' /tmp/ctl.out)"
+# a freeze asked now is ready at once (the fs is frozen already); its
+# withdrawal of the cache waits for the thaw
+t0=$(now_ms)
+timeout 30 "$LARDERCTL" freeze > /tmp/ctl.out 2>&1 || die "larderctl freeze during the stall: $(cat /tmp/ctl.out)"
+say "MEASURE $K: larderctl freeze answered in $(( $(now_ms) - t0 )) ms: $(head -1 /tmp/ctl.out); /proc/fs/fscache/caches: $(tail -1 /proc/fs/fscache/caches | tr -s ' ')"
+watch "$WINDOW" "unannounced freeze, after the withdrawal"
+timeout 60 fsfreeze --unfreeze "$C" || die "fsfreeze --unfreeze"
 kill -0 "$DPID" || die "larderd died"
+ctl thaw || say "larderctl thaw: $(cat /tmp/ctl.out)"
 wait_active 120 || die "cache not bound after the unannounced freeze ended"
 wait_passes 2 120 || die "the reader did not go on after the thaw"
 rd0=$(io_rd)
 wait_passes 2 120 || die "the reader stopped"
 [ "$(io_rd)" -gt "$rd0" ] || die "no reads from the cache after the unannounced freeze"
 reader_ok
-touch /tmp/stop; wait $RPID
+touch /tmp/stop; wait $RPID; wait $WPID
 reader_ok
 say "reader: $(passes) passes, no errors"
 stop_daemon
