@@ -10,8 +10,9 @@
 # vm:     every tests/vm/t-*.sh (boots a Debian kernel under qemu with the
 #         project's harness, tests/vm/run-vm.sh), once per Debian suite in
 #         LARDER_VM_SUITES (default "bookworm trixie sid": kernels 6.1,
-#         6.12 and Debian's newest); a skip counts as a failure when
-#         LARDER_REQUIRE_VM=1.
+#         6.12 and Debian's newest), then the full-system tests
+#         tests/vm/t-sys-*.sh once (a whole Debian 12, kernel 6.1); a skip
+#         counts as a failure when LARDER_REQUIRE_VM=1.
 # LARDER_TESTS_EXCLUDE="t-a.sh t-b.sh" leaves those scripts out.
 # Logs of failed tests are kept in tests/log/.
 set -u
@@ -56,14 +57,19 @@ run_unit() {
 	done
 }
 
-# run_scripts DIR REQUIRE-VAR [TAG]: TAG names the run (the VM suite)
+# run_scripts DIR REQUIRE-VAR [TAG [WHICH]]: TAG names the run (the VM
+# suite); WHICH: all (default), sys (only t-sys-*.sh), nosys (all others)
 run_scripts() {
-	dir=$1 req=$2 tag=${3:-}
+	dir=$1 req=$2 tag=${3:-} which=${4:-all}
 	for t in "$top"/tests/"$dir"/t-*.sh; do
 		[ -f "$t" ] || continue
 		# LARDER_TESTS_EXCLUDE: file names not run at all (CI's sanitizer
 		# passes leave out the tests that never start larderd)
 		case " ${LARDER_TESTS_EXCLUDE:-} " in *" ${t##*/} "*) continue ;; esac
+		case $which in
+		sys) case ${t##*/} in t-sys-*) ;; *) continue ;; esac ;;
+		nosys) case ${t##*/} in t-sys-*) continue ;; esac ;;
+		esac
 		name=$dir/${t##*/}${tag:+ [$tag]}
 		log=$logdir/${dir}-${t##*/}${tag:+-$tag}.log
 		start=$(date +%s)
@@ -92,8 +98,15 @@ run_scripts() {
 run_vm() {
 	for suite in ${LARDER_VM_SUITES:-bookworm trixie sid}; do
 		export VM_SUITE="$suite"
-		run_scripts vm LARDER_REQUIRE_VM "$suite"
+		run_scripts vm LARDER_REQUIRE_VM "$suite" nosys
 	done
+	# the full-system tests (t-sys-*.sh) boot a whole Debian 12 once; the
+	# first one also builds its rootfs (debootstrap): a longer time limit
+	unset VM_SUITE
+	t0=$timeout
+	timeout=${LARDER_SYS_TEST_TIMEOUT:-1800}
+	run_scripts vm LARDER_REQUIRE_VM "" sys
+	timeout=$t0
 }
 
 case $what in
