@@ -568,6 +568,41 @@ collect_volume(struct proto_buf *r, uint32_t n)
 	return 0;
 }
 
+/* Every volume into vs, following the cursor as list() does. A daemon
+ * that has no LIST_VOLUMES (kernel mode: the store is not there) answers
+ * EINVAL to the first page: no volumes, not an error. */
+static int
+fetch_volumes(struct larder *l, struct vols *vs)
+{
+	uint8_t body[8];
+	struct proto_buf b, r;
+	uint32_t cursor = 0, next, count, i, pages = 0;
+	int err;
+
+	cur_vols = vs;
+	do {
+		proto_buf_init(&b, body, sizeof(body));
+		proto_put_u32(&b, cursor);
+		if ((err = request(l, PROTO_LIST_VOLUMES, &b, &r)) < 0) {
+			if (err == -EINVAL && cursor == 0)
+				return EX_OK;
+			return fail(l, err, NULL);
+		}
+		next = proto_get_u32(&r);
+		count = proto_get_u32(&r);
+		if (r.err || count > proto_remaining(&r) / 18)
+			return fail(NULL, -EPROTO, "malformed reply");
+		for (i = 0; i < count; i++)
+			if ((err = collect_volume(&r, i)) < 0)
+				return fail(NULL, err, err == -ENOMEM ? NULL :
+				    "malformed reply");
+		if (next != 0 && (next == cursor || ++pages > 1000000))
+			return fail(NULL, -EPROTO, "listing cursor loops");
+		cursor = next;
+	} while (cursor != 0);
+	return EX_OK;
+}
+
 static int
 cmd_prometheus(struct larder *l)
 {
@@ -575,7 +610,7 @@ cmd_prometheus(struct larder *l)
 	struct metrics_out out = { 0 };
 	struct vols vs = { 0 };
 	uint8_t *b1 = NULL, *b2 = NULL;
-	int n1, n2, rc, saved_json = json;
+	int n1, n2, rc;
 	size_t i;
 
 	if ((n1 = fetch_kv(l, PROTO_STATUS, &b1, &st)) < 0) {
@@ -588,11 +623,7 @@ cmd_prometheus(struct larder *l)
 		    fail(l, n2, NULL);
 		goto out;
 	}
-	cur_vols = &vs;
-	json = 0;	/* list() prints brackets in JSON mode */
-	rc = list(l, PROTO_LIST_VOLUMES, NULL, 18, collect_volume);
-	json = saved_json;
-	if (rc != EX_OK)
+	if ((rc = fetch_volumes(l, &vs)) != EX_OK)
 		goto out;
 	if (metrics_render(&out, st, n1, ss, n2, vs.v, vs.n,
 	    (int64_t)time(NULL)) < 0) {
