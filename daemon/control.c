@@ -421,15 +421,40 @@ handle_hello(struct ctl_req *rq)
 	return 0;
 }
 
+/* u32 count, then every provider's records, into b (from its start). */
+static int
+collect_kv(struct proto_buf *b, struct provider *list)
+{
+	struct provider *p;
+	struct ctl_kv kv;
+	size_t n;
+
+	proto_put_u32(b, 0);
+	kv.b = b;
+	kv.count = 0;
+	for (p = list; p; p = p->next)
+		p->fn(&kv);
+	if (b->err)
+		return b->err;
+	n = b->off;
+	b->off = 0;
+	proto_put_u32(b, kv.count);
+	b->off = n;
+	return 0;
+}
+
+int
+control_kv_body(int stats, struct proto_buf *b)
+{
+	return collect_kv(b, stats ? stats_providers : status_providers);
+}
+
 /* STATUS and STATS: u32 count, then every provider's records. */
 static void
 reply_kv(struct ctl_req *rq, struct provider *list)
 {
-	struct provider *p;
 	struct proto_buf b;
-	struct ctl_kv kv;
 	uint8_t *body;
-	size_t n;
 
 	body = malloc(PROTO_MAX_MSG);
 	if (!body) {
@@ -437,20 +462,12 @@ reply_kv(struct ctl_req *rq, struct provider *list)
 		return;
 	}
 	proto_buf_init(&b, body, PROTO_MAX_MSG - PROTO_HDR_SIZE);
-	proto_put_u32(&b, 0);
-	kv.b = &b;
-	kv.count = 0;
-	for (p = list; p; p = p->next)
-		p->fn(&kv);
-	if (b.err) {
+	if (collect_kv(&b, list) < 0) {
 		free(body);
 		control_reply_str(rq, PROTO_ERR, "status too long");
 		return;
 	}
-	n = b.off;
-	b.off = 0;
-	proto_put_u32(&b, kv.count);
-	control_reply(rq, PROTO_OK, body, n, -1);
+	control_reply(rq, PROTO_OK, body, b.off, -1);
 	free(body);
 }
 

@@ -85,6 +85,9 @@ void control_add_stats(ctl_kv_fn *fn);
 void ctl_kv_u64(struct ctl_kv *kv, const char *key, uint64_t v);
 void ctl_kv_s64(struct ctl_kv *kv, const char *key, int64_t v);
 void ctl_kv_str(struct ctl_kv *kv, const char *key, const char *v);
+/* The body a STATUS (stats 0) or STATS (1) reply would carry, into b:
+ * u32 count, then the records. 0, or b's error (-EMSGSIZE: too long). */
+int control_kv_body(int stats, struct proto_buf *b);
 
 /* Server life: listen on path (0660, group admin_group if set). */
 int control_open(const char *path, gid_t admin_gid);

@@ -4,7 +4,9 @@
  *
  * Data commands (put, get) go through liblarder's API; the others send one
  * raw request with client_request (lib/client.h) and print the reply, as
- * text or, with --json, as JSON. Exit codes: 0 ok, 1 error, 2 usage, 3 not
+ * text or, with --json, as JSON; stats --prometheus renders STATUS, STATS
+ * and LIST_VOLUMES with metrics.c, and top polls STATUS and STATS and
+ * prints rates, one line per interval. Exit codes: 0 ok, 1 error, 2 usage, 3 not
  * cached or not found, 4 refused (permission, policy, no space), 5 cannot
  * reach the daemon.
  */
@@ -24,6 +26,7 @@
 #include "config.h"
 #include "client.h"
 #include "larder/larder.h"
+#include "metrics.h"
 #include "proto.h"
 
 #define EX_OK		0
@@ -46,7 +49,8 @@ usage(FILE *f)
 "usage: larderctl [-s SOCKET] [--json] COMMAND [ARGS]\n"
 "commands:\n"
 "  status                        daemon state, cache usage, thresholds\n"
-"  stats                         counters\n"
+"  stats [--prometheus]          counters (--prometheus: all, as metrics)\n"
+"  top [-n COUNT] [INTERVAL]     a line of rates every INTERVAL s (def. 1)\n"
 "  volumes                       list volumes\n"
 "  ls VOLUME                     list the objects of a volume\n"
 "  put VOLUME KEY [FILE]         store FILE (or stdin) as object KEY\n"
@@ -491,6 +495,331 @@ cmd_simple(struct larder *l, uint16_t type, const struct proto_buf *body)
 	return EX_OK;
 }
 
+/* ---- stats --prometheus, top ---------------------------------------------- */
+
+/* A copy of the last reply's body (request() reuses rbuf). */
+static int
+save_reply(const struct proto_buf *r, uint8_t **copy, struct proto_buf *out)
+{
+	size_t n = r->size - r->off;
+
+	if ((*copy = malloc(n ? n : 1)) == NULL)
+		return -ENOMEM;
+	memcpy(*copy, r->data + r->off, n);
+	proto_buf_init(out, *copy, n);
+	return 0;
+}
+
+/* STATUS or STATS, parsed; *body owns what *kv points into. */
+static int
+fetch_kv(struct larder *l, uint16_t type, uint8_t **body,
+    struct metrics_kv **kv)
+{
+	struct proto_buf r, c;
+	int err;
+
+	*body = NULL;
+	*kv = NULL;
+	if ((err = request(l, type, NULL, &r)) < 0)
+		return err;
+	if ((err = save_reply(&r, body, &c)) < 0)
+		return err;
+	return metrics_parse_kv(&c, kv);
+}
+
+#define MAX_VOLUMES	(1u << 20)
+
+struct vols {
+	struct metrics_vol *v;
+	size_t n, cap;
+};
+
+static struct vols *cur_vols;
+
+/* volumes row (as volume_row) into cur_vols, the key copied */
+static int
+collect_volume(struct proto_buf *r, uint32_t n)
+{
+	struct proto_bytes key = get_str(r);
+	uint64_t objects = proto_get_u64(r), bytes = proto_get_u64(r);
+	struct vols *vs = cur_vols;
+	void *p;
+	char *k;
+
+	(void)n;
+	if (r->err)
+		return -EPROTO;
+	if (vs->n >= MAX_VOLUMES)
+		return -EPROTO;
+	if (vs->n == vs->cap) {
+		vs->cap = vs->cap ? vs->cap * 2 : 64;
+		if ((p = realloc(vs->v, vs->cap * sizeof(*vs->v))) == NULL)
+			return -ENOMEM;
+		vs->v = p;
+	}
+	if ((k = malloc(key.len ? key.len : 1)) == NULL)
+		return -ENOMEM;
+	memcpy(k, key.ptr, key.len);
+	vs->v[vs->n].key = k;
+	vs->v[vs->n].key_len = key.len;
+	vs->v[vs->n].objects = objects;
+	vs->v[vs->n].bytes = bytes;
+	vs->n++;
+	return 0;
+}
+
+/* Every volume into vs, following the cursor as list() does. A daemon
+ * that has no LIST_VOLUMES (kernel mode: the store is not there) answers
+ * EINVAL to the first page: no volumes, not an error. */
+static int
+fetch_volumes(struct larder *l, struct vols *vs)
+{
+	uint8_t body[8];
+	struct proto_buf b, r;
+	uint32_t cursor = 0, next, count, i, pages = 0;
+	int err;
+
+	cur_vols = vs;
+	do {
+		proto_buf_init(&b, body, sizeof(body));
+		proto_put_u32(&b, cursor);
+		if ((err = request(l, PROTO_LIST_VOLUMES, &b, &r)) < 0) {
+			if (err == -EINVAL && cursor == 0)
+				return EX_OK;
+			return fail(l, err, NULL);
+		}
+		next = proto_get_u32(&r);
+		count = proto_get_u32(&r);
+		if (r.err || count > proto_remaining(&r) / 18)
+			return fail(NULL, -EPROTO, "malformed reply");
+		for (i = 0; i < count; i++)
+			if ((err = collect_volume(&r, i)) < 0)
+				return fail(NULL, err, err == -ENOMEM ? NULL :
+				    "malformed reply");
+		if (next != 0 && (next == cursor || ++pages > 1000000))
+			return fail(NULL, -EPROTO, "listing cursor loops");
+		cursor = next;
+	} while (cursor != 0);
+	return EX_OK;
+}
+
+static int
+cmd_prometheus(struct larder *l)
+{
+	struct metrics_kv *st = NULL, *ss = NULL;
+	struct metrics_out out = { 0 };
+	struct vols vs = { 0 };
+	uint8_t *b1 = NULL, *b2 = NULL;
+	int n1, n2, rc;
+	size_t i;
+
+	if ((n1 = fetch_kv(l, PROTO_STATUS, &b1, &st)) < 0) {
+		rc = n1 == -EPROTO ? fail(NULL, n1, "malformed reply") :
+		    fail(l, n1, NULL);
+		goto out;
+	}
+	if ((n2 = fetch_kv(l, PROTO_STATS, &b2, &ss)) < 0) {
+		rc = n2 == -EPROTO ? fail(NULL, n2, "malformed reply") :
+		    fail(l, n2, NULL);
+		goto out;
+	}
+	if ((rc = fetch_volumes(l, &vs)) != EX_OK)
+		goto out;
+	if (metrics_render(&out, st, n1, ss, n2, vs.v, vs.n,
+	    (int64_t)time(NULL)) < 0) {
+		rc = fail(NULL, -ENOMEM, NULL);
+		goto out;
+	}
+	fwrite(out.p, 1, out.len, stdout);
+	rc = EX_OK;
+out:
+	for (i = 0; i < vs.n; i++)
+		free((void *)vs.v[i].key);
+	free(vs.v);
+	metrics_out_free(&out);
+	free(st);
+	free(ss);
+	free(b1);
+	free(b2);
+	return rc;
+}
+
+/* what top shows, from one STATUS and one STATS */
+struct sample {
+	uint64_t hits, misses, fills, in, out, culls, objects, bytes;
+	int64_t uptime;
+	char freeze[24];
+	double t;		/* monotonic seconds */
+};
+
+static const struct metrics_kv *
+kv_find(const struct metrics_kv *kv, int n, const char *key)
+{
+	size_t len = strlen(key);
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (kv[i].key_len == len && memcmp(kv[i].key, key, len) == 0)
+			return &kv[i];
+	return NULL;
+}
+
+static uint64_t
+kv_u64(const struct metrics_kv *kv, int n, const char *key)
+{
+	const struct metrics_kv *k = kv_find(kv, n, key);
+
+	return k && k->kind != PROTO_KV_STR ? k->u : 0;
+}
+
+/* the first of keys the daemon printed (userspace or kernel mode) */
+static uint64_t
+kv_u64_any(const struct metrics_kv *kv, int n, const char *a, const char *b)
+{
+	return kv_find(kv, n, a) ? kv_u64(kv, n, a) : kv_u64(kv, n, b);
+}
+
+static int
+take_sample(struct larder *l, struct sample *s)
+{
+	struct metrics_kv *st = NULL, *ss = NULL;
+	const struct metrics_kv *f;
+	uint8_t *b1 = NULL, *b2 = NULL;
+	struct timespec ts;
+	int n1, n2, err = 0;
+	size_t i, k;
+
+	if ((n1 = err = fetch_kv(l, PROTO_STATUS, &b1, &st)) < 0 ||
+	    (n2 = err = fetch_kv(l, PROTO_STATS, &b2, &ss)) < 0)
+		goto out;
+	err = 0;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	s->t = ts.tv_sec + ts.tv_nsec / 1e9;
+	s->hits = kv_u64(ss, n2, "store.hits");
+	s->misses = kv_u64(ss, n2, "store.misses");
+	s->fills = kv_u64(ss, n2, "store.fills");
+	s->in = kv_u64(ss, n2, "store.bytes_written");
+	s->out = kv_u64(ss, n2, "store.bytes_served");
+	s->culls = kv_u64(ss, n2, "cull.objects") +
+	    kv_u64(ss, n2, "kernel.culled");
+	s->objects = kv_u64_any(st, n1, "store.objects", "cull.cache_objects");
+	if (!kv_find(st, n1, "store.objects") &&
+	    !kv_find(st, n1, "cull.cache_objects"))
+		s->objects = kv_u64(st, n1, "kernel.objects");
+	s->bytes = kv_u64_any(st, n1, "store.bytes", "cull.cache_bytes");
+	if (!kv_find(st, n1, "store.bytes") &&
+	    !kv_find(st, n1, "cull.cache_bytes"))
+		s->bytes = kv_u64(st, n1, "kernel.bytes");
+	f = kv_find(st, n1, "larderd.uptime");
+	s->uptime = f && f->kind != PROTO_KV_STR ? (int64_t)f->u : 0;
+	/* a printable word only: the daemon's bytes are not trusted */
+	strcpy(s->freeze, "-");
+	f = kv_find(st, n1, "freeze.state");
+	if (f && f->kind == PROTO_KV_STR) {
+		for (i = k = 0; i < f->s_len && k + 1 < sizeof(s->freeze);
+		    i++)
+			if (f->s[i] > 0x20 && f->s[i] < 0x7f)
+				s->freeze[k++] = f->s[i];
+		s->freeze[k] = '\0';
+		if (!k)
+			strcpy(s->freeze, "-");
+	}
+out:
+	free(st);
+	free(ss);
+	free(b1);
+	free(b2);
+	return err;
+}
+
+/* a counter's increase; a counter that went back (a new daemon) counts
+ * from zero */
+static uint64_t
+delta(uint64_t now, uint64_t then)
+{
+	return now >= then ? now - then : now;
+}
+
+static void
+top_header(void)
+{
+	printf("%6s %9s %9s %9s %11s %11s %10s %13s %8s %s\n", "HIT%",
+	    "HITS/s", "MISSES/s", "FILLS/s", "IN-B/s", "OUT-B/s", "OBJECTS",
+	    "BYTES", "CULLS/s", "FREEZE");
+}
+
+static void
+top_line(const struct sample *a, const struct sample *b, double dt)
+{
+	uint64_t h = delta(b->hits, a->hits), m = delta(b->misses, a->misses);
+	char ratio[16];
+
+	if (dt <= 0)
+		dt = 1;
+	if (h + m)
+		snprintf(ratio, sizeof(ratio), "%.1f", 100.0 * h / (h + m));
+	else
+		strcpy(ratio, "-");
+	if (json) {
+		printf("{\"interval\":%.3f,\"hit_ratio\":%s,\"hits_per_s\":%.1f,"
+		    "\"misses_per_s\":%.1f,\"fills_per_s\":%.1f,"
+		    "\"bytes_in_per_s\":%.0f,\"bytes_out_per_s\":%.0f,"
+		    "\"objects\":%" PRIu64 ",\"bytes\":%" PRIu64 ","
+		    "\"culls_per_s\":%.1f,\"freeze\":", dt,
+		    h + m ? ratio : "null", h / dt, m / dt,
+		    delta(b->fills, a->fills) / dt, delta(b->in, a->in) / dt,
+		    delta(b->out, a->out) / dt, b->objects, b->bytes,
+		    delta(b->culls, a->culls) / dt);
+		json_str(b->freeze, strlen(b->freeze));
+		printf("}\n");
+		return;
+	}
+	printf("%6s %9.1f %9.1f %9.1f %11.0f %11.0f %10" PRIu64 " %13" PRIu64
+	    " %8.1f %s\n", ratio, h / dt, m / dt,
+	    delta(b->fills, a->fills) / dt, delta(b->in, a->in) / dt,
+	    delta(b->out, a->out) / dt, b->objects, b->bytes,
+	    delta(b->culls, a->culls) / dt, b->freeze);
+}
+
+#define TOP_HEADER_EVERY	20
+
+/* As iostat: the first line averages since larderd started, then one line
+ * per interval; count 0: until interrupted. */
+static int
+cmd_top(struct larder *l, uint64_t count, uint64_t interval)
+{
+	struct sample prev, cur, zero;
+	struct timespec next;
+	uint64_t lines = 0;
+	int err;
+
+	if ((err = take_sample(l, &cur)) < 0)
+		return err == -EPROTO ? fail(NULL, err, "malformed reply") :
+		    fail(l, err, NULL);
+	memset(&zero, 0, sizeof(zero));
+	clock_gettime(CLOCK_MONOTONIC, &next);
+	for (;;) {
+		if (!json && lines % TOP_HEADER_EVERY == 0)
+			top_header();
+		if (lines == 0)
+			top_line(&zero, &cur, (double)cur.uptime);
+		else
+			top_line(&prev, &cur, cur.t - prev.t);
+		if (fflush(stdout) != 0)
+			return fail_msg(EX_ERR, "stdout: %s", strerror(errno));
+		if (++lines == count)
+			return EX_OK;
+		next.tv_sec += interval;
+		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next,
+		    NULL) == EINTR)
+			;
+		prev = cur;
+		if ((err = take_sample(l, &cur)) < 0)
+			return err == -EPROTO ? fail(NULL, err,
+			    "malformed reply") : fail(l, err, NULL);
+	}
+}
+
 /* ---- data commands ------------------------------------------------------- */
 
 /* Read all of fd into a growing buffer (stdin, pipes). */
@@ -778,6 +1107,7 @@ enum {
 	OPT_TO,
 	OPT_FS,
 	OPT_TIMEOUT,
+	OPT_PROMETHEUS,
 };
 
 struct cmd {
@@ -796,12 +1126,16 @@ static const struct cmd cmds[] = {
 	{ "put", 2, 3, "VOLUME KEY [FILE]" },
 	{ "reload", 0, 0, "" },
 	{ "resume", 0, 0, "" },
-	{ "stats", 0, 0, "" },
+	{ "stats", 0, 0, "[--prometheus]" },
 	{ "status", 0, 0, "" },
 	{ "suspend", 0, 0, "" },
 	{ "thaw", 0, 0, "" },
+	{ "top", 0, 1, "[-n COUNT] [INTERVAL]" },
 	{ "volumes", 0, 0, "" },
 };
+
+static int prometheus;
+static uint64_t top_count, top_interval = 1;
 
 static int
 run(const struct cmd *cmd, char **argv, int argc, uint32_t cull_mode,
@@ -822,8 +1156,12 @@ run(const struct cmd *cmd, char **argv, int argc, uint32_t cull_mode,
 	proto_buf_init(&b, body, sizeof(body));
 	if (strcmp(n, "status") == 0)
 		rc = cmd_kv(l, PROTO_STATUS);
+	else if (strcmp(n, "stats") == 0 && prometheus)
+		rc = cmd_prometheus(l);
 	else if (strcmp(n, "stats") == 0)
 		rc = cmd_kv(l, PROTO_STATS);
+	else if (strcmp(n, "top") == 0)
+		rc = cmd_top(l, top_count, top_interval);
 	else if (strcmp(n, "volumes") == 0)
 		rc = list(l, PROTO_LIST_VOLUMES, NULL, 18, volume_row);
 	else if (strcmp(n, "ls") == 0)
@@ -889,6 +1227,7 @@ main(int argc, char **argv)
 		{ "to", required_argument, NULL, OPT_TO },
 		{ "fs", no_argument, NULL, OPT_FS },
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+		{ "prometheus", no_argument, NULL, OPT_PROMETHEUS },
 		{ NULL, 0, NULL, 0 },
 	};
 	const struct cmd *cmd = NULL;
@@ -932,7 +1271,7 @@ main(int argc, char **argv)
 	cargc = argc - optind;
 	cargv = argv + optind;
 	optind = 0;
-	while ((ch = getopt_long(cargc, cargv, ":", copts, NULL)) != -1) {
+	while ((ch = getopt_long(cargc, cargv, ":n:", copts, NULL)) != -1) {
 		switch (ch) {
 		case OPT_JSON:
 			json = 1;
@@ -967,6 +1306,19 @@ main(int argc, char **argv)
 				return usage_err("bad timeout: %s", optarg);
 			timeout = v;
 			continue;
+		case OPT_PROMETHEUS:
+			if (strcmp(cmd->name, "stats") != 0)
+				break;
+			prometheus = 1;
+			continue;
+		case 'n':
+			if (strcmp(cmd->name, "top") != 0)
+				return usage_err("unknown option: -n");
+			if (parse_uint(optarg, UINT32_MAX, NULL, &v) < 0 ||
+			    v == 0)
+				return usage_err("bad count: %s", optarg);
+			top_count = v;
+			continue;
 		case ':':
 			return usage_err("option needs an argument: %s",
 			    cargv[optind - 1]);
@@ -977,6 +1329,11 @@ main(int argc, char **argv)
 	cargv += optind;
 	if (cargc < cmd->min || cargc > cmd->max)
 		return usage_err("usage: larderctl %s %s", cmd->name, cmd->args);
+	if (strcmp(cmd->name, "top") == 0 && cargc == 1 &&
+	    (parse_uint(cargv[0], 86400, "s", &top_interval) < 0 ||
+	    top_interval == 0))
+		return usage_err("bad interval: %s (1 to 86400 seconds)",
+		    cargv[0]);
 	return run(cmd, cargv, cargc, cull_mode, cull_value, freeze_flags,
 	    timeout);
 }

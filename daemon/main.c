@@ -34,6 +34,7 @@
 #include "cull.h"
 #include "freeze.h"
 #include "log.h"
+#include "metrics_file.h"
 #include "loop.h"
 #include "mount.h"
 #include "store.h"
@@ -402,6 +403,7 @@ reload(char *why, size_t whysz)
 	} else
 		cull_reconfigure(c);
 	freeze_reconfigure(c);
+	metrics_file_reconfigure(c);
 	log_info("reload: %s in force", c->file);
 	snprintf(why, whysz, "reloaded %.400s", c->file);
 	return 0;
@@ -769,9 +771,11 @@ main(int argc, char **argv)
 			fatalx("kernel mode: cannot start (see above)");
 		}
 		state = "running";
+		metrics_file_start(conf);
 		sd_notify("READY=1\nSTATUS=running (kernel mode)");
 		watchdog_start();
 		rc = loop_run();
+		metrics_file_stop();
 		kernel_stop();
 		freeze_fini();
 		goto out;
@@ -797,11 +801,13 @@ main(int argc, char **argv)
 		    "will not be logged");
 
 	state = "running";
+	metrics_file_start(conf);
 	log_info("larderd %s: serving %s on %s", LARDER_VERSION, conf->dir,
 	    conf->socket);
 	sd_notify("READY=1\nSTATUS=running");
 	watchdog_start();
 	rc = loop_run();
+	metrics_file_stop();
 	if (rc < 0)
 		log_warnx("main loop: %s", strerror(-rc));
 	if (watchdog_timer)

@@ -68,7 +68,7 @@ struct parser {
 static kw_fn set_string, set_threshold, set_culltable, set_nocull,
     set_resume, set_debug, set_socket, set_admin_group, set_freeze,
     set_freeze_timeout, set_max_size, set_max_files, set_backend,
-    set_cull_policy, refused;
+    set_cull_policy, set_metrics_file, set_metrics_interval, refused;
 
 #define OFF(f)	offsetof(struct conf, f)
 
@@ -109,6 +109,9 @@ static const struct keyword keywords[] = {
 	{ "max_files", ARG_WORDS, 1, 0, "N", set_max_files, 0, 0 },
 	{ "max_size", ARG_WORDS, 1, 0, "SIZE[K|M|G|T] or N%", set_max_size,
 	    0, 0 },
+	{ "metrics_file", ARG_REST, 0, 0, "PATH", set_metrics_file, 0, 0 },
+	{ "metrics_interval", ARG_WORDS, 1, 0, "SECONDS (1 to 3600)",
+	    set_metrics_interval, 0, 0 },
 	{ "nocull", ARG_NONE, 0, 0, "", set_nocull, 0, 0 },
 	{ "resume_thresholds", ARG_WORDS, 2, 0, "BLOCKS|- FILES|-",
 	    set_resume, 0, 0 },
@@ -122,7 +125,7 @@ static const struct keyword keywords[] = {
 /* larder's own keywords: cachefilesd has none of them */
 static const char *const larder_keywords[] = {
 	"admin_group", "backend", "cull_policy", "freeze", "freeze_timeout",
-	"max_files", "max_size", "socket",
+	"max_files", "max_size", "metrics_file", "metrics_interval", "socket",
 };
 
 static const char *const freeze_names[] = {
@@ -183,6 +186,7 @@ conf_defaults(struct conf *c)
 	c->freeze = CONF_FREEZE_DEFER;
 	c->freeze_timeout = CONF_DEFAULT_FREEZE_TIMEOUT;
 	c->backend = CONF_BACKEND_USERSPACE;
+	c->metrics_interval = CONF_DEFAULT_METRICS_INTERVAL;
 }
 
 /* Parse a run of decimal digits up to end; -EINVAL or -ERANGE. */
@@ -591,6 +595,53 @@ set_freeze_timeout(struct parser *p, const struct keyword *k, char **argv,
 		return;
 	}
 	p->c->freeze_timeout = v;
+}
+
+/* An absolute path whose last component is a file name (the writer puts
+ * a temporary file beside it and renames it over). */
+static void
+set_metrics_file(struct parser *p, const struct keyword *k, char **argv,
+    int argc)
+{
+	const char *s = argv[0];
+	size_t n = strlen(s);
+	char q[64];
+
+	(void)k;
+	(void)argc;
+	if (s[0] != '/') {
+		lerror(p, "metrics_file: '%s' is not an absolute path",
+		    quote(q, s));
+		return;
+	}
+	/* room for the writer's ".tmp.PID" suffix */
+	if (n + 16 >= sizeof(p->c->metrics_file)) {
+		lerror(p, "metrics_file: path is too long (%zu bytes)", n);
+		return;
+	}
+	if (s[n - 1] == '/' || strcmp(strrchr(s, '/'), "/.") == 0 ||
+	    strcmp(strrchr(s, '/'), "/..") == 0) {
+		lerror(p, "metrics_file: '%s' does not name a file",
+		    quote(q, s));
+		return;
+	}
+	memcpy(p->c->metrics_file, s, n + 1);
+}
+
+static void
+set_metrics_interval(struct parser *p, const struct keyword *k, char **argv,
+    int argc)
+{
+	unsigned long long v;
+	int r;
+
+	(void)argc;
+	r = conf_parse_uint(argv[0], 1, CONF_MAX_METRICS_INTERVAL, &v);
+	if (r < 0) {
+		bad_number(p, k, argv[0], r, "1 to 3600 seconds");
+		return;
+	}
+	p->c->metrics_interval = v;
 }
 
 static void

@@ -29,6 +29,8 @@
 #define CONF_DEFAULT_FREEZE_TIMEOUT 60
 #define CONF_DEFAULT_RESUME_FILES 5	/* cachefilesd's default */
 #define CONF_MAX_FREEZE_TIMEOUT	86400
+#define CONF_DEFAULT_METRICS_INTERVAL 15	/* seconds */
+#define CONF_MAX_METRICS_INTERVAL 3600
 #define CONF_WARNING_PREFIX	"warning: "
 
 enum conf_freeze {
@@ -80,6 +82,8 @@ struct conf {
 	uint64_t max_files;		/* 0 = unlimited */
 	enum conf_backend backend;
 	enum conf_cull_policy cull_policy;
+	char metrics_file[PATH_MAX];	/* metrics_file: empty = none */
+	unsigned metrics_interval;	/* seconds, 1..3600 */
 
 	struct conf_loc loc_dir, loc_brun, loc_bcull, loc_bstop,
 	    loc_frun, loc_fcull, loc_fstop;

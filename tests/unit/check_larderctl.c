@@ -33,6 +33,7 @@ struct fake {
 	int half_cached;	/* get: only half the object cached */
 	int enobufs;
 	int bad_status;		/* STATUS reply with a huge count */
+	int no_list;		/* no LIST_VOLUMES (a kernel-mode daemon) */
 	/* the one object */
 	int have_obj;
 	uint64_t size;
@@ -113,6 +114,10 @@ handle(struct fake *f, int s, uint8_t *msg, int n, int rfd, uint8_t **shm,
 		proto_put_kv_u64(&b, "misses", 18446744073709551615ULL);
 		break;
 	case PROTO_LIST_VOLUMES:
+		if (f->no_list) {
+			status = PROTO_EINVAL;
+			break;
+		}
 		/* two pages: cursor 0 -> 5 -> 0 */
 		cursor = proto_get_u32(&r);
 		proto_put_u32(&b, cursor == 0 ? 5 : 0);
@@ -453,6 +458,47 @@ START_TEST(test_status)
 }
 END_TEST
 
+/* stats --prometheus and top against the fake's STATUS, STATS and
+ * volumes (two pages), and against a daemon without LIST_VOLUMES */
+START_TEST(test_metrics)
+{
+	fake_start();
+	ck_assert_int_eq(ctl(NULL, 0, "-s", F.sock, "stats", "--prometheus",
+	    NULL), 0);
+	ck_assert(strstr(out, "# TYPE larder_objects untyped\n"
+	    "larder_objects 3\n") != NULL);
+	ck_assert(strstr(out, "\nlarder_freeze_left -2\n") != NULL);
+	ck_assert(strstr(out, "\nlarder_misses 18446744073709551615\n"));
+	ck_assert(strstr(out, "larder_volume_bytes{volume=\"afs,b\"} 8192\n"
+	    "larder_volume_bytes{volume=\"nfs,a\"} 4096\n"
+	    "larder_volume_bytes{volume=\"9p,c\"} 0\n") != NULL);
+	ck_assert(strstr(out, "\nlarder_volumes 3\n") != NULL);
+	F.no_list = 1;
+	ck_assert_int_eq(ctl(NULL, 0, "-s", F.sock, "stats", "--prometheus",
+	    NULL), 0);
+	ck_assert(strstr(out, "\nlarder_volumes 0\n") != NULL);
+	ck_assert(strstr(out, "larder_volume_bytes{") == NULL);
+	ck_assert_int_eq(ctl(NULL, 0, "-s", F.sock, "top", "-n", "2", "1",
+	    NULL), 0);
+	ck_assert(strncmp(out, "  HIT%", 6) == 0);
+	ck_assert(strstr(out, "FREEZE\n") != NULL);
+	ck_assert_int_eq(ctl(NULL, 0, "-s", F.sock, "--json", "top", "-n", "1",
+	    NULL), 0);
+	/* no freeze.state in the fake: "-"; hits 10 of 10 + 2^64-1 */
+	ck_assert(strstr(out, "\"freeze\":\"-\"}\n") != NULL);
+	ck_assert_int_eq(ctl(NULL, 0, "-s", F.sock, "top", "-n", "0", NULL), 2);
+	ck_assert_int_eq(ctl(NULL, 0, "-s", F.sock, "top", "0", NULL), 2);
+	ck_assert_int_eq(ctl(NULL, 0, "-s", F.sock, "stats", "-n", "1", NULL),
+	    2);
+	F.bad_status = 1;
+	ck_assert_int_eq(ctl(NULL, 0, "-s", F.sock, "stats", "--prometheus",
+	    NULL), 1);
+	ck_assert(strstr(err, "malformed reply") != NULL);
+	ck_assert_int_eq(ctl(NULL, 0, "-s", F.sock, "top", "-n", "1", NULL), 1);
+	fake_stop();
+}
+END_TEST
+
 START_TEST(test_listings)
 {
 	fake_start();
@@ -585,6 +631,7 @@ larderctl_suite(void)
 	tcase_add_test(tc, test_usage);
 	tcase_add_test(tc, test_unreachable);
 	tcase_add_test(tc, test_status);
+	tcase_add_test(tc, test_metrics);
 	tcase_add_test(tc, test_listings);
 	tcase_add_test(tc, test_admin);
 	tcase_add_test(tc, test_put_get);
