@@ -160,41 +160,6 @@ ctl_connect(int flags, struct larder **l)
 
 /* ---- output -------------------------------------------------------------- */
 
-/* Length of the valid UTF-8 sequence at p (at most n bytes), 0 if invalid. */
-static size_t
-utf8_len(const uint8_t *p, size_t n)
-{
-	size_t len, i;
-	uint32_t cp;
-
-	if (p[0] < 0x80)
-		return 1;
-	if ((p[0] & 0xe0) == 0xc0) {
-		len = 2;
-		cp = p[0] & 0x1f;
-	} else if ((p[0] & 0xf0) == 0xe0) {
-		len = 3;
-		cp = p[0] & 0x0f;
-	} else if ((p[0] & 0xf8) == 0xf0) {
-		len = 4;
-		cp = p[0] & 0x07;
-	} else
-		return 0;
-	if (len > n)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (p[i] & 0x3f);
-	}
-	/* overlong forms, surrogates and values past U+10FFFF */
-	if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
-	    (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
-
 /* A JSON string: escapes, control bytes as \u00XX, invalid UTF-8 as U+FFFD. */
 static void
 json_str(const void *s, size_t n)
@@ -218,7 +183,7 @@ json_str(const void *s, size_t n)
 			i++;
 			continue;
 		}
-		if ((k = utf8_len(p + i, n - i)) == 0) {
+		if ((k = metrics_utf8_len(p + i, n - i)) == 0) {
 			fputs("\\ufffd", stdout);
 			i++;
 			continue;

@@ -487,9 +487,8 @@ numbers(struct metrics_out *o, struct seen *seen,
 	}
 }
 
-/* Length of the valid UTF-8 sequence at p (at most n bytes), 0 if invalid. */
-static size_t
-utf8_len(const unsigned char *p, size_t n)
+size_t
+metrics_utf8_len(const unsigned char *p, size_t n)
 {
 	size_t len, i;
 	uint32_t cp;
@@ -545,7 +544,7 @@ label_value(struct metrics_out *o, const char *s, size_t n)
 		} else if (p[i] < 0x20 || p[i] == 0x7f) {
 			out_add(o, "\xef\xbf\xbd", 3);
 			i++;
-		} else if ((k = utf8_len(p + i, n - i)) == 0) {
+		} else if ((k = metrics_utf8_len(p + i, n - i)) == 0) {
 			out_add(o, "\xef\xbf\xbd", 3);
 			i++;
 		} else {

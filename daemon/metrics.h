@@ -74,4 +74,9 @@ int metrics_render(struct metrics_out *out,
 
 void metrics_out_free(struct metrics_out *out);
 
+/* Length of the valid UTF-8 sequence at p (at most n bytes; n >= 1), 0 if
+ * it is not one: overlong forms, surrogates and values past U+10FFFF are
+ * not. (Also larderctl's JSON output.) */
+size_t metrics_utf8_len(const unsigned char *p, size_t n);
+
 #endif
