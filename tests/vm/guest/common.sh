@@ -107,3 +107,33 @@ now_ms() { awk '{printf "%d\n", $1 * 1000}' /proc/uptime; }
 
 # ctl ARGS...: larderctl, output in /tmp/ctl.out; status as larderctl's
 ctl() { "$LARDERCTL" "$@" > /tmp/ctl.out 2>&1; }
+
+# objname FILE: the kernel's object name for a 9p file. Its key is the
+# 8-byte little-endian qid.path (9p's inode number is qid.path + 2,
+# v9fs_qid2ino), cooked by cachefiles_cook_key: two 32-bit words in hex,
+# read big-endian (S) if that is no longer than little-endian (T), a zero
+# word written as nothing: e.g. T<low>,<high> or S<bswap low>,<bswap high>
+hexlen() { v=$1; n=0; while [ "$v" -gt 0 ]; do v=$((v >> 4)); n=$((n + 1)); done; echo $n; }
+bswap() { v=$1; echo $(( ((v & 0xff) << 24) | ((v & 0xff00) << 8) | ((v >> 8) & 0xff00) | ((v >> 24) & 0xff) )); }
+hx() { [ "$1" -eq 0 ] || printf %x "$1"; }
+objname() {
+	p=$(($(stat -c %i "$1") - 2))
+	lo=$((p & 0xffffffff)); hi=$(((p >> 32) & 0xffffffff))
+	blo=$(bswap $lo); bhi=$(bswap $hi)
+	le=$((2 + $(hexlen $lo) + $(hexlen $hi)))
+	be=$((2 + $(hexlen $blo) + $(hexlen $bhi)))
+	if [ $be -le $le ]; then echo "S$(hx $blo),$(hx $bhi)"; else echo "T$(hx $lo),$(hx $hi)"; fi
+}
+
+# A background reader counts its passes in /tmp/reader.n (kernel-freeze,
+# kernel-freezefs). passes: how many so far; wait_passes N SECONDS: until
+# it has made N more
+passes() { cat /tmp/reader.n; }
+wait_passes() {
+	wp_to=$(($(passes) + $1)) wp_i=0
+	while [ "$(passes)" -lt $wp_to ]; do
+		wp_i=$((wp_i + 1))
+		[ $wp_i -lt $(($2 * 10)) ] || return 1
+		sleep 0.1
+	done
+}

@@ -25,16 +25,6 @@ rm -f /tmp/stop /tmp/reader.err; echo 0 > /tmp/reader.n
 	done
 ) &
 RPID=$!
-passes() { cat /tmp/reader.n; }
-# wait_passes N SECONDS: until the reader has made N more passes
-wait_passes() {
-	wp_to=$(($(passes) + $1)) wp_i=0
-	while [ "$(passes)" -lt $wp_to ]; do
-		wp_i=$((wp_i + 1))
-		[ $wp_i -lt $(($2 * 10)) ] || return 1
-		sleep 0.1
-	done
-}
 wait_passes 1 60 || die "the reader does not read (no pass in 60 s)"
 
 ctl freeze || die "larderctl freeze: $(cat /tmp/ctl.out)"

@@ -57,16 +57,7 @@ RPID=$!
 	done
 ) &
 WPID=$!
-passes() { cat /tmp/reader.n; }
 writes() { cat /tmp/writer.n; }
-wait_passes() {
-	wp_to=$(($(passes) + $1)) wp_i=0
-	while [ "$(passes)" -lt $wp_to ]; do
-		wp_i=$((wp_i + 1))
-		[ $wp_i -lt $(($2 * 10)) ] || return 1
-		sleep 0.1
-	done
-}
 wait_passes 2 60 || die "the reader does not read"
 reader_ok() { [ ! -s /tmp/reader.err ] || die "reader: $(head -3 /tmp/reader.err)"; }
 

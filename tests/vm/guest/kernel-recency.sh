@@ -19,18 +19,6 @@ start_larderd /tmp/larder.conf
 grep "private clone" $DLOG
 say "cache fs: $(df -P "$C" | tail -1)"
 
-# objname FILE: the kernel's object name for a 9p file (kernel-cull.sh)
-hexlen() { v=$1; n=0; while [ "$v" -gt 0 ]; do v=$((v >> 4)); n=$((n + 1)); done; echo $n; }
-bswap() { v=$1; echo $(( ((v & 0xff) << 24) | ((v & 0xff00) << 8) | ((v >> 8) & 0xff00) | ((v >> 24) & 0xff) )); }
-hx() { [ "$1" -eq 0 ] || printf %x "$1"; }
-objname() {
-	p=$(($(stat -c %i "$1") - 2))
-	lo=$((p & 0xffffffff)); hi=$(((p >> 32) & 0xffffffff))
-	blo=$(bswap $lo); bhi=$(bswap $hi)
-	le=$((2 + $(hexlen $lo) + $(hexlen $hi)))
-	be=$((2 + $(hexlen $blo) + $(hexlen $bhi)))
-	if [ $be -le $le ]; then echo "S$(hx $blo),$(hx $bhi)"; else echo "T$(hx $lo),$(hx $hi)"; fi
-}
 objpath() { find "$C/cache" -type f -name "$1" 2>/dev/null; }
 fname() { echo "$M/f$(printf %03d "$1")"; }
 
