@@ -126,8 +126,11 @@ objname() {
 }
 
 # A background reader counts its passes in /tmp/reader.n (kernel-freeze,
-# kernel-freezefs). passes: how many so far; wait_passes N SECONDS: until
-# it has made N more
+# kernel-freezefs), written with count_to. passes: how many so far;
+# wait_passes N SECONDS: until it has made N more
+# count_to FILE N: FILE says N, replaced whole (a reader of FILE never sees
+# it empty, as it could between the truncation and the write of `echo >')
+count_to() { echo "$2" > "$1.new" && mv "$1.new" "$1"; }
 passes() { cat /tmp/reader.n; }
 wait_passes() {
 	wp_to=$(($(passes) + $1)) wp_i=0

@@ -21,7 +21,7 @@ rm -f /tmp/stop /tmp/reader.err; echo 0 > /tmp/reader.n
 		echo 1 > /proc/sys/vm/drop_caches
 		readall > /tmp/sums.r 2>/tmp/reader.last || echo "read error: $(cat /tmp/reader.last)" >> /tmp/reader.err
 		cmp -s /tmp/sums.r /tmp/sums.ref || echo "pass $n: wrong data" >> /tmp/reader.err
-		n=$((n + 1)); echo $n > /tmp/reader.n
+		n=$((n + 1)); count_to /tmp/reader.n $n
 	done
 ) &
 RPID=$!

@@ -40,7 +40,7 @@ rm -f /tmp/stop /tmp/reader.err; echo 0 > /tmp/reader.n; echo 0 > /tmp/writer.n
 				echo "pass $n: read error on ${f##*/}: $(cat /tmp/reader.last)" >> /tmp/reader.err
 			[ "$(md5sum < "$f")" = "$b" ] || echo "pass $n: wrong data in ${f##*/}" >> /tmp/reader.err
 		done
-		n=$((n + 1)); echo $n > /tmp/reader.n
+		n=$((n + 1)); count_to /tmp/reader.n $n
 	done
 ) &
 RPID=$!
@@ -49,11 +49,11 @@ RPID=$!
 (
 	n=0
 	while [ ! -f /tmp/stop ]; do
-		if [ "$(cat /tmp/reader.n)" -le $n ]; then sleep 0.1; continue; fi
+		if [ "$(passes)" -le $n ]; then sleep 0.1; continue; fi
 		dd if=/dev/urandom of=/tmp/new.$n bs=64k count=1 2>/dev/null
 		cp /tmp/new.$n $M/new.$n || echo "writer $n: cannot write new.$n" >> /tmp/reader.err
 		mv /tmp/new.$n /tmp/ref/new.$n
-		n=$((n + 1)); echo $n > /tmp/writer.n
+		n=$((n + 1)); count_to /tmp/writer.n $n
 	done
 ) &
 WPID=$!
