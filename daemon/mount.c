@@ -406,6 +406,13 @@ attach_private(char *err, size_t errsz)
 
 	if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) == -1) {
 		e = errno;
+		if (e == EINVAL)	/* a chroot whose root is no mount */
+			return seterr(err, errsz, -e, "cache dir %s: kernel "
+			    "mode needs / to be a mount point (its private "
+			    "namespace is made a slave of the host's from "
+			    "there); in a chroot, make the chroot directory "
+			    "a mount point first (mount --bind DIR DIR)",
+			    m.dir);
 		return seterr(err, errsz, -e, "cache dir %s: make / rslave in "
 		    "the private namespace: %s", m.dir, strerror(e));
 	}
