@@ -41,7 +41,12 @@ vmk_apt_opts() {
 	mkdir -p "$a/lists/partial" "$a/cache/archives/partial"
 	uri=$(vmk_mirror) || { vmk_die "no Debian mirror in the host's apt sources"; return 1; }
 	echo "deb $uri $1 main" > "$a/sources.list"
-	VMK_APT=(-o APT::Sandbox::User=root -o "Dir::Etc::sourcelist=$a/sources.list" -o Dir::Etc::sourceparts=-
+	# Check-Valid-Until=false: sid's Release file is valid for a week, and a
+	# mirror snapshot older than that would refuse it (seen in a minbase
+	# chroot: "Release file ... is expired"); the signature is still checked,
+	# and this only fetches a kernel for a test VM
+	VMK_APT=(-o APT::Sandbox::User=root -o Acquire::Check-Valid-Until=false
+		-o "Dir::Etc::sourcelist=$a/sources.list" -o Dir::Etc::sourceparts=-
 		-o "Dir::State::Lists=$a/lists" -o "Dir::Cache=$a/cache")
 	if [ ! -e "$a/lists/.updated" ] || [ -n "$(find "$a/lists/.updated" -mtime +6 2>/dev/null)" ]; then
 		apt-get "${VMK_APT[@]}" update -qq >&2 || { vmk_die "apt-get update of $1 failed"; return 1; }
