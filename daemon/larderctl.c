@@ -938,23 +938,6 @@ out:
 }
 
 static int
-write_all(int fd, const uint8_t *p, size_t n)
-{
-	ssize_t w;
-
-	while (n > 0) {
-		w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		p += w;
-		n -= w;
-	}
-	return 0;
-}
-
-static int
 cmd_get(char **argv)
 {
 	const char *vol = argv[0], *key = argv[1];
@@ -1000,7 +983,7 @@ cmd_get(char **argv)
 			    "%s: not (fully) cached", key) : fail(l, n, key);
 			goto out;
 		}
-		if ((err = write_all(STDOUT_FILENO, buf, n)) < 0) {
+		if ((err = metrics_write_all(STDOUT_FILENO, buf, n)) < 0) {
 			rc = fail_msg(EX_ERR, "stdout: %s", strerror(-err));
 			goto out;
 		}

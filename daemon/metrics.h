@@ -79,4 +79,8 @@ void metrics_out_free(struct metrics_out *out);
  * not. (Also larderctl's JSON output.) */
 size_t metrics_utf8_len(const unsigned char *p, size_t n);
 
+/* Write all n bytes of buf to fd, again after EINTR: 0 or -errno (the
+ * metrics file's writer and larderctl's output). */
+int metrics_write_all(int fd, const void *buf, size_t n);
+
 #endif

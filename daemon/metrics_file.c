@@ -71,23 +71,6 @@ static struct {
 
 /* ---- writer thread ------------------------------------------------------- */
 
-static int
-write_all(int fd, const char *p, size_t n)
-{
-	ssize_t w;
-
-	while (n > 0) {
-		w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		p += w;
-		n -= w;
-	}
-	return 0;
-}
-
 /* PATH.tmp, then rename over PATH. 0 or -errno. */
 static int
 write_file(const struct job *j)
@@ -105,7 +88,7 @@ write_file(const struct job *j)
 	if (fd < 0)
 		return -errno;
 	/* node_exporter runs as another user: readable whatever the umask */
-	if (fchmod(fd, 0644) < 0 || (err = write_all(fd, j->data, j->len)) < 0) {
+	if (fchmod(fd, 0644) < 0 || (err = metrics_write_all(fd, j->data, j->len)) < 0) {
 		err = -errno;
 		goto fail;
 	}
