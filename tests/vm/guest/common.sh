@@ -140,3 +140,32 @@ wait_passes() {
 		sleep 0.1
 	done
 }
+
+# The share's test files f000, f001, ... (kernel-cull, kernel-recency).
+# fname N: the path of file N; read_range FIRST LAST [pace]: read files
+# FIRST..LAST on the mounted share, keeping each one's object name in
+# /tmp/name.N; with pace, after each file wait for the kernel's cache
+# writes (6.12+ write after the read returned) and, whenever free space is
+# in the cull zone (< bcull 7%), until the culler has brought it back to
+# brun 10% (bounded; counted in $waits)
+fname() { echo "$M/f$(printf %03d "$1")"; }
+waits=0
+read_range() {
+	i=$1
+	while [ "$i" -le "$2" ]; do
+		cat "$(fname $i)" > /dev/null || die "read $(fname $i)"
+		objname "$(fname $i)" > /tmp/name.$i
+		i=$((i + 1))
+		[ "${3:-}" = pace ] || continue
+		# the kernel writes the cache after the read returned (6.12+)
+		kf_settle 60 || die "cache writes never ended: $(kf_cache_writes)"
+		sync
+		if [ "$(bfree_pct)" -lt 7 ]; then
+			t=0
+			while [ "$(bfree_pct)" -lt 10 ] && [ $t -lt 600 ]; do sleep 0.1; t=$((t + 1)); done
+			[ $t -lt 600 ] || die "free space stuck at $(bfree_pct)% after $(fname $((i - 1)))"
+			waits=$((waits + 1))
+		fi
+		kill -0 "$DPID" || die "larderd died"
+	done
+}

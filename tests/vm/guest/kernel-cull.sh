@@ -17,30 +17,11 @@ start_larderd /tmp/larder.conf
 say "cache fs: $(df -P "$C" | tail -1)"
 
 present() { [ -n "$(find "$C/cache" -type f -name "$1" 2>/dev/null)" ]; }
-fname() { echo "$M/f$(printf %03d "$1")"; }
 
-waits=0
-# readset FIRST LAST PACE: read files FIRST..LAST; with PACE, give the
-# culler up to 60 s whenever the kernel is in its cull zone (< bcull 7%)
+# readset FIRST LAST [pace]: read_range (common.sh) on a fresh mount
 readset() {
 	mount_share
-	i=$1
-	while [ "$i" -le "$2" ]; do
-		cat "$(fname $i)" > /dev/null || die "read $(fname $i)"
-		objname "$(fname $i)" > /tmp/name.$i
-		i=$((i + 1))
-		[ "$3" = pace ] || continue
-		# the kernel writes the cache after the read returned (6.12+)
-		kf_settle 60 || die "cache writes never ended: $(kf_cache_writes)"
-		sync
-		if [ "$(bfree_pct)" -lt 7 ]; then
-			t=0
-			while [ "$(bfree_pct)" -lt 10 ] && [ $t -lt 600 ]; do sleep 0.1; t=$((t + 1)); done
-			[ $t -lt 600 ] || die "free space stuck at $(bfree_pct)% after $(fname $((i - 1)))"
-			waits=$((waits + 1))
-		fi
-		kill -0 "$DPID" || die "larderd died"
-	done
+	read_range "$@"
 	umount_share; drop
 	say "read f$(printf %03d $1)..f$(printf %03d $2): free $(bfree_pct)%, objects $(find "$C/cache" -type f | wc -l)"
 	find "$C/cache" -type f -exec stat -c "%X %Y %n" {} + | sed "s|$C/cache/[^/]*/||" | sort | tr "\n" " "; echo

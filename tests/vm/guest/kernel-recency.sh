@@ -20,30 +20,13 @@ grep "private clone" $DLOG
 say "cache fs: $(df -P "$C" | tail -1)"
 
 objpath() { find "$C/cache" -type f -name "$1" 2>/dev/null; }
-fname() { echo "$M/f$(printf %03d "$1")"; }
 
-# readset FIRST LAST [pace]: read files FIRST..LAST; with pace, whenever
-# the kernel is in its cull zone (< bcull 7%) wait (bounded) until the
-# culler has brought it back to brun 10%
-waits=0
+# readset FIRST LAST [pace]: read_range (common.sh) on a fresh mount,
+# counting the reads served by the cache
 readset() {
 	mount_share
 	rd0=$(io_rd)
-	i=$1
-	while [ "$i" -le "$2" ]; do
-		cat "$(fname $i)" > /dev/null || die "read $(fname $i)"
-		objname "$(fname $i)" > /tmp/name.$i
-		i=$((i + 1))
-		[ "${3:-}" = pace ] || continue
-		sync
-		if [ "$(bfree_pct)" -lt 7 ]; then
-			t=0
-			while [ "$(bfree_pct)" -lt 10 ] && [ $t -lt 600 ]; do sleep 0.1; t=$((t + 1)); done
-			[ $t -lt 600 ] || die "free space stuck at $(bfree_pct)% after $(fname $((i - 1)))"
-			waits=$((waits + 1))
-		fi
-		kill -0 "$DPID" || die "larderd died"
-	done
+	read_range "$@"
 	rd=$(io_rd)
 	umount_share; drop
 	say "read f$(printf %03d $1)..f$(printf %03d $2): $((rd - rd0)) reads from the cache, free $(bfree_pct)%"
