@@ -85,3 +85,40 @@ is_active() { [ "$(systemctl is-active larderd.service)" = active ]; }
 # kernel mode: a cache is bound and active in /proc/fs/fscache/caches (6.1:
 # a line per cache, state column S = A when active)
 cache_active() { awk 'NR > 2 && $6 == "A" { f = 1 } END { exit !f }' /proc/fs/fscache/caches; }
+
+# the cache filesystem's free space in percent (what df shows as available)
+free_pct() { stat -f -c '%a %b' "$CACHE" | awk '{ printf "%d", $1 * 100 / $2 }'; }
+
+# no_bad_errno WHAT: the journal of larderd has no ENOSYS or EPERM (the
+# openat2 refusal and the capabilities the unit must let through)
+no_bad_errno() {
+	local hits
+	hits=$(journal_larderd | grep -E 'Function not implemented|Operation not permitted|ENOSYS|EPERM')
+	if [ -n "$hits" ]; then
+		bad "journal of larderd has ENOSYS/EPERM ($1):"
+		echo "$hits" | head -20
+	else
+		ok "journal of larderd: no ENOSYS or EPERM ($1)"
+	fi
+}
+
+# claim_held: remount,ro of the cache filesystem is refused (larderd holds
+# write access); claim_released (after systemctl stop): it works again
+claim_held() {
+	if mount -o remount,ro "$CACHE" 2>/dev/null; then
+		bad "mount -o remount,ro $CACHE worked while larderd runs"
+		mount -o remount,rw "$CACHE"
+	else
+		ok "mount -o remount,ro $CACHE refused while larderd runs"
+	fi
+}
+claim_released() {
+	if mount -o remount,ro "$CACHE"; then
+		ok "systemctl stop: remount,ro of $CACHE works"
+		mount -o remount,rw "$CACHE"
+	else
+		bad "systemctl stop: remount,ro of $CACHE still refused"
+		grep -F " $CACHE " /proc/self/mountinfo
+		fuser -vm "$CACHE" 2>&1 | head
+	fi
+}

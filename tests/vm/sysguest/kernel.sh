@@ -16,7 +16,6 @@ P9=/mnt/9p
 
 # free blocks in percent as the kernel and larder count them: available
 # blocks over all blocks (statvfs f_bavail / f_blocks)
-free_pct() { stat -f -c '%a %b' "$CACHE" | awk '{ printf "%d", $1 * 100 / $2 }'; }
 bound() { is_active && cache_active; }
 free_ge() { [ "$(free_pct)" -ge "$1" ]; }
 status_has() { larderctl status 2>/dev/null | grep -qF -- "$1"; }
@@ -66,16 +65,6 @@ mkfiles() {
 	done
 }
 
-no_bad_errno() {
-	local hits
-	hits=$(journal_larderd | grep -E 'Function not implemented|Operation not permitted|ENOSYS|EPERM')
-	if [ -n "$hits" ]; then
-		bad "journal of larderd has ENOSYS/EPERM ($1):"
-		echo "$hits" | head -20
-	else
-		ok "journal of larderd: no ENOSYS or EPERM ($1)"
-	fi
-}
 
 dump_state() {
 	say "---- larderctl status"; larderctl status 2>&1
@@ -134,12 +123,7 @@ boot1() {
 	fi
 
 	# ---- the claim: remount,ro of the cache fs refused while larderd runs
-	if mount -o remount,ro "$CACHE" 2>/dev/null; then
-		bad "mount -o remount,ro $CACHE worked while larderd runs"
-		mount -o remount,rw "$CACHE"
-	else
-		ok "mount -o remount,ro $CACHE refused while larderd runs"
-	fi
+	claim_held
 
 	# ---- reload applies a changed threshold
 	sed -i -e 's/^brun .*/brun 20%/' -e 's/^bcull .*/bcull 15%/' -e 's/^bstop .*/bstop 5%/' /etc/larder.conf
@@ -313,14 +297,7 @@ boot2() {
 	# ---- stop releases the claim
 	umount "$NFS" 2>/dev/null
 	systemctl stop larderd.service
-	if mount -o remount,ro "$CACHE"; then
-		ok "systemctl stop: remount,ro of $CACHE works"
-		mount -o remount,rw "$CACHE"
-	else
-		bad "systemctl stop: remount,ro of $CACHE still refused"
-		grep -F " $CACHE " /proc/self/mountinfo
-		fuser -vm "$CACHE" 2>&1 | head
-	fi
+	claim_released
 	finish
 }
 

@@ -6,7 +6,6 @@
 # program through the installed socket, culling on the small cache disk,
 # no ENOSYS/EPERM in the journal, stop releases the claim.
 CACHE=/var/cache/fscache
-free_pct() { stat -f -c '%a %b' "$CACHE" | awk '{ printf "%d", $1 * 100 / $2 }'; }
 free_ge() { [ "$(free_pct)" -ge "$1" ]; }
 status_has() { larderctl status 2>/dev/null | grep -qF -- "$1"; }
 restarted_from() { [ "$(larderd_pid)" != "$1" ] && [ "$(larderd_pid)" != 0 ] && is_active; }
@@ -110,26 +109,10 @@ else
 fi
 larderctl stats 2>&1 | grep -i cull | head -8
 
-hits=$(journal_larderd | grep -E 'Function not implemented|Operation not permitted|ENOSYS|EPERM')
-if [ -n "$hits" ]; then
-	bad "journal of larderd has ENOSYS/EPERM:"
-	echo "$hits" | head -20
-else
-	ok "journal of larderd: no ENOSYS or EPERM"
-fi
+no_bad_errno "this boot"
 
 # ---- remount,ro refused while running, works after stop
-if mount -o remount,ro "$CACHE" 2>/dev/null; then
-	bad "remount,ro of $CACHE worked while larderd runs"
-	mount -o remount,rw "$CACHE"
-else
-	ok "remount,ro of $CACHE refused while larderd runs"
-fi
+claim_held
 systemctl stop larderd.service
-if mount -o remount,ro "$CACHE"; then
-	ok "systemctl stop: remount,ro of $CACHE works"
-	mount -o remount,rw "$CACHE"
-else
-	bad "systemctl stop: remount,ro still refused"
-fi
+claim_released
 finish
