@@ -76,7 +76,11 @@ TOOL=$1
 . "$2"
 echo "OBJMODE $(kf_object_mode)"
 uname -r
-cachefilesd -n -s -f /etc/cachefilesd.conf > /tmp/d.log 2>&1 &
+# -N: no culling. Debian's cachefilesd 0.10.10 aborts (SIGABRT, exit 134,
+# nothing logged) in its cull-table code about once in 20 runs on 6.12
+# (seen twice in 42 runs of this test, 2026-12-06); without culling it
+# never scans. This test needs the kernel's objects, not culling.
+cachefilesd -N -n -s -f /etc/cachefilesd.conf > /tmp/d.log 2>&1 &
 DPID=$!
 i=0
 until grep -q ' A ' /proc/fs/fscache/caches 2>/dev/null; do
