@@ -3,7 +3,10 @@
  * control.c: the control socket server (see control.h). Main thread only.
  *
  * A SOCK_SEQPACKET listening socket; each peer is a non-blocking
- * connection with its credentials read once (SO_PEERCRED) at accept. A
+ * connection with its credentials read once (SO_PEERCRED, SO_PEERGROUPS)
+ * at accept, where access.h decides what it is: admin, client, or refused
+ * (a refused peer gets PROTO_EPERM with the reason for its first message,
+ * and is hung up on). A
  * readable peer gets at most CTL_BATCH messages handled per loop turn, and
  * at most CTL_MAX_OUTSTANDING requests unanswered (deferred) before it is
  * no longer read from, so one flooding peer cannot starve the others.

@@ -5,8 +5,10 @@
  *
  * A module registers a handler per message type at startup. The server
  * receives a message, checks the header (version, length), checks the
- * peer's rights (SO_PEERCRED: root, or a member of admin_group, for
- * handlers registered admin-only) and calls the handler with a request.
+ * peer's rights (decided at connect from SO_PEERCRED and SO_PEERGROUPS by
+ * access.h: root or admin_group for handlers registered admin-only; what
+ * a client may do with a volume is the handler's to ask access.h) and
+ * calls the handler with a request.
  * The handler either answers at once (control_reply*), returning 0, or
  * keeps the request and answers later (returning CTL_DEFERRED), or returns
  * -errno, in which case the server answers with that status. Each request
