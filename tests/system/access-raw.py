@@ -12,6 +12,8 @@
 #   fill   (policy fill) the attacker may also fill gaps and add objects,
 #          never replace, invalidate, retire or drop what is there
 #   own    the attacker in its own new volume may do everything
+#   reload (CONF as a third argument) a reload without client_group keeps
+#          the connected attacker a client and refuses a new connection
 # Exit 0 when every case went as it should; 1 with "FAIL: ..." otherwise.
 import os, socket, struct, sys
 
@@ -259,6 +261,27 @@ elif PHASE == 'own':
                                           struct.pack('<II', vv, 0)), OK)
     expect('the owner changes its coherency once alone',
            vol_acquire(a, b'v,attacker', b'other'), OK)
+elif PHASE == 'reload':
+    # membership is decided at connect: a reload that drops client_group
+    # leaves connected peers as they were and refuses new ones
+    conf = sys.argv[3]
+    text = open(conf).read()
+    expect('the attacker\'s ping before the reload', call(a, PING), OK)
+    open(conf, 'w').write(text.replace('client_group nogroup\n', ''))
+    r = conn((0, 0, []))
+    expect('reload without client_group', call(r, 308), OK)
+    expect('the connected attacker after the reload', call(a, PING), OK)
+    body = expect('its own volume after the reload',
+                  vol_acquire(a, b'v,attacker2', b'c'), OK)
+    a2 = conn(ATTACKER)
+    expect('a new connection of the attacker', call(a2, PING), EPERM)
+    if a2.recv(100):
+        fail('a refused peer was not hung up on')
+    print('ok: the refused peer was hung up on')
+    open(conf, 'w').write(text)
+    expect('reload with client_group', call(r, 308), OK)
+    a3 = conn(ATTACKER)
+    expect('a new connection after client_group is back', call(a3, PING), OK)
 else:
     fail('unknown phase ' + PHASE)
 

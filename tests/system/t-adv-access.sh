@@ -17,6 +17,8 @@
 #     user;
 #   - the victim's bytes are unchanged throughout (sha256 through larderd
 #     and of the file on disk), and root's `larderctl status` answers;
+#   - a reload without client_group refuses new connections of the
+#     attacker, and keeps the one it has;
 #   - the owner record: user.larder.owner beside user.CacheFiles.cache,
 #     and a garbled one makes the volume root's, policy none, after a
 #     restart.
@@ -117,6 +119,9 @@ python3 "$(dirname "$0")/access-raw.py" "$SOCK" own > "$T/out" 2>&1 ||
 	{ cat "$T/out"; fail "the attacker in its own volume"; }
 unchanged "own volume"
 ok "in its own volume a client may do everything but wipe it under another user"
+python3 "$(dirname "$0")/access-raw.py" "$SOCK" reload "$T/c.conf" > "$T/out" 2>&1 ||
+	{ cat "$T/out"; fail "reload"; }
+ok "a reload changes who may connect, not the rights of connected peers"
 
 # 5. an admin may still do anything; a garbled owner record is root's
 ctl access v,victim none > /dev/null || fail "root: access"
