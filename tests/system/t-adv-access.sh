@@ -21,7 +21,7 @@
 #     attacker, and keeps the one it has;
 #   - the owner record: user.larder.owner beside user.CacheFiles.cache,
 #     and a garbled one makes the volume root's, policy none, after a
-#     restart.
+#     restart; none at all makes it root's under volume_access.
 # larder before the access model refuses this config (no client_group);
 # without that line, a peer that can connect got every one of these.
 . "$(dirname "$0")/lib.sh"
@@ -136,3 +136,19 @@ grep -q "does not decode" "$DAEMON_LOG" || fail "no log of the garbled record"
 unchanged "garbled owner record"
 stop_larderd
 ok "a garbled owner record gives the volume to root, policy none"
+
+# 6. no owner record (a volume of an older larder or of the kernel): root's,
+# under volume_access
+setfattr -x user.larder.owner "$vdir" || fail "setfattr -x"
+write_conf "$T/c.conf" "dir $MNT/c" "socket $SOCK" "backend userspace" \
+    "client_group nogroup" "admin_group staff" "volume_access read"
+start_larderd "$T/c.conf"
+ctl access v,victim > "$T/out" || fail "root: access of a volume without a record"
+grep -q "^owner 0 access read (default) (no record: root's)" "$T/out" ||
+	fail "no record: $(cat "$T/out")"
+attacker ls v,victim > /dev/null || fail "volume_access read: ls refused"
+attacker get v,victim k1 > /dev/null 2>&1; rc=$?
+[ $rc -eq 4 ] || fail "volume_access read: get (ANY_AUX) gave exit $rc"
+unchanged "no owner record"
+stop_larderd
+ok "a volume without an owner record is root's, under volume_access"
