@@ -56,6 +56,7 @@ usage(FILE *f)
 "  put VOLUME KEY [FILE]         store FILE (or stdin) as object KEY\n"
 "  get VOLUME KEY                write the cached object to stdout\n"
 "  invalidate VOLUME [KEY]       drop an object, or a whole volume\n"
+"  access VOLUME [POLICY]        owner, what others may do (read, fill..)\n"
 "  cull [--bytes N|--to PCT]     cull now\n"
 "  freeze [--fs] [--timeout S]   prepare for a filesystem freeze\n"
 "  thaw                          end a freeze\n"
@@ -150,6 +151,13 @@ ctl_connect(int flags, struct larder **l)
 	int err;
 
 	if ((err = client_connect(path, 0, flags, l)) < 0) {
+		if (err == -EPERM || err == -EACCES) {
+			fprintf(stderr, "larderctl: %s: larderd at %s refuses "
+			    "this user (%s): it serves root, admin_group and "
+			    "client_group (larder.conf(5))\n", cmdname, path,
+			    strerror(-err));
+			return EX_REFUSED;
+		}
 		fprintf(stderr, "larderctl: %s: cannot reach larderd at %s: %s\n",
 		    cmdname, path, err == -EPROTO ? larder_strerror(err) :
 		    strerror(-err));
@@ -1065,6 +1073,7 @@ struct cmd {
 };
 
 static const struct cmd cmds[] = {
+	{ "access", 1, 2, "VOLUME [default|none|read|fill]" },
 	{ "cull", 0, 0, "[--bytes N|--to PCT]" },
 	{ "freeze", 0, 0, "[--fs] [--timeout S]" },
 	{ "get", 2, 2, "VOLUME KEY" },
@@ -1084,6 +1093,51 @@ static const struct cmd cmds[] = {
 
 static int prometheus;
 static uint64_t top_count, top_interval = 1;
+
+/* access VOLUME [POLICY]: show, or set, a volume's access policy. */
+static int
+cmd_access(struct larder *l, char **argv, int argc)
+{
+	static const char *const names[] = { "default", "none", "read",
+	    "fill" };
+	static const char *const origins[] = { "recorded", "no record: "
+	    "root's", "bad record: root's" };
+	uint8_t body[16 + PROTO_MAX_VOLUME_KEY];
+	uint32_t uid, set, eff, origin, pol = 0, i;
+	struct proto_buf b, r;
+	int err;
+
+	if (argc > 1) {
+		for (i = 0; i < 4 && strcmp(argv[1], names[i]) != 0; i++)
+			;
+		if (i == 4)
+			return usage_err("bad policy: %s (default, none, read "
+			    "or fill)", argv[1]);
+		pol = i;
+	}
+	proto_buf_init(&b, body, sizeof(body));
+	proto_put_str(&b, argv[0]);
+	proto_put_u32(&b, argc > 1 ? PROTO_ACCESS_SET : PROTO_ACCESS_GET);
+	proto_put_u32(&b, pol);
+	if ((err = request(l, PROTO_VOLUME_ACCESS, &b, &r)) < 0)
+		return fail(l, err, NULL);
+	uid = proto_get_u32(&r);
+	set = proto_get_u32(&r);
+	eff = proto_get_u32(&r);
+	origin = proto_get_u32(&r);
+	if (r.err || set > 3 || eff < 1 || eff > 3 || origin > 2)
+		return fail(NULL, -EPROTO, "malformed reply");
+	if (json)
+		printf("{\"owner\":%" PRIu32 ",\"access\":\"%s\","
+		    "\"in_force\":\"%s\",\"record\":\"%s\"}\n", uid,
+		    names[set], names[eff], origin == 0 ? "ok" :
+		    origin == 1 ? "none" : "bad");
+	else
+		printf("owner %" PRIu32 " access %s%s%s%s%s\n", uid, names[eff],
+		    set == 0 ? " (default)" : "", origin ? " (" : "",
+		    origin ? origins[origin] : "", origin ? ")" : "");
+	return EX_OK;
+}
 
 static int
 run(const struct cmd *cmd, char **argv, int argc, uint32_t cull_mode,
@@ -1114,6 +1168,8 @@ run(const struct cmd *cmd, char **argv, int argc, uint32_t cull_mode,
 		rc = list(l, PROTO_LIST_VOLUMES, NULL, 18, volume_row);
 	else if (strcmp(n, "ls") == 0)
 		rc = list(l, PROTO_LIST_OBJECTS, argv[0], 32, object_row);
+	else if (strcmp(n, "access") == 0)
+		rc = cmd_access(l, argv, argc);
 	else if (strcmp(n, "invalidate") == 0) {
 		proto_put_str(&b, argv[0]);
 		proto_put_bytes(&b, argc > 1 ? argv[1] : "",

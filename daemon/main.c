@@ -325,21 +325,35 @@ check_start(const struct conf *c, const char *file)
 	return bad;
 }
 
+/* The gid of a group keyword's name; (gid_t)-1 when unset or unknown. */
 static gid_t
-admin_gid(const struct conf *c)
+group_gid(const char *name, const char *kw, const char *without)
 {
 	struct group gr, *grp = NULL;
 	char buf[4096];
 
-	if (!c->admin_group[0])
+	if (!name[0])
 		return (gid_t)-1;
-	if (getgrnam_r(c->admin_group, &gr, buf, sizeof(buf), &grp) != 0 ||
-	    !grp) {
-		log_warnx("config: admin_group %s: no such group; admin "
-		    "commands need root", c->admin_group);
+	if (getgrnam_r(name, &gr, buf, sizeof(buf), &grp) != 0 || !grp) {
+		log_warnx("config: %s %s: no such group; %s", kw, name,
+		    without);
 		return (gid_t)-1;
 	}
 	return grp->gr_gid;
+}
+
+static gid_t
+admin_gid(const struct conf *c)
+{
+	return group_gid(c->admin_group, "admin_group", "admin commands "
+	    "need root");
+}
+
+static gid_t
+client_gid(const struct conf *c)
+{
+	return group_gid(c->client_group, "client_group", "only admins may "
+	    "connect");
 }
 
 /*
@@ -395,13 +409,15 @@ reload(char *why, size_t whysz)
 	conf = c;
 	if (!debug)
 		log_set_debug(c->debug ? 1 : 0);
-	control_set_admin_gid(admin_gid(c));
+	control_set_groups(admin_gid(c), client_gid(c));
 	if (kernel_mode) {
 #ifdef HAVE_KERNEL_MODE
 		kernel_reconfigure(c);
 #endif
-	} else
+	} else {
 		cull_reconfigure(c);
+		store_set_access(c->volume_access);
+	}
 	freeze_reconfigure(c);
 	metrics_file_reconfigure(c);
 	log_info("reload: %s in force", c->file);
@@ -451,6 +467,9 @@ main_status(struct ctl_kv *kv)
 	ctl_kv_u64(kv, "conf.debug", conf->debug);
 	ctl_kv_str(kv, "conf.socket", conf->socket);
 	ctl_kv_str(kv, "conf.admin_group", conf->admin_group);
+	ctl_kv_str(kv, "conf.client_group", conf->client_group);
+	ctl_kv_str(kv, "conf.volume_access",
+	    conf_access_str(conf->volume_access));
 	ctl_kv_str(kv, "conf.freeze", conf_freeze_str(conf->freeze));
 	ctl_kv_u64(kv, "conf.freeze_timeout", conf->freeze_timeout);
 	ctl_kv_u64(kv, "conf.max_size", conf->max_size);
@@ -636,7 +655,7 @@ open_control(const char *file)
 	const char *path = conf->socket[0] ? conf->socket : DEFAULT_SOCKET;
 	int rc;
 
-	rc = control_open(path, admin_gid(conf));
+	rc = control_open(path, admin_gid(conf), client_gid(conf));
 	if (rc == -EADDRINUSE)
 		fatalx("socket %s: another larderd answers there: stop it "
 		    "first, or set another `socket' in %s", path, file);

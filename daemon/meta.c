@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "daemon/beneath.h"
+#include "access.h"
 #include "log.h"
 #include "loop.h"
 #include "meta.h"
@@ -179,7 +180,14 @@ write_volume_xattr(struct meta_rec *r, struct meta_stats *st)
 	fd = open_dir_beneath(cache_fd, r->path);
 	if (fd < 0)
 		return fd;
-	if (fsetxattr(fd, CFMT_XATTR, r->xattr, r->xattr_len, 0) < 0)
+	/* the owner first: a crash between the two leaves a volume whose
+	 * coherency data is missing (its owner remakes it), never one that
+	 * has lost its owner */
+	if (r->owner_len && fsetxattr(fd, ACCESS_OWNER_XATTR, r->owner,
+	    r->owner_len, 0) < 0)
+		err = -errno;
+	else if (r->xattr_len && fsetxattr(fd, CFMT_XATTR, r->xattr,
+	    r->xattr_len, 0) < 0)
 		err = -errno;
 	else
 		st->xattr_writes++;

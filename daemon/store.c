@@ -1112,7 +1112,7 @@ store_init(const struct conf *c, int rootfd)
 {
 	int err;
 
-	(void)c;
+	store_set_access(c->volume_access);
 	root_fd = rootfd;
 	mapbuf = malloc(MAP_XATTR_MAX);
 	if (!mapbuf)

@@ -236,6 +236,7 @@ h_write(struct ctl_req *rq)
 	uint8_t body[8];
 	struct proto_buf b;
 	unsigned nseg, i;
+	int err;
 
 	id = proto_get_u32(&rq->body);
 	flags = proto_get_u32(&rq->body);
@@ -246,6 +247,8 @@ h_write(struct ctl_req *rq)
 		return -EPROTO;
 	if (!(h = store_get_handle(rq, id)))
 		return -ENOENT;
+	if ((err = store_may_fill(rq, h)) < 0)
+		return err;		/* access.h: the volume's policy */
 	o = h->o;
 	if (h->auxgen != o->auxgen)
 		return -ESTALE;		/* another client changed the object */
