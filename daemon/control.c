@@ -27,6 +27,7 @@
 
 #include "config.h"
 #include "control.h"
+#include "hist.h"
 #include "log.h"
 #include "loop.h"
 
@@ -58,6 +59,7 @@ struct ctl_client {
 struct rq {
 	struct ctl_req req;		/* first: the handler's view */
 	struct rq *next, *prev;		/* in client->reqs */
+	uint64_t t0_ns;			/* when it came in (timed types only) */
 	uint8_t msg[];
 };
 
@@ -296,6 +298,21 @@ rq_free(struct rq *r)
 	free(r);
 }
 
+/* The service time of the request types the metrics time (hist.h). */
+static void
+observe(const struct rq *r)
+{
+	enum hist_id h;
+
+	switch (r->req.hdr.type) {
+	case PROTO_COOKIE_ACQUIRE: h = HIST_ACQUIRE; break;
+	case PROTO_COOKIE_REFRESH: h = HIST_READ; break;
+	case PROTO_WRITE: h = HIST_FILL; break;
+	default: return;
+	}
+	hist_observe(h, hist_now_ns() - r->t0_ns);
+}
+
 void
 control_reply(struct ctl_req *rq, uint16_t status, const void *body,
     size_t len, int fd)
@@ -329,12 +346,14 @@ control_reply(struct ctl_req *rq, uint16_t status, const void *body,
 			client_kill(c);
 		}
 	}
+	observe(r);
 	rq_free(r);
 }
 
 void
 control_done(struct ctl_req *rq)
 {
+	observe((struct rq *)rq);
 	rq_free((struct rq *)rq);
 }
 
@@ -540,6 +559,9 @@ client_one(struct ctl_client *c)
 		return c->dead ? -1 : 0;
 	}
 	memset(r, 0, sizeof(*r));
+	if (h.type == PROTO_COOKIE_ACQUIRE || h.type == PROTO_COOKIE_REFRESH ||
+	    h.type == PROTO_WRITE)
+		r->t0_ns = hist_now_ns();
 	memcpy(r->msg, rxbuf, n);
 	r->req.client = c;
 	r->req.hdr = h;

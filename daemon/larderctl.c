@@ -500,16 +500,25 @@ struct vols {
 };
 
 static struct vols *cur_vols;
+static int cur_counted;		/* LIST_VOLUME_STATS rows */
 
-/* volumes row (as volume_row) into cur_vols, the key copied */
+/* volumes row (as volume_row, or with counters) into cur_vols, the key
+ * copied */
 static int
 collect_volume(struct proto_buf *r, uint32_t n)
 {
 	struct proto_bytes key = get_str(r);
 	uint64_t objects = proto_get_u64(r), bytes = proto_get_u64(r);
+	uint64_t hits = 0, misses = 0, fills = 0;
 	struct vols *vs = cur_vols;
 	void *p;
 	char *k;
+
+	if (cur_counted) {
+		hits = proto_get_u64(r);
+		misses = proto_get_u64(r);
+		fills = proto_get_u64(r);
+	}
 
 	(void)n;
 	if (r->err)
@@ -529,33 +538,49 @@ collect_volume(struct proto_buf *r, uint32_t n)
 	vs->v[vs->n].key_len = key.len;
 	vs->v[vs->n].objects = objects;
 	vs->v[vs->n].bytes = bytes;
+	vs->v[vs->n].counted = cur_counted;
+	vs->v[vs->n].hits = hits;
+	vs->v[vs->n].misses = misses;
+	vs->v[vs->n].fills = fills;
 	vs->n++;
 	return 0;
 }
 
-/* Every volume into vs, following the cursor as list() does. A daemon
- * that has no LIST_VOLUMES (kernel mode: the store is not there) answers
- * EINVAL to the first page: no volumes, not an error. */
+/* Every volume into vs, following the cursor as list() does, with their
+ * counters (LIST_VOLUME_STATS), or without from a larderd that does not
+ * know that (LIST_VOLUMES). A daemon that has neither (kernel mode: the
+ * store is not there) answers EINVAL to the first page: no volumes, not
+ * an error. */
 static int
 fetch_volumes(struct larder *l, struct vols *vs)
 {
 	uint8_t body[8];
 	struct proto_buf b, r;
 	uint32_t cursor = 0, next, count, i, pages = 0;
+	uint16_t type = PROTO_LIST_VOLUME_STATS;
 	int err;
 
 	cur_vols = vs;
+	cur_counted = 1;
 	do {
 		proto_buf_init(&b, body, sizeof(body));
 		proto_put_u32(&b, cursor);
-		if ((err = request(l, PROTO_LIST_VOLUMES, &b, &r)) < 0) {
+		err = request(l, type, &b, &r);
+		if (err == -EINVAL && cursor == 0 &&
+		    type == PROTO_LIST_VOLUME_STATS) {
+			type = PROTO_LIST_VOLUMES;
+			cur_counted = 0;
+			err = request(l, type, &b, &r);
+		}
+		if (err < 0) {
 			if (err == -EINVAL && cursor == 0)
 				return EX_OK;
 			return fail(l, err, NULL);
 		}
 		next = proto_get_u32(&r);
 		count = proto_get_u32(&r);
-		if (r.err || count > proto_remaining(&r) / 18)
+		if (r.err || count > proto_remaining(&r) /
+		    (cur_counted ? 42 : 18))
 			return fail(NULL, -EPROTO, "malformed reply");
 		for (i = 0; i < count; i++)
 			if ((err = collect_volume(&r, i)) < 0)

@@ -33,6 +33,7 @@
 #include "control.h"
 #include "cull.h"
 #include "freeze.h"
+#include "hist.h"
 #include "log.h"
 #include "metrics_file.h"
 #include "loop.h"
@@ -747,6 +748,7 @@ main(int argc, char **argv)
 	if ((rc = signals_init()) < 0)
 		fatalx("signals: %s", strerror(-rc));
 	control_add_status(main_status);	/* first in STATUS */
+	control_add_stats(hist_stats);
 	control_register(PROTO_RELOAD, handle_reload, 1);
 	if (kernel_mode) {
 #ifdef HAVE_KERNEL_MODE

@@ -188,6 +188,10 @@ render(struct metrics_out *out)
 		v[k].key_len = strlen(key);
 		v[k].objects = index_volume_objects(i);
 		v[k].bytes = index_volume_bytes(i);
+		v[k].counted = 1;
+		v[k].hits = index_volume_counter(i, INDEX_VOL_HITS);
+		v[k].misses = index_volume_counter(i, INDEX_VOL_MISSES);
+		v[k].fills = index_volume_counter(i, INDEX_VOL_FILLS);
 		k++;
 	}
 	err = metrics_render(out, st, n1, ss, n2, v, k, (int64_t)time(NULL));

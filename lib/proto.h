@@ -75,6 +75,7 @@ enum proto_type {
 	PROTO_INVALIDATE = 206,
 	PROTO_LIST_VOLUMES = 210,
 	PROTO_LIST_OBJECTS = 211,
+	PROTO_LIST_VOLUME_STATS = 212,	/* LIST_VOLUMES rows + hits, misses, fills */
 
 	/* 300s: admin (status, stats and DROP of one object: any peer; the
 	 * rest, and DROP of a whole volume: root or admin_group) */
@@ -193,6 +194,12 @@ enum proto_status {
  *          (str name [the cooked on-disk name], bytes key [decoded, may be
  *           empty when the name cannot be decoded], u64 object_size,
  *           u64 disk_bytes, s64 last_use [unix seconds], u32 flags)
+ *
+ * ---- 212 LIST_VOLUME_STATS -----------------------------------------------
+ * request: u32 cursor (0 to start)
+ * reply:   u32 next_cursor (0: done), u32 count, count x
+ *          (str key, u64 objects, u64 bytes, u64 hits, u64 misses,
+ *           u64 fills [since larderd started])
  */
 #define PROTO_OBJECT_PINNED		0x0001
 
