@@ -164,6 +164,21 @@ handover_collect(void)
 	int n;
 
 	n = from_systemd();
+	if (n > 0) {
+		/* systemd keeps its copies until told: drop them now that
+		 * ours are open, or a suspend, a freeze withdraw or a
+		 * rejected fd would give back nothing */
+		static const char *const names[] = { HO_CONTROL, HO_CLAIM,
+		    HO_TREE, HO_CACHEFILES };
+		char msg[64];
+		size_t i;
+
+		for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+			snprintf(msg, sizeof(msg), "FDSTOREREMOVE=1\nFDNAME=%s",
+			    names[i]);
+			(void)handover_notify(msg, -1);
+		}
+	}
 	if (n == 0 && v && *v)
 		n = from_exec(v);
 	unsetenv("LISTEN_PID");
@@ -220,7 +235,6 @@ handover_rejected(const char *name)
 void
 handover_finish(void)
 {
-	char msg[64];
 	int i;
 
 	for (i = 0; i < nin; i++) {
@@ -229,18 +243,6 @@ handover_finish(void)
 		close(in[i].fd);
 	}
 	nin = 0;
-	if (source && strcmp(source, "systemd") == 0) {
-		/* systemd keeps its copies until told: drop them, or a
-		 * suspend or a freeze withdraw would give back nothing */
-		static const char *const names[] = { HO_CONTROL, HO_CLAIM,
-		    HO_TREE, HO_CACHEFILES };
-
-		for (i = 0; i < 4; i++) {
-			snprintf(msg, sizeof(msg), "FDSTOREREMOVE=1\nFDNAME=%s",
-			    names[i]);
-			(void)handover_notify(msg, -1);
-		}
-	}
 	if (source)
 		log_info("handover: adopted from %s: %s", source,
 		    taken[0] ? taken : "nothing");
