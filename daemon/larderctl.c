@@ -264,6 +264,18 @@ struct kv {
 };
 
 /* status, stats: u32 count, count x proto_kv */
+/* A histogram's finite bucket (hist.NAME.le_us.N, not .inf)? */
+static int
+bucket_key(const struct kv *kv)
+{
+	const char *k = (const char *)kv->key.ptr;
+	size_t n = kv->key.len;
+
+	return n > 5 && memcmp(k, "hist.", 5) == 0 &&
+	    memmem(k, n, ".le_us.", 7) != NULL &&
+	    !(n > 4 && memcmp(k + n - 4, ".inf", 4) == 0);
+}
+
 static int
 cmd_kv(struct larder *l, uint16_t type)
 {
@@ -295,7 +307,7 @@ cmd_kv(struct larder *l, uint16_t type)
 		default:
 			r.err = -EPROTO;
 		}
-		if (kv[i].key.len > w)
+		if (kv[i].key.len > w && !bucket_key(&kv[i]))
 			w = kv[i].key.len;
 	}
 	if (r.err) {
@@ -305,6 +317,10 @@ cmd_kv(struct larder *l, uint16_t type)
 	if (json)
 		putchar('{');
 	for (i = 0; i < n; i++) {
+		/* the text view shows a histogram's count (le_us.inf) and
+		 * sum; its buckets are for --json and --prometheus */
+		if (!json && bucket_key(&kv[i]))
+			continue;
 		if (json) {
 			if (i)
 				putchar(',');
