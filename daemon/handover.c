@@ -308,6 +308,14 @@ handover_notify(const char *msg, int fd)
 	return 0;
 }
 
+static int to_systemd;
+
+void
+handover_begin(int systemd)
+{
+	to_systemd = systemd;
+}
+
 void
 handover_give(const char *name, int fd)
 {
@@ -316,7 +324,7 @@ handover_give(const char *name, int fd)
 
 	if (fd < 0)
 		return;
-	if (handover_fdstore_wanted()) {
+	if (to_systemd) {
 		snprintf(msg, sizeof(msg), "FDSTORE=1\nFDNAME=%s", name);
 		if ((r = handover_notify(msg, fd)) < 0)
 			log_warnx("handover: %s to systemd's fd store: %s",

@@ -59,8 +59,11 @@ void handover_finish(void);
 
 /* Whether a stop hands over to systemd's fd store (see above). */
 int handover_fdstore_wanted(void);
-/* Give fd under name at stop: to systemd's fd store (to_systemd) or kept
- * open across the exec; -1 does nothing. */
+/* At a stop that hands over, before the handover_give()s: to systemd's
+ * fd store (1), or kept for the re-exec (0; also under systemd, which
+ * then keeps the same main pid). */
+void handover_begin(int to_systemd);
+/* Give fd under name at stop (see handover_begin); -1 does nothing. */
 void handover_give(const char *name, int fd);
 /* After handover_give()s to systemd: wait (bounded) until systemd has
  * processed them. 0, or -errno (then they may be lost). */

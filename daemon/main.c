@@ -688,6 +688,7 @@ give_fds(void)
 
 	if (!handing_over)
 		return;
+	handover_begin(!reexec);
 	handover_give(HO_CONTROL, control_listen_fd());
 	if (kernel_mode) {
 #ifdef HAVE_KERNEL_MODE
@@ -880,6 +881,7 @@ main(int argc, char **argv)
 		}
 		state = "running";
 		handover_finish();
+		metrics_file_volume_counters(0);	/* the kernel serves */
 		metrics_file_start(conf);
 		sd_notify("READY=1\nSTATUS=running (kernel mode)");
 		watchdog_start();
