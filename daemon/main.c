@@ -542,6 +542,11 @@ on_signal(int fd, uint32_t events, void *arg)
 				    "path is unknown; ignored");
 				break;
 			}
+			if (stopping) {
+				log_warnx("SIGUSR2: stopping already; no "
+				    "re-exec");
+				break;
+			}
 			reexec = 1;
 			begin_stop();
 			break;
@@ -838,11 +843,11 @@ main(int argc, char **argv)
 #endif
 	started = time(NULL);
 	raise_nofile();
-	/* re-executed: we are the daemon already (same pid) */
-	if (handover_source() && strcmp(handover_source(), "re-exec") == 0)
-		foreground = 1;
 	if (!foreground) {
-		daemonise();
+		/* re-executed: we are the daemon already (same pid) */
+		if (!handover_source() ||
+		    strcmp(handover_source(), "re-exec") != 0)
+			daemonise();
 		if (!to_stderr)
 			log_to_syslog();
 		if (!pidfile)
