@@ -27,11 +27,14 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/xattr.h>
+#include <stddef.h>
 #include <unistd.h>
 
 #include "access.h"
 #include "config.h"
 #include "control.h"
+#include "handover.h"
+#include "hist.h"
 #include "log.h"
 #include "loop.h"
 
@@ -64,6 +67,7 @@ struct ctl_client {
 struct rq {
 	struct ctl_req req;		/* first: the handler's view */
 	struct rq *next, *prev;		/* in client->reqs */
+	uint64_t t0_ns;			/* when it came in (timed types only) */
 	uint8_t msg[];
 };
 
@@ -82,6 +86,7 @@ static struct provider *status_providers, *stats_providers;
 static struct ctl_client *clients;
 static unsigned nclients;
 static int listen_fd = -1;
+static int hand_over;			/* the socket goes to a successor */
 static struct loop_watch *listen_watch;
 static char sock_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 static gid_t admin_group = (gid_t)-1;
@@ -307,6 +312,21 @@ rq_free(struct rq *r)
 	free(r);
 }
 
+/* The service time of the request types the metrics time (hist.h). */
+static void
+observe(const struct rq *r)
+{
+	enum hist_id h;
+
+	switch (r->req.hdr.type) {
+	case PROTO_COOKIE_ACQUIRE: h = HIST_ACQUIRE; break;
+	case PROTO_COOKIE_REFRESH: h = HIST_READ; break;
+	case PROTO_WRITE: h = HIST_FILL; break;
+	default: return;
+	}
+	hist_observe(h, hist_now_ns() - r->t0_ns);
+}
+
 void
 control_reply(struct ctl_req *rq, uint16_t status, const void *body,
     size_t len, int fd)
@@ -340,12 +360,14 @@ control_reply(struct ctl_req *rq, uint16_t status, const void *body,
 			client_kill(c);
 		}
 	}
+	observe(r);
 	rq_free(r);
 }
 
 void
 control_done(struct ctl_req *rq)
 {
+	observe((struct rq *)rq);
 	rq_free((struct rq *)rq);
 }
 
@@ -559,6 +581,9 @@ client_one(struct ctl_client *c)
 		return c->dead ? -1 : 0;
 	}
 	memset(r, 0, sizeof(*r));
+	if (h.type == PROTO_COOKIE_ACQUIRE || h.type == PROTO_COOKIE_REFRESH ||
+	    h.type == PROTO_WRITE)
+		r->t0_ns = hist_now_ns();
 	memcpy(r->msg, rxbuf, n);
 	r->req.client = c;
 	r->req.hdr = h;
@@ -748,6 +773,103 @@ acl_add_group(const char *path, gid_t gid)
 	return 0;
 }
 
+/* Serve on the listening socket fd, bound at path. 0 or -errno (fd left
+ * open: the caller closes it). */
+static int
+serve(int fd, const char *path)
+{
+	rxbuf = malloc(PROTO_MAX_MSG);
+	txbuf = malloc(PROTO_MAX_MSG);
+	if (!rxbuf || !txbuf) {
+		free(rxbuf);
+		free(txbuf);
+		rxbuf = txbuf = NULL;
+		return -ENOMEM;
+	}
+	listen_watch = loop_watch_add(fd, EPOLLIN, on_accept, NULL);
+	if (!listen_watch) {
+		free(rxbuf);
+		free(txbuf);
+		rxbuf = txbuf = NULL;
+		return -errno;
+	}
+	listen_fd = fd;
+	snprintf(sock_path, sizeof(sock_path), "%s", path);
+	control_register(PROTO_HELLO, handle_hello, 0);
+	control_register(PROTO_PING, handle_ping, 0);
+	control_register(PROTO_STATUS, handle_status, 0);
+	control_register(PROTO_STATS, handle_stats, 0);
+	control_add_stats(control_kv);
+	return 0;
+}
+
+int
+control_adopt(int fd, const char *path, gid_t admin_gid, gid_t client_gid)
+{
+	struct sockaddr_un sa;
+	socklen_t len = sizeof(sa);
+	struct stat st, pst;
+	int v, err;
+	socklen_t vl = sizeof(v);
+	const char *why = NULL;
+	gid_t sock_gid;
+
+	admin_group = admin_gid;
+	client_group = client_gid;
+	sock_gid = client_gid != (gid_t)-1 ? client_gid : admin_gid;
+	if (fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode))
+		why = "not a socket";
+	else if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &v, &vl) < 0 ||
+	    v != AF_UNIX)
+		why = "not a unix socket";
+	else if ((vl = sizeof(v), getsockopt(fd, SOL_SOCKET, SO_TYPE, &v,
+	    &vl)) < 0 || v != SOCK_SEQPACKET)
+		why = "not SOCK_SEQPACKET";
+	else if ((vl = sizeof(v), getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &v,
+	    &vl)) < 0 || v != 1)
+		why = "not listening";
+	else if (getsockname(fd, (struct sockaddr *)&sa, &len) < 0 ||
+	    len <= offsetof(struct sockaddr_un, sun_path) ||
+	    strnlen(sa.sun_path, len - offsetof(struct sockaddr_un, sun_path))
+	    != strlen(path) || strncmp(sa.sun_path, path, strlen(path)) != 0)
+		why = "bound to another path than `socket'";
+	else if (lstat(path, &pst) < 0 || !S_ISSOCK(pst.st_mode))
+		why = "its path is gone";
+	if (why) {
+		handover_rejected(HO_CONTROL);
+		log_warnx("control: handed-over socket (fd %d): %s: closed", fd,
+		    why);
+		close(fd);
+		return -EINVAL;
+	}
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0 ||
+	    (sock_gid != (gid_t)-1 && chown(path, (uid_t)-1, sock_gid) < 0)) {
+		err = -errno;
+		log_warn("control: handed-over socket %s", path);
+		close(fd);
+		return err;
+	}
+	if ((err = serve(fd, path)) < 0) {
+		close(fd);
+		return err;
+	}
+	log_info("control: socket %s adopted (clients waiting in its backlog "
+	    "are served now)", path);
+	return 0;
+}
+
+void
+control_hand_over(void)
+{
+	hand_over = 1;
+}
+
+int
+control_listen_fd(void)
+{
+	return listen_fd;
+}
+
 int
 control_open(const char *path, gid_t admin_gid, gid_t client_gid)
 {
@@ -802,31 +924,16 @@ control_open(const char *path, gid_t admin_gid, gid_t client_gid)
 		    "cannot connect", path, strerror(-err));
 	if (listen(fd, 128) < 0)
 		goto fail_unlink;
-	rxbuf = malloc(PROTO_MAX_MSG);
-	txbuf = malloc(PROTO_MAX_MSG);
-	if (!rxbuf || !txbuf) {
-		errno = ENOMEM;
+	if ((err = serve(fd, path)) < 0) {
+		errno = -err;
 		goto fail_unlink;
 	}
-	listen_watch = loop_watch_add(fd, EPOLLIN, on_accept, NULL);
-	if (!listen_watch)
-		goto fail_unlink;
-	listen_fd = fd;
-	snprintf(sock_path, sizeof(sock_path), "%s", path);
-	control_register(PROTO_HELLO, handle_hello, 0);
-	control_register(PROTO_PING, handle_ping, 0);
-	control_register(PROTO_STATUS, handle_status, 0);
-	control_register(PROTO_STATS, handle_stats, 0);
-	control_add_stats(control_kv);
 	return 0;
 
 fail_unlink:
 	err = -errno;
 	unlink(path);
 	close(fd);
-	free(rxbuf);
-	free(txbuf);
-	rxbuf = txbuf = NULL;
 	return err;
 fail:
 	err = -errno;
@@ -846,7 +953,8 @@ control_close(void)
 	listen_watch = NULL;
 	if (listen_fd >= 0) {
 		close(listen_fd);
-		unlink(sock_path);
+		if (!hand_over)		/* the successor listens on it */
+			unlink(sock_path);
 	}
 	listen_fd = -1;
 	while (clients)
@@ -874,11 +982,13 @@ control_stop_accepting(void)
 	if (listen_watch)
 		loop_watch_del(listen_watch);
 	listen_watch = NULL;
-	if (listen_fd >= 0) {
+	/* handing over: keep it open; connects wait in its backlog for the
+	 * successor */
+	if (listen_fd >= 0 && !hand_over) {
 		close(listen_fd);
 		unlink(sock_path);
+		listen_fd = -1;
 	}
-	listen_fd = -1;
 }
 
 /* A reload: peers that connect from now on are judged with these groups;

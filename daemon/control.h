@@ -98,6 +98,15 @@ int control_kv_body(int stats, struct proto_buf *b);
  * unset). */
 int control_open(const char *path, gid_t admin_gid, gid_t client_gid);
 void control_close(void);
+/* Listen on a socket handed over by the larderd before us (handover.h)
+ * if it checks out (a listening SOCK_SEQPACKET unix socket bound to path,
+ * which is there); else close it with a log line. 0 or -errno. */
+int control_adopt(int fd, const char *path, gid_t admin_gid,
+    gid_t client_gid);
+/* The socket goes to a successor: stop_accepting and close keep its
+ * path; control_listen_fd() gives it (or -1). */
+void control_hand_over(void);
+int control_listen_fd(void);
 /* Shutdown: stop accepting and remove the socket; connected peers are
  * still served until control_close. */
 void control_stop_accepting(void);

@@ -272,6 +272,18 @@ struct kv {
 };
 
 /* status, stats: u32 count, count x proto_kv */
+/* A histogram's finite bucket (hist.NAME.le_us.N, not .inf)? */
+static int
+bucket_key(const struct kv *kv)
+{
+	const char *k = (const char *)kv->key.ptr;
+	size_t n = kv->key.len;
+
+	return n > 5 && memcmp(k, "hist.", 5) == 0 &&
+	    memmem(k, n, ".le_us.", 7) != NULL &&
+	    !(n > 4 && memcmp(k + n - 4, ".inf", 4) == 0);
+}
+
 static int
 cmd_kv(struct larder *l, uint16_t type)
 {
@@ -303,7 +315,7 @@ cmd_kv(struct larder *l, uint16_t type)
 		default:
 			r.err = -EPROTO;
 		}
-		if (kv[i].key.len > w)
+		if (kv[i].key.len > w && !bucket_key(&kv[i]))
 			w = kv[i].key.len;
 	}
 	if (r.err) {
@@ -313,6 +325,10 @@ cmd_kv(struct larder *l, uint16_t type)
 	if (json)
 		putchar('{');
 	for (i = 0; i < n; i++) {
+		/* the text view shows a histogram's count (le_us.inf) and
+		 * sum; its buckets are for --json and --prometheus */
+		if (!json && bucket_key(&kv[i]))
+			continue;
 		if (json) {
 			if (i)
 				putchar(',');
@@ -508,16 +524,25 @@ struct vols {
 };
 
 static struct vols *cur_vols;
+static int cur_counted;		/* LIST_VOLUME_STATS rows */
 
-/* volumes row (as volume_row) into cur_vols, the key copied */
+/* volumes row (as volume_row, or with counters) into cur_vols, the key
+ * copied */
 static int
 collect_volume(struct proto_buf *r, uint32_t n)
 {
 	struct proto_bytes key = get_str(r);
 	uint64_t objects = proto_get_u64(r), bytes = proto_get_u64(r);
+	uint64_t hits = 0, misses = 0, fills = 0;
 	struct vols *vs = cur_vols;
 	void *p;
 	char *k;
+
+	if (cur_counted) {
+		hits = proto_get_u64(r);
+		misses = proto_get_u64(r);
+		fills = proto_get_u64(r);
+	}
 
 	(void)n;
 	if (r->err)
@@ -537,33 +562,49 @@ collect_volume(struct proto_buf *r, uint32_t n)
 	vs->v[vs->n].key_len = key.len;
 	vs->v[vs->n].objects = objects;
 	vs->v[vs->n].bytes = bytes;
+	vs->v[vs->n].counted = cur_counted;
+	vs->v[vs->n].hits = hits;
+	vs->v[vs->n].misses = misses;
+	vs->v[vs->n].fills = fills;
 	vs->n++;
 	return 0;
 }
 
-/* Every volume into vs, following the cursor as list() does. A daemon
- * that has no LIST_VOLUMES (kernel mode: the store is not there) answers
- * EINVAL to the first page: no volumes, not an error. */
+/* Every volume into vs, following the cursor as list() does, with their
+ * counters (LIST_VOLUME_STATS), or without from a larderd that does not
+ * know that (LIST_VOLUMES). A daemon that has neither (kernel mode: the
+ * store is not there) answers EINVAL to the first page: no volumes, not
+ * an error. */
 static int
 fetch_volumes(struct larder *l, struct vols *vs)
 {
 	uint8_t body[8];
 	struct proto_buf b, r;
 	uint32_t cursor = 0, next, count, i, pages = 0;
+	uint16_t type = PROTO_LIST_VOLUME_STATS;
 	int err;
 
 	cur_vols = vs;
+	cur_counted = 1;
 	do {
 		proto_buf_init(&b, body, sizeof(body));
 		proto_put_u32(&b, cursor);
-		if ((err = request(l, PROTO_LIST_VOLUMES, &b, &r)) < 0) {
+		err = request(l, type, &b, &r);
+		if (err == -EINVAL && cursor == 0 &&
+		    type == PROTO_LIST_VOLUME_STATS) {
+			type = PROTO_LIST_VOLUMES;
+			cur_counted = 0;
+			err = request(l, type, &b, &r);
+		}
+		if (err < 0) {
 			if (err == -EINVAL && cursor == 0)
 				return EX_OK;
 			return fail(l, err, NULL);
 		}
 		next = proto_get_u32(&r);
 		count = proto_get_u32(&r);
-		if (r.err || count > proto_remaining(&r) / 18)
+		if (r.err || count > proto_remaining(&r) /
+		    (cur_counted ? 42 : 18))
 			return fail(NULL, -EPROTO, "malformed reply");
 		for (i = 0; i < count; i++)
 			if ((err = collect_volume(&r, i)) < 0)

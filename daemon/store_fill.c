@@ -325,6 +325,8 @@ h_write(struct ctl_req *rq)
 		pending_fills->prev = f;
 	pending_fills = f;
 	store_st.fills++;
+	if (o->v->idx >= 0)
+		index_volume_count((uint16_t)o->v->idx, INDEX_VOL_FILLS);
 	pending_bytes += total;
 	io_submit(&f->w);
 	if (!fill_timer)

@@ -918,6 +918,9 @@ h_cookie_acquire(struct ctl_req *rq)
 		store_st.misses++;
 	if (o->rofd < 0 || o->dropped)
 		rflags |= PROTO_COOKIE_NEW;
+	if (v->idx >= 0)
+		index_volume_count((uint16_t)v->idx, o->map.count ?
+		    INDEX_VOL_HITS : INDEX_VOL_MISSES);
 	h = malloc(sizeof(*h));
 	id = h ? handle_add(&s->objs, &s->nobjs, h) : 0;
 	if (!id) {
@@ -1065,8 +1068,9 @@ reply_listing(struct ctl_req *rq, struct proto_buf *b, uint32_t next,
 	return 0;
 }
 
+/* LIST_VOLUMES, and with counters (LIST_VOLUME_STATS) */
 static int
-h_list_volumes(struct ctl_req *rq)
+list_volumes(struct ctl_req *rq, int counters)
 {
 	struct proto_buf b;
 	uint8_t *body;
@@ -1088,7 +1092,7 @@ h_list_volumes(struct ctl_req *rq)
 	proto_put_u32(&b, 0);
 	n = index_volumes();
 	for (; cur < n; cur++) {
-		if (b.size - b.off < 2 + CFMT_MAX_VOLUME_KEY + 16 ||
+		if (b.size - b.off < 2 + CFMT_MAX_VOLUME_KEY + 40 ||
 		    budget == 0) {
 			next = cur;
 			break;
@@ -1108,9 +1112,29 @@ h_list_volumes(struct ctl_req *rq)
 		proto_put_str(&b, key);
 		proto_put_u64(&b, index_volume_objects(cur));
 		proto_put_u64(&b, index_volume_bytes(cur));
+		if (counters) {
+			proto_put_u64(&b, index_volume_counter(cur,
+			    INDEX_VOL_HITS));
+			proto_put_u64(&b, index_volume_counter(cur,
+			    INDEX_VOL_MISSES));
+			proto_put_u64(&b, index_volume_counter(cur,
+			    INDEX_VOL_FILLS));
+		}
 		count++;
 	}
 	return reply_listing(rq, &b, next, cnt_off, count);
+}
+
+static int
+h_list_volumes(struct ctl_req *rq)
+{
+	return list_volumes(rq, 0);
+}
+
+static int
+h_list_volume_stats(struct ctl_req *rq)
+{
+	return list_volumes(rq, 1);
 }
 
 static int
@@ -1359,6 +1383,7 @@ store_ops_init(void)
 	control_register(PROTO_INVALIDATE, h_invalidate, 0);
 	control_register(PROTO_LIST_VOLUMES, h_list_volumes, 0);
 	control_register(PROTO_LIST_OBJECTS, h_list_objects, 0);
+	control_register(PROTO_LIST_VOLUME_STATS, h_list_volume_stats, 0);
 	control_register(PROTO_DROP, h_drop, 0);	/* checks admin itself */
 	control_register(PROTO_VOLUME_ACCESS, h_volume_access, 0);
 	control_on_disconnect(CTL_SLOT_STORE, on_disconnect);

@@ -76,6 +76,7 @@ enum proto_type {
 	PROTO_LIST_VOLUMES = 210,
 	PROTO_LIST_OBJECTS = 211,
 	PROTO_VOLUME_ACCESS = 212,
+	PROTO_LIST_VOLUME_STATS = 213,	/* LIST_VOLUMES rows + hits, misses, fills */
 
 	/* 300s: admin (status, stats and DROP of one object: any peer; the
 	 * rest, and DROP of a whole volume: root or admin_group) */
@@ -196,6 +197,13 @@ enum proto_status {
  *           u64 disk_bytes, s64 last_use [unix seconds], u32 flags)
  * A peer that is not an admin sees only the volumes it owns or whose
  * access policy lets others read (larder.conf(5), ACCESS).
+ *
+ * ---- 213 LIST_VOLUME_STATS -----------------------------------------------
+ * request: u32 cursor (0 to start)
+ * reply:   u32 next_cursor (0: done), u32 count, count x
+ *          (str key, u64 objects, u64 bytes, u64 hits, u64 misses,
+ *           u64 fills [since larderd started])
+ * The same volumes as LIST_VOLUMES shows this peer.
  */
 #define PROTO_OBJECT_PINNED		0x0001
 

@@ -23,8 +23,8 @@ VICTIM = (64124, 65534, [])		# client via its primary gid
 VOL = b'v,victim'
 
 HELLO, PING, VOL_ACQ, VOL_REL, COOKIE_ACQ, COOKIE_REL, REFRESH, WRITE, \
-    INVAL, LIST_VOL, LIST_OBJ, VOL_ACCESS, STATUS, DROP = \
-    100, 101, 200, 201, 202, 203, 204, 205, 206, 210, 211, 212, 300, 302
+    INVAL, LIST_VOL, LIST_OBJ, VOL_ACCESS, LIST_VOL_STATS, STATUS, DROP = \
+    100, 101, 200, 201, 202, 203, 204, 205, 206, 210, 211, 212, 213, 300, 302
 OK, EPERM, EBUSY, ESTALE = 0, 7, 9, 13
 ANY = 1
 RETIRE = 1
@@ -112,16 +112,23 @@ def list_objects(s, vol):
 
 
 def volumes(s):
-    st, body, _ = call(s, LIST_VOL, struct.pack('<I', 0))
-    if st != OK:
-        fail('list volumes: status %d' % st)
-    n = struct.unpack('<I', body[4:8])[0]
-    off, keys = 8, []
-    for i in range(n):
-        k = struct.unpack('<H', body[off:off + 2])[0]
-        keys.append(body[off + 2:off + 2 + k])
-        off += 2 + k + 16
-    return keys
+    """the volume keys this peer is shown, by LIST_VOLUMES and by
+    LIST_VOLUME_STATS (which must show the same ones)"""
+    seen = []
+    for typ, row in ((LIST_VOL, 16), (LIST_VOL_STATS, 40)):
+        st, body, _ = call(s, typ, struct.pack('<I', 0))
+        if st != OK:
+            fail('list volumes (%d): status %d' % (typ, st))
+        n = struct.unpack('<I', body[4:8])[0]
+        off, keys = 8, []
+        for i in range(n):
+            k = struct.unpack('<H', body[off:off + 2])[0]
+            keys.append(body[off + 2:off + 2 + k])
+            off += 2 + k + row
+        seen.append(keys)
+    if seen[0] != seen[1]:
+        fail('LIST_VOLUMES shows %r, LIST_VOLUME_STATS %r' % tuple(seen))
+    return seen[0]
 
 
 def objsize(s, vol, key):
