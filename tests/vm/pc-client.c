@@ -4,8 +4,8 @@
  * t-flakey.sh (built on the host against lib/liblarder.a and lib/cfmt.c,
  * run in the VM).
  *
- *   pc-client SOCK work ID NKEYS SEED OPS
- *	OPS random operations on keys pc-0 .. pc-(NKEYS-1) of volume
+ *   pc-client SOCK work ID NKEYS SEED OPS [BASE]
+ *	OPS random operations on keys pc-BASE .. pc-(BASE+NKEYS-1) (BASE 0) of volume
  *	VOL: fill whole (in 1 to 4 pieces), fill in part, invalidate to a
  *	new version and fill, drop (relinquish with retire). Every byte read
  *	back is checked. With $PC_MARK set, `$PC_MARK NAME' is run after
@@ -165,8 +165,8 @@ fill(struct larder_cookie *c, unsigned key, unsigned ver, uint64_t size,
 }
 
 static int
-work(struct larder *l, unsigned id, unsigned nkeys, unsigned seed,
-    unsigned ops)
+work(struct larder *l, unsigned id, unsigned base, unsigned nkeys,
+    unsigned seed, unsigned ops)
 {
 	struct larder_volume *v;
 	struct larder_cookie *c;
@@ -180,7 +180,7 @@ work(struct larder *l, unsigned id, unsigned nkeys, unsigned seed,
 	if ((err = larder_volume_acquire(l, VOL, VOLCOH, 2, &v)) < 0)
 		return err;
 	for (i = 0; i < ops; i++) {
-		k = random() % nkeys;
+		k = base + random() % nkeys;
 		act = random() % 5;
 		ver = id << 20 | ++counter;
 		size = obj_size(k, ver);
@@ -408,9 +408,9 @@ main(int argc, char **argv)
 		fprintf(stderr, "connect: %s\n", larder_strerror(err));
 		return 5;
 	}
-	if (argc == 7 && strcmp(argv[2], "work") == 0) {
-		err = work(l, atoi(argv[3]), atoi(argv[4]), atoi(argv[5]),
-		    atoi(argv[6]));
+	if ((argc == 7 || argc == 8) && strcmp(argv[2], "work") == 0) {
+		err = work(l, atoi(argv[3]), argc == 8 ? atoi(argv[7]) : 0,
+		    atoi(argv[4]), atoi(argv[5]), atoi(argv[6]));
 		if (err < 0)
 			fprintf(stderr, "work: %s\n", larder_strerror(err));
 		larder_disconnect(l);

@@ -55,7 +55,13 @@ done
 stat_of() { { "$LARDERCTL" -s $S status; "$LARDERCTL" -s $S stats; } | awk -v k="$1" '$1 == k {print $2}'; }
 alive() { kill -0 $DPID 2>/dev/null || die "larderd died ($1)"; "$LARDERCTL" -s $S status > /dev/null || die "larderd does not answer status ($1)"; }
 # work ID OPS WHAT: fills from client ID; every byte it reads back is checked
-work() { $PC/pc-client $S work "$1" $NKEYS "$1" "$2" > $PC/work.out 2>&1 || { cat $PC/work.out; die "client $1 ($3) failed"; }; }
+# (keys pc-0 .. pc-15; with BASE, pc-BASE .. pc-BASE+15)
+work() { $PC/pc-client $S work "$1" $NKEYS "$1" "$2" ${4:-} > $PC/work.out 2>&1 || { cat $PC/work.out; die "client $1 ($3) failed"; }; }
+# disk WHAT: what the disk claims now: "objects bytes"
+disk() {
+	$PC/pc-client - disk $PC/mnt/cache $NKEYS > $PC/disk.out 2>&1 || { cat $PC/disk.out; die "disk check ($1)"; }
+	sed -n 's/^disk: \([0-9]*\) objects, \([0-9]*\) bytes.*/\1 \2/p' $PC/disk.out
+}
 # serve WHAT: everything the disk claims is served, every served byte right
 serve() {
 	$PC/pc-client $S serve $PC/mnt/cache $NKEYS > $PC/serve.out 2>&1 || { cat $PC/serve.out; die "serve check ($1)"; }
@@ -74,20 +80,29 @@ id=1
 work $id 20 "before"; id=$((id + 1))
 settled
 say "before: served $(serve before)"
+base=0
 for mode in drop_writes error_writes; do
+	base=$((base + 100))
 	f0=$(stat_of store.sync_failures); e0=$(stat_of store.errors)
+	# what is good before the window: the window's fills go to keys of
+	# their own (pc-100 .., pc-200 ..), so all of it must still be served
+	# during it
+	set -- $(disk "before $mode"); good=$1 goodb=$2
 	table "0 $SZ flakey $D 0 0 3600 1 $mode"
 	t0=$(now_ms)
 	n=0
 	# fills and reads while the device misbehaves, for WINDOW seconds
 	while [ $(( $(now_ms) - t0 )) -lt $((WINDOW * 1000)) ] || [ $n -lt 2 ]; do
-		work $id 6 "during $mode"; id=$((id + 1)); n=$((n + 1))
+		work $id 6 "during $mode" $base; id=$((id + 1)); n=$((n + 1))
 		alive "during $mode"
 	done
 	settled
 	during=$(serve "during $mode")
 	f1=$(stat_of store.sync_failures); e1=$(stat_of store.errors)
 	table "0 $SZ linear $D 0"
+	set -- $during
+	# (serve fails if any range the disk claims is not served)
+	[ "$1" -ge "$good" ] || die "$mode: $good objects were good before, only $during during"
 	say "$mode: $n rounds of fills in $(( ($(now_ms) - t0) / 1000 )) s; served during: $during; store.sync_failures $f0 -> $f1, store.errors $e0 -> $e1"
 	if [ $mode = error_writes ]; then
 		[ "$f1" -gt "$f0" ] || die "error_writes: larderd did not notice (store.sync_failures $f0 -> $f1)"
@@ -98,10 +113,9 @@ for mode in drop_writes error_writes; do
 	work $id 20 "after $mode"; id=$((id + 1))
 	settled
 	after=$(serve "after $mode")
-	$PC/pc-client - disk $PC/mnt/cache $NKEYS > $PC/disk.out 2>&1 || { cat $PC/disk.out; die "disk check after $mode"; }
-	claimed=$(sed -n 's/^disk: \([0-9]*\) objects.*/\1/p' $PC/disk.out)
-	[ "${claimed:-0}" -gt 0 ] || die "after $mode: no object claims data on disk: $(cat $PC/disk.out)"
-	say "$mode: after: served $after; on disk: $(sed -n 's/^disk: //p' $PC/disk.out)"
+	set -- $(disk "after $mode")
+	[ "${1:-0}" -gt 0 ] || die "after $mode: no object claims data on disk: $(cat $PC/disk.out)"
+	say "$mode: good before: $good objects, $goodb bytes; after: served $after; on disk: $1 objects, $2 bytes claimed"
 done
 grep -i -E 'warn|error' $DLOG | grep -v ' 0 errors$' | sort | uniq -c | sort -rn | head -5
 dmesg | grep -i -E 'ext4|xfs|jbd2' | grep -v -i 'mounted\|unmount' | tail -5
