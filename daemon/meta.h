@@ -43,6 +43,8 @@ struct meta_rec {
 	int submitted;			/* handed to the thread: do not edit */
 	int fd;				/* META_OBJECT: the object (kept open by the owner) */
 	int link;			/* META_OBJECT: link the tmpfile fd at path */
+	int no_claim;			/* META_OBJECT: the xattrs claim no data
+					 * (content none): no barrier first */
 	uint8_t xattr[CFMT_OBJ_XATTR_HDR + CFMT_MAX_AUX];
 	size_t xattr_len;		/* 0: no user.CacheFiles.cache write */
 	uint8_t *map;			/* malloc'd encoded user.larder.map, or NULL */

@@ -134,6 +134,8 @@ static const struct map maps[] = {
 	    "fdatasync calls of the meta thread" },
 	{ "meta.links", "larder_meta_links_total", M_COUNTER, 1,
 	    "New objects linked into place" },
+	{ "meta.pending", "larder_meta_pending_records", M_GAUGE, 1,
+	    "Coherency records queued or being written" },
 	{ "meta.records", "larder_meta_records_total", M_COUNTER, 1,
 	    "Coherency records written" },
 	{ "meta.syncfs", "larder_meta_syncfs_total", M_COUNTER, 1,
