@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "handover.h"
+#include "proto.h"
 #include "log.h"
 
 #define MAX_FDS		16	/* more than larderd ever hands over */
@@ -264,13 +265,9 @@ handover_notify(const char *msg, int fd)
 {
 	const char *path = getenv("NOTIFY_SOCKET");
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	union {
-		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} cm;
+	union proto_fdbuf cm;
 	struct iovec iov = { .iov_base = (void *)msg, .iov_len = strlen(msg) };
 	struct msghdr mh = { 0 };
-	struct cmsghdr *c;
 	size_t n;
 	int s, e;
 
@@ -286,16 +283,7 @@ handover_notify(const char *msg, int fd)
 	mh.msg_namelen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
 	mh.msg_iov = &iov;
 	mh.msg_iovlen = 1;
-	if (fd >= 0) {
-		memset(&cm, 0, sizeof(cm));
-		mh.msg_control = cm.buf;
-		mh.msg_controllen = sizeof(cm.buf);
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	}
+	proto_msg_fd(&mh, &cm, fd);
 	s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (s < 0)
 		return -errno;

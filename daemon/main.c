@@ -93,31 +93,15 @@ usage(FILE *f)
 
 /* ---- sd_notify without libsystemd ---------------------------------------- */
 
+/* One message to the service manager, if there is one (handover.c has
+ * the protocol: one datagram, optionally with an fd). */
 static void
 sd_notify(const char *msg)
 {
-	const char *path = getenv("NOTIFY_SOCKET");
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	socklen_t len;
-	size_t n;
-	int fd;
+	int err = handover_notify(msg, -1);
 
-	if (!path || !*path)
-		return;
-	n = strlen(path);
-	if (n >= sizeof(sa.sun_path) || (path[0] != '/' && path[0] != '@'))
-		return;
-	memcpy(sa.sun_path, path, n);
-	if (path[0] == '@')
-		sa.sun_path[0] = '\0';	/* abstract namespace */
-	len = offsetof(struct sockaddr_un, sun_path) + n;
-	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return;
-	if (sendto(fd, msg, strlen(msg), MSG_NOSIGNAL,
-	    (struct sockaddr *)&sa, len) < 0)
-		log_debug("sd_notify: %s", strerror(errno));
-	close(fd);
+	if (err < 0 && err != -ENOENT)
+		log_debug("sd_notify: %s", strerror(-err));
 }
 
 static void

@@ -379,28 +379,32 @@ proto_type_str(uint16_t type)
 	return "unknown";
 }
 
+void
+proto_msg_fd(struct msghdr *mh, union proto_fdbuf *buf, int fd)
+{
+	struct cmsghdr *c;
+
+	if (fd < 0)
+		return;
+	memset(buf, 0, sizeof(*buf));
+	mh->msg_control = buf->buf;
+	mh->msg_controllen = sizeof(buf->buf);
+	c = CMSG_FIRSTHDR(mh);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+}
+
 int
 proto_send(int sock, const void *msg, size_t len, int fd)
 {
 	struct iovec iov = { (void *)msg, len };
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
+	union proto_fdbuf u;
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	struct cmsghdr *c;
 	ssize_t n;
 
-	if (fd >= 0) {
-		memset(&u, 0, sizeof(u));
-		mh.msg_control = u.buf;
-		mh.msg_controllen = sizeof(u.buf);
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	}
+	proto_msg_fd(&mh, &u, fd);
 	do
 		n = sendmsg(sock, &mh, MSG_NOSIGNAL);
 	while (n < 0 && errno == EINTR);

@@ -28,6 +28,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #define PROTO_VERSION		1
 #define PROTO_MAX_MSG		(64 * 1024)
@@ -315,6 +316,13 @@ const char *proto_type_str(uint16_t type);
  * proto_recv returns the message length, 0 on EOF, or -errno; a received
  * fd is stored in *fd (else -1); MSG_TRUNC or MSG_CTRUNC give -EMSGSIZE. */
 int proto_send(int sock, const void *msg, size_t len, int fd);
+/* Room for one fd in a message's control data, and putting fd (when >= 0)
+ * there as SCM_RIGHTS: mh's control data point into *buf. */
+union proto_fdbuf {
+	char buf[CMSG_SPACE(sizeof(int))];
+	struct cmsghdr align;
+};
+void proto_msg_fd(struct msghdr *mh, union proto_fdbuf *buf, int fd);
 int proto_recv(int sock, void *buf, size_t size, int *fd);
 
 #endif

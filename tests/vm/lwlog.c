@@ -84,14 +84,16 @@ le64(const uint8_t *p)
 	return v;
 }
 
+/* The whole of len at off, read (wr 0) or written (wr 1): 0 or -errno. */
 static int
-read_at(int fd, void *buf, size_t len, uint64_t off)
+io_at(int fd, void *buf, size_t len, uint64_t off, int wr)
 {
 	size_t done = 0;
 	ssize_t n;
 
 	while (done < len) {
-		n = pread(fd, (char *)buf + done, len - done, off + done);
+		n = wr ? pwrite(fd, (char *)buf + done, len - done, off + done) :
+		    pread(fd, (char *)buf + done, len - done, off + done);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
@@ -101,22 +103,8 @@ read_at(int fd, void *buf, size_t len, uint64_t off)
 	return 0;
 }
 
-static int
-write_at(int fd, const void *buf, size_t len, uint64_t off)
-{
-	size_t done = 0;
-	ssize_t n;
-
-	while (done < len) {
-		n = pwrite(fd, (const char *)buf + done, len - done, off + done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		done += n;
-	}
-	return 0;
-}
+#define read_at(fd, buf, len, off)	io_at(fd, buf, len, off, 0)
+#define write_at(fd, buf, len, off)	io_at(fd, (void *)(buf), len, off, 1)
 
 static int
 log_open(struct lw_log *l, const char *path)

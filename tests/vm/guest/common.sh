@@ -172,3 +172,15 @@ read_range() {
 		kill -0 "$DPID" || die "larderd died"
 	done
 }
+
+# replay_list POINTS SEED POINTSFILE: the entry numbers to replay (lwlog
+# points' first column), sorted: all of them, or with POINTS > 0 and more
+# points than that, a sample seeded with SEED that always has the last one
+replay_list() {
+	_rl_n=$(wc -l < "$3")
+	if [ "$1" -gt 0 ] && [ "$_rl_n" -gt "$1" ]; then
+		{ tail -1 "$3"; sed '$d' "$3" | awk -v s="$2" 'BEGIN {srand(s)} {print rand(), $1}' | sort -n | head -$(($1 - 1)) | cut -d' ' -f2; } | cut -d' ' -f1 | sort -n
+	else
+		cut -d' ' -f1 "$3"
+	fi
+}

@@ -71,11 +71,7 @@ losetup -d "$D"; losetup -d "$L"; rm -f $PC/data.img
 umount $P
 "$LWLOG" points $PC/log.img > $PC/points || die "lwlog points"
 n=$(wc -l < $PC/points)
-if [ "$POINTS" -gt 0 ] && [ "$n" -gt "$POINTS" ]; then
-	{ tail -1 $PC/points; sed '$d' $PC/points | awk -v s="$SEED" 'BEGIN {srand(s)} {print rand(), $1}' | sort -n | head -$((POINTS - 1)) | cut -d' ' -f2; } | cut -d' ' -f1 | sort -n > $PC/list
-else
-	cut -d' ' -f1 $PC/points > $PC/list
-fi
+replay_list "$POINTS" "$SEED" $PC/points > $PC/list
 say "kernel: $n points ($(grep -c ' [FU]*M' $PC/points) marks); checking $(wc -l < $PC/list) (seed $SEED)"
 t1=$(now_ms)
 "$LWLOG" replay $PC/log.img $PC/base.img $PC/snap.img $PC/list \

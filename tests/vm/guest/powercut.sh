@@ -103,12 +103,7 @@ one_fs() {
 	"$LWLOG" points $PC/log.img > $PC/points || die "lwlog points"
 	n=$(wc -l < $PC/points)
 	fl=$(grep -c ' F' $PC/points); fua=$(grep -c ' [F]*U' $PC/points); mk=$(grep -c ' [FU]*M' $PC/points)
-	if [ "$POINTS" -gt 0 ] && [ "$n" -gt "$POINTS" ]; then
-		# a seeded sample, always with the last point
-		{ tail -1 $PC/points; sed '$d' $PC/points | awk -v s="$SEED" 'BEGIN {srand(s)} {print rand(), $1}' | sort -n | head -$((POINTS - 1)) | cut -d' ' -f2; } | cut -d' ' -f1 | sort -n > $PC/list
-	else
-		cut -d' ' -f1 $PC/points > $PC/list
-	fi
+	replay_list "$POINTS" "$SEED" $PC/points > $PC/list
 	say "$fs: log of $(sed -n 2p /proc/self/mounts >/dev/null; du -k $PC/log.img | cut -f1) KiB, $n points ($fl flush, $fua fua, $mk marks); checking $(wc -l < $PC/list) (seed $SEED); workload $(( ($(now_ms) - t0) / 1000 )) s"
 	t1=$(now_ms)
 	"$LWLOG" replay $PC/log.img $PC/base.img $PC/snap.img $PC/list \
