@@ -76,6 +76,7 @@ struct obj {
 struct handle {
 	struct obj *o;
 	uint32_t auxgen;
+	uint64_t pinned;		/* bytes counted in limits.h */
 };
 
 struct store_counters {

@@ -22,6 +22,7 @@
 #include "cull.h"
 #include "index.h"
 #include "io.h"
+#include "limits.h"
 #include "log.h"
 #include "meta.h"
 #include "proto.h"
@@ -35,6 +36,8 @@ struct sclient {
 	uint32_t nvols;
 	void **objs;			/* struct handle * */
 	uint32_t nobjs;
+	uid_t uid;			/* whose limits it counts in */
+	int limited;			/* not an admin: limits.h */
 };
 
 struct voljob {
@@ -67,6 +70,22 @@ sclient(struct ctl_client *c)
 		s = calloc(1, sizeof(*s));
 		if (s)
 			control_client_set(c, CTL_SLOT_STORE, s);
+	}
+	return s;
+}
+
+/* sclient, with whose limits it counts in (from the first request) */
+static struct sclient *
+sclient_rq(struct ctl_req *rq)
+{
+	struct sclient *s = control_client_get(rq->client, CTL_SLOT_STORE);
+
+	if (s)
+		return s;
+	s = sclient(rq->client);
+	if (s) {
+		s->uid = rq->uid;
+		s->limited = !rq->admin;
 	}
 	return s;
 }
@@ -257,19 +276,17 @@ vol_find(const char *key)
 	return NULL;
 }
 
+static int vol_acquire(struct ctl_req *rq, struct sclient *s,
+    uint32_t flags, const char *key, struct proto_bytes coh);
+
 static int
 h_volume_acquire(struct ctl_req *rq)
 {
-	uint8_t body[8], xb[CFMT_VOL_XATTR_HDR + CFMT_MAX_AUX + 1];
-	char key[CFMT_MAX_VOLUME_KEY + 1], name[CFMT_MAX_VOLUME_KEY + 2];
+	char key[CFMT_MAX_VOLUME_KEY + 1];
 	struct proto_bytes coh;
-	struct proto_buf b;
 	struct sclient *s;
-	struct vol *v;
-	struct stat sb;
-	uint32_t flags, rflags = 0, id;
-	ssize_t xl;
-	int fd, any, err = 0, vidx;
+	uint32_t flags;
+	int err = 0;
 
 	flags = proto_get_u32(&rq->body);
 	if ((err = get_volume_key(&rq->body, key, sizeof(key))) < 0)
@@ -279,10 +296,33 @@ h_volume_acquire(struct ctl_req *rq)
 		return -EPROTO;
 	if (coh.len > CFMT_MAX_AUX)
 		return -EINVAL;
-	any = flags & PROTO_VOLUME_ANY_COHERENCY;
-	s = sclient(rq->client);
+	s = sclient_rq(rq);
 	if (!s)
 		return -ENOMEM;
+	/* counted now, given back on every way out but success */
+	if ((err = limits_volume_add(s->uid, s->limited)) < 0)
+		return err;
+	err = vol_acquire(rq, s, flags, key, coh);
+	if (err < 0)
+		limits_volume_del(s->uid, s->limited);
+	return err;
+}
+
+/* VOLUME_ACQUIRE once the limits let it (h_volume_acquire). */
+static int
+vol_acquire(struct ctl_req *rq, struct sclient *s, uint32_t flags,
+    const char *key, struct proto_bytes coh)
+{
+	uint8_t body[8], xb[CFMT_VOL_XATTR_HDR + CFMT_MAX_AUX + 1];
+	char name[CFMT_MAX_VOLUME_KEY + 2];
+	struct proto_buf b;
+	struct vol *v;
+	struct stat sb;
+	uint32_t rflags = 0, id;
+	ssize_t xl;
+	int fd, any, err = 0, vidx;
+
+	any = flags & PROTO_VOLUME_ANY_COHERENCY;
 	v = vol_find(key);
 	if (v && !any && v->state != VOL_FAILED &&
 	    (v->coh_len != coh.len || memcmp(v->coh, coh.ptr, coh.len))) {
@@ -367,6 +407,7 @@ h_volume_acquire(struct ctl_req *rq)
 	if (!id)
 		return -ENOMEM;
 	v->refs++;
+	control_client_hold(rq->client, 1);
 	proto_buf_init(&b, body, sizeof(body));
 	proto_put_u32(&b, id);
 	proto_put_u32(&b, rflags);
@@ -476,6 +517,7 @@ release_cookie(struct sclient *s, uint32_t id, int retire)
 	/* a stale handle retires nothing: the object is another's now */
 	if (retire && h->auxgen == o->auxgen)
 		obj_drop(o);
+	limits_cookie_del(s->uid, s->limited, h->pinned);
 	free(h);
 	o->refs--;
 	if ((idx = obj_idx(o)) != INDEX_NONE)
@@ -513,6 +555,8 @@ h_volume_relinquish(struct ctl_req *rq)
 	}
 	s->vols[id - 1] = NULL;
 	v->refs--;
+	limits_volume_del(s->uid, s->limited);
+	control_client_hold(rq->client, -1);
 	control_reply(rq, PROTO_OK, NULL, 0, -1);
 	return 0;
 }
@@ -631,7 +675,7 @@ h_cookie_acquire(struct ctl_req *rq)
 	struct obj *o;
 	uint64_t size;
 	unsigned fan;
-	int n, any, loaded;
+	int n, any, loaded, err;
 
 	vid = proto_get_u32(&rq->body);
 	flags = proto_get_u32(&rq->body);
@@ -649,9 +693,12 @@ h_cookie_acquire(struct ctl_req *rq)
 	if (n < 0 || n > NAME_MAX)
 		return -EINVAL;
 	any = flags & PROTO_COOKIE_ANY_AUX;
-	s = sclient(rq->client);
+	s = sclient_rq(rq);
 	if (!s)
 		return -ENOMEM;
+	/* before any work: a refused acquire costs one lookup */
+	if ((err = limits_cookie_add(s->uid, s->limited, size)) < 0)
+		return err;
 	fan = cfmt_fanout(key.ptr, key.len, v->hash);
 	o = obj_find(v, name);
 	if (o && o->idle && !obj_wake(o)) {
@@ -696,9 +743,12 @@ h_cookie_acquire(struct ctl_req *rq)
 		/* new, or woken from the idle list (and taken off it): nobody
 		 * may hold it now, so it goes back or away */
 		obj_put(o);
+		limits_cookie_del(s->uid, s->limited, size);
 		return -ENOMEM;
 	}
 	h->o = o;
+	h->pinned = size;
+	control_client_hold(rq->client, 1);
 	h->auxgen = o->auxgen;
 	store_idle_del(o);
 	o->refs++;
@@ -720,9 +770,11 @@ h_cookie_relinquish(struct ctl_req *rq)
 	if (!rq->body.err && (flags & PROTO_RELINQUISH_NOREPLY)) {
 		/* the client forgot the handle already: nothing to answer,
 		 * not even an error */
-		if (store_get_handle(rq, id))
+		if (store_get_handle(rq, id)) {
 			release_cookie(s, id, (flags &
 			    PROTO_RELINQUISH_RETIRE) && store_writes_ok());
+			control_client_hold(rq->client, -1);
+		}
 		control_done(rq);
 		return 0;
 	}
@@ -733,6 +785,7 @@ h_cookie_relinquish(struct ctl_req *rq)
 	if ((flags & PROTO_RELINQUISH_RETIRE) && !store_writes_ok())
 		flags = 0;	/* it stays; a cache may keep what it has */
 	release_cookie(s, id, flags & PROTO_RELINQUISH_RETIRE);
+	control_client_hold(rq->client, -1);
 	control_reply(rq, PROTO_OK, NULL, 0, -1);
 	return 0;
 }
@@ -1000,8 +1053,10 @@ on_disconnect(struct ctl_client *c, void *p)
 		if (s->objs[i])
 			release_cookie(s, i + 1, 0);
 	for (i = 0; i < s->nvols; i++)
-		if (s->vols[i])
+		if (s->vols[i]) {
 			((struct vol *)s->vols[i])->refs--;
+			limits_volume_del(s->uid, s->limited);
+		}
 	free(s->objs);
 	free(s->vols);
 	free(s);
