@@ -123,8 +123,9 @@ cpu() { awk '{ print $14 + $15 }' "/proc/$DAEMON_PID/stat"; }
 c0=$(cpu)
 sleep 3		# the window the CPU time is measured over
 c1=$(cpu)
-# spinning on EMFILE takes all of a core: ~300 ticks in 3 s
-[ $((c1 - c0)) -lt 100 ] || fail "larderd used $((c1 - c0)) ticks of CPU in 3 s at EMFILE: it spins"
+# spinning on EMFILE takes what CPU it gets: the old code took 81 ticks
+# in 3 s on a loaded machine (300 is a whole core); the back-off takes 0
+[ $((c1 - c0)) -lt 30 ] || fail "larderd used $((c1 - c0)) ticks of CPU in 3 s at EMFILE: it spins"
 prlimit --pid "$DAEMON_PID" --nofile="$soft": || fail "prlimit back"
 release_conns
 i=0
@@ -132,8 +133,9 @@ until timeout 10 "$LARDERCTL" -s "$SOCK" status > /dev/null 2>&1; do
 	i=$((i + 1)); [ $i -lt 100 ] || fail "status did not get in after the fd limit was raised"
 	sleep 0.1
 done
-n=$(grep -c "not accepting for a while" "$DAEMON_LOG")
-[ "$n" = 1 ] || fail "the back-off was logged $n times, expected once"
+# one line for the whole run of failures (the old code logged each try)
+n=$(grep -c "control: accept" "$DAEMON_LOG")
+[ "$n" = 1 ] || fail "accept failures logged $n times, expected once"
 [ "$(stat_of limits.accept_backoffs)" -ge 1 ] || fail "accept_backoffs not counted"
 ok "EMFILE on the listener: $((c1 - c0)) ticks of CPU in 3 s, logged once, accepting again"
 stop_larderd
