@@ -63,8 +63,7 @@ struct ctl_client {
 	unsigned garbage;
 	struct rq *reqs;		/* unanswered requests */
 	void *slot[CTL_SLOT_MAX];
-	const uint8_t *shm;
-	uint64_t shm_size;
+	struct ctl_shm *shm;		/* the HELLO area, or NULL */
 };
 
 /* a request with its own copy of the message */
@@ -129,8 +128,26 @@ control_client_set(struct ctl_client *c, enum ctl_slot slot, void *p)
 void
 control_client_shm(struct ctl_client *c, const uint8_t **base, uint64_t *size)
 {
-	*base = c ? c->shm : NULL;
-	*size = c ? c->shm_size : 0;
+	*base = c && c->shm ? c->shm->base : NULL;
+	*size = c && c->shm ? c->shm->size : 0;
+}
+
+struct ctl_shm *
+control_client_shm_ref(struct ctl_client *c)
+{
+	if (!c || !c->shm)
+		return NULL;
+	c->shm->refs++;
+	return c->shm;
+}
+
+void
+control_shm_put(struct ctl_shm *sh)
+{
+	if (!sh || --sh->refs > 0)
+		return;
+	munmap((void *)sh->base, sh->size);
+	free(sh);
 }
 
 void
@@ -234,8 +251,7 @@ client_free(struct ctl_client *c)
 			disconnect_hooks[i](c, c->slot[i]);
 	if (c->watch)
 		loop_watch_del(c->watch);
-	if (c->shm)
-		munmap((void *)c->shm, c->shm_size);
+	control_shm_put(c->shm);	/* fills that use it keep it */
 	close(c->fd);
 	limits_conn_del(c->uid, !c->counted);
 	if (c->prev)
@@ -427,25 +443,27 @@ handle_hello(struct ctl_req *rq)
 		limits_close_fd(rq->fd);
 		rq->fd = -1;
 	}
-	if (c->shm) {
-		munmap((void *)c->shm, c->shm_size);
-		c->shm = NULL;
-		c->shm_size = 0;
-	}
+	control_shm_put(c->shm);
+	c->shm = NULL;
 	/* the area must not shrink under us (SIGBUS): F_SEAL_SHRINK */
 	if (rq->fd >= 0 && (seals & F_SEAL_SHRINK) && size > 0 &&
 	    size <= PROTO_MAX_SHM && fstat(rq->fd, &st) == 0 &&
 	    S_ISREG(st.st_mode) && (uint64_t)st.st_size >= size) {
 		p = mmap(NULL, size, PROT_READ, MAP_SHARED, rq->fd, 0);
 		if (p != MAP_FAILED) {
-			c->shm = p;
-			c->shm_size = size;
+			c->shm = calloc(1, sizeof(*c->shm));
+			if (c->shm) {
+				c->shm->base = p;
+				c->shm->size = size;
+				c->shm->refs = 1;
+			} else
+				munmap(p, size);
 		}
 	}
 	proto_buf_init(&b, body, sizeof(body));
 	proto_put_u32(&b, PROTO_VERSION);
 	proto_put_u32(&b, PROTO_MAX_INLINE);
-	proto_put_u64(&b, c->shm_size);
+	proto_put_u64(&b, c->shm ? c->shm->size : 0);
 	proto_put_u32(&b, (uint32_t)getpid());
 	proto_put_u32(&b, PROTO_FEATURE_NOREPLY);
 	if (rq->fd >= 0) {

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * store_fill.c: fills (PROTO_WRITE): a client's bytes are copied into a
- * job at once and written by the io thread into the parts of the object
+ * job (inline bytes at once, at most a message; bytes in the shared area
+ * by the io thread, which holds a reference on the mapping: a fill of
+ * 256 MiB is never copied on the main thread) and written by the io thread into the parts of the object
  * not already there (every gap); the map grows when the write is done, and
  * the answer says how many bytes from the fill's offset on the object then
  * has (never more than the map holds). Fills stuck on
@@ -41,6 +43,8 @@ struct fill {
 	unsigned nseg;
 	struct io_seg *seg;		/* the gaps: after the struct... */
 	uint8_t *data;			/* ...and their bytes after them */
+	struct ctl_shm *shm;		/* copy from here first, or NULL */
+	const uint8_t *src;		/* in shm: the byte at off */
 	unsigned sync_fails;		/* of->sync_fails when submitted */
 	int err;
 	int held;			/* the kernel may still read data */
@@ -68,7 +72,16 @@ static void
 fill_run(struct work *w)
 {
 	struct fill *f = (struct fill *)w;
+	uint8_t *to;
+	unsigned i;
 
+	/* the client's bytes, as they are now: copied before the write,
+	 * so a client that changes them meanwhile changes only what it
+	 * fills, never what the io sees mid-write */
+	for (i = 0, to = f->data; f->shm && i < f->nseg; i++) {
+		memcpy(to, f->src + (f->seg[i].off - f->off), f->seg[i].len);
+		to += f->seg[i].len;
+	}
 	if (f->of->fd < 0) {
 		f->err = f->of->err ? f->of->err : -EIO;
 		return;
@@ -109,6 +122,8 @@ fill_done(struct work *w)
 
 	fill_unlink(f);
 	pending_bytes -= f->bytes;
+	control_shm_put(f->shm);
+	f->shm = NULL;
 	if (f->err) {
 		store_st.errors++;
 		log_warnx_rl(&store_rl_io, "store: fill %s: %s", o->path,
@@ -291,17 +306,25 @@ h_write(struct ctl_req *rq)
 	f->seg = (struct io_seg *)(f + 1);
 	f->data = (uint8_t *)(f->seg + nseg);
 	(void)gaps(&o->map, off, len, f->seg, &total);
-	/* the job owns its bytes: copied now, from the message or the area */
+	/* the job owns its bytes: copied now from the message (at most
+	 * 64 KiB), from the area by the io thread */
+	if (flags & PROTO_WRITE_SHM) {
+		f->shm = control_client_shm_ref(rq->client);
+		f->src = data;
+	}
 	total = 0;
 	for (i = 0; i < nseg; i++) {
 		gap = f->seg[i].len;
-		memcpy(f->data + total, data + (f->seg[i].off - off), gap);
+		if (!f->shm)
+			memcpy(f->data + total, data + (f->seg[i].off - off),
+			    gap);
 		f->seg[i].buf = f->data + total;
 		total += gap;
 	}
 	f->nseg = nseg;
 	f->bytes = total;
 	if (obj_file(o, 0) < 0) {
+		control_shm_put(f->shm);
 		free(f);
 		return -ENOMEM;
 	}
