@@ -30,6 +30,9 @@
 #include "store_int.h"
 #include "workq.h"
 
+/* index slots one LIST_OBJECTS page looks at, at most */
+#define LIST_SCAN_MAX		65536
+
 /* what one client holds (CTL_SLOT_STORE) */
 struct sclient {
 	void **vols;			/* struct vol * */
@@ -326,7 +329,9 @@ vol_acquire(struct ctl_req *rq, struct sclient *s, uint32_t flags,
 	v = vol_find(key);
 	if (v && !any && v->state != VOL_FAILED &&
 	    (v->coh_len != coh.len || memcmp(v->coh, coh.ptr, coh.len))) {
-		if (!store_writes_ok())
+		/* one remaking at a time: a client flipping the coherency
+		 * in a loop must not queue directory jobs without end */
+		if (!store_writes_ok() || v->state == VOL_CREATING)
 			return -ENOBUFS;
 		/* new coherency data: the volume starts empty */
 		memcpy(v->coh, coh.ptr, coh.len);
@@ -907,7 +912,7 @@ h_list_objects(struct ctl_req *rq)
 	struct vol *v;
 	struct obj *o;
 	uint64_t osize;
-	uint32_t fl;
+	uint32_t fl, budget = LIST_SCAN_MAX;
 
 	cur = proto_get_u32(&rq->body);
 	if ((kl = get_volume_key(&rq->body, key, sizeof(key))) < 0)
@@ -938,9 +943,15 @@ h_list_objects(struct ctl_req *rq)
 			next = prev ? prev : 1;
 			break;
 		}
-		id = index_next(vidx, &cur);
-		if (id == INDEX_NONE)
+		id = index_next_limit(vidx, &cur, &budget);
+		if (id == INDEX_NONE) {
+			/* a page looks at LIST_SCAN_MAX slots at most (a
+			 * small volume among millions of objects): the
+			 * client asks again from there */
+			if (cur < index_slots())
+				next = cur;
 			break;
+		}
 		kl = cfmt_uncook_key(index_name(id), kb, sizeof(kb));
 		o = v ? obj_find(v, index_name(id)) : NULL;
 		osize = o ? o->size : index_bytes(id);
