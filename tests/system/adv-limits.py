@@ -12,6 +12,11 @@
 #   pinned SIZE   one cookie of SIZE bytes: print its status
 #   fdping PATH   PING with an fd of PATH attached (not HELLO): print the
 #                 status; then a plain PING must answer "pong"
+#   hellofd PATH  HELLO offering an fd of PATH as its fill area: print the
+#                 status and the area size the daemon took; then PING
+#   extents N M   one cookie, N 1-byte fills 2 bytes apart (N extents),
+#                 then M more beyond them (pipelined): print "ok A other
+#                 O", then PING
 #   idle          two connections, one holding a volume: wait (at most
 #                 60 s) until the daemon closes the other; print "closed",
 #                 then the holder must still answer PING
@@ -21,7 +26,7 @@ import os, socket, struct, sys, time
 
 SOCK, MODE = sys.argv[1], sys.argv[2]
 VERSION = 1
-PING, VOL_ACQ, VOL_REL, COOKIE_ACQ = 101, 200, 201, 202
+HELLO, PING, VOL_ACQ, VOL_REL, COOKIE_ACQ, WRITE = 100, 101, 200, 201, 202, 205
 OK, EINVAL, EREFUSED = 0, 2, 8
 seq = 0
 
@@ -148,6 +153,43 @@ elif MODE == 'fdping':
     print(r and r[0], flush=True)
     if not ping(s):
         fail('no pong after the PING with an fd')
+elif MODE == 'hellofd':
+    s = conn()
+    fd = os.open(sys.argv[3], os.O_RDONLY)
+    socket.send_fds(s, [msg(HELLO, struct.pack('<IQ', 1, 5))], [fd])
+    r = reply(s)
+    area = struct.unpack('<Q', r[1][8:16])[0] if r and r[0] == OK else -1
+    print(r and r[0], area, flush=True)
+    if not ping(s):
+        fail('no pong after a HELLO with a file that is no memfd')
+    os._exit(0)	# never close fd here: its FLUSH may not answer
+elif MODE == 'extents':
+    n, m = int(sys.argv[3]), int(sys.argv[4])
+    s = conn()
+    st, vid = vol_acquire(s)
+    s.send(msg(COOKIE_ACQ, struct.pack('<IIQ', vid, 0, 4 * (n + m) + 16) +
+               s16(b'extents') + s16(b'')))
+    r = reply(s)
+    if r is None or r[0] != OK:
+        fail('cookie: %r' % (r and r[0]))
+    cid = struct.unpack('<I', r[1][:4])[0]
+    offs = [2 * i for i in range(n)] + [2 * n + 4 * i for i in range(m)]
+    statuses, i, batch = [], 0, 32
+    while i < len(offs):
+        k = min(batch, len(offs) - i)
+        for j in range(k):
+            s.send(msg(WRITE, struct.pack('<IIQQQ', cid, 0, offs[i + j], 1,
+                                          0) + b'x'))
+        for j in range(k):
+            r = reply(s)
+            if r is None:
+                fail('fill %d: connection closed' % (i + j))
+            statuses.append(r[0])
+        i += k
+    ok, ref, other = count(statuses)
+    print('ok %d other %d' % (ok, ref + other), flush=True)
+    if not ping(s):
+        fail('no pong after the fills')
 elif MODE == 'idle':
     holder, idle = conn(), conn()
     if vol_acquire(holder)[0] != OK or not ping(idle):
