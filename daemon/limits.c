@@ -26,7 +26,7 @@
 struct uidl {
 	struct uidl *next;
 	uid_t uid;
-	unsigned conns, cookies, volumes;
+	unsigned conns, cookies, volumes, created;
 	uint64_t pinned;
 };
 
@@ -47,7 +47,7 @@ static struct {
 };
 static struct {
 	uint64_t conns_refused, admin_slots_used, cookies_refused,
-	    volumes_refused, pinned_refused, idle_closed, accept_errors,
+	    volumes_refused, creates_refused, pinned_refused, idle_closed, accept_errors,
 	    accept_backoffs, fds_closed;
 } st;
 static uint64_t backoff_ms;		/* current back-off; 0: none */
@@ -97,7 +97,7 @@ uid_maybe_free(struct uidl *u)
 {
 	struct uidl **up;
 
-	if (u->conns || u->cookies || u->volumes || u->pinned)
+	if (u->conns || u->cookies || u->volumes || u->created || u->pinned)
 		return;
 	for (up = &uids[u->uid % UID_BUCKETS]; *up; up = &(*up)->next)
 		if (*up == u) {
@@ -232,6 +232,40 @@ limits_volume_del(uid_t uid, int limited)
 	uid_maybe_free(u);
 }
 
+int
+limits_volume_create(uid_t uid, int limited)
+{
+	struct uidl *u;
+
+	if (!limited)
+		return 0;
+	u = uid_get(uid, 1);
+	if (!u)
+		return -ENOMEM;
+	if (u->created >= L.uid_volumes) {
+		st.creates_refused++;
+		log_warnx_rl(&rl_refused, "limits: uid %ld made %u volumes "
+		    "still there (uid_max_volumes): refusing a new one",
+		    (long)uid, u->created);
+		uid_maybe_free(u);
+		return -ECANCELED;
+	}
+	u->created++;
+	return 0;
+}
+
+void
+limits_volume_gone(uid_t uid)
+{
+	struct uidl *u = uid_get(uid, 0);
+
+	if (!u)
+		return;
+	if (u->created)
+		u->created--;
+	uid_maybe_free(u);
+}
+
 uint64_t
 limits_idle_ms(void)
 {
@@ -315,6 +349,7 @@ limits_kv(struct ctl_kv *kv)
 	ctl_kv_u64(kv, "limits.admin_slots_used", st.admin_slots_used);
 	ctl_kv_u64(kv, "limits.cookies_refused", st.cookies_refused);
 	ctl_kv_u64(kv, "limits.volumes_refused", st.volumes_refused);
+	ctl_kv_u64(kv, "limits.volume_creates_refused", st.creates_refused);
 	ctl_kv_u64(kv, "limits.pinned_refused", st.pinned_refused);
 	ctl_kv_u64(kv, "limits.idle_closed", st.idle_closed);
 	ctl_kv_u64(kv, "limits.accept_errors", st.accept_errors);

@@ -42,6 +42,13 @@ void limits_cookie_del(uid_t uid, int limited, uint64_t bytes);
 int limits_volume_add(uid_t uid, int limited);
 void limits_volume_del(uid_t uid, int limited);
 
+/* uid makes a volume's directories (257 of them, until the volume is
+ * dropped): 0 (counted) or -ECANCELED past uid_max_volumes volumes made
+ * and still there (counted since the start). */
+int limits_volume_create(uid_t uid, int limited);
+/* a volume uid made is gone (retired or dropped) */
+void limits_volume_gone(uid_t uid);
+
 /* idle_timeout in ms (0: never) */
 uint64_t limits_idle_ms(void);
 void limits_idle_closed(void);

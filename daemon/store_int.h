@@ -31,6 +31,8 @@ struct vol {
 	unsigned refs;			/* client handles */
 	unsigned objs;			/* objects in memory */
 	int idx;			/* index volume id */
+	uid_t creator;			/* who made its directories... */
+	int counted;			/* ...if limits.h counts them */
 };
 
 struct ofile {

@@ -259,6 +259,17 @@ vol_create(struct vol *v, int replace)
 	return 0;
 }
 
+/* The volume's directories went to the graveyard: its maker may make
+ * another. */
+static void
+vol_uncount(struct vol *v)
+{
+	if (v && v->counted) {
+		limits_volume_gone(v->creator);
+		v->counted = 0;
+	}
+}
+
 static void
 index_drop_volume(int vidx)
 {
@@ -345,6 +356,13 @@ vol_acquire(struct ctl_req *rq, struct sclient *s, uint32_t flags,
 	} else if (v && v->state == VOL_FAILED) {
 		if (!store_writes_ok())
 			return -ENOBUFS;
+		if (!v->counted) {	/* made again: by this uid now */
+			if ((err = limits_volume_create(s->uid,
+			    s->limited)) < 0)
+				return err;
+			v->creator = s->uid;
+			v->counted = s->limited;
+		}
 		if (!any) {
 			memcpy(v->coh, coh.ptr, coh.len);
 			v->coh_len = coh.len;
@@ -371,6 +389,14 @@ vol_acquire(struct ctl_req *rq, struct sclient *s, uint32_t flags,
 				free(v);
 				return -ENOBUFS;
 			}
+			/* 257 directories: counted against its maker */
+			if ((err = limits_volume_create(s->uid,
+			    s->limited)) < 0) {
+				free(v);
+				return err;
+			}
+			v->creator = s->uid;
+			v->counted = s->limited;
 			err = vol_create(v, 0);
 			rflags |= PROTO_VOLUME_CREATED;
 			store_st.volumes_created++;
@@ -402,6 +428,7 @@ vol_acquire(struct ctl_req *rq, struct sclient *s, uint32_t flags,
 				err = 0;
 		}
 		if (err < 0) {
+			vol_uncount(v);
 			free(v);
 			return err;
 		}
@@ -557,6 +584,7 @@ h_volume_relinquish(struct ctl_req *rq)
 		index_drop_volume(v->idx);
 		move_to_grave(name, NULL, 'V');
 		v->state = VOL_FAILED;		/* remade on next acquire */
+		vol_uncount(v);
 	}
 	s->vols[id - 1] = NULL;
 	v->refs--;
@@ -998,6 +1026,7 @@ store_drop(const char *volume_key, const uint8_t *key, size_t key_len)
 		if (v) {
 			vol_reset_objects(v);
 			v->state = VOL_FAILED;	/* remade on next acquire */
+			vol_uncount(v);
 		}
 		if (vidx >= 0)
 			index_drop_volume(vidx);

@@ -9,6 +9,8 @@
 #   cookies N     one volume, then N cookie acquires of distinct keys
 #                 (pipelined): print "ok A refused R other O", then PING
 #   volumes N     N volume acquires: print "ok A refused R other O"
+#   mkvols N P    make volumes P0..P(N-1), relinquishing each handle at
+#                 once: print "ok A refused R other O"
 #   pinned SIZE   one cookie of SIZE bytes: print its status
 #   fdping PATH   PING with an fd of PATH attached (not HELLO): print the
 #                 status; then a plain PING must answer "pong"
@@ -138,6 +140,16 @@ elif MODE == 'volumes':
     s = conn()
     print('ok %d refused %d other %d' % count(
         [vol_acquire(s, b'test,lim%d' % i)[0] for i in range(n)]))
+elif MODE == 'mkvols':
+    s = conn()
+    statuses = []
+    for i in range(int(sys.argv[3])):
+        st, vid = vol_acquire(s, sys.argv[4].encode() + b'%d' % i)
+        statuses.append(st)
+        if st == OK:
+            s.send(msg(VOL_REL, struct.pack('<II', vid, 0)))
+            reply(s)
+    print('ok %d refused %d other %d' % count(statuses))
 elif MODE == 'pinned':
     s = conn()
     st, vid = vol_acquire(s)

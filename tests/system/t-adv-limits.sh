@@ -7,7 +7,8 @@
 #    that limit raised past the slots, admin_connections still keeps
 #    slots for root (the old code let the 512 slots go to anyone);
 #  - 100,000 cookies: uid_max_cookies refuses the rest, cheaply, and the
-#    daemon keeps serving; uid_max_volumes and uid_max_pinned likewise;
+#    daemon keeps serving; uid_max_volumes (handles held, and volumes
+#    made and not dropped) and uid_max_pinned likewise;
 #  - an fd attached to PING (not HELLO) is refused;
 #  - a connection that holds nothing is closed after idle_timeout, one
 #    that holds a volume is not;
@@ -87,7 +88,15 @@ out=$(adv cookies 100000) || fail "cookies: $out"
 [ "$out" = "ok 1000 refused 99000 other 0" ] || fail "100,000 cookies: $out"
 status_in_time "after 100,000 cookies"
 out=$(adv volumes 10) || fail "volumes: $out"
-[ "$out" = "ok 8 refused 2 other 0" ] || fail "10 volumes: $out"
+# test,limits (of the cookies) and 7 of these: 8 made, uid_max_volumes
+[ "$out" = "ok 7 refused 3 other 0" ] || fail "10 volumes: $out"
+# volumes made (257 directories each) count until they are dropped: 8
+# made above, so none more; root drops one, and one more may be made
+out=$(adv mkvols 3 test,new) || fail "mkvols: $out"
+[ "$out" = "ok 0 refused 3 other 0" ] || fail "3 more volumes past 8 made: $out"
+ctl invalidate test,lim0 > /dev/null || fail "root's volume drop"
+out=$(adv mkvols 3 test,new) || fail "mkvols: $out"
+[ "$out" = "ok 1 refused 2 other 0" ] || fail "after a drop, 3 more volumes: $out, expected 1 made"
 out=$(adv pinned 2097152) || fail "pinned: $out"
 [ "$out" = 8 ] || fail "a 2 MiB cookie past uid_max_pinned 1M: status $out, expected 8 (refused)"
 out=$(adv pinned 65536) || fail "pinned: $out"
@@ -134,7 +143,7 @@ until timeout 10 "$LARDERCTL" -s "$SOCK" status > /dev/null 2>&1; do
 	sleep 0.1
 done
 # one line for the whole run of failures (the old code logged each try)
-n=$(grep -c "control: accept" "$DAEMON_LOG")
+n=$(grep -c "control: accept:" "$DAEMON_LOG")
 [ "$n" = 1 ] || fail "accept failures logged $n times, expected once"
 [ "$(stat_of limits.accept_backoffs)" -ge 1 ] || fail "accept_backoffs not counted"
 ok "EMFILE on the listener: $((c1 - c0)) ticks of CPU in 3 s, logged once, accepting again"
