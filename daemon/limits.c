@@ -373,7 +373,7 @@ limits_fini(void)
 
 	/* a close stuck on a dead FUSE server would hang the join: the
 	 * process is ending anyway, so leave that thread be */
-	if (closer && workq_oldest_ms(closer) == 0)
+	if (closer && workq_inflight(closer) == 0)
 		workq_destroy(closer);
 	closer = NULL;
 	for (i = 0; i < UID_BUCKETS; i++)

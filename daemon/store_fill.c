@@ -2,8 +2,10 @@
 /*
  * store_fill.c: fills (PROTO_WRITE): a client's bytes are copied into a
  * job (inline bytes at once, at most a message; bytes in the shared area
- * by the io thread, which holds a reference on the mapping: a fill of
- * 256 MiB is never copied on the main thread) and written by the io thread into the parts of the object
+ * by a copy thread of their own, holding a reference on the mapping: a
+ * fill of 256 MiB is never copied on the main thread, and the copy does
+ * not count as the io thread's write time, which the freeze code watches
+ * for stalls) and written by the io thread into the parts of the object
  * not already there (every gap); the map grows when the write is done, and
  * the answer says how many bytes from the fill's offset on the object then
  * has (never more than the map holds). Fills stuck on
@@ -50,6 +52,7 @@ struct fill {
 	int held;			/* the kernel may still read data */
 };
 
+static struct workq *copyq;		/* copies from the shared areas */
 static struct fill *pending_fills;
 static uint64_t pending_bytes;		/* bytes held by fills in flight */
 static struct loop_timer *fill_timer;
@@ -68,20 +71,44 @@ fill_unlink(struct fill *f)
 	f->next = f->prev = NULL;
 }
 
+static void fill_run(struct work *w);
+static void fill_done(struct work *w);
+
+/* Copy thread: the client's bytes, as they are now, into the job, so a
+ * client that changes them meanwhile changes only what it fills, never
+ * what the io sees mid-write. */
+static void
+copy_run(struct work *w)
+{
+	struct fill *f = (struct fill *)w;
+	uint8_t *to = f->data;
+	unsigned i;
+
+	for (i = 0; i < f->nseg; i++) {
+		memcpy(to, f->src + (f->seg[i].off - f->off), f->seg[i].len);
+		to += f->seg[i].len;
+	}
+}
+
+/* Main thread: copied; the area may go, the write may start. */
+static void
+copy_done(struct work *w)
+{
+	struct fill *f = (struct fill *)w;
+
+	control_shm_put(f->shm);
+	f->shm = NULL;
+	f->src = NULL;
+	f->w.run = fill_run;
+	f->w.done = fill_done;
+	io_submit(&f->w);
+}
+
 static void
 fill_run(struct work *w)
 {
 	struct fill *f = (struct fill *)w;
-	uint8_t *to;
-	unsigned i;
 
-	/* the client's bytes, as they are now: copied before the write,
-	 * so a client that changes them meanwhile changes only what it
-	 * fills, never what the io sees mid-write */
-	for (i = 0, to = f->data; f->shm && i < f->nseg; i++) {
-		memcpy(to, f->src + (f->seg[i].off - f->off), f->seg[i].len);
-		to += f->seg[i].len;
-	}
 	if (f->of->fd < 0) {
 		f->err = f->of->err ? f->of->err : -EIO;
 		return;
@@ -122,8 +149,6 @@ fill_done(struct work *w)
 
 	fill_unlink(f);
 	pending_bytes -= f->bytes;
-	control_shm_put(f->shm);
-	f->shm = NULL;
 	if (f->err) {
 		store_st.errors++;
 		log_warnx_rl(&store_rl_io, "store: fill %s: %s", o->path,
@@ -307,8 +332,8 @@ h_write(struct ctl_req *rq)
 	f->data = (uint8_t *)(f->seg + nseg);
 	(void)gaps(&o->map, off, len, f->seg, &total);
 	/* the job owns its bytes: copied now from the message (at most
-	 * 64 KiB), from the area by the io thread */
-	if (flags & PROTO_WRITE_SHM) {
+	 * 64 KiB), from the area by the copy thread */
+	if ((flags & PROTO_WRITE_SHM) && copyq) {
 		f->shm = control_client_shm_ref(rq->client);
 		f->src = data;
 	}
@@ -338,15 +363,18 @@ h_write(struct ctl_req *rq)
 	f->off = off;
 	f->len = len;
 	f->submitted = loop_now_ms();
-	f->w.run = fill_run;
-	f->w.done = fill_done;
+	f->w.run = f->shm ? copy_run : fill_run;
+	f->w.done = f->shm ? copy_done : fill_done;
 	f->next = pending_fills;
 	if (pending_fills)
 		pending_fills->prev = f;
 	pending_fills = f;
 	store_st.fills++;
 	pending_bytes += total;
-	io_submit(&f->w);
+	if (f->shm)
+		workq_submit(copyq, &f->w);
+	else
+		io_submit(&f->w);
 	if (!fill_timer)
 		fill_timer = loop_timer_add(FILL_TICK_MS, fill_timer_fn, NULL);
 	return CTL_DEFERRED;
@@ -359,6 +387,9 @@ void
 store_fill_init(void)
 {
 	control_register(PROTO_WRITE, h_write, 0);
+	/* without it, fills from the area are copied here, as before */
+	if (!(copyq = workq_create("larder-copy", 1)))
+		log_warn("store: copy thread");
 }
 
 /* Stop looking at stuck fills; the peers of those in flight are gone
@@ -368,6 +399,10 @@ store_fill_fini(void)
 {
 	struct fill *f;
 
+	/* copies in flight finish and go on to the io thread, still up */
+	if (copyq)
+		workq_destroy(copyq);
+	copyq = NULL;
 	if (fill_timer)
 		loop_timer_cancel(fill_timer);
 	fill_timer = NULL;
