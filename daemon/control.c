@@ -10,7 +10,7 @@
  * Replies are sent without blocking; a peer whose socket buffer is full
  * (it does not read its replies) is disconnected.
  *
- * No peer can stall the loop with an fd (limits.c has the rest of the
+ * No peer can stall the loop with an fd (limit.c has the rest of the
  * limits): an fd is only ever taken with a connection's first HELLO (its
  * header is peeked at first); any other message is received without room
  * for fds, so the kernel drops them without our close() (a FUSE file's
@@ -35,7 +35,7 @@
 
 #include "config.h"
 #include "control.h"
-#include "limits.h"
+#include "limit.h"
 #include "log.h"
 #include "loop.h"
 
@@ -53,7 +53,7 @@ struct ctl_client {
 	gid_t gid;
 	pid_t pid;
 	int admin;
-	int counted;			/* in limits_conn_add's counts */
+	int counted;			/* in limit_conn_add's counts */
 	int hello_seen;			/* its one fd-bearing HELLO came */
 	unsigned held;			/* volumes and cookies it holds */
 	uint64_t last_ms;		/* when it last sent something */
@@ -253,7 +253,7 @@ client_free(struct ctl_client *c)
 		loop_watch_del(c->watch);
 	control_shm_put(c->shm);	/* fills that use it keep it */
 	close(c->fd);
-	limits_conn_del(c->uid, !c->counted);
+	limit_conn_del(c->uid, !c->counted);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -322,7 +322,7 @@ rq_free(struct rq *r)
 	struct ctl_client *c = r->req.client;
 
 	if (r->req.fd >= 0)
-		limits_close_fd(r->req.fd);	/* never on this thread */
+		limit_close_fd(r->req.fd);	/* never on this thread */
 	if (c) {
 		if (r->prev)
 			r->prev->next = r->next;
@@ -440,7 +440,7 @@ handle_hello(struct ctl_req *rq)
 	 * fd is not looked at and is closed on the closer thread. */
 	seals = rq->fd >= 0 ? fcntl(rq->fd, F_GET_SEALS) : -1;
 	if (rq->fd >= 0 && seals < 0) {
-		limits_close_fd(rq->fd);
+		limit_close_fd(rq->fd);
 		rq->fd = -1;
 	}
 	control_shm_put(c->shm);
@@ -718,7 +718,7 @@ static void
 idle_check(void *arg)
 {
 	struct ctl_client *c;
-	uint64_t now = loop_now_ms(), idle = limits_idle_ms();
+	uint64_t now = loop_now_ms(), idle = limit_idle_ms();
 
 	(void)arg;
 	idle_timer = NULL;
@@ -727,7 +727,7 @@ idle_check(void *arg)
 		    now - c->last_ms >= idle) {
 			log_debug("control: pid %ld uid %ld idle: closing",
 			    (long)c->pid, (long)c->uid);
-			limits_idle_closed();
+			limit_idle_closed();
 			client_kill(c);
 		}
 	/* once a second (a walk of at most 512 peers) while there are any:
@@ -768,7 +768,7 @@ on_accept(int fd, uint32_t events, void *arg)
 			/* out of fds: the listener stays readable, and a
 			 * level-triggered poll would spin. Stop polling it
 			 * for a while. */
-			wait = limits_accept_failed(errno);
+			wait = limit_accept_failed(errno);
 			if (!wait) {
 				log_warn("control: accept");
 				return;
@@ -779,7 +779,7 @@ on_accept(int fd, uint32_t events, void *arg)
 				    accept_resume, NULL);
 			return;
 		}
-		limits_accept_ok();
+		limit_accept_ok();
 		if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
 			log_warn("control: SO_PEERCRED");
 			close(s);
@@ -787,14 +787,14 @@ on_accept(int fd, uint32_t events, void *arg)
 		}
 		admin = peer_is_admin(cred.uid, cred.gid);
 		/* the last admin_connections slots are for admins only */
-		if ((err = limits_conn_add(cred.uid, admin, nclients,
+		if ((err = limit_conn_add(cred.uid, admin, nclients,
 		    CTL_MAX_CLIENTS)) < 0) {
 			close(s);	/* our socket: no flush */
 			continue;
 		}
 		c = calloc(1, sizeof(*c));
 		if (!c) {
-			limits_conn_del(cred.uid, admin);
+			limit_conn_del(cred.uid, admin);
 			close(s);
 			continue;
 		}
@@ -809,7 +809,7 @@ on_accept(int fd, uint32_t events, void *arg)
 		c->watch = loop_watch_add(s, EPOLLIN, on_client, c);
 		if (!c->watch) {
 			log_warn("control: watch client");
-			limits_conn_del(cred.uid, admin);
+			limit_conn_del(cred.uid, admin);
 			close(s);
 			free(c);
 			continue;
@@ -911,7 +911,7 @@ control_open(const char *path, gid_t admin_gid)
 	control_register(PROTO_STATUS, handle_status, 0);
 	control_register(PROTO_STATS, handle_stats, 0);
 	control_add_stats(control_kv);
-	limits_init();
+	limit_init();
 	return 0;
 
 fail_unlink:
@@ -954,7 +954,7 @@ control_close(void)
 	if (accept_timer)
 		loop_timer_cancel(accept_timer);
 	accept_timer = NULL;
-	limits_fini();
+	limit_fini();
 	while ((p = status_providers) != NULL) {
 		status_providers = p->next;
 		free(p);

@@ -108,7 +108,7 @@ void control_stop_accepting(void);
 /* A reloaded config changed admin_group: re-check peers, chown the socket. */
 void control_set_admin_gid(gid_t gid);
 /* The peer took (delta > 0) or let go of volumes or cookies: a peer that
- * holds nothing may be closed after idle_timeout (limits.h). */
+ * holds nothing may be closed after idle_timeout (limit.h). */
 void control_client_hold(struct ctl_client *c, int delta);
 /* number of connected peers */
 unsigned control_clients(void);

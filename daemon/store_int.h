@@ -32,7 +32,7 @@ struct vol {
 	unsigned objs;			/* objects in memory */
 	int idx;			/* index volume id */
 	uid_t creator;			/* who made its directories... */
-	int counted;			/* ...if limits.h counts them */
+	int counted;			/* ...if limit.h counts them */
 };
 
 struct ofile {
@@ -78,7 +78,7 @@ struct obj {
 struct handle {
 	struct obj *o;
 	uint32_t auxgen;
-	uint64_t pinned;		/* bytes counted in limits.h */
+	uint64_t pinned;		/* bytes counted in limit.h */
 };
 
 struct store_counters {

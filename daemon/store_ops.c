@@ -22,7 +22,7 @@
 #include "cull.h"
 #include "index.h"
 #include "io.h"
-#include "limits.h"
+#include "limit.h"
 #include "log.h"
 #include "meta.h"
 #include "proto.h"
@@ -40,7 +40,7 @@ struct sclient {
 	void **objs;			/* struct handle * */
 	uint32_t nobjs;
 	uid_t uid;			/* whose limits it counts in */
-	int limited;			/* not an admin: limits.h */
+	int limited;			/* not an admin: limit.h */
 };
 
 struct voljob {
@@ -265,7 +265,7 @@ static void
 vol_uncount(struct vol *v)
 {
 	if (v && v->counted) {
-		limits_volume_gone(v->creator);
+		limit_volume_gone(v->creator);
 		v->counted = 0;
 	}
 }
@@ -314,11 +314,11 @@ h_volume_acquire(struct ctl_req *rq)
 	if (!s)
 		return -ENOMEM;
 	/* counted now, given back on every way out but success */
-	if ((err = limits_volume_add(s->uid, s->limited)) < 0)
+	if ((err = limit_volume_add(s->uid, s->limited)) < 0)
 		return err;
 	err = vol_acquire(rq, s, flags, key, coh);
 	if (err < 0)
-		limits_volume_del(s->uid, s->limited);
+		limit_volume_del(s->uid, s->limited);
 	return err;
 }
 
@@ -357,7 +357,7 @@ vol_acquire(struct ctl_req *rq, struct sclient *s, uint32_t flags,
 		if (!store_writes_ok())
 			return -ENOBUFS;
 		if (!v->counted) {	/* made again: by this uid now */
-			if ((err = limits_volume_create(s->uid,
+			if ((err = limit_volume_create(s->uid,
 			    s->limited)) < 0)
 				return err;
 			v->creator = s->uid;
@@ -390,7 +390,7 @@ vol_acquire(struct ctl_req *rq, struct sclient *s, uint32_t flags,
 				return -ENOBUFS;
 			}
 			/* 257 directories: counted against its maker */
-			if ((err = limits_volume_create(s->uid,
+			if ((err = limit_volume_create(s->uid,
 			    s->limited)) < 0) {
 				free(v);
 				return err;
@@ -549,7 +549,7 @@ release_cookie(struct sclient *s, uint32_t id, int retire)
 	/* a stale handle retires nothing: the object is another's now */
 	if (retire && h->auxgen == o->auxgen)
 		obj_drop(o);
-	limits_cookie_del(s->uid, s->limited, h->pinned);
+	limit_cookie_del(s->uid, s->limited, h->pinned);
 	free(h);
 	o->refs--;
 	if ((idx = obj_idx(o)) != INDEX_NONE)
@@ -588,7 +588,7 @@ h_volume_relinquish(struct ctl_req *rq)
 	}
 	s->vols[id - 1] = NULL;
 	v->refs--;
-	limits_volume_del(s->uid, s->limited);
+	limit_volume_del(s->uid, s->limited);
 	control_client_hold(rq->client, -1);
 	control_reply(rq, PROTO_OK, NULL, 0, -1);
 	return 0;
@@ -730,7 +730,7 @@ h_cookie_acquire(struct ctl_req *rq)
 	if (!s)
 		return -ENOMEM;
 	/* before any work: a refused acquire costs one lookup */
-	if ((err = limits_cookie_add(s->uid, s->limited, size)) < 0)
+	if ((err = limit_cookie_add(s->uid, s->limited, size)) < 0)
 		return err;
 	fan = cfmt_fanout(key.ptr, key.len, v->hash);
 	o = obj_find(v, name);
@@ -776,7 +776,7 @@ h_cookie_acquire(struct ctl_req *rq)
 		/* new, or woken from the idle list (and taken off it): nobody
 		 * may hold it now, so it goes back or away */
 		obj_put(o);
-		limits_cookie_del(s->uid, s->limited, size);
+		limit_cookie_del(s->uid, s->limited, size);
 		return -ENOMEM;
 	}
 	h->o = o;
@@ -1095,7 +1095,7 @@ on_disconnect(struct ctl_client *c, void *p)
 	for (i = 0; i < s->nvols; i++)
 		if (s->vols[i]) {
 			((struct vol *)s->vols[i])->refs--;
-			limits_volume_del(s->uid, s->limited);
+			limit_volume_del(s->uid, s->limited);
 		}
 	free(s->objs);
 	free(s->vols);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * limits.c: the per-uid limits and their kin (see limits.h). Main thread
+ * limit.c: the per-uid limits and their kin (see limit.h). Main thread
  * only, but for close_run, which runs on the closer thread.
  *
  * Each uid that holds anything has a struct uidl in a small hash table;
@@ -15,7 +15,7 @@
 
 #include "conf.h"
 #include "control.h"
-#include "limits.h"
+#include "limit.h"
 #include "log.h"
 #include "workq.h"
 
@@ -55,7 +55,7 @@ static struct workq *closer;
 static struct log_ratelimit rl_refused;
 
 void
-limits_configure(const struct conf *c, int fsfd)
+limit_configure(const struct conf *c, int fsfd)
 {
 	struct statvfs sv;
 
@@ -108,7 +108,7 @@ uid_maybe_free(struct uidl *u)
 }
 
 int
-limits_conn_add(uid_t uid, int admin, unsigned total, unsigned max)
+limit_conn_add(uid_t uid, int admin, unsigned total, unsigned max)
 {
 	struct uidl *u;
 	unsigned open_slots = max > L.admin_conns ? max - L.admin_conns : 0;
@@ -142,7 +142,7 @@ full:
 }
 
 void
-limits_conn_del(uid_t uid, int admin)
+limit_conn_del(uid_t uid, int admin)
 {
 	struct uidl *u;
 
@@ -154,7 +154,7 @@ limits_conn_del(uid_t uid, int admin)
 }
 
 int
-limits_cookie_add(uid_t uid, int limited, uint64_t bytes)
+limit_cookie_add(uid_t uid, int limited, uint64_t bytes)
 {
 	struct uidl *u;
 
@@ -187,7 +187,7 @@ limits_cookie_add(uid_t uid, int limited, uint64_t bytes)
 }
 
 void
-limits_cookie_del(uid_t uid, int limited, uint64_t bytes)
+limit_cookie_del(uid_t uid, int limited, uint64_t bytes)
 {
 	struct uidl *u;
 
@@ -200,7 +200,7 @@ limits_cookie_del(uid_t uid, int limited, uint64_t bytes)
 }
 
 int
-limits_volume_add(uid_t uid, int limited)
+limit_volume_add(uid_t uid, int limited)
 {
 	struct uidl *u;
 
@@ -221,7 +221,7 @@ limits_volume_add(uid_t uid, int limited)
 }
 
 void
-limits_volume_del(uid_t uid, int limited)
+limit_volume_del(uid_t uid, int limited)
 {
 	struct uidl *u;
 
@@ -233,7 +233,7 @@ limits_volume_del(uid_t uid, int limited)
 }
 
 int
-limits_volume_create(uid_t uid, int limited)
+limit_volume_create(uid_t uid, int limited)
 {
 	struct uidl *u;
 
@@ -255,7 +255,7 @@ limits_volume_create(uid_t uid, int limited)
 }
 
 void
-limits_volume_gone(uid_t uid)
+limit_volume_gone(uid_t uid)
 {
 	struct uidl *u = uid_get(uid, 0);
 
@@ -267,19 +267,19 @@ limits_volume_gone(uid_t uid)
 }
 
 uint64_t
-limits_idle_ms(void)
+limit_idle_ms(void)
 {
 	return L.idle_ms;
 }
 
 void
-limits_idle_closed(void)
+limit_idle_closed(void)
 {
 	st.idle_closed++;
 }
 
 uint64_t
-limits_accept_failed(int err)
+limit_accept_failed(int err)
 {
 	if (err != EMFILE && err != ENFILE && err != ENOBUFS && err != ENOMEM)
 		return 0;
@@ -297,7 +297,7 @@ limits_accept_failed(int err)
 }
 
 void
-limits_accept_ok(void)
+limit_accept_ok(void)
 {
 	if (backoff_ms)
 		log_info("control: accepting connections again");
@@ -320,7 +320,7 @@ close_done(struct work *w)
 }
 
 void
-limits_close_fd(int fd)
+limit_close_fd(int fd)
 {
 	struct closejob *j;
 
@@ -343,7 +343,7 @@ limits_close_fd(int fd)
 }
 
 static void
-limits_kv(struct ctl_kv *kv)
+limit_kv(struct ctl_kv *kv)
 {
 	ctl_kv_u64(kv, "limits.connections_refused", st.conns_refused);
 	ctl_kv_u64(kv, "limits.admin_slots_used", st.admin_slots_used);
@@ -360,13 +360,13 @@ limits_kv(struct ctl_kv *kv)
 }
 
 void
-limits_init(void)
+limit_init(void)
 {
-	control_add_stats(limits_kv);
+	control_add_stats(limit_kv);
 }
 
 void
-limits_fini(void)
+limit_fini(void)
 {
 	struct uidl *u;
 	unsigned i;
