@@ -17,11 +17,13 @@
 #include "control.h"
 #include "limit.h"
 #include "log.h"
+#include "loop.h"
 #include "workq.h"
 
 #define UID_BUCKETS		256
 #define BACKOFF_MIN_MS		100
 #define BACKOFF_MAX_MS		2000
+#define BACKOFF_QUIET_MS	10000	/* no failure this long: a new run */
 
 struct uidl {
 	struct uidl *next;
@@ -51,6 +53,8 @@ static struct {
 	    accept_backoffs, fds_closed;
 } st;
 static uint64_t backoff_ms;		/* current back-off; 0: none */
+static uint64_t last_fail_ms;
+static int warned;			/* the run of failures was logged */
 static struct workq *closer;
 static struct log_ratelimit rl_refused;
 
@@ -285,13 +289,18 @@ limit_accept_failed(int err)
 		return 0;
 	st.accept_errors++;
 	st.accept_backoffs++;
-	if (!backoff_ms) {
-		/* once per run of failures, not once per try */
+	last_fail_ms = loop_now_ms();
+	if (!warned) {
+		/* once per run of failures, not once per try (a run ends
+		 * after BACKOFF_QUIET_MS without one) */
 		log_warnx("control: accept: %s: not accepting for a while "
 		    "(raise LimitNOFILE, or lower the uid_max_* limits)",
 		    strerror(err));
+		warned = 1;
+	}
+	if (!backoff_ms)
 		backoff_ms = BACKOFF_MIN_MS;
-	} else if (backoff_ms < BACKOFF_MAX_MS)
+	else if (backoff_ms < BACKOFF_MAX_MS)
 		backoff_ms *= 2;
 	return backoff_ms;
 }
@@ -299,9 +308,11 @@ limit_accept_failed(int err)
 void
 limit_accept_ok(void)
 {
-	if (backoff_ms)
-		log_info("control: accepting connections again");
 	backoff_ms = 0;
+	if (warned && loop_now_ms() - last_fail_ms >= BACKOFF_QUIET_MS) {
+		log_info("control: accepting connections again");
+		warned = 0;
+	}
 }
 
 /* ---- the closer thread --------------------------------------------------- */

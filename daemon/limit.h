@@ -53,9 +53,10 @@ void limit_volume_gone(uid_t uid);
 uint64_t limit_idle_ms(void);
 void limit_idle_closed(void);
 
-/* accept4 failed with err: how long to stop polling the listener (ms),
- * 0 when err is not about a lack of fds or memory. Logs once per run of
- * failures. */
+/* accept4 failed with err: how long to stop polling the listener (ms:
+ * 100, doubling to 2000 while failures go on), 0 when err is not about
+ * a lack of fds or memory. Logs once per run of failures (a run ends
+ * after 10 s without one). */
 uint64_t limit_accept_failed(int err);
 /* a connection was accepted again after a back-off */
 void limit_accept_ok(void);
