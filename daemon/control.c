@@ -569,6 +569,63 @@ recv_nofd(int sock, void *buf, size_t size, int *had_fds)
 	return n;
 }
 
+/*
+ * Receive a HELLO with room for one fd (in *fd, or -1): more fds than fit
+ * are dropped by the kernel (MSG_CTRUNC), never closed here; with more
+ * than one, every one we got goes to the closer thread and *had_fds says
+ * the message is to be refused. The length, or -errno.
+ */
+static int
+recv_fd1(int sock, void *buf, size_t size, int *fd, int *had_fds)
+{
+	struct iovec iov = { buf, size };
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct msghdr mh = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = u.buf, .msg_controllen = sizeof(u.buf),
+	};
+	struct cmsghdr *cm;
+	size_t i, nfd;
+	ssize_t n;
+	int got;
+
+	*fd = -1;
+	do
+		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	/* the room for one fd holds two after alignment: take every one */
+	for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET ||
+		    cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		nfd = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (i = 0; i < nfd; i++) {
+			memcpy(&got, CMSG_DATA(cm) + i * sizeof(int),
+			    sizeof(int));
+			if (*fd < 0) {
+				*fd = got;
+				continue;
+			}
+			limit_close_fd(got);
+			*had_fds = 1;
+		}
+	}
+	if (*had_fds || (mh.msg_flags & (MSG_CTRUNC | MSG_TRUNC))) {
+		limit_close_fd(*fd);
+		*fd = -1;
+		if (mh.msg_flags & MSG_CTRUNC)
+			*had_fds = 1;
+		if (mh.msg_flags & MSG_TRUNC)
+			return -EMSGSIZE;
+	}
+	return n;
+}
+
 /* The type of the next message, without taking it (-errno). */
 static int
 peek_type(int sock)
@@ -598,7 +655,7 @@ client_one(struct ctl_client *c)
 	/* room for an fd only in the first HELLO */
 	type = c->hello_seen ? 0 : peek_type(c->fd);
 	if (type == PROTO_HELLO) {
-		n = proto_recv(c->fd, rxbuf, PROTO_MAX_MSG, &fd);
+		n = recv_fd1(c->fd, rxbuf, PROTO_MAX_MSG, &fd, &had_fds);
 		c->hello_seen = 1;
 	} else if (type < 0 && type != -EAGAIN)
 		n = type;
@@ -615,8 +672,7 @@ client_one(struct ctl_client *c)
 	proto_buf_init(&b, rxbuf, n < 0 ? 0 : (size_t)n);
 	if (n < 0 || proto_parse_hdr(&b, &h, n) < 0 ||
 	    (h.flags & PROTO_F_REPLY) || h.status != 0) {
-		if (fd >= 0)
-			close(fd);
+		limit_close_fd(fd);	/* never on this thread */
 		c->garbage++;
 		log_warnx_rl(&rl_garbage, "control: malformed message from "
 		    "pid %ld uid %ld", (long)c->pid, (long)c->uid);
@@ -637,8 +693,7 @@ client_one(struct ctl_client *c)
 	}
 	r = malloc(sizeof(*r) + n);
 	if (!r) {
-		if (fd >= 0)
-			close(fd);
+		limit_close_fd(fd);	/* never on this thread */
 		reply_raw(c, h.type, h.seq, PROTO_ENOMEM, "out of memory");
 		return c->dead ? -1 : 0;
 	}

@@ -14,8 +14,9 @@
 #   pinned SIZE   one cookie of SIZE bytes: print its status
 #   fdping PATH   PING with an fd of PATH attached (not HELLO): print the
 #                 status; then a plain PING must answer "pong"
-#   hellofd PATH  HELLO offering an fd of PATH as its fill area: print the
-#                 status and the area size the daemon took; then PING
+#   hellofd PATH [N]  HELLO offering N fds (default 1) of PATH as its
+#                 fill area: print the status and the area size the daemon
+#                 took (-1: none, refused); then PING
 #   extents N M   one cookie, N 1-byte fills 2 bytes apart (N extents),
 #                 then M more beyond them (pipelined): print "ok A other
 #                 O", then PING
@@ -167,8 +168,9 @@ elif MODE == 'fdping':
         fail('no pong after the PING with an fd')
 elif MODE == 'hellofd':
     s = conn()
-    fd = os.open(sys.argv[3], os.O_RDONLY)
-    socket.send_fds(s, [msg(HELLO, struct.pack('<IQ', 1, 5))], [fd])
+    nfd = int(sys.argv[4]) if len(sys.argv) > 4 else 1
+    fds = [os.open(sys.argv[3], os.O_RDONLY) for i in range(nfd)]
+    socket.send_fds(s, [msg(HELLO, struct.pack('<IQ', 1, 5))], fds)
     r = reply(s)
     area = struct.unpack('<Q', r[1][8:16])[0] if r and r[0] == OK else -1
     print(r and r[0], area, flush=True)

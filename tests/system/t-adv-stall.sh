@@ -5,8 +5,9 @@
 # for with a bound):
 #  - an fd on a FUSE file whose FLUSH never answers (for larderd; the
 #    fuse-hang.c server answers everyone else) attached to PING, and
-#    offered as HELLO's fill area: the main loop never close()s or
-#    fstat()s it (the old code did, and hung until the watchdog);
+#    offered as HELLO's fill area (one fd, and two): the main loop never
+#    close()s or fstat()s it (the old code did, and hung until the
+#    watchdog);
 #  - a map of 4,095 extents and 1-byte fills past it: every fill snapshots
 #    the map, trimmed to 200 extents (the old trimming took ~190 ms a fill
 #    at that size, minutes for the whole run);
@@ -63,6 +64,17 @@ until grep -q "hung flush" "$T/fuse.out"; do
 	sleep 0.1
 done
 [ "$(stat_of limits.fds_closing)" = 1 ] || fail "fds_closing: $(stat_of limits.fds_closing), expected 1 (the hung close)"
+# two fds: refused, and both go to the closer thread (the old code
+# closed the extra one on the loop, and hung there)
+out=$(timeout 60 setpriv --reuid=$UID2 --regid=$UID2 --clear-groups "$PY" "$T/adv.py" "$SOCK" hellofd "$T/fuse/f" 2) ||
+    fail "HELLO with two FUSE fds: $out"
+[ "$out" = "2 -1" ] || fail "HELLO with two FUSE fds: '$out', expected status 2 (EINVAL)"
+status_in_time "two FUSE fds on HELLO"
+i=0
+until [ "$(stat_of limits.fds_closing)" = 3 ]; do
+	i=$((i + 1)); [ $i -lt 100 ] || fail "fds_closing: $(stat_of limits.fds_closing), expected 3"
+	sleep 0.1
+done
 ok "a FUSE fd offered with HELLO: closed on the closer thread, which hangs; the loop answers"
 
 out=$(timeout 300 setpriv --reuid=$UID2 --regid=$UID2 --clear-groups "$PY" "$T/adv.py" "$SOCK" extents 4095 200) ||
