@@ -3,7 +3,10 @@
  * control.c: the control socket server (see control.h). Main thread only.
  *
  * A SOCK_SEQPACKET listening socket; each peer is a non-blocking
- * connection with its credentials read once (SO_PEERCRED) at accept. A
+ * connection with its credentials read once (SO_PEERCRED, SO_PEERGROUPS)
+ * at accept, where access.h decides what it is: admin, client, or refused
+ * (a refused peer gets PROTO_EPERM with the reason for its first message,
+ * and is hung up on). A
  * readable peer gets at most CTL_BATCH messages handled per loop turn, and
  * at most CTL_MAX_OUTSTANDING requests unanswered (deferred) before it is
  * no longer read from, so one flooding peer cannot starve the others.
@@ -31,11 +34,16 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/xattr.h>
+#include <stddef.h>
 #include <unistd.h>
 
+#include "access.h"
 #include "config.h"
 #include "control.h"
 #include "limit.h"
+#include "handover.h"
+#include "hist.h"
 #include "log.h"
 #include "loop.h"
 
@@ -57,6 +65,7 @@ struct ctl_client {
 	int hello_seen;			/* its one fd-bearing HELLO came */
 	unsigned held;			/* volumes and cookies it holds */
 	uint64_t last_ms;		/* when it last sent something */
+	int refused;			/* neither admin nor client (access.h) */
 	int dead;			/* disconnect pending */
 	int reading;			/* EPOLLIN armed */
 	unsigned outstanding;
@@ -70,6 +79,7 @@ struct ctl_client {
 struct rq {
 	struct ctl_req req;		/* first: the handler's view */
 	struct rq *next, *prev;		/* in client->reqs */
+	uint64_t t0_ns;			/* when it came in (timed types only) */
 	uint8_t msg[];
 };
 
@@ -88,12 +98,14 @@ static struct provider *status_providers, *stats_providers;
 static struct ctl_client *clients;
 static unsigned nclients;
 static int listen_fd = -1;
+static int hand_over;			/* the socket goes to a successor */
 static struct loop_watch *listen_watch;
 static char sock_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 static gid_t admin_group = (gid_t)-1;
+static gid_t client_group = (gid_t)-1;
 static struct loop_timer *reap_timer, *idle_timer, *accept_timer;
 static uint8_t *rxbuf, *txbuf;		/* main thread only */
-static struct log_ratelimit rl_garbage, rl_slow;
+static struct log_ratelimit rl_garbage, rl_slow, rl_refused;
 
 void
 control_register(uint16_t type, ctl_handler_fn *fn, int admin_only)
@@ -278,30 +290,34 @@ reap_clients(void *arg)
 	}
 }
 
-/* Root, the admin group as primary group, or as a supplementary group of
- * the peer's user. */
-static int
-peer_is_admin(uid_t uid, gid_t gid)
+/*
+ * What the peer on s is (access.h), from the credentials the kernel took
+ * at its connect: SO_PEERCRED and SO_PEERGROUPS (the group database is
+ * never asked: it may differ from what the process really has, and it
+ * can be slow). Decided here once, for the connection's life.
+ */
+static enum access_role
+peer_role(int s, const struct ucred *cred)
 {
-	struct passwd pw, *pwp = NULL;
-	char buf[4096];
-	gid_t groups[256];
-	int n = 256, i;
+	gid_t stack[64], *groups = stack;
+	socklen_t len = sizeof(stack);
+	enum access_role role;
+	size_t n = 0;
 
-	if (uid == 0)
-		return 1;
-	if (admin_group == (gid_t)-1)
-		return 0;
-	if (gid == admin_group)
-		return 1;
-	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &pwp) != 0 || !pwp)
-		return 0;
-	if (getgrouplist(pw.pw_name, pw.pw_gid, groups, &n) < 0)
-		n = 256;	/* truncated: check what we got */
-	for (i = 0; i < n && i < 256; i++)
-		if (groups[i] == admin_group)
-			return 1;
-	return 0;
+	if (getsockopt(s, SOL_SOCKET, SO_PEERGROUPS, groups, &len) == 0)
+		n = len / sizeof(gid_t);
+	else if (errno == ERANGE && len > 0 &&
+	    len <= 65536 * sizeof(gid_t) && (groups = malloc(len)) != NULL) {
+		if (getsockopt(s, SOL_SOCKET, SO_PEERGROUPS, groups,
+		    &len) == 0)
+			n = len / sizeof(gid_t);
+	} else
+		groups = stack;	/* no supplementary groups known */
+	role = access_role(cred->uid, cred->gid, groups, n, admin_group,
+	    client_group);
+	if (groups != stack)
+		free(groups);
+	return role;
 }
 
 static void
@@ -337,6 +353,21 @@ rq_free(struct rq *r)
 	free(r);
 }
 
+/* The service time of the request types the metrics time (hist.h). */
+static void
+observe(const struct rq *r)
+{
+	enum hist_id h;
+
+	switch (r->req.hdr.type) {
+	case PROTO_COOKIE_ACQUIRE: h = HIST_ACQUIRE; break;
+	case PROTO_COOKIE_REFRESH: h = HIST_READ; break;
+	case PROTO_WRITE: h = HIST_FILL; break;
+	default: return;
+	}
+	hist_observe(h, hist_now_ns() - r->t0_ns);
+}
+
 void
 control_reply(struct ctl_req *rq, uint16_t status, const void *body,
     size_t len, int fd)
@@ -370,12 +401,14 @@ control_reply(struct ctl_req *rq, uint16_t status, const void *body,
 			client_kill(c);
 		}
 	}
+	observe(r);
 	rq_free(r);
 }
 
 void
 control_done(struct ctl_req *rq)
 {
+	observe((struct rq *)rq);
 	rq_free((struct rq *)rq);
 }
 
@@ -691,6 +724,13 @@ client_one(struct ctl_client *c)
 			reply_raw(c, 0, 0, PROTO_EPROTO, "malformed message");
 		return c->dead ? -1 : 0;
 	}
+	if (c->refused) {
+		limit_close_fd(fd);	/* never on this thread */
+		reply_raw(c, h.type, h.seq, PROTO_EPERM, "larderd serves root, "
+		    "admin_group and client_group only");
+		client_kill(c);
+		return -1;
+	}
 	r = malloc(sizeof(*r) + n);
 	if (!r) {
 		limit_close_fd(fd);	/* never on this thread */
@@ -698,6 +738,9 @@ client_one(struct ctl_client *c)
 		return c->dead ? -1 : 0;
 	}
 	memset(r, 0, sizeof(*r));
+	if (h.type == PROTO_COOKIE_ACQUIRE || h.type == PROTO_COOKIE_REFRESH ||
+	    h.type == PROTO_WRITE)
+		r->t0_ns = hist_now_ns();
 	memcpy(r->msg, rxbuf, n);
 	r->req.client = c;
 	r->req.hdr = h;
@@ -809,6 +852,7 @@ on_accept(int fd, uint32_t events, void *arg)
 	struct ctl_client *c;
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
+	enum access_role role;
 	uint64_t wait;
 	int s, i, admin, err;
 
@@ -840,7 +884,8 @@ on_accept(int fd, uint32_t events, void *arg)
 			close(s);
 			continue;
 		}
-		admin = peer_is_admin(cred.uid, cred.gid);
+		role = peer_role(s, &cred);
+		admin = role == ACCESS_ADMIN;
 		/* the last admin_connections slots are for admins only */
 		if ((err = limit_conn_add(cred.uid, admin, nclients,
 		    CTL_MAX_CLIENTS)) < 0) {
@@ -858,8 +903,18 @@ on_accept(int fd, uint32_t events, void *arg)
 		c->gid = cred.gid;
 		c->pid = cred.pid;
 		c->admin = admin;
+		c->refused = role == ACCESS_REFUSED;
+		/* a refused peer is counted as any non-admin: it takes no
+		 * admin slot, at most uid_max_connections of its uid's, and
+		 * is let go by client_free (at its first message, or when
+		 * idle_timeout closes it) */
 		c->counted = !admin;
 		c->last_ms = loop_now_ms();
+		if (c->refused)
+			log_warnx_rl(&rl_refused, "control: pid %ld uid %ld gid "
+			    "%ld is not root nor in admin_group or client_group:"
+			    " refused", (long)cred.pid, (long)cred.uid,
+			    (long)cred.gid);
 		c->reading = 1;
 		c->watch = loop_watch_add(s, EPOLLIN, on_client, c);
 		if (!c->watch) {
@@ -875,7 +930,8 @@ on_accept(int fd, uint32_t events, void *arg)
 		clients = c;
 		nclients++;
 		log_debug("control: client pid %ld uid %ld%s", (long)c->pid,
-		    (long)c->uid, c->admin ? " (admin)" : "");
+		    (long)c->uid, c->admin ? " (admin)" : c->refused ?
+		    " (refused)" : "");
 		if (!idle_timer)
 			idle_timer = loop_timer_add(1000, idle_check, NULL);
 	}
@@ -907,18 +963,151 @@ make_parent(const char *path)
 	return 0;
 }
 
+/*
+ * Give a second group rw on the socket with a POSIX ACL (the xattr the
+ * kernel reads: version 2, then entries sorted by tag, then id): the
+ * socket's group is client_group, and admin_group members may not be in
+ * it. 0 or -errno.
+ */
+static int
+acl_add_group(const char *path, gid_t gid)
+{
+	static const uint16_t tags[] = { 0x01, 0x04, 0x08, 0x10, 0x20 };
+	uint8_t acl[4 + 5 * 8], *e;
+	uint32_t id;
+	int i;
+
+	acl[0] = 2;
+	acl[1] = acl[2] = acl[3] = 0;
+	for (i = 0; i < 5; i++) {
+		e = acl + 4 + 8 * i;
+		id = tags[i] == 0x08 ? (uint32_t)gid : 0xffffffffu;
+		e[0] = tags[i] & 0xff;
+		e[1] = tags[i] >> 8;
+		e[2] = tags[i] == 0x20 ? 0 : 6;		/* rw-, other --- */
+		e[3] = 0;
+		e[4] = id & 0xff;
+		e[5] = id >> 8 & 0xff;
+		e[6] = id >> 16 & 0xff;
+		e[7] = id >> 24;
+	}
+	if (lsetxattr(path, "system.posix_acl_access", acl, sizeof(acl), 0) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Serve on the listening socket fd, bound at path. 0 or -errno (fd left
+ * open: the caller closes it). */
+static int
+serve(int fd, const char *path)
+{
+	rxbuf = malloc(PROTO_MAX_MSG);
+	txbuf = malloc(PROTO_MAX_MSG);
+	if (!rxbuf || !txbuf) {
+		free(rxbuf);
+		free(txbuf);
+		rxbuf = txbuf = NULL;
+		return -ENOMEM;
+	}
+	listen_watch = loop_watch_add(fd, EPOLLIN, on_accept, NULL);
+	if (!listen_watch) {
+		free(rxbuf);
+		free(txbuf);
+		rxbuf = txbuf = NULL;
+		return -errno;
+	}
+	listen_fd = fd;
+	snprintf(sock_path, sizeof(sock_path), "%s", path);
+	control_register(PROTO_HELLO, handle_hello, 0);
+	control_register(PROTO_PING, handle_ping, 0);
+	control_register(PROTO_STATUS, handle_status, 0);
+	control_register(PROTO_STATS, handle_stats, 0);
+	control_add_stats(control_kv);
+	limit_init();
+	return 0;
+}
+
 int
-control_open(const char *path, gid_t admin_gid)
+control_adopt(int fd, const char *path, gid_t admin_gid, gid_t client_gid)
+{
+	struct sockaddr_un sa;
+	socklen_t len = sizeof(sa);
+	struct stat st, pst;
+	int v, err;
+	socklen_t vl = sizeof(v);
+	const char *why = NULL;
+	gid_t sock_gid;
+
+	admin_group = admin_gid;
+	client_group = client_gid;
+	sock_gid = client_gid != (gid_t)-1 ? client_gid : admin_gid;
+	if (fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode))
+		why = "not a socket";
+	else if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &v, &vl) < 0 ||
+	    v != AF_UNIX)
+		why = "not a unix socket";
+	else if ((vl = sizeof(v), getsockopt(fd, SOL_SOCKET, SO_TYPE, &v,
+	    &vl)) < 0 || v != SOCK_SEQPACKET)
+		why = "not SOCK_SEQPACKET";
+	else if ((vl = sizeof(v), getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &v,
+	    &vl)) < 0 || v != 1)
+		why = "not listening";
+	else if (getsockname(fd, (struct sockaddr *)&sa, &len) < 0 ||
+	    len <= offsetof(struct sockaddr_un, sun_path) ||
+	    strnlen(sa.sun_path, len - offsetof(struct sockaddr_un, sun_path))
+	    != strlen(path) || strncmp(sa.sun_path, path, strlen(path)) != 0)
+		why = "bound to another path than `socket'";
+	else if (lstat(path, &pst) < 0 || !S_ISSOCK(pst.st_mode))
+		why = "its path is gone";
+	if (why) {
+		handover_rejected(HO_CONTROL);
+		log_warnx("control: handed-over socket (fd %d): %s: closed", fd,
+		    why);
+		close(fd);
+		return -EINVAL;
+	}
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0 ||
+	    (sock_gid != (gid_t)-1 && chown(path, (uid_t)-1, sock_gid) < 0)) {
+		err = -errno;
+		log_warn("control: handed-over socket %s", path);
+		close(fd);
+		return err;
+	}
+	if ((err = serve(fd, path)) < 0) {
+		close(fd);
+		return err;
+	}
+	log_info("control: socket %s adopted (clients waiting in its backlog "
+	    "are served now)", path);
+	return 0;
+}
+
+void
+control_hand_over(void)
+{
+	hand_over = 1;
+}
+
+int
+control_listen_fd(void)
+{
+	return listen_fd;
+}
+
+int
+control_open(const char *path, gid_t admin_gid, gid_t client_gid)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct stat st;
 	mode_t old;
+	gid_t sock_gid;
 	int fd, err;
 
 	if (strlen(path) >= sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
 	admin_group = admin_gid;
+	client_group = client_gid;
 	if ((err = make_parent(path)) < 0)
 		return err;
 	/* another larderd answering there? a dead one's socket is stale */
@@ -946,36 +1135,29 @@ control_open(const char *path, gid_t admin_gid)
 		goto fail;
 	if (chmod(path, 0660) < 0)
 		goto fail_unlink;
-	if (admin_gid != (gid_t)-1 && chown(path, (uid_t)-1, admin_gid) < 0)
+	/* the socket's group: who may connect at all (access.h decides
+	 * the rest); client_group, else admin_group, else root's */
+	sock_gid = client_gid != (gid_t)-1 ? client_gid : admin_gid;
+	if (sock_gid != (gid_t)-1 && chown(path, (uid_t)-1, sock_gid) < 0)
 		goto fail_unlink;
+	if (client_gid != (gid_t)-1 && admin_gid != (gid_t)-1 &&
+	    admin_gid != client_gid && (err = acl_add_group(path,
+	    admin_gid)) < 0)
+		log_warnx("control: %s: cannot give admin_group access with "
+		    "an ACL (%s): admin_group members not in client_group "
+		    "cannot connect", path, strerror(-err));
 	if (listen(fd, 128) < 0)
 		goto fail_unlink;
-	rxbuf = malloc(PROTO_MAX_MSG);
-	txbuf = malloc(PROTO_MAX_MSG);
-	if (!rxbuf || !txbuf) {
-		errno = ENOMEM;
+	if ((err = serve(fd, path)) < 0) {
+		errno = -err;
 		goto fail_unlink;
 	}
-	listen_watch = loop_watch_add(fd, EPOLLIN, on_accept, NULL);
-	if (!listen_watch)
-		goto fail_unlink;
-	listen_fd = fd;
-	snprintf(sock_path, sizeof(sock_path), "%s", path);
-	control_register(PROTO_HELLO, handle_hello, 0);
-	control_register(PROTO_PING, handle_ping, 0);
-	control_register(PROTO_STATUS, handle_status, 0);
-	control_register(PROTO_STATS, handle_stats, 0);
-	control_add_stats(control_kv);
-	limit_init();
 	return 0;
 
 fail_unlink:
 	err = -errno;
 	unlink(path);
 	close(fd);
-	free(rxbuf);
-	free(txbuf);
-	rxbuf = txbuf = NULL;
 	return err;
 fail:
 	err = -errno;
@@ -995,7 +1177,8 @@ control_close(void)
 	listen_watch = NULL;
 	if (listen_fd >= 0) {
 		close(listen_fd);
-		unlink(sock_path);
+		if (!hand_over)		/* the successor listens on it */
+			unlink(sock_path);
 	}
 	listen_fd = -1;
 	while (clients)
@@ -1033,22 +1216,25 @@ control_stop_accepting(void)
 	if (accept_timer)
 		loop_timer_cancel(accept_timer);
 	accept_timer = NULL;
-	if (listen_fd >= 0) {
+	/* handing over: keep it open; connects wait in its backlog for the
+	 * successor */
+	if (listen_fd >= 0 && !hand_over) {
 		close(listen_fd);
 		unlink(sock_path);
+		listen_fd = -1;
 	}
-	listen_fd = -1;
 }
 
+/* A reload: peers that connect from now on are judged with these groups;
+ * connected peers keep the rights they had (larder.conf(5)), and the
+ * socket keeps its group and mode until a restart. */
 void
-control_set_admin_gid(gid_t gid)
+control_set_groups(gid_t admin_gid, gid_t client_gid)
 {
-	struct ctl_client *c;
-
-	admin_group = gid;
-	for (c = clients; c; c = c->next)
-		c->admin = peer_is_admin(c->uid, c->gid);
-	if (listen_fd >= 0 && gid != (gid_t)-1 &&
-	    chown(sock_path, (uid_t)-1, gid) < 0)
-		log_warn("control: chown %s", sock_path);
+	if (admin_gid != admin_group || client_gid != client_group)
+		log_info("control: admin_group or client_group changed: new "
+		    "connections are judged by it; the socket's group and "
+		    "connected peers keep theirs");
+	admin_group = admin_gid;
+	client_group = client_gid;
 }

@@ -5,8 +5,10 @@
  *
  * A module registers a handler per message type at startup. The server
  * receives a message, checks the header (version, length), checks the
- * peer's rights (SO_PEERCRED: root, or a member of admin_group, for
- * handlers registered admin-only) and calls the handler with a request.
+ * peer's rights (decided at connect from SO_PEERCRED and SO_PEERGROUPS by
+ * access.h: root or admin_group for handlers registered admin-only; what
+ * a client may do with a volume is the handler's to ask access.h) and
+ * calls the handler with a request.
  * The handler either answers at once (control_reply*), returning 0, or
  * keeps the request and answers later (returning CTL_DEFERRED), or returns
  * -errno, in which case the server answers with that status. Each request
@@ -34,7 +36,8 @@ struct ctl_req {
 	uid_t uid;			/* peer credentials (SO_PEERCRED) */
 	gid_t gid;
 	pid_t pid;
-	int admin;			/* root or admin_group */
+	int admin;			/* root or admin_group (decided at
+					   connect: access.h) */
 };
 
 typedef int ctl_handler_fn(struct ctl_req *rq);
@@ -99,14 +102,27 @@ void ctl_kv_str(struct ctl_kv *kv, const char *key, const char *v);
  * u32 count, then the records. 0, or b's error (-EMSGSIZE: too long). */
 int control_kv_body(int stats, struct proto_buf *b);
 
-/* Server life: listen on path (0660, group admin_group if set). */
-int control_open(const char *path, gid_t admin_gid);
+/* Server life: listen on path (0660, group client_group if set, else
+ * admin_group; with both, admin_group gets rw through an ACL). Peers are
+ * admitted by access_role (access.h) with these groups ((gid_t)-1:
+ * unset). */
+int control_open(const char *path, gid_t admin_gid, gid_t client_gid);
 void control_close(void);
+/* Listen on a socket handed over by the larderd before us (handover.h)
+ * if it checks out (a listening SOCK_SEQPACKET unix socket bound to path,
+ * which is there); else close it with a log line. 0 or -errno. */
+int control_adopt(int fd, const char *path, gid_t admin_gid,
+    gid_t client_gid);
+/* The socket goes to a successor: stop_accepting and close keep its
+ * path; control_listen_fd() gives it (or -1). */
+void control_hand_over(void);
+int control_listen_fd(void);
 /* Shutdown: stop accepting and remove the socket; connected peers are
  * still served until control_close. */
 void control_stop_accepting(void);
-/* A reloaded config changed admin_group: re-check peers, chown the socket. */
-void control_set_admin_gid(gid_t gid);
+/* A reloaded config: judge new peers with these groups; connected peers
+ * keep their rights, the socket its group. */
+void control_set_groups(gid_t admin_gid, gid_t client_gid);
 /* The peer took (delta > 0) or let go of volumes or cookies: a peer that
  * holds nothing may be closed after idle_timeout (limit.h). */
 void control_client_hold(struct ctl_client *c, int delta);

@@ -55,6 +55,7 @@
 #include "proto.h"
 #include "daemon/control.h"
 #include "daemon/cull.h"
+#include "daemon/hist.h"
 #include "daemon/index.h"
 #include "daemon/beneath.h"
 #include "daemon/log.h"
@@ -163,6 +164,7 @@ static struct {
 	unsigned jobs_inflight;
 	struct cull_job *pending_head, *pending_tail;
 	uint64_t pass_start_ms, pass_objects, pass_bytes, pass_gone;
+	uint64_t pass_start_ns;		/* for the pass histogram */
 	uint32_t *sel;
 	size_t selcap;
 
@@ -833,6 +835,7 @@ start_pass(void)
 	}
 	cs.pass = 1;
 	cs.pass_start_ms = loop_now_ms();
+	cs.pass_start_ns = hist_now_ns();
 	cs.pass_objects = cs.pass_bytes = cs.pass_gone = 0;
 	for (i = 0; i < k && (gb < nb || gf < nf); i++) {
 		if (j == NULL) {
@@ -903,6 +906,7 @@ end_pass(void)
 	cs.passes++;
 	cs.early_bytes = cs.early_objects = 0;	/* every cull job is done */
 	cs.cull_ms += loop_now_ms() - cs.pass_start_ms;
+	hist_observe(HIST_CULL_PASS, hist_now_ns() - cs.pass_start_ns);
 	if (cs.req.active) {
 		cs.req.objects += cs.pass_objects;
 		cs.req.bytes += cs.pass_bytes;

@@ -78,6 +78,7 @@ struct vol {
 	char *key;
 	uint64_t objects;
 	uint64_t bytes;
+	uint64_t count[INDEX_VOL_NCOUNT];	/* hits, misses, fills */
 };
 
 static struct {
@@ -263,6 +264,21 @@ index_volume(const char *key)
 	if ((nv->key = strdup(key)) == NULL)
 		return -ENOMEM;
 	return (int)ix.nvols++;
+}
+
+void
+index_volume_count(uint16_t vol, enum index_vol_count what)
+{
+	if (vol < ix.nvols && (unsigned)what < INDEX_VOL_NCOUNT)
+		ix.vols[vol].count[what]++;
+}
+
+uint64_t
+index_volume_counter(uint16_t vol, enum index_vol_count what)
+{
+	if (vol < ix.nvols && (unsigned)what < INDEX_VOL_NCOUNT)
+		return ix.vols[vol].count[what];
+	return 0;
 }
 
 const char *

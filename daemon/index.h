@@ -90,6 +90,15 @@ uint64_t index_released_bytes(void);
 /* per-volume totals */
 uint64_t index_volume_objects(uint16_t vol);
 uint64_t index_volume_bytes(uint16_t vol);
+/* Per-volume counters for the metrics (main thread, like the rest). */
+enum index_vol_count {
+	INDEX_VOL_HITS = 0,
+	INDEX_VOL_MISSES,
+	INDEX_VOL_FILLS,
+	INDEX_VOL_NCOUNT
+};
+void index_volume_count(uint16_t vol, enum index_vol_count what);
+uint64_t index_volume_counter(uint16_t vol, enum index_vol_count what);
 
 /* Iterate over the objects of vol (or all, vol < 0) in no particular order:
  * start with cursor 0; returns an id and sets *cursor, INDEX_NONE at end. */

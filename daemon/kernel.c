@@ -68,6 +68,7 @@
 #include "control.h"
 #include "cull.h"
 #include "freeze.h"
+#include "handover.h"
 #include "index.h"
 #include "kernel.h"
 #include "daemon/beneath.h"
@@ -841,6 +842,53 @@ dev_open(int *fdp)
 	return 0;
 }
 
+/*
+ * A /dev/cachefiles handed over by the larderd before us (handover.h):
+ * taken only if it is that char device, open read-write, and bound (a
+ * bound cache answers a read with its state; an unbound one with 0
+ * bytes). 1 taken (K.devfd), 0 none or rejected (closed, logged).
+ */
+static int
+dev_adopt(void)
+{
+	struct stat a, b;
+	int fd = handover_take(HO_CACHEFILES), fl, r;
+	const char *why = NULL;
+
+	if (fd < 0)
+		return 0;
+	fl = fcntl(fd, F_GETFL);
+	if (fstat(fd, &a) < 0 || !S_ISCHR(a.st_mode))
+		why = "not a character device";
+	else if (stat(KERNEL_DEVICE, &b) < 0 || !S_ISCHR(b.st_mode) ||
+	    a.st_rdev != b.st_rdev)
+		why = "not " KERNEL_DEVICE;
+	else if (fl < 0 || (fl & O_ACCMODE) != O_RDWR)
+		why = "not open read-write";
+	if (why == NULL) {
+		K.devfd = fd;
+		r = dev_read_state();
+		if (r == 0)
+			return 1;
+		K.devfd = -1;
+		why = r == -EAGAIN ? "not bound" : "its state does not read";
+	}
+	log_warnx("kernel: handed-over %s (fd %d): %s: closed; binding anew",
+	    KERNEL_DEVICE, fd, why);
+	handover_rejected(HO_CACHEFILES);
+	close(fd);
+	return 0;
+}
+
+void
+kernel_handover(void)
+{
+	if (K.state == K_BOUND && K.devfd >= 0)
+		handover_give(HO_CACHEFILES, K.devfd);
+	if (K.mounted)
+		mount_handover();
+}
+
 /* Open a fresh device, put it at K.devfd's number, configure and bind. */
 static int
 bind_cache(void)
@@ -1163,7 +1211,7 @@ kernel_start(const struct conf *c, unsigned flags)
 {
 	static int registered;
 	char err[512];
-	int r, nocull;
+	int r, nocull, adopted;
 
 	K.conf = *c;
 	K.flags = flags;
@@ -1175,8 +1223,10 @@ kernel_start(const struct conf *c, unsigned flags)
 		return r;
 	}
 	/* the device first: EBUSY (cachefilesd running) is the usual
-	 * failure, and must not leave a private mount behind */
-	if ((r = dev_open(&K.devfd)) < 0)
+	 * failure, and must not leave a private mount behind; or the bound
+	 * one the larderd before us handed over */
+	adopted = dev_adopt();
+	if (!adopted && (r = dev_open(&K.devfd)) < 0)
 		goto fail;
 	err[0] = '\0';
 	r = mount_open(c->dir, MOUNT_ATTACH_PRIVATE | MOUNT_KEEP_ATIME, err,
@@ -1208,7 +1258,12 @@ kernel_start(const struct conf *c, unsigned flags)
 		log_warn("kernel: work queue");
 		goto fail;
 	}
-	if ((r = dev_configure(K.devfd, &K.conf, K.dir)) < 0)
+	if (adopted)
+		log_info("kernel: adopted the bound cache from the larderd "
+		    "before (the kernel never saw it go away); it stays bound "
+		    "on that larderd's private mount, %s is for a rebind",
+		    K.dir);
+	else if ((r = dev_configure(K.devfd, &K.conf, K.dir)) < 0)
 		goto fail;
 	atomic_store(&k_withdrawn, 0);
 	K.state = K_BOUND;

@@ -52,6 +52,10 @@ int kernel_start(const struct conf *c, unsigned flags);
  * claim and the private mount. Safe to call after a failed start. */
 void kernel_stop(void);
 
+/* At a stop that hands over (handover.h): give the bound device (not
+ * while withdrawn) and the claim. Before kernel_stop. */
+void kernel_handover(void);
+
 /* A new config (SIGHUP / larderctl reload): culling thresholds and caps
  * apply at once; the kernel keeps the thresholds it computed at bind until
  * the next bind (a freeze with defer policy rebinds). */

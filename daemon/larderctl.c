@@ -56,6 +56,7 @@ usage(FILE *f)
 "  put VOLUME KEY [FILE]         store FILE (or stdin) as object KEY\n"
 "  get VOLUME KEY                write the cached object to stdout\n"
 "  invalidate VOLUME [KEY]       drop an object, or a whole volume\n"
+"  access VOLUME [POLICY]        owner, what others may do (read, fill..)\n"
 "  cull [--bytes N|--to PCT]     cull now\n"
 "  freeze [--fs] [--timeout S]   prepare for a filesystem freeze\n"
 "  thaw                          end a freeze\n"
@@ -150,6 +151,13 @@ ctl_connect(int flags, struct larder **l)
 	int err;
 
 	if ((err = client_connect(path, 0, flags, l)) < 0) {
+		if (err == -EPERM || err == -EACCES) {
+			fprintf(stderr, "larderctl: %s: larderd at %s refuses "
+			    "this user (%s): it serves root, admin_group and "
+			    "client_group (larder.conf(5))\n", cmdname, path,
+			    strerror(-err));
+			return EX_REFUSED;
+		}
 		fprintf(stderr, "larderctl: %s: cannot reach larderd at %s: %s\n",
 		    cmdname, path, err == -EPROTO ? larder_strerror(err) :
 		    strerror(-err));
@@ -264,6 +272,18 @@ struct kv {
 };
 
 /* status, stats: u32 count, count x proto_kv */
+/* A histogram's finite bucket (hist.NAME.le_us.N, not .inf)? */
+static int
+bucket_key(const struct kv *kv)
+{
+	const char *k = (const char *)kv->key.ptr;
+	size_t n = kv->key.len;
+
+	return n > 5 && memcmp(k, "hist.", 5) == 0 &&
+	    memmem(k, n, ".le_us.", 7) != NULL &&
+	    !(n > 4 && memcmp(k + n - 4, ".inf", 4) == 0);
+}
+
 static int
 cmd_kv(struct larder *l, uint16_t type)
 {
@@ -295,7 +315,7 @@ cmd_kv(struct larder *l, uint16_t type)
 		default:
 			r.err = -EPROTO;
 		}
-		if (kv[i].key.len > w)
+		if (kv[i].key.len > w && !bucket_key(&kv[i]))
 			w = kv[i].key.len;
 	}
 	if (r.err) {
@@ -305,6 +325,10 @@ cmd_kv(struct larder *l, uint16_t type)
 	if (json)
 		putchar('{');
 	for (i = 0; i < n; i++) {
+		/* the text view shows a histogram's count (le_us.inf) and
+		 * sum; its buckets are for --json and --prometheus */
+		if (!json && bucket_key(&kv[i]))
+			continue;
 		if (json) {
 			if (i)
 				putchar(',');
@@ -500,16 +524,25 @@ struct vols {
 };
 
 static struct vols *cur_vols;
+static int cur_counted;		/* LIST_VOLUME_STATS rows */
 
-/* volumes row (as volume_row) into cur_vols, the key copied */
+/* volumes row (as volume_row, or with counters) into cur_vols, the key
+ * copied */
 static int
 collect_volume(struct proto_buf *r, uint32_t n)
 {
 	struct proto_bytes key = get_str(r);
 	uint64_t objects = proto_get_u64(r), bytes = proto_get_u64(r);
+	uint64_t hits = 0, misses = 0, fills = 0;
 	struct vols *vs = cur_vols;
 	void *p;
 	char *k;
+
+	if (cur_counted) {
+		hits = proto_get_u64(r);
+		misses = proto_get_u64(r);
+		fills = proto_get_u64(r);
+	}
 
 	(void)n;
 	if (r->err)
@@ -529,33 +562,49 @@ collect_volume(struct proto_buf *r, uint32_t n)
 	vs->v[vs->n].key_len = key.len;
 	vs->v[vs->n].objects = objects;
 	vs->v[vs->n].bytes = bytes;
+	vs->v[vs->n].counted = cur_counted;
+	vs->v[vs->n].hits = hits;
+	vs->v[vs->n].misses = misses;
+	vs->v[vs->n].fills = fills;
 	vs->n++;
 	return 0;
 }
 
-/* Every volume into vs, following the cursor as list() does. A daemon
- * that has no LIST_VOLUMES (kernel mode: the store is not there) answers
- * EINVAL to the first page: no volumes, not an error. */
+/* Every volume into vs, following the cursor as list() does, with their
+ * counters (LIST_VOLUME_STATS), or without from a larderd that does not
+ * know that (LIST_VOLUMES). A daemon that has neither (kernel mode: the
+ * store is not there) answers EINVAL to the first page: no volumes, not
+ * an error. */
 static int
 fetch_volumes(struct larder *l, struct vols *vs)
 {
 	uint8_t body[8];
 	struct proto_buf b, r;
 	uint32_t cursor = 0, next, count, i, pages = 0;
+	uint16_t type = PROTO_LIST_VOLUME_STATS;
 	int err;
 
 	cur_vols = vs;
+	cur_counted = 1;
 	do {
 		proto_buf_init(&b, body, sizeof(body));
 		proto_put_u32(&b, cursor);
-		if ((err = request(l, PROTO_LIST_VOLUMES, &b, &r)) < 0) {
+		err = request(l, type, &b, &r);
+		if (err == -EINVAL && cursor == 0 &&
+		    type == PROTO_LIST_VOLUME_STATS) {
+			type = PROTO_LIST_VOLUMES;
+			cur_counted = 0;
+			err = request(l, type, &b, &r);
+		}
+		if (err < 0) {
 			if (err == -EINVAL && cursor == 0)
 				return EX_OK;
 			return fail(l, err, NULL);
 		}
 		next = proto_get_u32(&r);
 		count = proto_get_u32(&r);
-		if (r.err || count > proto_remaining(&r) / 18)
+		if (r.err || count > proto_remaining(&r) /
+		    (cur_counted ? 42 : 18))
 			return fail(NULL, -EPROTO, "malformed reply");
 		for (i = 0; i < count; i++)
 			if ((err = collect_volume(&r, i)) < 0)
@@ -1065,6 +1114,7 @@ struct cmd {
 };
 
 static const struct cmd cmds[] = {
+	{ "access", 1, 2, "VOLUME [default|none|read|fill]" },
 	{ "cull", 0, 0, "[--bytes N|--to PCT]" },
 	{ "freeze", 0, 0, "[--fs] [--timeout S]" },
 	{ "get", 2, 2, "VOLUME KEY" },
@@ -1084,6 +1134,51 @@ static const struct cmd cmds[] = {
 
 static int prometheus;
 static uint64_t top_count, top_interval = 1;
+
+/* access VOLUME [POLICY]: show, or set, a volume's access policy. */
+static int
+cmd_access(struct larder *l, char **argv, int argc)
+{
+	static const char *const names[] = { "default", "none", "read",
+	    "fill" };
+	static const char *const origins[] = { "recorded", "no record: "
+	    "root's", "bad record: root's" };
+	uint8_t body[16 + PROTO_MAX_VOLUME_KEY];
+	uint32_t uid, set, eff, origin, pol = 0, i;
+	struct proto_buf b, r;
+	int err;
+
+	if (argc > 1) {
+		for (i = 0; i < 4 && strcmp(argv[1], names[i]) != 0; i++)
+			;
+		if (i == 4)
+			return usage_err("bad policy: %s (default, none, read "
+			    "or fill)", argv[1]);
+		pol = i;
+	}
+	proto_buf_init(&b, body, sizeof(body));
+	proto_put_str(&b, argv[0]);
+	proto_put_u32(&b, argc > 1 ? PROTO_ACCESS_SET : PROTO_ACCESS_GET);
+	proto_put_u32(&b, pol);
+	if ((err = request(l, PROTO_VOLUME_ACCESS, &b, &r)) < 0)
+		return fail(l, err, NULL);
+	uid = proto_get_u32(&r);
+	set = proto_get_u32(&r);
+	eff = proto_get_u32(&r);
+	origin = proto_get_u32(&r);
+	if (r.err || set > 3 || eff < 1 || eff > 3 || origin > 2)
+		return fail(NULL, -EPROTO, "malformed reply");
+	if (json)
+		printf("{\"owner\":%" PRIu32 ",\"access\":\"%s\","
+		    "\"in_force\":\"%s\",\"record\":\"%s\"}\n", uid,
+		    names[set], names[eff], origin == 0 ? "ok" :
+		    origin == 1 ? "none" : "bad");
+	else
+		printf("owner %" PRIu32 " access %s%s%s%s%s\n", uid, names[eff],
+		    set == 0 ? " (default)" : "", origin ? " (" : "",
+		    origin ? origins[origin] : "", origin ? ")" : "");
+	return EX_OK;
+}
 
 static int
 run(const struct cmd *cmd, char **argv, int argc, uint32_t cull_mode,
@@ -1114,6 +1209,8 @@ run(const struct cmd *cmd, char **argv, int argc, uint32_t cull_mode,
 		rc = list(l, PROTO_LIST_VOLUMES, NULL, 18, volume_row);
 	else if (strcmp(n, "ls") == 0)
 		rc = list(l, PROTO_LIST_OBJECTS, argv[0], 32, object_row);
+	else if (strcmp(n, "access") == 0)
+		rc = cmd_access(l, argv, argc);
 	else if (strcmp(n, "invalidate") == 0) {
 		proto_put_str(&b, argv[0]);
 		proto_put_bytes(&b, argc > 1 ? argv[1] : "",

@@ -33,6 +33,8 @@
 #include "control.h"
 #include "cull.h"
 #include "freeze.h"
+#include "handover.h"
+#include "hist.h"
 #include "log.h"
 #include "metrics_file.h"
 #include "loop.h"
@@ -64,12 +66,16 @@ static int stopping;
 static int stop_stuck;			/* the cache fs never answered */
 static int sig_fd = -1;
 static struct loop_watch *sig_watch;
+static int reexec;			/* SIGUSR2: stop, then exec ourselves */
+static int handing_over;		/* the stop hands the fds on */
+static char exe[PATH_MAX];		/* our binary's path, for the re-exec */
 
 static void
 usage(FILE *f)
 {
 	fprintf(f,
 "usage: larderd [-dsnNtv] [-f FILE] [-p PIDFILE]\n"
+"       larderd -R [-f FILE]\n"
 "  -d          more debug output (repeat for more)\n"
 "  -s          log to stderr, not syslog\n"
 "  -n          stay in the foreground\n"
@@ -78,6 +84,9 @@ usage(FILE *f)
 "  -p PIDFILE  write the pid there [%s when daemonised]\n"
 "  -t          check the config and what a start needs (dir, socket dir,\n"
 "              /dev/cachefiles), print `configuration OK' or the errors\n"
+"  -R          tell the larderd serving FILE's socket to re-execute its\n"
+"              binary (an upgraded one) keeping its fds: the cache stays\n"
+"              (the same as sending it SIGUSR2)\n"
 "  -v          print the version\n"
 "  -h, --help  this text\n", DEFAULT_CONF_FILE, CACHEFILESD_CONF_FILE,
 	    DEFAULT_PIDFILE);
@@ -326,21 +335,35 @@ check_start(const struct conf *c, const char *file)
 	return bad;
 }
 
+/* The gid of a group keyword's name; (gid_t)-1 when unset or unknown. */
 static gid_t
-admin_gid(const struct conf *c)
+group_gid(const char *name, const char *kw, const char *without)
 {
 	struct group gr, *grp = NULL;
 	char buf[4096];
 
-	if (!c->admin_group[0])
+	if (!name[0])
 		return (gid_t)-1;
-	if (getgrnam_r(c->admin_group, &gr, buf, sizeof(buf), &grp) != 0 ||
-	    !grp) {
-		log_warnx("config: admin_group %s: no such group; admin "
-		    "commands need root", c->admin_group);
+	if (getgrnam_r(name, &gr, buf, sizeof(buf), &grp) != 0 || !grp) {
+		log_warnx("config: %s %s: no such group; %s", kw, name,
+		    without);
 		return (gid_t)-1;
 	}
 	return grp->gr_gid;
+}
+
+static gid_t
+admin_gid(const struct conf *c)
+{
+	return group_gid(c->admin_group, "admin_group", "admin commands "
+	    "need root");
+}
+
+static gid_t
+client_gid(const struct conf *c)
+{
+	return group_gid(c->client_group, "client_group", "only admins may "
+	    "connect");
 }
 
 /*
@@ -396,14 +419,16 @@ reload(char *why, size_t whysz)
 	conf = c;
 	if (!debug)
 		log_set_debug(c->debug ? 1 : 0);
-	control_set_admin_gid(admin_gid(c));
+	control_set_groups(admin_gid(c), client_gid(c));
 	limit_configure(c, kernel_mode ? -1 : mount_root_fd());
 	if (kernel_mode) {
 #ifdef HAVE_KERNEL_MODE
 		kernel_reconfigure(c);
 #endif
-	} else
+	} else {
 		cull_reconfigure(c);
+		store_set_access(c->volume_access);
+	}
 	freeze_reconfigure(c);
 	metrics_file_reconfigure(c);
 	log_info("reload: %s in force", c->file);
@@ -453,6 +478,9 @@ main_status(struct ctl_kv *kv)
 	ctl_kv_u64(kv, "conf.debug", conf->debug);
 	ctl_kv_str(kv, "conf.socket", conf->socket);
 	ctl_kv_str(kv, "conf.admin_group", conf->admin_group);
+	ctl_kv_str(kv, "conf.client_group", conf->client_group);
+	ctl_kv_str(kv, "conf.volume_access",
+	    conf_access_str(conf->volume_access));
 	ctl_kv_str(kv, "conf.freeze", conf_freeze_str(conf->freeze));
 	ctl_kv_u64(kv, "conf.freeze_timeout", conf->freeze_timeout);
 	ctl_kv_u64(kv, "conf.max_size", conf->max_size);
@@ -492,9 +520,20 @@ begin_stop(void)
 	if (stopping)
 		return;
 	stopping = 1;
-	state = "stopping";
-	sd_notify("STOPPING=1\nSTATUS=stopping");
-	log_info("stopping");
+	if (reexec || handover_fdstore_wanted()) {
+		/* the socket stays (connects wait in its backlog), the
+		 * fds go to the successor (handover.h) */
+		handing_over = 1;
+		control_hand_over();
+	}
+	state = reexec ? "re-executing" : "stopping";
+	/* systemd: a re-exec keeps the main pid; its READY=1 ends the
+	 * reload */
+	sd_notify(reexec ? "RELOADING=1\nSTATUS=re-executing" :
+	    "STOPPING=1\nSTATUS=stopping");
+	log_info("%s", reexec ? "stopping to re-execute (SIGUSR2)" :
+	    handing_over ? "stopping; handing the fds to systemd's fd store" :
+	    "stopping");
 	control_stop_accepting();
 	if (kernel_mode) {
 		loop_stop();
@@ -516,6 +555,20 @@ on_signal(int fd, uint32_t events, void *arg)
 		switch (si.ssi_signo) {
 		case SIGTERM:
 		case SIGINT:
+			begin_stop();
+			break;
+		case SIGUSR2:
+			if (!exe[0]) {
+				log_warnx("SIGUSR2: re-exec: larderd's own "
+				    "path is unknown; ignored");
+				break;
+			}
+			if (stopping) {
+				log_warnx("SIGUSR2: stopping already; no "
+				    "re-exec");
+				break;
+			}
+			reexec = 1;
 			begin_stop();
 			break;
 		case SIGHUP:
@@ -570,6 +623,7 @@ signals_init(void)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR2);
 	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
 		return -errno;
 	fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -631,20 +685,83 @@ write_pidfile(void)
 	pidfile_written = 1;
 }
 
-/* The control socket, or exit with what to do about it. */
+/* The control socket (the one handed over, if it checks out), or exit
+ * with what to do about it. */
 static void
 open_control(const char *file)
 {
 	const char *path = conf->socket[0] ? conf->socket : DEFAULT_SOCKET;
-	int rc;
+	int rc, fd;
 
-	rc = control_open(path, admin_gid(conf));
+	if ((fd = handover_take(HO_CONTROL)) >= 0 &&
+	    control_adopt(fd, path, admin_gid(conf), client_gid(conf)) == 0)
+		return;
+	rc = control_open(path, admin_gid(conf), client_gid(conf));
 	if (rc == -EADDRINUSE)
 		fatalx("socket %s: another larderd answers there: stop it "
 		    "first, or set another `socket' in %s", path, file);
 	if (rc < 0)
 		fatalx("socket %s: %s: check its directory and `socket' in %s",
 		    path, strerror(-rc), file);
+}
+
+/* Hand the fds on at a stop that hands over: to systemd's fd store, or
+ * kept for the exec. Before any teardown closes them. */
+static void
+give_fds(void)
+{
+	int r;
+
+	if (!handing_over)
+		return;
+	handover_begin(!reexec);
+	handover_give(HO_CONTROL, control_listen_fd());
+	if (kernel_mode) {
+#ifdef HAVE_KERNEL_MODE
+		kernel_handover();
+#endif
+	} else
+		mount_handover();
+	if (!reexec && (r = handover_systemd_barrier()) < 0)
+		log_warnx("handover: systemd did not confirm the fd store "
+		    "(%s): the fds may be lost", strerror(-r));
+}
+
+/* larderd -R: SIGUSR2 to the larderd answering on the config's socket
+ * (its pid from the socket's peer credentials). */
+static int
+signal_reexec(const char *file)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct errsink e = { .to_stdout = 1 };
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+	const char *path;
+	int fd;
+
+	if (conf_parse(file, conf, conf_err, &e) < 0)
+		return 1;
+	path = conf->socket[0] ? conf->socket : DEFAULT_SOCKET;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		fprintf(stderr, "larderd: no larderd answers on %s: %s\n", path,
+		    strerror(errno));
+		return 5;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0 ||
+	    cr.pid <= 0) {
+		fprintf(stderr, "larderd: %s: no peer credentials\n", path);
+		return 1;
+	}
+	close(fd);
+	if (kill(cr.pid, SIGUSR2) < 0) {
+		fprintf(stderr, "larderd: signal pid %ld: %s\n", (long)cr.pid,
+		    strerror(errno));
+		return 1;
+	}
+	printf("larderd pid %ld re-executes (SIGUSR2)\n", (long)cr.pid);
+	return 0;
 }
 
 int
@@ -657,9 +774,10 @@ main(int argc, char **argv)
 	struct errsink e = { 0 };
 	const char *file = NULL;
 	char err[3 * PATH_MAX], abspath[PATH_MAX];
-	int ch, test = 0, systemd, rc;
+	int ch, test = 0, systemd, rc, signal_r = 0;
+	ssize_t n;
 
-	while ((ch = getopt_long(argc, argv, "dsnNf:p:tvh", longopts,
+	while ((ch = getopt_long(argc, argv, "dsnNf:p:tRvh", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'd': debug++; break;
@@ -669,6 +787,7 @@ main(int argc, char **argv)
 		case 'f': file = optarg; break;
 		case 'p': pidfile = optarg; break;
 		case 't': test = 1; break;
+		case 'R': signal_r = 1; break;
 		case 'v':
 			printf("larderd %s\n", LARDER_VERSION);
 			return 0;
@@ -694,6 +813,8 @@ main(int argc, char **argv)
 		fprintf(stderr, "larderd: out of memory\n");
 		return 1;
 	}
+	if (signal_r)
+		return signal_reexec(file);
 	if (test) {
 		e.to_stdout = 1;
 		if (conf_parse(file, conf, conf_err, &e) < 0)
@@ -709,6 +830,14 @@ main(int argc, char **argv)
 		foreground = to_stderr = 1;	/* journald reads stderr */
 	/* as cachefilesd: stderr with -s (or systemd), else syslog */
 	log_init("larderd", to_stderr, debug);
+	/* what a larderd before us handed over (each adopter checks its
+	 * own; the rest is closed at handover_finish) */
+	(void)handover_collect();
+	if ((n = readlink("/proc/self/exe", exe, sizeof(exe) - 1)) > 0 &&
+	    exe[0] == '/' && !strstr(exe, " (deleted)"))
+		exe[n] = '\0';
+	else
+		exe[0] = '\0';
 	if (conf_parse(file, conf, conf_err, &e) < 0)
 		fatalx("config %s: %d error%s: fix %s and start again", file,
 		    e.count, e.count == 1 ? "" : "s", e.count > 1 ? "them" :
@@ -736,7 +865,10 @@ main(int argc, char **argv)
 	started = time(NULL);
 	raise_nofile();
 	if (!foreground) {
-		daemonise();
+		/* re-executed: we are the daemon already (same pid) */
+		if (!handover_source() ||
+		    strcmp(handover_source(), "re-exec") != 0)
+			daemonise();
 		if (!to_stderr)
 			log_to_syslog();
 		if (!pidfile)
@@ -749,6 +881,7 @@ main(int argc, char **argv)
 	if ((rc = signals_init()) < 0)
 		fatalx("signals: %s", strerror(-rc));
 	control_add_status(main_status);	/* first in STATUS */
+	control_add_stats(hist_stats);
 	control_register(PROTO_RELOAD, handle_reload, 1);
 	if (kernel_mode) {
 #ifdef HAVE_KERNEL_MODE
@@ -774,11 +907,14 @@ main(int argc, char **argv)
 			fatalx("kernel mode: cannot start (see above)");
 		}
 		state = "running";
+		handover_finish();
+		metrics_file_volume_counters(0);	/* the kernel serves */
 		metrics_file_start(conf);
 		sd_notify("READY=1\nSTATUS=running (kernel mode)");
 		watchdog_start();
 		rc = loop_run();
 		metrics_file_stop();
+		give_fds();
 		kernel_stop();
 		freeze_fini();
 		goto out;
@@ -805,6 +941,7 @@ main(int argc, char **argv)
 		    "will not be logged");
 
 	state = "running";
+	handover_finish();
 	metrics_file_start(conf);
 	log_info("larderd %s: serving %s on %s", LARDER_VERSION, conf->dir,
 	    conf->socket);
@@ -812,6 +949,7 @@ main(int argc, char **argv)
 	watchdog_start();
 	rc = loop_run();
 	metrics_file_stop();
+	give_fds();
 	if (rc < 0)
 		log_warnx("main loop: %s", strerror(-rc));
 	if (watchdog_timer)
@@ -839,7 +977,7 @@ out:
 	if (sig_fd >= 0)
 		close(sig_fd);
 	loop_fini();
-	if (pidfile_written)
+	if (pidfile_written && !reexec)
 		unlink(pidfile);
 	while (old_confs) {
 		struct old_conf *next = old_confs->next;
@@ -849,6 +987,18 @@ out:
 		old_confs = next;
 	}
 	free(conf);
+	if (reexec) {
+		/* the new binary, same pid, same argv; the fds in
+		 * LARDER_FDS (handover.h); signals unblocked for it */
+		sigset_t set;
+
+		sigemptyset(&set);
+		sigprocmask(SIG_SETMASK, &set, NULL);
+		(void)handover_exec(exe, argv);
+		log_warnx("stopped: the re-exec failed; the cache is given "
+		    "back");
+		return 1;
+	}
 	log_info("stopped");
 	return rc < 0 ? 1 : 0;
 }

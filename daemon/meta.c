@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "daemon/beneath.h"
+#include "access.h"
 #include "log.h"
 #include "loop.h"
 #include "meta.h"
@@ -179,7 +180,14 @@ write_volume_xattr(struct meta_rec *r, struct meta_stats *st)
 	fd = open_dir_beneath(cache_fd, r->path);
 	if (fd < 0)
 		return fd;
-	if (fsetxattr(fd, CFMT_XATTR, r->xattr, r->xattr_len, 0) < 0)
+	/* the owner first: a crash between the two leaves a volume whose
+	 * coherency data is missing (its owner remakes it), never one that
+	 * has lost its owner */
+	if (r->owner_len && fsetxattr(fd, ACCESS_OWNER_XATTR, r->owner,
+	    r->owner_len, 0) < 0)
+		err = -errno;
+	else if (r->xattr_len && fsetxattr(fd, CFMT_XATTR, r->xattr,
+	    r->xattr_len, 0) < 0)
 		err = -errno;
 	else
 		st->xattr_writes++;
@@ -196,15 +204,21 @@ batch_run(struct work *w)
 	unsigned nfiles = 0;
 	int want_syncfs = 0, err;
 
+	/* Only records whose xattrs claim data need the barrier first: one
+	 * that claims nothing (content none: what a failed barrier leaves)
+	 * is written without one, so a filesystem that fails every sync
+	 * (EIO, or EROFS after ext4 aborted its journal) cannot drive a
+	 * fail -> forget -> new record -> fail loop. */
+#define CLAIMS(r) ((r)->kind == META_OBJECT && !(r)->no_claim)
 	for (r = b->recs; r; r = r->next) {
 		r->err = 0;
 		r->sync_failed = 0;
 		if (r->kind == META_SYNCFS)
 			want_syncfs = 1;
-		if (r->kind != META_OBJECT)
+		if (!CLAIMS(r))
 			continue;
 		for (s = b->recs; s != r; s = s->next)
-			if (s->kind == META_OBJECT && s->fd == r->fd)
+			if (CLAIMS(s) && s->fd == r->fd)
 				break;
 		if (s == r)
 			nfiles++;
@@ -214,15 +228,15 @@ batch_run(struct work *w)
 		if (syncfs(cache_fd) < 0) {
 			err = -errno;
 			for (r = b->recs; r; r = r->next)
-				if (r->kind == META_OBJECT)
+				if (CLAIMS(r))
 					r->err = err;
 		}
 	} else {
 		for (r = b->recs; r; r = r->next) {
-			if (r->kind != META_OBJECT)
+			if (!CLAIMS(r))
 				continue;
 			for (s = b->recs; s != r; s = s->next)
-				if (s->kind == META_OBJECT && s->fd == r->fd)
+				if (CLAIMS(s) && s->fd == r->fd)
 					break;
 			if (s != r) {		/* synced with an earlier record */
 				r->err = s->err;
@@ -235,8 +249,9 @@ batch_run(struct work *w)
 	}
 	/* a failed barrier: the owner drops its claim on the data */
 	for (r = b->recs; r; r = r->next)
-		if (r->kind == META_OBJECT && r->err)
+		if (CLAIMS(r) && r->err)
 			r->sync_failed = 1;
+#undef CLAIMS
 	/* only now may the xattrs claim the data */
 	for (r = b->recs; r; r = r->next) {
 		if (r->kind == META_OBJECT && !r->err)

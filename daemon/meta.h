@@ -28,7 +28,9 @@
 
 enum meta_kind {
 	META_OBJECT = 1,	/* sync fd, xattrs, maybe link at path */
-	META_VOLUME = 2,	/* volume xattr on the directory at path */
+	META_VOLUME = 2,	/* volume xattrs on the directory at path:
+				   user.CacheFiles.cache unless xattr_len is
+				   0, then user.larder.owner if owner_len */
 	META_ATIME = 3,		/* utimensat(path, atime) */
 	META_SYNCFS = 4,	/* one syncfs of the cache filesystem */
 };
@@ -41,10 +43,14 @@ struct meta_rec {
 	int submitted;			/* handed to the thread: do not edit */
 	int fd;				/* META_OBJECT: the object (kept open by the owner) */
 	int link;			/* META_OBJECT: link the tmpfile fd at path */
+	int no_claim;			/* META_OBJECT: the xattrs claim no data
+					 * (content none): no barrier first */
 	uint8_t xattr[CFMT_OBJ_XATTR_HDR + CFMT_MAX_AUX];
 	size_t xattr_len;		/* 0: no user.CacheFiles.cache write */
 	uint8_t *map;			/* malloc'd encoded user.larder.map, or NULL */
 	size_t map_len;
+	uint8_t owner[8];		/* META_VOLUME: user.larder.owner */
+	size_t owner_len;		/* 0: no owner record write */
 	char path[META_PATH_MAX];	/* relative to cache/ */
 	struct timespec atime;
 	uint64_t queued_ms;

@@ -4,11 +4,9 @@
  * metrics.h). The table below maps each key the daemon prints to a metric
  * name, a type and a HELP text; state strings become 0/1 gauges.
  *
- * What is not here, and why: per-volume hits, misses and fills (the store
- * counts them for the whole cache only), and histograms of service times
- * or cull pass durations (the daemon measures none per event: cull.ms is
- * a running total, exported as larder_cull_duration_seconds_total next to
- * larder_cull_passes_total).
+ * Histograms (hist.h's hist.* records) become larder_<name>_duration_
+ * seconds histograms; per-volume records (struct metrics_vol) become
+ * larder_volume_* series, at most METRICS_MAX_VOLUMES of them.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -136,6 +134,8 @@ static const struct map maps[] = {
 	    "fdatasync calls of the meta thread" },
 	{ "meta.links", "larder_meta_links_total", M_COUNTER, 1,
 	    "New objects linked into place" },
+	{ "meta.pending", "larder_meta_pending_records", M_GAUGE, 1,
+	    "Coherency records queued or being written" },
 	{ "meta.records", "larder_meta_records_total", M_COUNTER, 1,
 	    "Coherency records written" },
 	{ "meta.syncfs", "larder_meta_syncfs_total", M_COUNTER, 1,
@@ -470,6 +470,8 @@ numbers(struct metrics_out *o, struct seen *seen,
 			continue;
 		if (prefix_of(&kv[i]))
 			continue;
+		if (kv[i].key_len > 5 && memcmp(kv[i].key, "hist.", 5) == 0)
+			continue;	/* histograms() */
 		m = find_map(&kv[i]);
 		if (m && !m->name)
 			continue;
@@ -671,6 +673,163 @@ states(struct metrics_out *o, struct seen *seen,
 		    prefixed(alloc, "yes"));
 }
 
+/* ---- histograms (hist.h's records) --------------------------------------- */
+
+#define HIST_MAX	8	/* histograms rendered */
+#define HIST_MAX_B	32	/* finite buckets each */
+#define HIST_NAME_MAX	32
+
+struct hist {
+	char name[HIST_NAME_MAX + 1];
+	uint64_t le[HIST_MAX_B], cnt[HIST_MAX_B];
+	size_t nb;
+	uint64_t inf, sum_us;
+	int has_inf, has_sum, bad;
+};
+
+static const struct {
+	const char *name, *help;
+} hist_help[] = {
+	{ "acquire", "Time larderd took to answer a cookie acquire" },
+	{ "cull_pass", "Duration of a cull pass" },
+	{ "fill", "Time larderd took to answer a fill (write), the write "
+	    "included" },
+	{ "read", "Time larderd took to answer a cookie refresh (its part of "
+	    "a read: clients read the object's fd themselves)" },
+};
+
+/* Parse decimal digits p[0..n) into *v (no sign, no overflow); 0 or -1. */
+static int
+parse_dec(const char *p, size_t n, uint64_t *v)
+{
+	uint64_t x = 0;
+	size_t i;
+
+	if (n == 0 || n > 19)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return -1;
+		x = x * 10 + (uint64_t)(p[i] - '0');
+	}
+	*v = x;
+	return 0;
+}
+
+/* The histogram named by k (a "hist.NAME.REST" key), made if new; its
+ * REST in *rest. NULL when the key is malformed or too many. */
+static struct hist *
+hist_of(struct hist *h, size_t *nh, const struct metrics_kv *kv,
+    const char **rest, size_t *restlen)
+{
+	const char *name = kv->key + 5, *end = kv->key + kv->key_len;
+	const char *dot = memchr(name, '.', (size_t)(end - name));
+	size_t n, i;
+
+	if (!dot || dot == name || (n = (size_t)(dot - name)) > HIST_NAME_MAX)
+		return NULL;
+	for (i = 0; i < n; i++)
+		if (!((name[i] >= 'a' && name[i] <= 'z') || name[i] == '_'))
+			return NULL;
+	*rest = dot + 1;
+	*restlen = (size_t)(end - dot - 1);
+	for (i = 0; i < *nh; i++)
+		if (strlen(h[i].name) == n && memcmp(h[i].name, name, n) == 0)
+			return &h[i];
+	if (*nh == HIST_MAX)
+		return NULL;
+	memset(&h[*nh], 0, sizeof(h[*nh]));
+	memcpy(h[*nh].name, name, n);
+	return &h[(*nh)++];
+}
+
+/* A bound in us as seconds, exactly: "0.00005", "2.5", "60". */
+static void
+le_str(uint64_t us, char *buf, size_t size)
+{
+	char frac[8];
+	int k;
+
+	snprintf(frac, sizeof(frac), "%06llu",
+	    (unsigned long long)(us % 1000000));
+	for (k = 5; k >= 0 && frac[k] == '0'; k--)
+		frac[k] = '\0';
+	snprintf(buf, size, "%llu%s%s", (unsigned long long)(us / 1000000),
+	    frac[0] ? "." : "", frac);
+}
+
+/*
+ * hist.NAME.le_us.N / .le_us.inf / .sum_us records as Prometheus
+ * histograms. A histogram whose records do not make one (bounds not
+ * rising, counts falling, no +Inf, no sum) is left out whole.
+ */
+static void
+histograms(struct metrics_out *o, struct seen *seen,
+    const struct metrics_kv *kv, size_t n)
+{
+	struct hist h[HIST_MAX];
+	char name[NAME_MAX_LEN], help[128], le[32];
+	const char *rest, *hp;
+	size_t nh = 0, rl, i, j;
+	struct hist *x;
+	uint64_t v, last;
+
+	for (i = 0; i < n; i++) {
+		if (kv[i].key_len <= 5 || memcmp(kv[i].key, "hist.", 5) != 0)
+			continue;
+		if (!(x = hist_of(h, &nh, &kv[i], &rest, &rl)))
+			continue;
+		if (kv[i].kind != PROTO_KV_U64) {
+			x->bad = 1;
+		} else if (rl == 6 && memcmp(rest, "sum_us", 6) == 0) {
+			x->sum_us = kv[i].u;
+			x->has_sum = 1;
+		} else if (rl == 9 && memcmp(rest, "le_us.inf", 9) == 0) {
+			x->inf = kv[i].u;
+			x->has_inf = 1;
+		} else if (rl > 6 && memcmp(rest, "le_us.", 6) == 0 &&
+		    parse_dec(rest + 6, rl - 6, &v) == 0 &&
+		    x->nb < HIST_MAX_B && !x->has_inf &&
+		    (x->nb == 0 || v > x->le[x->nb - 1]) &&
+		    (x->nb == 0 || kv[i].u >= x->cnt[x->nb - 1])) {
+			x->le[x->nb] = v;
+			x->cnt[x->nb++] = kv[i].u;
+		} else
+			x->bad = 1;
+	}
+	for (i = 0; i < nh && !o->err; i++) {
+		x = &h[i];
+		last = x->nb ? x->cnt[x->nb - 1] : 0;
+		if (x->bad || !x->has_inf || !x->has_sum || x->inf < last)
+			continue;
+		snprintf(name, sizeof(name), "larder_%.32s_duration_seconds",
+		    x->name);
+		if (seen_add(seen, name, o))
+			continue;
+		hp = NULL;
+		for (j = 0; j < NELEM(hist_help); j++)
+			if (strcmp(hist_help[j].name, x->name) == 0)
+				hp = hist_help[j].help;
+		if (!hp) {
+			snprintf(help, sizeof(help), "larderd histogram %.32s",
+			    x->name);
+			hp = help;
+		}
+		out_printf(o, "# HELP %s %s\n# TYPE %s histogram\n", name, hp,
+		    name);
+		for (j = 0; j < x->nb; j++) {
+			le_str(x->le[j], le, sizeof(le));
+			out_printf(o, "%s_bucket{le=\"%s\"} %" PRIu64 "\n", name,
+			    le, x->cnt[j]);
+		}
+		out_printf(o, "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n", name,
+		    x->inf);
+		out_printf(o, "%s_sum %" PRIu64 ".%06" PRIu64 "\n", name,
+		    x->sum_us / 1000000, x->sum_us % 1000000);
+		out_printf(o, "%s_count %" PRIu64 "\n", name, x->inf);
+	}
+}
+
 /* largest first; then more objects; then by key, for a stable order */
 static int
 volcmp(const void *a, const void *b)
@@ -696,8 +855,19 @@ volumes(struct metrics_out *o, struct seen *seen, struct metrics_vol *v,
 	struct metrics_out lab[METRICS_MAX_VOLUMES];
 	size_t idx[METRICS_MAX_VOLUMES];
 	uint64_t oth_obj = 0, oth_bytes = 0, omitted = 0;
-	size_t i, j, nl = 0;
-	int dup;
+	uint64_t oth_cnt[3] = { 0, 0, 0 };
+	static const struct {
+		const char *name, *other, *help;
+	} cnt[3] = {
+		{ "larder_volume_hits_total", "larder_volumes_other_hits",
+		    "Cookie acquires that found cached data, per volume" },
+		{ "larder_volume_misses_total", "larder_volumes_other_misses",
+		    "Cookie acquires that found nothing cached, per volume" },
+		{ "larder_volume_fills_total", "larder_volumes_other_fills",
+		    "Fills (writes) started, per volume" },
+	};
+	size_t i, j, k, nl = 0;
+	int dup, counted = 0;
 
 	memset(lab, 0, sizeof(lab));
 	if (n > 1)
@@ -720,8 +890,13 @@ volumes(struct metrics_out *o, struct seen *seen, struct metrics_vol *v,
 		}
 		oth_obj += v[i].objects;
 		oth_bytes += v[i].bytes;
+		oth_cnt[0] += v[i].hits;
+		oth_cnt[1] += v[i].misses;
+		oth_cnt[2] += v[i].fills;
 		omitted++;
 	}
+	for (i = 0; i < n; i++)
+		counted |= v[i].counted;
 	if (!seen_add(seen, "larder_volumes", o)) {
 		family(o, "larder_volumes", M_GAUGE, "Volumes in the cache");
 		out_printf(o, "larder_volumes %zu\n", n);
@@ -740,6 +915,17 @@ volumes(struct metrics_out *o, struct seen *seen, struct metrics_vol *v,
 		out_add(o, lab[i].p ? lab[i].p : "", lab[i].len);
 		out_printf(o, "\"} %" PRIu64 "\n", v[idx[i]].bytes);
 	}
+	for (k = 0; k < 3 && counted; k++) {
+		family(o, cnt[k].name, M_COUNTER, cnt[k].help);
+		for (i = 0; i < nl; i++) {
+			const struct metrics_vol *x = &v[idx[i]];
+
+			out_printf(o, "%s{volume=\"", cnt[k].name);
+			out_add(o, lab[i].p ? lab[i].p : "", lab[i].len);
+			out_printf(o, "\"} %" PRIu64 "\n", k == 0 ? x->hits :
+			    k == 1 ? x->misses : x->fills);
+		}
+	}
 	family(o, "larder_volumes_omitted", M_GAUGE, "Volumes past the label "
 	    "bound (" "larder_volume_* has at most 100 series) or whose "
 	    "label would repeat another's");
@@ -750,6 +936,13 @@ volumes(struct metrics_out *o, struct seen *seen, struct metrics_vol *v,
 	family(o, "larder_volumes_other_bytes", M_GAUGE,
 	    "Bytes of the omitted volumes");
 	out_printf(o, "larder_volumes_other_bytes %" PRIu64 "\n", oth_bytes);
+	for (k = 0; k < 3 && counted; k++) {
+		family(o, cnt[k].other, M_GAUGE, k == 0 ? "Hits of the "
+		    "omitted volumes (a sum over a set that changes: it may "
+		    "go down)" : k == 1 ? "Misses of the omitted volumes (may "
+		    "go down)" : "Fills of the omitted volumes (may go down)");
+		out_printf(o, "%s %" PRIu64 "\n", cnt[k].other, oth_cnt[k]);
+	}
 	for (i = 0; i < nl; i++)
 		metrics_out_free(&lab[i]);
 }
@@ -767,6 +960,7 @@ metrics_render(struct metrics_out *out,
 	numbers(out, &seen, stats, nstats);
 	prefix_families(out, &seen, status, nstatus);
 	prefix_families(out, &seen, stats, nstats);
+	histograms(out, &seen, stats, nstats);
 	volumes(out, &seen, vols, nvols);
 	family(out, "larder_metrics_generated_timestamp_seconds", M_GAUGE,
 	    "When these metrics were generated (unix time)");

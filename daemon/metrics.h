@@ -42,6 +42,8 @@ struct metrics_vol {
 	size_t key_len;
 	uint64_t objects;
 	uint64_t bytes;
+	int counted;			/* hits, misses, fills are there */
+	uint64_t hits, misses, fills;	/* since larderd started */
 };
 
 /* a growing text buffer; err is -ENOMEM once an append failed */
@@ -62,7 +64,8 @@ int metrics_parse_kv(struct proto_buf *b, struct metrics_kv **kv);
 /*
  * Append the exposition of status, stats and vols (volumes: at most
  * METRICS_MAX_VOLUMES of them, the largest by bytes, get labelled
- * series; the others are summed into larder_volumes_other_*) to out.
+ * series (objects, bytes, and hits, misses, fills for those counted);
+ * the others are summed into larder_volumes_other_*) to out.
  * now: unix time for larder_metrics_generated_timestamp_seconds (no
  * sample carries a timestamp: the textfile collector refuses them).
  * vols may be reordered. Returns 0 or -ENOMEM.

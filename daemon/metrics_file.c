@@ -151,6 +151,14 @@ writer(void *arg)
 
 /* ---- main thread --------------------------------------------------------- */
 
+static int volume_counters = 1;
+
+void
+metrics_file_volume_counters(int on)
+{
+	volume_counters = on;
+}
+
 /* The metrics as text into *out; 0 or -errno. */
 static int
 render(struct metrics_out *out)
@@ -188,6 +196,10 @@ render(struct metrics_out *out)
 		v[k].key_len = strlen(key);
 		v[k].objects = index_volume_objects(i);
 		v[k].bytes = index_volume_bytes(i);
+		v[k].counted = volume_counters;
+		v[k].hits = index_volume_counter(i, INDEX_VOL_HITS);
+		v[k].misses = index_volume_counter(i, INDEX_VOL_MISSES);
+		v[k].fills = index_volume_counter(i, INDEX_VOL_FILLS);
 		k++;
 	}
 	err = metrics_render(out, st, n1, ss, n2, v, k, (int64_t)time(NULL));

@@ -20,6 +20,9 @@ struct conf;
 /* Start writing (at once, then every interval) if c names a file. Call
  * after the status and stats providers are registered. 0 or -errno. */
 int metrics_file_start(const struct conf *c);
+/* Per-volume hits, misses and fills are the store's (userspace mode);
+ * kernel mode has none to give: call with 0 there. Default 1. */
+void metrics_file_volume_counters(int on);
 /* A reloaded config: a new path (the old file is removed), interval, or
  * none. */
 void metrics_file_reconfigure(const struct conf *c);

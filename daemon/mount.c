@@ -44,6 +44,7 @@
 #include "config.h"
 #include "control.h"
 #include "daemon/beneath.h"
+#include "handover.h"
 #include "log.h"
 #include "loop.h"
 #include "mount.h"
@@ -60,6 +61,7 @@ static struct {
 	char private_path[PATH_MAX];	/* kernel mode: where the clone is attached */
 	int private_made;		/* we made private_path (rmdir at close) */
 	int strictatime;		/* kernel mode: strictatime set on the clone */
+	int handed;			/* claim and clone given to a successor */
 
 	/* what libmount said at start, and what it says now */
 	int mnt_id;			/* id of the original mount (mountinfo) */
@@ -367,6 +369,85 @@ claim_open(long *holder)
 	return fd;
 }
 
+/*
+ * A claim handed over by the larderd before us (handover.h): take it if
+ * it is what it says, an O_RDWR open file of larder.lock in this dir
+ * whose lock is ours to have. 1 taken, 0 none or rejected (closed).
+ */
+static int
+adopt_claim(void)
+{
+	struct stat a, b;
+	int fd = handover_take(HO_CLAIM), fl;
+	const char *why = NULL;
+
+	if (fd < 0)
+		return 0;
+	fl = fcntl(fd, F_GETFL);
+	if (fstat(fd, &a) == -1 || !S_ISREG(a.st_mode))
+		why = "not a regular file";
+	else if (fl == -1 || (fl & O_ACCMODE) != O_RDWR)
+		why = "not open for writing";
+	else if (fstatat(m.rootfd, LOCK_NAME, &b, AT_SYMLINK_NOFOLLOW) == -1 ||
+	    a.st_dev != b.st_dev || a.st_ino != b.st_ino)
+		why = "not " LOCK_NAME " of this cache dir";
+	else if (flock(fd, LOCK_EX | LOCK_NB) == -1)
+		why = "its lock is held by another open file";
+	if (why != NULL) {
+		log_warnx("cache dir %s: handed-over claim (fd %d): %s: closed",
+		    m.dir, fd, why);
+		handover_rejected(HO_CLAIM);
+		close(fd);
+		return 0;
+	}
+	m.lockfd = fd;
+	log_info("cache dir %s: write claim adopted (held throughout)", m.dir);
+	return 1;
+}
+
+/*
+ * A private clone handed over (userspace mode): the root of a mount of
+ * dir's filesystem at dir (same device and inode), noatime as ours are.
+ * 1 taken (m.treefd), 0 none or rejected (closed).
+ */
+static int
+adopt_tree(const char *dir)
+{
+	struct stat a, b;
+	struct statvfs sv;
+	int fd = handover_take(HO_TREE);
+	const char *why = NULL;
+
+	if (fd < 0)
+		return 0;
+	if (fstat(fd, &a) == -1 || !S_ISDIR(a.st_mode))
+		why = "not a directory";
+	else if (stat(dir, &b) == -1 || a.st_dev != b.st_dev ||
+	    a.st_ino != b.st_ino)
+		why = "not this cache dir";
+	else if (fstatvfs(fd, &sv) == -1 || !(sv.f_flag & ST_NOATIME))
+		why = "not a noatime clone";
+	if (why != NULL) {
+		log_warnx("cache dir %s: handed-over private clone (fd %d): %s: "
+		    "closed", dir, fd, why);
+		handover_rejected(HO_TREE);
+		close(fd);
+		return 0;
+	}
+	m.treefd = fd;
+	return 1;
+}
+
+void
+mount_handover(void)
+{
+	if (m.treefd != -1 && !(m.flags & MOUNT_ATTACH_PRIVATE))
+		handover_give(HO_TREE, m.treefd);
+	if (m.lockfd != -1)
+		handover_give(HO_CLAIM, m.lockfd);
+	m.handed = 1;
+}
+
 /* At start: take the claim and write our pid into the lock file. */
 static int
 take_claim(char *err, size_t errsz)
@@ -375,6 +456,10 @@ take_claim(char *err, size_t errsz)
 	long holder;
 	int fd, n;
 
+	if (adopt_claim()) {
+		fd = m.lockfd;
+		goto pid;
+	}
 	fd = claim_open(&holder);
 	if (fd == -EBUSY && holder > 0)
 		return seterr(err, errsz, -EBUSY, "cache dir %s: already in use "
@@ -389,6 +474,7 @@ take_claim(char *err, size_t errsz)
 	if (fd < 0)
 		return seterr(err, errsz, fd, "cache dir %s: open and lock %s: "
 		    "%s", m.dir, LOCK_NAME, strerror(-fd));
+pid:
 	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
 	if (ftruncate(fd, 0) == -1 || pwrite(fd, buf, (size_t)n, 0) != n)
 		log_warn("cache dir %s: write pid to %s", m.dir, LOCK_NAME);
@@ -485,6 +571,10 @@ mount_open(const char *dir, unsigned flags, char *err, size_t errsz)
 			    "the mount namespace: %s", dir, strerror(e));
 		}
 	}
+	if (!(flags & MOUNT_ATTACH_PRIVATE) && adopt_tree(dir)) {
+		log_info("cache dir %s: private clone adopted", dir);
+		goto cloned;
+	}
 	m.treefd = open_tree(AT_FDCWD, dir, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
 	if (m.treefd == -1) {
 		e = errno;
@@ -534,6 +624,7 @@ mount_open(const char *dir, unsigned flags, char *err, size_t errsz)
 		if (rc < 0)
 			goto fail;
 	}
+cloned:
 	m.rootfd = openat(m.treefd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (m.rootfd == -1) {
 		e = errno;
@@ -653,7 +744,8 @@ mount_release(void)
 	close(m.lockfd);	/* drops the flock and the mount's writer count */
 	m.lockfd = -1;
 	if (m.rootfd != -1)
-		log_info("cache dir %s: write claim released", m.dir);
+		log_info("cache dir %s: write claim %s", m.dir, m.handed ?
+		    "handed on (the successor holds it)" : "released");
 }
 
 int

@@ -54,6 +54,10 @@ void mount_claim_set(int fd);
  * it leaves the claim (and its lock) as they are. */
 int mount_claim_dup(void);
 
+/* At a stop that hands over (handover.h): give the claim and, in
+ * userspace mode, the private clone. */
+void mount_handover(void);
+
 /* Watch the mount table (libmount monitor, on the main loop) and log
  * remounts and unmounts of the backing filesystem / original mount point. */
 int mount_monitor_start(void);

@@ -515,6 +515,7 @@ snapshot(struct obj *o, struct meta_rec *r)
 	x.object_size = o->size;
 	x.type = CFMT_TYPE_DATA;
 	x.content = obj_content(o);
+	r->no_claim = x.content == CFMT_CONTENT_NONE;
 	x.aux_len = o->aux_len;
 	memcpy(x.aux, o->aux, o->aux_len);
 	n = cfmt_obj_encode(&x, r->xattr, sizeof(r->xattr));
@@ -1071,6 +1072,7 @@ store_stats(struct ctl_kv *kv)
 	ctl_kv_u64(kv, "meta.xattr_writes", ms.xattr_writes);
 	ctl_kv_u64(kv, "meta.links", ms.links);
 	ctl_kv_u64(kv, "meta.atimes", ms.atimes);
+	ctl_kv_u64(kv, "meta.pending", meta_pending());
 }
 
 /* ---- life ---------------------------------------------------------------- */
@@ -1112,7 +1114,7 @@ store_init(const struct conf *c, int rootfd)
 {
 	int err;
 
-	(void)c;
+	store_set_access(c->volume_access);
 	root_fd = rootfd;
 	mapbuf = malloc(MAP_XATTR_MAX);
 	if (!mapbuf)

@@ -46,6 +46,9 @@ void store_unquiesce(void);
  * large value means the filesystem is frozen under us. */
 uint64_t store_oldest_write_ms(void);
 
+/* The config's volume_access (enum conf_access), at start and on reload. */
+void store_set_access(int dflt);
+
 /* larderctl invalidate VOLUME [KEY]: drop an object or a whole volume. */
 int store_drop(const char *volume_key, const uint8_t *key, size_t key_len);
 

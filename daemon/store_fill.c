@@ -276,6 +276,7 @@ h_write(struct ctl_req *rq)
 	uint8_t body[8];
 	struct proto_buf b;
 	unsigned nseg, i;
+	int err;
 
 	id = proto_get_u32(&rq->body);
 	flags = proto_get_u32(&rq->body);
@@ -286,6 +287,8 @@ h_write(struct ctl_req *rq)
 		return -EPROTO;
 	if (!(h = store_get_handle(rq, id)))
 		return -ENOENT;
+	if ((err = store_may_fill(rq, h)) < 0)
+		return err;		/* access.h: the volume's policy */
 	o = h->o;
 	if (h->auxgen != o->auxgen)
 		return -ESTALE;		/* another client changed the object */
@@ -370,6 +373,8 @@ h_write(struct ctl_req *rq)
 		pending_fills->prev = f;
 	pending_fills = f;
 	store_st.fills++;
+	if (o->v->idx >= 0)
+		index_volume_count((uint16_t)o->v->idx, INDEX_VOL_FILLS);
 	pending_bytes += total;
 	if (f->shm)
 		workq_submit(copyq, &f->w);

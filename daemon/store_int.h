@@ -12,6 +12,7 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "access.h"
 #include "cfmt.h"
 #include "log.h"
 #include "meta.h"
@@ -31,6 +32,9 @@ struct vol {
 	unsigned refs;			/* client handles */
 	unsigned objs;			/* objects in memory */
 	int idx;			/* index volume id */
+	struct access_owner own;	/* its owner and policy (access.h) */
+	unsigned foreign;		/* handles of uids other than own.uid */
+	int coh_bad;			/* no usable coherency data on disk */
 	uid_t creator;			/* who made its directories... */
 	int counted;			/* ...if limit.h counts them */
 };
@@ -78,6 +82,10 @@ struct obj {
 struct handle {
 	struct obj *o;
 	uint32_t auxgen;
+	int blind;			/* sees no bytes: its aux is not the
+					   object's, and it may not replace it
+					   (access.h) */
+	uint64_t size;			/* the size it was acquired with */
 	uint64_t pinned;		/* bytes counted in limit.h */
 };
 
@@ -118,6 +126,9 @@ int obj_load(struct obj *o, const uint8_t *aux, size_t aux_len,
 /* ---- store_ops.c ---- */
 
 struct handle *store_get_handle(struct ctl_req *rq, uint32_t id);
+/* May rq fill through h? 0, -EPERM (the volume's policy) or -ESTALE (a
+ * blind handle). */
+int store_may_fill(struct ctl_req *rq, const struct handle *h);
 void store_ops_init(void);
 
 /* ---- store_fill.c ---- */

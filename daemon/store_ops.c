@@ -35,11 +35,12 @@
 
 /* what one client holds (CTL_SLOT_STORE) */
 struct sclient {
+	uid_t uid;			/* the peer's (SO_PEERCRED), whose
+					   limits it counts in */
 	void **vols;			/* struct vol * */
 	uint32_t nvols;
 	void **objs;			/* struct handle * */
 	uint32_t nobjs;
-	uid_t uid;			/* whose limits it counts in */
 	int limited;			/* not an admin: limit.h */
 };
 
@@ -60,7 +61,13 @@ struct mvjob {				/* rename something into graveyard/ */
 	int err;
 };
 
+/* volumes a non-admin's LIST_VOLUMES page looks at (each one may be a
+ * vol_find and a getxattr on the main thread) */
+#define LIST_BUDGET		256
+
 static unsigned long grave_counter;	/* main thread */
+static enum access_policy access_dflt = ACCESS_NONE;	/* volume_access */
+static struct log_ratelimit rl_owner;
 
 /* ---- client handles ------------------------------------------------------ */
 
@@ -91,6 +98,103 @@ sclient_rq(struct ctl_req *rq)
 		s->limited = !rq->admin;
 	}
 	return s;
+}
+
+/* ---- access (access.h decides; this applies it) -------------------------- */
+
+void
+store_set_access(int dflt)
+{
+	access_dflt = dflt > ACCESS_DEFAULT && dflt < ACCESS_POLICY_MAX ?
+	    (enum access_policy)dflt : ACCESS_NONE;
+}
+
+/* Decide op on a volume owned as own for rq; others: see access_check. */
+static int
+may(const struct ctl_req *rq, const struct access_owner *own,
+    enum access_op op, int others)
+{
+	return access_check(rq->admin, rq->uid, own, access_dflt, op, others);
+}
+
+/* Answer a refusal with its reason (returns 0: answered). */
+static int
+refuse(struct ctl_req *rq, int err, const char *volkey,
+    const struct access_owner *own, const char *what)
+{
+	if (err == -EBUSY)
+		control_reply_str(rq, PROTO_EBUSY, "%s: volume %s: other users "
+		    "hold it; only an admin may", what, volkey);
+	else
+		control_reply_str(rq, PROTO_EPERM, "%s: volume %s belongs to "
+		    "uid %lu (access %s): not allowed to uid %lu", what, volkey,
+		    (unsigned long)own->uid,
+		    access_policy_str(access_effective(own, access_dflt)),
+		    (unsigned long)rq->uid);
+	return 0;
+}
+
+/* Read a volume directory's owner record (fd: the directory; -1: what
+ * is there is no directory). Anything unreadable is root's, access none. */
+static void
+read_owner(int fd, const char *key, struct access_owner *own)
+{
+	uint8_t ob[ACCESS_OWNER_LEN + 1];
+	ssize_t ol;
+	int e = 0;
+
+	ol = fd >= 0 ? fgetxattr(fd, ACCESS_OWNER_XATTR, ob, sizeof(ob)) : -1;
+	if (fd < 0 || (ol < 0 && (e = errno) != ENODATA)) {
+		own->uid = 0;
+		own->policy = ACCESS_NONE;
+		own->origin = ACCESS_BAD;
+		if (fd >= 0)
+			log_warnx_rl(&rl_owner, "store: volume %s: owner "
+			    "record: %s: root's, access none", key,
+			    strerror(e));
+		return;
+	}
+	if (access_owner_decode(ob, ol, own) < 0)
+		log_warnx_rl(&rl_owner, "store: volume %s: owner record of "
+		    "%zd bytes does not decode: root's, access none", key, ol);
+}
+
+/*
+ * The owner of volume key: the one in memory, else the record on disk
+ * (nothing is made or indexed). -ENOENT when there is no such volume.
+ */
+static int
+owner_of(const char *key, struct access_owner *own)
+{
+	char name[CFMT_MAX_VOLUME_KEY + 2];
+	struct vol *v;
+	int fd;
+
+	for (v = store_vols; v; v = v->next)
+		if (strcmp(v->key, key) == 0)
+			break;
+	if (v && v->state != VOL_FAILED) {
+		*own = v->own;
+		return 0;
+	}
+	snprintf(name, sizeof(name), "I%s", key);
+	fd = open_dir_beneath(store_cache_fd, name);
+	if (fd == -ENOENT)
+		return -ENOENT;
+	read_owner(fd, key, own);	/* fd < 0: not a directory: root's */
+	if (fd >= 0)
+		close(fd);
+	return 0;
+}
+
+int
+store_may_fill(struct ctl_req *rq, const struct handle *h)
+{
+	int err = may(rq, &h->o->v->own, ACCESS_FILL_OBJ, 0);
+
+	if (err < 0)
+		return err;
+	return h->blind ? -ESTALE : 0;
 }
 
 /* Put p in a free slot of *arr; the handle is slot + 1, 0 on ENOMEM. */
@@ -232,12 +336,37 @@ vol_done(struct work *w)
 		} else {
 			r->kind = META_VOLUME;
 			r->xattr_len = n;
+			n = access_owner_encode(&v->own, r->owner,
+			    sizeof(r->owner));
+			r->owner_len = n > 0 ? (size_t)n : 0;
 			snprintf(r->path, sizeof(r->path), "%s", j->name);
 			r->done = vol_meta_done;
 			meta_queue(r);
 		}
 	}
 	free(j);
+}
+
+/* Write a volume's owner record again (its policy changed). */
+static int
+owner_queue(const char *key, const struct access_owner *own)
+{
+	struct meta_rec *r = calloc(1, sizeof(*r));
+	int n;
+
+	if (!r)
+		return -ENOMEM;
+	n = access_owner_encode(own, r->owner, sizeof(r->owner));
+	if (n < 0) {
+		free(r);
+		return n;
+	}
+	r->kind = META_VOLUME;
+	r->owner_len = n;
+	snprintf(r->path, sizeof(r->path), "I%s", key);
+	r->done = vol_meta_done;
+	meta_queue(r);
+	return 0;
 }
 
 /* Queue the making (or remaking) of a volume's directories. */
@@ -290,8 +419,81 @@ vol_find(const char *key)
 	return NULL;
 }
 
+static int exists_beneath(const char *path);
 static int vol_acquire(struct ctl_req *rq, struct sclient *s,
     uint32_t flags, const char *key, struct proto_bytes coh);
+
+/*
+ * A volume not in memory yet, as it is on disk: READY with its coherency
+ * data (coh_bad when there is none usable) and its owner when its
+ * directory exists; FAILED (made at the next acquire) when it does not.
+ */
+static struct vol *
+vol_load(const char *key, int *errp)
+{
+	uint8_t xb[CFMT_VOL_XATTR_HDR + CFMT_MAX_AUX + 1];
+	char name[CFMT_MAX_VOLUME_KEY + 2];
+	struct stat sb;
+	struct vol *v;
+	ssize_t xl = -1;
+	int vidx, fd;
+
+	vidx = index_volume(key);
+	if (vidx < 0) {
+		*errp = vidx;
+		return NULL;
+	}
+	v = calloc(1, sizeof(*v));
+	if (!v) {
+		*errp = -ENOMEM;
+		return NULL;
+	}
+	snprintf(v->key, sizeof(v->key), "%s", key);
+	v->hash = cfmt_volume_hash(key, strlen(key));
+	v->idx = vidx;
+	snprintf(name, sizeof(name), "I%s", key);
+	if (fstatat(store_cache_fd, name, &sb, AT_SYMLINK_NOFOLLOW) < 0) {
+		v->state = VOL_FAILED;
+		v->own.origin = ACCESS_LEGACY;	/* its maker will own it */
+	} else {
+		v->state = VOL_READY;
+		fd = S_ISDIR(sb.st_mode) ?
+		    open_dir_beneath(store_cache_fd, name) : -1;
+		if (fd >= 0)
+			xl = fgetxattr(fd, CFMT_XATTR, xb, sizeof(xb));
+		read_owner(fd, key, &v->own);
+		if (fd >= 0)
+			close(fd);	/* a directory: never the last
+					   reference of anything */
+		if (xl >= CFMT_VOL_XATTR_HDR &&
+		    xl <= CFMT_VOL_XATTR_HDR + CFMT_MAX_AUX &&
+		    cfmt_vol_matches(xb, xl, xb + CFMT_VOL_XATTR_HDR,
+		    xl - CFMT_VOL_XATTR_HDR)) {
+			v->coh_len = xl - CFMT_VOL_XATTR_HDR;
+			memcpy(v->coh, xb + CFMT_VOL_XATTR_HDR, v->coh_len);
+		} else
+			v->coh_bad = 1;
+	}
+	v->next = store_vols;
+	store_vols = v;
+	return v;
+}
+
+/* A FAILED volume's directories are (re)made for s: 257 directories,
+ * counted against its maker unless they already are (limit.h). */
+static int
+vol_count(struct vol *v, struct sclient *s)
+{
+	int err;
+
+	if (v->counted)
+		return 0;
+	if ((err = limit_volume_create(s->uid, s->limited)) < 0)
+		return err;
+	v->creator = s->uid;
+	v->counted = s->limited;
+	return 0;
+}
 
 static int
 h_volume_acquire(struct ctl_req *rq)
@@ -313,132 +515,107 @@ h_volume_acquire(struct ctl_req *rq)
 	s = sclient_rq(rq);
 	if (!s)
 		return -ENOMEM;
-	/* counted now, given back on every way out but success */
+	/* counted now, given back on every way out but success (a refusal
+	 * by access.h is answered in vol_acquire, which returns 1) */
 	if ((err = limit_volume_add(s->uid, s->limited)) < 0)
 		return err;
 	err = vol_acquire(rq, s, flags, key, coh);
-	if (err < 0)
+	if (err != 0)
 		limit_volume_del(s->uid, s->limited);
-	return err;
+	return err < 0 ? err : 0;
 }
 
-/* VOLUME_ACQUIRE once the limits let it (h_volume_acquire). */
+/* VOLUME_ACQUIRE once the limits let it (h_volume_acquire): 0 done, 1
+ * refused by access.h (answered), or -errno. */
 static int
 vol_acquire(struct ctl_req *rq, struct sclient *s, uint32_t flags,
     const char *key, struct proto_bytes coh)
 {
-	uint8_t body[8], xb[CFMT_VOL_XATTR_HDR + CFMT_MAX_AUX + 1];
+	uint8_t body[8];
 	char name[CFMT_MAX_VOLUME_KEY + 2];
 	struct proto_buf b;
 	struct vol *v;
-	struct stat sb;
 	uint32_t rflags = 0, id;
-	ssize_t xl;
-	int fd, any, err = 0, vidx;
+	int any, differs, err = 0;
 
 	any = flags & PROTO_VOLUME_ANY_COHERENCY;
 	v = vol_find(key);
-	if (v && !any && v->state != VOL_FAILED &&
-	    (v->coh_len != coh.len || memcmp(v->coh, coh.ptr, coh.len))) {
+	if (!v && !(v = vol_load(key, &err)))
+		return err;
+	snprintf(name, sizeof(name), "I%s", key);
+	differs = v->coh_bad || v->coh_len != coh.len ||
+	    memcmp(v->coh, coh.ptr, coh.len);
+	if (v->state == VOL_FAILED && v->refs == 0 &&
+	    !exists_beneath(name)) {
+		/* nothing there and nobody holds it: a new volume, its
+		 * maker's (access.h) */
+		if (!store_writes_ok())
+			return -ENOBUFS;
+		if ((err = vol_count(v, s)) < 0)
+			return err;
+		v->own.uid = rq->uid;
+		v->own.policy = ACCESS_DEFAULT;
+		v->own.origin = ACCESS_RECORD;
+		v->foreign = 0;
+		if (!any) {
+			memcpy(v->coh, coh.ptr, coh.len);
+			v->coh_len = coh.len;
+		}
+		v->coh_bad = 0;
+		if ((err = vol_create(v, 0)) < 0) {
+			vol_uncount(v);		/* nothing was made */
+			return err;
+		}
+		rflags |= PROTO_VOLUME_CREATED;
+		store_st.volumes_created++;
+	} else if (any ? v->coh_bad : differs) {
+		/* other coherency data (or none usable): the volume starts
+		 * empty, which only its owner (while no other user holds
+		 * it) or an admin may do */
+		if ((err = may(rq, &v->own, ACCESS_VOL_WIPE, v->foreign > 0))) {
+			refuse(rq, err, key, &v->own, "changing the "
+			    "coherency data");
+			return 1;
+		}
 		/* one remaking at a time: a client flipping the coherency
 		 * in a loop must not queue directory jobs without end */
 		if (!store_writes_ok() || v->state == VOL_CREATING)
 			return -ENOBUFS;
-		/* new coherency data: the volume starts empty */
-		memcpy(v->coh, coh.ptr, coh.len);
-		v->coh_len = coh.len;
+		if (v->state == VOL_FAILED && (err = vol_count(v, s)) < 0)
+			return err;
+		memcpy(v->coh, coh.ptr, any ? 0 : coh.len);
+		v->coh_len = any ? 0 : coh.len;
+		v->coh_bad = 0;
 		vol_reset_objects(v);
 		index_drop_volume(v->idx);
 		if ((err = vol_create(v, 1)) < 0)
 			return err;
 		store_st.volumes_invalidated++;
 		rflags |= PROTO_VOLUME_INVALIDATED;
-	} else if (v && v->state == VOL_FAILED) {
-		if (!store_writes_ok())
-			return -ENOBUFS;
-		if (!v->counted) {	/* made again: by this uid now */
-			if ((err = limit_volume_create(s->uid,
-			    s->limited)) < 0)
-				return err;
-			v->creator = s->uid;
-			v->counted = s->limited;
+	} else {
+		if ((err = may(rq, &v->own, any ? ACCESS_VOL_ANY :
+		    ACCESS_VOL_USE, 0))) {
+			refuse(rq, err, key, &v->own, any ?
+			    "acquiring it whatever its coherency data" :
+			    "acquiring it");
+			return 1;
 		}
-		if (!any) {
-			memcpy(v->coh, coh.ptr, coh.len);
-			v->coh_len = coh.len;
-		}
-		if ((err = vol_create(v, 0)) < 0)
-			return err;
-	} else if (!v) {
-		vidx = index_volume(key);
-		if (vidx < 0)
-			return vidx;
-		v = calloc(1, sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		snprintf(v->key, sizeof(v->key), "%s", key);
-		v->hash = cfmt_volume_hash(key, strlen(key));
-		v->idx = vidx;
-		memcpy(v->coh, coh.ptr, coh.len);
-		v->coh_len = coh.len;
-		snprintf(name, sizeof(name), "I%s", key);
-		v->state = VOL_READY;
-		if (fstatat(store_cache_fd, name, &sb,
-		    AT_SYMLINK_NOFOLLOW) < 0) {
-			if (!store_writes_ok()) {
-				free(v);
+		if (v->state == VOL_FAILED) {
+			if (!store_writes_ok())
 				return -ENOBUFS;
-			}
-			/* 257 directories: counted against its maker */
-			if ((err = limit_volume_create(s->uid,
-			    s->limited)) < 0) {
-				free(v);
+			/* made again: by this uid now */
+			if ((err = vol_count(v, s)) < 0)
 				return err;
-			}
-			v->creator = s->uid;
-			v->counted = s->limited;
-			err = vol_create(v, 0);
-			rflags |= PROTO_VOLUME_CREATED;
-			store_st.volumes_created++;
-		} else {
-			fd = S_ISDIR(sb.st_mode) ?
-			    open_dir_beneath(store_cache_fd, name) : -1;
-			xl = fd >= 0 ? fgetxattr(fd, CFMT_XATTR, xb,
-			    sizeof(xb)) : -1;
-			if (fd >= 0)
-				close(fd);	/* a directory: never the last
-						   reference of anything */
-			if (any && xl >= CFMT_VOL_XATTR_HDR &&
-			    xl <= CFMT_VOL_XATTR_HDR + CFMT_MAX_AUX) {
-				v->coh_len = xl - CFMT_VOL_XATTR_HDR;
-				memcpy(v->coh, xb + CFMT_VOL_XATTR_HDR,
-				    v->coh_len);
-				err = 0;
-			} else if (xl < 0 || !cfmt_vol_matches(xb, xl,
-			    v->coh, v->coh_len)) {
-				if (!store_writes_ok()) {
-					free(v);
-					return -ENOBUFS;
-				}
-				index_drop_volume(vidx);
-				err = vol_create(v, 1);
-				store_st.volumes_invalidated++;
-				rflags |= PROTO_VOLUME_INVALIDATED;
-			} else
-				err = 0;
+			if ((err = vol_create(v, 0)) < 0)
+				return err;
 		}
-		if (err < 0) {
-			vol_uncount(v);
-			free(v);
-			return err;
-		}
-		v->next = store_vols;
-		store_vols = v;
 	}
 	id = handle_add(&s->vols, &s->nvols, v);
 	if (!id)
 		return -ENOMEM;
 	v->refs++;
+	if (rq->uid != v->own.uid)
+		v->foreign++;
 	control_client_hold(rq->client, 1);
 	proto_buf_init(&b, body, sizeof(body));
 	proto_put_u32(&b, id);
@@ -546,8 +723,9 @@ release_cookie(struct sclient *s, uint32_t id, int retire)
 	uint32_t idx;
 
 	s->objs[id - 1] = NULL;
-	/* a stale handle retires nothing: the object is another's now */
-	if (retire && h->auxgen == o->auxgen)
+	/* a stale or blind handle retires nothing: the object is not what
+	 * it acquired */
+	if (retire && h->auxgen == o->auxgen && !h->blind)
 		obj_drop(o);
 	limit_cookie_del(s->uid, s->limited, h->pinned);
 	free(h);
@@ -558,6 +736,21 @@ release_cookie(struct sclient *s, uint32_t id, int retire)
 	obj_put(o);
 }
 
+/* Forget a client's volume handle (c: the peer, for idle_timeout) and
+ * give it back to the uid's limit. */
+static void
+vol_release(struct sclient *s, uint32_t id, struct ctl_client *c)
+{
+	struct vol *v = s->vols[id - 1];
+
+	s->vols[id - 1] = NULL;
+	v->refs--;
+	if (s->uid != v->own.uid && v->foreign > 0)
+		v->foreign--;
+	limit_volume_del(s->uid, s->limited);
+	control_client_hold(c, -1);
+}
+
 static int
 h_volume_relinquish(struct ctl_req *rq)
 {
@@ -565,6 +758,7 @@ h_volume_relinquish(struct ctl_req *rq)
 	uint32_t id, flags, i;
 	char name[CFMT_MAX_VOLUME_KEY + 2];
 	struct vol *v;
+	int err;
 
 	id = proto_get_u32(&rq->body);
 	flags = proto_get_u32(&rq->body);
@@ -575,6 +769,12 @@ h_volume_relinquish(struct ctl_req *rq)
 	for (i = 0; i < s->nobjs; i++)
 		if (s->objs[i] && ((struct handle *)s->objs[i])->o->v == v)
 			return -EBUSY;
+	if ((flags & PROTO_RELINQUISH_RETIRE) && (err = may(rq, &v->own,
+	    ACCESS_VOL_WIPE, v->foreign > (rq->uid != v->own.uid)))) {
+		/* released, not retired (liblarder forgets the handle) */
+		vol_release(s, id, rq->client);
+		return refuse(rq, err, v->key, &v->own, "retiring it");
+	}
 	if (flags & PROTO_RELINQUISH_RETIRE)
 		store_idle_evict(v);
 	if ((flags & PROTO_RELINQUISH_RETIRE) && v->refs == 1 && v->objs == 0) {
@@ -586,10 +786,7 @@ h_volume_relinquish(struct ctl_req *rq)
 		v->state = VOL_FAILED;		/* remade on next acquire */
 		vol_uncount(v);
 	}
-	s->vols[id - 1] = NULL;
-	v->refs--;
-	limit_volume_del(s->uid, s->limited);
-	control_client_hold(rq->client, -1);
+	vol_release(s, id, rq->client);
 	control_reply(rq, PROTO_OK, NULL, 0, -1);
 	return 0;
 }
@@ -696,6 +893,23 @@ obj_replace(struct obj *o, const uint8_t *aux, size_t aux_len, uint64_t size)
 		(void)obj_file(o, 1);
 }
 
+/* Reply for a blind handle: no bytes, no fd, nothing to fill (its aux is
+ * not the object's and it may not replace it: access.h). */
+static void
+reply_blind(struct ctl_req *rq, const struct handle *h, uint32_t id)
+{
+	uint8_t body[32];
+	struct proto_buf b;
+
+	proto_buf_init(&b, body, sizeof(body));
+	proto_put_u32(&b, id);
+	proto_put_u32(&b, PROTO_COOKIE_NEW | PROTO_COOKIE_NO_CACHE);
+	proto_put_u32(&b, h->o->gen + 0x80000000u);	/* never the client's */
+	proto_put_u32(&b, 0);
+	proto_put_u64(&b, h->size);
+	control_reply(rq, PROTO_OK, body, b.off, -1);
+}
+
 static int
 h_cookie_acquire(struct ctl_req *rq)
 {
@@ -708,7 +922,7 @@ h_cookie_acquire(struct ctl_req *rq)
 	struct obj *o;
 	uint64_t size;
 	unsigned fan;
-	int n, any, loaded, err;
+	int n, any, loaded, canrep, canmake, blind = 0, err;
 
 	vid = proto_get_u32(&rq->body);
 	flags = proto_get_u32(&rq->body);
@@ -726,6 +940,15 @@ h_cookie_acquire(struct ctl_req *rq)
 	if (n < 0 || n > NAME_MAX)
 		return -EINVAL;
 	any = flags & PROTO_COOKIE_ANY_AUX;
+	/* the volume's policy may have changed since it was acquired */
+	if ((err = may(rq, &v->own, any ? ACCESS_OBJ_ANY : ACCESS_READ_OBJ,
+	    0)))
+		return refuse(rq, err, v->key, &v->own, any ? "acquiring an "
+		    "object whatever its aux" : "acquiring an object");
+	/* whether this peer may replace an object nobody else holds, and
+	 * make one where there is none */
+	canrep = may(rq, &v->own, ACCESS_REPLACE, 0) == 0;
+	canmake = may(rq, &v->own, ACCESS_FILL_OBJ, 0) == 0;
 	s = sclient_rq(rq);
 	if (!s)
 		return -ENOMEM;
@@ -740,15 +963,24 @@ h_cookie_acquire(struct ctl_req *rq)
 	}
 	if (!o) {
 		o = obj_new(v, name, fan);
-		if (!o)
+		if (!o) {
+			limit_cookie_del(s->uid, s->limited, size);
 			return -ENOMEM;
+		}
 		idx = obj_idx(o);
+		/* a peer that may not replace it takes it as it is on
+		 * disk, and sees it only if its aux is the object's */
 		if (v->state != VOL_READY || (idx != INDEX_NONE &&
 		    index_get_state(idx) == INDEX_CULLING))
 			loaded = 0;
 		else
-			loaded = obj_load(o, aux.ptr, aux.len, size, any);
-		if (loaded <= 0 && !any) {
+			loaded = obj_load(o, aux.ptr, aux.len, size,
+			    any || !canrep);
+		if (!canrep && !any && !(loaded == 0 && canmake))
+			blind = loaded <= 0 || o->size != size ||
+			    o->aux_len != aux.len ||
+			    memcmp(o->aux, aux.ptr, aux.len);
+		else if (loaded <= 0 && !any) {
 			memcpy(o->aux, aux.ptr, aux.len);
 			o->aux_len = aux.len;
 			o->size = size;
@@ -761,14 +993,30 @@ h_cookie_acquire(struct ctl_req *rq)
 		}
 	} else if (!any && (o->size != size || o->aux_len != aux.len ||
 	    memcmp(o->aux, aux.ptr, aux.len))) {
-		obj_replace(o, aux.ptr, aux.len, size);
+		if (may(rq, &v->own, ACCESS_REPLACE, o->refs > 0) == 0)
+			obj_replace(o, aux.ptr, aux.len, size);
+		else if (canmake && o->refs == 0 && !o->on_disk && !o->of &&
+		    o->rofd < 0 && o->map.count == 0) {
+			/* nothing there yet (a blind acquire left this):
+			 * making it is no replacement */
+			memcpy(o->aux, aux.ptr, aux.len);
+			o->aux_len = aux.len;
+			o->size = size;
+			o->auxgen++;
+		} else
+			blind = 1;	/* it sees nothing; nothing changes */
 	}
-	if (o->rofd < 0 || o->dropped)
-		rflags |= PROTO_COOKIE_NEW;
-	if (o->map.count)
+	if (blind)
+		store_st.misses++;
+	else if (o->map.count)
 		store_st.hits++;
 	else
 		store_st.misses++;
+	if (o->rofd < 0 || o->dropped)
+		rflags |= PROTO_COOKIE_NEW;
+	if (v->idx >= 0)
+		index_volume_count((uint16_t)v->idx, o->map.count ?
+		    INDEX_VOL_HITS : INDEX_VOL_MISSES);
 	h = malloc(sizeof(*h));
 	id = h ? handle_add(&s->objs, &s->nobjs, h) : 0;
 	if (!id) {
@@ -783,29 +1031,44 @@ h_cookie_acquire(struct ctl_req *rq)
 	h->pinned = size;
 	control_client_hold(rq->client, 1);
 	h->auxgen = o->auxgen;
+	h->blind = blind;
+	h->size = size;
 	store_idle_del(o);
 	o->refs++;
 	if ((idx = obj_idx(o)) != INDEX_NONE)
 		index_hit(idx, index_now());	/* a new use */
 	obj_pin(o);
-	reply_state(rq, o, id, rflags, 1);
+	if (blind)
+		reply_blind(rq, h, id);
+	else
+		reply_state(rq, o, id, rflags, 1);
 	return 0;
+}
+
+/* May rq retire (or invalidate) the object of handle h? 0 or -errno. */
+static int
+may_replace(struct ctl_req *rq, const struct handle *h)
+{
+	return may(rq, &h->o->v->own, ACCESS_REPLACE, h->o->refs > 1);
 }
 
 static int
 h_cookie_relinquish(struct ctl_req *rq)
 {
 	struct sclient *s = control_client_get(rq->client, CTL_SLOT_STORE);
+	struct handle *h;
 	uint32_t id, flags;
+	int err = 0;
 
 	id = proto_get_u32(&rq->body);
 	flags = proto_get_u32(&rq->body);
 	if (!rq->body.err && (flags & PROTO_RELINQUISH_NOREPLY)) {
 		/* the client forgot the handle already: nothing to answer,
 		 * not even an error */
-		if (store_get_handle(rq, id)) {
+		if ((h = store_get_handle(rq, id))) {
 			release_cookie(s, id, (flags &
-			    PROTO_RELINQUISH_RETIRE) && store_writes_ok());
+			    PROTO_RELINQUISH_RETIRE) && store_writes_ok() &&
+			    may_replace(rq, h) == 0);
 			control_client_hold(rq->client, -1);
 		}
 		control_done(rq);
@@ -813,10 +1076,18 @@ h_cookie_relinquish(struct ctl_req *rq)
 	}
 	if (rq->body.err)
 		return -EPROTO;
-	if (!store_get_handle(rq, id))
+	if (!(h = store_get_handle(rq, id)))
 		return -ENOENT;
 	if ((flags & PROTO_RELINQUISH_RETIRE) && !store_writes_ok())
 		flags = 0;	/* it stays; a cache may keep what it has */
+	if ((flags & PROTO_RELINQUISH_RETIRE) && (err = may_replace(rq, h))) {
+		/* released, not retired: liblarder forgets the handle */
+		struct vol *v = h->o->v;
+
+		release_cookie(s, id, 0);
+		control_client_hold(rq->client, -1);
+		return refuse(rq, err, v->key, &v->own, "retiring an object");
+	}
 	release_cookie(s, id, flags & PROTO_RELINQUISH_RETIRE);
 	control_client_hold(rq->client, -1);
 	control_reply(rq, PROTO_OK, NULL, 0, -1);
@@ -837,6 +1108,10 @@ h_cookie_refresh(struct ctl_req *rq)
 	if (!(h = store_get_handle(rq, id)))
 		return -ENOENT;
 	o = h->o;
+	if (h->blind || may(rq, &o->v->own, ACCESS_READ_OBJ, 0) < 0) {
+		reply_blind(rq, h, id);	/* or its policy changed */
+		return 0;
+	}
 	if (h->auxgen != o->auxgen) {
 		reply_stale(rq, o, id);
 		return 0;
@@ -853,6 +1128,7 @@ h_invalidate(struct ctl_req *rq)
 	uint32_t id;
 	uint64_t size;
 	struct obj *o;
+	int err;
 
 	id = proto_get_u32(&rq->body);
 	(void)proto_get_u32(&rq->body);
@@ -865,8 +1141,13 @@ h_invalidate(struct ctl_req *rq)
 	if (aux.len > CFMT_MAX_AUX)
 		return -EINVAL;
 	o = h->o;
+	if ((err = may_replace(rq, h)))
+		return refuse(rq, err, o->v->key, &o->v->own,
+		    "invalidating an object");
 	obj_replace(o, aux.ptr, aux.len, size);
 	h->auxgen = o->auxgen;		/* this handle follows the new aux */
+	h->blind = 0;
+	h->size = size;
 	reply_state(rq, o, id, PROTO_COOKIE_NEW, 0);
 	return 0;
 }
@@ -890,12 +1171,15 @@ reply_listing(struct ctl_req *rq, struct proto_buf *b, uint32_t next,
 	return 0;
 }
 
+/* LIST_VOLUMES, and with counters (LIST_VOLUME_STATS) */
 static int
-h_list_volumes(struct ctl_req *rq)
+list_volumes(struct ctl_req *rq, int counters)
 {
 	struct proto_buf b;
 	uint8_t *body;
 	uint32_t cur, count = 0, n, next = 0;
+	struct access_owner own;
+	unsigned budget = LIST_BUDGET;
 	const char *key;
 	size_t cnt_off;
 
@@ -911,19 +1195,49 @@ h_list_volumes(struct ctl_req *rq)
 	proto_put_u32(&b, 0);
 	n = index_volumes();
 	for (; cur < n; cur++) {
-		if (b.size - b.off < 2 + CFMT_MAX_VOLUME_KEY + 16) {
+		if (b.size - b.off < 2 + CFMT_MAX_VOLUME_KEY + 40 ||
+		    budget == 0) {
 			next = cur;
 			break;
 		}
 		key = index_volume_key(cur);
 		if (!key)
 			continue;
+		/* a peer sees the volumes it may list (access.h); each
+		 * costs a look at the disk, so a page looks at a bounded
+		 * number of them */
+		if (!rq->admin) {
+			budget--;
+			if (owner_of(key, &own) < 0 ||
+			    may(rq, &own, ACCESS_LIST, 0) < 0)
+				continue;
+		}
 		proto_put_str(&b, key);
 		proto_put_u64(&b, index_volume_objects(cur));
 		proto_put_u64(&b, index_volume_bytes(cur));
+		if (counters) {
+			proto_put_u64(&b, index_volume_counter(cur,
+			    INDEX_VOL_HITS));
+			proto_put_u64(&b, index_volume_counter(cur,
+			    INDEX_VOL_MISSES));
+			proto_put_u64(&b, index_volume_counter(cur,
+			    INDEX_VOL_FILLS));
+		}
 		count++;
 	}
 	return reply_listing(rq, &b, next, cnt_off, count);
+}
+
+static int
+h_list_volumes(struct ctl_req *rq)
+{
+	return list_volumes(rq, 0);
+}
+
+static int
+h_list_volume_stats(struct ctl_req *rq)
+{
+	return list_volumes(rq, 1);
 }
 
 static int
@@ -941,7 +1255,8 @@ h_list_objects(struct ctl_req *rq)
 	struct obj *o;
 	uint64_t osize;
 	uint32_t fl, budget = LIST_SCAN_MAX;
-
+	struct access_owner own;
+	int err;
 	cur = proto_get_u32(&rq->body);
 	if ((kl = get_volume_key(&rq->body, key, sizeof(key))) < 0)
 		return kl;
@@ -956,6 +1271,10 @@ h_list_objects(struct ctl_req *rq)
 	}
 	if (vidx < 0)
 		return -ENOENT;
+	if (!rq->admin && ((err = owner_of(key, &own)) < 0 ||
+	    (err = may(rq, &own, ACCESS_LIST, 0)) < 0))
+		return err == -ENOENT ? err : refuse(rq, err, key, &own,
+		    "listing its objects");
 	v = vol_find(key);
 	body = malloc(PROTO_MAX_MSG);
 	if (!body)
@@ -1059,6 +1378,7 @@ h_drop(struct ctl_req *rq)
 {
 	char vkey[CFMT_MAX_VOLUME_KEY + 1];
 	struct proto_bytes key;
+	struct access_owner own;
 	int err;
 
 	if ((err = get_volume_key(&rq->body, vkey, sizeof(vkey))) < 0)
@@ -1066,17 +1386,75 @@ h_drop(struct ctl_req *rq)
 	key = proto_get_bytes(&rq->body);
 	if (rq->body.err)
 		return -EPROTO;
-	/* one object: any peer (a client may invalidate what it caches);
-	 * a whole volume: root or admin_group (DESIGN.md) */
+	/* a whole volume: root or admin_group (DESIGN.md); one object:
+	 * also the volume's owner (access.h) */
 	if (key.len == 0 && !rq->admin) {
 		control_reply_str(rq, PROTO_EPERM, "dropping a whole volume "
 		    "needs root or admin_group");
 		return 0;
 	}
+	if (!rq->admin) {
+		if ((err = owner_of(vkey, &own)) < 0)
+			return err;
+		if ((err = may(rq, &own, ACCESS_DROP_OBJ, 0)) < 0)
+			return refuse(rq, err, vkey, &own, "dropping an "
+			    "object (root, admin_group or the volume's "
+			    "owner)");
+	}
 	err = store_drop(vkey, key.ptr, key.len);
 	if (err < 0)
 		return err;
 	control_reply_str(rq, PROTO_OK, "dropped");
+	return 0;
+}
+
+/* VOLUME_ACCESS: a volume's owner and policy; its owner or an admin may
+ * set the policy (access.h). */
+static int
+h_volume_access(struct ctl_req *rq)
+{
+	char key[CFMT_MAX_VOLUME_KEY + 1];
+	struct access_owner own;
+	struct proto_buf b;
+	uint8_t body[16];
+	uint32_t op, pol;
+	struct vol *v;
+	int err;
+
+	if ((err = get_volume_key(&rq->body, key, sizeof(key))) < 0)
+		return err;
+	op = proto_get_u32(&rq->body);
+	pol = proto_get_u32(&rq->body);
+	if (rq->body.err)
+		return -EPROTO;
+	if (op > PROTO_ACCESS_SET || (op == PROTO_ACCESS_SET &&
+	    pol >= ACCESS_POLICY_MAX))
+		return -EINVAL;
+	if ((err = owner_of(key, &own)) < 0)
+		return err;
+	if ((err = may(rq, &own, op == PROTO_ACCESS_SET ? ACCESS_VOL_POLICY :
+	    ACCESS_LIST, 0)) < 0)
+		return refuse(rq, err, key, &own, op == PROTO_ACCESS_SET ?
+		    "setting its access policy (root, admin_group or the "
+		    "volume's owner)" : "reading its access policy");
+	if (op == PROTO_ACCESS_SET) {
+		if (!store_writes_ok())
+			return -ENOBUFS;
+		own.policy = pol;
+		own.origin = ACCESS_RECORD;	/* root's when it had none */
+		if ((err = owner_queue(key, &own)) < 0)
+			return err;
+		if ((v = vol_find(key)) != NULL) {
+			v->own.policy = own.policy;
+			v->own.origin = ACCESS_RECORD;
+		}
+	}
+	proto_buf_init(&b, body, sizeof(body));
+	proto_put_u32(&b, (uint32_t)own.uid);
+	proto_put_u32(&b, own.policy);
+	proto_put_u32(&b, access_effective(&own, access_dflt));
+	proto_put_u32(&b, own.origin);
+	control_reply(rq, PROTO_OK, body, b.off, -1);
 	return 0;
 }
 
@@ -1088,15 +1466,12 @@ on_disconnect(struct ctl_client *c, void *p)
 	struct sclient *s = p;
 	uint32_t i;
 
-	(void)c;
 	for (i = 0; i < s->nobjs; i++)
 		if (s->objs[i])
 			release_cookie(s, i + 1, 0);
 	for (i = 0; i < s->nvols; i++)
-		if (s->vols[i]) {
-			((struct vol *)s->vols[i])->refs--;
-			limit_volume_del(s->uid, s->limited);
-		}
+		if (s->vols[i])
+			vol_release(s, i + 1, c);
 	free(s->objs);
 	free(s->vols);
 	free(s);
@@ -1116,6 +1491,8 @@ store_ops_init(void)
 	control_register(PROTO_INVALIDATE, h_invalidate, 0);
 	control_register(PROTO_LIST_VOLUMES, h_list_volumes, 0);
 	control_register(PROTO_LIST_OBJECTS, h_list_objects, 0);
+	control_register(PROTO_LIST_VOLUME_STATS, h_list_volume_stats, 0);
 	control_register(PROTO_DROP, h_drop, 0);	/* checks admin itself */
+	control_register(PROTO_VOLUME_ACCESS, h_volume_access, 0);
 	control_on_disconnect(CTL_SLOT_STORE, on_disconnect);
 }

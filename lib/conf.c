@@ -70,6 +70,7 @@ static kw_fn set_string, set_threshold, set_culltable, set_nocull,
     set_freeze_timeout, set_max_size, set_max_files, set_backend,
     set_cull_policy, set_metrics_file, set_metrics_interval, set_limit,
     set_uid_max_pinned, refused;
+static kw_fn set_client_group, set_volume_access;
 
 #define OFF(f)	offsetof(struct conf, f)
 
@@ -89,6 +90,7 @@ static const struct keyword keywords[] = {
 	    OFF(loc_brun) },
 	{ "bstop", ARG_WORDS, 1, 0, "N%", set_threshold, OFF(bstop),
 	    OFF(loc_bstop) },
+	{ "client_group", ARG_WORDS, 1, 0, "GROUP", set_client_group, 0, 0 },
 	{ "cull", ARG_REFUSED, 0, 0,
 	    "it is a run-time command of /dev/cachefiles, not a setting",
 	    refused, 0, 0 },
@@ -131,6 +133,8 @@ static const struct keyword keywords[] = {
 	    set_uid_max_pinned, 0, 0 },
 	{ "uid_max_volumes", ARG_WORDS, 1, 0, "N (1 to 65535)", set_limit,
 	    OFF(uid_max_volumes), 0 },
+	{ "volume_access", ARG_WORDS, 1, 0, "none|read|fill",
+	    set_volume_access, 0, 0 },
 };
 
 #define NKEYWORDS	NELEM(keywords)
@@ -141,6 +145,7 @@ static const char *const larder_keywords[] = {
 	"max_files", "max_size", "metrics_file", "metrics_interval", "socket",
 	"admin_connections", "idle_timeout", "uid_max_connections",
 	"uid_max_cookies", "uid_max_pinned", "uid_max_volumes",
+	"client_group", "volume_access",	/* the access model */
 };
 
 static const char *const freeze_names[] = {
@@ -153,6 +158,20 @@ static const char *const backend_names[] = {
 	[CONF_BACKEND_KERNEL] = "kernel",
 	[CONF_BACKEND_AUTO] = "auto",
 };
+
+static const char *const access_names[] = {
+	[CONF_ACCESS_NONE] = "none",
+	[CONF_ACCESS_READ] = "read",
+	[CONF_ACCESS_FILL] = "fill",
+};
+
+const char *
+conf_access_str(enum conf_access a)
+{
+	if ((unsigned)a < NELEM(access_names) && access_names[a])
+		return access_names[a];
+	return "unknown";
+}
 
 static const char *const cull_policy_names[] = {
 	[CONF_CULL_S3] = "s3",
@@ -208,6 +227,7 @@ conf_defaults(struct conf *c)
 	c->uid_max_cookies = CONF_DEFAULT_UID_COOKIES;
 	c->uid_max_volumes = CONF_DEFAULT_UID_VOLUMES;
 	c->uid_max_pinned_percent = CONF_DEFAULT_UID_PINNED_PERCENT;
+	c->volume_access = CONF_ACCESS_NONE;
 }
 
 /* Parse a run of decimal digits up to end; -EINVAL or -ERANGE. */
@@ -547,18 +567,15 @@ set_socket(struct parser *p, const struct keyword *k, char **argv, int argc)
 
 /* A group name: what shadow-utils accepts, without its lax mode. */
 static void
-set_admin_group(struct parser *p, const struct keyword *k, char **argv,
-    int argc)
+set_group(struct parser *p, const char *kw, const char *s, char *out,
+    size_t outsz)
 {
-	const char *s = argv[0];
 	size_t n = strlen(s), i;
 	char q[64];
 
-	(void)k;
-	(void)argc;
-	if (n >= sizeof(p->c->admin_group)) {
-		lerror(p, "admin_group: name is too long (%zu bytes, at most %zu)",
-		    n, sizeof(p->c->admin_group) - 1);
+	if (n >= outsz) {
+		lerror(p, "%s: name is too long (%zu bytes, at most %zu)",
+		    kw, n, outsz - 1);
 		return;
 	}
 	for (i = 0; i < n; i++) {
@@ -568,11 +585,29 @@ set_admin_group(struct parser *p, const struct keyword *k, char **argv,
 		    ch == '_' || (i > 0 && ((ch >= '0' && ch <= '9') ||
 		    ch == '-' || ch == '.')) || (i > 0 && i == n - 1 && ch == '$'))
 			continue;
-		lerror(p, "admin_group: '%s' is not a valid group name",
+		lerror(p, "%s: '%s' is not a valid group name", kw,
 		    quote(q, s));
 		return;
 	}
-	memcpy(p->c->admin_group, s, n + 1);
+	memcpy(out, s, n + 1);
+}
+
+static void
+set_admin_group(struct parser *p, const struct keyword *k, char **argv,
+    int argc)
+{
+	(void)argc;
+	set_group(p, k->name, argv[0], p->c->admin_group,
+	    sizeof(p->c->admin_group));
+}
+
+static void
+set_client_group(struct parser *p, const struct keyword *k, char **argv,
+    int argc)
+{
+	(void)argc;
+	set_group(p, k->name, argv[0], p->c->client_group,
+	    sizeof(p->c->client_group));
 }
 
 /* Find s in names[]; -1 when absent. */
@@ -812,6 +847,22 @@ set_cull_policy(struct parser *p, const struct keyword *k, char **argv,
 		return;
 	}
 	p->c->cull_policy = i;
+}
+
+static void
+set_volume_access(struct parser *p, const struct keyword *k, char **argv,
+    int argc)
+{
+	int i = lookup_name(access_names, NELEM(access_names), argv[0]);
+	char q[64];
+
+	(void)argc;
+	if (i < 0) {
+		lerror(p, "volume_access: '%s' is not an access policy "
+		    "(expected: %s)", quote(q, argv[0]), k->usage);
+		return;
+	}
+	p->c->volume_access = i;
 }
 
 static void

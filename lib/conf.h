@@ -58,6 +58,14 @@ enum conf_cull_policy {
 	CONF_CULL_LRU = 1,	/* least recently used first */
 };
 
+/* volume_access: what users other than a volume's owner may do there
+ * (the numbers are daemon/access.h's enum access_policy) */
+enum conf_access {
+	CONF_ACCESS_NONE = 1,	/* default */
+	CONF_ACCESS_READ = 2,
+	CONF_ACCESS_FILL = 3,
+};
+
 /* where a keyword was set, for messages at validation time */
 struct conf_loc {
 	unsigned line;		/* 0: not set in the file (default) */
@@ -83,6 +91,8 @@ struct conf {
 	/* larder's own keywords */
 	char socket[108];		/* socket: sun_path fits 108 bytes */
 	char admin_group[64];		/* admin_group: empty = root only */
+	char client_group[64];		/* client_group: empty = admins only */
+	enum conf_access volume_access;	/* default policy of volumes */
 	enum conf_freeze freeze;
 	unsigned freeze_timeout;	/* seconds, 1..86400 */
 	uint64_t max_size;		/* bytes; 0 = unlimited */
@@ -141,6 +151,7 @@ int conf_parse_buf(const char *name, const char *buf, size_t len,
 const char *conf_freeze_str(enum conf_freeze f);
 const char *conf_backend_str(enum conf_backend b);
 const char *conf_cull_policy_str(enum conf_cull_policy p);
+const char *conf_access_str(enum conf_access a);
 
 /* Typed, bounded helpers (also used by larderctl for its arguments).
  * Each returns 0, -EINVAL (not of the form) or -ERANGE (too big, or

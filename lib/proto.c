@@ -364,6 +364,8 @@ proto_type_str(uint16_t type)
 	case PROTO_INVALIDATE: return "invalidate";
 	case PROTO_LIST_VOLUMES: return "list-volumes";
 	case PROTO_LIST_OBJECTS: return "list-objects";
+	case PROTO_VOLUME_ACCESS: return "volume-access";
+	case PROTO_LIST_VOLUME_STATS: return "list-volume-stats";
 	case PROTO_STATUS: return "status";
 	case PROTO_STATS: return "stats";
 	case PROTO_DROP: return "drop";

@@ -75,6 +75,8 @@ enum proto_type {
 	PROTO_INVALIDATE = 206,
 	PROTO_LIST_VOLUMES = 210,
 	PROTO_LIST_OBJECTS = 211,
+	PROTO_VOLUME_ACCESS = 212,
+	PROTO_LIST_VOLUME_STATS = 213,	/* LIST_VOLUMES rows + hits, misses, fills */
 
 	/* 300s: admin (status, stats and DROP of one object: any peer; the
 	 * rest, and DROP of a whole volume: root or admin_group) */
@@ -193,8 +195,28 @@ enum proto_status {
  *          (str name [the cooked on-disk name], bytes key [decoded, may be
  *           empty when the name cannot be decoded], u64 object_size,
  *           u64 disk_bytes, s64 last_use [unix seconds], u32 flags)
+ * A peer that is not an admin sees only the volumes it owns or whose
+ * access policy lets others read (larder.conf(5), ACCESS).
+ *
+ * ---- 213 LIST_VOLUME_STATS -----------------------------------------------
+ * request: u32 cursor (0 to start)
+ * reply:   u32 next_cursor (0: done), u32 count, count x
+ *          (str key, u64 objects, u64 bytes, u64 hits, u64 misses,
+ *           u64 fills [since larderd started])
+ * The same volumes as LIST_VOLUMES shows this peer.
  */
 #define PROTO_OBJECT_PINNED		0x0001
+
+/* ---- 212 VOLUME_ACCESS ---------------------------------------------------
+ * request: str volume key, u32 op (PROTO_ACCESS_GET or _SET), u32 policy
+ *          (SET: 0 default, 1 none, 2 read, 3 fill: what users other than
+ *          the owner may do; only the owner or an admin may set it)
+ * reply:   u32 owner uid, u32 policy as set (0: the config's
+ *          volume_access), u32 policy in force (1 to 3), u32 origin
+ *          (0 recorded, 1 no record: root's, 2 bad record: root's, none)
+ */
+#define PROTO_ACCESS_GET		0
+#define PROTO_ACCESS_SET		1
 
 /* ---- 300 STATUS, 301 STATS -----------------------------------------------
  * request: empty

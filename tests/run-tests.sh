@@ -12,7 +12,9 @@
 #         LARDER_VM_SUITES (default "bookworm trixie sid": kernels 6.1,
 #         6.12 and Debian's newest), then the full-system tests
 #         tests/vm/t-sys-*.sh once (a whole Debian 12, kernel 6.1); a skip
-#         counts as a failure when LARDER_REQUIRE_VM=1.
+#         counts as a failure when LARDER_REQUIRE_VM=1. A test whose
+#         header has a line "# vm-suites: SUITE..." runs only on those
+#         suites (a costly test that says the same on every kernel).
 # LARDER_TESTS_EXCLUDE="t-a.sh t-b.sh" leaves those scripts out.
 # Logs of failed tests are kept in tests/log/.
 set -u
@@ -70,6 +72,11 @@ run_scripts() {
 		sys) case ${t##*/} in t-sys-*) ;; *) continue ;; esac ;;
 		nosys) case ${t##*/} in t-sys-*) continue ;; esac ;;
 		esac
+		# "# vm-suites: bookworm": the suites a VM test runs on
+		suites=$(sed -n 's/^# vm-suites: *//p' "$t" | head -1)
+		if [ -n "$tag" ] && [ -n "$suites" ]; then
+			case " $suites " in *" $tag "*) ;; *) continue ;; esac
+		fi
 		name=$dir/${t##*/}${tag:+ [$tag]}
 		log=$logdir/${dir}-${t##*/}${tag:+-$tag}.log
 		start=$(date +%s)

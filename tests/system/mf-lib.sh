@@ -11,9 +11,14 @@
 #                             objects (larderctl put) and reading back
 #                             earlier ones (larderctl get), every call timed
 #   phase NAME                label the calls that start from now on
+#   wait_count KIND PHASE N [SECS]
+#                             wait until N calls of KIND (putok, refused,
+#                             getok) that started in PHASE have completed
+#   load_drain [SECS]         stop the clients and wait, at most SECS (60),
+#                             until each has returned from its last call
 #   load_stop                 stop the clients and wait for them
-#   load_check                fail on a slow call (> 1 s), a read that gave
-#                             wrong bytes, or an unexpected exit code
+#   load_check                fail on a read that gave wrong bytes or an
+#                             unexpected exit code; print the slowest calls
 #   verify_acked              every acknowledged object reads back intact
 #   fs_is_frozen MNT          0 if MNT's filesystem is frozen (fsfreeze -f
 #                             answers EBUSY; never blocks)
@@ -21,14 +26,17 @@
 #   status_get KEY            a value from `larderctl status`
 #   wait_log PATTERN [SECS]   wait until the daemon log has PATTERN
 #
-# "No client call takes longer than a second" is a functional requirement
-# (no call may block on a frozen filesystem), not a benchmark: a call that
-# blocked would take as long as the freeze, many seconds.
+# "No client call blocks on a frozen filesystem" is checked by order, not
+# by the clock: the tests keep the filesystem frozen until every client has
+# returned from its last call (load_drain). A call that blocked on the
+# frozen filesystem could only return after the thaw, so the drain would
+# never end. Call times are printed (load_check), never asserted: under
+# load a call that blocks on nothing can still take a second.
 
 VOL=freeze,test
 NPOOL=16
 LOADERS=""
-SLOW_MS=${SLOW_MS:-1000}
+LOAD_ROUND=0
 
 now_ms() { date +%s%3N; }
 
@@ -59,12 +67,13 @@ _load_worker() {
 		p=$((j % NPOOL))
 		key=c$id-$j
 		ph=$(cat "$T/phase" 2>/dev/null)
+		echo "put $key (phase $ph)" > "$T/inflight.$id"
 		s=$(now_ms)
 		"$LARDERCTL" -s "$SOCK" put "$VOL" "$key" "$T/pool/$p" \
 			> /dev/null 2>> "$T/err.$id"
 		rc=$?
 		d=$(( $(now_ms) - s ))
-		[ $d -le "$SLOW_MS" ] || echo "put $key took ${d} ms (phase $ph, exit $rc)" >> "$T/slow.$id"
+		echo "$d put $key (phase $ph, exit $rc)" >> "$T/times.$id"
 		case $rc in
 		0) echo "$key $p" >> "$acked"; echo "$ph" >> "$T/putok.$id" ;;
 		4) echo "$ph" >> "$T/refused.$id" ;;
@@ -74,11 +83,12 @@ _load_worker() {
 		[ "$n" -gt 0 ] || continue
 		line=$(sed -n "$(( (j * 7) % n + 1 ))p" "$acked")
 		k=${line% *} kp=${line#* }
+		echo "get $k (phase $ph)" > "$T/inflight.$id"
 		s=$(now_ms)
 		"$LARDERCTL" -s "$SOCK" get "$VOL" "$k" > "$T/got.$id" 2>> "$T/err.$id"
 		rc=$?
 		d=$(( $(now_ms) - s ))
-		[ $d -le "$SLOW_MS" ] || echo "get $k took ${d} ms (phase $ph, exit $rc)" >> "$T/slow.$id"
+		echo "$d get $k (phase $ph, exit $rc)" >> "$T/times.$id"
 		if [ $rc -ne 0 ]; then
 			echo "get $k: exit $rc (phase $ph)" >> "$T/bad.$id"
 		elif ! cmp -s "$T/got.$id" "$T/pool/$kp"; then
@@ -87,16 +97,24 @@ _load_worker() {
 			echo "$ph" >> "$T/getok.$id"
 		fi
 	done
+	rm -f "$T/inflight.$id"
+	: > "$T/done.$id"
 }
 
 load_start() {
 	rm -f "$T/stop"
 	[ -d "$T/pool" ] || pool_make
 	[ -e "$T/phase" ] || phase start
+	# each round of clients has its own ids: a second round after a
+	# thaw keeps the first round's acknowledged objects for verify_acked
+	LOAD_ROUND=$((LOAD_ROUND + 1))
+	LOAD_IDS=""
 	i=0
 	while [ $i -lt "$1" ]; do
-		_load_worker "$i" &
+		rm -f "$T/done.$LOAD_ROUND-$i"
+		_load_worker "$LOAD_ROUND-$i" &
 		LOADERS="$LOADERS $!"
+		LOAD_IDS="$LOAD_IDS $LOAD_ROUND-$i"
 		i=$((i + 1))
 	done
 	at_exit "touch '$T/stop'"
@@ -108,13 +126,40 @@ load_stop() {
 	LOADERS=""
 }
 
+# load_drain [SECS]: see the note at the top. A worker that has exited
+# leaves $T/done.ID (kill -0 would also succeed on a zombie).
+load_drain() {
+	touch "$T/stop"
+	i=0
+	for id in $LOAD_IDS; do
+		while [ ! -e "$T/done.$id" ]; do
+			i=$((i + 1))
+			if [ $i -ge $(( ${1:-60} * 10 )) ]; then
+				fail "a client call did not return within ${1:-60} s: $(cat "$T/inflight.$id" 2>/dev/null)"
+			fi
+			sleep 0.1
+		done
+	done
+	for p in $LOADERS; do wait "$p"; done
+	LOADERS=""
+}
+
+wait_count() {
+	i=0
+	while [ "$(count "$1" "$2")" -lt "$3" ]; do
+		i=$((i + 1))
+		[ $i -lt $(( ${4:-60} * 10 )) ] || return 1
+		sleep 0.1
+	done
+}
+
 # count NAME PHASE: calls of a kind (putok, refused, getok) in a phase
 count() { cat "$T"/"$1".* 2>/dev/null | grep -cx "$2"; }
 
 load_check() {
-	if cat "$T"/slow.* > "$T/slow" 2>/dev/null && [ -s "$T/slow" ]; then
-		head -20 "$T/slow"
-		fail "$(wc -l < "$T/slow") client calls took longer than ${SLOW_MS} ms"
+	if cat "$T"/times.* 2>/dev/null | sort -rn | head -3 > "$T/slowest" && [ -s "$T/slowest" ]; then
+		echo "slowest client calls (ms; printed, not asserted):"
+		sed 's/^/  /' "$T/slowest"
 	fi
 	if cat "$T"/bad.* > "$T/bad" 2>/dev/null && [ -s "$T/bad" ]; then
 		head -20 "$T/bad"; cat "$T"/err.* 2>/dev/null | sort | uniq -c | head -20

@@ -6,6 +6,8 @@
 #  - 600 idle connections: uid_max_connections (64) refuses the rest; with
 #    that limit raised past the slots, admin_connections still keeps
 #    slots for root (the old code let the 512 slots go to anyone);
+#  - 600 silent connections of a uid outside client_group (refused at
+#    its first message): 64 held, the rest closed at accept;
 #  - 100,000 cookies: uid_max_cookies refuses the rest, cheaply, and the
 #    daemon keeps serving; uid_max_volumes (handles held, and volumes
 #    made and not dropped) and uid_max_pinned likewise;
@@ -18,14 +20,14 @@
 . "$(dirname "$0")/lib.sh"
 need_root
 need_cmd mkfs.ext4 python3 setpriv prlimit timeout
-UID2=4242	# no such user: a peer that is neither root nor admin
+UID2=4242	# no such user, in client_group (nogroup): neither root nor admin
 mkfs_loop ext4 64M > /dev/null
 mkdir -p "$MNT/c"
 cp "$(dirname "$0")/adv-limits.py" "$T/adv.py"
 conf() {
 	write_conf "$T/c.conf" "dir $MNT/c" "socket $SOCK" \
-	    "backend userspace" "uid_max_cookies 1000" "uid_max_volumes 8" \
-	    "uid_max_pinned 1M" "$@"
+	    "backend userspace" "client_group nogroup" "uid_max_cookies 1000" \
+	    "uid_max_volumes 8" "uid_max_pinned 1M" "$@"
 }
 conf
 start_larderd "$T/c.conf"
@@ -34,7 +36,9 @@ chmod 0755 "$T"
 # the system's python3 by its path: root's PATH may hold a shim the
 # second uid cannot run
 PY=$(command -v /usr/bin/python3 || command -v python3)
-adv() { setpriv --reuid=$UID2 --regid=$UID2 --clear-groups "$PY" "$T/adv.py" "$SOCK" "$@"; }
+adv() { setpriv --reuid=$UID2 --regid=$UID2 --groups=65534 "$PY" "$T/adv.py" "$SOCK" "$@"; }
+# a uid outside client_group: refused by the access model
+outsider() { setpriv --reuid=4243 --regid=4243 --clear-groups "$PY" "$T/adv.py" "$SOCK" "$@"; }
 # root's status, waited for with a bound (a loaded CI machine: 10 s)
 status_in_time() {
 	timeout 10 "$LARDERCTL" -s "$SOCK" status > /dev/null ||
@@ -46,7 +50,7 @@ stat_of() { ctl --json stats | tr ',{}' '\n\n\n' | sed -n "s/^ *\"$1\": *//p"; }
 hold_conns() {	# [conns|flood] N
 	mode=conns; [ $# -eq 1 ] || { mode=$1; shift; }
 	rm -f "$T/fifo" "$T/conns.out"; mkfifo "$T/fifo"; : > "$T/conns.out"
-	adv $mode "$1" < "$T/fifo" > "$T/conns.out" &
+	${HOLD_AS:-adv} $mode "$1" < "$T/fifo" > "$T/conns.out" &
 	HOLDER=$!
 	exec 9> "$T/fifo"	# the holder holds them until this closes
 	i=0
@@ -73,6 +77,22 @@ status_in_time "uid2 holding 64 connections"
 [ "$(stat_of limits.connections_refused)" -ge 536 ] || fail "connections_refused: $(stat_of limits.connections_refused)"
 release_conns
 ok "600 idle connections of one uid: 64 taken, 536 refused, status answers"
+
+# a refused peer (not in client_group) counts as a connection of its uid
+# until it is hung up on: silent ones get 64 slots, not every free one
+r0=$(stat_of limits.connections_refused)
+HOLD_AS=outsider hold_conns flood 600
+read -r _ n _ < "$T/conns.out"
+[ "$n" -gt 64 ] || fail "outsider flood: only $n connects"
+i=0
+until [ "$(stat_of limits.connections_refused)" -ge $((r0 + n - 64)) ]; do
+	i=$((i + 1)); [ $i -lt 600 ] || fail "outsider flood: refused $(( $(stat_of limits.connections_refused) - r0 )) of $n, expected $((n - 64))"
+	sleep 0.1
+done
+c=$(stat_of control.clients)
+[ "$c" -le 65 ] || fail "outsider flood: $c peers held, expected 64 and root's"
+release_conns
+ok "$n silent connections of a uid outside client_group: 64 held, $((n - 64)) refused"
 
 conf "uid_max_connections 1000"
 ctl reload > /dev/null || fail "reload"

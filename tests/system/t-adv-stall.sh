@@ -23,11 +23,12 @@ mkdir -p "$MNT/c"
 cp "$(dirname "$0")/adv-limits.py" "$T/adv.py"
 "${CC:-cc}" -O1 -o "$T/fuse-hang" "$(dirname "$0")/fuse-hang.c" ||
     fail "cannot build fuse-hang.c"
-write_conf "$T/c.conf" "dir $MNT/c" "socket $SOCK" "backend userspace"
+write_conf "$T/c.conf" "dir $MNT/c" "socket $SOCK" "backend userspace" \
+    "client_group nogroup"
 start_larderd "$T/c.conf"
 chmod 0666 "$SOCK"
 chmod 0755 "$T"
-adv() { setpriv --reuid=$UID2 --regid=$UID2 --clear-groups "$PY" "$T/adv.py" "$SOCK" "$@"; }
+adv() { setpriv --reuid=$UID2 --regid=$UID2 --groups=65534 "$PY" "$T/adv.py" "$SOCK" "$@"; }
 status_in_time() {
 	timeout 10 "$LARDERCTL" -s "$SOCK" status > /dev/null ||
 	    fail "root's status did not answer within 10 s ($1)"
@@ -48,13 +49,13 @@ until grep -q ready "$T/fuse.out"; do
 done
 [ "$(cat "$T/fuse/f")" = hello ] || fail "the FUSE file does not read back"
 
-out=$(timeout 60 setpriv --reuid=$UID2 --regid=$UID2 --clear-groups "$PY" "$T/adv.py" "$SOCK" fdping "$T/fuse/f") ||
+out=$(timeout 60 setpriv --reuid=$UID2 --regid=$UID2 --groups=65534 "$PY" "$T/adv.py" "$SOCK" fdping "$T/fuse/f") ||
     fail "PING with a FUSE fd: $out"
 [ "$out" = 2 ] || fail "PING with a FUSE fd: status $out, expected 2 (EINVAL)"
 status_in_time "a FUSE fd on PING"
 ok "an fd on an unresponsive FUSE file attached to PING: refused, never closed by larderd"
 
-out=$(timeout 60 setpriv --reuid=$UID2 --regid=$UID2 --clear-groups "$PY" "$T/adv.py" "$SOCK" hellofd "$T/fuse/f") ||
+out=$(timeout 60 setpriv --reuid=$UID2 --regid=$UID2 --groups=65534 "$PY" "$T/adv.py" "$SOCK" hellofd "$T/fuse/f") ||
     fail "HELLO with a FUSE fd: $out"
 [ "$out" = "0 0" ] || fail "HELLO with a FUSE fd: '$out', expected status 0 and no area"
 status_in_time "a FUSE fd on HELLO"
@@ -66,7 +67,7 @@ done
 [ "$(stat_of limits.fds_closing)" = 1 ] || fail "fds_closing: $(stat_of limits.fds_closing), expected 1 (the hung close)"
 # two fds: refused, and both go to the closer thread (the old code
 # closed the extra one on the loop, and hung there)
-out=$(timeout 60 setpriv --reuid=$UID2 --regid=$UID2 --clear-groups "$PY" "$T/adv.py" "$SOCK" hellofd "$T/fuse/f" 2) ||
+out=$(timeout 60 setpriv --reuid=$UID2 --regid=$UID2 --groups=65534 "$PY" "$T/adv.py" "$SOCK" hellofd "$T/fuse/f" 2) ||
     fail "HELLO with two FUSE fds: $out"
 [ "$out" = "2 -1" ] || fail "HELLO with two FUSE fds: '$out', expected status 2 (EINVAL)"
 status_in_time "two FUSE fds on HELLO"
@@ -77,7 +78,7 @@ until [ "$(stat_of limits.fds_closing)" = 3 ]; do
 done
 ok "a FUSE fd offered with HELLO: closed on the closer thread, which hangs; the loop answers"
 
-out=$(timeout 300 setpriv --reuid=$UID2 --regid=$UID2 --clear-groups "$PY" "$T/adv.py" "$SOCK" extents 4095 200) ||
+out=$(timeout 300 setpriv --reuid=$UID2 --regid=$UID2 --groups=65534 "$PY" "$T/adv.py" "$SOCK" extents 4095 200) ||
     fail "extents: $out"
 # the 4,095 make the map; past its cap a 1-byte fill is the smallest
 # extent, forgotten at once, so not acknowledged (any status but a hang)
@@ -87,7 +88,7 @@ set -- $out
 status_in_time "4,295 1-byte fills"
 ok "a 4,095-extent map and 1-byte fills past it ($out): done, the daemon answers"
 
-out=$(timeout 300 setpriv --reuid=$UID2 --regid=$UID2 --clear-groups "$PY" "$T/adv.py" "$SOCK" flip 300) ||
+out=$(timeout 300 setpriv --reuid=$UID2 --regid=$UID2 --groups=65534 "$PY" "$T/adv.py" "$SOCK" flip 300) ||
     fail "flip: $out"
 case $out in
 "ok "*) ;;

@@ -24,7 +24,7 @@ while [ $i -lt 100 ]; do
 done
 phase after
 fs_takes_writes "$mnt" || fail "frozen after the cycles"
-sleep 1
+wait_count putok after 4 60 || fail "no fill after the cycles"
 load_stop
 load_check
 n=$(count putok after); [ "$n" -gt 0 ] || fail "no fill after the cycles"

@@ -3,9 +3,10 @@
 # t-freeze-defer.sh: `freeze defer` under load, on ext4 and xfs.
 # `larderctl freeze --fs` answers ready and the filesystem is really frozen
 # (by larderd: no fsfreeze -u needed); while it is, every read returns its
-# bytes, fills are refused (exit 4) and no client call takes more than a
-# second; after `larderctl thaw` fills work again and every acknowledged
-# object is intact.
+# bytes, fills are refused (exit 4) and no client call blocks on it (every
+# client returns from its last call while it is still frozen); after
+# `larderctl thaw` fills work again and every acknowledged object is
+# intact.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/mf-lib.sh"
 need_root
@@ -14,12 +15,12 @@ need_cmd fsfreeze mkfs.ext4 mkfs.xfs
 for fstype in ext4 xfs; do
 	mkfs_mnt $fstype 320M; mnt=$MNT
 	conf_for "$mnt" "freeze defer" "freeze_timeout 60"
-	rm -f "$T"/acked.* "$T"/putok.* "$T"/getok.* "$T"/refused.* "$T"/slow.* "$T"/bad.*
+	rm -f "$T"/acked.* "$T"/putok.* "$T"/getok.* "$T"/refused.* "$T"/times.* "$T"/done.* "$T"/bad.*
 	DAEMON_LOG=$T/larderd-$fstype.log
 	start_larderd "$T/larder.conf"
 	phase before
 	load_start 4
-	sleep 2
+	wait_count putok before 4 60 || fail "$fstype: no fill completed before the freeze"
 
 	s=$(now_ms)
 	out=$(ctl freeze --fs 2>&1) || fail "$fstype: freeze --fs: exit $?: $out"
@@ -31,7 +32,10 @@ for fstype in ext4 xfs; do
 	[ "$st" = deferred ] || fail "$fstype: freeze.state is '$st', not deferred"
 	[ "$(status_get freeze.fs_frozen_by_larderd)" = yes ] || fail "$fstype: status does not say larderd froze the fs"
 	[ -n "$(status_get freeze.by_pid)" ] || fail "$fstype: status does not say who asked"
-	sleep 3
+	wait_count getok frozen 4 60 || fail "$fstype: no read succeeded while frozen"
+	wait_count refused frozen 4 60 || fail "$fstype: no fill was refused while frozen"
+	# every client returns while the filesystem is still frozen
+	load_drain 60
 	fs_is_frozen "$mnt" || fail "$fstype: filesystem thawed during the freeze"
 	# a second freeze joins the first
 	out=$(ctl freeze --fs 2>&1) || fail "$fstype: second freeze: exit $?: $out"
@@ -42,12 +46,10 @@ for fstype in ext4 xfs; do
 	phase thawed
 	fs_takes_writes "$mnt" || fail "$fstype: filesystem still frozen after thaw"
 	[ "$(status_get freeze.state)" = running ] || fail "$fstype: not running after thaw"
-	sleep 2
+	load_start 4
+	wait_count putok thawed 4 60 || fail "$fstype: no fill worked after thaw"
 	load_stop
 	load_check
-	n=$(count getok frozen); [ "$n" -gt 0 ] || fail "$fstype: no read succeeded while frozen"
-	n=$(count refused frozen); [ "$n" -gt 0 ] || fail "$fstype: no fill was refused while frozen"
-	n=$(count putok thawed); [ "$n" -gt 0 ] || fail "$fstype: no fill worked after thaw"
 	echo "$fstype: while frozen: $(count getok frozen) reads ok, $(count refused frozen) fills refused, $(count putok frozen) acked; after thaw $(count putok thawed) fills ok"
 	verify_acked
 	grep -q "thawed on request" "$DAEMON_LOG" || fail "$fstype: log does not say 'thawed on request'"

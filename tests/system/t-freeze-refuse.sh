@@ -13,7 +13,7 @@ conf_for "$mnt" "freeze refuse"
 start_larderd "$T/larder.conf"
 phase before
 load_start 3
-sleep 1
+wait_count putok before 2 60 || fail "no fill completed before the freeze"
 out=$(ctl freeze --fs 2>&1)
 rc=$?
 echo "freeze --fs: exit $rc: $out"
@@ -22,7 +22,7 @@ case $out in *refuse*) ;; *) fail "no reason given: $out" ;; esac
 phase refused
 fs_takes_writes "$mnt" || fail "filesystem frozen although larder refused"
 [ "$(status_get freeze.state)" = running ] || fail "state changed after a refused freeze"
-sleep 2
+wait_count putok refused 4 60 || fail "no fill worked after the refused freeze"
 out=$(ctl thaw 2>&1) || fail "thaw after a refused freeze: exit $?: $out"
 case $out in *refused*) ;; *) fail "thaw after refusal did not say so: $out" ;; esac
 load_stop

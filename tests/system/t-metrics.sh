@@ -14,6 +14,10 @@
 #     again;
 #   - a reload with another metrics_file removes the old file, writes the
 #     new one; a stop removes it;
+#   - histograms (acquire, read, fill, cull pass) parse as histograms
+#     (cumulative buckets, +Inf = _count), per-volume hits, misses and
+#     fills are there, and a get and a put move them by exactly what they
+#     did; a cull moves the cull pass count;
 #   - `larderctl top -n 3 1` prints a header and 3 lines, --json 2 objects.
 . "$(dirname "$0")/lib.sh"
 need_root
@@ -63,8 +67,21 @@ for f in fams:
         errs.append('%s: no larder_ prefix' % f.name)
     if not f.documentation:
         errs.append('%s: no HELP' % f.name)
-    if f.type not in ('counter', 'gauge', 'unknown'):
+    if f.type not in ('counter', 'gauge', 'histogram', 'unknown'):
         errs.append('%s: type %s' % (f.name, f.type))
+    if f.type == 'histogram':
+        if not f.name.endswith('_seconds'):
+            errs.append('histogram %s: no unit (_seconds)' % f.name)
+        b = [(float(s.labels['le']), s.value) for s in f.samples
+             if s.name == f.name + '_bucket']
+        cnt = [s.value for s in f.samples if s.name == f.name + '_count']
+        sm = [s.value for s in f.samples if s.name == f.name + '_sum']
+        if len(b) < 2 or b[-1][0] != float('inf') or len(cnt) != 1 or len(sm) != 1:
+            errs.append('histogram %s: not buckets + Inf + _sum + _count' % f.name)
+        elif [x[0] for x in b] != sorted(x[0] for x in b) or \
+                any(b[i][1] > b[i + 1][1] for i in range(len(b) - 1)) or \
+                b[-1][1] != cnt[0] or sm[0] < 0:
+            errs.append('histogram %s: buckets not cumulative or +Inf != count' % f.name)
     if f.type == 'unknown':
         print('note: %s has no known type (a key metrics.c does not map)' % f.name)
     for s in f.samples:
@@ -119,10 +136,61 @@ grep -q '^larder_volume_bytes{volume="q\\"uo\\\\te"} ' "$T/ctl.prom" ||
 	fail "label not escaped as the format says: $(grep volume_bytes "$T/ctl.prom")"
 ok "stats --prometheus parses, values and escaping right"
 
+# histograms and per-volume counters: there, and moving by what is done
+# val FILE SAMPLE: the value of one sample (as check.py spells it)
+val() {
+	$PY - "$1" "$2" <<'PYEOF'
+import sys
+from prometheus_client.parser import text_string_to_metric_families
+for f in text_string_to_metric_families(open(sys.argv[1]).read()):
+    for s in f.samples:
+        k = s.name + ''.join('{%s=%s}' % kv for kv in sorted(s.labels.items()))
+        if k == sys.argv[2]:
+            print(int(s.value))
+            sys.exit(0)
+sys.exit(1)
+PYEOF
+}
+for h in acquire read fill cull_pass; do
+	grep -q "^# TYPE larder_${h}_duration_seconds histogram\$" "$T/ctl.prom" ||
+		fail "no histogram larder_${h}_duration_seconds"
+done
+grep -q '^larder_acquire_duration_seconds_bucket{le="0.00005"} ' "$T/ctl.prom" ||
+	fail "acquire buckets: $(grep acquire_duration "$T/ctl.prom")"
+ctl_prom "$T/h0.prom" 'larder_acquire_duration_seconds_count=>4' \
+	'larder_fill_duration_seconds_count=>3' \
+	'larder_volume_fills_total{volume=a,b}=>2' \
+	'larder_volume_fills_total{volume=q"uo\te}=>1' \
+	'larder_volume_hits_total{volume=a,b}=>1' \
+	'larder_volume_misses_total{volume=a,b}=>2' ||
+	fail "histograms, volume counters: $(cat "$T/h0.prom.check"; grep -e _duration_ -e volume_ "$T/h0.prom")"
+a0=$(val "$T/h0.prom" larder_acquire_duration_seconds_count) || fail "no acquire count"
+f0=$(val "$T/h0.prom" larder_fill_duration_seconds_count) || fail "no fill count"
+vh0=$(val "$T/h0.prom" 'larder_volume_hits_total{volume=a,b}') || fail "no a,b hits"
+vm0=$(val "$T/h0.prom" 'larder_volume_misses_total{volume=a,b}') || fail "no a,b misses"
+qf0=$(val "$T/h0.prom" 'larder_volume_fills_total{volume=q"uo\te}') || fail "no fills"
+# one get of a cached object: one acquire, one hit in a,b, no fill
+ctl get 'a,b' k1 > /dev/null || fail "get a,b k1"
+# one put of a new object in q"uo\te: one acquire, a miss there, a fill
+printf 'five' | ctl put 'q"uo\te' k5 || fail "put k5"
+ctl stats --prometheus > "$T/h1.prom" || fail "stats --prometheus"
+check "$T/h1.prom" > "$T/h1.check" || fail "h1: $(cat "$T/h1.check")"
+a1=$(val "$T/h1.prom" larder_acquire_duration_seconds_count)
+f1=$(val "$T/h1.prom" larder_fill_duration_seconds_count)
+vh1=$(val "$T/h1.prom" 'larder_volume_hits_total{volume=a,b}')
+vm1=$(val "$T/h1.prom" 'larder_volume_misses_total{volume=a,b}')
+qf1=$(val "$T/h1.prom" 'larder_volume_fills_total{volume=q"uo\te}')
+[ "$a1" = $((a0 + 2)) ] || fail "acquires $a0 -> $a1, not +2"
+[ "$f1" = $((f0 + 1)) ] || fail "fills $f0 -> $f1, not +1"
+[ "$vh1" = $((vh0 + 1)) ] && [ "$vm1" = "$vm0" ] ||
+	fail "a,b hits $vh0 -> $vh1 (+1?), misses $vm0 -> $vm1 (=?)"
+[ "$qf1" = $((qf0 + 1)) ] || fail "q\"uo fills $qf0 -> $qf1, not +1"
+ok "histograms (acquire $a1, fill $f1) and volume counters move by what was done"
+
 # the file larderd writes: there, parsed, and rewritten
 wait_for 20 test -f "$prom" || fail "no $prom after 20 s"
 [ "$(stat -c %a "$prom")" = 644 ] || fail "$prom mode $(stat -c %a "$prom")"
-wait_for 20 check "$prom" larder_objects=3 \
+wait_for 20 check "$prom" larder_objects=4 \
 	'larder_volume_objects{volume=a,b}=2' \
 	'larder_metrics_file_writes_total=>0' > "$T/prom.check" ||
 	fail "$prom: $(cat "$T/prom.check" "$prom")"
@@ -157,7 +225,7 @@ wait_for 30 skipped || { fsfreeze -u "$MNT"; fail "no skipped writes while $MNT 
 ctl status > /dev/null || { fsfreeze -u "$MNT"; fail "status while the metrics fs is frozen"; }
 printf 'four' | ctl put 'a,b' k4 || { fsfreeze -u "$MNT"; fail "put while the metrics fs is frozen"; }
 fsfreeze -u "$MNT" || fail "fsfreeze -u"
-wait_for 20 check "$prom" larder_objects=4 > /dev/null ||
+wait_for 20 check "$prom" larder_objects=5 > /dev/null ||
 	fail "$prom not written after the thaw: $(cat "$prom")"
 ok "metrics fs frozen: served, writes skipped ($(ctl stats | awk '$1 == "metrics.skipped" { print $2 }')), resumed after the thaw"
 
@@ -170,7 +238,7 @@ while [ $i -lt 108 ]; do
 	[ ! -s "$T/put.err" ] || fail "put bulk$i: $(cat "$T/put.err")"
 	i=$((i + 1))
 done
-wait_for 20 ctl_prom "$T/b.prom" larder_objects=112 larder_volumes=110 larder_volumes_omitted=10 \
+wait_for 20 ctl_prom "$T/b.prom" larder_objects=113 larder_volumes=110 larder_volumes_omitted=10 \
 	larder_volumes_other_objects=10 'larder_volume_objects{volume=a,b}=3' ||
 	fail "label bound: $(cat "$T/b.prom.check")"
 [ "$(series "$T/b.prom" larder_volume_objects)" = 100 ] ||
@@ -192,8 +260,8 @@ ctl top -n 3 1 > "$T/top" || fail "top -n 3 1"
 [ "$(wc -l < "$T/top")" = 4 ] || fail "top: $(cat "$T/top")"
 head -1 "$T/top" | grep -q 'HIT%.*OBJECTS.*CULLS/s.*FREEZE' ||
 	fail "top header: $(head -1 "$T/top")"
-tail -1 "$T/top" | awk '$7 == 112 && $10 == "running" { ok = 1 } END { exit !ok }' ||
-	fail "top line (objects 112, running): $(tail -1 "$T/top")"
+tail -1 "$T/top" | awk '$7 == 113 && $10 == "running" { ok = 1 } END { exit !ok }' ||
+	fail "top line (objects 113, running): $(tail -1 "$T/top")"
 ctl --json top -n 2 1 > "$T/top.json" || fail "top --json"
 $PY -c '
 import json, sys
@@ -201,11 +269,20 @@ lines = open(sys.argv[1]).read().splitlines()
 assert len(lines) == 2, lines
 for l in lines:
     d = json.loads(l)
-    assert d["objects"] == 112 and d["freeze"] == "running", d
+    assert d["objects"] == 113 and d["freeze"] == "running", d
 ' "$T/top.json" || fail "top --json: $(cat "$T/top.json")"
 ctl top -n 0 > /dev/null 2>&1; rc=$?
 [ $rc = 2 ] || fail "top -n 0: exit $rc, not 2"
 ok "top: header and lines, --json, usage"
+
+# a cull pass is timed
+c0=$(ctl stats --prometheus | grep '^larder_cull_pass_duration_seconds_count ' | cut -d' ' -f2)
+ctl cull --bytes 1 > /dev/null || fail "cull --bytes 1"
+ctl stats --prometheus > "$T/c.prom" || fail "stats after the cull"
+c1=$(val "$T/c.prom" larder_cull_pass_duration_seconds_count)
+[ -n "$c0" ] && [ -n "$c1" ] && [ "$c1" -gt "$c0" ] ||
+	fail "cull pass histogram count $c0 -> $c1 after a cull"
+ok "cull pass histogram: count $c0 -> $c1"
 
 stop_larderd
 [ ! -e "$prom2" ] || fail "$prom2 left after the stop"

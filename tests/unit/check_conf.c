@@ -296,6 +296,8 @@ START_TEST(test_defaults)
 	ck_assert_uint_eq(c.debug, 0);
 	ck_assert_str_eq(c.socket, DEFAULT_SOCKET);
 	ck_assert_str_eq(c.admin_group, "");
+	ck_assert_str_eq(c.client_group, "");
+	ck_assert_int_eq(c.volume_access, CONF_ACCESS_NONE);
 	ck_assert_int_eq(c.freeze, CONF_FREEZE_DEFER);
 	ck_assert_uint_eq(c.freeze_timeout, 60);
 	ck_assert(c.max_size == 0);
@@ -679,6 +681,34 @@ START_TEST(test_admin_group)
 	parse_bad(D "admin_group a$b\n", 1, "not a valid group name");
 	parse_bad(D "admin_group a b\n", 1, "too many arguments");
 	parse_bad(D "admin_group\n", 1, "admin_group: missing argument");
+}
+END_TEST
+
+/* client_group: the same rules as admin_group; volume_access: a word */
+START_TEST(test_access_keywords)
+{
+	struct conf c;
+	struct msgs m;
+
+	parse_ok(D "client_group larder\n", &c, &m);
+	ck_assert_str_eq(c.client_group, "larder");
+	ck_assert_str_eq(c.admin_group, "");
+	parse_bad(D "client_group 1x\n", 1, "client_group: '1x' is not a valid"
+	    " group name");
+	parse_bad(D "client_group\n", 1, "client_group: missing argument");
+	parse_ok(D "volume_access read\n", &c, &m);
+	ck_assert_int_eq(c.volume_access, CONF_ACCESS_READ);
+	parse_ok(D "volume_access fill # others may fill\n", &c, &m);
+	ck_assert_int_eq(c.volume_access, CONF_ACCESS_FILL);
+	ck_assert_str_eq(conf_access_str(c.volume_access), "fill");
+	parse_ok(D "volume_access none\n", &c, &m);
+	ck_assert_int_eq(c.volume_access, CONF_ACCESS_NONE);
+	parse_bad(D "volume_access default\n", 1, "volume_access: 'default' "
+	    "is not an access policy (expected: none|read|fill)");
+	parse_bad(D "volume_access all\n", 1, "is not an access policy");
+	/* larder's own keywords: a file with them is not a cachefilesd.conf */
+	parse_ok(D "client_group larder\n", &c, &m);
+	ck_assert_int_eq(c.backend, CONF_BACKEND_USERSPACE);
 }
 END_TEST
 
@@ -1653,6 +1683,7 @@ conf_suite(void)
 	tcase_add_test(tc, test_debug);
 	tcase_add_test(tc, test_socket);
 	tcase_add_test(tc, test_admin_group);
+	tcase_add_test(tc, test_access_keywords);
 	tcase_add_test(tc, test_freeze);
 	tcase_add_test(tc, test_max_size_files);
 	tcase_add_test(tc, test_backend);

@@ -34,6 +34,7 @@ struct fake {
 	int enobufs;
 	int bad_status;		/* STATUS reply with a huge count */
 	int no_list;		/* no LIST_VOLUMES (a kernel-mode daemon) */
+	int old_daemon;		/* no LIST_VOLUME_STATS (before it came) */
 	/* the one object */
 	int have_obj;
 	uint64_t size;
@@ -113,12 +114,18 @@ handle(struct fake *f, int s, uint8_t *msg, int n, int rfd, uint8_t **shm,
 		proto_put_kv_u64(&b, "hits", 10);
 		proto_put_kv_u64(&b, "misses", 18446744073709551615ULL);
 		break;
+	case PROTO_LIST_VOLUME_STATS:
 	case PROTO_LIST_VOLUMES:
-		if (f->no_list) {
+		if (f->no_list || (h.type == PROTO_LIST_VOLUME_STATS &&
+		    f->old_daemon)) {
 			status = PROTO_EINVAL;
 			break;
 		}
-		/* two pages: cursor 0 -> 5 -> 0 */
+		/* two pages: cursor 0 -> 5 -> 0; 213 adds hits, misses,
+		 * fills (7, 8, 9 per volume) */
+#define COUNTS() do { if (h.type == PROTO_LIST_VOLUME_STATS) { \
+		proto_put_u64(&b, 7); proto_put_u64(&b, 8); \
+		proto_put_u64(&b, 9); } } while (0)
 		cursor = proto_get_u32(&r);
 		proto_put_u32(&b, cursor == 0 ? 5 : 0);
 		if (cursor == 0) {
@@ -126,16 +133,20 @@ handle(struct fake *f, int s, uint8_t *msg, int n, int rfd, uint8_t **shm,
 			proto_put_str(&b, "nfs,a");
 			proto_put_u64(&b, 1);
 			proto_put_u64(&b, 4096);
+			COUNTS();
 			proto_put_str(&b, "afs,b");
 			proto_put_u64(&b, 2);
 			proto_put_u64(&b, 8192);
+			COUNTS();
 		} else {
 			ck_assert_uint_eq(cursor, 5);
 			proto_put_u32(&b, 1);
 			proto_put_str(&b, "9p,c");
 			proto_put_u64(&b, 0);
 			proto_put_u64(&b, 0);
+			COUNTS();
 		}
+#undef COUNTS
 		break;
 	case PROTO_LIST_OBJECTS:
 		(void)proto_get_u32(&r);
@@ -473,6 +484,14 @@ START_TEST(test_metrics)
 	    "larder_volume_bytes{volume=\"nfs,a\"} 4096\n"
 	    "larder_volume_bytes{volume=\"9p,c\"} 0\n") != NULL);
 	ck_assert(strstr(out, "\nlarder_volumes 3\n") != NULL);
+	ck_assert(strstr(out, "larder_volume_fills_total{volume=\"9p,c\"} 9\n")
+	    != NULL);
+	/* a larderd without LIST_VOLUME_STATS: volumes without counters */
+	F.old_daemon = 1;
+	ck_assert_int_eq(ctl(NULL, 0, "-s", F.sock, "stats", "--prometheus",
+	    NULL), 0);
+	ck_assert(strstr(out, "larder_volume_bytes{volume=\"9p,c\"} 0\n"));
+	ck_assert(strstr(out, "larder_volume_hits_total") == NULL);
 	F.no_list = 1;
 	ck_assert_int_eq(ctl(NULL, 0, "-s", F.sock, "stats", "--prometheus",
 	    NULL), 0);

@@ -152,10 +152,10 @@ END_TEST
 START_TEST(test_escaping)
 {
 	struct metrics_vol v[] = {
-		{ "a\\b\"c\nd", 7, 1, 300 },
-		{ "\xc3\xa9t\xc3\xa9", 5, 1, 200 },	/* valid UTF-8 */
-		{ "x\x01y\xff", 4, 1, 100 },
-		{ "x\x02y\xfe", 4, 2, 50 },		/* renders alike */
+		{ "a\\b\"c\nd", 7, 1, 300, 0, 0, 0, 0 },
+		{ "\xc3\xa9t\xc3\xa9", 5, 1, 200, 0, 0, 0, 0 },	/* valid UTF-8 */
+		{ "x\x01y\xff", 4, 1, 100, 0, 0, 0, 0 },
+		{ "x\x02y\xfe", 4, 2, 50, 0, 0, 0, 0 },		/* renders alike */
 	};
 	char *t = render_all(NULL, 0, NULL, 0, v, NELEM(v));
 
@@ -189,7 +189,7 @@ START_TEST(test_label_bound)
 	for (i = 0; i < 150; i++) {
 		snprintf(keys[i], sizeof(keys[i]), "v%d", i);
 		v[i] = (struct metrics_vol){ keys[i], strlen(keys[i]), 1,
-		    (uint64_t)(i + 1) * 4096 };
+		    (uint64_t)(i + 1) * 4096, 1, (uint64_t)i, 0, 0 };
 		if (i < 50)
 			other += (uint64_t)(i + 1) * 4096;
 	}
@@ -202,9 +202,52 @@ START_TEST(test_label_bound)
 	ck_assert_ptr_nonnull(strstr(t, "larder_volume_bytes{volume=\"v50\"}"));
 	ck_assert_ptr_null(strstr(t, "volume=\"v49\""));
 	ck_assert_ptr_nonnull(strstr(t, "\nlarder_volumes_omitted 50\n"));
+	ck_assert_ptr_nonnull(strstr(t,
+	    "larder_volume_hits_total{volume=\"v149\"} 149\n"));
+	ck_assert_int_eq(count_lines(t, "larder_volume_fills_total{"),
+	    METRICS_MAX_VOLUMES);
+	/* 0 + 1 + ... + 49 */
+	ck_assert_ptr_nonnull(strstr(t, "\nlarder_volumes_other_hits 1225\n"));
 	snprintf(want, sizeof(want), "\nlarder_volumes_other_bytes %llu\n",
 	    (unsigned long long)other);
 	ck_assert_ptr_nonnull(strstr(t, want));
+	free(t);
+}
+END_TEST
+
+/* hist.* records: a histogram; hostile ones are left out whole. */
+START_TEST(test_histograms)
+{
+	struct metrics_kv ss[] = {
+		{ "hist.acquire.le_us.50", 21, PROTO_KV_U64, 1, NULL, 0 },
+		{ "hist.acquire.le_us.2500000", 26, PROTO_KV_U64, 3, NULL, 0 },
+		{ "hist.acquire.le_us.inf", 22, PROTO_KV_U64, 4, NULL, 0 },
+		{ "hist.acquire.sum_us", 19, PROTO_KV_U64, 1500001, NULL, 0 },
+		/* counts going down */
+		{ "hist.fill.le_us.50", 18, PROTO_KV_U64, 5, NULL, 0 },
+		{ "hist.fill.le_us.100", 19, PROTO_KV_U64, 4, NULL, 0 },
+		{ "hist.fill.le_us.inf", 19, PROTO_KV_U64, 5, NULL, 0 },
+		{ "hist.fill.sum_us", 16, PROTO_KV_U64, 5, NULL, 0 },
+		/* no +Inf */
+		{ "hist.read.le_us.50", 18, PROTO_KV_U64, 1, NULL, 0 },
+		{ "hist.read.sum_us", 16, PROTO_KV_U64, 1, NULL, 0 },
+		/* a name that is no name */
+		{ "hist.a{b.le_us.inf", 18, PROTO_KV_U64, 1, NULL, 0 },
+		{ "hist.a{b.sum_us", 15, PROTO_KV_U64, 1, NULL, 0 },
+	};
+	char *t = render_all(NULL, 0, ss, NELEM(ss), NULL, 0);
+
+	ck_assert_ptr_nonnull(strstr(t, "# TYPE larder_acquire_duration_seconds "
+	    "histogram\n"
+	    "larder_acquire_duration_seconds_bucket{le=\"0.00005\"} 1\n"
+	    "larder_acquire_duration_seconds_bucket{le=\"2.5\"} 3\n"
+	    "larder_acquire_duration_seconds_bucket{le=\"+Inf\"} 4\n"
+	    "larder_acquire_duration_seconds_sum 1.500001\n"
+	    "larder_acquire_duration_seconds_count 4\n"));
+	ck_assert_ptr_null(strstr(t, "fill"));
+	ck_assert_ptr_null(strstr(t, "read"));
+	ck_assert_ptr_null(strstr(t, "a{b"));
+	ck_assert_ptr_null(strstr(t, "larder_hist"));	/* not untyped */
 	free(t);
 }
 END_TEST
@@ -348,6 +391,7 @@ metrics_suite(void)
 	tcase_add_test(tc, test_kernel_states);
 	tcase_add_test(tc, test_escaping);
 	tcase_add_test(tc, test_label_bound);
+	tcase_add_test(tc, test_histograms);
 	tcase_add_test(tc, test_parse);
 	tcase_add_test(tc, test_conf);
 	suite_add_tcase(s, tc);

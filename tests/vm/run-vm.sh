@@ -31,6 +31,8 @@
 #   VM_WORK_DIR     kernel and initramfs cache (~/.cache/larder-vm[-SUITE])
 #   VM_MEM, VM_SMP  guest memory (1G) and CPUs (2)
 #   VM_TIMEOUT      seconds for the whole run (600)
+#   VM_BOOT_TIMEOUT seconds for the guest to reach its test script (180);
+#                   a boot that hangs before it is killed and booted again
 #   VM_SHARE        host dir exported over 9p ($PWD); VM_SHARE_TAG (hostshare),
 #                   VM_SHARE_TAG2 (hostshare2)
 #   VM_CACHE_IMG    a disk image to use (kept); empty: a new one per run
@@ -55,6 +57,7 @@ VM_SUITE=${VM_SUITE:-}
 VM_MEM=${VM_MEM:-1G}
 VM_SMP=${VM_SMP:-2}
 VM_TIMEOUT=${VM_TIMEOUT:-600}
+VM_BOOT_TIMEOUT=${VM_BOOT_TIMEOUT:-180}
 VM_SHARE=${VM_SHARE:-$PWD}
 VM_SHARE_TAG=${VM_SHARE_TAG:-hostshare}
 VM_SHARE_TAG2=${VM_SHARE_TAG2:-hostshare2}
@@ -214,15 +217,31 @@ fi
 log=${VM_LOG:-$tmp/console.log}
 quiet=quiet
 [ "$VM_VERBOSE" = 1 ] && quiet=""
-# A boot that dies before the guest script began is booted again (at most
-# 3 boots): seen with Debian's 7.2.13 under TCG, an oops in
+# A boot that dies or hangs before the guest script began is booted again
+# (at most 3 boots): seen with Debian's 7.2.13 under TCG, an oops in
 # set_next_task_fair about a second into the boot, once in some tens of
-# boots. Nothing of the test has run then, so nothing is hidden; the
+# boots, and (2026-12-06, CI rehearsal) a boot that printed nothing for
+# 300 s. Nothing of the test has run then, so nothing is hidden; the
 # guest script's own failures are never retried.
 boot=1
 while :; do
+	rm -f "$tmp/qemu.pid" "$tmp/boot-hung"
+	: > "$log"
+	# the boot watchdog: no @@VM_BEGIN@@ within VM_BOOT_TIMEOUT s
+	(
+		i=0
+		while [ $i -lt "$VM_BOOT_TIMEOUT" ]; do
+			sleep 1
+			grep -q -a '@@VM_BEGIN@@' "$log" 2>/dev/null && exit 0
+			i=$((i + 1))
+		done
+		: > "$tmp/boot-hung"
+		[ -f "$tmp/qemu.pid" ] && kill "$(cat "$tmp/qemu.pid")" 2>/dev/null
+	) &
+	wd=$!
 	set +e
 	timeout -k 5 "$VM_TIMEOUT" qemu-system-x86_64 -accel tcg,thread=multi -cpu max \
+		-pidfile "$tmp/qemu.pid" \
 		-machine pc -m "$VM_MEM" -smp "$VM_SMP" \
 		-display none -monitor none -serial stdio -no-reboot -nodefaults -net none \
 		-kernel "$VMK_IMAGE" -initrd "$tmp/initrd" \
@@ -237,6 +256,7 @@ while :; do
 			     on {print; fflush()}'
 		fi; }
 	qrc=${PIPESTATUS[0]}
+	kill $wd 2>/dev/null; wait $wd 2>/dev/null
 	set -e
 	status=$(grep -a -o '@@VM_EXIT_STATUS=[0-9]*@@' "$log" | tail -1 | tr -dc 0-9 || true)
 	say "$KVER (${VM_SUITE:-host}): $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}') s, qemu exit $qrc"
@@ -247,7 +267,13 @@ while :; do
 		exit 124
 	fi
 	if [ $boot -lt 3 ] && ! grep -q -a '@@VM_BEGIN@@' "$log"; then
-		say "the guest died before the test began (boot $boot): $(grep -a -m1 -E 'BUG|Oops|RIP:|panic' "$log" | cut -c1-120); booting again"
+		if [ -e "$tmp/boot-hung" ]; then
+			say "the guest did not reach the test in $VM_BOOT_TIMEOUT s (boot $boot); its last console lines:"
+			tail -5 "$log" >&2
+			say "booting again"
+		else
+			say "the guest died before the test began (boot $boot): $(grep -a -m1 -E 'BUG|Oops|RIP:|panic' "$log" | cut -c1-120); booting again"
+		fi
 		boot=$((boot + 1))
 		continue
 	fi

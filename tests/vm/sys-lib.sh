@@ -29,7 +29,7 @@
 # qemu-guest-agent on /dev/virtio-ports/org.qemu.guest_agent.0).
 #
 # Environment: SYS_MEM (1536M), SYS_SMP (2), SYS_TIMEOUT (seconds for the
-# whole qemu run, 900), SYS_CACHE_SIZE (256M), LARDER_VM_KEEP=1 keeps the
+# whole qemu run, 1800), SYS_CACHE_SIZE (256M), LARDER_VM_KEEP=1 keeps the
 # run dir, SYS_VERBOSE=1 prints the console log too.
 # LARDER_SYS_BACKEND=kernel|auto|userspace: for working on the tests only,
 # t-sys-kernel.sh sets that backend in /etc/larder.conf after the install
@@ -165,7 +165,7 @@ sys_run() {
 	perl "$sys_dir/sys-agent.pl" "$SYS_TMP/ctl.sock" "$SYS_TMP/qga.sock" > "$SYS_TMP/agent.log" 2>&1 &
 	SYS_AGENT_PID=$!
 	t=$(sys_t)
-	timeout -k 5 "${SYS_TIMEOUT:-900}" qemu-system-x86_64 \
+	timeout -k 5 "${SYS_TIMEOUT:-1800}" qemu-system-x86_64 \
 		-accel tcg,thread=multi -cpu max -machine pc \
 		-m "${SYS_MEM:-1536M}" -smp "${SYS_SMP:-2}" \
 		-display none -monitor none -nodefaults -net none \

@@ -86,6 +86,9 @@ stop_daemon() {
 mount_share() { mount -t 9p -o $OPTS "$VM_SHARE_TAG" $M || die "mount 9p"; }
 umount_share() { umount $M || die "umount 9p"; }
 drop() { sync; echo 3 > /proc/sys/vm/drop_caches; }
+# loop_attach FILE: a free loop device backed by FILE, its path on stdout
+# (busybox losetup has no --show)
+loop_attach() { la_d=$(losetup -f) && losetup "$la_d" "$1" && echo "$la_d"; }
 
 # reads served by the cache (kfacts.sh)
 io_rd() { kf_cache_reads; }

@@ -4,7 +4,8 @@
 # The shipped unit and the shipped /etc/larder.conf, no drop-in.
 #
 # Boot 1: install; bound; NFS 4.2 fsc and 9p cache=fscache second reads
-#         from the cache; remount,ro refused; reload; restart; watchdog
+#         from the cache; remount,ro refused; reload; restart with an NFS
+#         reader running (the fd store keeps the cache bound); watchdog
 #         (SIGSTOP); a freeze through the host's qemu-guest-agent with
 #         readers of the NFS mount; files cached for the reboot; exit 100.
 # Boot 2: bound at boot; the first reads after boot come from the cache;
@@ -136,11 +137,13 @@ boot1() {
 		larderctl status | grep -i cull
 	fi
 
+	# ---- restart keeps the cache (fd store): an NFS reader of cached
+	# files runs through it
+	restart_keeps_cache
+
 	# ---- restart comes back bound and caching
 	umount "$NFS"
-	pid0=$(larderd_pid)
-	systemctl restart larderd.service
-	if wait_until 90 restarted_from "$pid0" && wait_until 90 bound; then
+	if is_active && bound; then
 		mkfiles r 4 512
 		srcr=$(sums /srv/export 'r*')
 		echo 3 > /proc/sys/vm/drop_caches
@@ -151,7 +154,7 @@ boot1() {
 			bad "NFS mount after restart"
 		fi
 	else
-		bad "systemctl restart: not active and bound again in 90 s"
+		bad "after systemctl restart: not active and bound"
 		dump_state
 	fi
 
@@ -181,6 +184,81 @@ boot1() {
 	set_phase 2
 	say "rebooting"
 	exit 100
+}
+
+# dmesg lines of CacheFiles binding or withdrawing a cache
+registrations() { dmesg | grep -c 'CacheFiles: File cache on .* registered'; }
+withdrawals() { dmesg | grep -c 'CacheFiles: File cache on .* unregistering'; }
+rcount() { cat /run/rr.count 2>/dev/null || echo 0; }
+rcount_ge() { [ "$(rcount)" -ge "$1" ]; }
+
+# systemctl restart with an NFS reader looping over the cached n* files
+# (each pass drops the page cache, so every pass reads through fscache):
+# the new larderd adopts the bound /dev/cachefiles from the fd store, the
+# kernel never withdraws the cache (no unregistering, no new registration
+# in dmesg, a cache active in /proc/fs/fscache/caches at every sample)
+# and the reader's reads keep coming from the cache (IO rd grows)
+restart_keeps_cache() {
+	local pid0 reader sampler t0 reg0 unreg0 r0 r1 c1 j
+	mountpoint -q "$NFS" || nfs_mount || { bad "restart: NFS mount"; return; }
+	rm -f /run/rr.count /run/rr.gone
+	(
+		n=0
+		while :; do
+			for f in "$NFS"/n*; do cat "$f" > /dev/null || exit 1; done
+			echo 1 > /proc/sys/vm/drop_caches
+			n=$((n + 1)); echo "$n" > /run/rr.tmp; mv /run/rr.tmp /run/rr.count
+		done
+	) &
+	reader=$!
+	( while :; do cache_active || echo gone >> /run/rr.gone; sleep 0.1; done ) &
+	sampler=$!
+	if ! wait_until 60 rcount_ge 1; then
+		bad "restart: the NFS reader does not read"
+		kill "$reader" "$sampler"; return
+	fi
+	reg0=$(registrations) unreg0=$(withdrawals) r0=$(io_rd) pid0=$(larderd_pid)
+	t0=$(date +%s%N)
+	systemctl restart larderd.service
+	if wait_until 90 restarted_from "$pid0" && wait_until 90 bound; then
+		say "restart: larderd $pid0 -> $(larderd_pid), active in $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+	else
+		bad "restart: not active and bound again in 90 s"
+		dump_state
+	fi
+	c1=$(rcount)
+	wait_until 60 rcount_ge $((c1 + 2)) ||
+		bad "restart: the NFS reader stopped ($c1 -> $(rcount) passes)"
+	kill "$reader" "$sampler" 2>/dev/null
+	wait "$reader" "$sampler" 2>/dev/null
+	r1=$(io_rd)
+	if [ "$(withdrawals)" = "$unreg0" ] && [ "$(registrations)" = "$reg0" ] &&
+	    [ ! -s /run/rr.gone ]; then
+		ok "restart: the kernel never saw the cache go away (no unregistering or new registration in dmesg, cache active in every sample)"
+	else
+		bad "restart: cache withdrawn: unregistering $unreg0 -> $(withdrawals), registered $reg0 -> $(registrations), $(wc -l < /run/rr.gone 2>/dev/null || echo 0) samples without an active cache"
+		dmesg | grep CacheFiles | tail -5
+	fi
+	if [ "$r1" -gt "$r0" ]; then
+		ok "restart: the reader's objects kept being read from the cache (IO rd $r0 -> $r1, $(rcount) passes)"
+	else
+		bad "restart: no reads from the cache across the restart (IO rd $r0 -> $r1)"
+	fi
+	j=$(journal_larderd | grep 'handover: adopted from systemd' | tail -1)
+	case $j in
+	*cachefiles*claim*|*claim*cachefiles*)
+		case $j in *control*) ok "restart: the new larderd adopted its fds: ${j#*larderd*: }" ;;
+		*) bad "restart: control socket not adopted: $j" ;; esac ;;
+	*) bad "restart: the new larderd did not adopt the cache: '$j'"
+		journal_larderd | grep -i -e handover -e adopt | tail -8 ;;
+	esac
+	journal_larderd | grep -q 'kernel: adopted the bound cache' ||
+		bad "restart: no 'kernel: adopted the bound cache' in the journal"
+	# how the handover went, with the journal's monotonic times
+	journal_larderd | grep -e 'stopping' -e 'handover' -e 'adopted' \
+	    -e 'Stopped\|Started\|Starting' | tail -12 |
+		while IFS= read -r l; do say "  $l"; done
+	claim_held
 }
 
 freeze_test() {
