@@ -12,6 +12,14 @@
  * no longer read from, so one flooding peer cannot starve the others.
  * Replies are sent without blocking; a peer whose socket buffer is full
  * (it does not read its replies) is disconnected.
+ *
+ * No peer can stall the loop with an fd (limit.c has the rest of the
+ * limits): an fd is only ever taken with a connection's first HELLO (its
+ * header is peeked at first); any other message is received without room
+ * for fds, so the kernel drops them without our close() (a FUSE file's
+ * FLUSH can wait forever) and the message is refused. The HELLO fd is
+ * asked F_GET_SEALS before anything else: only a memfd answers that
+ * without its filesystem; any other fd goes to the closer thread.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -33,6 +41,7 @@
 #include "access.h"
 #include "config.h"
 #include "control.h"
+#include "limit.h"
 #include "handover.h"
 #include "hist.h"
 #include "log.h"
@@ -52,6 +61,10 @@ struct ctl_client {
 	gid_t gid;
 	pid_t pid;
 	int admin;
+	int counted;			/* in limit_conn_add's counts */
+	int hello_seen;			/* its one fd-bearing HELLO came */
+	unsigned held;			/* volumes and cookies it holds */
+	uint64_t last_ms;		/* when it last sent something */
 	int refused;			/* neither admin nor client (access.h) */
 	int dead;			/* disconnect pending */
 	int reading;			/* EPOLLIN armed */
@@ -59,8 +72,7 @@ struct ctl_client {
 	unsigned garbage;
 	struct rq *reqs;		/* unanswered requests */
 	void *slot[CTL_SLOT_MAX];
-	const uint8_t *shm;
-	uint64_t shm_size;
+	struct ctl_shm *shm;		/* the HELLO area, or NULL */
 };
 
 /* a request with its own copy of the message */
@@ -91,7 +103,7 @@ static struct loop_watch *listen_watch;
 static char sock_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 static gid_t admin_group = (gid_t)-1;
 static gid_t client_group = (gid_t)-1;
-static struct loop_timer *reap_timer;
+static struct loop_timer *reap_timer, *idle_timer, *accept_timer;
 static uint8_t *rxbuf, *txbuf;		/* main thread only */
 static struct log_ratelimit rl_garbage, rl_slow, rl_refused;
 
@@ -128,8 +140,37 @@ control_client_set(struct ctl_client *c, enum ctl_slot slot, void *p)
 void
 control_client_shm(struct ctl_client *c, const uint8_t **base, uint64_t *size)
 {
-	*base = c ? c->shm : NULL;
-	*size = c ? c->shm_size : 0;
+	*base = c && c->shm ? c->shm->base : NULL;
+	*size = c && c->shm ? c->shm->size : 0;
+}
+
+struct ctl_shm *
+control_client_shm_ref(struct ctl_client *c)
+{
+	if (!c || !c->shm)
+		return NULL;
+	c->shm->refs++;
+	return c->shm;
+}
+
+void
+control_shm_put(struct ctl_shm *sh)
+{
+	if (!sh || --sh->refs > 0)
+		return;
+	munmap((void *)sh->base, sh->size);
+	free(sh);
+}
+
+void
+control_client_hold(struct ctl_client *c, int delta)
+{
+	if (!c)
+		return;
+	if (delta < 0 && c->held < (unsigned)-delta)
+		c->held = 0;
+	else
+		c->held += delta;
 }
 
 unsigned
@@ -222,9 +263,9 @@ client_free(struct ctl_client *c)
 			disconnect_hooks[i](c, c->slot[i]);
 	if (c->watch)
 		loop_watch_del(c->watch);
-	if (c->shm)
-		munmap((void *)c->shm, c->shm_size);
+	control_shm_put(c->shm);	/* fills that use it keep it */
 	close(c->fd);
+	limit_conn_del(c->uid, !c->counted);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -297,7 +338,7 @@ rq_free(struct rq *r)
 	struct ctl_client *c = r->req.client;
 
 	if (r->req.fd >= 0)
-		close(r->req.fd);
+		limit_close_fd(r->req.fd);	/* never on this thread */
 	if (c) {
 		if (r->prev)
 			r->prev->next = r->next;
@@ -427,29 +468,41 @@ handle_hello(struct ctl_req *rq)
 	size = proto_get_u64(&rq->body);
 	if (rq->body.err)
 		return -EPROTO;
-	if (c->shm) {
-		munmap((void *)c->shm, c->shm_size);
-		c->shm = NULL;
-		c->shm_size = 0;
+	/* F_GET_SEALS first: it asks no filesystem, and only a memfd (shmem)
+	 * answers it; fstat, mmap and close are then safe here. Any other
+	 * fd is not looked at and is closed on the closer thread. */
+	seals = rq->fd >= 0 ? fcntl(rq->fd, F_GET_SEALS) : -1;
+	if (rq->fd >= 0 && seals < 0) {
+		limit_close_fd(rq->fd);
+		rq->fd = -1;
 	}
+	control_shm_put(c->shm);
+	c->shm = NULL;
 	/* the area must not shrink under us (SIGBUS): F_SEAL_SHRINK */
-	if (rq->fd >= 0 && size > 0 && size <= PROTO_MAX_SHM &&
-	    fstat(rq->fd, &st) == 0 && S_ISREG(st.st_mode) &&
-	    (uint64_t)st.st_size >= size &&
-	    (seals = fcntl(rq->fd, F_GET_SEALS)) >= 0 &&
-	    (seals & F_SEAL_SHRINK)) {
+	if (rq->fd >= 0 && (seals & F_SEAL_SHRINK) && size > 0 &&
+	    size <= PROTO_MAX_SHM && fstat(rq->fd, &st) == 0 &&
+	    S_ISREG(st.st_mode) && (uint64_t)st.st_size >= size) {
 		p = mmap(NULL, size, PROT_READ, MAP_SHARED, rq->fd, 0);
 		if (p != MAP_FAILED) {
-			c->shm = p;
-			c->shm_size = size;
+			c->shm = calloc(1, sizeof(*c->shm));
+			if (c->shm) {
+				c->shm->base = p;
+				c->shm->size = size;
+				c->shm->refs = 1;
+			} else
+				munmap(p, size);
 		}
 	}
 	proto_buf_init(&b, body, sizeof(body));
 	proto_put_u32(&b, PROTO_VERSION);
 	proto_put_u32(&b, PROTO_MAX_INLINE);
-	proto_put_u64(&b, c->shm_size);
+	proto_put_u64(&b, c->shm ? c->shm->size : 0);
 	proto_put_u32(&b, (uint32_t)getpid());
 	proto_put_u32(&b, PROTO_FEATURE_NOREPLY);
+	if (rq->fd >= 0) {
+		close(rq->fd);		/* a memfd: shmem has no flush */
+		rq->fd = -1;
+	}
 	control_reply(rq, PROTO_OK, body, b.off, -1);
 	return 0;
 }
@@ -526,6 +579,103 @@ control_kv(struct ctl_kv *kv)
 
 /* ---- receiving ----------------------------------------------------------- */
 
+/*
+ * Receive one message without room for fds: the kernel drops any that
+ * came with it (its own reference, never our close()). 1 in *had_fds
+ * then. The length, or -errno (-EMSGSIZE: truncated).
+ */
+static int
+recv_nofd(int sock, void *buf, size_t size, int *had_fds)
+{
+	struct iovec iov = { buf, size };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	ssize_t n;
+
+	do
+		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	*had_fds = (mh.msg_flags & MSG_CTRUNC) != 0;
+	if (mh.msg_flags & MSG_TRUNC)
+		return -EMSGSIZE;
+	return n;
+}
+
+/*
+ * Receive a HELLO with room for one fd (in *fd, or -1): more fds than fit
+ * are dropped by the kernel (MSG_CTRUNC), never closed here; with more
+ * than one, every one we got goes to the closer thread and *had_fds says
+ * the message is to be refused. The length, or -errno.
+ */
+static int
+recv_fd1(int sock, void *buf, size_t size, int *fd, int *had_fds)
+{
+	struct iovec iov = { buf, size };
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct msghdr mh = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = u.buf, .msg_controllen = sizeof(u.buf),
+	};
+	struct cmsghdr *cm;
+	size_t i, nfd;
+	ssize_t n;
+	int got;
+
+	*fd = -1;
+	do
+		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	/* the room for one fd holds two after alignment: take every one */
+	for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET ||
+		    cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		nfd = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (i = 0; i < nfd; i++) {
+			memcpy(&got, CMSG_DATA(cm) + i * sizeof(int),
+			    sizeof(int));
+			if (*fd < 0) {
+				*fd = got;
+				continue;
+			}
+			limit_close_fd(got);
+			*had_fds = 1;
+		}
+	}
+	if (*had_fds || (mh.msg_flags & (MSG_CTRUNC | MSG_TRUNC))) {
+		limit_close_fd(*fd);
+		*fd = -1;
+		if (mh.msg_flags & MSG_CTRUNC)
+			*had_fds = 1;
+		if (mh.msg_flags & MSG_TRUNC)
+			return -EMSGSIZE;
+	}
+	return n;
+}
+
+/* The type of the next message, without taking it (-errno). */
+static int
+peek_type(int sock)
+{
+	uint8_t h[PROTO_HDR_SIZE];
+	ssize_t n;
+
+	do
+		n = recv(sock, h, sizeof(h), MSG_PEEK);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	if (n < 4)
+		return 0;	/* no type: malformed, found out below */
+	return h[2] | h[3] << 8;
+}
+
 /* Handle one message; 0 to go on, -1 when the peer is gone. */
 static int
 client_one(struct ctl_client *c)
@@ -533,20 +683,29 @@ client_one(struct ctl_client *c)
 	struct proto_buf b;
 	struct proto_hdr h;
 	struct rq *r;
-	int n, fd, err;
+	int n, fd = -1, err, had_fds = 0, type;
 
-	n = proto_recv(c->fd, rxbuf, PROTO_MAX_MSG, &fd);
+	/* room for an fd only in the first HELLO */
+	type = c->hello_seen ? 0 : peek_type(c->fd);
+	if (type == PROTO_HELLO) {
+		n = recv_fd1(c->fd, rxbuf, PROTO_MAX_MSG, &fd, &had_fds);
+		c->hello_seen = 1;
+	} else if (type < 0 && type != -EAGAIN)
+		n = type;
+	else
+		n = type == -EAGAIN ? -EAGAIN :
+		    recv_nofd(c->fd, rxbuf, PROTO_MAX_MSG, &had_fds);
 	if (n == -EAGAIN)
 		return 1;
 	if (n == 0 || (n < 0 && n != -EMSGSIZE)) {
 		client_kill(c);
 		return -1;
 	}
+	c->last_ms = loop_now_ms();
 	proto_buf_init(&b, rxbuf, n < 0 ? 0 : (size_t)n);
 	if (n < 0 || proto_parse_hdr(&b, &h, n) < 0 ||
 	    (h.flags & PROTO_F_REPLY) || h.status != 0) {
-		if (fd >= 0)
-			close(fd);
+		limit_close_fd(fd);	/* never on this thread */
 		c->garbage++;
 		log_warnx_rl(&rl_garbage, "control: malformed message from "
 		    "pid %ld uid %ld", (long)c->pid, (long)c->uid);
@@ -566,8 +725,7 @@ client_one(struct ctl_client *c)
 		return c->dead ? -1 : 0;
 	}
 	if (c->refused) {
-		if (fd >= 0)
-			close(fd);
+		limit_close_fd(fd);	/* never on this thread */
 		reply_raw(c, h.type, h.seq, PROTO_EPERM, "larderd serves root, "
 		    "admin_group and client_group only");
 		client_kill(c);
@@ -575,8 +733,7 @@ client_one(struct ctl_client *c)
 	}
 	r = malloc(sizeof(*r) + n);
 	if (!r) {
-		if (fd >= 0)
-			close(fd);
+		limit_close_fd(fd);	/* never on this thread */
 		reply_raw(c, h.type, h.seq, PROTO_ENOMEM, "out of memory");
 		return c->dead ? -1 : 0;
 	}
@@ -600,7 +757,13 @@ client_one(struct ctl_client *c)
 	c->reqs = r;
 	c->outstanding++;
 
-	if (h.type >= CTL_MAX_TYPE || !handlers[h.type].fn) {
+	if (had_fds) {
+		c->garbage++;
+		if (c->garbage >= CTL_MAX_GARBAGE)
+			client_kill(c);
+		control_reply_str(&r->req, PROTO_EINVAL, "%s: fds are only "
+		    "taken with the first HELLO", proto_type_str(h.type));
+	} else if (h.type >= CTL_MAX_TYPE || !handlers[h.type].fn) {
 		control_reply_str(&r->req, PROTO_EINVAL, "unknown message "
 		    "type %u", h.type);
 	} else if (handlers[h.type].admin && !c->admin) {
@@ -648,6 +811,41 @@ on_client(int fd, uint32_t events, void *arg)
 		client_kill(c);
 }
 
+/* Close the peers that hold nothing and said nothing for idle_timeout. */
+static void
+idle_check(void *arg)
+{
+	struct ctl_client *c;
+	uint64_t now = loop_now_ms(), idle = limit_idle_ms();
+
+	(void)arg;
+	idle_timer = NULL;
+	for (c = clients; idle && c; c = c->next)
+		if (!c->dead && !c->held && !c->outstanding &&
+		    now - c->last_ms >= idle) {
+			log_debug("control: pid %ld uid %ld idle: closing",
+			    (long)c->pid, (long)c->uid);
+			limit_idle_closed();
+			client_kill(c);
+		}
+	/* once a second (a walk of at most 512 peers) while there are any:
+	 * a reload that shortens the timeout takes effect within a second */
+	if (clients)
+		idle_timer = loop_timer_add(1000, idle_check, NULL);
+}
+
+static void on_accept(int fd, uint32_t events, void *arg);
+
+/* The back-off is over: poll the listener again. */
+static void
+accept_resume(void *arg)
+{
+	(void)arg;
+	accept_timer = NULL;
+	if (listen_watch && loop_watch_mod(listen_watch, EPOLLIN) < 0)
+		log_warn("control: watch the listener again");
+}
+
 static void
 on_accept(int fd, uint32_t events, void *arg)
 {
@@ -655,31 +853,48 @@ on_accept(int fd, uint32_t events, void *arg)
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
 	enum access_role role;
-	int s, i;
+	uint64_t wait;
+	int s, i, admin, err;
 
 	(void)events;
 	(void)arg;
 	for (i = 0; i < 16; i++) {
 		s = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (s < 0) {
-			if (errno != EAGAIN && errno != EINTR &&
-			    errno != ECONNABORTED)
+			if (errno == EAGAIN || errno == EINTR ||
+			    errno == ECONNABORTED)
+				return;
+			/* out of fds: the listener stays readable, and a
+			 * level-triggered poll would spin. Stop polling it
+			 * for a while. */
+			wait = limit_accept_failed(errno);
+			if (!wait) {
 				log_warn("control: accept");
+				return;
+			}
+			if (loop_watch_mod(listen_watch, 0) == 0 &&
+			    !accept_timer)
+				accept_timer = loop_timer_add(wait,
+				    accept_resume, NULL);
 			return;
 		}
-		if (nclients >= CTL_MAX_CLIENTS) {
-			log_warnx_rl(&rl_slow, "control: too many clients "
-			    "(%u): refusing one", nclients);
-			close(s);
-			continue;
-		}
+		limit_accept_ok();
 		if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
 			log_warn("control: SO_PEERCRED");
 			close(s);
 			continue;
 		}
+		role = peer_role(s, &cred);
+		admin = role == ACCESS_ADMIN;
+		/* the last admin_connections slots are for admins only */
+		if ((err = limit_conn_add(cred.uid, admin, nclients,
+		    CTL_MAX_CLIENTS)) < 0) {
+			close(s);	/* our socket: no flush */
+			continue;
+		}
 		c = calloc(1, sizeof(*c));
 		if (!c) {
+			limit_conn_del(cred.uid, admin);
 			close(s);
 			continue;
 		}
@@ -687,9 +902,14 @@ on_accept(int fd, uint32_t events, void *arg)
 		c->uid = cred.uid;
 		c->gid = cred.gid;
 		c->pid = cred.pid;
-		role = peer_role(s, &cred);
-		c->admin = role == ACCESS_ADMIN;
+		c->admin = admin;
 		c->refused = role == ACCESS_REFUSED;
+		/* a refused peer is counted as any non-admin: it takes no
+		 * admin slot, at most uid_max_connections of its uid's, and
+		 * is let go by client_free (at its first message, or when
+		 * idle_timeout closes it) */
+		c->counted = !admin;
+		c->last_ms = loop_now_ms();
 		if (c->refused)
 			log_warnx_rl(&rl_refused, "control: pid %ld uid %ld gid "
 			    "%ld is not root nor in admin_group or client_group:"
@@ -699,6 +919,7 @@ on_accept(int fd, uint32_t events, void *arg)
 		c->watch = loop_watch_add(s, EPOLLIN, on_client, c);
 		if (!c->watch) {
 			log_warn("control: watch client");
+			limit_conn_del(cred.uid, admin);
 			close(s);
 			free(c);
 			continue;
@@ -711,6 +932,8 @@ on_accept(int fd, uint32_t events, void *arg)
 		log_debug("control: client pid %ld uid %ld%s", (long)c->pid,
 		    (long)c->uid, c->admin ? " (admin)" : c->refused ?
 		    " (refused)" : "");
+		if (!idle_timer)
+			idle_timer = loop_timer_add(1000, idle_check, NULL);
 	}
 }
 
@@ -800,6 +1023,7 @@ serve(int fd, const char *path)
 	control_register(PROTO_STATUS, handle_status, 0);
 	control_register(PROTO_STATS, handle_stats, 0);
 	control_add_stats(control_kv);
+	limit_init();
 	return 0;
 }
 
@@ -962,6 +1186,13 @@ control_close(void)
 	if (reap_timer)
 		loop_timer_cancel(reap_timer);
 	reap_timer = NULL;
+	if (idle_timer)
+		loop_timer_cancel(idle_timer);
+	idle_timer = NULL;
+	if (accept_timer)
+		loop_timer_cancel(accept_timer);
+	accept_timer = NULL;
+	limit_fini();
 	while ((p = status_providers) != NULL) {
 		status_providers = p->next;
 		free(p);
@@ -982,6 +1213,9 @@ control_stop_accepting(void)
 	if (listen_watch)
 		loop_watch_del(listen_watch);
 	listen_watch = NULL;
+	if (accept_timer)
+		loop_timer_cancel(accept_timer);
+	accept_timer = NULL;
 	/* handing over: keep it open; connects wait in its backlog for the
 	 * successor */
 	if (listen_fd >= 0 && !hand_over) {

@@ -73,6 +73,16 @@ void control_on_disconnect(enum ctl_slot slot,
 /* the shm area the peer passed with HELLO (NULL, 0 if none) */
 void control_client_shm(struct ctl_client *c, const uint8_t **base,
     uint64_t *size);
+/* The same area, kept mapped until control_shm_put (refcounted, main
+ * thread only): a worker may read it after the peer has gone. Sealed
+ * against shrinking, so reading it never faults. NULL if none. */
+struct ctl_shm {
+	const uint8_t *base;
+	uint64_t size;
+	unsigned refs;
+};
+struct ctl_shm *control_client_shm_ref(struct ctl_client *c);
+void control_shm_put(struct ctl_shm *sh);
 
 /*
  * STATUS and STATS: modules register a provider that appends key/value
@@ -113,6 +123,9 @@ void control_stop_accepting(void);
 /* A reloaded config: judge new peers with these groups; connected peers
  * keep their rights, the socket its group. */
 void control_set_groups(gid_t admin_gid, gid_t client_gid);
+/* The peer took (delta > 0) or let go of volumes or cookies: a peer that
+ * holds nothing may be closed after idle_timeout (limit.h). */
+void control_client_hold(struct ctl_client *c, int delta);
 /* number of connected peers */
 unsigned control_clients(void);
 

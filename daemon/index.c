@@ -729,11 +729,30 @@ index_volume_bytes(uint16_t vol)
 }
 
 uint32_t
+index_slots(void)
+{
+	return ix.nents;
+}
+
+uint32_t
 index_next(int vol, uint32_t *cursor)
+{
+	uint32_t budget = UINT32_MAX;
+
+	return index_next_limit(vol, cursor, &budget);
+}
+
+uint32_t
+index_next_limit(int vol, uint32_t *cursor, uint32_t *budget)
 {
 	uint32_t i;
 
 	for (i = *cursor; i < ix.nents; i++) {
+		if (*budget == 0) {
+			*cursor = i;
+			return INDEX_NONE;
+		}
+		(*budget)--;
 		if (!(ix.ents[i].flags & F_USED))
 			continue;
 		if (vol >= 0 && ent_vol(&ix.ents[i]) != (uint16_t)vol)

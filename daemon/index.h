@@ -103,6 +103,11 @@ uint64_t index_volume_counter(uint16_t vol, enum index_vol_count what);
 /* Iterate over the objects of vol (or all, vol < 0) in no particular order:
  * start with cursor 0; returns an id and sets *cursor, INDEX_NONE at end. */
 uint32_t index_next(int vol, uint32_t *cursor);
+/* The same, looking at no more than *budget slots (counted down): at
+ * INDEX_NONE, *cursor < the end means the budget ran out there. */
+uint32_t index_next_limit(int vol, uint32_t *cursor, uint32_t *budget);
+/* the slot past the last (for index_next_limit's caller) */
+uint32_t index_slots(void);
 
 /* Fill out with up to n LIVE, unpinned objects, the first to cull first
  * (the policy's order; least recently used first under LRU). Returns how

@@ -42,6 +42,7 @@
 #include "store.h"
 #if __has_include("kernel.h")
 #include "kernel.h"
+#include "limit.h"
 #define HAVE_KERNEL_MODE 1
 #endif
 
@@ -403,6 +404,7 @@ reload(char *why, size_t whysz)
 	if (!debug)
 		log_set_debug(c->debug ? 1 : 0);
 	control_set_groups(admin_gid(c), client_gid(c));
+	limit_configure(c, kernel_mode ? -1 : mount_root_fd());
 	if (kernel_mode) {
 #ifdef HAVE_KERNEL_MODE
 		kernel_reconfigure(c);
@@ -869,6 +871,7 @@ main(int argc, char **argv)
 #ifdef HAVE_KERNEL_MODE
 		/* kernel.h's order: control, freeze, then the kernel */
 		open_control(file);
+		limit_configure(conf, -1);
 		/*
 		 * Before the bind and before any thread: the kernel copies
 		 * larderd's credentials at bind (and at every re-bind after
@@ -906,6 +909,7 @@ main(int argc, char **argv)
 		fatalx("%s", err);
 	control_add_status(mount_status);
 	open_control(file);
+	limit_configure(conf, mount_root_fd());
 	/* the last privileged step is behind us, and no thread runs yet */
 	drop_caps(0);
 	if ((rc = store_init(conf, mount_root_fd())) < 0)

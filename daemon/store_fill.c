@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * store_fill.c: fills (PROTO_WRITE): a client's bytes are copied into a
- * job at once and written by the io thread into the parts of the object
+ * job (inline bytes at once, at most a message; bytes in the shared area
+ * by a copy thread of their own, holding a reference on the mapping: a
+ * fill of 256 MiB is never copied on the main thread, and the copy does
+ * not count as the io thread's write time, which the freeze code watches
+ * for stalls) and written by the io thread into the parts of the object
  * not already there (every gap); the map grows when the write is done, and
  * the answer says how many bytes from the fill's offset on the object then
  * has (never more than the map holds). Fills stuck on
@@ -41,11 +45,14 @@ struct fill {
 	unsigned nseg;
 	struct io_seg *seg;		/* the gaps: after the struct... */
 	uint8_t *data;			/* ...and their bytes after them */
+	struct ctl_shm *shm;		/* copy from here first, or NULL */
+	const uint8_t *src;		/* in shm: the byte at off */
 	unsigned sync_fails;		/* of->sync_fails when submitted */
 	int err;
 	int held;			/* the kernel may still read data */
 };
 
+static struct workq *copyq;		/* copies from the shared areas */
 static struct fill *pending_fills;
 static uint64_t pending_bytes;		/* bytes held by fills in flight */
 static struct loop_timer *fill_timer;
@@ -62,6 +69,39 @@ fill_unlink(struct fill *f)
 	if (f->next)
 		f->next->prev = f->prev;
 	f->next = f->prev = NULL;
+}
+
+static void fill_run(struct work *w);
+static void fill_done(struct work *w);
+
+/* Copy thread: the client's bytes, as they are now, into the job, so a
+ * client that changes them meanwhile changes only what it fills, never
+ * what the io sees mid-write. */
+static void
+copy_run(struct work *w)
+{
+	struct fill *f = (struct fill *)w;
+	uint8_t *to = f->data;
+	unsigned i;
+
+	for (i = 0; i < f->nseg; i++) {
+		memcpy(to, f->src + (f->seg[i].off - f->off), f->seg[i].len);
+		to += f->seg[i].len;
+	}
+}
+
+/* Main thread: copied; the area may go, the write may start. */
+static void
+copy_done(struct work *w)
+{
+	struct fill *f = (struct fill *)w;
+
+	control_shm_put(f->shm);
+	f->shm = NULL;
+	f->src = NULL;
+	f->w.run = fill_run;
+	f->w.done = fill_done;
+	io_submit(&f->w);
 }
 
 static void
@@ -294,17 +334,25 @@ h_write(struct ctl_req *rq)
 	f->seg = (struct io_seg *)(f + 1);
 	f->data = (uint8_t *)(f->seg + nseg);
 	(void)gaps(&o->map, off, len, f->seg, &total);
-	/* the job owns its bytes: copied now, from the message or the area */
+	/* the job owns its bytes: copied now from the message (at most
+	 * 64 KiB), from the area by the copy thread */
+	if ((flags & PROTO_WRITE_SHM) && copyq) {
+		f->shm = control_client_shm_ref(rq->client);
+		f->src = data;
+	}
 	total = 0;
 	for (i = 0; i < nseg; i++) {
 		gap = f->seg[i].len;
-		memcpy(f->data + total, data + (f->seg[i].off - off), gap);
+		if (!f->shm)
+			memcpy(f->data + total, data + (f->seg[i].off - off),
+			    gap);
 		f->seg[i].buf = f->data + total;
 		total += gap;
 	}
 	f->nseg = nseg;
 	f->bytes = total;
 	if (obj_file(o, 0) < 0) {
+		control_shm_put(f->shm);
 		free(f);
 		return -ENOMEM;
 	}
@@ -318,8 +366,8 @@ h_write(struct ctl_req *rq)
 	f->off = off;
 	f->len = len;
 	f->submitted = loop_now_ms();
-	f->w.run = fill_run;
-	f->w.done = fill_done;
+	f->w.run = f->shm ? copy_run : fill_run;
+	f->w.done = f->shm ? copy_done : fill_done;
 	f->next = pending_fills;
 	if (pending_fills)
 		pending_fills->prev = f;
@@ -328,7 +376,10 @@ h_write(struct ctl_req *rq)
 	if (o->v->idx >= 0)
 		index_volume_count((uint16_t)o->v->idx, INDEX_VOL_FILLS);
 	pending_bytes += total;
-	io_submit(&f->w);
+	if (f->shm)
+		workq_submit(copyq, &f->w);
+	else
+		io_submit(&f->w);
 	if (!fill_timer)
 		fill_timer = loop_timer_add(FILL_TICK_MS, fill_timer_fn, NULL);
 	return CTL_DEFERRED;
@@ -341,6 +392,9 @@ void
 store_fill_init(void)
 {
 	control_register(PROTO_WRITE, h_write, 0);
+	/* without it, fills from the area are copied here, as before */
+	if (!(copyq = workq_create("larder-copy", 1)))
+		log_warn("store: copy thread");
 }
 
 /* Stop looking at stuck fills; the peers of those in flight are gone
@@ -350,6 +404,10 @@ store_fill_fini(void)
 {
 	struct fill *f;
 
+	/* copies in flight finish and go on to the io thread, still up */
+	if (copyq)
+		workq_destroy(copyq);
+	copyq = NULL;
 	if (fill_timer)
 		loop_timer_cancel(fill_timer);
 	fill_timer = NULL;

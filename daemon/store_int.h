@@ -35,6 +35,8 @@ struct vol {
 	struct access_owner own;	/* its owner and policy (access.h) */
 	unsigned foreign;		/* handles of uids other than own.uid */
 	int coh_bad;			/* no usable coherency data on disk */
+	uid_t creator;			/* who made its directories... */
+	int counted;			/* ...if limit.h counts them */
 };
 
 struct ofile {
@@ -84,6 +86,7 @@ struct handle {
 					   object's, and it may not replace it
 					   (access.h) */
 	uint64_t size;			/* the size it was acquired with */
+	uint64_t pinned;		/* bytes counted in limit.h */
 };
 
 struct store_counters {

@@ -22,6 +22,7 @@
 #include "cull.h"
 #include "index.h"
 #include "io.h"
+#include "limit.h"
 #include "log.h"
 #include "meta.h"
 #include "proto.h"
@@ -29,13 +30,18 @@
 #include "store_int.h"
 #include "workq.h"
 
+/* index slots one LIST_OBJECTS page looks at, at most */
+#define LIST_SCAN_MAX		65536
+
 /* what one client holds (CTL_SLOT_STORE) */
 struct sclient {
-	uid_t uid;			/* the peer's (SO_PEERCRED) */
+	uid_t uid;			/* the peer's (SO_PEERCRED), whose
+					   limits it counts in */
 	void **vols;			/* struct vol * */
 	uint32_t nvols;
 	void **objs;			/* struct handle * */
 	uint32_t nobjs;
+	int limited;			/* not an admin: limit.h */
 };
 
 struct voljob {
@@ -74,6 +80,22 @@ sclient(struct ctl_client *c)
 		s = calloc(1, sizeof(*s));
 		if (s)
 			control_client_set(c, CTL_SLOT_STORE, s);
+	}
+	return s;
+}
+
+/* sclient, with whose limits it counts in (from the first request) */
+static struct sclient *
+sclient_rq(struct ctl_req *rq)
+{
+	struct sclient *s = control_client_get(rq->client, CTL_SLOT_STORE);
+
+	if (s)
+		return s;
+	s = sclient(rq->client);
+	if (s) {
+		s->uid = rq->uid;
+		s->limited = !rq->admin;
 	}
 	return s;
 }
@@ -366,6 +388,17 @@ vol_create(struct vol *v, int replace)
 	return 0;
 }
 
+/* The volume's directories went to the graveyard: its maker may make
+ * another. */
+static void
+vol_uncount(struct vol *v)
+{
+	if (v && v->counted) {
+		limit_volume_gone(v->creator);
+		v->counted = 0;
+	}
+}
+
 static void
 index_drop_volume(int vidx)
 {
@@ -387,6 +420,8 @@ vol_find(const char *key)
 }
 
 static int exists_beneath(const char *path);
+static int vol_acquire(struct ctl_req *rq, struct sclient *s,
+    uint32_t flags, const char *key, struct proto_bytes coh);
 
 /*
  * A volume not in memory yet, as it is on disk: READY with its coherency
@@ -444,17 +479,30 @@ vol_load(const char *key, int *errp)
 	return v;
 }
 
+/* A FAILED volume's directories are (re)made for s: 257 directories,
+ * counted against its maker unless they already are (limit.h). */
+static int
+vol_count(struct vol *v, struct sclient *s)
+{
+	int err;
+
+	if (v->counted)
+		return 0;
+	if ((err = limit_volume_create(s->uid, s->limited)) < 0)
+		return err;
+	v->creator = s->uid;
+	v->counted = s->limited;
+	return 0;
+}
+
 static int
 h_volume_acquire(struct ctl_req *rq)
 {
-	uint8_t body[8];
-	char key[CFMT_MAX_VOLUME_KEY + 1], name[CFMT_MAX_VOLUME_KEY + 2];
+	char key[CFMT_MAX_VOLUME_KEY + 1];
 	struct proto_bytes coh;
-	struct proto_buf b;
 	struct sclient *s;
-	struct vol *v;
-	uint32_t flags, rflags = 0, id;
-	int any, differs, err = 0;
+	uint32_t flags;
+	int err = 0;
 
 	flags = proto_get_u32(&rq->body);
 	if ((err = get_volume_key(&rq->body, key, sizeof(key))) < 0)
@@ -464,10 +512,33 @@ h_volume_acquire(struct ctl_req *rq)
 		return -EPROTO;
 	if (coh.len > CFMT_MAX_AUX)
 		return -EINVAL;
-	any = flags & PROTO_VOLUME_ANY_COHERENCY;
-	s = sclient(rq->client);
+	s = sclient_rq(rq);
 	if (!s)
 		return -ENOMEM;
+	/* counted now, given back on every way out but success (a refusal
+	 * by access.h is answered in vol_acquire, which returns 1) */
+	if ((err = limit_volume_add(s->uid, s->limited)) < 0)
+		return err;
+	err = vol_acquire(rq, s, flags, key, coh);
+	if (err != 0)
+		limit_volume_del(s->uid, s->limited);
+	return err < 0 ? err : 0;
+}
+
+/* VOLUME_ACQUIRE once the limits let it (h_volume_acquire): 0 done, 1
+ * refused by access.h (answered), or -errno. */
+static int
+vol_acquire(struct ctl_req *rq, struct sclient *s, uint32_t flags,
+    const char *key, struct proto_bytes coh)
+{
+	uint8_t body[8];
+	char name[CFMT_MAX_VOLUME_KEY + 2];
+	struct proto_buf b;
+	struct vol *v;
+	uint32_t rflags = 0, id;
+	int any, differs, err = 0;
+
+	any = flags & PROTO_VOLUME_ANY_COHERENCY;
 	v = vol_find(key);
 	if (!v && !(v = vol_load(key, &err)))
 		return err;
@@ -480,6 +551,8 @@ h_volume_acquire(struct ctl_req *rq)
 		 * maker's (access.h) */
 		if (!store_writes_ok())
 			return -ENOBUFS;
+		if ((err = vol_count(v, s)) < 0)
+			return err;
 		v->own.uid = rq->uid;
 		v->own.policy = ACCESS_DEFAULT;
 		v->own.origin = ACCESS_RECORD;
@@ -489,19 +562,27 @@ h_volume_acquire(struct ctl_req *rq)
 			v->coh_len = coh.len;
 		}
 		v->coh_bad = 0;
-		if ((err = vol_create(v, 0)) < 0)
+		if ((err = vol_create(v, 0)) < 0) {
+			vol_uncount(v);		/* nothing was made */
 			return err;
+		}
 		rflags |= PROTO_VOLUME_CREATED;
 		store_st.volumes_created++;
 	} else if (any ? v->coh_bad : differs) {
 		/* other coherency data (or none usable): the volume starts
 		 * empty, which only its owner (while no other user holds
 		 * it) or an admin may do */
-		if ((err = may(rq, &v->own, ACCESS_VOL_WIPE, v->foreign > 0)))
-			return refuse(rq, err, key, &v->own, "changing the "
+		if ((err = may(rq, &v->own, ACCESS_VOL_WIPE, v->foreign > 0))) {
+			refuse(rq, err, key, &v->own, "changing the "
 			    "coherency data");
-		if (!store_writes_ok())
+			return 1;
+		}
+		/* one remaking at a time: a client flipping the coherency
+		 * in a loop must not queue directory jobs without end */
+		if (!store_writes_ok() || v->state == VOL_CREATING)
 			return -ENOBUFS;
+		if (v->state == VOL_FAILED && (err = vol_count(v, s)) < 0)
+			return err;
 		memcpy(v->coh, coh.ptr, any ? 0 : coh.len);
 		v->coh_len = any ? 0 : coh.len;
 		v->coh_bad = 0;
@@ -513,13 +594,18 @@ h_volume_acquire(struct ctl_req *rq)
 		rflags |= PROTO_VOLUME_INVALIDATED;
 	} else {
 		if ((err = may(rq, &v->own, any ? ACCESS_VOL_ANY :
-		    ACCESS_VOL_USE, 0)))
-			return refuse(rq, err, key, &v->own, any ?
+		    ACCESS_VOL_USE, 0))) {
+			refuse(rq, err, key, &v->own, any ?
 			    "acquiring it whatever its coherency data" :
 			    "acquiring it");
+			return 1;
+		}
 		if (v->state == VOL_FAILED) {
 			if (!store_writes_ok())
 				return -ENOBUFS;
+			/* made again: by this uid now */
+			if ((err = vol_count(v, s)) < 0)
+				return err;
 			if ((err = vol_create(v, 0)) < 0)
 				return err;
 		}
@@ -527,10 +613,10 @@ h_volume_acquire(struct ctl_req *rq)
 	id = handle_add(&s->vols, &s->nvols, v);
 	if (!id)
 		return -ENOMEM;
-	s->uid = rq->uid;
 	v->refs++;
 	if (rq->uid != v->own.uid)
 		v->foreign++;
+	control_client_hold(rq->client, 1);
 	proto_buf_init(&b, body, sizeof(body));
 	proto_put_u32(&b, id);
 	proto_put_u32(&b, rflags);
@@ -641,6 +727,7 @@ release_cookie(struct sclient *s, uint32_t id, int retire)
 	 * it acquired */
 	if (retire && h->auxgen == o->auxgen && !h->blind)
 		obj_drop(o);
+	limit_cookie_del(s->uid, s->limited, h->pinned);
 	free(h);
 	o->refs--;
 	if ((idx = obj_idx(o)) != INDEX_NONE)
@@ -649,9 +736,10 @@ release_cookie(struct sclient *s, uint32_t id, int retire)
 	obj_put(o);
 }
 
-/* Forget a client's volume handle. */
+/* Forget a client's volume handle (c: the peer, for idle_timeout) and
+ * give it back to the uid's limit. */
 static void
-vol_release(struct sclient *s, uint32_t id)
+vol_release(struct sclient *s, uint32_t id, struct ctl_client *c)
 {
 	struct vol *v = s->vols[id - 1];
 
@@ -659,6 +747,8 @@ vol_release(struct sclient *s, uint32_t id)
 	v->refs--;
 	if (s->uid != v->own.uid && v->foreign > 0)
 		v->foreign--;
+	limit_volume_del(s->uid, s->limited);
+	control_client_hold(c, -1);
 }
 
 static int
@@ -682,7 +772,7 @@ h_volume_relinquish(struct ctl_req *rq)
 	if ((flags & PROTO_RELINQUISH_RETIRE) && (err = may(rq, &v->own,
 	    ACCESS_VOL_WIPE, v->foreign > (rq->uid != v->own.uid)))) {
 		/* released, not retired (liblarder forgets the handle) */
-		vol_release(s, id);
+		vol_release(s, id, rq->client);
 		return refuse(rq, err, v->key, &v->own, "retiring it");
 	}
 	if (flags & PROTO_RELINQUISH_RETIRE)
@@ -694,8 +784,9 @@ h_volume_relinquish(struct ctl_req *rq)
 		index_drop_volume(v->idx);
 		move_to_grave(name, NULL, 'V');
 		v->state = VOL_FAILED;		/* remade on next acquire */
+		vol_uncount(v);
 	}
-	vol_release(s, id);
+	vol_release(s, id, rq->client);
 	control_reply(rq, PROTO_OK, NULL, 0, -1);
 	return 0;
 }
@@ -858,9 +949,12 @@ h_cookie_acquire(struct ctl_req *rq)
 	 * make one where there is none */
 	canrep = may(rq, &v->own, ACCESS_REPLACE, 0) == 0;
 	canmake = may(rq, &v->own, ACCESS_FILL_OBJ, 0) == 0;
-	s = sclient(rq->client);
+	s = sclient_rq(rq);
 	if (!s)
 		return -ENOMEM;
+	/* before any work: a refused acquire costs one lookup */
+	if ((err = limit_cookie_add(s->uid, s->limited, size)) < 0)
+		return err;
 	fan = cfmt_fanout(key.ptr, key.len, v->hash);
 	o = obj_find(v, name);
 	if (o && o->idle && !obj_wake(o)) {
@@ -869,8 +963,10 @@ h_cookie_acquire(struct ctl_req *rq)
 	}
 	if (!o) {
 		o = obj_new(v, name, fan);
-		if (!o)
+		if (!o) {
+			limit_cookie_del(s->uid, s->limited, size);
 			return -ENOMEM;
+		}
 		idx = obj_idx(o);
 		/* a peer that may not replace it takes it as it is on
 		 * disk, and sees it only if its aux is the object's */
@@ -928,9 +1024,12 @@ h_cookie_acquire(struct ctl_req *rq)
 		/* new, or woken from the idle list (and taken off it): nobody
 		 * may hold it now, so it goes back or away */
 		obj_put(o);
+		limit_cookie_del(s->uid, s->limited, size);
 		return -ENOMEM;
 	}
 	h->o = o;
+	h->pinned = size;
+	control_client_hold(rq->client, 1);
 	h->auxgen = o->auxgen;
 	h->blind = blind;
 	h->size = size;
@@ -966,10 +1065,12 @@ h_cookie_relinquish(struct ctl_req *rq)
 	if (!rq->body.err && (flags & PROTO_RELINQUISH_NOREPLY)) {
 		/* the client forgot the handle already: nothing to answer,
 		 * not even an error */
-		if ((h = store_get_handle(rq, id)))
+		if ((h = store_get_handle(rq, id))) {
 			release_cookie(s, id, (flags &
 			    PROTO_RELINQUISH_RETIRE) && store_writes_ok() &&
 			    may_replace(rq, h) == 0);
+			control_client_hold(rq->client, -1);
+		}
 		control_done(rq);
 		return 0;
 	}
@@ -984,9 +1085,11 @@ h_cookie_relinquish(struct ctl_req *rq)
 		struct vol *v = h->o->v;
 
 		release_cookie(s, id, 0);
+		control_client_hold(rq->client, -1);
 		return refuse(rq, err, v->key, &v->own, "retiring an object");
 	}
 	release_cookie(s, id, flags & PROTO_RELINQUISH_RETIRE);
+	control_client_hold(rq->client, -1);
 	control_reply(rq, PROTO_OK, NULL, 0, -1);
 	return 0;
 }
@@ -1151,10 +1254,9 @@ h_list_objects(struct ctl_req *rq)
 	struct vol *v;
 	struct obj *o;
 	uint64_t osize;
-	uint32_t fl;
+	uint32_t fl, budget = LIST_SCAN_MAX;
 	struct access_owner own;
 	int err;
-
 	cur = proto_get_u32(&rq->body);
 	if ((kl = get_volume_key(&rq->body, key, sizeof(key))) < 0)
 		return kl;
@@ -1188,9 +1290,15 @@ h_list_objects(struct ctl_req *rq)
 			next = prev ? prev : 1;
 			break;
 		}
-		id = index_next(vidx, &cur);
-		if (id == INDEX_NONE)
+		id = index_next_limit(vidx, &cur, &budget);
+		if (id == INDEX_NONE) {
+			/* a page looks at LIST_SCAN_MAX slots at most (a
+			 * small volume among millions of objects): the
+			 * client asks again from there */
+			if (cur < index_slots())
+				next = cur;
 			break;
+		}
 		kl = cfmt_uncook_key(index_name(id), kb, sizeof(kb));
 		o = v ? obj_find(v, index_name(id)) : NULL;
 		osize = o ? o->size : index_bytes(id);
@@ -1237,6 +1345,7 @@ store_drop(const char *volume_key, const uint8_t *key, size_t key_len)
 		if (v) {
 			vol_reset_objects(v);
 			v->state = VOL_FAILED;	/* remade on next acquire */
+			vol_uncount(v);
 		}
 		if (vidx >= 0)
 			index_drop_volume(vidx);
@@ -1357,13 +1466,12 @@ on_disconnect(struct ctl_client *c, void *p)
 	struct sclient *s = p;
 	uint32_t i;
 
-	(void)c;
 	for (i = 0; i < s->nobjs; i++)
 		if (s->objs[i])
 			release_cookie(s, i + 1, 0);
 	for (i = 0; i < s->nvols; i++)
 		if (s->vols[i])
-			vol_release(s, i + 1);
+			vol_release(s, i + 1, c);
 	free(s->objs);
 	free(s->vols);
 	free(s);

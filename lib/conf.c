@@ -68,13 +68,16 @@ struct parser {
 static kw_fn set_string, set_threshold, set_culltable, set_nocull,
     set_resume, set_debug, set_socket, set_admin_group, set_freeze,
     set_freeze_timeout, set_max_size, set_max_files, set_backend,
-    set_cull_policy, set_metrics_file, set_metrics_interval, refused;
+    set_cull_policy, set_metrics_file, set_metrics_interval, set_limit,
+    set_uid_max_pinned, refused;
 static kw_fn set_client_group, set_volume_access;
 
 #define OFF(f)	offsetof(struct conf, f)
 
 /* Sorted by name (strcmp): found with bsearch. check_conf tests the order. */
 static const struct keyword keywords[] = {
+	{ "admin_connections", ARG_WORDS, 1, 0, "N (0 to 256)", set_limit,
+	    OFF(admin_connections), 0 },
 	{ "admin_group", ARG_WORDS, 1, 0, "GROUP", set_admin_group, 0, 0 },
 	{ "backend", ARG_WORDS, 1, 0, "userspace|kernel|auto", set_backend,
 	    0, 0 },
@@ -105,6 +108,8 @@ static const struct keyword keywords[] = {
 	    OFF(loc_frun) },
 	{ "fstop", ARG_WORDS, 1, 0, "N%", set_threshold, OFF(fstop),
 	    OFF(loc_fstop) },
+	{ "idle_timeout", ARG_WORDS, 1, 0, "SECONDS (0 to 86400)", set_limit,
+	    OFF(idle_timeout), 0 },
 	{ "inuse", ARG_REFUSED, 0, 0,
 	    "it is a run-time command of /dev/cachefiles, not a setting",
 	    refused, 0, 0 },
@@ -120,6 +125,14 @@ static const struct keyword keywords[] = {
 	{ "secctx", ARG_REST, 0, 0, "LABEL", set_string, OFF(secctx), 0 },
 	{ "socket", ARG_REST, 0, 0, "PATH", set_socket, 0, 0 },
 	{ "tag", ARG_REST, 0, 0, "NAME", set_string, OFF(tag), 0 },
+	{ "uid_max_connections", ARG_WORDS, 1, 0, "N (1 to 65536)", set_limit,
+	    OFF(uid_max_connections), 0 },
+	{ "uid_max_cookies", ARG_WORDS, 1, 0, "N (1 to 1048576)", set_limit,
+	    OFF(uid_max_cookies), 0 },
+	{ "uid_max_pinned", ARG_WORDS, 1, 0, "SIZE[K|M|G|T] or N%",
+	    set_uid_max_pinned, 0, 0 },
+	{ "uid_max_volumes", ARG_WORDS, 1, 0, "N (1 to 65535)", set_limit,
+	    OFF(uid_max_volumes), 0 },
 	{ "volume_access", ARG_WORDS, 1, 0, "none|read|fill",
 	    set_volume_access, 0, 0 },
 };
@@ -130,6 +143,8 @@ static const struct keyword keywords[] = {
 static const char *const larder_keywords[] = {
 	"admin_group", "backend", "cull_policy", "freeze", "freeze_timeout",
 	"max_files", "max_size", "metrics_file", "metrics_interval", "socket",
+	"admin_connections", "idle_timeout", "uid_max_connections",
+	"uid_max_cookies", "uid_max_pinned", "uid_max_volumes",
 	"client_group", "volume_access",	/* the access model */
 };
 
@@ -206,6 +221,12 @@ conf_defaults(struct conf *c)
 	c->freeze_timeout = CONF_DEFAULT_FREEZE_TIMEOUT;
 	c->backend = CONF_BACKEND_USERSPACE;
 	c->metrics_interval = CONF_DEFAULT_METRICS_INTERVAL;
+	c->admin_connections = CONF_DEFAULT_ADMIN_CONNECTIONS;
+	c->idle_timeout = CONF_DEFAULT_IDLE_TIMEOUT;
+	c->uid_max_connections = CONF_DEFAULT_UID_CONNECTIONS;
+	c->uid_max_cookies = CONF_DEFAULT_UID_COOKIES;
+	c->uid_max_volumes = CONF_DEFAULT_UID_VOLUMES;
+	c->uid_max_pinned_percent = CONF_DEFAULT_UID_PINNED_PERCENT;
 	c->volume_access = CONF_ACCESS_NONE;
 }
 
@@ -677,6 +698,74 @@ set_metrics_interval(struct parser *p, const struct keyword *k, char **argv,
 		return;
 	}
 	p->c->metrics_interval = v;
+}
+
+/* The per-uid limits and their kin: an unsigned in a bounded range. */
+static const struct {
+	const char *name;
+	unsigned long long min, max;
+	const char *range;
+} limit_ranges[] = {
+	{ "admin_connections", 0, 256, "0 to 256" },
+	{ "idle_timeout", 0, 86400, "0 to 86400 seconds" },
+	{ "uid_max_connections", 1, 65536, "1 to 65536" },
+	{ "uid_max_cookies", 1, 1048576, "1 to 1048576" },
+	{ "uid_max_volumes", 1, 65535, "1 to 65535" },
+};
+
+static void
+set_limit(struct parser *p, const struct keyword *k, char **argv, int argc)
+{
+	unsigned long long v;
+	size_t i;
+	int r;
+
+	(void)argc;
+	for (i = 0; i < NELEM(limit_ranges); i++)
+		if (strcmp(limit_ranges[i].name, k->name) == 0)
+			break;
+	if (i == NELEM(limit_ranges))
+		return;		/* a table bug; check_conf covers each */
+	r = conf_parse_uint(argv[0], limit_ranges[i].min, limit_ranges[i].max,
+	    &v);
+	if (r < 0) {
+		bad_number(p, k, argv[0], r, limit_ranges[i].range);
+		return;
+	}
+	*(unsigned *)((char *)p->c + k->off) = (unsigned)v;
+}
+
+/* SIZE, N% of the cache filesystem, or 0 (no limit). */
+static void
+set_uid_max_pinned(struct parser *p, const struct keyword *k, char **argv,
+    int argc)
+{
+	const char *s = argv[0];
+	size_t n = strlen(s);
+	uint64_t v;
+	unsigned pc;
+	int r;
+
+	(void)argc;
+	if (n > 0 && s[n - 1] == '%') {
+		r = conf_parse_percent(s, &pc);
+		if (r == 0 && pc == 0)
+			r = -ERANGE;
+		if (r < 0) {
+			bad_number(p, k, s, r, "1% to 100%");
+			return;
+		}
+		p->c->uid_max_pinned = 0;
+		p->c->uid_max_pinned_percent = pc;
+		return;
+	}
+	r = conf_parse_size(s, &v);
+	if (r < 0) {
+		bad_number(p, k, s, r, "at most 16 EiB");
+		return;
+	}
+	p->c->uid_max_pinned = v;
+	p->c->uid_max_pinned_percent = 0;
 }
 
 static void

@@ -31,6 +31,14 @@
 #define CONF_MAX_FREEZE_TIMEOUT	86400
 #define CONF_DEFAULT_METRICS_INTERVAL 15	/* seconds */
 #define CONF_MAX_METRICS_INTERVAL 3600
+/* per-uid limits (limits.c; larder.conf(5)); see larderd.service's
+ * LimitNOFILE= for how they fit the daemon's fds */
+#define CONF_DEFAULT_ADMIN_CONNECTIONS	16	/* of the 512 slots */
+#define CONF_DEFAULT_IDLE_TIMEOUT	300	/* seconds; 0 = never */
+#define CONF_DEFAULT_UID_CONNECTIONS	64
+#define CONF_DEFAULT_UID_COOKIES	8192
+#define CONF_DEFAULT_UID_VOLUMES	64
+#define CONF_DEFAULT_UID_PINNED_PERCENT	50
 #define CONF_WARNING_PREFIX	"warning: "
 
 enum conf_freeze {
@@ -94,6 +102,14 @@ struct conf {
 	enum conf_cull_policy cull_policy;
 	char metrics_file[PATH_MAX];	/* metrics_file: empty = none */
 	unsigned metrics_interval;	/* seconds, 1..3600 */
+	/* limits per peer uid (admins are exempt) and for admins */
+	unsigned admin_connections;	/* slots only admins may take */
+	unsigned idle_timeout;		/* seconds; 0 = never */
+	unsigned uid_max_connections;
+	unsigned uid_max_cookies;	/* cookies held at once */
+	unsigned uid_max_volumes;	/* volume handles held at once */
+	uint64_t uid_max_pinned;	/* bytes; 0 = see _percent */
+	unsigned uid_max_pinned_percent; /* of the cache fs; 0 = unset */
 
 	struct conf_loc loc_dir, loc_brun, loc_bcull, loc_bstop,
 	    loc_frun, loc_fcull, loc_fstop;

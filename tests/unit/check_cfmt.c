@@ -989,6 +989,65 @@ START_TEST(test_map_bound)
 }
 END_TEST
 
+/* the one-pass cfmt_map_limit keeps what dropping the smallest (the last
+ * of equals) one at a time kept: random maps with many equal lengths */
+static void
+naive_limit(struct cfmt_map *m, uint32_t max)
+{
+	uint32_t i, min;
+
+	while (m->count > max) {
+		for (min = 0, i = 1; i < m->count; i++)
+			if (m->ext[i].len <= m->ext[min].len)
+				min = i;
+		memmove(&m->ext[min], &m->ext[min + 1],
+		    (m->count - min - 1) * sizeof(*m->ext));
+		m->count--;
+	}
+}
+
+START_TEST(test_map_limit_same)
+{
+	static const uint32_t maxes[] = { 0, 1, 2, 199, 200, 1000, 4094,
+	    4095 };
+	struct cfmt_map a, b, c;
+	unsigned seed = 12345, round, k;
+	uint64_t pos;
+	uint32_t i;
+
+	for (round = 0; round < 8; round++) {
+		cfmt_map_init(&a);
+		pos = 0;
+		for (i = 0; i < CFMT_MAP_MAX_EXTENTS; i++) {
+			seed = seed * 1103515245u + 12345u;
+			/* lengths 1..(4 << round): ties aplenty */
+			ck_assert_int_eq(cfmt_map_add(&a, pos, 1 +
+			    (seed >> 16) % (4u << round)), 0);
+			pos = a.ext[a.count - 1].start +
+			    a.ext[a.count - 1].len + 1 + (seed >> 8) % 3;
+		}
+		ck_assert_uint_eq(a.count, CFMT_MAP_MAX_EXTENTS);
+		for (k = 0; k < sizeof(maxes) / sizeof(maxes[0]); k++) {
+			cfmt_map_init(&b);
+			ck_assert_int_eq(cfmt_map_copy(&b, &a), 0);
+			naive_limit(&b, maxes[k]);
+			cfmt_map_init(&c);
+			ck_assert_int_eq(cfmt_map_copy(&c, &a), 0);
+			cfmt_map_limit(&c, maxes[k]);
+			ck_assert_uint_eq(c.count, b.count);
+			for (i = 0; i < c.count; i++) {
+				ck_assert_uint_eq(c.ext[i].start,
+				    b.ext[i].start);
+				ck_assert_uint_eq(c.ext[i].len, b.ext[i].len);
+			}
+			cfmt_map_free(&b);
+			cfmt_map_free(&c);
+		}
+		cfmt_map_free(&a);
+	}
+}
+END_TEST
+
 START_TEST(test_map_codec)
 {
 	struct cfmt_map m, d;
@@ -1200,6 +1259,7 @@ cfmt_suite(void)
 	tcase_add_test(tc, test_map_covers_truncate);
 	tcase_add_test(tc, test_map_model);
 	tcase_add_test(tc, test_map_bound);
+	tcase_add_test(tc, test_map_limit_same);
 	tcase_add_test(tc, test_map_codec);
 	tcase_add_test(tc, test_map_decode_errors);
 	suite_add_tcase(s, tc);

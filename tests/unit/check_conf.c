@@ -738,6 +738,69 @@ START_TEST(test_freeze)
 }
 END_TEST
 
+/* the per-uid limits, the admin slots and the idle timeout */
+START_TEST(test_limits)
+{
+	struct conf c;
+	struct msgs m;
+	size_t i, j;
+
+	/* every keyword set_limit parses has its range */
+	for (i = 0; i < NKEYWORDS; i++) {
+		if (keywords[i].fn != set_limit)
+			continue;
+		for (j = 0; j < NELEM(limit_ranges); j++)
+			if (strcmp(limit_ranges[j].name, keywords[i].name) == 0)
+				break;
+		ck_assert_msg(j < NELEM(limit_ranges), "%s has no range",
+		    keywords[i].name);
+	}
+	parse_ok(D, &c, &m);
+	ck_assert_uint_eq(c.admin_connections, CONF_DEFAULT_ADMIN_CONNECTIONS);
+	ck_assert_uint_eq(c.idle_timeout, CONF_DEFAULT_IDLE_TIMEOUT);
+	ck_assert_uint_eq(c.uid_max_connections, CONF_DEFAULT_UID_CONNECTIONS);
+	ck_assert_uint_eq(c.uid_max_cookies, CONF_DEFAULT_UID_COOKIES);
+	ck_assert_uint_eq(c.uid_max_volumes, CONF_DEFAULT_UID_VOLUMES);
+	ck_assert_uint_eq(c.uid_max_pinned, 0);
+	ck_assert_uint_eq(c.uid_max_pinned_percent,
+	    CONF_DEFAULT_UID_PINNED_PERCENT);
+	parse_ok(D "admin_connections 0\nidle_timeout 0\n"
+	    "uid_max_connections 1\nuid_max_cookies 1048576\n"
+	    "uid_max_volumes 65535\nuid_max_pinned 1G\n", &c, &m);
+	ck_assert_uint_eq(c.admin_connections, 0);
+	ck_assert_uint_eq(c.idle_timeout, 0);
+	ck_assert_uint_eq(c.uid_max_connections, 1);
+	ck_assert_uint_eq(c.uid_max_cookies, 1048576);
+	ck_assert_uint_eq(c.uid_max_volumes, 65535);
+	ck_assert_uint_eq(c.uid_max_pinned, 1ULL << 30);
+	ck_assert_uint_eq(c.uid_max_pinned_percent, 0);
+	/* a limit keyword alone keeps the userspace default backend */
+	ck_assert_int_eq(c.backend, CONF_BACKEND_USERSPACE);
+	parse_ok(D "uid_max_pinned 0\n", &c, &m);
+	ck_assert_uint_eq(c.uid_max_pinned, 0);
+	ck_assert_uint_eq(c.uid_max_pinned_percent, 0);
+	parse_ok(D "uid_max_pinned 1G\nuid_max_pinned 10%\n", &c, &m);
+	ck_assert_uint_eq(c.uid_max_pinned, 0);
+	ck_assert_uint_eq(c.uid_max_pinned_percent, 10);
+	parse_ok(D "admin_connections 256\nidle_timeout 86400\n", &c, &m);
+	ck_assert_uint_eq(c.admin_connections, 256);
+	ck_assert_uint_eq(c.idle_timeout, 86400);
+	parse_bad(D "admin_connections 257\n", 1, "t.conf:2: "
+	    "admin_connections: '257' is out of range (0 to 256)");
+	parse_bad(D "idle_timeout 86401\n", 1, "out of range (0 to 86400 "
+	    "seconds)");
+	parse_bad(D "uid_max_connections 0\n", 1, "out of range (1 to 65536)");
+	parse_bad(D "uid_max_cookies 1048577\n", 1, "out of range");
+	parse_bad(D "uid_max_volumes 0\n", 1, "out of range (1 to 65535)");
+	parse_bad(D "uid_max_volumes -1\n", 1, "not a valid value");
+	parse_bad(D "uid_max_pinned 0%\n", 1, "out of range (1% to 100%)");
+	parse_bad(D "uid_max_pinned 101%\n", 1, "uid_max_pinned");
+	parse_bad(D "uid_max_pinned lots\n", 1, "not a valid value");
+	parse_bad(D "idle_timeout\n", 1, "missing argument");
+	parse_bad(D "uid_max_cookies 1 2\n", 1, "uid_max_cookies");
+}
+END_TEST
+
 START_TEST(test_max_size_files)
 {
 	struct conf c;
@@ -1600,6 +1663,7 @@ conf_suite(void)
 	tcase_add_test(tc, test_parse_size);
 	tcase_add_test(tc, test_parse_cnum);
 	tcase_add_test(tc, test_table_sorted);
+	tcase_add_test(tc, test_limits);
 	tcase_add_test(tc, test_is_warning);
 	tcase_add_test(tc, test_enum_names);
 	suite_add_tcase(s, tc);

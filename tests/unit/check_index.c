@@ -552,6 +552,45 @@ START_TEST(test_churn)
 }
 END_TEST
 
+/* a walk with a budget stops after that many slots, and resumes there */
+START_TEST(test_next_limit)
+{
+	int v = index_volume("v"), w = index_volume("w");
+	uint32_t cur = 0, budget, id, seen = 0, calls = 0, i;
+	char name[32];
+
+	/* 1000 objects of w, then 3 of v */
+	for (i = 0; i < 1000; i++) {
+		snprintf(name, sizeof(name), "Dw%u", i);
+		ck_assert_uint_ne(index_add(w, 0, name, 1, 1), INDEX_NONE);
+	}
+	for (i = 0; i < 3; i++) {
+		snprintf(name, sizeof(name), "Dv%u", i);
+		ck_assert_uint_ne(index_add(v, 0, name, 1, 1), INDEX_NONE);
+	}
+	/* budget 100: ten pages of nothing, then the 3 */
+	for (;;) {
+		budget = 100;
+		calls++;
+		while ((id = index_next_limit(v, &cur, &budget)) != INDEX_NONE)
+			seen++;
+		ck_assert_uint_le(100 - budget, 100);
+		if (cur >= index_slots())
+			break;
+		ck_assert_uint_eq(budget, 0);
+		ck_assert_uint_le(calls, 20);
+	}
+	ck_assert_uint_eq(seen, 3);
+	ck_assert_uint_ge(calls, 10);
+	/* no budget: index_next as before */
+	cur = 0;
+	seen = 0;
+	while (index_next(v, &cur) != INDEX_NONE)
+		seen++;
+	ck_assert_uint_eq(seen, 3);
+}
+END_TEST
+
 static Suite *
 index_suite(void)
 {
@@ -562,6 +601,7 @@ index_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_volumes);
 	tcase_add_test(tc, test_basic);
+	tcase_add_test(tc, test_next_limit);
 	tcase_add_test(tc, test_random);
 	tcase_add_test(tc, test_select);
 	tcase_add_test(tc, test_recency);
