@@ -8,6 +8,7 @@
  * connections or acquires costs one lookup each, never a walk.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
@@ -203,71 +204,75 @@ limit_cookie_del(uid_t uid, int limited, uint64_t bytes)
 	uid_maybe_free(u);
 }
 
-int
-limit_volume_add(uid_t uid, int limited)
+/* One more of what uid has at offset off of its struct uidl, up to max:
+ * 0, -ENOMEM, or -ECANCELED with *refused counted and a log line "uid U
+ * <has> N <what>: refusing one". */
+static int
+count_add(uid_t uid, int limited, size_t off, unsigned max,
+    uint64_t *refused, const char *has, const char *what)
 {
 	struct uidl *u;
+	unsigned *n;
 
 	if (!limited)
 		return 0;
 	u = uid_get(uid, 1);
 	if (!u)
 		return -ENOMEM;
-	if (u->volumes >= L.uid_volumes) {
-		st.volumes_refused++;
-		log_warnx_rl(&rl_refused, "limits: uid %ld holds %u volumes "
-		    "(uid_max_volumes): refusing one", (long)uid, u->volumes);
+	n = (unsigned *)((char *)u + off);
+	if (*n >= max) {
+		(*refused)++;
+		log_warnx_rl(&rl_refused, "limits: uid %ld %s %u %s: refusing "
+		    "one", (long)uid, has, *n, what);
 		uid_maybe_free(u);
 		return -ECANCELED;
 	}
-	u->volumes++;
+	(*n)++;
 	return 0;
+}
+
+/* One less of what count_add counted (never below 0). */
+static void
+count_del(uid_t uid, size_t off)
+{
+	struct uidl *u = uid_get(uid, 0);
+	unsigned *n;
+
+	if (!u)
+		return;
+	n = (unsigned *)((char *)u + off);
+	if (*n)
+		(*n)--;
+	uid_maybe_free(u);
+}
+
+int
+limit_volume_add(uid_t uid, int limited)
+{
+	return count_add(uid, limited, offsetof(struct uidl, volumes),
+	    L.uid_volumes, &st.volumes_refused, "holds",
+	    "volumes (uid_max_volumes)");
 }
 
 void
 limit_volume_del(uid_t uid, int limited)
 {
-	struct uidl *u;
-
-	if (!limited || !(u = uid_get(uid, 0)))
-		return;
-	if (u->volumes)
-		u->volumes--;
-	uid_maybe_free(u);
+	if (limited)
+		count_del(uid, offsetof(struct uidl, volumes));
 }
 
 int
 limit_volume_create(uid_t uid, int limited)
 {
-	struct uidl *u;
-
-	if (!limited)
-		return 0;
-	u = uid_get(uid, 1);
-	if (!u)
-		return -ENOMEM;
-	if (u->created >= L.uid_volumes) {
-		st.creates_refused++;
-		log_warnx_rl(&rl_refused, "limits: uid %ld made %u volumes "
-		    "still there (uid_max_volumes): refusing a new one",
-		    (long)uid, u->created);
-		uid_maybe_free(u);
-		return -ECANCELED;
-	}
-	u->created++;
-	return 0;
+	return count_add(uid, limited, offsetof(struct uidl, created),
+	    L.uid_volumes, &st.creates_refused, "made",
+	    "volumes still there (uid_max_volumes)");
 }
 
 void
 limit_volume_gone(uid_t uid)
 {
-	struct uidl *u = uid_get(uid, 0);
-
-	if (!u)
-		return;
-	if (u->created)
-		u->created--;
-	uid_maybe_free(u);
+	count_del(uid, offsetof(struct uidl, created));
 }
 
 uint64_t

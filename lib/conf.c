@@ -735,18 +735,17 @@ set_limit(struct parser *p, const struct keyword *k, char **argv, int argc)
 	*(unsigned *)((char *)p->c + k->off) = (unsigned)v;
 }
 
-/* SIZE, N% of the cache filesystem, or 0 (no limit). */
+/* SIZE or N% (of the cache filesystem) into *size or *pct; the other
+ * becomes 0. */
 static void
-set_uid_max_pinned(struct parser *p, const struct keyword *k, char **argv,
-    int argc)
+size_or_percent(struct parser *p, const struct keyword *k, const char *s,
+    uint64_t *size, unsigned *pct)
 {
-	const char *s = argv[0];
 	size_t n = strlen(s);
 	uint64_t v;
 	unsigned pc;
 	int r;
 
-	(void)argc;
 	if (n > 0 && s[n - 1] == '%') {
 		r = conf_parse_percent(s, &pc);
 		if (r == 0 && pc == 0)
@@ -755,8 +754,8 @@ set_uid_max_pinned(struct parser *p, const struct keyword *k, char **argv,
 			bad_number(p, k, s, r, "1% to 100%");
 			return;
 		}
-		p->c->uid_max_pinned = 0;
-		p->c->uid_max_pinned_percent = pc;
+		*size = 0;
+		*pct = pc;
 		return;
 	}
 	r = conf_parse_size(s, &v);
@@ -764,40 +763,27 @@ set_uid_max_pinned(struct parser *p, const struct keyword *k, char **argv,
 		bad_number(p, k, s, r, "at most 16 EiB");
 		return;
 	}
-	p->c->uid_max_pinned = v;
-	p->c->uid_max_pinned_percent = 0;
+	*size = v;
+	*pct = 0;
+}
+
+/* SIZE, N% of the cache filesystem, or 0 (no limit). */
+static void
+set_uid_max_pinned(struct parser *p, const struct keyword *k, char **argv,
+    int argc)
+{
+	(void)argc;
+	size_or_percent(p, k, argv[0], &p->c->uid_max_pinned,
+	    &p->c->uid_max_pinned_percent);
 }
 
 static void
 set_max_size(struct parser *p, const struct keyword *k, char **argv,
     int argc)
 {
-	const char *s = argv[0];
-	size_t n = strlen(s);
-	uint64_t v;
-	unsigned pc;
-	int r;
-
 	(void)argc;
-	if (n > 0 && s[n - 1] == '%') {
-		r = conf_parse_percent(s, &pc);
-		if (r == 0 && pc == 0)
-			r = -ERANGE;
-		if (r < 0) {
-			bad_number(p, k, s, r, "1% to 100%");
-			return;
-		}
-		p->c->max_size = 0;
-		p->c->max_size_percent = pc;
-		return;
-	}
-	r = conf_parse_size(s, &v);
-	if (r < 0) {
-		bad_number(p, k, s, r, "at most 16 EiB");
-		return;
-	}
-	p->c->max_size = v;
-	p->c->max_size_percent = 0;
+	size_or_percent(p, k, argv[0], &p->c->max_size,
+	    &p->c->max_size_percent);
 }
 
 static void
