@@ -612,10 +612,7 @@ static int
 recv_fd1(int sock, void *buf, size_t size, int *fd, int *had_fds)
 {
 	struct iovec iov = { buf, size };
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
+	union proto_fdbuf u;
 	struct msghdr mh = {
 		.msg_iov = &iov, .msg_iovlen = 1,
 		.msg_control = u.buf, .msg_controllen = sizeof(u.buf),
