@@ -755,11 +755,11 @@ larder_volume_relinquish(struct larder_volume *v, int retire)
  * larder_cookie_acquire's body with PROTO_COOKIE_* flags. One round trip
  * under the connection mutex. The reply (cookie state: id, size, flags,
  * map, and an fd when an object exists) is checked before it is used:
- * an fd announced must be there and none may come unannounced, and the
- * size must be the one asked for unless PROTO_COOKIE_ANY_AUX (then the
- * object's). With an fd the cookie takes it and the map (cookie_apply);
- * without, nothing is readable yet. On failure everything received is
- * closed or freed and *out stays NULL.
+ * an announced fd must be there and be a regular file (reply_fd; an
+ * unannounced one is closed), and the size must be the one asked for
+ * unless PROTO_COOKIE_ANY_AUX (then the object's). With an fd the cookie
+ * takes it and the map (cookie_apply); without, nothing is readable yet.
+ * On failure everything received is closed or freed and *out stays NULL.
  */
 int
 client_cookie_acquire(struct larder_volume *v, const void *key, size_t key_len,
