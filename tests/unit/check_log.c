@@ -121,23 +121,25 @@ START_TEST(lines_from_threads_arrive_whole)
 	memset(seen, 0, sizeof(seen));
 	capture_start(&c);
 	for (t = 0; t < NTHREADS; t++)
-		ck_assert_int_eq(pthread_create(&th[t], NULL, writer, (void *)(long)t), 0);
+		ck_assert_int_eq(pthread_create(&th[t], NULL, writer,
+		    (void *)(long)t), 0);
 	for (t = 0; t < NTHREADS; t++)
 		pthread_join(th[t], NULL);
 	text = capture_stop(&c);
 
 	for (line = text; *line; line = nl + 1) {
 		nl = strchr(line, '\n');
-		ck_assert_msg(nl != NULL, "last line not ended: %.80s", line);
+		ck_assert_msg(nl != NULL, "last line not ended: %.80s",
+		    line);
 		*nl = '\0';
-		ck_assert_msg(sscanf(line, "check_log: t=%d n=%d ", &t, &n) == 2,
-			      "line %d is not a log line: %.120s", lines, line);
+		ck_assert_msg(sscanf(line, "check_log: t=%d n=%d ", &t,
+		    &n) == 2, "line %d is not a log line: %.120s", lines, line);
 		ck_assert(t >= 0 && t < NTHREADS && n >= 0 && n < NLINES);
 		payload(t, n, p);
 		snprintf(want, sizeof(want), "check_log: t=%d n=%d %s%s", t, n,
-			 p, n % 2 ? ": No such file or directory" : "");
+		    p, n % 2 ? ": No such file or directory" : "");
 		ck_assert_msg(strcmp(line, want) == 0,
-			      "t=%d n=%d torn or mixed: %.120s", t, n, line);
+		    "t=%d n=%d torn or mixed: %.120s", t, n, line);
 		ck_assert_msg(!seen[t][n]++, "t=%d n=%d twice", t, n);
 		lines++;
 	}
@@ -163,7 +165,8 @@ START_TEST(long_message_is_cut_not_split)
 	log_debug("shown with -d");
 	log_set_debug(0);
 	text = capture_stop(&c);
-	snprintf(want, sizeof(want), "check_log: %.1023s\ncheck_log: shown with -d\n", big);
+	snprintf(want, sizeof(want),
+	    "check_log: %.1023s\ncheck_log: shown with -d\n", big);
 	ck_assert_str_eq(text, want);
 	free(text);
 }
@@ -206,7 +209,8 @@ START_TEST(ratelimit_counts_each_call_once)
 	memset(&shared_rl, 0, sizeof(shared_rl));
 	capture_start(&c);
 	for (t = 0; t < NTHREADS; t++)
-		ck_assert_int_eq(pthread_create(&th[t], NULL, rl_caller, NULL), 0);
+		ck_assert_int_eq(pthread_create(&th[t], NULL, rl_caller,
+		    NULL), 0);
 	for (t = 0; t < NTHREADS; t++)
 		pthread_join(th[t], NULL);
 	shared_rl.last = 0;
@@ -220,9 +224,9 @@ START_TEST(ratelimit_counts_each_call_once)
 		if (strcmp(line, "check_log: rl line") == 0)
 			k = 0;
 		else
-			ck_assert_msg(sscanf(line, "check_log: rl line (%lu similar "
-					     "messages suppressed)", &k) == 1,
-				      "unexpected line: %s", line);
+			ck_assert_msg(sscanf(line, "check_log: rl line (%lu "
+			    "similar messages suppressed)", &k) == 1,
+			    "unexpected line: %s", line);
 		total += 1 + k;
 		lines++;
 	}
