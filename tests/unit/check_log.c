@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * check_log.c: log.c without a lock. Several threads log long lines into
- * a pipe on stderr and every line must come out whole and exactly once,
- * in the format admins and the system tests read ("ident: message");
- * the rate limiter shared by several threads must count every call once.
+ * a pipe (and a unix stream socket, journald's way) on stderr and every
+ * line must come out whole and exactly once, in the format admins and
+ * the system tests read ("ident: message"); the rate limiter shared by
+ * several threads must count every call once.
  */
 #include <check.h>
 #include <errno.h>
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "daemon/log.h"
@@ -53,16 +55,27 @@ drain(void *arg)
 	return NULL;
 }
 
-/* Point fd 2 at a fresh pipe whose reader collects everything. */
+/* Point fd 2 at a fresh pipe (or, with stream, a unix stream socket, as
+ * journald gives a service) whose reader collects everything. */
 static void
-capture_start(struct capture *c)
+capture_on(struct capture *c, int stream)
 {
 	memset(c, 0, sizeof(*c));
-	ck_assert_int_eq(pipe(c->pfd), 0);
+	if (stream)
+		ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0,
+		    c->pfd), 0);
+	else
+		ck_assert_int_eq(pipe(c->pfd), 0);
 	c->saved_err = dup(STDERR_FILENO);
 	ck_assert_int_ge(c->saved_err, 0);
 	ck_assert_int_eq(dup2(c->pfd[1], STDERR_FILENO), STDERR_FILENO);
 	ck_assert_int_eq(pthread_create(&c->th, NULL, drain, c), 0);
+}
+
+static void
+capture_start(struct capture *c)
+{
+	capture_on(c, 0);
 }
 
 /* Give fd 2 back and close every write end; returns the text (NUL ended). */
@@ -109,6 +122,7 @@ writer(void *arg)
 	return NULL;
 }
 
+/* _i 0: into a pipe; 1: into a unix stream socket */
 START_TEST(lines_from_threads_arrive_whole)
 {
 	static unsigned char seen[NTHREADS][NLINES];
@@ -119,7 +133,7 @@ START_TEST(lines_from_threads_arrive_whole)
 
 	log_init("check_log", 1, 0);
 	memset(seen, 0, sizeof(seen));
-	capture_start(&c);
+	capture_on(&c, _i);
 	for (t = 0; t < NTHREADS; t++)
 		ck_assert_int_eq(pthread_create(&th[t], NULL, writer,
 		    (void *)(long)t), 0);
@@ -243,7 +257,7 @@ log_suite(void)
 	TCase *tc = tcase_create("core");
 
 	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, lines_from_threads_arrive_whole);
+	tcase_add_loop_test(tc, lines_from_threads_arrive_whole, 0, 2);
 	tcase_add_test(tc, long_message_is_cut_not_split);
 	tcase_add_test(tc, ratelimit_counts_each_call_once);
 	suite_add_tcase(s, tc);
