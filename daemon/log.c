@@ -5,10 +5,12 @@
  * Threads: any thread may log, and nothing here takes a lock (DESIGN.md:
  * no I/O under a lock). A line is formatted into a buffer on the caller's
  * stack and leaves in one writev(2) on stderr, so lines from different
- * threads do not interleave: a pipe (journald's stream, a test's log
- * file through the shell) takes a write of up to PIPE_BUF (4096) bytes
- * whole, and a line here is at most LOG_LINE_MAX + the ident. syslog(3)
- * builds and sends each message in one call itself. The rate limiter's
+ * threads do not interleave: a pipe takes a write of up to PIPE_BUF
+ * (4096) bytes whole, and a line here is at most LOG_LINE_MAX + the
+ * ident; a file opened O_APPEND (the system tests' logs) and journald's
+ * unix stream socket take such a write in one piece too (check_log tests
+ * the pipe and the socket). syslog(3) builds and sends each message in
+ * one call itself. The rate limiter's
  * state and the debug level (set again on reload) are atomic. log_init
  * and log_to_syslog are for the main thread at startup, before it starts
  * any other thread.
@@ -29,8 +31,9 @@
 #define RATELIMIT_SECONDS 60
 #define LOG_LINE_MAX 1024	/* message and ": strerror", with its NUL */
 
+/* + 64: the ident ("larderd"), ": " and the newline */
 _Static_assert(LOG_LINE_MAX + 64 <= PIPE_BUF,
-	       "a log line must fit one atomic pipe write");
+    "a log line must fit one atomic pipe write");
 
 static const char *log_ident = "larderd";
 static int log_stderr = 1;
