@@ -19,7 +19,7 @@
 
 #define NTHREADS 6
 #define NLINES 400
-#define RL_CALLS 3000
+#define RL_CALLS 5000
 
 /* ---- stderr into a pipe, drained by a reader thread ---------------------- */
 
@@ -189,6 +189,7 @@ END_TEST
 /* ---- the rate limiter shared by threads ---------------------------------- */
 
 static struct log_ratelimit shared_rl;
+static pthread_barrier_t rl_start;
 
 static void *
 rl_caller(void *arg)
@@ -196,6 +197,7 @@ rl_caller(void *arg)
 	int i;
 
 	(void)arg;
+	pthread_barrier_wait(&rl_start);	/* all at once, to overlap */
 	for (i = 0; i < RL_CALLS; i++) {
 		if (i % 16 == 0)
 			shared_rl.last = 0;	/* as if 60 s had passed */
@@ -221,12 +223,14 @@ START_TEST(ratelimit_counts_each_call_once)
 
 	log_init("check_log", 1, 0);
 	memset(&shared_rl, 0, sizeof(shared_rl));
+	ck_assert_int_eq(pthread_barrier_init(&rl_start, NULL, NTHREADS), 0);
 	capture_start(&c);
 	for (t = 0; t < NTHREADS; t++)
 		ck_assert_int_eq(pthread_create(&th[t], NULL, rl_caller,
 		    NULL), 0);
 	for (t = 0; t < NTHREADS; t++)
 		pthread_join(th[t], NULL);
+	pthread_barrier_destroy(&rl_start);
 	shared_rl.last = 0;
 	log_warnx_rl(&shared_rl, "rl line");
 	text = capture_stop(&c);
