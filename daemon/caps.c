@@ -71,6 +71,17 @@ is_kept(cap_value_t v, const cap_value_t *keep, int n)
 	return 0;
 }
 
+/*
+ * Drop, in this order: every capability not kept from the bounding set
+ * (only while CAP_SETPCAP is still effective, so before the rest), the
+ * ambient set, then set the process to exactly the kept ones that it
+ * has, permitted and effective, nothing inheritable. Kept ones it was
+ * started without are skipped (with a warning for kernel mode's
+ * cap_dac_override). Records what was kept and why for caps_status and
+ * logs it. main() calls it once, before any thread exists (caps.h).
+ * Returns 0, or -errno with err filled; a failure midway may leave the
+ * bounding set already smaller.
+ */
 int
 caps_drop(const struct conf *c, unsigned flags, char *err, size_t errsz)
 {

@@ -260,6 +260,15 @@ handover_fdstore_wanted(void)
 	return (a && strcmp(a, "1") == 0) || (b && strtol(b, NULL, 10) > 0);
 }
 
+/*
+ * sd_notify(3) without libsystemd: one datagram with msg (e.g. "READY=1",
+ * "FDSTORE=1\nFDNAME=x") to $NOTIFY_SOCKET, a path or "@" for the
+ * abstract namespace, with fd attached as SCM_RIGHTS unless it is -1.
+ * Main thread (startup, reload, stop). Returns 0; -ENOENT when systemd
+ * did not set NOTIFY_SOCKET (callers ignore that), -EINVAL for a socket
+ * name that is not usable, or the -errno of socket/sendmsg. The caller
+ * keeps fd.
+ */
 int
 handover_notify(const char *msg, int fd)
 {

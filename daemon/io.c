@@ -162,6 +162,14 @@ submit_and_wait(void)
 	return ret;
 }
 
+/*
+ * Contract in io.h (io thread; 0 or the first -errno; *held). How: the
+ * segments go in batches of at most IO_RING_ENTRIES, each one sqe tagged
+ * with its index in the batch; a batch is fully reaped before the next
+ * is queued, so a failure stops queueing but never leaves an sqe behind,
+ * except when submit_and_wait gives the ring up (*held). Without a ring
+ * every segment is a pwrite loop (write_plain).
+ */
 int
 io_write(int fd, const struct io_seg *segs, unsigned n, int *held)
 {

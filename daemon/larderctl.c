@@ -271,7 +271,6 @@ struct kv {
 	struct proto_bytes s;
 };
 
-/* status, stats: u32 count, count x proto_kv */
 /* A histogram's finite bucket (hist.NAME.le_us.N, not .inf)? */
 static int
 bucket_key(const struct kv *kv)
@@ -284,6 +283,14 @@ bucket_key(const struct kv *kv)
 	    !(n > 4 && memcmp(k + n - 4, ".inf", 4) == 0);
 }
 
+/*
+ * status and stats (type PROTO_STATUS or PROTO_STATS): one request whose
+ * reply is u32 count, count x proto_kv (kind u8, str key, u64 or str
+ * value). The whole reply is decoded and checked before anything is
+ * printed, so a malformed one prints nothing and exits 1; then one
+ * "key  value" line each (keys aligned, histogram buckets left out) or
+ * one JSON object with every key. Returns the exit code.
+ */
 static int
 cmd_kv(struct larder *l, uint16_t type)
 {
@@ -617,6 +624,12 @@ fetch_volumes(struct larder *l, struct vols *vs)
 	return EX_OK;
 }
 
+/*
+ * stats --prometheus: STATUS, STATS and every volume (fetch_volumes) in
+ * three requests, rendered by metrics.c's metrics_render, the same
+ * renderer larderd's metrics_file uses, so the two texts agree. Nothing
+ * is printed unless all three replies parse. Returns the exit code.
+ */
 static int
 cmd_prometheus(struct larder *l)
 {
@@ -693,6 +706,12 @@ kv_u64_any(const struct metrics_kv *kv, int n, const char *a, const char *b)
 	return kv_find(kv, n, a) ? kv_u64(kv, n, a) : kv_u64(kv, n, b);
 }
 
+/*
+ * Fill *s for top from one STATUS and one STATS, stamped with the
+ * monotonic time they came back. A key the daemon does not print reads
+ * 0 (the counters of the other mode: userspace store.* or kernel.*).
+ * Returns 0, or the -errno of the request, -EPROTO for a malformed reply.
+ */
 static int
 take_sample(struct larder *l, struct sample *s)
 {
@@ -762,6 +781,12 @@ top_header(void)
 	    "BYTES", "CULLS/s", "FREEZE");
 }
 
+/*
+ * Print top's line for the change from sample a to b over dt seconds
+ * (dt <= 0 is taken as 1): the rates of counters, the gauges of b, the
+ * hit ratio ("-", or null in JSON, with no lookups); one text line under
+ * top_header's columns or one JSON object per line.
+ */
 static void
 top_line(const struct sample *a, const struct sample *b, double dt)
 {
@@ -890,6 +915,16 @@ fill(struct larder_cookie *c, const uint8_t *p, size_t n, uint64_t off)
 	return 0;
 }
 
+/*
+ * put VOLUME KEY [FILE]: store FILE's bytes (stdin, or "-") as object KEY
+ * through liblarder like any client: acquire the volume whatever its
+ * coherency data, acquire the cookie with the size and an empty aux,
+ * invalidate it (a put replaces what is there), write it all, relinquish
+ * (not retire). A regular FILE named on the command line is streamed
+ * IO_CHUNK at a time with pread; anything else (stdin, a pipe) is read
+ * whole first, so that the size is known up front. A short write is a
+ * refusal (exit 4, -ENOBUFS). Returns the exit code.
+ */
 static int
 cmd_put(char **argv, int argc)
 {
@@ -986,6 +1021,13 @@ out:
 	return rc;
 }
 
+/*
+ * get VOLUME KEY: copy an object to stdout, or exit 3 without writing a
+ * byte when it is unknown or not fully cached (larder_is_cached over the
+ * whole size first); a read that finds a hole later (culled meanwhile)
+ * also exits 3, after what was already written. Connects without a
+ * shared-memory area: reads come over the socket. Returns the exit code.
+ */
 static int
 cmd_get(char **argv)
 {
@@ -1180,6 +1222,13 @@ cmd_access(struct larder *l, char **argv, int argc)
 	return EX_OK;
 }
 
+/*
+ * Carry out one parsed command: put and get make their own connection;
+ * every other command connects without shared memory, sends its request
+ * (cmd_* for those that print more than the daemon's reply string) and
+ * disconnects. A failed flush of stdout turns success into exit 1.
+ * Returns the exit code main() exits with.
+ */
 static int
 run(const struct cmd *cmd, char **argv, int argc, uint32_t cull_mode,
     uint64_t cull_value, uint32_t freeze_flags, uint32_t timeout)
@@ -1257,6 +1306,13 @@ run(const struct cmd *cmd, char **argv, int argc, uint32_t cull_mode,
 	return rc;
 }
 
+/*
+ * Parse "[-s SOCKET] [--json] COMMAND [ARGS]": global options stop at the
+ * command; command options (--bytes/--to for cull, --fs/--timeout for
+ * freeze, --prometheus for stats, -n for top, --json anywhere) may come
+ * anywhere after it, and "--" ends them so that a key may start with '-'.
+ * Every usage error exits 2 before any connection is made; then run().
+ */
 int
 main(int argc, char **argv)
 {

@@ -112,6 +112,15 @@ uid_maybe_free(struct uidl *u)
 		}
 }
 
+/*
+ * Admit a connection (contract in limit.h). Main thread, from control.c's
+ * accept, before the connection is kept; a 0 must be paired with one
+ * limit_conn_del. The last admin_connections of max slots are for
+ * admins: a client gets -EMFILE already when only those are left, an
+ * admin only when all are taken (an admin in the reserve counts in
+ * limits.admin_slots_used). Admins have no per-uid count. Each refusal
+ * is counted and logged, rate-limited.
+ */
 int
 limit_conn_add(uid_t uid, int admin, unsigned total, unsigned max)
 {
@@ -158,6 +167,14 @@ limit_conn_del(uid_t uid, int admin)
 	uid_maybe_free(u);
 }
 
+/*
+ * Admit a cookie of bytes for uid (contract in limit.h): main thread, at
+ * cookie acquire; a 0 must be paired with limit_cookie_del with the same
+ * bytes. limited 0 (root, admins) always passes and counts nothing.
+ * Checks uid_max_cookies, then uid_max_pinned against the bytes its
+ * cookies already hold (overflow-safe); each refusal is counted and
+ * logged, rate-limited.
+ */
 int
 limit_cookie_add(uid_t uid, int limited, uint64_t bytes)
 {

@@ -22,13 +22,14 @@ void fatal(const char *fmt, ...) LOG_FMT(1, 2) __attribute__((noreturn));
 void fatalx(const char *fmt, ...) LOG_FMT(1, 2) __attribute__((noreturn));
 
 /*
- * Rate-limited warning: at most one line per *last slot per interval
- * seconds; the rest are counted and the count is reported with the next
- * line that gets through. Pass a static struct per call site.
+ * Rate-limited warning: at most one line per struct per 60 seconds; the
+ * rest are counted and the count is reported with the next line that gets
+ * through. Pass a static (zeroed) struct per call site; any thread may
+ * share it: the fields are atomic and no lock is taken.
  */
 struct log_ratelimit {
-	long long last;		/* monotonic seconds of the last line */
-	unsigned long suppressed;
+	_Atomic long long last;		/* monotonic seconds of the last line */
+	_Atomic unsigned long suppressed;
 };
 void log_warnx_rl(struct log_ratelimit *rl, const char *fmt, ...) LOG_FMT(2, 3);
 

@@ -340,6 +340,15 @@ batch_done(struct work *w)
 	run_waiters();
 }
 
+/*
+ * Main thread: give the meta thread the oldest META_BATCH_MAX queued
+ * records (at most) as one job, unless a batch is still in flight or
+ * nothing is queued (batch_done calls again). Callers have cancelled the
+ * batch timer or are it (on_timer); timer is forgotten here either way.
+ * Without memory for the job the records stay queued and the timer
+ * tries again after META_BATCH_MS. Records are numbered in queue order,
+ * so the batch's last_seq tells meta_flush's waiters when they are done.
+ */
 static void
 submit_batch(void)
 {

@@ -279,6 +279,13 @@ metrics_out_free(struct metrics_out *o)
 
 /* ---- parsing ------------------------------------------------------------- */
 
+/*
+ * Contract in metrics.h. The count is checked against what the body can
+ * hold before anything is allocated (a hostile count cannot make it
+ * allocate more than the body's size warrants); any error frees the
+ * array and leaves *out NULL. Called by larderctl (stats --prometheus,
+ * top) on the reply it received, and by tests.
+ */
 int
 metrics_parse_kv(struct proto_buf *b, struct metrics_kv **out)
 {
@@ -454,6 +461,14 @@ prefix_of(const struct metrics_kv *kv)
 	return NULL;
 }
 
+/*
+ * One sample per numeric record of kv (STATUS, then STATS: the first
+ * source of a name wins through seen), under the table's name, type,
+ * scale and HELP, or as an untyped larder_<key> when the table does not
+ * know the key. Left to others: strings (states()), conf.* (settings,
+ * not measurements), prefix families, hist.* (histograms()), keys the
+ * table maps to no name. Errors accumulate in o->err.
+ */
 static void
 numbers(struct metrics_out *o, struct seen *seen,
     const struct metrics_kv *kv, size_t n)
@@ -490,6 +505,12 @@ numbers(struct metrics_out *o, struct seen *seen,
 	}
 }
 
+/*
+ * Contract in metrics.h: decode one sequence by its lead byte, then
+ * refuse bad continuation bytes, overlong forms, surrogates and values
+ * past U+10FFFF (RFC 3629). Pure; label_value and larderctl's json_str
+ * call it on bytes from the daemon, which are not trusted.
+ */
 size_t
 metrics_utf8_len(const unsigned char *p, size_t n)
 {
@@ -848,6 +869,15 @@ volcmp(const void *a, const void *b)
 	return x->key_len < y->key_len ? -1 : x->key_len > y->key_len;
 }
 
+/*
+ * The per-volume families. Sorts v in place (largest first, volcmp);
+ * the first METRICS_MAX_VOLUMES volumes with distinct label values get
+ * larder_volume_* series, the rest (and any whose escaped label repeats
+ * an earlier one) are summed into larder_volumes_other_* and counted in
+ * larder_volumes_omitted, so the number of series stays bounded whatever
+ * the daemon lists. The hit/miss/fill families appear only when some row
+ * came with counters (LIST_VOLUME_STATS). Errors accumulate in o->err.
+ */
 static void
 volumes(struct metrics_out *o, struct seen *seen, struct metrics_vol *v,
     size_t n)

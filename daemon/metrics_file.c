@@ -110,6 +110,14 @@ fail:
 	return err ? err : -EIO;
 }
 
+/*
+ * The writer thread's body: take the one job slot under W.mu, do the
+ * job's unlink and write with the lock released, then report err and
+ * the counters under it and mark itself idle (W.busy = 0, which lets the
+ * next tick hand a job). Exits once W.stop is set and the slot is empty,
+ * so a removal job queued with the stop is still done; W.exited and
+ * done_cv tell metrics_file_stop. Never logs.
+ */
 static void *
 writer(void *arg)
 {
@@ -350,6 +358,14 @@ metrics_file_reconfigure(const struct conf *c)
 		log_info("metrics: writing %s every %u s", W.path, W.interval);
 }
 
+/*
+ * Contract in metrics_file.h. Main thread, at shutdown, before the loop
+ * goes away (it cancels the timer). The removal of PATH rides in the job
+ * slot with the stop; when the slot is still taken (a write not yet
+ * started) the removal is dropped and the file stays. Waits on done_cv
+ * until STOP_WAIT_MS has passed: a writer that is not back by then (I/O
+ * blocked on a frozen filesystem) is detached, never joined.
+ */
 void
 metrics_file_stop(void)
 {

@@ -525,6 +525,19 @@ attach_private(char *err, size_t errsz)
 	return 0;
 }
 
+/*
+ * Contract in mount.h. Main thread, once at startup, before caps_drop
+ * (open_tree, mount_setattr and unshare need CAP_SYS_ADMIN) and before
+ * any thread starts: main() in userspace mode, kernel_start in kernel
+ * mode. Steps: check dir (a directory, a filesystem type we accept, not
+ * read-only), then a clone of its mount: adopted from a re-exec'd
+ * predecessor (handover) when one was handed over, else open_tree, set
+ * noatime (strictatime in kernel mode: the kernel's LRU reads atime,
+ * best effort) and in kernel mode attach it privately; then the root fd,
+ * the O_TMPFILE + xattr probe, the write claim. Any failure undoes the
+ * steps before it (mount_close) and returns -errno with the reason in
+ * err; m.dir is kept for the messages that follow.
+ */
 int
 mount_open(const char *dir, unsigned flags, char *err, size_t errsz)
 {

@@ -46,6 +46,15 @@ append(struct work **head, struct work **tail, struct work *w)
 	*tail = w;
 }
 
+/*
+ * A worker thread (p: its malloc'd struct worker_arg, freed here). Takes
+ * jobs in FIFO order; the lock is held only to move list links and set
+ * the running slot (workq_oldest_ms reads it), never across w->run. A
+ * finished job goes on the done list and the eventfd is bumped for the
+ * main thread's reap(), which runs done(); w must not be touched after
+ * it is on that list. Returns once the queue is stopping and empty, so
+ * workq_destroy's join runs every queued job first.
+ */
 static void *
 worker(void *p)
 {
@@ -114,6 +123,13 @@ on_event(int fd, uint32_t events, void *arg)
 	reap(arg);
 }
 
+/*
+ * Contract in workq.h. Main thread (the eventfd watch joins its loop);
+ * name is cut to 15 bytes for pthread_setname_np. A thread that fails to
+ * start undoes the whole queue through workq_destroy (joining those
+ * already started); an earlier failure frees by hand. errno is kept from
+ * the failing call.
+ */
 struct workq *
 workq_create(const char *name, unsigned nthreads)
 {

@@ -155,6 +155,15 @@ hex_digits(uint32_t x)
 	return x ? (32 - (unsigned)__builtin_clz(x) + 3) / 4 : 0;
 }
 
+/*
+ * Contract in cfmt.h; the choice is the kernel's (key.c): a key of file
+ * characters only is 'D' + the key as is; otherwise the key, zero-padded
+ * to 32-bit words, as comma-separated hex words big-endian ('S') or
+ * little-endian ('T'), whichever is shorter, if that beats base64; else
+ * 'E' + the pad count + base64 of the unpadded key. Must match the
+ * kernel's names byte for byte: larder's objects and the kernel's share
+ * the directory (check_cfmt holds names seen from real kernels).
+ */
 int
 cfmt_cook_key(const void *key, size_t len, char *out, size_t outsz)
 {
@@ -323,6 +332,13 @@ uncook_b64(const char *name, size_t nlen, uint8_t *buf)
 	return (int)klen;
 }
 
+/*
+ * Contract in cfmt.h. name comes from readdir of the cache (scan.c) or
+ * from a client (store_ops.c): hostile. Decode by form into a buffer,
+ * then cook the result again and demand the very same name, so every
+ * name accepted is one the kernel could have made (no second spelling
+ * of a key, no stray bits); only then copy out.
+ */
 int
 cfmt_uncook_key(const char *name, uint8_t *key, size_t keysz)
 {
@@ -590,6 +606,14 @@ cfmt_map_limit(struct cfmt_map *m, uint32_t max)
 	free(drop);
 }
 
+/*
+ * Contract in cfmt.h. The map stays sorted, with no two extents that
+ * overlap or touch: the new range is merged in place into the run of
+ * extents it overlaps or touches (no allocation, cannot fail), or
+ * inserted as a new extent (may allocate, then may forget the smallest
+ * one past CFMT_MAP_MAX_EXTENTS). Callers: the store's fills (daemon),
+ * liblarder's local map of what it wrote.
+ */
 int
 cfmt_map_add(struct cfmt_map *m, uint64_t start, uint64_t len)
 {
@@ -687,6 +711,13 @@ cfmt_map_encoded_len(uint32_t count)
 	return CFMT_MAP_HDR + (size_t)count * CFMT_MAP_EXTENT_SIZE;
 }
 
+/*
+ * Contract in cfmt.h: the map xattr, version byte, three zero bytes, a
+ * big-endian u32 count, then count x (be64 start, be64 len). Refuses a map
+ * that cfmt_map_decode would refuse, except for the object-size bound,
+ * which it cannot know, so the store never writes a map it cannot read
+ * back.
+ */
 int
 cfmt_map_encode(const struct cfmt_map *m, uint8_t *out, size_t outsz)
 {
@@ -721,6 +752,13 @@ cfmt_map_encode(const struct cfmt_map *m, uint8_t *out, size_t outsz)
 	return (int)len;
 }
 
+/*
+ * Contract in cfmt.h. buf is an xattr read from disk: hostile. Every
+ * rule is checked (version, zero bytes, count bound, exact length, each
+ * extent non-empty, no overflow, sorted and apart, within object_size)
+ * before m is touched beyond emptying it, so a bad map is no data, never
+ * half a map.
+ */
 int
 cfmt_map_decode(const uint8_t *buf, size_t len, uint64_t object_size,
     struct cfmt_map *m)

@@ -503,6 +503,15 @@ hello(struct larder *l, int shm_fd, size_t shm_size)
 	return 0;
 }
 
+/*
+ * larder_connect's body (contract in larder.h; flags in client.h). Any
+ * thread; the connection is not shared until it is returned, so no lock
+ * here. Connects the SEQPACKET socket, makes the sealed memfd fill area
+ * unless CLIENT_NO_SHM, and says HELLO: the daemon may take less of the
+ * area, or none (fills then go inline); the memfd itself is closed either
+ * way (the mapping and the daemon's copy stay). Every failure undoes all
+ * of it and returns -errno with *out NULL.
+ */
 int
 client_connect(const char *path, size_t shm_size, int flags,
     struct larder **out)
@@ -656,6 +665,14 @@ client_request(struct larder *l, uint16_t type, const void *body, size_t len,
 
 /* ---- volumes ------------------------------------------------------------- */
 
+/*
+ * larder_volume_acquire's body with PROTO_VOLUME_* flags (larderctl asks
+ * for any coherency). The key is checked here as far as the library can
+ * (length, no '/'); the daemon checks the rest. One round trip under the
+ * connection mutex; the volume joins l's list only when the daemon gave
+ * it an id. Returns 0 or -errno (the daemon's status, or -EPROTO for a
+ * short reply) with *out NULL.
+ */
 int
 client_volume_acquire(struct larder *l, const char *key, const void *coh,
     size_t coh_len, uint32_t flags, struct larder_volume **out)
@@ -734,6 +751,16 @@ larder_volume_relinquish(struct larder_volume *v, int retire)
 
 /* ---- cookies ------------------------------------------------------------- */
 
+/*
+ * larder_cookie_acquire's body with PROTO_COOKIE_* flags. One round trip
+ * under the connection mutex. The reply (cookie state: id, size, flags,
+ * map, and an fd when an object exists) is checked before it is used:
+ * an announced fd must be there and be a regular file (reply_fd; an
+ * unannounced one is closed), and the size must be the one asked for
+ * unless PROTO_COOKIE_ANY_AUX (then the object's). With an fd the cookie
+ * takes it and the map (cookie_apply); without, nothing is readable yet.
+ * On failure everything received is closed or freed and *out stays NULL.
+ */
 int
 client_cookie_acquire(struct larder_volume *v, const void *key, size_t key_len,
     const void *aux, size_t aux_len, uint64_t object_size, uint32_t flags,
@@ -919,6 +946,15 @@ pread_full(int fd, void *buf, size_t len, uint64_t off)
 	return done;
 }
 
+/*
+ * Contract in larder.h. Any thread, several at once: under the mutex only
+ * the range check, the map lookup and a reference on the object fd; the
+ * pread runs with the mutex released. A miss in the local map asks the
+ * daemon once (refresh) and looks again. A file shorter than the map
+ * says means the map cannot be trusted: it is cleared (unless a refresh
+ * meanwhile brought another object) and the read is tried once more
+ * after a refresh, else -ENODATA. A pread error is returned as is.
+ */
 ssize_t
 larder_read(struct larder_cookie *c, void *buf, size_t len, uint64_t offset)
 {
@@ -1013,6 +1049,15 @@ write_one(struct larder_cookie *c, const uint8_t *buf, size_t len,
 	return accepted;
 }
 
+/*
+ * Contract in larder.h. Under the connection mutex for the whole call:
+ * one WRITE per chunk, through the shared area when there is one and the
+ * write is larger than max_inline, else inline; stops at the first short
+ * or failed chunk. -ESTALE (the object was replaced) refreshes once and
+ * goes on. Each accepted range enters the local map at once (if that
+ * fails, the map is cleared: a miss, never a false hit). Returns the
+ * bytes accepted from offset on, else the error, or -ENOBUFS for none.
+ */
 ssize_t
 larder_write(struct larder_cookie *c, const void *buf, size_t len,
     uint64_t offset)
@@ -1059,6 +1104,13 @@ larder_write(struct larder_cookie *c, const void *buf, size_t len,
 	return n < 0 ? n : -ENOBUFS;
 }
 
+/*
+ * Contract in larder.h. Under the connection mutex: the cookie's object
+ * fd and map are dropped first, whatever the daemon answers, so no read
+ * can return bytes of the old object after this call; then one
+ * INVALIDATE round trip, whose reply must name this cookie and new_size.
+ * Returns 0 or -errno; on error the cookie is empty but keeps its size.
+ */
 int
 larder_invalidate(struct larder_cookie *c, const void *aux, size_t aux_len,
     uint64_t new_size)

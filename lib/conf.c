@@ -1160,6 +1160,15 @@ conf_parse_buf(const char *name, const char *buf, size_t len,
 	return end(&p, seen);
 }
 
+/*
+ * Contract in conf.h. larderd calls it at startup, for -t, and on reload
+ * into a fresh struct (main thread; reload parses before it swaps). The
+ * open is O_NONBLOCK so that a FIFO or device put in the file's place
+ * cannot hang the daemon; anything but a regular file is refused before
+ * a byte is read. The file is read in 16 KiB pieces and fed to the same
+ * line parser as conf_parse_buf, so a line's length is bounded by the
+ * parser, not by the read size.
+ */
 int
 conf_parse(const char *file, struct conf *c, conf_error_fn *err, void *arg)
 {

@@ -413,6 +413,16 @@ proto_send(int sock, const void *msg, size_t len, int fd)
 	return (size_t)n == len ? 0 : -EMSGSIZE;
 }
 
+/*
+ * Contract in proto.h. One recvmsg (EINTR retried) of a SEQPACKET
+ * message. The peer is not trusted with fds either: room is made for up
+ * to four so that extra ones arrive and can be closed rather than be
+ * lost to MSG_CTRUNC; only the first is kept, and only when the caller
+ * asked (fd != NULL); every other fd is closed, with O_CLOEXEC from the
+ * start (MSG_CMSG_CLOEXEC). A truncated message or control block closes
+ * the kept fd too and gives -EMSGSIZE. Any thread; liblarder calls it
+ * under its connection mutex.
+ */
 int
 proto_recv(int sock, void *buf, size_t size, int *fd)
 {

@@ -9,7 +9,9 @@
 #     larderctl(8), and every command there is in --help;
 #   - every keyword of lib/conf.c's keyword table is in larder.conf(5);
 #   - every function in include/larder/larder.h is in liblarder(3)'s NAME
-#     and SYNOPSIS, and its EXAMPLE compiles.
+#     and SYNOPSIS, and its EXAMPLE compiles;
+#   - the built lib/liblarder.so exports exactly the functions of
+#     include/larder/*.h (lib/liblarder.map names them one by one).
 # Everything is extracted from the code as it is, so the test cannot go
 # stale; each mismatch is named.
 . "$(dirname "$0")/lib.sh"
@@ -133,6 +135,27 @@ if command -v "${CC:-cc}" >/dev/null 2>&1; then
 		-I"$top/include" "$T/example.c" > "$T/cc.log" 2>&1 ||
 		bad "liblarder.3 EXAMPLE does not compile: $(head -5 "$T/cc.log")"
 	done_step "liblarder.3 EXAMPLE compiles"
+fi
+
+# 7. include/larder/*.h <-> the symbols lib/liblarder.so exports
+if command -v nm >/dev/null 2>&1; then
+	so=$top/lib/liblarder.so
+	[ -f "$so" ] || fail "no built $so"
+	decl=$(cat "$top"/include/larder/*.h | grep -Eo '\blarder_[a-z_]+\(' |
+		tr -d '(' | sort -u)
+	# every defined dynamic symbol but the version nodes (type A)
+	exp=$(nm -D --defined-only "$so" | awk '$2 != "A" { print $3 }' |
+		sed 's/@.*//' | sort -u)
+	[ -n "$exp" ] || fail "nm -D found no exports in $so"
+	for f in $decl; do
+		printf '%s\n' "$exp" | grep -qx "$f" ||
+			bad "include/larder declares $f; liblarder.so does not export it (lib/liblarder.map)"
+	done
+	for f in $exp; do
+		printf '%s\n' "$decl" | grep -qx "$f" ||
+			bad "liblarder.so exports $f; include/larder/*.h does not declare it"
+	done
+	done_step "liblarder.so exports: $(echo $exp)"
 fi
 
 [ $errs -eq 0 ] || fail "$errs mismatch(es) between the code and the man pages"
