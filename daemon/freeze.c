@@ -1004,6 +1004,7 @@ stall_begin(uint64_t age)
 {
 	if (fz.stall == STALL_CALMING) {
 		/* the same episode: the next write stuck too */
+		fz.flowing_since = 0;
 		log_debug("writes stalled again for %llu ms",
 		    (unsigned long long)age);
 	} else {
