@@ -1089,11 +1089,13 @@ withdraw_done(struct work *w)
 /* freeze hook: withdraw the cache; done(arg, err) when the kernel has let
  * go of it. */
 static void
-kernel_quiesce(void *self, void (*done)(void *arg, int err), void *arg)
+kernel_quiesce(void *self, unsigned flags, void (*done)(void *arg, int err),
+    void *arg)
 {
 	struct withdraw_job *j;
 
 	(void)self;
+	(void)flags;	/* closing the device lets go of every file */
 	if (K.state != K_BOUND) {
 		done(arg, K.state == K_WITHDRAWN ? 0 : -EBUSY);
 		return;

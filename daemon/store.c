@@ -16,8 +16,8 @@
  * the job that creates (O_TMPFILE) or opens it, and read by later io jobs
  * (same thread) or by the main thread after that job's done().
  *
- * This file has the objects, their files and metadata, atimes, quiesce,
- * status and life. The cache operations of the protocol are in
+ * This file has the objects, their files and metadata, atimes, status
+ * and life; store_quiesce.c drains the store for a freeze or a stop. The cache operations of the protocol are in
  * store_ops.c (client handles, volumes, cookies, listings and drop) and
  * store_fill.c (fills); store_int.h is what the three share.
  */
@@ -37,7 +37,6 @@
 #include "conf.h"
 #include "control.h"
 #include "cull.h"
-#include "freeze.h"
 #include "index.h"
 #include "io.h"
 #include "log.h"
@@ -56,7 +55,6 @@
 #define IDLE_MAX		4096
 #define ATIME_EVERY_MS		30000
 #define ATIME_PER_PASS		4096
-#define QUIESCE_POLL_MS		10
 #define MAP_XATTR_MAX		(16 + 16 * CFMT_MAP_MAX_EXTENTS)
 /* extents written to disk: ext4 keeps all xattrs of an inode in one 4 KiB
  * block (without ea_inode); beyond this the smallest are forgotten on disk
@@ -100,20 +98,10 @@ static struct obj *idle_head, *idle_tail;	/* oldest first */
 static unsigned nidle;
 static struct closejob *closing;	/* fds gathered for the io thread */
 static struct loop_timer *close_timer;
-static struct loop_timer *atime_timer, *quiesce_timer;
+static struct loop_timer *atime_timer;
 static uint8_t *mapbuf;
 struct log_ratelimit store_rl_io, store_rl_meta;
 static struct log_ratelimit rl_strange;
-
-static struct {
-	int active;
-	int step;
-	unsigned flags;
-	void (*done)(void *, int);
-	void *arg;
-	int err;
-} qz;
-static int quiesced;
 
 /* ---- helpers ------------------------------------------------------------- */
 
@@ -192,13 +180,6 @@ of_put(struct ofile *of)
 		return;
 	close_later(of->fd);
 	free(of);
-}
-
-int
-store_writes_ok(void)
-{
-	return !qz.active && !quiesced && freeze_writes_ok() &&
-	    cull_can_allocate();
 }
 
 static unsigned
@@ -894,112 +875,33 @@ atime_timer_fn(void *arg)
 	atime_timer = loop_timer_add(ATIME_EVERY_MS, atime_timer_fn, NULL);
 }
 
-/* ---- quiesce ------------------------------------------------------------- */
+/* ---- hooks for store_quiesce.c ------------------------------------------ */
 
-static void quiesce_step(void *arg);
-
-static void
-quiesce_meta_done(void *arg)
+void
+store_close_flush(void)
 {
-	(void)arg;
-	qz.step = 3;
-	quiesce_step(NULL);
+	close_flush(NULL);
 }
 
-static void
-syncfs_done(struct meta_rec *r)
+void
+store_queue_all_atimes(void)
 {
-	if (r->err) {
-		qz.err = r->err;
-		log_warnx("store: syncfs: %s", strerror(-r->err));
-	}
-	free(r);
+	queue_atimes(~0U);
 }
 
-/*
- * Steps: 1 wait for the io thread (fills in flight) to drain; 2 queue
- * atimes and a syncfs, flush meta; 3 (with CLOSE) drop every rw file and
- * wait for the io thread to close them; 4 done.
- */
-static void
-quiesce_step(void *arg)
+/* Drop every object's rw file (suspend: no write fd may stay open). */
+void
+store_close_rw_files(void)
 {
-	struct meta_rec *r;
 	struct obj *o;
 	unsigned b;
 
-	(void)arg;
-	quiesce_timer = NULL;
-	if (!qz.active)
-		return;
-	switch (qz.step) {
-	case 1:
-		close_flush(NULL);
-		if (io_inflight() > 0)
-			break;
-		qz.step = 2;
-		queue_atimes(~0U);
-		r = calloc(1, sizeof(*r));
-		if (r) {
-			r->kind = META_SYNCFS;
-			r->done = syncfs_done;
-			meta_queue(r);
+	for (b = 0; b < OBJ_BUCKETS; b++)
+		for (o = buckets[b]; o; o = o->hnext) {
+			of_put(o->of);
+			o->of = NULL;
+			o->mrec = NULL;
 		}
-		meta_flush(quiesce_meta_done, NULL);
-		return;
-	case 2:
-		return;		/* waiting for meta_flush */
-	case 3:
-		if (qz.flags & STORE_QUIESCE_CLOSE) {
-			for (b = 0; b < OBJ_BUCKETS; b++)
-				for (o = buckets[b]; o; o = o->hnext) {
-					of_put(o->of);
-					o->of = NULL;
-					o->mrec = NULL;
-				}
-		}
-		qz.step = 4;
-		/* fall through */
-	case 4:
-		close_flush(NULL);
-		if (io_inflight() > 0)
-			break;
-		qz.active = 0;
-		quiesced = 1;
-		qz.done(qz.arg, qz.err);
-		return;
-	}
-	quiesce_timer = loop_timer_add(QUIESCE_POLL_MS, quiesce_step, NULL);
-}
-
-void
-store_quiesce(unsigned flags, void (*done)(void *arg, int err), void *arg)
-{
-	if (qz.active) {
-		done(arg, -EBUSY);
-		return;
-	}
-	qz.active = 1;
-	qz.step = 1;
-	qz.flags = flags;
-	qz.done = done;
-	qz.arg = arg;
-	qz.err = 0;
-	quiesce_step(NULL);
-}
-
-void
-store_unquiesce(void)
-{
-	quiesced = 0;
-}
-
-uint64_t
-store_oldest_write_ms(void)
-{
-	uint64_t a = io_oldest_ms(), m = meta_oldest_ms();
-
-	return a > m ? a : m;
 }
 
 /* ---- startup scan (scan.c) ------------------------------------------------ */
@@ -1036,8 +938,7 @@ store_status(struct ctl_kv *kv)
 	ctl_kv_u64(kv, "store.pinned_bytes", index_pinned_bytes());
 	ctl_kv_u64(kv, "store.volumes_open", nv);
 	ctl_kv_u64(kv, "store.objects_open", nobjs);
-	ctl_kv_str(kv, "store.writes", qz.active ? "quiescing" : quiesced ?
-	    "quiesced" : store_writes_ok() ? "on" : "off");
+	ctl_kv_str(kv, "store.writes", store_writes_str());
 	ctl_kv_u64(kv, "store.io_inflight", io_inflight());
 	ctl_kv_u64(kv, "store.meta_pending", meta_pending());
 	ctl_kv_u64(kv, "store.oldest_write_ms", store_oldest_write_ms());
@@ -1142,6 +1043,7 @@ store_init(const struct conf *c, int rootfd)
 		log_warnx("store: cannot scan the cache: %s; it starts "
 		    "unindexed", strerror(-err));
 	atime_timer = loop_timer_add(ATIME_EVERY_MS, atime_timer_fn, NULL);
+	store_quiesce_init();	/* freeze and suspend drain the store */
 	return 0;
 }
 
@@ -1152,9 +1054,8 @@ store_fini(void)
 
 	if (atime_timer)
 		loop_timer_cancel(atime_timer);
-	if (quiesce_timer)
-		loop_timer_cancel(quiesce_timer);
-	atime_timer = quiesce_timer = NULL;
+	atime_timer = NULL;
+	store_quiesce_fini();
 	store_fill_fini();
 	store_idle_evict(NULL);
 	/* waits for the threads: only after a successful quiesce is this

@@ -29,12 +29,14 @@ int store_init(const struct conf *c, int rootfd);
 void store_fini(void);		/* flushes the meta queue, writes atimes back */
 
 /*
- * Quiesce for freeze or suspend: stop starting writes (the caller has
- * already made freeze_writes_ok() return 0), wait for the writes in flight,
- * flush the meta queue (every pending xattr, map, link and atime record),
- * then syncfs. With STORE_QUIESCE_CLOSE (suspend) also close every write
- * fd the store holds. Calls done(arg, err) on the main thread when finished.
- * Never blocks the main thread.
+ * Quiesce (store_quiesce.c), for a freeze or a suspend (through the
+ * freeze backend store_init registers) and for main.c's stop: close the
+ * write gate's GATE_QUIESCE (no new write starts), wait for the writes in
+ * flight, flush the meta queue (every pending xattr, map, link and atime
+ * record), then syncfs. With STORE_QUIESCE_CLOSE (suspend) also close
+ * every write fd the store holds. Calls done(arg, err) on the main thread
+ * when finished (-EBUSY at once if a quiesce runs). The gate stays closed
+ * until store_unquiesce. Never blocks the main thread.
  */
 #define STORE_QUIESCE_CLOSE	0x0001
 void store_quiesce(unsigned flags, void (*done)(void *arg, int err),

@@ -103,8 +103,6 @@ extern struct vol *store_vols;
 extern struct log_ratelimit store_rl_io, store_rl_meta;
 
 void of_put(struct ofile *of);
-/* Writes may start: not quiescing or quiesced, not frozen, not full. */
-int store_writes_ok(void);
 struct obj *obj_find(const struct vol *v, const char *name);
 uint32_t obj_idx(const struct obj *o);
 void obj_pin(struct obj *o);
@@ -122,6 +120,25 @@ void store_queue_meta(struct obj *o);
 int obj_file(struct obj *o, int fresh);
 int obj_load(struct obj *o, const uint8_t *aux, size_t aux_len,
     uint64_t size, int any);
+
+/* for store_quiesce.c: hand the closes gathered so far to the io thread;
+ * queue every atime not yet on disk; drop every object's rw file */
+void store_close_flush(void);
+void store_queue_all_atimes(void);
+void store_close_rw_files(void);
+
+/* ---- store_quiesce.c ---- */
+
+/* Writes may start: the write gate is open for GATE_FS (not quiescing or
+ * quiesced, not frozen, suspended or stalled) and there is space. Any
+ * thread. */
+int store_writes_ok(void);
+/* "quiescing", "quiesced", "on" or "off", for the status */
+const char *store_writes_str(void);
+/* From store_init: register the store as freeze.c's backend. */
+void store_quiesce_init(void);
+/* From store_fini: cancel a quiesce's poll timer, unregister. */
+void store_quiesce_fini(void);
 
 /* ---- store_ops.c ---- */
 

@@ -1,0 +1,225 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * store_quiesce.c: draining the store's writes (store.h: store_quiesce),
+ * whether the store may start a write (store_writes_ok), and the store as
+ * freeze.c's backend (freeze.h: struct freeze_backend), registered by
+ * store_init.
+ *
+ * A quiesce is a named sequence of steps, polled every QUIESCE_POLL_MS
+ * while it waits for the io thread:
+ *
+ *   QZ_DRAIN_IO      fills in flight on the io thread finish
+ *   QZ_FLUSH_META    every atime not yet on disk and a syncfs are queued,
+ *                    and the meta queue is flushed (meta_flush)
+ *   QZ_CLOSE_FILES   (STORE_QUIESCE_CLOSE) every rw file is dropped
+ *   QZ_DRAIN_CLOSES  the io thread closes what was dropped
+ *   QZ_QUIESCED      done(arg, err) has been called; until store_unquiesce
+ *
+ * The write gate's GATE_QUIESCE is closed from the first step until
+ * store_unquiesce: this is the only place that says whether the store is
+ * quiesced. Main thread only, but store_writes_ok (a gate read).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cull.h"
+#include "freeze.h"
+#include "gate.h"
+#include "io.h"
+#include "log.h"
+#include "loop.h"
+#include "meta.h"
+#include "store.h"
+#include "store_int.h"
+
+#define QUIESCE_POLL_MS		10
+
+enum qz_step {
+	QZ_OFF,			/* writing */
+	QZ_DRAIN_IO,
+	QZ_FLUSH_META,
+	QZ_CLOSE_FILES,
+	QZ_DRAIN_CLOSES,
+	QZ_QUIESCED,
+};
+
+static struct {
+	enum qz_step step;
+	unsigned flags;			/* STORE_QUIESCE_* of this quiesce */
+	void (*done)(void *, int);
+	void *arg;
+	int err;			/* of the syncfs */
+	struct loop_timer *timer;	/* the next poll */
+} qz;
+
+int
+store_writes_ok(void)
+{
+	return gate_ok(GATE_FS) && cull_can_allocate();
+}
+
+const char *
+store_writes_str(void)
+{
+	if (qz.step == QZ_QUIESCED)
+		return "quiesced";
+	if (qz.step != QZ_OFF)
+		return "quiescing";
+	return store_writes_ok() ? "on" : "off";
+}
+
+static void quiesce_step(void *arg);
+
+static void
+quiesce_meta_done(void *arg)
+{
+	(void)arg;
+	qz.step = QZ_CLOSE_FILES;
+	quiesce_step(NULL);
+}
+
+static void
+syncfs_done(struct meta_rec *r)
+{
+	if (r->err) {
+		qz.err = r->err;
+		log_warnx("store: syncfs: %s", strerror(-r->err));
+	}
+	free(r);
+}
+
+/* Queue every atime not yet on disk and a syncfs, then flush the meta
+ * queue; quiesce_meta_done goes on. */
+static void
+flush_meta(void)
+{
+	struct meta_rec *r;
+
+	store_queue_all_atimes();
+	r = calloc(1, sizeof(*r));
+	if (r) {
+		r->kind = META_SYNCFS;
+		r->done = syncfs_done;
+		meta_queue(r);
+	}
+	meta_flush(quiesce_meta_done, NULL);
+}
+
+/*
+ * Take the quiesce as far as it goes now: every step that need not wait
+ * runs at once; a step waiting for the io thread polls again in
+ * QUIESCE_POLL_MS; QZ_FLUSH_META waits for meta_flush's callback.
+ */
+static void
+quiesce_step(void *arg)
+{
+	(void)arg;
+	qz.timer = NULL;
+	switch (qz.step) {
+	case QZ_OFF:
+	case QZ_QUIESCED:
+	case QZ_FLUSH_META:		/* waiting for meta_flush */
+		return;
+	case QZ_DRAIN_IO:
+		store_close_flush();
+		if (io_inflight() > 0)
+			break;
+		qz.step = QZ_FLUSH_META;
+		flush_meta();
+		return;
+	case QZ_CLOSE_FILES:
+		if (qz.flags & STORE_QUIESCE_CLOSE)
+			store_close_rw_files();
+		qz.step = QZ_DRAIN_CLOSES;
+		/* fall through */
+	case QZ_DRAIN_CLOSES:
+		store_close_flush();
+		if (io_inflight() > 0)
+			break;
+		qz.step = QZ_QUIESCED;
+		qz.done(qz.arg, qz.err);
+		return;
+	}
+	qz.timer = loop_timer_add(QUIESCE_POLL_MS, quiesce_step, NULL);
+}
+
+void
+store_quiesce(unsigned flags, void (*done)(void *arg, int err), void *arg)
+{
+	if (qz.step != QZ_OFF && qz.step != QZ_QUIESCED) {
+		done(arg, -EBUSY);
+		return;
+	}
+	gate_close(GATE_QUIESCE);
+	qz.step = QZ_DRAIN_IO;
+	qz.flags = flags;
+	qz.done = done;
+	qz.arg = arg;
+	qz.err = 0;
+	quiesce_step(NULL);
+}
+
+void
+store_unquiesce(void)
+{
+	if (qz.step != QZ_QUIESCED)
+		return;		/* not quiesced, or a quiesce still runs */
+	qz.step = QZ_OFF;
+	gate_open(GATE_QUIESCE);
+}
+
+uint64_t
+store_oldest_write_ms(void)
+{
+	uint64_t a = io_oldest_ms(), m = meta_oldest_ms();
+
+	return a > m ? a : m;
+}
+
+/* ---- the store as freeze.c's backend --------------------------------------- */
+
+static void
+backend_quiesce(void *arg, unsigned flags, void (*done)(void *darg, int err),
+    void *darg)
+{
+	(void)arg;
+	store_quiesce(flags & FREEZE_QUIESCE_CLOSE ? STORE_QUIESCE_CLOSE : 0,
+	    done, darg);
+}
+
+static void
+backend_resume(void *arg)
+{
+	(void)arg;
+	store_unquiesce();
+}
+
+static uint64_t
+backend_oldest_write_ms(void *arg)
+{
+	(void)arg;
+	return store_oldest_write_ms();
+}
+
+static const struct freeze_backend store_backend = {
+	.quiesce = backend_quiesce,
+	.resume = backend_resume,
+	.oldest_write_ms = backend_oldest_write_ms,
+	.stall_note = "serving reads, refusing fills",
+};
+
+void
+store_quiesce_init(void)
+{
+	freeze_set_backend(&store_backend);
+}
+
+void
+store_quiesce_fini(void)
+{
+	if (qz.timer != NULL)
+		loop_timer_cancel(qz.timer);
+	qz.timer = NULL;
+	freeze_set_backend(NULL);
+}
