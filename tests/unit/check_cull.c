@@ -284,10 +284,10 @@ START_TEST(test_resume)
 	struct cull_limits l = limits();
 	struct cull_fs f = fsw(10, 10);
 
-	cs.susp_bavail = 10;
-	cs.susp_ffree = 10;
-	cs.susp_rel_obj = 100;
-	cs.susp_rel_bytes = 0;
+	culler.susp_bavail = 10;
+	culler.susp_ffree = 10;
+	culler.susp_rel_obj = 100;
+	culler.susp_rel_bytes = 0;
 	/* default "- 5": five released objects or five freed files */
 	ck_assert_int_eq(resume_due(&l, &f, 104, 0), 0);
 	ck_assert_int_eq(resume_due(&l, &f, 105, 0), 1);
@@ -421,7 +421,7 @@ teardown(void)
 static int
 cap_met(void)
 {
-	return !cs.pass && !reap_busy() && index_objects() <= 190 &&
+	return !culler.pass && !reap_busy() && index_objects() <= 190 &&
 	    count_dir("graveyard") == 0;
 }
 
@@ -522,7 +522,7 @@ START_TEST(test_nocull)
 	make_objects();
 	conf.max_files = 100;
 	ck_assert_int_eq(cull_init(&conf, rootfd, 1, NULL), 0);
-	ck_assert_int_eq(cs.culling, 0);
+	ck_assert_int_eq(culler.culling, 0);
 	ck_assert_int_eq(cull_can_allocate(), 0);	/* caps still refuse */
 	ck_assert_ptr_nonnull(strstr(kv(status_fn, "cull.state"),
 	    "disabled: nocull: cache 200 objects >= max_files 100"));
@@ -543,28 +543,27 @@ END_TEST
 /* in-use objects (-EBUSY) and suspension when nothing can be culled */
 static int busy_calls;
 
-static int
-busy_one(const char *vkey, uint8_t fanout, const char *name,
-    int64_t *last_use, void *arg)
+static void
+busy_batch(struct cull_victim *v, unsigned n, void *arg)
 {
-	(void)vkey;
-	(void)fanout;
-	(void)name;
-	(void)last_use;
+	unsigned i;
+
 	(void)arg;
-	__atomic_add_fetch(&busy_calls, 1, __ATOMIC_RELAXED);
-	return -EBUSY;
+	for (i = 0; i < n; i++) {
+		__atomic_add_fetch(&busy_calls, 1, __ATOMIC_RELAXED);
+		v[i].res = -EBUSY;
+	}
 }
 
 static int
 suspended(void)
 {
-	return cs.suspended && !cs.pass;
+	return culler.suspended && !culler.pass;
 }
 
 START_TEST(test_busy_suspend)
 {
-	struct cull_ops ops = { busy_one, NULL, 1 };
+	struct cull_ops ops = { CULL_KERNEL, busy_batch, NULL, 1 };
 	uint32_t id;
 
 	make_objects();
@@ -588,11 +587,11 @@ START_TEST(test_busy_suspend)
 	/* no spinning: checks go on, passes do not */
 	ck_assert_str_eq(kv(stats_fn, "cull.passes"), "1");
 	/* a release resumes it */
-	cs.lim.resume_files = 1;
+	culler.lim.resume_files = 1;
 	index_pin(id);
 	index_unpin(id);
 	check();
-	ck_assert_int_eq(cs.suspended, 0);
+	ck_assert_int_eq(culler.suspended, 0);
 }
 END_TEST
 
@@ -601,32 +600,33 @@ END_TEST
  * unlink them) */
 static int used_calls;
 
-static int
-used_one(const char *vkey, uint8_t fanout, const char *name,
-    int64_t *last_use, void *arg)
+static void
+used_batch(struct cull_victim *v, unsigned n, void *arg)
 {
-	int i = atoi(name + 4);
+	unsigned k;
+	int i;
 
-	(void)vkey;
-	(void)fanout;
 	(void)arg;
-	__atomic_add_fetch(&used_calls, 1, __ATOMIC_RELAXED);
-	if (i < 10 && *last_use < 5000) {
-		*last_use = 5000 + i;
-		return CULL_USED_SINCE;
+	for (k = 0; k < n; k++) {
+		i = atoi(v[k].name + 4);
+		__atomic_add_fetch(&used_calls, 1, __ATOMIC_RELAXED);
+		v[k].res = 0;
+		if (i < 10 && v[k].last_use < 5000) {
+			v[k].last_use = 5000 + i;
+			v[k].res = CULL_USED_SINCE;
+		}
 	}
-	return 0;
 }
 
 static int
 objects_at_most_143(void)
 {
-	return index_objects() <= 143 && !cs.pass;
+	return index_objects() <= 143 && !culler.pass;
 }
 
 START_TEST(test_used_since)
 {
-	struct cull_ops ops = { used_one, NULL, 1 };
+	struct cull_ops ops = { CULL_KERNEL, used_batch, NULL, 1 };
 	uint32_t id;
 	int i;
 
@@ -731,11 +731,14 @@ static int fds0 = -1;
 static int
 dirfds_step(void)
 {
+	int i;
+
 	if (fds0 < 0) {
 		if (reap_busy())
 			return 0;
 		fds0 = count_fds();
-		cs.dflt.maxopen = 50;
+		for (i = 0; i < JOBS_IN_FLIGHT; i++)
+			culler.caches[i].maxopen = 50 / JOBS_IN_FLIGHT;
 		ck_assert_int_eq(cull_request(PROTO_CULL_BYTES, 120 * 4096,
 		    req_done, NULL), 0);
 		return 0;
@@ -746,9 +749,11 @@ dirfds_step(void)
 /*
  * A pass keeps the fan-out directories it opened (up to maxopen; past
  * that it opens and closes per victim) and closes them all when it ends.
+ * (Each job keeps them in the cache it was lent: check every cache.)
  */
 START_TEST(test_dirfds)
 {
+	struct fanout_cache *c;
 	size_t i;
 
 	make_objects();
@@ -760,10 +765,12 @@ START_TEST(test_dirfds)
 		ck_assert_int_eq(exists(i), i >= 120);
 	ck_assert_uint_eq(index_objects(), NOBJ - 120);
 	/* one volume: 256 slots; all closed again */
-	ck_assert_uint_eq(cs.dflt.ndirfds, 256);
-	ck_assert_uint_eq(atomic_load(&cs.dflt.nopen), 0);
-	for (i = 0; i < cs.dflt.ndirfds; i++)
-		ck_assert_int_eq(atomic_load(&cs.dflt.dirfds[i]), -1);
+	for (c = culler.caches; c < culler.caches + JOBS_IN_FLIGHT; c++) {
+		ck_assert_uint_eq(c->nslots, 256);
+		ck_assert_uint_eq(c->nopen, 0);
+		for (i = 0; i < c->nslots; i++)
+			ck_assert_int_eq(c->fds[i], -1);
+	}
 	ck_assert_int_eq(count_fds(), fds0);
 	ck_assert_str_eq(kv(stats_fn, "cull.errors"), "0");
 }
