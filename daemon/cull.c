@@ -280,29 +280,50 @@ marks(const struct cull_limits *l, const struct cull_fs *fs,
 	m->files = fs->files != 0;
 }
 
+/* 1 if free (blocks or files: what) is below mark (name, pct percent of
+ * total), and so in why. */
+static int
+below(const char *what, uint64_t free, uint64_t total, uint64_t mark,
+    const char *name, unsigned mark_pct, char *why, size_t len)
+{
+	if (free >= mark)
+		return 0;
+	snprintf(why, len, "free %s %.1f%% < %s %u%%", what, pct(free, total),
+	    name, mark_pct);
+	return 1;
+}
+
+/* 1 if the cache is at max_size or max_files, and which, in why. */
+static int
+at_cap(const struct cull_limits *l, const struct cull_fs *fs,
+    const struct cull_marks *m, char *why, size_t len)
+{
+	if (m->cap && fs->cache_bytes >= m->cap)
+		snprintf(why, len, "cache %llu bytes >= max_size %llu",
+		    (unsigned long long)fs->cache_bytes,
+		    (unsigned long long)m->cap);
+	else if (l->max_files && fs->cache_objects >= l->max_files)
+		snprintf(why, len, "cache %llu objects >= max_files %llu",
+		    (unsigned long long)fs->cache_objects,
+		    (unsigned long long)l->max_files);
+	else
+		return 0;
+	return 1;
+}
+
 /* Allocation: real free space only (not the graveyard), and the caps. */
 static void
 judge_allocate(const struct cull_limits *l, const struct cull_fs *fs,
     const struct cull_marks *m, struct cull_eval *ev)
 {
-	ev->allocate = 1;
-	if (fs->bavail < m->bstop)
-		snprintf(ev->refuse, sizeof(ev->refuse), "free blocks %.1f%% "
-		    "< bstop %u%%", pct(fs->bavail, fs->blocks), l->bstop);
-	else if (m->files && fs->ffree < m->fstop)
-		snprintf(ev->refuse, sizeof(ev->refuse), "free files %.1f%% "
-		    "< fstop %u%%", pct(fs->ffree, fs->files), l->fstop);
-	else if (m->cap && fs->cache_bytes >= m->cap)
-		snprintf(ev->refuse, sizeof(ev->refuse), "cache %llu bytes "
-		    ">= max_size %llu", (unsigned long long)fs->cache_bytes,
-		    (unsigned long long)m->cap);
-	else if (l->max_files && fs->cache_objects >= l->max_files)
-		snprintf(ev->refuse, sizeof(ev->refuse), "cache %llu objects "
-		    ">= max_files %llu", (unsigned long long)fs->cache_objects,
-		    (unsigned long long)l->max_files);
-	else
-		return;
-	ev->allocate = 0;
+	char *why = ev->refuse;
+	size_t len = sizeof(ev->refuse);
+
+	ev->allocate = !below("blocks", fs->bavail, fs->blocks, m->bstop,
+	    "bstop", l->bstop, why, len) &&
+	    !(m->files && below("files", fs->ffree, fs->files, m->fstop,
+	    "fstop", l->fstop, why, len)) &&
+	    !at_cap(l, fs, m, why, len);
 }
 
 /* What it takes to reach the run thresholds and 95% of the caps. */
@@ -331,20 +352,14 @@ static void
 why_start(const struct cull_limits *l, const struct cull_fs *fs,
     const struct cull_marks *m, struct cull_eval *ev)
 {
-	if (m->bfree < m->bcull)
-		snprintf(ev->why, sizeof(ev->why), "free blocks %.1f%% "
-		    "< bcull %u%%", pct(m->bfree, fs->blocks), l->bcull);
-	else if (m->files && m->ffree < m->fcull)
-		snprintf(ev->why, sizeof(ev->why), "free files %.1f%% "
-		    "< fcull %u%%", pct(m->ffree, fs->files), l->fcull);
-	else if (m->cap && fs->cache_bytes >= m->cap)
-		snprintf(ev->why, sizeof(ev->why), "cache %llu bytes "
-		    ">= max_size %llu", (unsigned long long)fs->cache_bytes,
-		    (unsigned long long)m->cap);
-	else if (l->max_files && fs->cache_objects >= l->max_files)
-		snprintf(ev->why, sizeof(ev->why), "cache %llu objects "
-		    ">= max_files %llu", (unsigned long long)fs->cache_objects,
-		    (unsigned long long)l->max_files);
+	char *why = ev->why;
+	size_t len = sizeof(ev->why);
+
+	if (!below("blocks", m->bfree, fs->blocks, m->bcull, "bcull",
+	    l->bcull, why, len) &&
+	    !(m->files && below("files", m->ffree, fs->files, m->fcull,
+	    "fcull", l->fcull, why, len)))
+		at_cap(l, fs, m, why, len);
 }
 
 /* Culling: 0 if it stops now, else 1 and why it goes on (ev->why). */
@@ -363,13 +378,10 @@ why_go_on(const struct cull_limits *l, const struct cull_fs *fs,
 		    pct(m->bfree, fs->blocks));
 	} else if (ev->need_bytes == 0 && ev->need_files == 0) {
 		return 0;
-	} else if (m->bfree < m->brun) {
-		snprintf(ev->why, sizeof(ev->why), "free blocks %.1f%% < brun "
-		    "%u%%", pct(m->bfree, fs->blocks), l->brun);
-	} else if (m->files && m->ffree < m->frun) {
-		snprintf(ev->why, sizeof(ev->why), "free files %.1f%% < frun "
-		    "%u%%", pct(m->ffree, fs->files), l->frun);
-	} else {
+	} else if (!below("blocks", m->bfree, fs->blocks, m->brun, "brun",
+	    l->brun, ev->why, sizeof(ev->why)) &&
+	    !(m->files && below("files", m->ffree, fs->files, m->frun, "frun",
+	    l->frun, ev->why, sizeof(ev->why)))) {
 		snprintf(ev->why, sizeof(ev->why), "cache above 95%% of "
 		    "max_size/max_files");
 	}

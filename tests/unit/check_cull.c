@@ -356,6 +356,16 @@ exists(int i)
 	return lstat(p, &st) == 0;
 }
 
+/* cache/, graveyard/ and the volume "test,vol" (in the index too) */
+static void
+make_volume(void)
+{
+	mkpath("cache");
+	mkpath("graveyard");
+	mkpath("cache/Itest,vol");
+	vol = index_volume("test,vol");
+}
+
 /* NOBJ objects of 4 KiB, object i last used at 1000 + i */
 static void
 make_objects(void)
@@ -363,10 +373,7 @@ make_objects(void)
 	char p[512];
 	int i, fd;
 
-	mkpath("cache");
-	mkpath("graveyard");
-	mkpath("cache/Itest,vol");
-	vol = index_volume("test,vol");
+	make_volume();
 	ck_assert_int_eq(vol, 0);
 	for (i = 0; i < NOBJ; i++) {
 		snprintf(p, sizeof(p), "cache/Itest,vol/@%02x", i % 256);
@@ -881,10 +888,7 @@ START_TEST(test_rename_jobs)
 	char p[512];
 	int i, fd;
 
-	mkpath("cache");
-	mkpath("graveyard");
-	mkpath("cache/Itest,vol");
-	vol = index_volume("test,vol");
+	make_volume();
 	for (i = 0; i < NMANY; i++) {
 		snprintf(p, sizeof(p), "cache/Itest,vol/@%02x", i % 256);
 		mkpath(p);
