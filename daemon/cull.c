@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * cull.c: space watch, thresholds and culling (see cull.h); the graveyard
- * reaper is reap.c.
+ * cull.c: space watch, thresholds and culling (see cull.h); the rename
+ * backend is bury.c, the graveyard reaper reap.c.
  *
  * The main thread owns every decision. It statfs()es the clone root on a
  * timer (every second near a threshold, every 10 s otherwise, and within
@@ -22,7 +22,7 @@
  * front as many as the deficit needs, marks them INDEX_CULLING and hands
  * them to the "larder-cull" workers in jobs of JOB_VICTIMS; a worker gives
  * its job's batch to the backend of the kind cull_init was given (cull.h):
- * CULL_RENAME_TO_GRAVEYARD, this file's own (rename into graveyard/), or
+ * CULL_RENAME_TO_GRAVEYARD, bury.c's (rename into graveyard/), or
  * CULL_KERNEL, whose callback culls the batch. Back on the main thread,
  * a culled object leaves the index; one that is in use (-EBUSY) is marked
  * used now, so the next pass does not pick it again.
@@ -45,9 +45,9 @@
  * Threads and locks: none here; the work queues have their own (workq.h).
  * The main thread owns `culler`. A cull job carries copies of what its
  * worker needs; the rename backend's fan-out fd cache is lent with the job
- * and given back with its result (struct fanout_cache), and the job's
- * graveyard names come from a sequence number the main thread gave it: the
- * workers share nothing outside the queue locks.
+ * and given back with its result (struct bury_cache, bury.h), and the
+ * job's graveyard names come from a sequence number the main thread gave
+ * it: the workers share nothing outside the queue locks.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -55,7 +55,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
@@ -71,6 +70,7 @@
 #include "daemon/hist.h"
 #include "daemon/index.h"
 #include "daemon/beneath.h"
+#include "daemon/bury.h"
 #include "daemon/log.h"
 #include "daemon/loop.h"
 #include "daemon/reap.h"
@@ -85,7 +85,6 @@
 #define NEAR_MS		1000
 #define FAR_MS		10000
 #define CAP_LOW(x)	((x) - (x) / 20)	/* cull caps down to 95% */
-#define DIRFDS_MAX	4096	/* fan-out dir fds a pass keeps open */
 
 /* What the state machine needs from the filesystem and the index. */
 struct cull_fs {
@@ -117,39 +116,16 @@ struct cull_eval {
 	char refuse[160];		/* why allocation is refused */
 };
 
-/*
- * The rename backend's fan-out directory fds, slot vol * 256 + fanout.
- * One cache travels with one job at a time: the main thread lends a free
- * one to each job it submits and takes it back with the job's result, so
- * a worker never shares it; the main thread closes them all when the pass
- * ends (so a volume dropped meanwhile is not reused).
- */
-struct fanout_cache {
-	int *fds;
-	size_t nslots;
-	unsigned nopen, maxopen;
-	int lent;			/* to a job in flight */
-};
-
-/* Where a victim came from, to match the index entry again in cull_done */
-struct victim_src {
-	uint32_t id;
-	uint16_t vol;
-};
-
 struct cull_job {
 	struct work w;
 	struct cull_job *next_pending;
 	enum cull_backend kind;
 	void (*cull_batch)(struct cull_victim *, unsigned, void *);
 	void *arg;
-	/* CULL_RENAME_TO_GRAVEYARD: what the worker needs, lent or copied */
-	int rootfd, gravefd;
-	unsigned long seq;		/* names its graveyard directory */
-	struct fanout_cache *cache;	/* NULL: open per victim */
+	struct bury_job bury;		/* CULL_RENAME_TO_GRAVEYARD */
 	unsigned n;
 	struct cull_victim v[JOB_VICTIMS];
-	struct victim_src src[JOB_VICTIMS];
+	uint32_t ids[JOB_VICTIMS];	/* the victims' index ids */
 	size_t strlen;
 	char strs[JOB_VICTIMS * (CFMT_MAX_VOLUME_KEY + 1 + CFMT_NAME_MAX + 1)];
 };
@@ -162,7 +138,7 @@ static struct cull_state {
 	struct cull_limits lim;
 	struct cull_ops ops;
 	int gravefd;			/* graveyard/ (rename backend) */
-	struct fanout_cache caches[JOBS_IN_FLIGHT];
+	struct bury_cache caches[JOBS_IN_FLIGHT];	/* one per job */
 	unsigned long job_seq;
 	struct workq *cq;
 
@@ -716,177 +692,6 @@ cull_can_allocate(void)
 	return allocating();
 }
 
-/* ---- the rename backend's fan-out fd caches (main thread) ---------------- */
-
-/* How many fan-out dir fds a pass may keep: a quarter of the fd limit,
- * over all the caches. */
-static unsigned
-dirfds_max(void)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
-		return 256;
-	return rl.rlim_cur / 4 < DIRFDS_MAX ? rl.rlim_cur / 4 : DIRFDS_MAX;
-}
-
-/* Give every cache n slots (between passes: none is lent). A cache that
- * cannot grow keeps its size: its jobs open the rest per victim. */
-static void
-caches_size(size_t n)
-{
-	struct fanout_cache *c;
-	size_t i;
-	int *t;
-
-	for (c = culler.caches; c < culler.caches + JOBS_IN_FLIGHT; c++) {
-		if (n <= c->nslots || (t = realloc(c->fds, n * sizeof(*t))) ==
-		    NULL)
-			continue;
-		for (i = c->nslots; i < n; i++)
-			t[i] = -1;
-		c->fds = t;
-		c->nslots = n;
-	}
-}
-
-/* Close what the caches hold (no job in flight). */
-static void
-caches_close(void)
-{
-	struct fanout_cache *c;
-	size_t i;
-
-	for (c = culler.caches; c < culler.caches + JOBS_IN_FLIGHT; c++) {
-		for (i = 0; c->nopen > 0 && i < c->nslots; i++)
-			if (c->fds[i] >= 0) {
-				close(c->fds[i]);
-				c->fds[i] = -1;
-				c->nopen--;
-			}
-	}
-}
-
-/* A cache no job holds, for the job about to be submitted (there is one:
- * no more jobs are in flight than there are caches). */
-static struct fanout_cache *
-cache_lend(void)
-{
-	struct fanout_cache *c;
-
-	for (c = culler.caches; c < culler.caches + JOBS_IN_FLIGHT; c++)
-		if (!c->lent) {
-			c->lent = 1;
-			return c;
-		}
-	return NULL;
-}
-
-/* ---- the rename backend: a job on a worker thread ----------------------- */
-
-/*
- * Each rename job renames its victims into a directory of its own,
- * graveyard/.c<pid>.<seq>, and at the end renames that directory to
- * graveyard/c<pid>.<seq>, which is when the reaper (told by inotify) takes
- * it whole. So renames and unlinks never wait on the same directory lock,
- * and no directory grows to the size of a pass. A crash leaves either kind
- * behind; the full reap at start removes both. Victims are named
- * c<pid>.<seq>.<i> (unique in graveyard/ itself, where they go if the
- * job's directory cannot be made). <seq> is the job's, given by the main
- * thread: the workers share no counter.
- */
-static int
-job_dir_open(const struct cull_job *j, char *dname, size_t len)
-{
-	snprintf(dname, len, ".c%lx.%lx", (unsigned long)getpid(), j->seq);
-	if (mkdirat(j->gravefd, dname, 0700) < 0)
-		return -1;
-	return openat(j->gravefd, dname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-	    O_CLOEXEC);
-}
-
-static void
-job_dir_publish(const struct cull_job *j, int dfd, const char *dname)
-{
-	if (dfd < 0)
-		return;
-	close(dfd);
-	/* if this fails the directory stays until the next start */
-	(void)renameat(j->gravefd, dname, j->gravefd, dname + 1);
-}
-
-/*
- * The fd of cache/I<volume_key>/@<fanout> for victim i; *own: the caller
- * closes it. Opening it for every victim costs a path walk and a close
- * around each rename, and the renames are the part of culling the kernel
- * serialises (all cross-directory renames of a filesystem take one mutex),
- * so the job keeps what it opened in the cache it was lent, up to the
- * cache's maxopen.
- */
-static int
-fanout_fd(struct cull_job *j, unsigned i, int *own)
-{
-	const struct cull_victim *v = &j->v[i];
-	size_t slot = (size_t)j->src[i].vol * 256 + v->fanout;
-	struct fanout_cache *c = j->cache;
-	char path[16 + CFMT_MAX_VOLUME_KEY];
-	int fd;
-
-	*own = 0;
-	if (c && slot < c->nslots && c->fds[slot] >= 0)
-		return c->fds[slot];
-	snprintf(path, sizeof(path), "cache/I%s/@%02x", v->volume_key,
-	    v->fanout);
-	if ((fd = open_dir_beneath(j->rootfd, path)) < 0)
-		return fd == -ENOENT ? -ESTALE : fd;
-	if (c && slot < c->nslots && c->nopen < c->maxopen) {
-		c->fds[slot] = fd;
-		c->nopen++;
-	} else
-		*own = 1;
-	return fd;
-}
-
-/* Rename victim i into tdfd (the job's graveyard directory, or
- * graveyard/). */
-static int
-rename_victim(struct cull_job *j, unsigned i, int tdfd)
-{
-	const char *name = j->v[i].name;
-	char grave[64];
-	int dfd, own, r = 0;
-
-	if ((dfd = fanout_fd(j, i, &own)) < 0)
-		return dfd;
-	snprintf(grave, sizeof(grave), "c%lx.%lx.%x", (unsigned long)getpid(),
-	    j->seq, i);
-	if (renameat(dfd, name, tdfd, grave) < 0) {
-		r = -errno;
-		/* ENOENT: the object is gone, or our target directory */
-		if (r == -ENOENT)
-			r = faccessat(dfd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0 ?
-			    -EIO : -ESTALE;
-	}
-	if (own)
-		close(dfd);
-	return r;
-}
-
-/* The rename backend's batch: every victim into the job's directory, then
- * publish it to the reaper. (Kernel mode knows a newer use from the atime;
- * here the store sees every use: the index is exact.) */
-static void
-rename_batch(struct cull_job *j)
-{
-	char dname[48];
-	int dfd = job_dir_open(j, dname, sizeof(dname));
-	unsigned i;
-
-	for (i = 0; i < j->n; i++)
-		j->v[i].res = rename_victim(j, i, dfd >= 0 ? dfd : j->gravefd);
-	job_dir_publish(j, dfd, dname);
-}
-
 /* Worker: hand the job's batch to its backend. */
 static void
 cull_run(struct work *w)
@@ -895,7 +700,7 @@ cull_run(struct work *w)
 
 	switch (j->kind) {
 	case CULL_RENAME_TO_GRAVEYARD:
-		rename_batch(j);
+		bury_batch(j->v, j->n, &j->bury);
 		break;
 	case CULL_KERNEL:
 		j->cull_batch(j->v, j->n, j->arg);
@@ -923,7 +728,8 @@ submit_pending(void)
 			culler.pending_tail = NULL;
 		culler.jobs_inflight++;
 		if (j->kind == CULL_RENAME_TO_GRAVEYARD)
-			j->cache = cache_lend();
+			j->bury.cache = bury_cache_lend(culler.caches,
+			    JOBS_IN_FLIGHT);
 		workq_submit(culler.cq, &j->w);
 	}
 }
@@ -935,7 +741,7 @@ static void
 victim_culled(const struct cull_job *j, unsigned i)
 {
 	const struct cull_victim *v = &j->v[i];
-	uint32_t id = j->src[i].id;
+	uint32_t id = j->ids[i];
 	uint64_t b = index_bytes(id);
 
 	log_debug("cull: culled I%s/@%02x/%s: %llu bytes, last use %lld",
@@ -966,11 +772,11 @@ static void
 victim_done(const struct cull_job *j, unsigned i)
 {
 	const struct cull_victim *v = &j->v[i];
-	uint32_t id = j->src[i].id;
+	uint32_t id = j->ids[i];
 	const char *name = index_name(id);
 
 	if (name == NULL || index_get_state(id) != INDEX_CULLING ||
-	    index_vol(id) != j->src[i].vol || strcmp(name, v->name) != 0)
+	    index_vol(id) != v->vol || strcmp(name, v->name) != 0)
 		return;
 	switch (v->res) {
 	case 0:
@@ -1013,8 +819,7 @@ cull_done(struct work *w)
 	struct cull_job *j = (struct cull_job *)w;
 	unsigned i;
 
-	if (j->cache)
-		j->cache->lent = 0;
+	bury_cache_return(j->bury.cache);
 	for (i = 0; i < j->n; i++)
 		victim_done(j, i);
 	free(j);
@@ -1148,10 +953,10 @@ job_new(void)
 	j->kind = culler.ops.kind;
 	j->cull_batch = culler.ops.cull_batch;
 	j->arg = culler.ops.arg;
-	j->rootfd = culler.rootfd;
-	j->gravefd = culler.gravefd;
-	j->seq = culler.job_seq++;
-	j->cache = NULL;
+	j->bury.rootfd = culler.rootfd;
+	j->bury.gravefd = culler.gravefd;
+	j->bury.seq = culler.job_seq++;
+	j->bury.cache = NULL;		/* lent in submit_pending */
 	j->n = 0;
 	j->strlen = 0;
 	return j;
@@ -1167,8 +972,8 @@ job_add(struct cull_job *j, uint32_t id)
 	struct cull_victim *v = &j->v[j->n];
 	size_t lv = strlen(vkey) + 1, ln = strlen(name) + 1;
 
-	j->src[j->n].id = id;
-	j->src[j->n].vol = index_vol(id);
+	j->ids[j->n] = id;
+	v->vol = index_vol(id);
 	memcpy(j->strs + j->strlen, vkey, lv);
 	v->volume_key = j->strs + j->strlen;
 	j->strlen += lv;
@@ -1248,7 +1053,8 @@ start_pass(void)
 		return;
 	}
 	if (culler.ops.kind == CULL_RENAME_TO_GRAVEYARD)
-		caches_size((size_t)index_volumes() * 256);
+		bury_caches_size(culler.caches, JOBS_IN_FLIGHT,
+		    (size_t)index_volumes() * 256);
 	culler.pass = 1;
 	culler.pass_start_ms = loop_now_ms();
 	culler.pass_start_ns = hist_now_ns();
@@ -1272,7 +1078,7 @@ start_pass(void)
 static void
 end_pass(void)
 {
-	caches_close();	/* every job is back */
+	bury_caches_close(culler.caches, JOBS_IN_FLIGHT); /* all jobs back */
 	culler.pass = 0;
 	culler.passes++;
 	culler.early_bytes = culler.early_objects = 0;	/* every cull job is done */
@@ -1486,16 +1292,13 @@ ops_valid(const struct cull_ops *ops)
 }
 
 /* The rename backend's setup: graveyard/, and the fan-out fd caches, which
- * share dirfds_max() between them. 0 or -errno. */
+ * share bury_fds_max() between them. 0 or -errno. */
 static int
 rename_backend_open(int rootfd)
 {
-	struct fanout_cache *fc;
-
 	if ((culler.gravefd = open_dir_beneath(rootfd, "graveyard")) < 0)
 		return culler.gravefd;
-	for (fc = culler.caches; fc < culler.caches + JOBS_IN_FLIGHT; fc++)
-		fc->maxopen = dirfds_max() / JOBS_IN_FLIGHT;
+	bury_caches_init(culler.caches, JOBS_IN_FLIGHT, bury_fds_max());
 	return 0;
 }
 
@@ -1556,8 +1359,6 @@ fail:
 void
 cull_fini(void)
 {
-	struct fanout_cache *fc;
-
 	if (!culler.init)
 		return;
 	culler.init = 0;
@@ -1575,9 +1376,7 @@ cull_fini(void)
 	workq_destroy(culler.cq);
 	reap_fini();
 	finish_request(-ECANCELED);
-	caches_close();
-	for (fc = culler.caches; fc < culler.caches + JOBS_IN_FLIGHT; fc++)
-		free(fc->fds);
+	bury_caches_free(culler.caches, JOBS_IN_FLIGHT);
 	if (culler.gravefd >= 0)
 		close(culler.gravefd);
 	free(culler.sel);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * cull.h: space watch, thresholds and culling (cull.c). The graveyard
- * reaper that unlinks what culling moved aside is reap.c (reap.h).
+ * cull.h: space watch, thresholds and culling (cull.c). The rename
+ * backend that moves victims into graveyard/ is bury.c (bury.h); the
+ * reaper that unlinks what it moved there is reap.c (reap.h).
  *
  * cachefilesd's semantics: below bcull or fcull free, start culling; keep
  * culling until both brun and frun are met; below bstop or fstop refuse new
@@ -21,10 +22,11 @@ struct conf;
  * cull.c's worker threads, and the backend owns the batch (and nothing
  * else that another worker can see) until it returns.
  *
- *   CULL_RENAME_TO_GRAVEYARD  userspace mode, cull.c's own backend: rename
- *                             each victim into graveyard/, where the
- *                             reaper (reap.h) unlinks it; its bytes count
- *                             as free space pending until then.
+ *   CULL_RENAME_TO_GRAVEYARD  userspace mode, the culler's own backend
+ *                             (bury.h): rename each victim into
+ *                             graveyard/, where the reaper (reap.h)
+ *                             unlinks it; its bytes count as free space
+ *                             pending until then.
  *   CULL_KERNEL               the callback removes each victim itself
  *                             (kernel mode: `inuse NAME`, `cull NAME` on
  *                             /dev/cachefiles after fchdir); nothing goes
@@ -51,6 +53,7 @@ enum cull_backend {
 struct cull_victim {
 	const char *volume_key;	/* cache/I<volume_key>/@<fanout>/<name> */
 	const char *name;
+	uint16_t vol;		/* the index's volume id (a key for caches) */
 	uint8_t fanout;
 	int64_t last_use;	/* in: the index's; out: see CULL_USED_SINCE */
 	int res;		/* out */
@@ -58,7 +61,7 @@ struct cull_victim {
 
 struct cull_ops {
 	enum cull_backend kind;
-	/* CULL_KERNEL only (CULL_RENAME_TO_GRAVEYARD is cull.c's own) */
+	/* CULL_KERNEL only (CULL_RENAME_TO_GRAVEYARD is bury.c's) */
 	void (*cull_batch)(struct cull_victim *v, unsigned n, void *arg);
 	void *arg;
 	int serial;	/* 1: one batch at a time */

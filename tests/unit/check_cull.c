@@ -760,7 +760,7 @@ dirfds_step(void)
  */
 START_TEST(test_dirfds)
 {
-	struct fanout_cache *c;
+	struct bury_cache *c;
 	size_t i;
 
 	make_objects();
@@ -801,7 +801,8 @@ kernel_like_batch(struct cull_victim *v, unsigned n, void *arg)
 	if (n > kb_max)
 		kb_max = n;
 	for (i = 0; i < n; i++) {
-		if (arg != &kb_calls || strcmp(v[i].volume_key, "test,vol") != 0 ||
+		if (arg != &kb_calls || v[i].vol != vol ||
+		    strcmp(v[i].volume_key, "test,vol") != 0 ||
 		    v[i].fanout != atoi(v[i].name + 4) % 256 ||
 		    v[i].res != -EIO || v[i].last_use != 1000 + atoi(v[i].name + 4))
 			kb_bad++;
@@ -884,7 +885,7 @@ many_step(void)
 START_TEST(test_rename_jobs)
 {
 	struct cull_ops ops = { CULL_RENAME_TO_GRAVEYARD, NULL, NULL, 0 };
-	struct fanout_cache *c;
+	struct bury_cache *c;
 	char p[512];
 	int i, fd;
 
