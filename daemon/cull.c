@@ -149,7 +149,9 @@ static struct cull_state {
 	int have_fs;
 	struct cull_fs fs;
 	struct cull_eval ev;
-	int culling;			/* allocation: GATE_FULL (gate.h) */
+	int culling;
+	/* (whether allocation is allowed is not kept here: it is the write
+	 * gate's GATE_FULL, see allocating()) */
 
 	/* suspension (resume_thresholds) */
 	int suspended;
