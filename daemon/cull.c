@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * cull.c: space watch, thresholds and culling (see cull.h); the graveyard
- * reaper is reap.c.
+ * cull.c: space watch, thresholds and culling (see cull.h); the rename
+ * backend is bury.c, the graveyard reaper reap.c.
  *
  * The main thread owns every decision. It statfs()es the clone root on a
  * timer (every second near a threshold, every 10 s otherwise, and within
@@ -20,10 +20,12 @@
  * A pass selects up to 2^culltable candidates, oldest first
  * (index_select_oldest skips pinned and culling objects), takes from the
  * front as many as the deficit needs, marks them INDEX_CULLING and hands
- * them to the "larder-cull" workers in jobs of JOB_VICTIMS; each worker
- * calls ops->cull_one (by default: rename into graveyard/). Back on the
- * main thread, a culled object leaves the index; one that is in use
- * (-EBUSY) is marked used now, so the next pass does not pick it again.
+ * them to the "larder-cull" workers in jobs of JOB_VICTIMS; a worker gives
+ * its job's batch to the backend of the kind cull_init was given (cull.h):
+ * CULL_RENAME_TO_GRAVEYARD, bury.c's (rename into graveyard/), or
+ * CULL_KERNEL, whose callback culls the batch. Back on the main thread,
+ * a culled object leaves the index; one that is in use (-EBUSY) is marked
+ * used now, so the next pass does not pick it again.
  * When a pass finds nothing it may cull, culling is suspended until a
  * release (see resume_thresholds in cull.h): no pass spins on a cache that
  * is all pinned.
@@ -34,16 +36,25 @@
  * more. Space counts as freed when it is unlinked: reaped() takes what
  * each reap removed off the bytes pending in the graveyard.
  *
- * Locks: none here; the work queues have their own (workq.h).
+ * Allocation (refused below bstop/fstop or over a cap) is the write gate's
+ * GATE_FULL (gate.h): check() and cull_kick() close and open it, and
+ * cull_can_allocate() reads it. Culling itself never reads the gate: a
+ * cull rename frees space, and it is not gated by freeze either (the
+ * rename waits in the kernel while the filesystem is frozen).
+ *
+ * Threads and locks: none here; the work queues have their own (workq.h).
+ * The main thread owns `culler`. A cull job carries copies of what its
+ * worker needs; the rename backend's fan-out fd cache is lent with the job
+ * and given back with its result (struct bury_cache, bury.h), and the
+ * job's graveyard names come from a sequence number the main thread gave
+ * it: the workers share nothing outside the queue locks.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
@@ -55,9 +66,11 @@
 #include "proto.h"
 #include "daemon/control.h"
 #include "daemon/cull.h"
+#include "daemon/gate.h"
 #include "daemon/hist.h"
 #include "daemon/index.h"
 #include "daemon/beneath.h"
+#include "daemon/bury.h"
 #include "daemon/log.h"
 #include "daemon/loop.h"
 #include "daemon/reap.h"
@@ -72,7 +85,6 @@
 #define NEAR_MS		1000
 #define FAR_MS		10000
 #define CAP_LOW(x)	((x) - (x) / 20)	/* cull caps down to 95% */
-#define DIRFDS_MAX	4096	/* fan-out dir fds a pass keeps open */
 
 /* What the state machine needs from the filesystem and the index. */
 struct cull_fs {
@@ -104,44 +116,30 @@ struct cull_eval {
 	char refuse[160];		/* why allocation is refused */
 };
 
-struct victim {
-	uint32_t id;
-	uint16_t vol;
-	uint8_t fanout;
-	uint16_t vkey_off, name_off;	/* in the job's strs */
-	int res;
-	int64_t last_use;	/* the index's; newer if res CULL_USED_SINCE */
-};
-
 struct cull_job {
 	struct work w;
 	struct cull_job *next_pending;
-	struct cull_ops ops;
+	enum cull_backend kind;
+	void (*cull_batch)(struct cull_victim *, unsigned, void *);
+	void *arg;
+	struct bury_job bury;		/* CULL_RENAME_TO_GRAVEYARD */
 	unsigned n;
-	struct victim v[JOB_VICTIMS];
+	struct cull_victim v[JOB_VICTIMS];
+	uint32_t ids[JOB_VICTIMS];	/* the victims' index ids */
 	size_t strlen;
 	char strs[JOB_VICTIMS * (CFMT_MAX_VOLUME_KEY + 1 + CFMT_NAME_MAX + 1)];
 };
 
-struct default_arg {
-	int rootfd;
-	int gravefd;		/* graveyard/, opened once */
-	/* fan-out directory fds, slot vol * 256 + fanout, opened by the
-	 * cull workers as a pass needs them and closed by the main thread
-	 * when it ends (so a volume dropped meanwhile is not reused) */
-	_Atomic int *dirfds;
-	size_t ndirfds;
-	atomic_uint nopen;
-	unsigned maxopen;
-};
-
-static struct {
+/* The culler's state: main thread only (cull jobs get copies). */
+static struct cull_state {
 	int init;
 	int rootfd;
 	int nocull, nocull_flag;	/* nocull_flag: -N */
 	struct cull_limits lim;
 	struct cull_ops ops;
-	struct default_arg dflt;
+	int gravefd;			/* graveyard/ (rename backend) */
+	struct bury_cache caches[JOBS_IN_FLIGHT];	/* one per job */
+	unsigned long job_seq;
 	struct workq *cq;
 
 	struct loop_timer *timer;
@@ -151,7 +149,9 @@ static struct {
 	int have_fs;
 	struct cull_fs fs;
 	struct cull_eval ev;
-	int culling, allocate;
+	int culling;
+	/* (whether allocation is allowed is not kept here: it is the write
+	 * gate's GATE_FULL, see allocating()) */
 
 	/* suspension (resume_thresholds) */
 	int suspended;
@@ -194,11 +194,11 @@ static struct {
 	/* counters */
 	uint64_t culled_objects, culled_bytes, passes, cull_ms;
 	uint64_t skipped_busy, used_since, gone, errors, suspensions, refusals;
-} cs;
+} culler;
 
 static struct log_ratelimit rl_err, rl_statfs;
 
-/* set by the store, maybe before cull_init: not part of cs */
+/* set by the store, maybe before cull_init: not part of culler */
 static void (*on_culled)(void *, uint32_t);
 static void *on_culled_arg;
 
@@ -234,6 +234,155 @@ cap_bytes(const struct cull_limits *l, const struct cull_fs *fs)
 	return c;
 }
 
+/* The thresholds of evaluate() in blocks and files, and what is free. */
+struct cull_marks {
+	uint64_t bstop, bcull, brun, fstop, fcull, frun;
+	uint64_t bfree, ffree;		/* counting the graveyard as free */
+	uint64_t cap;			/* max_size in bytes; 0: none */
+	int files;			/* 0: the filesystem has no file limit */
+};
+
+static void
+marks(const struct cull_limits *l, const struct cull_fs *fs,
+    struct cull_marks *m)
+{
+	m->bstop = pct_of(fs->blocks, l->bstop);
+	m->bcull = pct_of(fs->blocks, l->bcull);
+	m->brun = pct_of(fs->blocks, l->brun);
+	m->fstop = pct_of(fs->files, l->fstop);
+	m->fcull = pct_of(fs->files, l->fcull);
+	m->frun = pct_of(fs->files, l->frun);
+	m->bfree = fs->bavail + fs->pending_blocks;
+	m->ffree = fs->ffree + fs->pending_files;
+	m->cap = cap_bytes(l, fs);
+	m->files = fs->files != 0;
+}
+
+/* 1 if free (blocks or files: what) is below mark (name, pct percent of
+ * total), and so in why. */
+static int
+below(const char *what, uint64_t free, uint64_t total, uint64_t mark,
+    const char *name, unsigned mark_pct, char *why, size_t len)
+{
+	if (free >= mark)
+		return 0;
+	snprintf(why, len, "free %s %.1f%% < %s %u%%", what, pct(free, total),
+	    name, mark_pct);
+	return 1;
+}
+
+/* 1 if the cache is at max_size or max_files, and which, in why. */
+static int
+at_cap(const struct cull_limits *l, const struct cull_fs *fs,
+    const struct cull_marks *m, char *why, size_t len)
+{
+	if (m->cap && fs->cache_bytes >= m->cap)
+		snprintf(why, len, "cache %llu bytes >= max_size %llu",
+		    (unsigned long long)fs->cache_bytes,
+		    (unsigned long long)m->cap);
+	else if (l->max_files && fs->cache_objects >= l->max_files)
+		snprintf(why, len, "cache %llu objects >= max_files %llu",
+		    (unsigned long long)fs->cache_objects,
+		    (unsigned long long)l->max_files);
+	else
+		return 0;
+	return 1;
+}
+
+/* Allocation: real free space only (not the graveyard), and the caps. */
+static void
+judge_allocate(const struct cull_limits *l, const struct cull_fs *fs,
+    const struct cull_marks *m, struct cull_eval *ev)
+{
+	char *why = ev->refuse;
+	size_t len = sizeof(ev->refuse);
+
+	ev->allocate = !below("blocks", fs->bavail, fs->blocks, m->bstop,
+	    "bstop", l->bstop, why, len) &&
+	    !(m->files && below("files", fs->ffree, fs->files, m->fstop,
+	    "fstop", l->fstop, why, len)) &&
+	    !at_cap(l, fs, m, why, len);
+}
+
+/* What it takes to reach the run thresholds and 95% of the caps. */
+static void
+judge_need(const struct cull_limits *l, const struct cull_fs *fs,
+    const struct cull_marks *m, struct cull_eval *ev)
+{
+	uint64_t nb = 0, nf = 0;
+
+	if (m->bfree < m->brun)
+		nb = (m->brun - m->bfree) * fs->bsize;
+	if (m->files && m->ffree < m->frun)
+		nf = m->frun - m->ffree;
+	if (m->cap && fs->cache_bytes > CAP_LOW(m->cap) &&
+	    fs->cache_bytes - CAP_LOW(m->cap) > nb)
+		nb = fs->cache_bytes - CAP_LOW(m->cap);
+	if (l->max_files && fs->cache_objects > CAP_LOW(l->max_files) &&
+	    fs->cache_objects - CAP_LOW(l->max_files) > nf)
+		nf = fs->cache_objects - CAP_LOW(l->max_files);
+	ev->need_bytes = nb;
+	ev->need_files = nf;
+}
+
+/* Not culling yet: say why culling starts (ev->why), or leave it empty. */
+static void
+why_start(const struct cull_limits *l, const struct cull_fs *fs,
+    const struct cull_marks *m, struct cull_eval *ev)
+{
+	char *why = ev->why;
+	size_t len = sizeof(ev->why);
+
+	if (!below("blocks", m->bfree, fs->blocks, m->bcull, "bcull",
+	    l->bcull, why, len) &&
+	    !(m->files && below("files", m->ffree, fs->files, m->fcull,
+	    "fcull", l->fcull, why, len)))
+		at_cap(l, fs, m, why, len);
+}
+
+/* Culling: 0 if it stops now, else 1 and why it goes on (ev->why). */
+static int
+why_go_on(const struct cull_limits *l, const struct cull_fs *fs,
+    const struct cull_marks *m, struct cull_eval *ev)
+{
+	if (ev->need_bytes == 0 && ev->need_files == 0 &&
+	    (fs->pending_blocks != 0 || fs->pending_files != 0)) {
+		/* the estimate meets the run thresholds, but it counts what the
+		 * reaper has not unlinked yet: stay in the culling state (no
+		 * new pass: nothing is needed) and judge by the real free
+		 * space once it has */
+		snprintf(ev->why, sizeof(ev->why), "free blocks %.1f%% once "
+		    "the graveyard is reaped: waiting for the reaper",
+		    pct(m->bfree, fs->blocks));
+	} else if (ev->need_bytes == 0 && ev->need_files == 0) {
+		return 0;
+	} else if (!below("blocks", m->bfree, fs->blocks, m->brun, "brun",
+	    l->brun, ev->why, sizeof(ev->why)) &&
+	    !(m->files && below("files", m->ffree, fs->files, m->frun, "frun",
+	    l->frun, ev->why, sizeof(ev->why)))) {
+		snprintf(ev->why, sizeof(ev->why), "cache above 95%% of "
+		    "max_size/max_files");
+	}
+	return 1;
+}
+
+/* Not culling (any more): why not. was_culling: it just stopped. */
+static void
+why_idle(const struct cull_limits *l, const struct cull_fs *fs,
+    const struct cull_marks *m, int was_culling, struct cull_eval *ev)
+{
+	double ff = m->files ? pct(m->ffree, fs->files) : 100.0;
+
+	if (was_culling)
+		snprintf(ev->why, sizeof(ev->why), "free blocks %.1f%% >= brun "
+		    "%u%%, free files %.1f%% >= frun %u%%",
+		    pct(m->bfree, fs->blocks), l->brun, ff, l->frun);
+	else
+		snprintf(ev->why, sizeof(ev->why), "free blocks %.1f%% >= bcull "
+		    "%u%%, free files %.1f%% >= fcull %u%%",
+		    pct(m->bfree, fs->blocks), l->bcull, ff, l->fcull);
+}
+
 /*
  * Decide allocation and culling from free space and the cache's size.
  * culling: the current state (hysteresis). nocull: report the need, never
@@ -243,107 +392,22 @@ static void
 evaluate(const struct cull_limits *l, const struct cull_fs *fs, int culling,
     int nocull, struct cull_eval *ev)
 {
-	uint64_t bstop = pct_of(fs->blocks, l->bstop);
-	uint64_t bcull = pct_of(fs->blocks, l->bcull);
-	uint64_t brun = pct_of(fs->blocks, l->brun);
-	uint64_t fstop = pct_of(fs->files, l->fstop);
-	uint64_t fcull = pct_of(fs->files, l->fcull);
-	uint64_t frun = pct_of(fs->files, l->frun);
-	uint64_t bfree = fs->bavail + fs->pending_blocks;
-	uint64_t ffree = fs->ffree + fs->pending_files;
-	uint64_t cap = cap_bytes(l, fs);
-	uint64_t nb = 0, nf = 0;
-	int files = fs->files != 0;	/* some filesystems have no limit */
+	struct cull_marks m;
 	int was_culling = culling;
 
 	memset(ev, 0, sizeof(*ev));
-	/* allocation: real free space only */
-	ev->allocate = 1;
-	if (fs->bavail < bstop) {
-		ev->allocate = 0;
-		snprintf(ev->refuse, sizeof(ev->refuse), "free blocks %.1f%% "
-		    "< bstop %u%%", pct(fs->bavail, fs->blocks), l->bstop);
-	} else if (files && fs->ffree < fstop) {
-		ev->allocate = 0;
-		snprintf(ev->refuse, sizeof(ev->refuse), "free files %.1f%% "
-		    "< fstop %u%%", pct(fs->ffree, fs->files), l->fstop);
-	} else if (cap && fs->cache_bytes >= cap) {
-		ev->allocate = 0;
-		snprintf(ev->refuse, sizeof(ev->refuse), "cache %llu bytes "
-		    ">= max_size %llu", (unsigned long long)fs->cache_bytes,
-		    (unsigned long long)cap);
-	} else if (l->max_files && fs->cache_objects >= l->max_files) {
-		ev->allocate = 0;
-		snprintf(ev->refuse, sizeof(ev->refuse), "cache %llu objects "
-		    ">= max_files %llu", (unsigned long long)fs->cache_objects,
-		    (unsigned long long)l->max_files);
-	}
-
-	/* what it takes to reach the run thresholds and 95% of the caps */
-	if (bfree < brun)
-		nb = (brun - bfree) * fs->bsize;
-	if (files && ffree < frun)
-		nf = frun - ffree;
-	if (cap && fs->cache_bytes > CAP_LOW(cap) &&
-	    fs->cache_bytes - CAP_LOW(cap) > nb)
-		nb = fs->cache_bytes - CAP_LOW(cap);
-	if (l->max_files && fs->cache_objects > CAP_LOW(l->max_files) &&
-	    fs->cache_objects - CAP_LOW(l->max_files) > nf)
-		nf = fs->cache_objects - CAP_LOW(l->max_files);
-	ev->need_bytes = nb;
-	ev->need_files = nf;
-
+	marks(l, fs, &m);
+	judge_allocate(l, fs, &m, ev);
+	judge_need(l, fs, &m, ev);
 	if (!culling) {
-		if (bfree < bcull)
-			snprintf(ev->why, sizeof(ev->why), "free blocks %.1f%% "
-			    "< bcull %u%%", pct(bfree, fs->blocks), l->bcull);
-		else if (files && ffree < fcull)
-			snprintf(ev->why, sizeof(ev->why), "free files %.1f%% "
-			    "< fcull %u%%", pct(ffree, fs->files), l->fcull);
-		else if (cap && fs->cache_bytes >= cap)
-			snprintf(ev->why, sizeof(ev->why), "cache %llu bytes "
-			    ">= max_size %llu",
-			    (unsigned long long)fs->cache_bytes,
-			    (unsigned long long)cap);
-		else if (l->max_files && fs->cache_objects >= l->max_files)
-			snprintf(ev->why, sizeof(ev->why), "cache %llu objects "
-			    ">= max_files %llu",
-			    (unsigned long long)fs->cache_objects,
-			    (unsigned long long)l->max_files);
+		why_start(l, fs, &m, ev);
 		culling = ev->why[0] != '\0';
-	} else if (nb == 0 && nf == 0 &&
-	    (fs->pending_blocks != 0 || fs->pending_files != 0)) {
-		/* the estimate meets the run thresholds, but it counts what the
-		 * reaper has not unlinked yet: stay in the culling state (no
-		 * new pass: nothing is needed) and judge by the real free
-		 * space once it has */
-		snprintf(ev->why, sizeof(ev->why), "free blocks %.1f%% once "
-		    "the graveyard is reaped: waiting for the reaper",
-		    pct(bfree, fs->blocks));
-	} else if (nb == 0 && nf == 0) {
-		culling = 0;
-	} else if (bfree < brun) {
-		snprintf(ev->why, sizeof(ev->why), "free blocks %.1f%% < brun "
-		    "%u%%", pct(bfree, fs->blocks), l->brun);
-	} else if (files && ffree < frun) {
-		snprintf(ev->why, sizeof(ev->why), "free files %.1f%% < frun "
-		    "%u%%", pct(ffree, fs->files), l->frun);
-	} else {
-		snprintf(ev->why, sizeof(ev->why), "cache above 95%% of "
-		    "max_size/max_files");
-	}
-	if (!culling && was_culling)
-		snprintf(ev->why, sizeof(ev->why), "free blocks %.1f%% >= brun "
-		    "%u%%, free files %.1f%% >= frun %u%%",
-		    pct(bfree, fs->blocks), l->brun,
-		    files ? pct(ffree, fs->files) : 100.0, l->frun);
-	else if (!culling)
-		snprintf(ev->why, sizeof(ev->why), "free blocks %.1f%% >= bcull "
-		    "%u%%, free files %.1f%% >= fcull %u%%",
-		    pct(bfree, fs->blocks), l->bcull,
-		    files ? pct(ffree, fs->files) : 100.0, l->fcull);
-	if (!culling)
+	} else
+		culling = why_go_on(l, fs, &m, ev);
+	if (!culling) {
+		why_idle(l, fs, &m, was_culling, ev);
 		ev->need_bytes = ev->need_files = 0;
+	}
 	ev->culling = culling && !nocull;
 	if (culling && nocull) {
 		memmove(ev->why + 8, ev->why, sizeof(ev->why) - 8);
@@ -357,12 +421,12 @@ static int
 resume_due(const struct cull_limits *l, const struct cull_fs *fs,
     uint64_t rel_obj, uint64_t rel_bytes)
 {
-	uint64_t gained_b = fs->bavail > cs.susp_bavail ?
-	    fs->bavail - cs.susp_bavail : 0;
-	uint64_t gained_f = fs->ffree > cs.susp_ffree ?
-	    fs->ffree - cs.susp_ffree : 0;
-	uint64_t robj = rel_obj - cs.susp_rel_obj;
-	uint64_t rblk = (rel_bytes - cs.susp_rel_bytes) /
+	uint64_t gained_b = fs->bavail > culler.susp_bavail ?
+	    fs->bavail - culler.susp_bavail : 0;
+	uint64_t gained_f = fs->ffree > culler.susp_ffree ?
+	    fs->ffree - culler.susp_ffree : 0;
+	uint64_t robj = rel_obj - culler.susp_rel_obj;
+	uint64_t rblk = (rel_bytes - culler.susp_rel_bytes) /
 	    (fs->bsize ? fs->bsize : 4096);
 
 	if (l->resume_blocks < 0 && l->resume_files < 0)
@@ -386,27 +450,27 @@ set_limits(const struct conf *c)
 	/* cull_policy: which objects index_select_oldest puts first */
 	index_set_policy(c->cull_policy == CONF_CULL_LRU ? INDEX_POLICY_LRU :
 	    INDEX_POLICY_S3);
-	cs.lim.brun = c->brun;
-	cs.lim.bcull = c->bcull;
-	cs.lim.bstop = c->bstop;
-	cs.lim.frun = c->frun;
-	cs.lim.fcull = c->fcull;
-	cs.lim.fstop = c->fstop;
-	cs.lim.max_size = c->max_size;
-	cs.lim.max_size_percent = c->max_size_percent;
-	cs.lim.max_files = c->max_files;
-	cs.lim.culltable = c->culltable < 12 ? 12 : c->culltable > 20 ? 20 :
+	culler.lim.brun = c->brun;
+	culler.lim.bcull = c->bcull;
+	culler.lim.bstop = c->bstop;
+	culler.lim.frun = c->frun;
+	culler.lim.fcull = c->fcull;
+	culler.lim.fstop = c->fstop;
+	culler.lim.max_size = c->max_size;
+	culler.lim.max_size_percent = c->max_size_percent;
+	culler.lim.max_files = c->max_files;
+	culler.lim.culltable = c->culltable < 12 ? 12 : c->culltable > 20 ? 20 :
 	    c->culltable;
-	cs.lim.resume_blocks = c->resume_blocks;
-	cs.lim.resume_files = c->resume_files;
+	culler.lim.resume_blocks = c->resume_blocks;
+	culler.lim.resume_files = c->resume_files;
 }
 
 void
 cull_reconfigure(const struct conf *c)
 {
 	set_limits(c);
-	cs.nocull = cs.nocull_flag || c->nocull;
-	cs.suspended = 0;	/* new rules: look again */
+	culler.nocull = culler.nocull_flag || c->nocull;
+	culler.suspended = 0;	/* new rules: look again */
 	cull_kick();
 }
 
@@ -416,7 +480,7 @@ static void
 timer_fn(void *arg)
 {
 	(void)arg;
-	cs.timer = NULL;
+	culler.timer = NULL;
 	check();
 }
 
@@ -426,12 +490,12 @@ arm(uint64_t ms)
 {
 	uint64_t due = loop_now_ms() + ms;
 
-	if (cs.timer && cs.timer_due <= due)
+	if (culler.timer && culler.timer_due <= due)
 		return;
-	if (cs.timer)
-		loop_timer_cancel(cs.timer);
-	cs.timer = loop_timer_add(ms, timer_fn, NULL);
-	cs.timer_due = due;
+	if (culler.timer)
+		loop_timer_cancel(culler.timer);
+	culler.timer = loop_timer_add(ms, timer_fn, NULL);
+	culler.timer_due = due;
 }
 
 static int
@@ -439,93 +503,143 @@ read_fs(struct cull_fs *fs)
 {
 	struct statfs sf;
 
-	if (fstatfs(cs.rootfd, &sf) < 0)
+	if (fstatfs(culler.rootfd, &sf) < 0)
 		return -errno;
 	fs->bsize = sf.f_bsize ? (uint64_t)sf.f_bsize : 4096;
 	fs->blocks = sf.f_blocks;
 	fs->bavail = sf.f_bavail;
 	fs->files = sf.f_files;
 	fs->ffree = sf.f_ffree;
-	fs->pending_blocks = (cs.pending_bytes + fs->bsize - 1) / fs->bsize;
-	fs->pending_files = cs.pending_objects;
+	fs->pending_blocks = (culler.pending_bytes + fs->bsize - 1) / fs->bsize;
+	fs->pending_files = culler.pending_objects;
 	fs->cache_bytes = index_total_bytes();
 	fs->cache_objects = index_objects();
 	return 0;
 }
 
+/* Whether new objects and fills are allowed: the write gate's GATE_FULL,
+ * which only the culler closes. */
+static int
+allocating(void)
+{
+	return gate_ok(GATE_FULL);
+}
+
+/* Take a new allocation verdict: log a change, count a refusal, and close
+ * or open GATE_FULL. */
+static void
+set_allocate(const struct cull_eval *ev)
+{
+	int was = allocating();
+
+	if (was && !ev->allocate) {
+		culler.refusals++;
+		log_info("cull: refusing new objects: %s", ev->refuse);
+		gate_close(GATE_FULL);
+	} else if (!was && ev->allocate) {
+		log_info("cull: accepting new objects again");
+		gate_open(GATE_FULL);
+	}
+}
+
+/* Take a new culling state from evaluate(): log a change, and start or
+ * end the culling episode. */
+static void
+set_culling(const struct cull_eval *ev)
+{
+	if (!culler.culling && ev->culling) {
+		log_info("cull: culling: %s", ev->why);
+		culler.ep_bavail = culler.fs.bavail;
+		culler.ep_reaped = 0;
+	} else if (culler.culling && !ev->culling) {
+		log_info("cull: done culling: %s", ev->why);
+		culler.suspended = 0;
+	}
+	culler.culling = ev->culling;
+	culler.ev = *ev;
+}
+
+/* A suspended culler: end the suspension if enough was released or the
+ * index found more objects. */
+static void
+maybe_resume(void)
+{
+	if (!culler.suspended)
+		return;
+	if (resume_due(&culler.lim, &culler.fs,
+	    index_released_objects() + culler.ext_rel_obj,
+	    index_released_bytes() + culler.ext_rel_bytes)) {
+		log_info("cull: objects were released: culling resumes");
+		culler.suspended = 0;
+	} else if (index_objects() - index_pinned_objects() >
+	    culler.susp_unpinned) {
+		/* the scan (or a rescan) found more: they may be culled */
+		log_info("cull: new objects in the index: culling resumes");
+		culler.suspended = 0;
+	}
+}
+
+/* Safety net: reaped bytes that do not show up as free space are held
+ * open somewhere; culling more would empty the cache for nothing. */
+static void
+check_space_returns(void)
+{
+	uint64_t reaped = culler.ep_reaped;
+	uint64_t gained = culler.fs.bavail > culler.ep_bavail ?
+	    (culler.fs.bavail - culler.ep_bavail) * culler.fs.bsize : 0;
+
+	if (reaped >= ((uint64_t)4 << 20) && gained < reaped / 4) {
+		log_warnx("cull: %llu bytes culled and unlinked but only "
+		    "%llu came back as free space: are the files still "
+		    "open?", (unsigned long long)reaped,
+		    (unsigned long long)gained);
+		suspend("culled space does not come back");
+		culler.ep_bavail = culler.fs.bavail;
+		culler.ep_reaped = 0;
+	}
+}
+
+/* Near a threshold (or culling, or refusing): check every NEAR_MS. */
+static int
+near_threshold(void)
+{
+	const struct cull_fs *fs = &culler.fs;
+
+	return culler.culling || !allocating() ||
+	    fs->bavail + fs->pending_blocks <
+	    pct_of(fs->blocks, culler.lim.brun) * 3 / 2 ||
+	    (fs->files && fs->ffree + fs->pending_files <
+	    pct_of(fs->files, culler.lim.frun) * 3 / 2);
+}
+
+/* The timer's check: statfs, evaluate, act on the verdict (start a pass
+ * when culling is due), and arm the next check. */
 static void
 check(void)
 {
 	struct cull_eval ev;
-	int r, near;
+	int r;
 
-	if (!cs.init)
+	if (!culler.init)
 		return;
-	if ((r = read_fs(&cs.fs)) < 0) {
+	if ((r = read_fs(&culler.fs)) < 0) {
 		log_warnx_rl(&rl_statfs, "cull: statfs: %s", strerror(-r));
 		arm(FAR_MS);
 		return;
 	}
-	cs.have_fs = 1;
-	evaluate(&cs.lim, &cs.fs, cs.culling, cs.nocull, &ev);
-	if (cs.allocate && !ev.allocate) {
-		cs.refusals++;
-		log_info("cull: refusing new objects: %s", ev.refuse);
-	} else if (!cs.allocate && ev.allocate && cs.have_fs)
-		log_info("cull: accepting new objects again");
-	cs.allocate = ev.allocate;
-	if (!cs.culling && ev.culling) {
-		log_info("cull: culling: %s", ev.why);
-		cs.ep_bavail = cs.fs.bavail;
-		cs.ep_reaped = 0;
-	}
-	else if (cs.culling && !ev.culling) {
-		log_info("cull: done culling: %s", ev.why);
-		cs.suspended = 0;
-	}
-	cs.culling = ev.culling;
-	cs.ev = ev;
-
-	if (cs.suspended && resume_due(&cs.lim, &cs.fs,
-	    index_released_objects() + cs.ext_rel_obj,
-	    index_released_bytes() + cs.ext_rel_bytes)) {
-		log_info("cull: objects were released: culling resumes");
-		cs.suspended = 0;
-	} else if (cs.suspended && index_objects() - index_pinned_objects() >
-	    cs.susp_unpinned) {
-		/* the scan (or a rescan) found more: they may be culled */
-		log_info("cull: new objects in the index: culling resumes");
-		cs.suspended = 0;
-	}
-	/* safety net: reaped bytes that do not show up as free space are held
-	 * open somewhere; culling more would empty the cache for nothing */
-	if (cs.culling && !cs.suspended && !cs.pass) {
-		uint64_t reaped = cs.ep_reaped;
-		uint64_t gained = cs.fs.bavail > cs.ep_bavail ?
-		    (cs.fs.bavail - cs.ep_bavail) * cs.fs.bsize : 0;
-
-		if (reaped >= ((uint64_t)4 << 20) && gained < reaped / 4) {
-			log_warnx("cull: %llu bytes culled and unlinked but only "
-			    "%llu came back as free space: are the files still "
-			    "open?", (unsigned long long)reaped,
-			    (unsigned long long)gained);
-			suspend("culled space does not come back");
-			cs.ep_bavail = cs.fs.bavail;
-			cs.ep_reaped = 0;
-		}
-	}
+	culler.have_fs = 1;
+	evaluate(&culler.lim, &culler.fs, culler.culling, culler.nocull, &ev);
+	set_allocate(&ev);
+	set_culling(&ev);
+	maybe_resume();
+	if (culler.culling && !culler.suspended && !culler.pass)
+		check_space_returns();
 	/* while the startup scan runs the index is partial: cull only in an
 	 * emergency (allocation refused) */
-	if (cs.culling && !cs.suspended && !cs.pass &&
-	    (!scan_running() || !cs.allocate))
+	if (culler.culling && !culler.suspended && !culler.pass &&
+	    (!scan_running() || !allocating()))
 		start_pass();
-
-	near = cs.culling || !cs.allocate ||
-	    cs.fs.bavail + cs.fs.pending_blocks <
-	    pct_of(cs.fs.blocks, cs.lim.brun) * 3 / 2 ||
-	    (cs.fs.files && cs.fs.ffree + cs.fs.pending_files <
-	    pct_of(cs.fs.files, cs.lim.frun) * 3 / 2);
-	arm(near ? NEAR_MS : FAR_MS);
+	arm(near_threshold() ? NEAR_MS : FAR_MS);
 }
 
 /*
@@ -541,19 +655,18 @@ cull_kick(void)
 	struct cull_eval ev;
 	uint64_t now;
 
-	if (!cs.init)
+	if (!culler.init)
 		return;
 	now = loop_now_ms();
-	if (cs.have_fs && (cs.culling || cs.suspended || !cs.allocate) &&
-	    now - cs.quick_ms >= QUICK_MS && read_fs(&fs) == 0) {
-		cs.quick_ms = now;
-		evaluate(&cs.lim, &fs, cs.culling, cs.nocull, &ev);
-		if (cs.allocate && !ev.allocate) {
-			cs.refusals++;
-			log_info("cull: refusing new objects: %s", ev.refuse);
-			cs.ev = ev;
-			cs.fs = fs;
-			cs.allocate = 0;
+	if (culler.have_fs &&
+	    (culler.culling || culler.suspended || !allocating()) &&
+	    now - culler.quick_ms >= QUICK_MS && read_fs(&fs) == 0) {
+		culler.quick_ms = now;
+		evaluate(&culler.lim, &fs, culler.culling, culler.nocull, &ev);
+		if (allocating() && !ev.allocate) {
+			set_allocate(&ev);
+			culler.ev = ev;
+			culler.fs = fs;
 		}
 	}
 	arm(KICK_MS);
@@ -562,9 +675,9 @@ cull_kick(void)
 void
 cull_released(uint64_t objects, uint64_t bytes)
 {
-	cs.ext_rel_obj += objects;
-	cs.ext_rel_bytes += bytes;
-	if (cs.suspended)
+	culler.ext_rel_obj += objects;
+	culler.ext_rel_bytes += bytes;
+	if (culler.suspended)
 		cull_kick();
 }
 
@@ -578,156 +691,162 @@ cull_on_culled(void (*fn)(void *arg, uint32_t id), void *arg)
 int
 cull_can_allocate(void)
 {
-	return !cs.init || cs.allocate;
+	return allocating();
 }
 
-/* ---- passes ------------------------------------------------------------- */
-
-static int default_cull_one(const char *, uint8_t, const char *, int64_t *,
-    void *);
-static int cull_victim(struct default_arg *a, const char *volume_key,
-    uint16_t vol, uint8_t fanout, const char *name);
-static void job_dir_open(struct default_arg *a);
-static void job_dir_publish(struct default_arg *a);
-static void dirfds_close(struct default_arg *a);
-static void dirfds_size(struct default_arg *a, size_t n);
-
+/* Worker: hand the job's batch to its backend. */
 static void
 cull_run(struct work *w)
 {
 	struct cull_job *j = (struct cull_job *)w;
-	struct victim *v;
-	unsigned i;
 
-	if (j->ops.cull_one != default_cull_one) {
-		for (i = 0; i < j->n; i++)
-			j->v[i].res = j->ops.cull_one(j->strs +
-			    j->v[i].vkey_off, j->v[i].fanout, j->strs +
-			    j->v[i].name_off, &j->v[i].last_use, j->ops.arg);
-		return;
+	switch (j->kind) {
+	case CULL_RENAME_TO_GRAVEYARD:
+		bury_batch(j->v, j->n, &j->bury);
+		break;
+	case CULL_KERNEL:
+		j->cull_batch(j->v, j->n, j->arg);
+		break;
 	}
-	job_dir_open(j->ops.arg);
-	for (i = 0; i < j->n; i++) {
-		v = &j->v[i];
-		v->res = cull_victim(j->ops.arg, j->strs + v->vkey_off, v->vol,
-		    v->fanout, j->strs + v->name_off);
-	}
-	job_dir_publish(j->ops.arg);
 }
 
+/* ---- passes (main thread) --------------------------------------------- */
+
+static void cull_done(struct work *w);
 static void end_pass(void);
 
+/* Submit queued jobs while fewer than the backend allows are in flight;
+ * each rename job takes a fan-out cache along. */
 static void
 submit_pending(void)
 {
 	struct cull_job *j;
-	unsigned max = cs.ops.serial ? 1 : JOBS_IN_FLIGHT;
+	unsigned max = culler.ops.serial ? 1 : JOBS_IN_FLIGHT;
 
-	while (cs.jobs_inflight < max && (j = cs.pending_head) != NULL) {
-		cs.pending_head = j->next_pending;
-		if (!cs.pending_head)
-			cs.pending_tail = NULL;
-		cs.jobs_inflight++;
-		workq_submit(cs.cq, &j->w);
+	while (culler.jobs_inflight < max &&
+	    (j = culler.pending_head) != NULL) {
+		culler.pending_head = j->next_pending;
+		if (!culler.pending_head)
+			culler.pending_tail = NULL;
+		culler.jobs_inflight++;
+		if (j->kind == CULL_RENAME_TO_GRAVEYARD)
+			j->bury.cache = bury_cache_lend(culler.caches,
+			    JOBS_IN_FLIGHT);
+		workq_submit(culler.cq, &j->w);
 	}
 }
 
+/* Victim i was culled: out of the index and counted. Renamed into the
+ * graveyard, its bytes are pending until the reaper unlinks them; the
+ * kernel unlinks what it culls itself. */
+static void
+victim_culled(const struct cull_job *j, unsigned i)
+{
+	const struct cull_victim *v = &j->v[i];
+	uint32_t id = j->ids[i];
+	uint64_t b = index_bytes(id);
+
+	log_debug("cull: culled I%s/@%02x/%s: %llu bytes, last use %lld",
+	    v->volume_key, v->fanout, v->name, (unsigned long long)b,
+	    (long long)index_last_use(id));
+	if (on_culled)
+		on_culled(on_culled_arg, id);
+	index_del(id);
+	culler.culled_objects++;
+	culler.culled_bytes += b;
+	culler.pass_objects++;
+	culler.pass_bytes += b;
+	if (j->kind != CULL_RENAME_TO_GRAVEYARD)
+		return;
+	if (culler.early_objects) {	/* reaped already */
+		culler.early_objects--;
+		culler.early_bytes -= b < culler.early_bytes ? b :
+		    culler.early_bytes;
+		return;
+	}
+	culler.pending_objects++;
+	culler.pending_bytes += b;
+}
+
+/* Take victim i's result into the index (unless the store dropped it and
+ * its id was reused meanwhile). */
+static void
+victim_done(const struct cull_job *j, unsigned i)
+{
+	const struct cull_victim *v = &j->v[i];
+	uint32_t id = j->ids[i];
+	const char *name = index_name(id);
+
+	if (name == NULL || index_get_state(id) != INDEX_CULLING ||
+	    index_vol(id) != v->vol || strcmp(name, v->name) != 0)
+		return;
+	switch (v->res) {
+	case 0:
+		victim_culled(j, i);
+		break;
+	case CULL_USED_SINCE:
+		/* used after the index last heard of it: a new use */
+		index_set_state(id, INDEX_LIVE);
+		index_hit(id, v->last_use);
+		culler.used_since++;
+		culler.pass_gone++;	/* progress: the index knows more */
+		break;
+	case -EBUSY:
+		/* in use now: used now, so not picked first again */
+		index_set_state(id, INDEX_LIVE);
+		index_touch(id, index_now());
+		culler.skipped_busy++;
+		break;
+	case -ENOENT:
+	case -ESTALE:
+		index_del(id);
+		culler.gone++;
+		culler.pass_gone++;
+		break;
+	default:
+		index_set_state(id, INDEX_LIVE);
+		index_touch(id, index_now());
+		culler.errors++;
+		log_warnx_rl(&rl_err, "cull: I%s/@%02x/%s: %s", v->volume_key,
+		    v->fanout, v->name, strerror(-v->res));
+		break;
+	}
+}
+
+/* A job is back: its cache goes back to the pool, its results into the
+ * index; then the next job, and the end of the pass. */
 static void
 cull_done(struct work *w)
 {
 	struct cull_job *j = (struct cull_job *)w;
-	const char *name;
-	struct victim *v;
-	uint64_t b;
 	unsigned i;
 
-	for (i = 0; i < j->n; i++) {
-		v = &j->v[i];
-		name = index_name(v->id);
-		/* the store may have dropped it and the id been reused */
-		if (name == NULL || index_get_state(v->id) != INDEX_CULLING ||
-		    index_vol(v->id) != v->vol ||
-		    strcmp(name, j->strs + v->name_off) != 0)
-			continue;
-		b = index_bytes(v->id);
-		switch (v->res) {
-		case 0:
-			log_debug("cull: culled I%s/@%02x/%s: %llu bytes, last "
-			    "use %lld", j->strs + v->vkey_off, v->fanout,
-			    j->strs + v->name_off, (unsigned long long)b,
-			    (long long)index_last_use(v->id));
-			if (on_culled)
-				on_culled(on_culled_arg, v->id);
-			index_del(v->id);
-			cs.culled_objects++;
-			cs.culled_bytes += b;
-			cs.pass_objects++;
-			cs.pass_bytes += b;
-			/* only the default op renames into graveyard/ for the
-			 * reaper; the kernel unlinks what it culls itself */
-			if (cs.ops.arg == &cs.dflt) {
-				if (cs.early_objects) {	/* reaped already */
-					cs.early_objects--;
-					cs.early_bytes -= b < cs.early_bytes ?
-					    b : cs.early_bytes;
-					break;
-				}
-				cs.pending_objects++;
-				cs.pending_bytes += b;
-			}
-			break;
-		case CULL_USED_SINCE:
-			/* used after the index last heard of it: a new use */
-			index_set_state(v->id, INDEX_LIVE);
-			index_hit(v->id, v->last_use);
-			cs.used_since++;
-			cs.pass_gone++;	/* progress: the index knows more */
-			break;
-		case -EBUSY:
-			/* in use now: used now, so not picked first again */
-			index_set_state(v->id, INDEX_LIVE);
-			index_touch(v->id, index_now());
-			cs.skipped_busy++;
-			break;
-		case -ENOENT:
-		case -ESTALE:
-			index_del(v->id);
-			cs.gone++;
-			cs.pass_gone++;
-			break;
-		default:
-			index_set_state(v->id, INDEX_LIVE);
-			index_touch(v->id, index_now());
-			cs.errors++;
-			log_warnx_rl(&rl_err, "cull: I%s/@%02x/%s: %s",
-			    j->strs + v->vkey_off, v->fanout,
-			    j->strs + v->name_off, strerror(-v->res));
-			break;
-		}
-	}
+	bury_cache_return(j->bury.cache);
+	for (i = 0; i < j->n; i++)
+		victim_done(j, i);
 	free(j);
-	cs.jobs_inflight--;
-	if (!cs.init)
+	culler.jobs_inflight--;
+	if (!culler.init)
 		return;
 	submit_pending();
 	/* (inotify tells the reaper as renames land: it unlinks while the
 	 * pass still renames, on the other core) */
-	if (cs.pass_objects && !reap_watching())
+	if (culler.pass_objects && !reap_watching())
 		reap_kick();
-	if (cs.jobs_inflight == 0 && cs.pending_head == NULL)
+	if (culler.jobs_inflight == 0 && culler.pending_head == NULL)
 		end_pass();
 }
 
 static void
 finish_request(int err)
 {
-	void (*done)(void *, uint64_t, uint64_t, int) = cs.req.done;
+	void (*done)(void *, uint64_t, uint64_t, int) = culler.req.done;
 
-	if (!cs.req.active)
+	if (!culler.req.active)
 		return;
-	cs.req.active = 0;
+	culler.req.active = 0;
 	if (done)
-		done(cs.req.arg, cs.req.objects, cs.req.bytes, err);
+		done(culler.req.arg, culler.req.objects, culler.req.bytes, err);
 }
 
 /* Bytes and files still to free for the pass about to start. */
@@ -736,26 +855,26 @@ pass_need(uint64_t *nb, uint64_t *nf)
 {
 	uint64_t bfree, target;
 
-	*nb = cs.ev.need_bytes;
-	*nf = cs.ev.need_files;
-	if (!cs.req.active)
+	*nb = culler.ev.need_bytes;
+	*nf = culler.ev.need_files;
+	if (!culler.req.active)
 		return;
-	switch (cs.req.mode) {
+	switch (culler.req.mode) {
 	case PROTO_CULL_BYTES:
-		*nb = cs.req.value > cs.req.bytes ?
-		    cs.req.value - cs.req.bytes : 0;
+		*nb = culler.req.value > culler.req.bytes ?
+		    culler.req.value - culler.req.bytes : 0;
 		*nf = 0;
 		break;
 	case PROTO_CULL_TO_PERCENT:
-		bfree = cs.fs.bavail + cs.fs.pending_blocks;
-		target = pct_of(cs.fs.blocks, (unsigned)cs.req.value);
-		*nb = target > bfree ? (target - bfree) * cs.fs.bsize : 0;
+		bfree = culler.fs.bavail + culler.fs.pending_blocks;
+		target = pct_of(culler.fs.blocks, (unsigned)culler.req.value);
+		*nb = target > bfree ? (target - bfree) * culler.fs.bsize : 0;
 		*nf = 0;
 		break;
 	default: {	/* PROTO_CULL_THRESHOLDS: until brun and frun */
 		struct cull_eval ev;
 
-		evaluate(&cs.lim, &cs.fs, 1, 0, &ev);
+		evaluate(&culler.lim, &culler.fs, 1, 0, &ev);
 		*nb = ev.need_bytes;
 		*nf = ev.need_files;
 		break;
@@ -766,129 +885,187 @@ pass_need(uint64_t *nb, uint64_t *nf)
 static void
 suspend(const char *what)
 {
-	if (!cs.suspended)
+	if (!culler.suspended)
 		log_warnx("cull: %s (%llu objects, %llu bytes held by "
 		    "clients; %llu found in use so far): culling suspended "
 		    "until something is released", what,
 		    (unsigned long long)index_pinned_objects(),
 		    (unsigned long long)index_pinned_bytes(),
-		    (unsigned long long)cs.skipped_busy);
-	cs.suspended = 1;
-	cs.suspensions++;
-	cs.susp_bavail = cs.fs.bavail;
-	cs.susp_ffree = cs.fs.ffree;
-	cs.susp_rel_obj = index_released_objects() + cs.ext_rel_obj;
-	cs.susp_rel_bytes = index_released_bytes() + cs.ext_rel_bytes;
-	cs.susp_unpinned = index_objects() - index_pinned_objects();
+		    (unsigned long long)culler.skipped_busy);
+	culler.suspended = 1;
+	culler.suspensions++;
+	culler.susp_bavail = culler.fs.bavail;
+	culler.susp_ffree = culler.fs.ffree;
+	culler.susp_rel_obj = index_released_objects() + culler.ext_rel_obj;
+	culler.susp_rel_bytes = index_released_bytes() + culler.ext_rel_bytes;
+	culler.susp_unpinned = index_objects() - index_pinned_objects();
 }
 
+/*
+ * How many candidates a pass selects: no more than the deficit needs (with
+ * a margin, by the mean object size), at most 2^culltable. Selecting 2^20
+ * out of 1e6 is a full heap sort on the main thread, selecting 2e4 is one
+ * cheap pass over the entries. If the guess falls short, the next pass
+ * takes the rest.
+ */
+static size_t
+select_size(uint64_t nb, uint64_t nf)
+{
+	size_t n = (size_t)1 << culler.lim.culltable;
+	uint64_t mean, want;
+
+	if (index_objects() == 0)
+		return n;
+	mean = index_total_bytes() / index_objects() + 1;
+	want = nb / mean + nb / mean / 4 + 64;
+	if (want < nf + nf / 16 + 64)
+		want = nf + nf / 16 + 64;
+	return want < n ? want : n;
+}
+
+/* Select up to n candidates, oldest first, into culler.sel; *k: how many.
+ * 0 or -ENOMEM. */
+static int
+select_candidates(size_t n, size_t *k)
+{
+	uint32_t *ns;
+
+	if (culler.selcap < n) {
+		if ((ns = realloc(culler.sel, n * sizeof(*ns))) == NULL)
+			return -ENOMEM;
+		culler.sel = ns;
+		culler.selcap = n;
+	}
+	*k = index_select_oldest(culler.sel, n);
+	return 0;
+}
+
+/* An empty job for the pass's backend; NULL when out of memory. */
+static struct cull_job *
+job_new(void)
+{
+	struct cull_job *j;
+
+	if ((j = malloc(sizeof(*j))) == NULL)
+		return NULL;
+	memset(&j->w, 0, sizeof(j->w));
+	j->w.run = cull_run;
+	j->w.done = cull_done;
+	j->next_pending = NULL;
+	j->kind = culler.ops.kind;
+	j->cull_batch = culler.ops.cull_batch;
+	j->arg = culler.ops.arg;
+	j->bury.rootfd = culler.rootfd;
+	j->bury.gravefd = culler.gravefd;
+	j->bury.seq = culler.job_seq++;
+	j->bury.cache = NULL;		/* lent in submit_pending */
+	j->n = 0;
+	j->strlen = 0;
+	return j;
+}
+
+/* Copy object id into the job as a victim, mark it INDEX_CULLING; returns
+ * its bytes. */
+static uint64_t
+job_add(struct cull_job *j, uint32_t id)
+{
+	const char *vkey = index_volume_key(index_vol(id));
+	const char *name = index_name(id);
+	struct cull_victim *v = &j->v[j->n];
+	size_t lv = strlen(vkey) + 1, ln = strlen(name) + 1;
+
+	j->ids[j->n] = id;
+	v->vol = index_vol(id);
+	memcpy(j->strs + j->strlen, vkey, lv);
+	v->volume_key = j->strs + j->strlen;
+	j->strlen += lv;
+	memcpy(j->strs + j->strlen, name, ln);
+	v->name = j->strs + j->strlen;
+	j->strlen += ln;
+	v->fanout = index_fanout(id);
+	v->res = -EIO;
+	v->last_use = index_last_use(id);
+	j->n++;
+	index_set_state(id, INDEX_CULLING);
+	return index_bytes(id);
+}
+
+/* Queue a job to be submitted. */
+static void
+job_queue(struct cull_job *j)
+{
+	if (culler.pending_tail)
+		culler.pending_tail->next_pending = j;
+	else
+		culler.pending_head = j;
+	culler.pending_tail = j;
+}
+
+/* Take victims from the front of the k candidates until they cover nb
+ * bytes and nf files, in jobs of JOB_VICTIMS; returns how many it took. */
+static size_t
+make_jobs(size_t k, uint64_t nb, uint64_t nf)
+{
+	struct cull_job *j = NULL;
+	uint64_t gb = 0, gf = 0;
+	size_t i;
+
+	for (i = 0; i < k && (gb < nb || gf < nf); i++) {
+		if (j == NULL && (j = job_new()) == NULL)
+			break;
+		gb += job_add(j, culler.sel[i]);
+		gf++;
+		if (j->n == JOB_VICTIMS) {
+			job_queue(j);
+			j = NULL;
+		}
+	}
+	if (j != NULL && j->n > 0)
+		job_queue(j);
+	else
+		free(j);
+	return i;
+}
+
+/* Start a pass for what pass_need() says is missing, unless one runs:
+ * select candidates, make jobs, submit them. With nothing to cull it
+ * suspends culling; a request in progress is answered when there is
+ * nothing (more) to do. */
 static void
 start_pass(void)
 {
-	size_t n = (size_t)1 << cs.lim.culltable, k, i;
-	uint64_t nb, nf, gb = 0, gf = 0;
-	struct cull_job *j = NULL;
-	const char *vkey, *name;
-	struct victim *v;
-	size_t lv, ln;
+	uint64_t nb, nf;
+	size_t k, i;
 
-	if (cs.pass)
+	if (culler.pass)
 		return;
 	pass_need(&nb, &nf);
 	if (nb == 0 && nf == 0) {
 		finish_request(0);
 		return;
 	}
-	/*
-	 * Select no more than the deficit needs (with a margin, by the mean
-	 * object size): selecting 2^20 out of 1e6 is a full heap sort on the
-	 * main thread, selecting 2e4 is one cheap pass over the entries. If
-	 * the guess falls short, the next pass takes the rest.
-	 */
-	if (index_objects() > 0) {
-		uint64_t mean = index_total_bytes() / index_objects() + 1;
-		uint64_t want = nb / mean + nb / mean / 4 + 64;
-
-		if (want < nf + nf / 16 + 64)
-			want = nf + nf / 16 + 64;
-		if (want < n)
-			n = want;
+	if (select_candidates(select_size(nb, nf), &k) < 0) {
+		log_warnx("cull: out of memory");
+		finish_request(-ENOMEM);
+		return;
 	}
-	if (cs.selcap < n) {
-		uint32_t *ns = realloc(cs.sel, n * sizeof(*ns));
-
-		if (ns == NULL) {
-			log_warnx("cull: out of memory");
-			finish_request(-ENOMEM);
-			return;
-		}
-		cs.sel = ns;
-		cs.selcap = n;
-	}
-	if (cs.ops.arg == &cs.dflt)
-		dirfds_size(&cs.dflt, (size_t)index_volumes() * 256);
-	k = index_select_oldest(cs.sel, n);
 	if (k == 0) {
 		suspend("nothing can be culled");
 		finish_request(0);
 		return;
 	}
-	cs.pass = 1;
-	cs.pass_start_ms = loop_now_ms();
-	cs.pass_start_ns = hist_now_ns();
-	cs.pass_objects = cs.pass_bytes = cs.pass_gone = 0;
-	for (i = 0; i < k && (gb < nb || gf < nf); i++) {
-		if (j == NULL) {
-			if ((j = malloc(sizeof(*j))) == NULL)
-				break;
-			memset(&j->w, 0, sizeof(j->w));
-			j->w.run = cull_run;
-			j->w.done = cull_done;
-			j->ops = cs.ops;
-			j->n = 0;
-			j->strlen = 0;
-			j->next_pending = NULL;
-		}
-		vkey = index_volume_key(index_vol(cs.sel[i]));
-		name = index_name(cs.sel[i]);
-		lv = strlen(vkey) + 1;
-		ln = strlen(name) + 1;
-		v = &j->v[j->n++];
-		v->id = cs.sel[i];
-		v->vol = index_vol(v->id);
-		v->fanout = index_fanout(v->id);
-		v->vkey_off = j->strlen;
-		memcpy(j->strs + j->strlen, vkey, lv);
-		j->strlen += lv;
-		v->name_off = j->strlen;
-		memcpy(j->strs + j->strlen, name, ln);
-		j->strlen += ln;
-		v->res = -EIO;
-		v->last_use = index_last_use(v->id);
-		index_set_state(v->id, INDEX_CULLING);
-		gb += index_bytes(v->id);
-		gf++;
-		if (j->n == JOB_VICTIMS) {
-			if (cs.pending_tail)
-				cs.pending_tail->next_pending = j;
-			else
-				cs.pending_head = j;
-			cs.pending_tail = j;
-			j = NULL;
-		}
-	}
-	if (j != NULL && j->n > 0) {
-		if (cs.pending_tail)
-			cs.pending_tail->next_pending = j;
-		else
-			cs.pending_head = j;
-		cs.pending_tail = j;
-	} else
-		free(j);
-	if (cs.pending_head == NULL) {	/* out of memory */
-		cs.pass = 0;
+	if (culler.ops.kind == CULL_RENAME_TO_GRAVEYARD)
+		bury_caches_size(culler.caches, JOBS_IN_FLIGHT,
+		    (size_t)index_volumes() * 256);
+	culler.pass = 1;
+	culler.pass_start_ms = loop_now_ms();
+	culler.pass_start_ns = hist_now_ns();
+	culler.pass_objects = culler.pass_bytes = culler.pass_gone = 0;
+	i = make_jobs(k, nb, nf);
+	if (culler.pending_head == NULL) {	/* out of memory */
+		culler.pass = 0;
 		for (i = 0; i < k; i++)
-			index_set_state(cs.sel[i], INDEX_LIVE);
+			index_set_state(culler.sel[i], INDEX_LIVE);
 		finish_request(-ENOMEM);
 		return;
 	}
@@ -898,28 +1075,30 @@ start_pass(void)
 	submit_pending();
 }
 
+/* Every job of the pass is back: count it, then go on with a request, or
+ * let check() decide. */
 static void
 end_pass(void)
 {
-	dirfds_close(&cs.dflt);
-	cs.pass = 0;
-	cs.passes++;
-	cs.early_bytes = cs.early_objects = 0;	/* every cull job is done */
-	cs.cull_ms += loop_now_ms() - cs.pass_start_ms;
-	hist_observe(HIST_CULL_PASS, hist_now_ns() - cs.pass_start_ns);
-	if (cs.req.active) {
-		cs.req.objects += cs.pass_objects;
-		cs.req.bytes += cs.pass_bytes;
+	bury_caches_close(culler.caches, JOBS_IN_FLIGHT); /* all jobs back */
+	culler.pass = 0;
+	culler.passes++;
+	culler.early_bytes = culler.early_objects = 0;	/* every cull job is done */
+	culler.cull_ms += loop_now_ms() - culler.pass_start_ms;
+	hist_observe(HIST_CULL_PASS, hist_now_ns() - culler.pass_start_ns);
+	if (culler.req.active) {
+		culler.req.objects += culler.pass_objects;
+		culler.req.bytes += culler.pass_bytes;
 	}
-	if (!cs.init)		/* cull_fini: the reaper queue still runs */
+	if (!culler.init)		/* cull_fini: the reaper queue still runs */
 		return;
-	if (cs.pass_objects > 0)
+	if (culler.pass_objects > 0)
 		reap_kick();	/* no-op when inotify has it already */
-	else if (cs.pass_gone == 0)
+	else if (culler.pass_gone == 0)
 		suspend("a pass culled nothing");
-	if (cs.req.active) {
-		if (cs.pass_objects + cs.pass_gone == 0 ||
-		    read_fs(&cs.fs) < 0) {
+	if (culler.req.active) {
+		if (culler.pass_objects + culler.pass_gone == 0 ||
+		    read_fs(&culler.fs) < 0) {
 			finish_request(0);
 		} else {
 			start_pass();	/* more, or finish_request */
@@ -935,19 +1114,19 @@ end_pass(void)
 static void
 reaped(uint64_t objects, uint64_t bytes, int all)
 {
-	cs.ep_reaped += bytes;
+	culler.ep_reaped += bytes;
 	/* more than was pending: cull jobs in flight made them (early_bytes) */
-	if (objects > cs.pending_objects && cs.jobs_inflight) {
-		cs.early_objects += objects - cs.pending_objects;
-		cs.early_bytes += bytes > cs.pending_bytes ?
-		    bytes - cs.pending_bytes : 0;
+	if (objects > culler.pending_objects && culler.jobs_inflight) {
+		culler.early_objects += objects - culler.pending_objects;
+		culler.early_bytes += bytes > culler.pending_bytes ?
+		    bytes - culler.pending_bytes : 0;
 	}
-	cs.pending_bytes = cs.pending_bytes > bytes ?
-	    cs.pending_bytes - bytes : 0;
-	cs.pending_objects = cs.pending_objects > objects ?
-	    cs.pending_objects - objects : 0;
-	if (!cs.pass && cs.pending_objects && all)
-		cs.pending_bytes = cs.pending_objects = 0; /* all reaped */
+	culler.pending_bytes = culler.pending_bytes > bytes ?
+	    culler.pending_bytes - bytes : 0;
+	culler.pending_objects = culler.pending_objects > objects ?
+	    culler.pending_objects - objects : 0;
+	if (!culler.pass && culler.pending_objects && all)
+		culler.pending_bytes = culler.pending_objects = 0; /* all reaped */
 	check();
 }
 
@@ -955,7 +1134,7 @@ reaped(uint64_t objects, uint64_t bytes, int all)
 static int
 pass_running(void)
 {
-	return cs.pass;
+	return culler.pass;
 }
 
 int
@@ -965,212 +1144,65 @@ cull_request(uint32_t mode, uint64_t value,
 {
 	int r;
 
-	if (!cs.init)
+	if (!culler.init)
 		return -EINVAL;
 	if (mode > PROTO_CULL_TO_PERCENT ||
 	    (mode == PROTO_CULL_TO_PERCENT && value > 100))
 		return -EINVAL;
-	if (cs.nocull)
+	if (culler.nocull)
 		return -EPERM;
-	if (cs.req.active)
+	if (culler.req.active)
 		return -EBUSY;
-	if ((r = read_fs(&cs.fs)) < 0)
+	if ((r = read_fs(&culler.fs)) < 0)
 		return r;
-	cs.req.active = 1;
-	cs.req.mode = mode;
-	cs.req.value = value;
-	cs.req.objects = cs.req.bytes = 0;
-	cs.req.done = done;
-	cs.req.arg = arg;
-	cs.suspended = 0;	/* an admin asks: always try */
-	if (!cs.pass)
+	culler.req.active = 1;
+	culler.req.mode = mode;
+	culler.req.value = value;
+	culler.req.objects = culler.req.bytes = 0;
+	culler.req.done = done;
+	culler.req.arg = arg;
+	culler.suspended = 0;	/* an admin asks: always try */
+	if (!culler.pass)
 		start_pass();
 	/* else end_pass continues with the request */
 	return 0;
 }
 
-/* ---- the default cull_one: rename into graveyard/ ---------------------- */
-
-static atomic_ulong grave_seq;
-
-/* How many fan-out dir fds a pass may keep: a quarter of the fd limit. */
-static unsigned
-dirfds_max(void)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
-		return 256;
-	return rl.rlim_cur / 4 < DIRFDS_MAX ? rl.rlim_cur / 4 : DIRFDS_MAX;
-}
-
-/*
- * Each cull job of the default ops renames its victims into a directory of
- * its own, graveyard/.c<pid>.<seq>, and at the end renames that directory
- * to graveyard/c<pid>.<seq>, which is when the reaper (told by inotify)
- * takes it whole. So renames and unlinks never wait on the same directory
- * lock, and no directory grows to the size of a pass. A crash leaves
- * either kind behind; the full reap at start removes both.
- */
-static __thread int job_dfd = -1;
-static __thread char job_dname[48];
-
-static void
-job_dir_open(struct default_arg *a)
-{
-	snprintf(job_dname, sizeof(job_dname), ".c%lx.%lx",
-	    (unsigned long)getpid(), atomic_fetch_add(&grave_seq, 1));
-	job_dfd = -1;
-	if (mkdirat(a->gravefd, job_dname, 0700) == 0)
-		job_dfd = openat(a->gravefd, job_dname, O_RDONLY |
-		    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	/* on failure, victims go to graveyard/ itself */
-}
-
-static void
-job_dir_publish(struct default_arg *a)
-{
-	if (job_dfd < 0)
-		return;
-	close(job_dfd);
-	job_dfd = -1;
-	/* if this fails the directory stays until the next start */
-	(void)renameat(a->gravefd, job_dname, a->gravefd, job_dname + 1);
-}
-
-/*
- * The fan-out directory fds of a pass. Opening cache/I<volume>/@xx for
- * every victim costs a path walk and a close around each rename, and the
- * renames are the part of culling the kernel serialises (all
- * cross-directory renames of a filesystem take one mutex), so a pass keeps
- * what it opened, up to maxopen, and closes it all when it ends.
- */
-static void
-dirfds_size(struct default_arg *a, size_t n)
-{
-	_Atomic int *t;
-	size_t i;
-
-	if (n <= a->ndirfds)
-		return;		/* only between passes: no worker reads it */
-	if ((t = realloc(a->dirfds, n * sizeof(*t))) == NULL)
-		return;		/* then workers open per victim */
-	for (i = a->ndirfds; i < n; i++)
-		atomic_init(&t[i], -1);
-	a->dirfds = t;
-	a->ndirfds = n;
-}
-
-static void
-dirfds_close(struct default_arg *a)
-{
-	size_t i;
-	int fd;
-
-	if (atomic_load(&a->nopen) == 0)
-		return;
-	for (i = 0; i < a->ndirfds; i++)
-		if ((fd = atomic_exchange(&a->dirfds[i], -1)) >= 0)
-			close(fd);
-	atomic_store(&a->nopen, 0);
-}
-
-/* The fd of cache/I<volume_key>/@<fanout>; *own: the caller closes it. */
-static int
-fanout_fd(struct default_arg *a, const char *volume_key, uint16_t vol,
-    uint8_t fanout, int *own)
-{
-	size_t slot = (size_t)vol * 256 + fanout;
-	char path[16 + CFMT_MAX_VOLUME_KEY];
-	int fd, cur = -1;
-
-	*own = 0;
-	if (slot < a->ndirfds && (fd = atomic_load(&a->dirfds[slot])) >= 0)
-		return fd;
-	snprintf(path, sizeof(path), "cache/I%s/@%02x", volume_key, fanout);
-	if ((fd = open_dir_beneath(a->rootfd, path)) < 0)
-		return fd == -ENOENT ? -ESTALE : fd;
-	if (slot >= a->ndirfds || atomic_fetch_add(&a->nopen, 1) >=
-	    a->maxopen) {
-		if (slot < a->ndirfds)
-			atomic_fetch_sub(&a->nopen, 1);
-		*own = 1;
-		return fd;
-	}
-	if (atomic_compare_exchange_strong(&a->dirfds[slot], &cur, fd))
-		return fd;
-	atomic_fetch_sub(&a->nopen, 1);	/* the other worker's is there */
-	close(fd);
-	return cur;
-}
-
-/* Rename one victim into this job's graveyard directory. */
-static int
-cull_victim(struct default_arg *a, const char *volume_key, uint16_t vol,
-    uint8_t fanout, const char *name)
-{
-	char grave[64];
-	int dfd, own, r = 0;
-
-	if ((dfd = fanout_fd(a, volume_key, vol, fanout, &own)) < 0)
-		return dfd;
-	snprintf(grave, sizeof(grave), "c%lx.%lx", (unsigned long)getpid(),
-	    atomic_fetch_add(&grave_seq, 1));
-	if (renameat(dfd, name, job_dfd >= 0 ? job_dfd : a->gravefd,
-	    grave) < 0) {
-		r = -errno;
-		/* ENOENT: the object is gone, or our target directory */
-		if (r == -ENOENT)
-			r = faccessat(dfd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0 ?
-			    -EIO : -ESTALE;
-	}
-	if (own)
-		close(dfd);
-	return r;
-}
-
-/* The default cull_one, as cull_ops has it (the workers call cull_victim
- * directly, with the volume's id for the fd cache). */
-static int
-default_cull_one(const char *volume_key, uint8_t fanout, const char *name,
-    int64_t *last_use, void *arg)
-{
-	(void)last_use;	/* the store sees every use: the index is exact */
-	return cull_victim(arg, volume_key, UINT16_MAX, fanout, name);
-}
-
 /* ---- control: status, stats, larderctl cull ------------------------------- */
 
+/* The status provider: free blocks and files against the thresholds, the
+ * culling state and why, the allocation verdict, the cache's size and
+ * caps, what waits in the graveyard, and the scan's progress. */
 static void
 status_kv(struct ctl_kv *kv)
 {
 	char buf[200];
 	struct scan_progress p;
 
-	if (cs.have_fs) {
+	if (culler.have_fs) {
 		snprintf(buf, sizeof(buf), "%.1f%% (brun %u%%, bcull %u%%, "
-		    "bstop %u%%)", pct(cs.fs.bavail, cs.fs.blocks),
-		    cs.lim.brun, cs.lim.bcull, cs.lim.bstop);
+		    "bstop %u%%)", pct(culler.fs.bavail, culler.fs.blocks),
+		    culler.lim.brun, culler.lim.bcull, culler.lim.bstop);
 		ctl_kv_str(kv, "cull.blocks_free", buf);
 		snprintf(buf, sizeof(buf), "%.1f%% (frun %u%%, fcull %u%%, "
-		    "fstop %u%%)", pct(cs.fs.ffree, cs.fs.files),
-		    cs.lim.frun, cs.lim.fcull, cs.lim.fstop);
+		    "fstop %u%%)", pct(culler.fs.ffree, culler.fs.files),
+		    culler.lim.frun, culler.lim.fcull, culler.lim.fstop);
 		ctl_kv_str(kv, "cull.files_free", buf);
 	}
-	snprintf(buf, sizeof(buf), "%s: %s", cs.nocull ? "disabled" :
-	    cs.suspended ? "suspended" : cs.culling ? "culling" : "idle",
-	    cs.suspended ? "everything that could be culled is in use" :
-	    cs.ev.why[0] ? cs.ev.why : "not checked yet");
+	snprintf(buf, sizeof(buf), "%s: %s", culler.nocull ? "disabled" :
+	    culler.suspended ? "suspended" : culler.culling ? "culling" : "idle",
+	    culler.suspended ? "everything that could be culled is in use" :
+	    culler.ev.why[0] ? culler.ev.why : "not checked yet");
 	ctl_kv_str(kv, "cull.state", buf);
-	snprintf(buf, sizeof(buf), "%s%s", cs.allocate ? "yes" : "refused: ",
-	    cs.allocate ? "" : cs.ev.refuse);
+	snprintf(buf, sizeof(buf), "%s%s", allocating() ? "yes" : "refused: ",
+	    allocating() ? "" : culler.ev.refuse);
 	ctl_kv_str(kv, "cull.allocate", buf);
 	ctl_kv_u64(kv, "cull.cache_objects", index_objects());
 	ctl_kv_u64(kv, "cull.cache_bytes", index_total_bytes());
-	ctl_kv_u64(kv, "cull.max_size", cs.have_fs ?
-	    cap_bytes(&cs.lim, &cs.fs) : cs.lim.max_size);
-	ctl_kv_u64(kv, "cull.max_files", cs.lim.max_files);
-	ctl_kv_u64(kv, "cull.graveyard_bytes", cs.pending_bytes);
+	ctl_kv_u64(kv, "cull.max_size", culler.have_fs ?
+	    cap_bytes(&culler.lim, &culler.fs) : culler.lim.max_size);
+	ctl_kv_u64(kv, "cull.max_files", culler.lim.max_files);
+	ctl_kv_u64(kv, "cull.graveyard_bytes", culler.pending_bytes);
 	scan_get_progress(&p);
 	ctl_kv_str(kv, "scan.state", scan_state());
 	snprintf(buf, sizeof(buf), "%u/%u directories, %llu objects",
@@ -1187,18 +1219,18 @@ put_kv(void *arg, const char *key, uint64_t v)
 static void
 stats_kv(struct ctl_kv *kv)
 {
-	ctl_kv_u64(kv, "cull.objects", cs.culled_objects);
-	ctl_kv_u64(kv, "cull.bytes", cs.culled_bytes);
-	ctl_kv_u64(kv, "cull.passes", cs.passes);
-	ctl_kv_u64(kv, "cull.ms", cs.cull_ms);
-	ctl_kv_u64(kv, "cull.skipped_in_use", cs.skipped_busy);
-	ctl_kv_u64(kv, "cull.used_since", cs.used_since);
+	ctl_kv_u64(kv, "cull.objects", culler.culled_objects);
+	ctl_kv_u64(kv, "cull.bytes", culler.culled_bytes);
+	ctl_kv_u64(kv, "cull.passes", culler.passes);
+	ctl_kv_u64(kv, "cull.ms", culler.cull_ms);
+	ctl_kv_u64(kv, "cull.skipped_in_use", culler.skipped_busy);
+	ctl_kv_u64(kv, "cull.used_since", culler.used_since);
 	ctl_kv_u64(kv, "cull.pinned_objects", index_pinned_objects());
 	ctl_kv_u64(kv, "cull.pinned_bytes", index_pinned_bytes());
-	ctl_kv_u64(kv, "cull.gone", cs.gone);
-	ctl_kv_u64(kv, "cull.errors", cs.errors);
-	ctl_kv_u64(kv, "cull.suspensions", cs.suspensions);
-	ctl_kv_u64(kv, "cull.refusals", cs.refusals);
+	ctl_kv_u64(kv, "cull.gone", culler.gone);
+	ctl_kv_u64(kv, "cull.errors", culler.errors);
+	ctl_kv_u64(kv, "cull.suspensions", culler.suspensions);
+	ctl_kv_u64(kv, "cull.refusals", culler.refusals);
 	reap_stats(put_kv, kv);
 	scan_stats(put_kv, kv);
 }
@@ -1235,7 +1267,7 @@ handle_cull(struct ctl_req *rq)
 		control_reply_str(rq, PROTO_EINVAL, "cull: bad mode or percent");
 		return 0;
 	}
-	if (cs.nocull) {
+	if (culler.nocull) {
 		control_reply_str(rq, PROTO_EREFUSED, "culling is disabled "
 		    "(nocull or -N)");
 		return 0;
@@ -1247,31 +1279,61 @@ handle_cull(struct ctl_req *rq)
 
 /* ---- life ------------------------------------------------------------------ */
 
+/* 1 if ops is a backend cull_init takes: the rename backend has no
+ * callback (it is cull.c's own), the kernel backend has one. */
+static int
+ops_valid(const struct cull_ops *ops)
+{
+	switch (ops->kind) {
+	case CULL_RENAME_TO_GRAVEYARD:
+		return ops->cull_batch == NULL;
+	case CULL_KERNEL:
+		return ops->cull_batch != NULL;
+	}
+	return 0;
+}
+
+/* The rename backend's setup: graveyard/, and the fan-out fd caches, which
+ * share bury_fds_max() between them. 0 or -errno. */
+static int
+rename_backend_open(int rootfd)
+{
+	if ((culler.gravefd = open_dir_beneath(rootfd, "graveyard")) < 0)
+		return culler.gravefd;
+	bury_caches_init(culler.caches, JOBS_IN_FLIGHT, bury_fds_max());
+	return 0;
+}
+
+/*
+ * Start the culler (see cull.h): limits, the backend, the worker queue,
+ * the reaper and the control hooks; then the first check. On failure
+ * nothing is left running and the gate's GATE_FULL is open.
+ */
 int
 cull_init(const struct conf *c, int rootfd, int nocull,
     const struct cull_ops *ops)
 {
+	static const struct cull_ops rename_ops = {
+		.kind = CULL_RENAME_TO_GRAVEYARD,
+	};
 	int r;
 
-	memset(&cs, 0, sizeof(cs));
+	if (ops == NULL)
+		ops = &rename_ops;
+	if (!ops_valid(ops))
+		return -EINVAL;
+	memset(&culler, 0, sizeof(culler));
 	set_limits(c);
-	cs.rootfd = rootfd;
-	cs.nocull = nocull;
-	cs.nocull_flag = nocull && !c->nocull;
-	cs.allocate = 1;
-	cs.dflt.rootfd = rootfd;
-	cs.dflt.gravefd = -1;
-	cs.dflt.maxopen = dirfds_max();
-	if (ops && ops->cull_one)
-		cs.ops = *ops;
-	else {
-		cs.dflt.gravefd = open_dir_beneath(rootfd, "graveyard");
-		if (cs.dflt.gravefd < 0)
-			return cs.dflt.gravefd;
-		cs.ops.cull_one = default_cull_one;
-		cs.ops.arg = &cs.dflt;
-	}
-	if ((cs.cq = workq_create("larder-cull", CULL_THREADS)) == NULL) {
+	culler.rootfd = rootfd;
+	culler.nocull = nocull;
+	culler.nocull_flag = nocull && !c->nocull;
+	culler.ops = *ops;
+	culler.gravefd = -1;
+	gate_open(GATE_FULL);
+	if (ops->kind == CULL_RENAME_TO_GRAVEYARD &&
+	    (r = rename_backend_open(rootfd)) < 0)
+		return r;
+	if ((culler.cq = workq_create("larder-cull", CULL_THREADS)) == NULL) {
 		r = -errno;
 		goto fail;
 	}
@@ -1281,42 +1343,45 @@ cull_init(const struct conf *c, int rootfd, int nocull,
 	control_register(PROTO_CULL, handle_cull, 1);
 	control_add_status(status_kv);
 	control_add_stats(stats_kv);
-	cs.init = 1;
+	culler.init = 1;
 	check();
 	return 0;
 fail:
-	if (cs.cq)
-		workq_destroy(cs.cq);
-	if (cs.dflt.gravefd >= 0)
-		close(cs.dflt.gravefd);
-	memset(&cs, 0, sizeof(cs));
+	if (culler.cq)
+		workq_destroy(culler.cq);
+	if (culler.gravefd >= 0)
+		close(culler.gravefd);
+	memset(&culler, 0, sizeof(culler));
 	return r;
 }
 
+/* Stop the culler: let the jobs in flight finish, drop those not yet
+ * submitted, stop the reaper, answer a request in progress with
+ * -ECANCELED, close every fd and open GATE_FULL. Blocks: shutdown only. */
 void
 cull_fini(void)
 {
-	if (!cs.init)
+	if (!culler.init)
 		return;
-	cs.init = 0;
-	if (cs.timer)
-		loop_timer_cancel(cs.timer);
-	cs.timer = NULL;
+	culler.init = 0;
+	if (culler.timer)
+		loop_timer_cancel(culler.timer);
+	culler.timer = NULL;
 	/* let jobs in flight finish; their done() see !init and stop */
-	while (cs.pending_head) {	/* never submitted */
-		struct cull_job *j = cs.pending_head;
+	while (culler.pending_head) {	/* never submitted */
+		struct cull_job *j = culler.pending_head;
 
-		cs.pending_head = j->next_pending;
+		culler.pending_head = j->next_pending;
 		free(j);
 	}
-	cs.pending_tail = NULL;
-	workq_destroy(cs.cq);
+	culler.pending_tail = NULL;
+	workq_destroy(culler.cq);
 	reap_fini();
 	finish_request(-ECANCELED);
-	dirfds_close(&cs.dflt);
-	free(cs.dflt.dirfds);
-	if (cs.dflt.gravefd >= 0)
-		close(cs.dflt.gravefd);
-	free(cs.sel);
-	memset(&cs, 0, sizeof(cs));
+	bury_caches_free(culler.caches, JOBS_IN_FLIGHT);
+	if (culler.gravefd >= 0)
+		close(culler.gravefd);
+	free(culler.sel);
+	memset(&culler, 0, sizeof(culler));
+	gate_open(GATE_FULL);
 }

@@ -16,9 +16,9 @@
  *    directories whose mtime changed) every few seconds and soon after
  *    the kernel reports released objects (it links an object into its
  *    fan-out directory when it commits it);
- *  - culls through cull.c with cull_ops whose cull_one does `inuse NAME`
- *    and `cull NAME` after fchdir into the fan-out directory (per-thread
- *    cwd: the worker unshares CLONE_FS);
+ *  - culls through cull.c with a CULL_KERNEL backend whose batch does
+ *    `inuse NAME` and `cull NAME` for each victim after fchdir into its
+ *    fan-out directory (per-thread cwd: the worker unshares CLONE_FS);
  *  - leaves graveyard/ to the reaper (reap.c): the kernel's `cull` unlinks
  *    a file object itself (cachefiles_bury_object) and moves only
  *    directories there, which the reaper empties as they arrive.
@@ -44,9 +44,9 @@
  *
  * Threads: the main thread owns everything here. The "kernel" work queue
  * (one thread) runs the withdraw close, which can take a while; scan.c,
- * cull.c and reap.c run their own workers. cull_one runs on cull.c's
- * workers and touches only the device fd, the root fd and the atomic
- * counters below.
+ * cull.c and reap.c run their own workers. kernel_cull_batch runs on
+ * cull.c's workers and touches only the device fd, the root fd and the
+ * atomic counters below.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -515,16 +515,18 @@ own_cwd(void)
 	return 0;
 }
 
+/* Cull one victim: `inuse NAME`, then `cull NAME`, after fchdir into its
+ * fan-out directory, unless its atime shows a use the index has not seen
+ * (CULL_USED_SINCE). Returns a cull_victim res (cull.h). */
 static int
 kernel_cull_one(const char *volume_key, uint8_t fanout, const char *name,
-    int64_t *last_use, void *arg)
+    int64_t *last_use)
 {
 	char path[PATH_MAX], cmd[NAME_MAX + 8];
 	struct statx stx;
 	int64_t at;
 	int dfd, r;
 
-	(void)arg;
 	if (atomic_load(&k_withdrawn))
 		return -EAGAIN;
 	if (strchr(name, '/') != NULL || strlen(name) > NAME_MAX ||
@@ -591,6 +593,19 @@ out:
 	return r;
 }
 
+/* The CULL_KERNEL backend's batch, on a cull worker: one victim after the
+ * other. */
+static void
+kernel_cull_batch(struct cull_victim *v, unsigned n, void *arg)
+{
+	unsigned i;
+
+	(void)arg;
+	for (i = 0; i < n; i++)
+		v[i].res = kernel_cull_one(v[i].volume_key, v[i].fanout,
+		    v[i].name, &v[i].last_use);
+}
+
 /* ---- the index: scan.c's scan, rescans of changed fan-out dirs -------------- */
 
 static void scan_timer_fire(void *arg);
@@ -603,7 +618,10 @@ static void scan_timer_fire(void *arg);
 static void
 start_culling(void)
 {
-	static const struct cull_ops ops = { .cull_one = kernel_cull_one };
+	static const struct cull_ops ops = {
+		.kind = CULL_KERNEL,
+		.cull_batch = kernel_cull_batch,
+	};
 	int r;
 
 	if (K.culling || K.cull_failed)

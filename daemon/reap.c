@@ -339,13 +339,36 @@ reap_stats(void (*put)(void *arg, const char *key, uint64_t v), void *arg)
 
 /* ---- life --------------------------------------------------------------- */
 
+/* Watch graveyard/ with inotify (rs.ifd, rs.iwatch); rs.ifd stays -1 if
+ * that cannot be done. */
+static void
+watch_graveyard(int rootfd)
+{
+	char path[64];
+	int fd;
+
+	if ((fd = open_dir_beneath(rootfd, "graveyard")) < 0)
+		return;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	rs.ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (rs.ifd >= 0 && (inotify_add_watch(rs.ifd, path,
+	    IN_MOVED_TO | IN_ONLYDIR) < 0 ||
+	    (rs.iwatch = loop_watch_add(rs.ifd, EPOLLIN,
+	    graveyard_event, NULL)) == NULL)) {
+		close(rs.ifd);
+		rs.ifd = -1;
+	}
+	close(fd);
+}
+
+/* Start the reaper (see reap.h): its worker, the inotify watch on
+ * graveyard/ (or a warning that every reap reads it whole), and a full
+ * reap of what a crash left. */
 int
 reap_init(int rootfd,
     void (*reaped)(uint64_t objects, uint64_t bytes, int all),
     int (*pass_running)(void))
 {
-	int fd;
-
 	memset(&rs, 0, sizeof(rs));
 	rs.ifd = -1;
 	rs.rootfd = rootfd;
@@ -353,20 +376,7 @@ reap_init(int rootfd,
 	rs.pass_running = pass_running;
 	if ((rs.rq = workq_create("larder-reap", 1)) == NULL)
 		return -errno;
-	if ((fd = open_dir_beneath(rootfd, "graveyard")) >= 0) {
-		char path[64];
-
-		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-		rs.ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-		if (rs.ifd >= 0 && (inotify_add_watch(rs.ifd, path,
-		    IN_MOVED_TO | IN_ONLYDIR) < 0 ||
-		    (rs.iwatch = loop_watch_add(rs.ifd, EPOLLIN,
-		    graveyard_event, NULL)) == NULL)) {
-			close(rs.ifd);
-			rs.ifd = -1;
-		}
-		close(fd);
-	}
+	watch_graveyard(rootfd);
 	if (rs.ifd < 0)
 		log_warnx("cull: cannot watch graveyard/ (inotify): it is "
 		    "read whole after every pass instead");

@@ -284,10 +284,10 @@ START_TEST(test_resume)
 	struct cull_limits l = limits();
 	struct cull_fs f = fsw(10, 10);
 
-	cs.susp_bavail = 10;
-	cs.susp_ffree = 10;
-	cs.susp_rel_obj = 100;
-	cs.susp_rel_bytes = 0;
+	culler.susp_bavail = 10;
+	culler.susp_ffree = 10;
+	culler.susp_rel_obj = 100;
+	culler.susp_rel_bytes = 0;
 	/* default "- 5": five released objects or five freed files */
 	ck_assert_int_eq(resume_due(&l, &f, 104, 0), 0);
 	ck_assert_int_eq(resume_due(&l, &f, 105, 0), 1);
@@ -356,6 +356,16 @@ exists(int i)
 	return lstat(p, &st) == 0;
 }
 
+/* cache/, graveyard/ and the volume "test,vol" (in the index too) */
+static void
+make_volume(void)
+{
+	mkpath("cache");
+	mkpath("graveyard");
+	mkpath("cache/Itest,vol");
+	vol = index_volume("test,vol");
+}
+
 /* NOBJ objects of 4 KiB, object i last used at 1000 + i */
 static void
 make_objects(void)
@@ -363,10 +373,7 @@ make_objects(void)
 	char p[512];
 	int i, fd;
 
-	mkpath("cache");
-	mkpath("graveyard");
-	mkpath("cache/Itest,vol");
-	vol = index_volume("test,vol");
+	make_volume();
 	ck_assert_int_eq(vol, 0);
 	for (i = 0; i < NOBJ; i++) {
 		snprintf(p, sizeof(p), "cache/Itest,vol/@%02x", i % 256);
@@ -421,7 +428,7 @@ teardown(void)
 static int
 cap_met(void)
 {
-	return !cs.pass && !reap_busy() && index_objects() <= 190 &&
+	return !culler.pass && !reap_busy() && index_objects() <= 190 &&
 	    count_dir("graveyard") == 0;
 }
 
@@ -522,7 +529,7 @@ START_TEST(test_nocull)
 	make_objects();
 	conf.max_files = 100;
 	ck_assert_int_eq(cull_init(&conf, rootfd, 1, NULL), 0);
-	ck_assert_int_eq(cs.culling, 0);
+	ck_assert_int_eq(culler.culling, 0);
 	ck_assert_int_eq(cull_can_allocate(), 0);	/* caps still refuse */
 	ck_assert_ptr_nonnull(strstr(kv(status_fn, "cull.state"),
 	    "disabled: nocull: cache 200 objects >= max_files 100"));
@@ -543,28 +550,27 @@ END_TEST
 /* in-use objects (-EBUSY) and suspension when nothing can be culled */
 static int busy_calls;
 
-static int
-busy_one(const char *vkey, uint8_t fanout, const char *name,
-    int64_t *last_use, void *arg)
+static void
+busy_batch(struct cull_victim *v, unsigned n, void *arg)
 {
-	(void)vkey;
-	(void)fanout;
-	(void)name;
-	(void)last_use;
+	unsigned i;
+
 	(void)arg;
-	__atomic_add_fetch(&busy_calls, 1, __ATOMIC_RELAXED);
-	return -EBUSY;
+	for (i = 0; i < n; i++) {
+		__atomic_add_fetch(&busy_calls, 1, __ATOMIC_RELAXED);
+		v[i].res = -EBUSY;
+	}
 }
 
 static int
 suspended(void)
 {
-	return cs.suspended && !cs.pass;
+	return culler.suspended && !culler.pass;
 }
 
 START_TEST(test_busy_suspend)
 {
-	struct cull_ops ops = { busy_one, NULL, 1 };
+	struct cull_ops ops = { CULL_KERNEL, busy_batch, NULL, 1 };
 	uint32_t id;
 
 	make_objects();
@@ -588,11 +594,11 @@ START_TEST(test_busy_suspend)
 	/* no spinning: checks go on, passes do not */
 	ck_assert_str_eq(kv(stats_fn, "cull.passes"), "1");
 	/* a release resumes it */
-	cs.lim.resume_files = 1;
+	culler.lim.resume_files = 1;
 	index_pin(id);
 	index_unpin(id);
 	check();
-	ck_assert_int_eq(cs.suspended, 0);
+	ck_assert_int_eq(culler.suspended, 0);
 }
 END_TEST
 
@@ -601,32 +607,33 @@ END_TEST
  * unlink them) */
 static int used_calls;
 
-static int
-used_one(const char *vkey, uint8_t fanout, const char *name,
-    int64_t *last_use, void *arg)
+static void
+used_batch(struct cull_victim *v, unsigned n, void *arg)
 {
-	int i = atoi(name + 4);
+	unsigned k;
+	int i;
 
-	(void)vkey;
-	(void)fanout;
 	(void)arg;
-	__atomic_add_fetch(&used_calls, 1, __ATOMIC_RELAXED);
-	if (i < 10 && *last_use < 5000) {
-		*last_use = 5000 + i;
-		return CULL_USED_SINCE;
+	for (k = 0; k < n; k++) {
+		i = atoi(v[k].name + 4);
+		__atomic_add_fetch(&used_calls, 1, __ATOMIC_RELAXED);
+		v[k].res = 0;
+		if (i < 10 && v[k].last_use < 5000) {
+			v[k].last_use = 5000 + i;
+			v[k].res = CULL_USED_SINCE;
+		}
 	}
-	return 0;
 }
 
 static int
 objects_at_most_143(void)
 {
-	return index_objects() <= 143 && !cs.pass;
+	return index_objects() <= 143 && !culler.pass;
 }
 
 START_TEST(test_used_since)
 {
-	struct cull_ops ops = { used_one, NULL, 1 };
+	struct cull_ops ops = { CULL_KERNEL, used_batch, NULL, 1 };
 	uint32_t id;
 	int i;
 
@@ -731,11 +738,14 @@ static int fds0 = -1;
 static int
 dirfds_step(void)
 {
+	int i;
+
 	if (fds0 < 0) {
 		if (reap_busy())
 			return 0;
 		fds0 = count_fds();
-		cs.dflt.maxopen = 50;
+		for (i = 0; i < JOBS_IN_FLIGHT; i++)
+			culler.caches[i].maxopen = 50 / JOBS_IN_FLIGHT;
 		ck_assert_int_eq(cull_request(PROTO_CULL_BYTES, 120 * 4096,
 		    req_done, NULL), 0);
 		return 0;
@@ -746,9 +756,11 @@ dirfds_step(void)
 /*
  * A pass keeps the fan-out directories it opened (up to maxopen; past
  * that it opens and closes per victim) and closes them all when it ends.
+ * (Each job keeps them in the cache it was lent: check every cache.)
  */
 START_TEST(test_dirfds)
 {
+	struct bury_cache *c;
 	size_t i;
 
 	make_objects();
@@ -760,12 +772,239 @@ START_TEST(test_dirfds)
 		ck_assert_int_eq(exists(i), i >= 120);
 	ck_assert_uint_eq(index_objects(), NOBJ - 120);
 	/* one volume: 256 slots; all closed again */
-	ck_assert_uint_eq(cs.dflt.ndirfds, 256);
-	ck_assert_uint_eq(atomic_load(&cs.dflt.nopen), 0);
-	for (i = 0; i < cs.dflt.ndirfds; i++)
-		ck_assert_int_eq(atomic_load(&cs.dflt.dirfds[i]), -1);
+	for (c = culler.caches; c < culler.caches + JOBS_IN_FLIGHT; c++) {
+		ck_assert_uint_eq(c->nslots, 256);
+		ck_assert_uint_eq(c->nopen, 0);
+		for (i = 0; i < c->nslots; i++)
+			ck_assert_int_eq(c->fds[i], -1);
+	}
 	ck_assert_int_eq(count_fds(), fds0);
 	ck_assert_str_eq(kv(stats_fn, "cull.errors"), "0");
+}
+END_TEST
+
+/* ---- backends: kinds and batches ------------------------------------------ */
+
+/* A CULL_KERNEL backend that removes each victim itself, as the kernel's
+ * `cull` would, and records the batches it got (on a worker thread; the
+ * test reads them after the pass, through the work queue's lock). */
+static unsigned kb_calls, kb_victims, kb_max, kb_bad;
+
+static void
+kernel_like_batch(struct cull_victim *v, unsigned n, void *arg)
+{
+	char p[512];
+	unsigned i;
+
+	kb_calls++;
+	kb_victims += n;
+	if (n > kb_max)
+		kb_max = n;
+	for (i = 0; i < n; i++) {
+		if (arg != &kb_calls || v[i].vol != vol ||
+		    strcmp(v[i].volume_key, "test,vol") != 0 ||
+		    v[i].fanout != atoi(v[i].name + 4) % 256 ||
+		    v[i].res != -EIO || v[i].last_use != 1000 + atoi(v[i].name + 4))
+			kb_bad++;
+		snprintf(p, sizeof(p), "cache/I%s/@%02x/%s", v[i].volume_key,
+		    v[i].fanout, v[i].name);
+		v[i].res = unlinkat(rootfd, p, 0) == 0 ? 0 : -errno;
+	}
+}
+
+/* A CULL_KERNEL backend gets the pass's victims as one batch (a job of up
+ * to JOB_VICTIMS), culls them itself, and nothing goes to graveyard/ or
+ * counts as pending there. */
+START_TEST(test_kernel_batch)
+{
+	struct cull_ops ops = { CULL_KERNEL, kernel_like_batch, &kb_calls, 0 };
+	int i;
+
+	make_objects();
+	kb_calls = kb_victims = kb_max = kb_bad = 0;
+	conf.max_files = 150;		/* cull down to 143: 57 victims */
+	ck_assert_int_eq(cull_init(&conf, rootfd, 0, &ops), 0);
+	loop_wait_until(objects_at_most_143);
+	ck_assert_uint_eq(kb_calls, 1);
+	ck_assert_uint_eq(kb_victims, 57);
+	ck_assert_uint_eq(kb_max, 57);
+	ck_assert_uint_eq(kb_bad, 0);
+	for (i = 0; i < NOBJ; i++)
+		ck_assert_int_eq(exists(i), i >= 57);
+	ck_assert_str_eq(kv(stats_fn, "cull.objects"), "57");
+	ck_assert_uint_eq(culler.pending_objects, 0);
+	ck_assert_uint_eq(culler.pending_bytes, 0);
+	ck_assert_int_eq(count_dir("graveyard"), 0);
+}
+END_TEST
+
+/* The backend kinds cull_init takes: the rename backend is cull.c's own
+ * (no callback), a kernel backend must bring one. */
+START_TEST(test_backend_invalid)
+{
+	struct cull_ops k = { CULL_KERNEL, NULL, NULL, 0 };
+	struct cull_ops r = { CULL_RENAME_TO_GRAVEYARD, busy_batch, NULL, 0 };
+	struct cull_ops x = { (enum cull_backend)7, busy_batch, NULL, 0 };
+	struct cull_ops ok = { CULL_RENAME_TO_GRAVEYARD, NULL, NULL, 0 };
+
+	make_objects();
+	ck_assert_int_eq(cull_init(&conf, rootfd, 0, &k), -EINVAL);
+	ck_assert_int_eq(cull_init(&conf, rootfd, 0, &r), -EINVAL);
+	ck_assert_int_eq(cull_init(&conf, rootfd, 0, &x), -EINVAL);
+	ck_assert_int_eq(culler.init, 0);
+	ck_assert_int_eq(cull_init(&conf, rootfd, 0, &ok), 0);
+	ck_assert_int_eq(culler.ops.kind, CULL_RENAME_TO_GRAVEYARD);
+}
+END_TEST
+
+#define NMANY 600
+static int many_fds0 = -1;
+
+/* Like dirfds_step, for a pass of 520 of NMANY objects: 3 jobs. */
+static int
+many_step(void)
+{
+	if (many_fds0 < 0) {
+		if (reap_busy())
+			return 0;
+		many_fds0 = count_fds();
+		ck_assert_int_eq(cull_request(PROTO_CULL_BYTES, 520 * 4096,
+		    req_done, NULL), 0);
+		return 0;
+	}
+	return request_answered();
+}
+
+/*
+ * The rename backend with several jobs in flight on both workers: each job
+ * has a fan-out fd cache of its own (lent with the job, back with its
+ * result) and names its victims from its own sequence number, so no two
+ * renames collide (every one reaches the reaper); when the pass ends every
+ * cache is back and closed, and the fds are what they were.
+ */
+START_TEST(test_rename_jobs)
+{
+	struct cull_ops ops = { CULL_RENAME_TO_GRAVEYARD, NULL, NULL, 0 };
+	struct bury_cache *c;
+	char p[512];
+	int i, fd;
+
+	make_volume();
+	for (i = 0; i < NMANY; i++) {
+		snprintf(p, sizeof(p), "cache/Itest,vol/@%02x", i % 256);
+		mkpath(p);
+		snprintf(p, sizeof(p), "%s/cache/Itest,vol/@%02x/Dmany%04d",
+		    top, i % 256, i);
+		ck_assert_int_ge(fd = open(p, O_CREAT | O_WRONLY, 0600), 0);
+		close(fd);
+		snprintf(p, sizeof(p), "Dmany%04d", i);
+		ck_assert_uint_ne(index_add(vol, i % 256, p, 4096, 1000 + i),
+		    INDEX_NONE);
+	}
+	ck_assert_int_eq(cull_init(&conf, rootfd, 0, &ops), 0);
+	many_fds0 = -1;
+	loop_wait_until(many_step);
+	ck_assert_uint_eq(reply_objects, 520);
+	ck_assert_str_eq(kv(stats_fn, "cull.objects"), "520");
+	ck_assert_str_eq(kv(stats_fn, "reap.objects"), "520");
+	ck_assert_str_eq(kv(stats_fn, "cull.errors"), "0");
+	ck_assert_uint_eq(culler.job_seq, 3);
+	for (c = culler.caches; c < culler.caches + JOBS_IN_FLIGHT; c++) {
+		ck_assert_int_eq(c->lent, 0);
+		ck_assert_uint_eq(c->nopen, 0);
+	}
+	ck_assert_int_eq(count_fds(), many_fds0);
+	for (i = 0; i < NMANY; i++) {
+		snprintf(p, sizeof(p), "%s/cache/Itest,vol/@%02x/Dmany%04d",
+		    top, i % 256, i);
+		ck_assert_int_eq(access(p, F_OK) == 0, i >= 520);
+	}
+}
+END_TEST
+
+/* ---- the write gate: GATE_FULL -------------------------------------------- */
+
+/* GATE_FULL follows the allocation verdict across bstop, fstop, max_size
+ * and max_files, both ways; no other reason is touched. */
+START_TEST(test_gate_thresholds)
+{
+	static const struct {
+		uint64_t bfree, ffree, cache_bytes, cache_objects;
+		int full;
+	} t[] = {
+		{ 500, 500, 0, 0, 0 },
+		{ 9, 500, 0, 0, 1 },		/* below bstop 1% */
+		{ 10, 500, 0, 0, 0 },		/* at bstop: allowed */
+		{ 500, 9, 0, 0, 1 },		/* below fstop */
+		{ 500, 9, 0, 0, 1 },		/* still (closed once) */
+		{ 500, 10, 0, 0, 0 },
+		{ 500, 500, 100 * 4096, 0, 1 },	/* at max_size */
+		{ 500, 500, 99 * 4096, 0, 0 },
+		{ 500, 500, 0, 50, 1 },		/* at max_files */
+		{ 500, 500, 0, 49, 0 },
+	};
+	struct cull_limits l = limits();
+	struct cull_eval ev;
+	struct cull_fs f;
+	unsigned i, closes = 0;
+
+	l.max_size = 100 * 4096;
+	l.max_files = 50;
+	gate_reset();
+	gate_close(GATE_DEFER);
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		f = fsw(t[i].bfree, t[i].ffree);
+		f.cache_bytes = t[i].cache_bytes;
+		f.cache_objects = t[i].cache_objects;
+		evaluate(&l, &f, 0, 0, &ev);
+		closes += t[i].full && cull_can_allocate();
+		set_allocate(&ev);
+		ck_assert_msg(!(gate_closed() & GATE_FULL) == !t[i].full,
+		    "row %u", i);
+		ck_assert_int_eq(cull_can_allocate(), !t[i].full);
+		ck_assert_int_eq(gate_closed() & GATE_DEFER, GATE_DEFER);
+	}
+	ck_assert_uint_eq(culler.refusals, closes);
+	ck_assert_uint_eq(closes, 4);
+	gate_reset();
+	culler.refusals = 0;
+}
+END_TEST
+
+static int
+gate_full_open(void)
+{
+	return cap_met() && gate_ok(GATE_FULL);
+}
+
+/*
+ * A real cache at max_files: the culler closes GATE_FULL at its first
+ * check, culls (a cull rename does not wait on the gate, here closed for
+ * GATE_FULL and for another reason too) and opens GATE_FULL again once
+ * the cache is under the cap; the other reason stays. cull_fini opens
+ * GATE_FULL.
+ */
+START_TEST(test_gate_full)
+{
+	make_objects();
+	gate_reset();
+	gate_close(GATE_QUIESCE);
+	conf.max_files = 200;
+	ck_assert_int_eq(cull_init(&conf, rootfd, 0, NULL), 0);
+	ck_assert_uint_eq(gate_closed(), GATE_QUIESCE | GATE_FULL);
+	ck_assert_int_eq(cull_can_allocate(), 0);
+	loop_wait_until(gate_full_open);
+	ck_assert_uint_eq(index_objects(), 190);
+	ck_assert_uint_eq(gate_closed(), GATE_QUIESCE);
+	ck_assert_int_eq(cull_can_allocate(), 1);
+	/* over the cap again (the store would kick): closed at the next
+	 * check, opened by cull_fini */
+	culler.lim.max_files = 150;
+	check();
+	ck_assert_uint_eq(gate_closed(), GATE_QUIESCE | GATE_FULL);
+	cull_fini();
+	ck_assert_uint_eq(gate_closed(), GATE_QUIESCE);
+	gate_reset();
 }
 END_TEST
 
@@ -779,6 +1018,7 @@ cull_suite(void)
 	tcase_add_test(tc, test_evaluate);
 	tcase_add_test(tc, test_caps);
 	tcase_add_test(tc, test_resume);
+	tcase_add_test(tc, test_gate_thresholds);
 	suite_add_tcase(s, tc);
 	tcase_add_checked_fixture(tr, setup, teardown);
 	tcase_set_timeout(tr, 60);
@@ -789,6 +1029,10 @@ cull_suite(void)
 	tcase_add_test(tr, test_used_since);
 	tcase_add_test(tr, test_reap_leftovers);
 	tcase_add_test(tr, test_dirfds);
+	tcase_add_test(tr, test_kernel_batch);
+	tcase_add_test(tr, test_backend_invalid);
+	tcase_add_test(tr, test_rename_jobs);
+	tcase_add_test(tr, test_gate_full);
 	suite_add_tcase(s, tr);
 	return s;
 }
