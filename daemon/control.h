@@ -43,7 +43,9 @@ struct ctl_req {
 typedef int ctl_handler_fn(struct ctl_req *rq);
 
 /* Register the handler of one message type; admin_only: peers without
- * admin rights get PROTO_EPERM without the handler being called. */
+ * admin rights get PROTO_EPERM without the handler being called. A second
+ * registration of a type replaces the first; a type past the table
+ * (CTL_MAX_TYPE, 400) is ignored and stays unknown (PROTO_EINVAL). */
 void control_register(uint16_t type, ctl_handler_fn *fn, int admin_only);
 
 /* Answer rq with status, an optional body and an optional fd (sent with
