@@ -368,6 +368,9 @@ observe(const struct rq *r)
 	hist_observe(h, hist_now_ns() - r->t0_ns);
 }
 
+/* Encode and send rq's answer without blocking (control.h); a peer whose
+ * buffer is full is hung up on; a gone peer's answer is dropped. Frees
+ * rq, and times it (hist.h). */
 void
 control_reply(struct ctl_req *rq, uint16_t status, const void *body,
     size_t len, int fd)
@@ -888,94 +891,104 @@ accept_resume(void *arg)
 		log_warn("control: watch the listener again");
 }
 
+/*
+ * Admit the peer on the accepted socket s: its credentials and role
+ * (access.h), the connection limits (limit.h: the last admin_connections
+ * slots are for admins), then a client on the loop. On any refusal or
+ * failure s is closed (our socket: no flush) and the peer is not kept.
+ */
 static void
-on_accept(int fd, uint32_t events, void *arg)
+admit(int s)
 {
 	struct ctl_client *c;
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
 	enum access_role role;
+	int admin;
+
+	if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+		log_warn("control: SO_PEERCRED");
+		close(s);
+		return;
+	}
+	role = peer_role(s, &cred);
+	admin = role == ACCESS_ADMIN;
+	if (limit_conn_add(cred.uid, admin, nclients, CTL_MAX_CLIENTS) < 0) {
+		close(s);
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		limit_conn_del(cred.uid, admin);
+		close(s);
+		return;
+	}
+	c->fd = s;
+	c->uid = cred.uid;
+	c->gid = cred.gid;
+	c->pid = cred.pid;
+	c->admin = admin;
+	c->refused = role == ACCESS_REFUSED;
+	/* a refused peer is counted as any non-admin: it takes no admin
+	 * slot, at most uid_max_connections of its uid's, and is let go by
+	 * client_free (at its first message, or when idle_timeout closes
+	 * it) */
+	c->counted = !admin;
+	c->last_ms = loop_now_ms();
+	if (c->refused)
+		log_warnx_rl(&rl_refused, "control: pid %ld uid %ld gid %ld is "
+		    "not root nor in admin_group or client_group: refused",
+		    (long)cred.pid, (long)cred.uid, (long)cred.gid);
+	c->reading = 1;
+	c->watch = loop_watch_add(s, EPOLLIN, on_client, c);
+	if (!c->watch) {
+		log_warn("control: watch client");
+		limit_conn_del(cred.uid, admin);
+		close(s);
+		free(c);
+		return;
+	}
+	c->next = clients;
+	if (clients)
+		clients->prev = c;
+	clients = c;
+	nclients++;
+	log_debug("control: client pid %ld uid %ld%s", (long)c->pid,
+	    (long)c->uid, c->admin ? " (admin)" : c->refused ? " (refused)" :
+	    "");
+	if (!idle_timer)
+		idle_timer = loop_timer_add(1000, idle_check, NULL);
+}
+
+/* The listener is readable: admit up to 16 peers. Out of fds, stop
+ * polling it for limit_accept_failed's back-off (a level-triggered poll
+ * of a listener that stays readable would spin). */
+static void
+on_accept(int fd, uint32_t events, void *arg)
+{
 	uint64_t wait;
-	int s, i, admin, err;
+	int s, i;
 
 	(void)events;
 	(void)arg;
 	for (i = 0; i < 16; i++) {
 		s = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (s < 0) {
-			if (errno == EAGAIN || errno == EINTR ||
-			    errno == ECONNABORTED)
-				return;
-			/* out of fds: the listener stays readable, and a
-			 * level-triggered poll would spin. Stop polling it
-			 * for a while. */
-			wait = limit_accept_failed(errno);
-			if (!wait) {
-				log_warn("control: accept");
-				return;
-			}
-			if (loop_watch_mod(listen_watch, 0) == 0 &&
-			    !accept_timer)
-				accept_timer = loop_timer_add(wait,
-				    accept_resume, NULL);
+		if (s >= 0) {
+			limit_accept_ok();
+			admit(s);
+			continue;
+		}
+		if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED)
+			return;
+		wait = limit_accept_failed(errno);
+		if (!wait) {
+			log_warn("control: accept");
 			return;
 		}
-		limit_accept_ok();
-		if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
-			log_warn("control: SO_PEERCRED");
-			close(s);
-			continue;
-		}
-		role = peer_role(s, &cred);
-		admin = role == ACCESS_ADMIN;
-		/* the last admin_connections slots are for admins only */
-		if ((err = limit_conn_add(cred.uid, admin, nclients,
-		    CTL_MAX_CLIENTS)) < 0) {
-			close(s);	/* our socket: no flush */
-			continue;
-		}
-		c = calloc(1, sizeof(*c));
-		if (!c) {
-			limit_conn_del(cred.uid, admin);
-			close(s);
-			continue;
-		}
-		c->fd = s;
-		c->uid = cred.uid;
-		c->gid = cred.gid;
-		c->pid = cred.pid;
-		c->admin = admin;
-		c->refused = role == ACCESS_REFUSED;
-		/* a refused peer is counted as any non-admin: it takes no
-		 * admin slot, at most uid_max_connections of its uid's, and
-		 * is let go by client_free (at its first message, or when
-		 * idle_timeout closes it) */
-		c->counted = !admin;
-		c->last_ms = loop_now_ms();
-		if (c->refused)
-			log_warnx_rl(&rl_refused, "control: pid %ld uid %ld gid "
-			    "%ld is not root nor in admin_group or client_group:"
-			    " refused", (long)cred.pid, (long)cred.uid,
-			    (long)cred.gid);
-		c->reading = 1;
-		c->watch = loop_watch_add(s, EPOLLIN, on_client, c);
-		if (!c->watch) {
-			log_warn("control: watch client");
-			limit_conn_del(cred.uid, admin);
-			close(s);
-			free(c);
-			continue;
-		}
-		c->next = clients;
-		if (clients)
-			clients->prev = c;
-		clients = c;
-		nclients++;
-		log_debug("control: client pid %ld uid %ld%s", (long)c->pid,
-		    (long)c->uid, c->admin ? " (admin)" : c->refused ?
-		    " (refused)" : "");
-		if (!idle_timer)
-			idle_timer = loop_timer_add(1000, idle_check, NULL);
+		if (loop_watch_mod(listen_watch, 0) == 0 && !accept_timer)
+			accept_timer = loop_timer_add(wait, accept_resume,
+			    NULL);
+		return;
 	}
 }
 
@@ -1069,6 +1082,9 @@ serve(int fd, const char *path)
 	return 0;
 }
 
+/* Serve on a handed-over listening socket if it checks out (control.h):
+ * a listening SOCK_SEQPACKET unix socket bound to path, which is there;
+ * else it is closed with a log line and the caller opens a new one. */
 int
 control_adopt(int fd, const char *path, gid_t admin_gid, gid_t client_gid)
 {
@@ -1136,6 +1152,13 @@ control_listen_fd(void)
 	return listen_fd;
 }
 
+/*
+ * Listen on path (control.h): make its directory, replace a dead larderd's
+ * stale socket (-EADDRINUSE if one answers there, -EEXIST if it is not a
+ * socket), bind with mode 0660 and its group (plus an ACL for admin_group
+ * when both groups are set), listen and serve. 0 or -errno, the path
+ * removed again on failure.
+ */
 int
 control_open(const char *path, gid_t admin_gid, gid_t client_gid)
 {

@@ -260,6 +260,10 @@ handover_fdstore_wanted(void)
 	return (a && strcmp(a, "1") == 0) || (b && strtol(b, NULL, 10) > 0);
 }
 
+/* One datagram to $NOTIFY_SOCKET (a path, or @ for the abstract
+ * namespace), with fd attached if >= 0 (handover.h). 0, -ENOENT when
+ * NOTIFY_SOCKET is unset, -EINVAL when it is not a socket address, or
+ * sendmsg's -errno. */
 int
 handover_notify(const char *msg, int fd)
 {

@@ -1352,6 +1352,9 @@ fail:
 	return r;
 }
 
+/* Give back what kernel_start took (kernel.h), in reverse: timers, the
+ * freeze backend, the watch, scan and cull workers, the withdraw queue,
+ * then the device (closing it withdraws the cache). Idempotent. */
 void
 kernel_stop(void)
 {

@@ -512,6 +512,8 @@ begin_stop(void)
 	store_quiesce(0, stopped, NULL);
 }
 
+/* The signalfd is readable: SIGTERM/SIGINT stop, SIGUSR2 stops to
+ * re-execute (if our path is known and no stop runs), SIGHUP reloads. */
 static void
 on_signal(int fd, uint32_t events, void *arg)
 {
@@ -1250,6 +1252,8 @@ reexec_self(char **argv)
 	return 1;
 }
 
+/* Flags, the config, then the mode's list of steps, the loop, and the
+ * list in reverse; a re-exec at the end if SIGUSR2 asked for one. */
 int
 main(int argc, char **argv)
 {
