@@ -867,15 +867,21 @@ step_mount_kernel(char *why, size_t whysz)
 	return 0;
 }
 
+/* The line a failed step of the store's exits with: the one store_init
+ * gave when it started index, io and meta itself. rc passes through. */
 static int
-step_index(char *why, size_t whysz)
+store_failed(int rc, char *why, size_t whysz)
 {
-	int rc = index_init();
-
 	if (rc < 0)
 		snprintf(why, whysz, "store %s: %s: check the cache directory",
 		    conf->dir, strerror(-rc));
 	return rc;
+}
+
+static int
+step_index(char *why, size_t whysz)
+{
+	return store_failed(index_init(), why, whysz);
 }
 
 static int
@@ -890,40 +896,25 @@ step_index_kernel(char *why, size_t whysz)
 	return rc;
 }
 
-/* The userspace store and the threads it feeds; each failure reads as the
- * store's did when store_init started them all. */
 static int
 step_io(char *why, size_t whysz)
 {
-	int rc = io_init();
-
-	if (rc < 0)
-		snprintf(why, whysz, "store %s: %s: check the cache directory",
-		    conf->dir, strerror(-rc));
-	return rc;
+	return store_failed(io_init(), why, whysz);
 }
 
 static int
 step_store(char *why, size_t whysz)
 {
-	int rc = store_init(conf, mount_root_fd());
-
-	if (rc < 0)
-		snprintf(why, whysz, "store %s: %s: check the cache directory",
-		    conf->dir, strerror(-rc));
-	return rc;
+	return store_failed(store_init(conf, mount_root_fd()), why, whysz);
 }
 
 static int
 step_meta(char *why, size_t whysz)
 {
-	int cachefd, stagefd, rc;
+	int cachefd, stagefd;
 
 	store_dirs(&cachefd, &stagefd);
-	if ((rc = meta_init(cachefd, stagefd)) < 0)
-		snprintf(why, whysz, "store %s: %s: check the cache directory",
-		    conf->dir, strerror(-rc));
-	return rc;
+	return store_failed(meta_init(cachefd, stagefd), why, whysz);
 }
 
 static int

@@ -194,6 +194,31 @@ reply(int fd, uint16_t type, uint32_t seq, char *why, size_t whysz)
 	return h.status;
 }
 
+/* The usual start: a server whose client_group is ours, and our peer. */
+static int
+up_self(void)
+{
+	server_up((gid_t)-1, getegid());
+	return connect_self();
+}
+
+/* The usual end: our peer goes, then the server. */
+static void
+down(int fd)
+{
+	close(fd);
+	server_down();
+}
+
+/* Send a request, let the server handle it, and read the reply. */
+static uint16_t
+ask(int fd, uint16_t type, uint32_t seq, char *why, size_t whysz)
+{
+	send_msg(fd, type, seq, 0);
+	serve_pending();
+	return reply(fd, type, seq, why, whysz);
+}
+
 /* The peer's end says the server hung up (after any replies queued). */
 static int
 hung_up(int fd)
@@ -254,19 +279,13 @@ START_TEST(unknown_type)
 	char why[256];
 	int fd;
 
-	server_up((gid_t)-1, getegid());
-	fd = connect_self();
-	send_msg(fd, 250, 7, 0);
-	serve_pending();
-	ck_assert_uint_eq(reply(fd, 250, 7, why, sizeof(why)), PROTO_EINVAL);
+	fd = up_self();
+	ck_assert_uint_eq(ask(fd, 250, 7, why, sizeof(why)), PROTO_EINVAL);
 	ck_assert_str_eq(why, "unknown message type 250");
-	send_msg(fd, PROTO_PING, 8, 0);
-	serve_pending();
-	ck_assert_uint_eq(reply(fd, PROTO_PING, 8, why, sizeof(why)),
+	ck_assert_uint_eq(ask(fd, PROTO_PING, 8, why, sizeof(why)),
 	    PROTO_OK);
 	ck_assert_str_eq(why, "pong");
-	close(fd);
-	server_down();
+	down(fd);
 }
 END_TEST
 
@@ -287,8 +306,7 @@ START_TEST(type_past_table)
 	    PROTO_EINVAL);
 	ck_assert_uint_eq(reply(fd, 65535, 2, NULL, 0), PROTO_EINVAL);
 	ck_assert_int_eq(calls_a, 0);
-	close(fd);
-	server_down();
+	down(fd);
 }
 END_TEST
 
@@ -298,18 +316,14 @@ START_TEST(registered_twice)
 	char why[256];
 	int fd;
 
-	server_up((gid_t)-1, getegid());
+	fd = up_self();
 	control_register(260, h_a, 0);
 	control_register(260, h_b, 0);
-	fd = connect_self();
-	send_msg(fd, 260, 3, 0);
-	serve_pending();
-	ck_assert_uint_eq(reply(fd, 260, 3, why, sizeof(why)), PROTO_OK);
+	ck_assert_uint_eq(ask(fd, 260, 3, why, sizeof(why)), PROTO_OK);
 	ck_assert_str_eq(why, "b");
 	ck_assert_int_eq(calls_a, 0);
 	ck_assert_int_eq(calls_b, 1);
-	close(fd);
-	server_down();
+	down(fd);
 }
 END_TEST
 
@@ -335,8 +349,7 @@ START_TEST(admin_only_from_client)
 	ck_assert_uint_eq(reply(fd, 261, 5, NULL, 0), PROTO_OK);
 	ck_assert_int_eq(calls_a, 0);
 	ck_assert_int_eq(calls_b, 1);
-	close(fd);
-	server_down();
+	down(fd);
 }
 END_TEST
 
@@ -347,10 +360,9 @@ START_TEST(handler_errors)
 	char why[256];
 	int fd;
 
-	server_up((gid_t)-1, getegid());
+	fd = up_self();
 	control_register(262, h_enoent, 0);
 	control_register(263, h_eproto, 0);
-	fd = connect_self();
 	send_msg(fd, 262, 1, 0);
 	send_msg(fd, 263, 2, 0);
 	serve_pending();
@@ -359,8 +371,7 @@ START_TEST(handler_errors)
 	ck_assert_ptr_nonnull(strstr(why, strerror(ENOENT)));
 	ck_assert_uint_eq(reply(fd, 263, 2, NULL, 0), PROTO_EPROTO);
 	ck_assert_uint_eq(newest()->garbage, 1);
-	close(fd);
-	server_down();
+	down(fd);
 }
 END_TEST
 
@@ -372,8 +383,7 @@ START_TEST(bad_header_version)
 	char why[256];
 	int fd;
 
-	server_up((gid_t)-1, getegid());
-	fd = connect_self();
+	fd = up_self();
 	proto_buf_init(&b, msg, sizeof(msg));
 	proto_begin(&b, PROTO_PING, 0x01020304, 0, 0);
 	ck_assert_int_eq(proto_finish(&b), 0);
@@ -384,8 +394,7 @@ START_TEST(bad_header_version)
 	    PROTO_EPROTO);
 	ck_assert_str_eq(why, "malformed message");
 	ck_assert_uint_eq(newest()->garbage, 1);
-	close(fd);
-	server_down();
+	down(fd);
 }
 END_TEST
 
@@ -395,13 +404,11 @@ START_TEST(reply_flag_refused)
 {
 	int fd;
 
-	server_up((gid_t)-1, getegid());
-	fd = connect_self();
+	fd = up_self();
 	send_msg(fd, PROTO_PING, 9, PROTO_F_REPLY);
 	serve_pending();
 	ck_assert_uint_eq(reply(fd, PROTO_PING, 9, NULL, 0), PROTO_EPROTO);
-	close(fd);
-	server_down();
+	down(fd);
 }
 END_TEST
 
@@ -410,13 +417,11 @@ START_TEST(short_frame)
 {
 	int fd;
 
-	server_up((gid_t)-1, getegid());
-	fd = connect_self();
+	fd = up_self();
 	ck_assert_int_eq(send(fd, "\1\0\145\0\0", 5, 0), 5);
 	serve_pending();
 	ck_assert_uint_eq(reply(fd, 0, 0, NULL, 0), PROTO_EPROTO);
-	close(fd);
-	server_down();
+	down(fd);
 }
 END_TEST
 
@@ -427,8 +432,7 @@ START_TEST(truncated_frame)
 	struct proto_buf b;
 	int fd;
 
-	server_up((gid_t)-1, getegid());
-	fd = connect_self();
+	fd = up_self();
 	proto_buf_init(&b, msg, sizeof(msg));
 	proto_begin(&b, PROTO_PING, 11, 0, 0);
 	proto_put_u64(&b, 0);
@@ -437,8 +441,7 @@ START_TEST(truncated_frame)
 	    PROTO_HDR_SIZE + 4);
 	serve_pending();
 	ck_assert_uint_eq(reply(fd, PROTO_PING, 11, NULL, 0), PROTO_EPROTO);
-	close(fd);
-	server_down();
+	down(fd);
 }
 END_TEST
 
@@ -451,8 +454,7 @@ START_TEST(oversized_frame)
 	int fd, sz = 4 * PROTO_MAX_MSG;
 
 	ck_assert_ptr_nonnull(msg);
-	server_up((gid_t)-1, getegid());
-	fd = connect_self();
+	fd = up_self();
 	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
 	msg[0] = PROTO_VERSION;
 	msg[2] = PROTO_PING;
@@ -465,8 +467,7 @@ START_TEST(oversized_frame)
 	ck_assert_uint_eq(reply(fd, 0, 0, NULL, 0), PROTO_EPROTO);
 	ck_assert_uint_eq(newest()->garbage, 1);
 	free(msg);
-	close(fd);
-	server_down();
+	down(fd);
 }
 END_TEST
 
@@ -475,8 +476,7 @@ START_TEST(garbage_limit)
 {
 	int fd, i;
 
-	server_up((gid_t)-1, getegid());
-	fd = connect_self();
+	fd = up_self();
 	for (i = 0; i < CTL_MAX_GARBAGE; i++)
 		send_msg(fd, PROTO_PING, i, PROTO_F_REPLY);
 	serve_pending();
@@ -484,8 +484,7 @@ START_TEST(garbage_limit)
 	reap_clients(NULL);
 	ck_assert_uint_eq(nclients, 0);
 	ck_assert(hung_up(fd));
-	close(fd);
-	server_down();
+	down(fd);
 }
 END_TEST
 
@@ -498,8 +497,7 @@ START_TEST(fd_outside_hello)
 	char why[256];
 	int fd, nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
-	server_up((gid_t)-1, getegid());
-	fd = connect_self();
+	fd = up_self();
 	send_msg(fd, PROTO_PING, 1, 0);		/* not a HELLO: no fd room */
 	serve_pending();
 	ck_assert_uint_eq(reply(fd, PROTO_PING, 1, NULL, 0), PROTO_OK);
@@ -513,8 +511,7 @@ START_TEST(fd_outside_hello)
 	ck_assert_ptr_nonnull(strstr(why, "fds are only taken with the first "
 	    "HELLO"));
 	close(nul);
-	close(fd);
-	server_down();
+	down(fd);
 }
 END_TEST
 
@@ -525,9 +522,8 @@ START_TEST(outstanding_cap)
 	unsigned i;
 	int fd, sz = 1 << 20;
 
-	server_up((gid_t)-1, getegid());
+	fd = up_self();
 	control_register(264, h_defer, 0);
-	fd = connect_self();
 	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
 	for (i = 0; i < CTL_MAX_OUTSTANDING + 4; i++)
 		send_msg(fd, 264, i, 0);
@@ -559,17 +555,15 @@ START_TEST(root_is_admin)
 {
 	int fd, root = geteuid() == 0;
 
-	server_up((gid_t)-1, getegid());
+	fd = up_self();
 	control_register(PROTO_RELOAD, h_a, 1);
-	fd = connect_self();
 	send_msg(fd, PROTO_RELOAD, 1, 0);
 	serve_pending();
 	ck_assert_int_eq(newest()->admin, root);
 	ck_assert_uint_eq(reply(fd, PROTO_RELOAD, 1, NULL, 0),
 	    root ? PROTO_OK : PROTO_EPERM);
 	ck_assert_int_eq(calls_a, root);
-	close(fd);
-	server_down();
+	down(fd);
 }
 END_TEST
 
@@ -591,8 +585,7 @@ START_TEST(admin_group_peer)
 	    geteuid());
 	ck_assert_uint_eq(reply(fd, PROTO_RELOAD, 1, NULL, 0), PROTO_OK);
 	ck_assert_int_eq(calls_a, 1);
-	close(fd);
-	server_down();
+	down(fd);
 }
 END_TEST
 
@@ -614,8 +607,7 @@ START_TEST(refused_peer)
 	reap_clients(NULL);
 	ck_assert_uint_eq(nclients, 0);
 	ck_assert(hung_up(fd));
-	close(fd);
-	server_down();
+	down(fd);
 }
 END_TEST
 
