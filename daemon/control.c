@@ -173,12 +173,6 @@ control_client_hold(struct ctl_client *c, int delta)
 		c->held += delta;
 }
 
-unsigned
-control_clients(void)
-{
-	return nclients;
-}
-
 static void
 add_provider(struct provider **list, ctl_kv_fn *fn)
 {

@@ -128,7 +128,5 @@ void control_set_groups(gid_t admin_gid, gid_t client_gid);
 /* The peer took (delta > 0) or let go of volumes or cookies: a peer that
  * holds nothing may be closed after idle_timeout (limit.h). */
 void control_client_hold(struct ctl_client *c, int delta);
-/* number of connected peers */
-unsigned control_clients(void);
 
 #endif
