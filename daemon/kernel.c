@@ -351,6 +351,7 @@ static struct kernel_mode {
 	struct loop_watch *watch;
 	uint32_t watch_events;
 	struct workq *wq;
+	int adopted;		/* devfd came bound from the larderd before */
 	int culling;		/* cull_init done: kernel_stop undoes it */
 	int cull_failed;		/* cull_init failed: do not retry */
 
@@ -1205,24 +1206,27 @@ kernel_available(void)
 }
 
 /*
- * kernel_start's first step: the stand-in for withdrawals and the device,
- * the bound one the larderd before us handed over or a fresh one. Sets
- * *adopted. 0 or -errno (logged).
+ * The stand-in for withdrawals and the device (kernel.h): the bound one
+ * the larderd before us handed over, or a fresh one. 0 or -errno (logged).
  */
-static int
-open_device(int *adopted)
+int
+kernel_open(void)
 {
 	int r;
 
+	if (kern.nullfd >= 0)
+		return -EALREADY;
 	kern.nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (kern.nullfd < 0) {
 		r = -errno;
 		log_warn("kernel: /dev/null");
 		return r;
 	}
-	*adopted = dev_adopt();
-	if (!*adopted && (r = dev_open(&kern.devfd)) < 0)
+	kern.adopted = dev_adopt();
+	if (!kern.adopted && (r = dev_open(&kern.devfd)) < 0) {
+		kernel_stop();
 		return r;
+	}
 	return 0;
 }
 
@@ -1243,7 +1247,7 @@ take_private_mount(const struct conf *c)
 /* Configure and bind the device (unless the adopted one is bound
  * already); the withdraw queue. 0 or -errno (logged). */
 static int
-first_bind(int adopted)
+first_bind(void)
 {
 	int r;
 
@@ -1252,7 +1256,7 @@ first_bind(int adopted)
 		log_warn("kernel: work queue");
 		return r;
 	}
-	if (adopted)
+	if (kern.adopted)
 		log_info("kernel: adopted the bound cache from the larderd "
 		    "before (the kernel never saw it go away); it stays bound "
 		    "on that larderd's private mount, %s is for a rebind",
@@ -1334,14 +1338,13 @@ start_watching(const struct conf *c, int nocull)
 int
 kernel_start(const struct conf *c, unsigned flags)
 {
-	int r, adopted = 0;
+	int r;
 
 	kern.conf = *c;
 	kern.flags = flags;
-	/* the device first: EBUSY (cachefilesd running) is the usual
-	 * failure; or the bound one the larderd before us handed over */
-	if ((r = open_device(&adopted)) < 0 ||
-	    (r = take_private_mount(c)) < 0 || (r = first_bind(adopted)) < 0)
+	if (kern.devfd < 0)
+		return -EBADF;		/* kernel_open first */
+	if ((r = take_private_mount(c)) < 0 || (r = first_bind()) < 0)
 		goto fail;
 	register_hooks();
 	if ((r = start_watching(c, (flags & KERNEL_NOCULL) || c->nocull)) < 0)
@@ -1388,6 +1391,7 @@ kernel_stop(void)
 	kern.scanned_once = 0;
 	kern.scan_busy = kern.scan_again = 0;
 	kern.cull_failed = 0;
+	kern.adopted = 0;
 }
 
 void

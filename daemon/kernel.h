@@ -13,9 +13,9 @@
  *
  * Startup order (main.c's kernel-mode list, main thread): log_init,
  *   daemonise, pidfile, loop_init, signals, control_open, freeze_init,
- *   mount_open (MOUNT_ATTACH_PRIVATE | MOUNT_KEEP_ATIME), index_init,
- *   kernel_start, loop_run; then the reverse: kernel_stop, index_fini,
- *   mount_close, freeze_fini. No store_init in kernel mode: the kernel is
+ *   kernel_open, mount_open (MOUNT_ATTACH_PRIVATE | MOUNT_KEEP_ATIME),
+ *   index_init, kernel_start, loop_run; then the reverse: kernel_stop,
+ *   index_fini, mount_close, freeze_fini. No store_init in kernel mode: the kernel is
  *   the store. kernel_start registers its freeze backend hook (freeze.h)
  *   and starts culling (cull_init) itself once its first scan has filled
  *   the index.
@@ -39,8 +39,16 @@ struct conf;
 int kernel_available(void);
 
 /*
- * Start kernel mode on the private mount main.c made and claimed (and an
- * index_init'ed index): open /dev/cachefiles, send the config (thresholds
+ * Open /dev/cachefiles, or take the bound one the larderd before us handed
+ * over (handover.h): before the private mount, so that the usual failure,
+ * EBUSY while cachefilesd runs, comes before anything is made. 0 or -errno
+ * (logged, with what to do); kernel_stop closes it.
+ */
+int kernel_open(void);
+
+/*
+ * Start kernel mode on the device kernel_open opened, the private mount
+ * main.c made and claimed, and an index_init'ed index: send the config (thresholds
  * in an order the kernel accepts), bind, build the index from the
  * kernel's tree, start culling, register the status and stats providers
  * and watch the device on the main loop. Every failure is logged ("file:line: reason" for a config

@@ -981,6 +981,16 @@ step_monitor(char *why, size_t whysz)
 }
 
 static int
+step_kernel_device(char *why, size_t whysz)
+{
+	int rc = kernel_open();
+
+	if (rc < 0)
+		snprintf(why, whysz, "kernel mode: cannot start (see above)");
+	return rc;
+}
+
+static int
 step_kernel(char *why, size_t whysz)
 {
 	int rc = kernel_start(conf, nocull_flag || conf->nocull ?
@@ -1055,6 +1065,9 @@ static const struct step kernel_steps[] = {
 	{ "control", step_control, control_close },
 	{ "caps", step_caps_kernel, NULL },
 	{ "freeze", step_freeze, freeze_fini },
+	/* the device before the mount: EBUSY (cachefilesd runs) is the
+	 * usual failure; kernel_stop closes it, after the step below */
+	{ "device", step_kernel_device, kernel_stop },
 	{ "mount", step_mount_kernel, mount_close },
 	{ "index", step_index_kernel, index_fini },
 	{ "kernel", step_kernel, kernel_stop },
