@@ -1043,11 +1043,15 @@ static const struct step user_steps[] = {
 	{ "caps", step_caps, NULL },
 	{ "index", step_index, index_fini },
 	{ "io", step_io, io_fini },
-	/* store_fini stops scan, meta and io itself, in the order its drain
-	 * needs; their fini below it are then no-ops (store.h) */
+	/* store_fini stops scan, meta, io and the index itself, in the order
+	 * its drain needs (store.h): it evicts its idle objects while meta
+	 * still runs (their atimes go to disk through it), then stops scan and
+	 * meta, flushes its closes through io, then stops io. So meta and
+	 * scan have no fini here (theirs would run first, in reverse), and
+	 * io_fini and index_fini after it are no-ops but for a failed start */
 	{ "store", step_store, store_fini },
-	{ "meta", step_meta, meta_fini },
-	{ "scan", step_scan, scan_fini },
+	{ "meta", step_meta, NULL },
+	{ "scan", step_scan, NULL },
 	{ "cull", step_cull, cull_fini },
 	{ "peers", NULL, peers_fini },
 	{ "freeze", step_freeze, freeze_fini },
