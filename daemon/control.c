@@ -173,12 +173,6 @@ control_client_hold(struct ctl_client *c, int delta)
 		c->held += delta;
 }
 
-unsigned
-control_clients(void)
-{
-	return nclients;
-}
-
 static void
 add_provider(struct provider **list, ctl_kv_fn *fn)
 {
@@ -368,6 +362,9 @@ observe(const struct rq *r)
 	hist_observe(h, hist_now_ns() - r->t0_ns);
 }
 
+/* Encode and send rq's answer without blocking (control.h); a peer whose
+ * buffer is full is hung up on; a gone peer's answer is dropped. Frees
+ * rq, and times it (hist.h). */
 void
 control_reply(struct ctl_req *rq, uint16_t status, const void *body,
     size_t len, int fd)
@@ -673,74 +670,78 @@ peek_type(int sock)
 	return h[2] | h[3] << 8;
 }
 
-/* Handle one message; 0 to go on, -1 when the peer is gone. */
+/*
+ * Take the peer's next message into rxbuf: with room for one fd only if it
+ * is the connection's first HELLO (its header is peeked at first), else
+ * none (the kernel drops any that came, *had_fds says so). The length,
+ * -EAGAIN when nothing waits, -EMSGSIZE for a truncated message, or
+ * another -errno (the peer is to be dropped; 0: it hung up).
+ */
 static int
-client_one(struct ctl_client *c)
+recv_message(struct ctl_client *c, int *fd, int *had_fds)
 {
-	struct proto_buf b;
-	struct proto_hdr h;
-	struct rq *r;
-	int n, fd = -1, err, had_fds = 0, type;
+	int type, n;
 
-	/* room for an fd only in the first HELLO */
+	*fd = -1;
+	*had_fds = 0;
 	type = c->hello_seen ? 0 : peek_type(c->fd);
 	if (type == PROTO_HELLO) {
-		n = recv_fd1(c->fd, rxbuf, PROTO_MAX_MSG, &fd, &had_fds);
+		n = recv_fd1(c->fd, rxbuf, PROTO_MAX_MSG, fd, had_fds);
 		c->hello_seen = 1;
-	} else if (type < 0 && type != -EAGAIN)
+	} else if (type < 0)
 		n = type;
 	else
-		n = type == -EAGAIN ? -EAGAIN :
-		    recv_nofd(c->fd, rxbuf, PROTO_MAX_MSG, &had_fds);
-	if (n == -EAGAIN)
-		return 1;
-	if (n == 0 || (n < 0 && n != -EMSGSIZE)) {
-		client_kill(c);
+		n = recv_nofd(c->fd, rxbuf, PROTO_MAX_MSG, had_fds);
+	return n;
+}
+
+/* One more malformed message from c: dropped past CTL_MAX_GARBAGE. 1 if it
+ * was dropped. */
+static int
+count_garbage(struct ctl_client *c)
+{
+	if (++c->garbage < CTL_MAX_GARBAGE)
+		return 0;
+	client_kill(c);
+	return 1;
+}
+
+/* A malformed message of n bytes (n < 0: truncated) in rxbuf: log, count,
+ * and answer PROTO_EPROTO echoing what can be read of its header. 0 to go
+ * on, -1 when the peer is gone. */
+static int
+refuse_malformed(struct ctl_client *c, int n)
+{
+	log_warnx_rl(&rl_garbage, "control: malformed message from pid %ld "
+	    "uid %ld", (long)c->pid, (long)c->uid);
+	if (count_garbage(c))
 		return -1;
-	}
-	c->last_ms = loop_now_ms();
-	proto_buf_init(&b, rxbuf, n < 0 ? 0 : (size_t)n);
-	if (n < 0 || proto_parse_hdr(&b, &h, n) < 0 ||
-	    (h.flags & PROTO_F_REPLY) || h.status != 0) {
-		limit_close_fd(fd);	/* never on this thread */
-		c->garbage++;
-		log_warnx_rl(&rl_garbage, "control: malformed message from "
-		    "pid %ld uid %ld", (long)c->pid, (long)c->uid);
-		if (c->garbage >= CTL_MAX_GARBAGE) {
-			client_kill(c);
-			return -1;
-		}
-		/* echo what we can read of the header */
-		if (n >= PROTO_HDR_SIZE)
-			reply_raw(c, (uint16_t)(rxbuf[2] | rxbuf[3] << 8),
-			    (uint32_t)rxbuf[8] | (uint32_t)rxbuf[9] << 8 |
-			    (uint32_t)rxbuf[10] << 16 |
-			    (uint32_t)rxbuf[11] << 24, PROTO_EPROTO,
-			    "malformed message");
-		else
-			reply_raw(c, 0, 0, PROTO_EPROTO, "malformed message");
-		return c->dead ? -1 : 0;
-	}
-	if (c->refused) {
-		limit_close_fd(fd);	/* never on this thread */
-		reply_raw(c, h.type, h.seq, PROTO_EPERM, "larderd serves root, "
-		    "admin_group and client_group only");
-		client_kill(c);
-		return -1;
-	}
-	r = malloc(sizeof(*r) + n);
-	if (!r) {
-		limit_close_fd(fd);	/* never on this thread */
-		reply_raw(c, h.type, h.seq, PROTO_ENOMEM, "out of memory");
-		return c->dead ? -1 : 0;
-	}
+	if (n >= PROTO_HDR_SIZE)
+		reply_raw(c, (uint16_t)(rxbuf[2] | rxbuf[3] << 8),
+		    (uint32_t)rxbuf[8] | (uint32_t)rxbuf[9] << 8 |
+		    (uint32_t)rxbuf[10] << 16 | (uint32_t)rxbuf[11] << 24,
+		    PROTO_EPROTO, "malformed message");
+	else
+		reply_raw(c, 0, 0, PROTO_EPROTO, "malformed message");
+	return c->dead ? -1 : 0;
+}
+
+/* The request for the n-byte message in rxbuf with header h (and fd),
+ * its own copy, on c's list of unanswered requests; NULL without memory. */
+static struct rq *
+rq_new(struct ctl_client *c, const struct proto_hdr *h, int n, int fd)
+{
+	struct rq *r = malloc(sizeof(*r) + n);
+
+	if (!r)
+		return NULL;
 	memset(r, 0, sizeof(*r));
-	if (h.type == PROTO_COOKIE_ACQUIRE || h.type == PROTO_COOKIE_REFRESH ||
-	    h.type == PROTO_WRITE)
+	if (h->type == PROTO_COOKIE_ACQUIRE ||
+	    h->type == PROTO_COOKIE_REFRESH || h->type == PROTO_WRITE)
 		r->t0_ns = hist_now_ns();
 	memcpy(r->msg, rxbuf, n);
 	r->req.client = c;
-	r->req.hdr = h;
+	r->req.hdr = *h;
 	proto_buf_init(&r->req.body, r->msg, n);
 	r->req.body.off = PROTO_HDR_SIZE;
 	r->req.fd = fd;
@@ -753,32 +754,73 @@ client_one(struct ctl_client *c)
 		c->reqs->prev = r;
 	c->reqs = r;
 	c->outstanding++;
+	return r;
+}
+
+/* Answer r by its type: refused (fds where none belong, unknown type,
+ * admin-only for a non-admin), else its handler's. */
+static void
+dispatch(struct ctl_client *c, struct rq *r, int had_fds)
+{
+	uint16_t type = r->req.hdr.type;
+	int err;
 
 	if (had_fds) {
-		c->garbage++;
-		if (c->garbage >= CTL_MAX_GARBAGE)
-			client_kill(c);
+		count_garbage(c);
 		control_reply_str(&r->req, PROTO_EINVAL, "%s: fds are only "
-		    "taken with the first HELLO", proto_type_str(h.type));
-	} else if (h.type >= CTL_MAX_TYPE || !handlers[h.type].fn) {
+		    "taken with the first HELLO", proto_type_str(type));
+	} else if (type >= CTL_MAX_TYPE || !handlers[type].fn) {
 		control_reply_str(&r->req, PROTO_EINVAL, "unknown message "
-		    "type %u", h.type);
-	} else if (handlers[h.type].admin && !c->admin) {
+		    "type %u", type);
+	} else if (handlers[type].admin && !c->admin) {
 		control_reply_str(&r->req, PROTO_EPERM, "%s needs root or "
-		    "the admin group", proto_type_str(h.type));
-	} else {
-		err = handlers[h.type].fn(&r->req);
-		if (err < 0) {
-			if (err == -EPROTO || err == -EMSGSIZE) {
-				c->garbage++;
-				if (c->garbage >= CTL_MAX_GARBAGE)
-					client_kill(c);
-			}
-			control_reply_str(&r->req,
-			    proto_status_from_errno(err), "%s: %s",
-			    proto_type_str(h.type), strerror(-err));
-		}
+		    "the admin group", proto_type_str(type));
+	} else if ((err = handlers[type].fn(&r->req)) < 0) {
+		if (err == -EPROTO || err == -EMSGSIZE)
+			count_garbage(c);
+		control_reply_str(&r->req, proto_status_from_errno(err),
+		    "%s: %s", proto_type_str(type), strerror(-err));
 	}
+}
+
+/* Handle one message; 0 to go on, 1 to stop reading for this turn
+ * (nothing waits, or too many requests are unanswered), -1 when the peer
+ * is gone. */
+static int
+client_one(struct ctl_client *c)
+{
+	struct proto_buf b;
+	struct proto_hdr h;
+	struct rq *r;
+	int n, fd, had_fds;
+
+	n = recv_message(c, &fd, &had_fds);
+	if (n == -EAGAIN)
+		return 1;
+	if (n == 0 || (n < 0 && n != -EMSGSIZE)) {
+		client_kill(c);
+		return -1;
+	}
+	c->last_ms = loop_now_ms();
+	proto_buf_init(&b, rxbuf, n < 0 ? 0 : (size_t)n);
+	if (n < 0 || proto_parse_hdr(&b, &h, n) < 0 ||
+	    (h.flags & PROTO_F_REPLY) || h.status != 0) {
+		limit_close_fd(fd);	/* never on this thread */
+		return refuse_malformed(c, n);
+	}
+	if (c->refused) {
+		limit_close_fd(fd);	/* never on this thread */
+		reply_raw(c, h.type, h.seq, PROTO_EPERM, "larderd serves root, "
+		    "admin_group and client_group only");
+		client_kill(c);
+		return -1;
+	}
+	if (!(r = rq_new(c, &h, n, fd))) {
+		limit_close_fd(fd);	/* never on this thread */
+		reply_raw(c, h.type, h.seq, PROTO_ENOMEM, "out of memory");
+		return c->dead ? -1 : 0;
+	}
+	dispatch(c, r, had_fds);
 	if (c->dead)
 		return -1;
 	if (c->outstanding >= CTL_MAX_OUTSTANDING) {
@@ -843,94 +885,104 @@ accept_resume(void *arg)
 		log_warn("control: watch the listener again");
 }
 
+/*
+ * Admit the peer on the accepted socket s: its credentials and role
+ * (access.h), the connection limits (limit.h: the last admin_connections
+ * slots are for admins), then a client on the loop. On any refusal or
+ * failure s is closed (our socket: no flush) and the peer is not kept.
+ */
 static void
-on_accept(int fd, uint32_t events, void *arg)
+admit(int s)
 {
 	struct ctl_client *c;
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
 	enum access_role role;
+	int admin;
+
+	if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+		log_warn("control: SO_PEERCRED");
+		close(s);
+		return;
+	}
+	role = peer_role(s, &cred);
+	admin = role == ACCESS_ADMIN;
+	if (limit_conn_add(cred.uid, admin, nclients, CTL_MAX_CLIENTS) < 0) {
+		close(s);
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		limit_conn_del(cred.uid, admin);
+		close(s);
+		return;
+	}
+	c->fd = s;
+	c->uid = cred.uid;
+	c->gid = cred.gid;
+	c->pid = cred.pid;
+	c->admin = admin;
+	c->refused = role == ACCESS_REFUSED;
+	/* a refused peer is counted as any non-admin: it takes no admin
+	 * slot, at most uid_max_connections of its uid's, and is let go by
+	 * client_free (at its first message, or when idle_timeout closes
+	 * it) */
+	c->counted = !admin;
+	c->last_ms = loop_now_ms();
+	if (c->refused)
+		log_warnx_rl(&rl_refused, "control: pid %ld uid %ld gid %ld is "
+		    "not root nor in admin_group or client_group: refused",
+		    (long)cred.pid, (long)cred.uid, (long)cred.gid);
+	c->reading = 1;
+	c->watch = loop_watch_add(s, EPOLLIN, on_client, c);
+	if (!c->watch) {
+		log_warn("control: watch client");
+		limit_conn_del(cred.uid, admin);
+		close(s);
+		free(c);
+		return;
+	}
+	c->next = clients;
+	if (clients)
+		clients->prev = c;
+	clients = c;
+	nclients++;
+	log_debug("control: client pid %ld uid %ld%s", (long)c->pid,
+	    (long)c->uid, c->admin ? " (admin)" : c->refused ? " (refused)" :
+	    "");
+	if (!idle_timer)
+		idle_timer = loop_timer_add(1000, idle_check, NULL);
+}
+
+/* The listener is readable: admit up to 16 peers. Out of fds, stop
+ * polling it for limit_accept_failed's back-off (a level-triggered poll
+ * of a listener that stays readable would spin). */
+static void
+on_accept(int fd, uint32_t events, void *arg)
+{
 	uint64_t wait;
-	int s, i, admin, err;
+	int s, i;
 
 	(void)events;
 	(void)arg;
 	for (i = 0; i < 16; i++) {
 		s = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (s < 0) {
-			if (errno == EAGAIN || errno == EINTR ||
-			    errno == ECONNABORTED)
-				return;
-			/* out of fds: the listener stays readable, and a
-			 * level-triggered poll would spin. Stop polling it
-			 * for a while. */
-			wait = limit_accept_failed(errno);
-			if (!wait) {
-				log_warn("control: accept");
-				return;
-			}
-			if (loop_watch_mod(listen_watch, 0) == 0 &&
-			    !accept_timer)
-				accept_timer = loop_timer_add(wait,
-				    accept_resume, NULL);
+		if (s >= 0) {
+			limit_accept_ok();
+			admit(s);
+			continue;
+		}
+		if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED)
+			return;
+		wait = limit_accept_failed(errno);
+		if (!wait) {
+			log_warn("control: accept");
 			return;
 		}
-		limit_accept_ok();
-		if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
-			log_warn("control: SO_PEERCRED");
-			close(s);
-			continue;
-		}
-		role = peer_role(s, &cred);
-		admin = role == ACCESS_ADMIN;
-		/* the last admin_connections slots are for admins only */
-		if ((err = limit_conn_add(cred.uid, admin, nclients,
-		    CTL_MAX_CLIENTS)) < 0) {
-			close(s);	/* our socket: no flush */
-			continue;
-		}
-		c = calloc(1, sizeof(*c));
-		if (!c) {
-			limit_conn_del(cred.uid, admin);
-			close(s);
-			continue;
-		}
-		c->fd = s;
-		c->uid = cred.uid;
-		c->gid = cred.gid;
-		c->pid = cred.pid;
-		c->admin = admin;
-		c->refused = role == ACCESS_REFUSED;
-		/* a refused peer is counted as any non-admin: it takes no
-		 * admin slot, at most uid_max_connections of its uid's, and
-		 * is let go by client_free (at its first message, or when
-		 * idle_timeout closes it) */
-		c->counted = !admin;
-		c->last_ms = loop_now_ms();
-		if (c->refused)
-			log_warnx_rl(&rl_refused, "control: pid %ld uid %ld gid "
-			    "%ld is not root nor in admin_group or client_group:"
-			    " refused", (long)cred.pid, (long)cred.uid,
-			    (long)cred.gid);
-		c->reading = 1;
-		c->watch = loop_watch_add(s, EPOLLIN, on_client, c);
-		if (!c->watch) {
-			log_warn("control: watch client");
-			limit_conn_del(cred.uid, admin);
-			close(s);
-			free(c);
-			continue;
-		}
-		c->next = clients;
-		if (clients)
-			clients->prev = c;
-		clients = c;
-		nclients++;
-		log_debug("control: client pid %ld uid %ld%s", (long)c->pid,
-		    (long)c->uid, c->admin ? " (admin)" : c->refused ?
-		    " (refused)" : "");
-		if (!idle_timer)
-			idle_timer = loop_timer_add(1000, idle_check, NULL);
+		if (loop_watch_mod(listen_watch, 0) == 0 && !accept_timer)
+			accept_timer = loop_timer_add(wait, accept_resume,
+			    NULL);
+		return;
 	}
 }
 
@@ -1024,6 +1076,9 @@ serve(int fd, const char *path)
 	return 0;
 }
 
+/* Serve on a handed-over listening socket if it checks out (control.h):
+ * a listening SOCK_SEQPACKET unix socket bound to path, which is there;
+ * else it is closed with a log line and the caller opens a new one. */
 int
 control_adopt(int fd, const char *path, gid_t admin_gid, gid_t client_gid)
 {
@@ -1091,6 +1146,13 @@ control_listen_fd(void)
 	return listen_fd;
 }
 
+/*
+ * Listen on path (control.h): make its directory, replace a dead larderd's
+ * stale socket (-EADDRINUSE if one answers there, -EEXIST if it is not a
+ * socket), bind with mode 0660 and its group (plus an ACL for admin_group
+ * when both groups are set), listen and serve. 0 or -errno, the path
+ * removed again on failure.
+ */
 int
 control_open(const char *path, gid_t admin_gid, gid_t client_gid)
 {

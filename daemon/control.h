@@ -43,7 +43,9 @@ struct ctl_req {
 typedef int ctl_handler_fn(struct ctl_req *rq);
 
 /* Register the handler of one message type; admin_only: peers without
- * admin rights get PROTO_EPERM without the handler being called. */
+ * admin rights get PROTO_EPERM without the handler being called. A second
+ * registration of a type replaces the first; a type past the table
+ * (CTL_MAX_TYPE, 400) is ignored and stays unknown (PROTO_EINVAL). */
 void control_register(uint16_t type, ctl_handler_fn *fn, int admin_only);
 
 /* Answer rq with status, an optional body and an optional fd (sent with
@@ -126,7 +128,5 @@ void control_set_groups(gid_t admin_gid, gid_t client_gid);
 /* The peer took (delta > 0) or let go of volumes or cookies: a peer that
  * holds nothing may be closed after idle_timeout (limit.h). */
 void control_client_hold(struct ctl_client *c, int delta);
-/* number of connected peers */
-unsigned control_clients(void);
 
 #endif

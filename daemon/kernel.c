@@ -3,8 +3,8 @@
  * kernel.c: kernel mode, larderd as cachefilesd on /dev/cachefiles.
  *
  * The kernel's CacheFiles writes the cache; larderd opens /dev/cachefiles,
- * makes the private mount (mount.c: unshare + move_mount of the clone, atime
- * kept), tells the kernel `dir <private path>`, the thresholds in an order
+ * takes the private mount main.c made (mount.c: unshare + move_mount of the
+ * clone, atime kept), tells the kernel `dir <private path>`, the thresholds in an order
  * it accepts, tag, secctx and debug, and binds. From then on it:
  *
  *  - reads the kernel's state string whenever the device polls readable
@@ -338,7 +338,7 @@ enum kstate {
 	K_WITHDRAWN,		/* freeze: no cache, the netfs runs uncached */
 };
 
-static struct {
+static struct kernel_mode {
 	struct conf conf;
 	unsigned flags;
 	int devfd;		/* /dev/cachefiles; /dev/null O_RDONLY while withdrawn */
@@ -351,7 +351,8 @@ static struct {
 	struct loop_watch *watch;
 	uint32_t watch_events;
 	struct workq *wq;
-	int mounted, indexed, culling;	/* what kernel_stop must undo */
+	int adopted;		/* devfd came bound from the larderd before */
+	int culling;		/* cull_init done: kernel_stop undoes it */
 	int cull_failed;		/* cull_init failed: do not retry */
 
 	int scan_busy;		/* a scan of ours runs (scan.c) */
@@ -373,7 +374,7 @@ static struct {
 	/* stats (main thread) */
 	uint64_t state_reads, bad_states, scans, rebinds, withdrawals;
 	uint64_t freleased_total, breleased_total;
-} K = { .devfd = -1, .nullfd = -1, .rootfd = -1 };
+} kern = { .devfd = -1, .nullfd = -1, .rootfd = -1 };
 
 /* the probe thread: probe_fd hands it a claim fd (main thread stores, the
  * thread takes it), probe_since is when its write began (0: idle) */
@@ -476,26 +477,26 @@ dev_read_state(void)
 	static struct log_ratelimit rl;
 
 	do
-		n = read(K.devfd, buf, sizeof(buf) - 1);
+		n = read(kern.devfd, buf, sizeof(buf) - 1);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -errno;
 	if (n == 0)
 		return -EAGAIN;
-	K.state_reads++;
+	kern.state_reads++;
 	buf[n] = '\0';
-	r = parse_state(buf, (size_t)n, &K.st);
+	r = parse_state(buf, (size_t)n, &kern.st);
 	if (r < 0) {
-		K.bad_states++;
+		kern.bad_states++;
 		log_warnx_rl(&rl, "kernel: unexpected state string \"%.*s\"",
 		    (int)(n > 120 ? 120 : n), buf);
 		return r;
 	}
-	K.have_st = 1;
-	K.freleased_total += K.st.freleased;
-	K.breleased_total += K.st.breleased;
-	if ((K.st.freleased > 0 || K.st.breleased > 0) && K.culling)
-		cull_released(K.st.freleased, K.st.breleased * 512);
+	kern.have_st = 1;
+	kern.freleased_total += kern.st.freleased;
+	kern.breleased_total += kern.st.breleased;
+	if ((kern.st.freleased > 0 || kern.st.breleased > 0) && kern.culling)
+		cull_released(kern.st.freleased, kern.st.breleased * 512);
 	return 0;
 }
 
@@ -539,7 +540,7 @@ kernel_cull_one(const char *volume_key, uint8_t fanout, const char *name,
 		r = -ENAMETOOLONG;
 		goto out;
 	}
-	dfd = open_dir_beneath(K.rootfd, path);
+	dfd = open_dir_beneath(kern.rootfd, path);
 	if (dfd < 0) {
 		r = dfd;
 		goto out;
@@ -572,10 +573,10 @@ kernel_cull_one(const char *volume_key, uint8_t fanout, const char *name,
 	if (r < 0)
 		goto out;
 	snprintf(cmd, sizeof(cmd), "inuse %s", name);
-	r = dev_cmd(K.devfd, cmd);
+	r = dev_cmd(kern.devfd, cmd);
 	if (r == 0) {
 		snprintf(cmd, sizeof(cmd), "cull %s", name);
-		r = dev_cmd(K.devfd, cmd);
+		r = dev_cmd(kern.devfd, cmd);
 	}
 	if (r == -EBADF && atomic_load(&k_withdrawn))
 		r = -EAGAIN;	/* withdrawn under us */
@@ -624,17 +625,17 @@ start_culling(void)
 	};
 	int r;
 
-	if (K.culling || K.cull_failed)
+	if (kern.culling || kern.cull_failed)
 		return;
-	r = cull_init(&K.conf, K.rootfd, (K.flags & KERNEL_NOCULL) ||
-	    K.conf.nocull, &ops);
+	r = cull_init(&kern.conf, kern.rootfd, (kern.flags & KERNEL_NOCULL) ||
+	    kern.conf.nocull, &ops);
 	if (r < 0) {
 		log_warnx("kernel: cannot start culling: %s; the cache will "
 		    "not be culled", strerror(-r));
-		K.cull_failed = 1;
+		kern.cull_failed = 1;
 		return;
 	}
-	K.culling = 1;
+	kern.culling = 1;
 }
 
 static void scan_submit(void);
@@ -646,24 +647,24 @@ scan_done(void *arg, int err)
 	static struct log_ratelimit rl;
 
 	(void)arg;
-	K.scan_busy = 0;
-	K.scans++;
+	kern.scan_busy = 0;
+	kern.scans++;
 	if (err < 0)
-		log_warnx_rl(&rl, "kernel: scan of %s/cache: %s", K.conf.dir,
+		log_warnx_rl(&rl, "kernel: scan of %s/cache: %s", kern.conf.dir,
 		    strerror(-err));
 	log_debug("kernel: scan done; index %ju objects, %ju bytes",
 	    (uintmax_t)index_objects(), (uintmax_t)index_total_bytes());
-	if (K.state != K_BOUND)
+	if (kern.state != K_BOUND)
 		return;
 	start_culling();
-	if (K.scan_again) {
-		K.scan_again = 0;
+	if (kern.scan_again) {
+		kern.scan_again = 0;
 		scan_submit();
 	}
 	/* a fresh index may be what the culler was waiting for: kick it
 	 * (bounded: scans run at most once a second) */
-	if (K.have_st && K.st.cull && K.culling &&
-	    !(K.flags & KERNEL_NOCULL) && !K.conf.nocull)
+	if (kern.have_st && kern.st.cull && kern.culling &&
+	    !(kern.flags & KERNEL_NOCULL) && !kern.conf.nocull)
 		cull_kick();
 }
 
@@ -679,39 +680,39 @@ scan_submit(void)
 	static struct log_ratelimit rl;
 	int r;
 
-	if (K.state != K_BOUND)
+	if (kern.state != K_BOUND)
 		return;
-	if (K.scan_busy || scan_running()) {
-		K.scan_again = 1;
+	if (kern.scan_busy || scan_running()) {
+		kern.scan_again = 1;
 		return;
 	}
-	if (!K.scanned_once)
-		r = scan_start(K.rootfd, 0, scan_done, NULL);
+	if (!kern.scanned_once)
+		r = scan_start(kern.rootfd, 0, scan_done, NULL);
 	else
 		r = scan_rescan_changed(scan_done, NULL);
 	if (r == -EBUSY) {
-		K.scan_again = 1;
+		kern.scan_again = 1;
 		return;
 	}
 	if (r < 0) {
-		log_warnx_rl(&rl, "kernel: cannot scan %s: %s", K.conf.dir,
+		log_warnx_rl(&rl, "kernel: cannot scan %s: %s", kern.conf.dir,
 		    strerror(-r));
 		start_culling();	/* cull what the index has */
 		return;
 	}
-	K.scanned_once = 1;
-	K.scan_busy = 1;
-	K.last_scan_ms = loop_now_ms();
+	kern.scanned_once = 1;
+	kern.scan_busy = 1;
+	kern.last_scan_ms = loop_now_ms();
 }
 
 static void
 scan_timer_fire(void *arg)
 {
 	(void)arg;
-	K.scan_timer = NULL;
+	kern.scan_timer = NULL;
 	scan_submit();
-	if (K.state == K_BOUND)
-		K.scan_timer = loop_timer_add(SCAN_PERIOD_MS, scan_timer_fire,
+	if (kern.state == K_BOUND)
+		kern.scan_timer = loop_timer_add(SCAN_PERIOD_MS, scan_timer_fire,
 		    NULL);
 }
 
@@ -719,12 +720,12 @@ scan_timer_fire(void *arg)
 static void
 scan_soon(void)
 {
-	uint64_t since = loop_now_ms() - K.last_scan_ms;
+	uint64_t since = loop_now_ms() - kern.last_scan_ms;
 
-	if (K.state != K_BOUND)
+	if (kern.state != K_BOUND)
 		return;
-	if (K.scan_busy) {
-		K.scan_again = 1;
+	if (kern.scan_busy) {
+		kern.scan_again = 1;
 		return;
 	}
 	if (since >= SCAN_MIN_GAP_MS) {
@@ -732,9 +733,9 @@ scan_soon(void)
 		return;
 	}
 	/* too soon: bring the periodic scan forward instead */
-	if (K.scan_timer != NULL)
-		loop_timer_cancel(K.scan_timer);
-	K.scan_timer = loop_timer_add(SCAN_MIN_GAP_MS - since, scan_timer_fire,
+	if (kern.scan_timer != NULL)
+		loop_timer_cancel(kern.scan_timer);
+	kern.scan_timer = loop_timer_add(SCAN_MIN_GAP_MS - since, scan_timer_fire,
 	    NULL);
 }
 
@@ -743,19 +744,19 @@ scan_soon(void)
 static void
 watch_set(uint32_t events)
 {
-	if (K.watch != NULL && events != K.watch_events &&
-	    loop_watch_mod(K.watch, events) == 0)
-		K.watch_events = events;
+	if (kern.watch != NULL && events != kern.watch_events &&
+	    loop_watch_mod(kern.watch, events) == 0)
+		kern.watch_events = events;
 }
 
 static void
 cull_timer_fire(void *arg)
 {
 	(void)arg;
-	K.cull_timer = NULL;
+	kern.cull_timer = NULL;
 	/* the backoff is over: let POLLOUT say whether culling is still
 	 * wanted (level-triggered, so it fires at once if so) */
-	if (K.state == K_BOUND)
+	if (kern.state == K_BOUND)
 		watch_set(EPOLLIN | EPOLLOUT);
 }
 
@@ -770,23 +771,23 @@ cull_wanted(void)
 	uint64_t ok = atomic_load(&cull_ok);
 
 	watch_set(EPOLLIN);		/* no POLLOUT spin */
-	if (K.cull_timer != NULL)
+	if (kern.cull_timer != NULL)
 		return;			/* backing off */
-	if ((K.flags & KERNEL_NOCULL) || K.conf.nocull || !K.culling)
+	if ((kern.flags & KERNEL_NOCULL) || kern.conf.nocull || !kern.culling)
 		return;		/* (start_culling kicks once it runs) */
-	if (K.backoff_ms == 0 || ok > K.culls_at_kick)
-		K.backoff_ms = CULL_BACKOFF_MIN_MS;
-	else if (K.backoff_ms < CULL_BACKOFF_MAX_MS)
-		K.backoff_ms = K.backoff_ms * 2 > CULL_BACKOFF_MAX_MS ?
-		    CULL_BACKOFF_MAX_MS : K.backoff_ms * 2;
-	K.culls_at_kick = ok;
+	if (kern.backoff_ms == 0 || ok > kern.culls_at_kick)
+		kern.backoff_ms = CULL_BACKOFF_MIN_MS;
+	else if (kern.backoff_ms < CULL_BACKOFF_MAX_MS)
+		kern.backoff_ms = kern.backoff_ms * 2 > CULL_BACKOFF_MAX_MS ?
+		    CULL_BACKOFF_MAX_MS : kern.backoff_ms * 2;
+	kern.culls_at_kick = ok;
 	log_debug("kernel: culling wanted; kick, next look in %ju ms",
-	    (uintmax_t)K.backoff_ms);
+	    (uintmax_t)kern.backoff_ms);
 	/* the kernel made objects since the last scan: find them (the scan's
 	 * end kicks the culler again) */
 	scan_soon();
 	cull_kick();
-	K.cull_timer = loop_timer_add(K.backoff_ms, cull_timer_fire, NULL);
+	kern.cull_timer = loop_timer_add(kern.backoff_ms, cull_timer_fire, NULL);
 }
 
 /* Read the state and act on it. */
@@ -795,17 +796,17 @@ state_check(void)
 {
 	int r;
 
-	if (K.state != K_BOUND)
+	if (kern.state != K_BOUND)
 		return;
 	r = dev_read_state();
 	if (r < 0)
 		return;
-	if (K.st.freleased > 0 || K.st.breleased > 0)
+	if (kern.st.freleased > 0 || kern.st.breleased > 0)
 		scan_soon();
-	if (K.st.cull)
+	if (kern.st.cull)
 		cull_wanted();
 	else {
-		K.backoff_ms = 0;
+		kern.backoff_ms = 0;
 		watch_set(EPOLLIN);
 	}
 }
@@ -827,7 +828,7 @@ dev_event(int fd, uint32_t events, void *arg)
 		state_check();		/* reading clears the change flag */
 		scan_soon();
 	} else if (events & EPOLLOUT) {
-		if (dev_read_state() == 0 && !K.st.cull) {
+		if (dev_read_state() == 0 && !kern.st.cull) {
 			watch_set(EPOLLIN);
 			return;
 		}
@@ -864,7 +865,7 @@ dev_open(int *fdp)
  * A /dev/cachefiles handed over by the larderd before us (handover.h):
  * taken only if it is that char device, open read-write, and bound (a
  * bound cache answers a read with its state; an unbound one with 0
- * bytes). 1 taken (K.devfd), 0 none or rejected (closed, logged).
+ * bytes). 1 taken (kern.devfd), 0 none or rejected (closed, logged).
  */
 static int
 dev_adopt(void)
@@ -884,11 +885,11 @@ dev_adopt(void)
 	else if (fl < 0 || (fl & O_ACCMODE) != O_RDWR)
 		why = "not open read-write";
 	if (why == NULL) {
-		K.devfd = fd;
+		kern.devfd = fd;
 		r = dev_read_state();
 		if (r == 0)
 			return 1;
-		K.devfd = -1;
+		kern.devfd = -1;
 		why = r == -EAGAIN ? "not bound" : "its state does not read";
 	}
 	log_warnx("kernel: handed-over %s (fd %d): %s: closed; binding anew",
@@ -901,13 +902,11 @@ dev_adopt(void)
 void
 kernel_handover(void)
 {
-	if (K.state == K_BOUND && K.devfd >= 0)
-		handover_give(HO_CACHEFILES, K.devfd);
-	if (K.mounted)
-		mount_handover();
+	if (kern.state == K_BOUND && kern.devfd >= 0)
+		handover_give(HO_CACHEFILES, kern.devfd);
 }
 
-/* Open a fresh device, put it at K.devfd's number, configure and bind. */
+/* Open a fresh device, put it at kern.devfd's number, configure and bind. */
 static int
 bind_cache(void)
 {
@@ -915,42 +914,42 @@ bind_cache(void)
 
 	if ((r = dev_open(&fd)) < 0)
 		return r;
-	if (K.devfd < 0)
-		K.devfd = fd;
-	else if (fd != K.devfd) {
-		if (dup3(fd, K.devfd, O_CLOEXEC) < 0) {
+	if (kern.devfd < 0)
+		kern.devfd = fd;
+	else if (fd != kern.devfd) {
+		if (dup3(fd, kern.devfd, O_CLOEXEC) < 0) {
 			r = -errno;
 			close(fd);
 			return r;
 		}
 		close(fd);
 	}
-	r = dev_configure(K.devfd, &K.conf, K.dir);
+	r = dev_configure(kern.devfd, &kern.conf, kern.dir);
 	if (r < 0) {
 		/* unbind by swapping the stand-in back */
-		if (dup3(K.nullfd, K.devfd, O_CLOEXEC) < 0)
+		if (dup3(kern.nullfd, kern.devfd, O_CLOEXEC) < 0)
 			log_warn("kernel: dup3");
 		return r;
 	}
 	atomic_store(&k_withdrawn, 0);
-	K.state = K_BOUND;
-	if (K.probe_timer == NULL && probe_efd >= 0)
-		K.probe_timer = loop_timer_add(PROBE_PERIOD_MS, probe_fire,
+	kern.state = K_BOUND;
+	if (kern.probe_timer == NULL && probe_efd >= 0)
+		kern.probe_timer = loop_timer_add(PROBE_PERIOD_MS, probe_fire,
 		    NULL);
-	K.watch = loop_watch_add(K.devfd, EPOLLIN, dev_event, NULL);
-	if (K.watch == NULL)
+	kern.watch = loop_watch_add(kern.devfd, EPOLLIN, dev_event, NULL);
+	if (kern.watch == NULL)
 		log_warn("kernel: cannot watch %s", KERNEL_DEVICE);
-	K.watch_events = EPOLLIN;
+	kern.watch_events = EPOLLIN;
 	if (dev_read_state() == 0)
 		log_info("kernel: cache bound on %s (tag %s): brun %ju bcull %ju "
-		    "bstop %ju frun %ju fcull %ju fstop %ju%s", K.conf.dir,
-		    K.conf.tag, (uintmax_t)K.st.brun, (uintmax_t)K.st.bcull,
-		    (uintmax_t)K.st.bstop, (uintmax_t)K.st.frun,
-		    (uintmax_t)K.st.fcull, (uintmax_t)K.st.fstop,
-		    K.st.cull ? "; culling needed" : "");
+		    "bstop %ju frun %ju fcull %ju fstop %ju%s", kern.conf.dir,
+		    kern.conf.tag, (uintmax_t)kern.st.brun, (uintmax_t)kern.st.bcull,
+		    (uintmax_t)kern.st.bstop, (uintmax_t)kern.st.frun,
+		    (uintmax_t)kern.st.fcull, (uintmax_t)kern.st.fstop,
+		    kern.st.cull ? "; culling needed" : "");
 	scan_submit();
-	K.scan_timer = loop_timer_add(SCAN_PERIOD_MS, scan_timer_fire, NULL);
-	if (K.have_st && K.st.cull)
+	kern.scan_timer = loop_timer_add(SCAN_PERIOD_MS, scan_timer_fire, NULL);
+	if (kern.have_st && kern.st.cull)
 		cull_wanted();
 	return 0;
 }
@@ -958,15 +957,15 @@ bind_cache(void)
 static void
 timers_stop(void)
 {
-	if (K.scan_timer != NULL)
-		loop_timer_cancel(K.scan_timer);
-	if (K.cull_timer != NULL)
-		loop_timer_cancel(K.cull_timer);
-	if (K.rebind_timer != NULL)
-		loop_timer_cancel(K.rebind_timer);
-	if (K.probe_timer != NULL)
-		loop_timer_cancel(K.probe_timer);
-	K.scan_timer = K.cull_timer = K.rebind_timer = K.probe_timer = NULL;
+	if (kern.scan_timer != NULL)
+		loop_timer_cancel(kern.scan_timer);
+	if (kern.cull_timer != NULL)
+		loop_timer_cancel(kern.cull_timer);
+	if (kern.rebind_timer != NULL)
+		loop_timer_cancel(kern.rebind_timer);
+	if (kern.probe_timer != NULL)
+		loop_timer_cancel(kern.probe_timer);
+	kern.scan_timer = kern.cull_timer = kern.rebind_timer = kern.probe_timer = NULL;
 }
 
 /* ---- the write probe (stall detection for freezes nobody announced) ------ */
@@ -1025,10 +1024,10 @@ probe_fire(void *arg)
 	int fd, old;
 
 	(void)arg;
-	K.probe_timer = NULL;
-	if (K.state != K_BOUND)
+	kern.probe_timer = NULL;
+	if (kern.state != K_BOUND)
 		return;
-	K.probe_timer = loop_timer_add(PROBE_PERIOD_MS, probe_fire, NULL);
+	kern.probe_timer = loop_timer_add(PROBE_PERIOD_MS, probe_fire, NULL);
 	if (atomic_load(&probe_since) != 0 || atomic_load(&probe_fd) >= 0)
 		return;
 	if ((fd = mount_claim_dup()) < 0)
@@ -1084,18 +1083,18 @@ static void
 withdraw_done(struct work *w)
 {
 	struct withdraw_job *j = (struct withdraw_job *)w;
-	void (*done)(void *, int) = K.quiesce_done;
-	void *arg = K.quiesce_arg;
+	void (*done)(void *, int) = kern.quiesce_done;
+	void *arg = kern.quiesce_arg;
 
-	K.quiesce_done = NULL;
+	kern.quiesce_done = NULL;
 	if (j->err < 0) {
 		log_warnx("kernel: cannot withdraw the cache: %s",
 		    strerror(-j->err));
-		K.state = K_BOUND;
+		kern.state = K_BOUND;
 		atomic_store(&k_withdrawn, 0);
 	} else {
-		K.state = K_WITHDRAWN;
-		K.withdrawals++;
+		kern.state = K_WITHDRAWN;
+		kern.withdrawals++;
 		log_info("kernel: cache withdrawn for the freeze; the netfs "
 		    "runs uncached until thaw");
 	}
@@ -1114,44 +1113,44 @@ kernel_quiesce(void *self, unsigned flags, void (*done)(void *arg, int err),
 
 	(void)self;
 	(void)flags;	/* closing the device lets go of every file */
-	if (K.state != K_BOUND) {
-		done(arg, K.state == K_WITHDRAWN ? 0 : -EBUSY);
+	if (kern.state != K_BOUND) {
+		done(arg, kern.state == K_WITHDRAWN ? 0 : -EBUSY);
 		return;
 	}
 	if ((j = calloc(1, sizeof(*j))) == NULL) {
 		done(arg, -ENOMEM);
 		return;
 	}
-	K.state = K_WITHDRAWING;
+	kern.state = K_WITHDRAWING;
 	atomic_store(&k_withdrawn, 1);
 	timers_stop();
-	if (K.watch != NULL)
-		loop_watch_del(K.watch);
-	K.watch = NULL;
-	K.quiesce_done = done;
-	K.quiesce_arg = arg;
+	if (kern.watch != NULL)
+		loop_watch_del(kern.watch);
+	kern.watch = NULL;
+	kern.quiesce_done = done;
+	kern.quiesce_arg = arg;
 	j->w.run = withdraw_run;
 	j->w.done = withdraw_done;
-	j->devfd = K.devfd;
-	j->nullfd = K.nullfd;
-	workq_submit(K.wq, &j->w);
+	j->devfd = kern.devfd;
+	j->nullfd = kern.nullfd;
+	workq_submit(kern.wq, &j->w);
 }
 
 static void
 rebind_fire(void *arg)
 {
 	(void)arg;
-	K.rebind_timer = NULL;
-	if (K.state != K_WITHDRAWN)
+	kern.rebind_timer = NULL;
+	if (kern.state != K_WITHDRAWN)
 		return;
 	if (bind_cache() == 0) {
-		K.rebinds++;
+		kern.rebinds++;
 		log_info("kernel: cache bound again after thaw");
 		return;
 	}
 	log_warnx("kernel: rebind failed; trying again in %d s",
 	    REBIND_RETRY_MS / 1000);
-	K.rebind_timer = loop_timer_add(REBIND_RETRY_MS, rebind_fire, NULL);
+	kern.rebind_timer = loop_timer_add(REBIND_RETRY_MS, rebind_fire, NULL);
 }
 
 /* freeze hook: the filesystem is thawed (or the time limit passed). */
@@ -1159,7 +1158,7 @@ static void
 kernel_resume(void *self)
 {
 	(void)self;
-	if (K.state == K_WITHDRAWN && K.rebind_timer == NULL)
+	if (kern.state == K_WITHDRAWN && kern.rebind_timer == NULL)
 		rebind_fire(NULL);
 }
 
@@ -1168,31 +1167,31 @@ kernel_resume(void *self)
 static void
 kernel_status(struct ctl_kv *kv)
 {
-	ctl_kv_str(kv, "kernel.state", kstate_str(K.state));
+	ctl_kv_str(kv, "kernel.state", kstate_str(kern.state));
 	ctl_kv_str(kv, "kernel.device", KERNEL_DEVICE);
-	ctl_kv_str(kv, "kernel.dir", K.dir);
-	ctl_kv_str(kv, "kernel.tag", K.conf.tag);
-	ctl_kv_u64(kv, "kernel.brun_percent", K.conf.brun);
-	ctl_kv_u64(kv, "kernel.bcull_percent", K.conf.bcull);
-	ctl_kv_u64(kv, "kernel.bstop_percent", K.conf.bstop);
-	ctl_kv_u64(kv, "kernel.frun_percent", K.conf.frun);
-	ctl_kv_u64(kv, "kernel.fcull_percent", K.conf.fcull);
-	ctl_kv_u64(kv, "kernel.fstop_percent", K.conf.fstop);
-	if (K.have_st) {
-		ctl_kv_str(kv, "kernel.culling", K.st.cull ? "yes" : "no");
-		ctl_kv_u64(kv, "kernel.brun_blocks", K.st.brun);
-		ctl_kv_u64(kv, "kernel.bcull_blocks", K.st.bcull);
-		ctl_kv_u64(kv, "kernel.bstop_blocks", K.st.bstop);
-		ctl_kv_u64(kv, "kernel.frun_files", K.st.frun);
-		ctl_kv_u64(kv, "kernel.fcull_files", K.st.fcull);
-		ctl_kv_u64(kv, "kernel.fstop_files", K.st.fstop);
+	ctl_kv_str(kv, "kernel.dir", kern.dir);
+	ctl_kv_str(kv, "kernel.tag", kern.conf.tag);
+	ctl_kv_u64(kv, "kernel.brun_percent", kern.conf.brun);
+	ctl_kv_u64(kv, "kernel.bcull_percent", kern.conf.bcull);
+	ctl_kv_u64(kv, "kernel.bstop_percent", kern.conf.bstop);
+	ctl_kv_u64(kv, "kernel.frun_percent", kern.conf.frun);
+	ctl_kv_u64(kv, "kernel.fcull_percent", kern.conf.fcull);
+	ctl_kv_u64(kv, "kernel.fstop_percent", kern.conf.fstop);
+	if (kern.have_st) {
+		ctl_kv_str(kv, "kernel.culling", kern.st.cull ? "yes" : "no");
+		ctl_kv_u64(kv, "kernel.brun_blocks", kern.st.brun);
+		ctl_kv_u64(kv, "kernel.bcull_blocks", kern.st.bcull);
+		ctl_kv_u64(kv, "kernel.bstop_blocks", kern.st.bstop);
+		ctl_kv_u64(kv, "kernel.frun_files", kern.st.frun);
+		ctl_kv_u64(kv, "kernel.fcull_files", kern.st.fcull);
+		ctl_kv_u64(kv, "kernel.fstop_files", kern.st.fstop);
 	}
-	ctl_kv_str(kv, "kernel.nocull", (K.flags & KERNEL_NOCULL) ||
-	    K.conf.nocull ? "yes" : "no");
+	ctl_kv_str(kv, "kernel.nocull", (kern.flags & KERNEL_NOCULL) ||
+	    kern.conf.nocull ? "yes" : "no");
 	ctl_kv_u64(kv, "kernel.volumes", index_volumes());
 	ctl_kv_u64(kv, "kernel.objects", index_objects());
 	ctl_kv_u64(kv, "kernel.bytes", index_total_bytes());
-	ctl_kv_u64(kv, "kernel.cull_backoff_ms", K.cull_timer ? K.backoff_ms :
+	ctl_kv_u64(kv, "kernel.cull_backoff_ms", kern.cull_timer ? kern.backoff_ms :
 	    0);
 }
 
@@ -1203,13 +1202,13 @@ kernel_stats(struct ctl_kv *kv)
 	ctl_kv_u64(kv, "kernel.cull_busy", atomic_load(&cull_busy));
 	ctl_kv_u64(kv, "kernel.cull_gone", atomic_load(&cull_gone));
 	ctl_kv_u64(kv, "kernel.cull_errors", atomic_load(&cull_err));
-	ctl_kv_u64(kv, "kernel.state_reads", K.state_reads);
-	ctl_kv_u64(kv, "kernel.bad_states", K.bad_states);
-	ctl_kv_u64(kv, "kernel.freleased", K.freleased_total);
-	ctl_kv_u64(kv, "kernel.breleased_bytes", K.breleased_total * 512);
-	ctl_kv_u64(kv, "kernel.scans", K.scans);
-	ctl_kv_u64(kv, "kernel.withdrawals", K.withdrawals);
-	ctl_kv_u64(kv, "kernel.rebinds", K.rebinds);
+	ctl_kv_u64(kv, "kernel.state_reads", kern.state_reads);
+	ctl_kv_u64(kv, "kernel.bad_states", kern.bad_states);
+	ctl_kv_u64(kv, "kernel.freleased", kern.freleased_total);
+	ctl_kv_u64(kv, "kernel.breleased_bytes", kern.breleased_total * 512);
+	ctl_kv_u64(kv, "kernel.scans", kern.scans);
+	ctl_kv_u64(kv, "kernel.withdrawals", kern.withdrawals);
+	ctl_kv_u64(kv, "kernel.rebinds", kern.rebinds);
 }
 
 /* ---- entry points ------------------------------------------------------------- */
@@ -1226,69 +1225,76 @@ kernel_available(void)
 	return errno == EBUSY;
 }
 
+/*
+ * The stand-in for withdrawals and the device (kernel.h): the bound one
+ * the larderd before us handed over, or a fresh one. 0 or -errno (logged).
+ */
 int
-kernel_start(const struct conf *c, unsigned flags)
+kernel_open(void)
 {
-	static int registered;
-	char err[512];
-	int r, nocull, adopted;
+	int r;
 
-	K.conf = *c;
-	K.flags = flags;
-	nocull = (flags & KERNEL_NOCULL) || c->nocull;
-	K.nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (K.nullfd < 0) {
+	if (kern.nullfd >= 0)
+		return -EALREADY;
+	kern.nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (kern.nullfd < 0) {
 		r = -errno;
 		log_warn("kernel: /dev/null");
 		return r;
 	}
-	/* the device first: EBUSY (cachefilesd running) is the usual
-	 * failure, and must not leave a private mount behind; or the bound
-	 * one the larderd before us handed over */
-	adopted = dev_adopt();
-	if (!adopted && (r = dev_open(&K.devfd)) < 0)
-		goto fail;
-	err[0] = '\0';
-	r = mount_open(c->dir, MOUNT_ATTACH_PRIVATE | MOUNT_KEEP_ATIME, err,
-	    sizeof(err));
-	if (r < 0) {
-		log_warnx("%s: %s", c->dir, err[0] ? err : strerror(-r));
-		goto fail;
+	kern.adopted = dev_adopt();
+	if (!kern.adopted && (r = dev_open(&kern.devfd)) < 0) {
+		kernel_stop();
+		return r;
 	}
-	K.mounted = 1;
-	if (!mount_claimed() && (r = mount_claim()) < 0) {
-		log_warnx("%s: cannot take the write claim: %s", c->dir,
-		    strerror(-r));
-		goto fail;
-	}
-	K.rootfd = mount_root_fd();
-	if (snprintf(K.dir, sizeof(K.dir), "%s", mount_private_path()) >=
-	    (int)sizeof(K.dir) || K.dir[0] == '\0') {
+	return 0;
+}
+
+/* Where the kernel caches: main.c's private mount (mount_open with
+ * MOUNT_ATTACH_PRIVATE). 0 or -EINVAL (logged). */
+static int
+take_private_mount(const struct conf *c)
+{
+	kern.rootfd = mount_root_fd();
+	if (snprintf(kern.dir, sizeof(kern.dir), "%s", mount_private_path()) >=
+	    (int)sizeof(kern.dir) || kern.dir[0] == '\0' || kern.rootfd < 0) {
 		log_warnx("%s: no private mount path for the kernel", c->dir);
-		r = -EINVAL;
-		goto fail;
+		return -EINVAL;
 	}
-	if ((r = index_init()) < 0) {
-		log_warnx("kernel: index: %s", strerror(-r));
-		goto fail;
-	}
-	K.indexed = 1;
-	if ((K.wq = workq_create("kernel", 1)) == NULL) {
+	return 0;
+}
+
+/* Configure and bind the device (unless the adopted one is bound
+ * already); the withdraw queue. 0 or -errno (logged). */
+static int
+first_bind(void)
+{
+	int r;
+
+	if ((kern.wq = workq_create("kernel", 1)) == NULL) {
 		r = -errno;
 		log_warn("kernel: work queue");
-		goto fail;
+		return r;
 	}
-	if (adopted)
+	if (kern.adopted)
 		log_info("kernel: adopted the bound cache from the larderd "
 		    "before (the kernel never saw it go away); it stays bound "
 		    "on that larderd's private mount, %s is for a rebind",
-		    K.dir);
-	else if ((r = dev_configure(K.devfd, &K.conf, K.dir)) < 0)
-		goto fail;
+		    kern.dir);
+	else if ((r = dev_configure(kern.devfd, &kern.conf, kern.dir)) < 0)
+		return r;
 	atomic_store(&k_withdrawn, 0);
-	K.state = K_BOUND;
-	/* culling starts when the first scan has filled the index (see
-	 * start_culling) */
+	kern.state = K_BOUND;
+	return 0;
+}
+
+/* The status and stats providers (once per process) and the freeze
+ * backend: freeze defer withdraws the cache (freeze.h). */
+static void
+register_hooks(void)
+{
+	static int registered;
+
 	if (!registered) {
 		/* main.c registers mount_status only in userspace mode */
 		control_add_status(mount_status);
@@ -1309,111 +1315,126 @@ kernel_start(const struct conf *c, unsigned flags)
 
 		freeze_set_backend(&fb);
 	}
-	K.watch = loop_watch_add(K.devfd, EPOLLIN, dev_event, NULL);
-	if (K.watch == NULL) {
+}
+
+/*
+ * Watch the device, say what the kernel was told, start the first scan
+ * (culling starts when it has filled the index: start_culling), the rescan
+ * timer and the write probe. 0 or -errno when the device cannot be watched
+ * (logged); a missing probe is only logged.
+ */
+static int
+start_watching(const struct conf *c, int nocull)
+{
+	int r;
+
+	kern.watch = loop_watch_add(kern.devfd, EPOLLIN, dev_event, NULL);
+	if (kern.watch == NULL) {
 		r = -errno;
 		log_warn("kernel: cannot watch %s", KERNEL_DEVICE);
-		goto fail;
+		return r;
 	}
-	K.watch_events = EPOLLIN;
+	kern.watch_events = EPOLLIN;
 	if (dev_read_state() == 0)
 		log_info("kernel: cache bound on %s (tag %s, private mount "
 		    "%s): brun %ju bcull %ju bstop %ju blocks, frun %ju "
-		    "fcull %ju fstop %ju files%s%s", c->dir, K.conf.tag, K.dir,
-		    (uintmax_t)K.st.brun, (uintmax_t)K.st.bcull,
-		    (uintmax_t)K.st.bstop, (uintmax_t)K.st.frun,
-		    (uintmax_t)K.st.fcull, (uintmax_t)K.st.fstop,
-		    K.st.cull ? "; culling needed" : "",
+		    "fcull %ju fstop %ju files%s%s", c->dir, kern.conf.tag, kern.dir,
+		    (uintmax_t)kern.st.brun, (uintmax_t)kern.st.bcull,
+		    (uintmax_t)kern.st.bstop, (uintmax_t)kern.st.frun,
+		    (uintmax_t)kern.st.fcull, (uintmax_t)kern.st.fstop,
+		    kern.st.cull ? "; culling needed" : "",
 		    nocull ? "; culling off" : "");
 	scan_submit();
-	K.scan_timer = loop_timer_add(SCAN_PERIOD_MS, scan_timer_fire, NULL);
+	kern.scan_timer = loop_timer_add(SCAN_PERIOD_MS, scan_timer_fire, NULL);
 	if ((r = probe_start()) < 0)
 		log_warnx("kernel: no probe thread (%s): a freeze nobody "
 		    "announced goes unnoticed", strerror(-r));
 	else
-		K.probe_timer = loop_timer_add(PROBE_PERIOD_MS, probe_fire,
+		kern.probe_timer = loop_timer_add(PROBE_PERIOD_MS, probe_fire,
 		    NULL);
+	return 0;
+}
+
+int
+kernel_start(const struct conf *c, unsigned flags)
+{
+	int r;
+
+	kern.conf = *c;
+	kern.flags = flags;
+	if (kern.devfd < 0)
+		return -EBADF;		/* kernel_open first */
+	if ((r = take_private_mount(c)) < 0 || (r = first_bind()) < 0)
+		goto fail;
+	register_hooks();
+	if ((r = start_watching(c, (flags & KERNEL_NOCULL) || c->nocull)) < 0)
+		goto fail;
 	return 0;
 fail:
 	kernel_stop();
 	return r;
 }
 
+/* Give back what kernel_start took (kernel.h), in reverse: timers, the
+ * freeze backend, the watch, scan and cull workers, the withdraw queue,
+ * then the device (closing it withdraws the cache). Idempotent. */
 void
 kernel_stop(void)
 {
-	int was_up = K.state != K_DOWN;
+	int was_up = kern.state != K_DOWN;
 
 	timers_stop();
-	K.state = K_DOWN;	/* late done()s below do nothing */
+	kern.state = K_DOWN;	/* late done()s below do nothing */
 	if (was_up)
 		freeze_set_backend(NULL);
-	if (K.watch != NULL)
-		loop_watch_del(K.watch);
-	K.watch = NULL;
-	if (K.scanned_once)
+	if (kern.watch != NULL)
+		loop_watch_del(kern.watch);
+	kern.watch = NULL;
+	if (kern.scanned_once)
 		scan_fini();	/* waits for a scan in flight */
-	if (K.culling)
+	if (kern.culling)
 		cull_fini();
-	K.culling = 0;
+	kern.culling = 0;
 	atomic_store(&k_withdrawn, 1);
-	if (K.wq != NULL)
-		workq_destroy(K.wq);	/* runs the last done()s */
-	K.wq = NULL;
+	if (kern.wq != NULL)
+		workq_destroy(kern.wq);	/* runs the last done()s */
+	kern.wq = NULL;
 	/* closing the device withdraws the cache */
-	if (K.devfd >= 0)
-		close(K.devfd);
-	K.devfd = -1;
-	if (K.nullfd >= 0)
-		close(K.nullfd);
-	K.nullfd = -1;
-	if (K.indexed)
-		index_fini();
-	if (K.mounted)
-		mount_close();
-	K.indexed = K.mounted = 0;
-	K.rootfd = -1;
-	K.have_st = 0;
-	K.scanned_once = 0;
-	K.scan_busy = K.scan_again = 0;
-	K.cull_failed = 0;
+	if (kern.devfd >= 0)
+		close(kern.devfd);
+	kern.devfd = -1;
+	if (kern.nullfd >= 0)
+		close(kern.nullfd);
+	kern.nullfd = -1;
+	kern.rootfd = -1;
+	kern.have_st = 0;
+	kern.scanned_once = 0;
+	kern.scan_busy = kern.scan_again = 0;
+	kern.cull_failed = 0;
+	kern.adopted = 0;
 }
 
 void
 kernel_reconfigure(const struct conf *c)
 {
-	if (strcmp(c->dir, K.conf.dir) != 0 || strcmp(c->tag, K.conf.tag) != 0)
+	if (strcmp(c->dir, kern.conf.dir) != 0 || strcmp(c->tag, kern.conf.tag) != 0)
 		log_warnx("%s: dir and tag changes take effect at the next "
 		    "start", c->file);
-	if (c->brun != K.conf.brun || c->bcull != K.conf.bcull ||
-	    c->bstop != K.conf.bstop || c->frun != K.conf.frun ||
-	    c->fcull != K.conf.fcull || c->fstop != K.conf.fstop)
+	if (c->brun != kern.conf.brun || c->bcull != kern.conf.bcull ||
+	    c->bstop != kern.conf.bstop || c->frun != kern.conf.frun ||
+	    c->fcull != kern.conf.fcull || c->fstop != kern.conf.fstop)
 		log_info("%s: new thresholds apply to culling now and to the "
 		    "kernel at the next bind", c->file);
 	/* the kernel keeps the dir, tag and thresholds of its bind */
 	{
-		char dir[PATH_MAX], tag[sizeof(K.conf.tag)];
+		char dir[PATH_MAX], tag[sizeof(kern.conf.tag)];
 
-		memcpy(dir, K.conf.dir, sizeof(dir));
-		memcpy(tag, K.conf.tag, sizeof(tag));
-		K.conf = *c;
-		memcpy(K.conf.dir, dir, sizeof(dir));
-		memcpy(K.conf.tag, tag, sizeof(tag));
+		memcpy(dir, kern.conf.dir, sizeof(dir));
+		memcpy(tag, kern.conf.tag, sizeof(tag));
+		kern.conf = *c;
+		memcpy(kern.conf.dir, dir, sizeof(dir));
+		memcpy(kern.conf.tag, tag, sizeof(tag));
 	}
-	if (K.culling)
+	if (kern.culling)
 		cull_reconfigure(c);
-}
-
-int
-kernel_main(const struct conf *c, unsigned flags)
-{
-	int r;
-
-	if ((r = kernel_start(c, flags)) < 0)
-		return r;
-	r = loop_run();
-	if (r < 0)
-		log_warnx("kernel: main loop: %s", strerror(-r));
-	kernel_stop();
-	return r < 0 ? r : 0;
 }

@@ -2,11 +2,12 @@
 /*
  * main.c: larderd's flags, startup order, signals, sd_notify and teardown.
  *
- * Startup: config, log, (daemonise, pidfile), loop, mount_open (private
- * clone + claim), store_init, control_open, cull_init, freeze_init, READY.
- * Teardown (SIGTERM/SIGINT): stop accepting, quiesce the store (fills
- * stop, meta queue flushed, atimes written back, bounded in time), release
- * the claim, remove the socket, exit 0.
+ * Startup is one ordered list of steps per mode (user_steps, kernel_steps:
+ * chrony's Initialise/Finalise), each starting one module; a step that
+ * fails unwinds the ones before it in reverse and exits 1 with its line.
+ * Teardown (SIGTERM/SIGINT) first quiesces the store (fills stop, meta
+ * queue flushed, atimes written back, bounded in time), then runs the
+ * same list in reverse: release the claim, remove the socket, exit 0.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -40,20 +41,18 @@
 #include "loop.h"
 #include "mount.h"
 #include "store.h"
-#if __has_include("kernel.h")
+#include "index.h"
+#include "io.h"
 #include "kernel.h"
 #include "limit.h"
-#define HAVE_KERNEL_MODE 1
-#endif
+#include "meta.h"
+#include "scan.h"
 
 #define STOP_TIMEOUT_MS	20000	/* how long shutdown waits for the cache fs */
 
-static struct conf *conf;		/* in force */
-struct old_conf {
-	struct old_conf *next;
-	struct conf *c;
-};
-static struct old_conf *old_confs;	/* replaced ones, freed at exit */
+/* in force; no module keeps a pointer into it (each copies what it
+ * uses), so a reload frees the one it replaces */
+static struct conf *conf;
 static int nocull_flag, to_stderr, foreground, debug;
 static const char *pidfile;
 static int pidfile_written;
@@ -278,7 +277,6 @@ check_start(const struct conf *c, const char *file)
 		printf("%s\n", err);
 		bad++;
 	}
-#ifdef HAVE_KERNEL_MODE
 	if (c->backend == CONF_BACKEND_KERNEL ||
 	    c->backend == CONF_BACKEND_AUTO) {
 		int fd = open(KERNEL_DEVICE, O_RDWR | O_CLOEXEC), e = errno;
@@ -311,11 +309,6 @@ check_start(const struct conf *c, const char *file)
 			bad++;
 		}
 	}
-#else
-	if (c->backend == CONF_BACKEND_AUTO)
-		printf("backend auto: a start would use userspace mode (kernel "
-		    "mode not built in)\n");
-#endif
 	return bad;
 }
 
@@ -351,24 +344,20 @@ client_gid(const struct conf *c)
 }
 
 /*
- * Re-read the config into a new struct and swap it in. What cannot change
- * while running (dir, socket, backend) keeps its old value, with a warning.
- * Returns 0 or -errno; *why gets the first error.
+ * Re-read the config into a new struct, hand it to every module, and free
+ * the one it replaces. What cannot change while running (dir, socket,
+ * backend) keeps its old value, with a warning. Returns 0 or -errno; *why
+ * gets the first error.
  */
 static int
 reload(char *why, size_t whysz)
 {
 	struct errsink e = { 0 };
-	struct conf *c;
+	struct conf *c, *old;
 	int err;
 
-	struct old_conf *oc;
-
 	c = malloc(sizeof(*c));
-	oc = malloc(sizeof(*oc));
-	if (!c || !oc) {
-		free(c);
-		free(oc);
+	if (!c) {
 		snprintf(why, whysz, "out of memory");
 		return -ENOMEM;
 	}
@@ -378,7 +367,6 @@ reload(char *why, size_t whysz)
 		    "force", conf->file, e.count, e.count == 1 ? "" : "s");
 		snprintf(why, whysz, "%s", e.count ? e.first : strerror(-err));
 		free(c);
-		free(oc);
 		return err < 0 ? err : -EINVAL;
 	}
 	if (strcmp(c->dir, conf->dir) != 0) {
@@ -395,26 +383,23 @@ reload(char *why, size_t whysz)
 		log_warnx("reload: backend changed: needs a restart");
 		c->backend = conf->backend;
 	}
-	/* the old struct stays allocated: a module may still look at it
-	 * until it has taken the new one */
-	oc->c = conf;
-	oc->next = old_confs;
-	old_confs = oc;
+	old = conf;
 	conf = c;
 	if (!debug)
 		log_set_debug(c->debug ? 1 : 0);
 	control_set_groups(admin_gid(c), client_gid(c));
 	limit_configure(c, kernel_mode ? -1 : mount_root_fd());
-	if (kernel_mode) {
-#ifdef HAVE_KERNEL_MODE
+	if (kernel_mode)
 		kernel_reconfigure(c);
-#endif
-	} else {
+	else {
 		cull_reconfigure(c);
 		store_set_access(c->volume_access);
 	}
 	freeze_reconfigure(c);
 	metrics_file_reconfigure(c);
+	/* every module copied what it uses out of c (none keeps the
+	 * pointer), so the old one has no reader left */
+	free(old);
 	log_info("reload: %s in force", c->file);
 	snprintf(why, whysz, "reloaded %.400s", c->file);
 	return 0;
@@ -527,6 +512,8 @@ begin_stop(void)
 	store_quiesce(0, stopped, NULL);
 }
 
+/* The signalfd is readable: SIGTERM/SIGINT stop, SIGUSR2 stops to
+ * re-execute (if our path is known and no stop runs), SIGHUP reloads. */
 static void
 on_signal(int fd, uint32_t events, void *arg)
 {
@@ -562,18 +549,6 @@ on_signal(int fd, uint32_t events, void *arg)
 			break;
 		}
 	}
-}
-
-/* Drop every capability the configuration does not need; before any
- * thread starts, since capabilities are per thread (caps.h). */
-static void
-drop_caps(unsigned flags)
-{
-	char err[256];
-
-	if (caps_drop(conf, flags, err, sizeof(err)) < 0)
-		fatalx("capabilities: %s", err);
-	control_add_status(caps_status);
 }
 
 /*
@@ -669,26 +644,6 @@ write_pidfile(void)
 	pidfile_written = 1;
 }
 
-/* The control socket (the one handed over, if it checks out), or exit
- * with what to do about it. */
-static void
-open_control(const char *file)
-{
-	const char *path = conf->socket[0] ? conf->socket : DEFAULT_SOCKET;
-	int rc, fd;
-
-	if ((fd = handover_take(HO_CONTROL)) >= 0 &&
-	    control_adopt(fd, path, admin_gid(conf), client_gid(conf)) == 0)
-		return;
-	rc = control_open(path, admin_gid(conf), client_gid(conf));
-	if (rc == -EADDRINUSE)
-		fatalx("socket %s: another larderd answers there: stop it "
-		    "first, or set another `socket' in %s", path, file);
-	if (rc < 0)
-		fatalx("socket %s: %s: check its directory and `socket' in %s",
-		    path, strerror(-rc), file);
-}
-
 /* Hand the fds on at a stop that hands over: to systemd's fd store, or
  * kept for the exec. Before any teardown closes them. */
 static void
@@ -700,12 +655,9 @@ give_fds(void)
 		return;
 	handover_begin(!reexec);
 	handover_give(HO_CONTROL, control_listen_fd());
-	if (kernel_mode) {
-#ifdef HAVE_KERNEL_MODE
+	if (kernel_mode)
 		kernel_handover();
-#endif
-	} else
-		mount_handover();
+	mount_handover();
 	if (!reexec && (r = handover_systemd_barrier()) < 0)
 		log_warnx("handover: systemd did not confirm the fd store "
 		    "(%s): the fds may be lost", strerror(-r));
@@ -748,18 +700,432 @@ signal_reexec(const char *file)
 	return 0;
 }
 
-int
-main(int argc, char **argv)
+/* ---- the startup lists ---------------------------------------------------- */
+
+/*
+ * One step of startup (chrony's Initialise/Finalise, as a table): init
+ * starts one module and returns 0, or -errno with the line to exit with in
+ * why; fini undoes it. Either may be NULL. start_steps runs a list in
+ * order; on a failure it runs the fini of the steps already done in
+ * reverse, then exits 1 with the failed step's line. finish_steps runs
+ * every fini of a list in reverse at the stop.
+ */
+struct step {
+	const char *name;
+	int (*init)(char *why, size_t whysz);
+	void (*fini)(void);
+};
+
+static const char *conf_file;		/* the -f FILE in force, for messages */
+
+static int
+step_pidfile(char *why, size_t whysz)
+{
+	(void)why;
+	(void)whysz;
+	write_pidfile();	/* the first step: nothing to unwind */
+	return 0;
+}
+
+static void
+unlink_pidfile(void)
+{
+	/* a re-exec keeps the pid, so the file stays right */
+	if (pidfile_written && !reexec)
+		unlink(pidfile);
+	pidfile_written = 0;
+}
+
+static int
+step_loop(char *why, size_t whysz)
+{
+	int rc = loop_init();
+
+	if (rc < 0)
+		snprintf(why, whysz, "epoll: %s", strerror(-rc));
+	return rc;
+}
+
+static int
+step_signals(char *why, size_t whysz)
+{
+	int rc = signals_init();
+
+	if (rc < 0) {
+		snprintf(why, whysz, "signals: %s", strerror(-rc));
+		return rc;
+	}
+	control_add_status(main_status);	/* first in STATUS */
+	control_add_stats(hist_stats);
+	control_register(PROTO_RELOAD, handle_reload, 1);
+	return 0;
+}
+
+static void
+signals_fini(void)
+{
+	loop_watch_del(sig_watch);
+	sig_watch = NULL;
+	if (sig_fd >= 0)
+		close(sig_fd);
+	sig_fd = -1;
+}
+
+/* The control socket (the one handed over, if it checks out), or what to
+ * do about it; the limits of the config. */
+static int
+step_control(char *why, size_t whysz)
+{
+	const char *path = conf->socket[0] ? conf->socket : DEFAULT_SOCKET;
+	int rc, fd;
+
+	if ((fd = handover_take(HO_CONTROL)) >= 0 &&
+	    control_adopt(fd, path, admin_gid(conf), client_gid(conf)) == 0)
+		rc = 0;
+	else
+		rc = control_open(path, admin_gid(conf), client_gid(conf));
+	if (rc == -EADDRINUSE)
+		snprintf(why, whysz, "socket %s: another larderd answers there: "
+		    "stop it first, or set another `socket' in %s", path,
+		    conf_file);
+	else if (rc < 0)
+		snprintf(why, whysz, "socket %s: %s: check its directory and "
+		    "`socket' in %s", path, strerror(-rc), conf_file);
+	if (rc < 0)
+		return rc;
+	limit_configure(conf, kernel_mode ? -1 : mount_root_fd());
+	return 0;
+}
+
+/* Drop every capability the configuration does not need; before any
+ * thread starts, since capabilities are per thread (caps.h). */
+static int
+drop_caps(unsigned flags, char *why, size_t whysz)
+{
+	char err[256];
+	int rc;
+
+	if ((rc = caps_drop(conf, flags, err, sizeof(err))) < 0) {
+		snprintf(why, whysz, "capabilities: %s", err);
+		return rc;
+	}
+	control_add_status(caps_status);
+	return 0;
+}
+
+static int
+step_caps(char *why, size_t whysz)
+{
+	/* the last privileged step is behind us, and no thread runs yet */
+	return drop_caps(0, why, whysz);
+}
+
+static int
+step_caps_kernel(char *why, size_t whysz)
+{
+	/*
+	 * Before the bind and before any thread: the kernel copies
+	 * larderd's credentials at bind (and at every re-bind after a
+	 * freeze) and does all cache I/O with them, on objects it creates
+	 * mode 0000, so it gets CAP_DAC_OVERRIDE and CAP_SYS_ADMIN and
+	 * nothing else (cachefilesd keeps all).
+	 */
+	return drop_caps(CAPS_KERNEL_MODE, why, whysz);
+}
+
+static int
+step_mount(char *why, size_t whysz)
+{
+	int rc = mount_open(conf->dir, 0, why, whysz);
+
+	if (rc == 0)
+		control_add_status(mount_status);
+	return rc;
+}
+
+/* The private mount the kernel is bound on: attached at a private path,
+ * atime kept (kernel.h), and claimed. */
+static int
+step_mount_kernel(char *why, size_t whysz)
+{
+	char err[512];
+	int rc;
+
+	err[0] = '\0';
+	snprintf(why, whysz, "kernel mode: cannot start (see above)");
+	rc = mount_open(conf->dir, MOUNT_ATTACH_PRIVATE | MOUNT_KEEP_ATIME,
+	    err, sizeof(err));
+	if (rc < 0) {
+		log_warnx("%s: %s", conf->dir, err[0] ? err : strerror(-rc));
+		return rc;
+	}
+	if (!mount_claimed() && (rc = mount_claim()) < 0) {
+		log_warnx("%s: cannot take the write claim: %s", conf->dir,
+		    strerror(-rc));
+		return rc;
+	}
+	return 0;
+}
+
+/* The line a failed step of the store's exits with: the one store_init
+ * gave when it started index, io and meta itself. rc passes through. */
+static int
+store_failed(int rc, char *why, size_t whysz)
+{
+	if (rc < 0)
+		snprintf(why, whysz, "store %s: %s: check the cache directory",
+		    conf->dir, strerror(-rc));
+	return rc;
+}
+
+static int
+step_index(char *why, size_t whysz)
+{
+	return store_failed(index_init(), why, whysz);
+}
+
+static int
+step_index_kernel(char *why, size_t whysz)
+{
+	int rc = index_init();
+
+	if (rc < 0) {
+		log_warnx("kernel: index: %s", strerror(-rc));
+		snprintf(why, whysz, "kernel mode: cannot start (see above)");
+	}
+	return rc;
+}
+
+static int
+step_io(char *why, size_t whysz)
+{
+	return store_failed(io_init(), why, whysz);
+}
+
+static int
+step_store(char *why, size_t whysz)
+{
+	return store_failed(store_init(conf, mount_root_fd()), why, whysz);
+}
+
+static int
+step_meta(char *why, size_t whysz)
+{
+	int cachefd, stagefd;
+
+	store_dirs(&cachefd, &stagefd);
+	return store_failed(meta_init(cachefd, stagefd), why, whysz);
+}
+
+static int
+step_scan(char *why, size_t whysz)
+{
+	int rc;
+
+	(void)why;
+	(void)whysz;
+	/* the index fills in the background; clients are served meanwhile */
+	if ((rc = scan_start(mount_root_fd(), 0, store_scan_done, NULL)) < 0)
+		log_warnx("store: cannot scan the cache: %s; it starts "
+		    "unindexed", strerror(-rc));
+	return 0;
+}
+
+static int
+step_cull(char *why, size_t whysz)
+{
+	int rc = cull_init(conf, mount_root_fd(), nocull_flag || conf->nocull,
+	    NULL);
+
+	if (rc < 0)
+		snprintf(why, whysz, "cull %s: %s", conf->dir, strerror(-rc));
+	return rc;
+}
+
+/* At the stop: drop every peer (what they hold is released while the
+ * store still runs); then, if the cache fs never answered the quiesce,
+ * exit at once. */
+static void
+peers_fini(void)
+{
+	control_close();
+	if (stop_stuck) {
+		/* threads sit in calls a frozen filesystem holds: joining
+		 * them would hang; nothing on disk claims unwritten data */
+		if (pidfile_written)
+			unlink(pidfile);
+		log_info("stopped (cache filesystem stuck)");
+		_exit(0);
+	}
+}
+
+static int
+step_freeze(char *why, size_t whysz)
+{
+	int rc = freeze_init(conf);
+
+	if (rc < 0)
+		snprintf(why, whysz, "freeze: %s", strerror(-rc));
+	return rc;
+}
+
+static int
+step_monitor(char *why, size_t whysz)
+{
+	(void)why;
+	(void)whysz;
+	if (mount_monitor_start() < 0)
+		log_warnx("mount: cannot watch the mount table; remounts "
+		    "will not be logged");
+	return 0;
+}
+
+static int
+step_kernel_device(char *why, size_t whysz)
+{
+	int rc = kernel_open();
+
+	if (rc < 0)
+		snprintf(why, whysz, "kernel mode: cannot start (see above)");
+	return rc;
+}
+
+static int
+step_kernel(char *why, size_t whysz)
+{
+	int rc = kernel_start(conf, nocull_flag || conf->nocull ?
+	    KERNEL_NOCULL : 0);
+
+	if (rc < 0)
+		snprintf(why, whysz, "kernel mode: cannot start (see above)");
+	return rc;
+}
+
+static void
+timers_fini(void)
+{
+	if (watchdog_timer)
+		loop_timer_cancel(watchdog_timer);
+	if (stop_timer)
+		loop_timer_cancel(stop_timer);
+	watchdog_timer = stop_timer = NULL;
+}
+
+/* What the larderd before us handed over and nobody adopted is closed
+ * now; at the stop, the fds go to the successor (give_fds). */
+static int
+step_handover(char *why, size_t whysz)
+{
+	(void)why;
+	(void)whysz;
+	handover_finish();
+	return 0;
+}
+
+static int
+step_metrics(char *why, size_t whysz)
+{
+	(void)why;
+	(void)whysz;
+	if (kernel_mode)
+		metrics_file_volume_counters(0);	/* the kernel serves */
+	metrics_file_start(conf);
+	return 0;
+}
+
+/* userspace mode: larderd is the store */
+static const struct step user_steps[] = {
+	{ "pidfile", step_pidfile, unlink_pidfile },
+	{ "loop", step_loop, loop_fini },
+	{ "signals", step_signals, signals_fini },
+	{ "mount", step_mount, mount_close },
+	{ "control", step_control, control_close },
+	{ "caps", step_caps, NULL },
+	{ "index", step_index, index_fini },
+	{ "io", step_io, io_fini },
+	/* store_fini stops scan, meta, io and the index itself, in the order
+	 * its drain needs (store.h): it evicts its idle objects while meta
+	 * still runs (their atimes go to disk through it), then stops scan and
+	 * meta, flushes its closes through io, then stops io. So meta and
+	 * scan have no fini here (theirs would run first, in reverse), and
+	 * io_fini and index_fini after it are no-ops but for a failed start */
+	{ "store", step_store, store_fini },
+	{ "meta", step_meta, NULL },
+	{ "scan", step_scan, NULL },
+	{ "cull", step_cull, cull_fini },
+	{ "peers", NULL, peers_fini },
+	{ "freeze", step_freeze, freeze_fini },
+	{ "monitor", step_monitor, NULL },	/* mount_close stops it */
+	{ "timers", NULL, timers_fini },
+	{ "handover", step_handover, give_fds },
+	{ "metrics", step_metrics, metrics_file_stop },
+};
+
+/* kernel mode: the kernel is the store (kernel.h) */
+static const struct step kernel_steps[] = {
+	{ "pidfile", step_pidfile, unlink_pidfile },
+	{ "loop", step_loop, loop_fini },
+	{ "signals", step_signals, signals_fini },
+	{ "control", step_control, control_close },
+	{ "caps", step_caps_kernel, NULL },
+	{ "freeze", step_freeze, freeze_fini },
+	/* the device before the mount: EBUSY (cachefilesd runs) is the
+	 * usual failure; kernel_stop closes it, after the step below */
+	{ "device", step_kernel_device, kernel_stop },
+	{ "mount", step_mount_kernel, mount_close },
+	{ "index", step_index_kernel, index_fini },
+	{ "kernel", step_kernel, kernel_stop },
+	{ "timers", NULL, timers_fini },
+	{ "handover", step_handover, give_fds },
+	{ "metrics", step_metrics, metrics_file_stop },
+};
+
+#define NSTEPS(a)	(sizeof(a) / sizeof((a)[0]))
+
+/* Run the fini of steps[0..n) in reverse. */
+static void
+finish_steps(const struct step *steps, size_t n)
+{
+	while (n-- > 0)
+		if (steps[n].fini) {
+			log_debug("stop: %s", steps[n].name);
+			steps[n].fini();
+		}
+}
+
+/* Run steps in order; on a failure unwind the ones done and exit 1 with
+ * the failed step's line. */
+static void
+start_steps(const struct step *steps, size_t n)
+{
+	char why[3 * PATH_MAX];
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (!steps[i].init)
+			continue;
+		log_debug("start: %s", steps[i].name);
+		why[0] = '\0';
+		if (steps[i].init(why, sizeof(why)) < 0) {
+			finish_steps(steps, i);
+			fatalx("%s", why[0] ? why : steps[i].name);
+		}
+	}
+}
+
+/* ---- main ------------------------------------------------------------------- */
+
+/* Parse the flags into the globals; *file gets -f's. -1 to go on, else
+ * the exit code (-v, -h, a usage error). */
+static int
+parse_flags(int argc, char **argv, const char **file, int *test,
+    int *signal_r)
 {
 	static const struct option longopts[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct errsink e = { 0 };
-	const char *file = NULL;
-	char err[3 * PATH_MAX], abspath[PATH_MAX];
-	int ch, test = 0, systemd, rc, signal_r = 0;
-	ssize_t n;
+	int ch;
 
 	while ((ch = getopt_long(argc, argv, "dsnNf:p:tRvh", longopts,
 	    NULL)) != -1) {
@@ -768,10 +1134,10 @@ main(int argc, char **argv)
 		case 's': to_stderr = 1; break;
 		case 'n': foreground = 1; break;
 		case 'N': nocull_flag = 1; break;
-		case 'f': file = optarg; break;
+		case 'f': *file = optarg; break;
 		case 'p': pidfile = optarg; break;
-		case 't': test = 1; break;
-		case 'R': signal_r = 1; break;
+		case 't': *test = 1; break;
+		case 'R': *signal_r = 1; break;
 		case 'v':
 			printf("larderd %s\n", LARDER_VERSION);
 			return 0;
@@ -787,30 +1153,37 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (!file)
-		file = default_conf();
-	/* reloads happen after the chdir("/") of daemonising */
-	if (realpath(file, abspath))
-		file = abspath;
-	conf = malloc(sizeof(*conf));
-	if (!conf) {
-		fprintf(stderr, "larderd: out of memory\n");
-		return 1;
-	}
-	if (signal_r)
-		return signal_reexec(file);
-	if (test) {
-		e.to_stdout = 1;
-		if (conf_parse(file, conf, conf_err, &e) < 0)
-			return 1;
-		if (check_start(conf, file) > 0)
-			return 1;
-		printf("configuration OK\n");
-		return 0;
-	}
+	return -1;
+}
 
-	systemd = getenv("NOTIFY_SOCKET") != NULL;
-	if (systemd)
+/* larderd -t: parse and check what a start would check; the exit code. */
+static int
+test_config(const char *file)
+{
+	struct errsink e = { .to_stdout = 1 };
+
+	if (conf_parse(file, conf, conf_err, &e) < 0)
+		return 1;
+	if (check_start(conf, file) > 0)
+		return 1;
+	printf("configuration OK\n");
+	return 0;
+}
+
+/*
+ * Everything before the lists: the log, what a larderd before us handed
+ * over, our own path (for a re-exec), the config and the cache dir's
+ * checks, the mode, the fd limit, and daemonising. Exits 1 with the
+ * reason on a bad config or cache dir.
+ */
+static void
+prepare(const char *file)
+{
+	struct errsink e = { 0 };
+	char err[3 * PATH_MAX];
+	ssize_t n;
+
+	if (getenv("NOTIFY_SOCKET") != NULL)
 		foreground = to_stderr = 1;	/* journald reads stderr */
 	/* as cachefilesd: stderr with -s (or systemd), else syslog */
 	log_init("larderd", to_stderr, debug);
@@ -837,15 +1210,8 @@ main(int argc, char **argv)
 		    file);
 	if (check_cache_dir(conf->dir, err, sizeof(err)) < 0)
 		fatalx("%s", err);
-	kernel_mode = conf->backend == CONF_BACKEND_KERNEL;
-#ifdef HAVE_KERNEL_MODE
-	if (conf->backend == CONF_BACKEND_AUTO)
-		kernel_mode = kernel_available();
-#else
-	if (kernel_mode)
-		fatalx("backend kernel: kernel mode not built into this "
-		    "larderd: use `backend userspace'");
-#endif
+	kernel_mode = conf->backend == CONF_BACKEND_KERNEL ||
+	    (conf->backend == CONF_BACKEND_AUTO && kernel_available());
 	started = time(NULL);
 	raise_nofile();
 	if (!foreground) {
@@ -858,131 +1224,79 @@ main(int argc, char **argv)
 		if (!pidfile)
 			pidfile = DEFAULT_PIDFILE;
 	}
-	write_pidfile();
+}
 
-	if ((rc = loop_init()) < 0)
-		fatalx("epoll: %s", strerror(-rc));
-	if ((rc = signals_init()) < 0)
-		fatalx("signals: %s", strerror(-rc));
-	control_add_status(main_status);	/* first in STATUS */
-	control_add_stats(hist_stats);
-	control_register(PROTO_RELOAD, handle_reload, 1);
-	if (kernel_mode) {
-#ifdef HAVE_KERNEL_MODE
-		/* kernel.h's order: control, freeze, then the kernel */
-		open_control(file);
-		limit_configure(conf, -1);
-		/*
-		 * Before the bind and before any thread: the kernel copies
-		 * larderd's credentials at bind (and at every re-bind after
-		 * a freeze) and does all cache I/O with them, on objects it
-		 * creates mode 0000, so it gets CAP_DAC_OVERRIDE and
-		 * CAP_SYS_ADMIN and nothing else (cachefilesd keeps all).
-		 */
-		drop_caps(CAPS_KERNEL_MODE);
-		if ((rc = freeze_init(conf)) < 0)
-			fatalx("freeze: %s", strerror(-rc));
-		if (kernel_start(conf, nocull_flag || conf->nocull ?
-		    KERNEL_NOCULL : 0) < 0) {
-			freeze_fini();
-			control_close();	/* no stale socket left */
-			if (pidfile_written)
-				unlink(pidfile);
-			fatalx("kernel mode: cannot start (see above)");
-		}
-		state = "running";
-		handover_finish();
-		metrics_file_volume_counters(0);	/* the kernel serves */
-		metrics_file_start(conf);
-		sd_notify("READY=1\nSTATUS=running (kernel mode)");
-		watchdog_start();
-		rc = loop_run();
-		metrics_file_stop();
-		give_fds();
-		kernel_stop();
-		freeze_fini();
-		goto out;
-#endif
-	}
-
-	if ((rc = mount_open(conf->dir, 0, err, sizeof(err))) < 0)
-		fatalx("%s", err);
-	control_add_status(mount_status);
-	open_control(file);
-	limit_configure(conf, mount_root_fd());
-	/* the last privileged step is behind us, and no thread runs yet */
-	drop_caps(0);
-	if ((rc = store_init(conf, mount_root_fd())) < 0)
-		fatalx("store %s: %s: check the cache directory", conf->dir,
-		    strerror(-rc));
-	if ((rc = cull_init(conf, mount_root_fd(), nocull_flag ||
-	    conf->nocull, NULL)) < 0)
-		fatalx("cull %s: %s", conf->dir, strerror(-rc));
-	if ((rc = freeze_init(conf)) < 0)
-		fatalx("freeze: %s", strerror(-rc));
-	if (mount_monitor_start() < 0)
-		log_warnx("mount: cannot watch the mount table; remounts "
-		    "will not be logged");
+/* Serve until a stop; the loop's result. */
+static int
+serve(void)
+{
+	int rc;
 
 	state = "running";
-	handover_finish();
-	metrics_file_start(conf);
-	log_info("larderd %s: serving %s on %s", LARDER_VERSION, conf->dir,
-	    conf->socket);
-	sd_notify("READY=1\nSTATUS=running");
+	if (!kernel_mode)
+		log_info("larderd %s: serving %s on %s", LARDER_VERSION,
+		    conf->dir, conf->socket);
+	sd_notify(kernel_mode ? "READY=1\nSTATUS=running (kernel mode)" :
+	    "READY=1\nSTATUS=running");
 	watchdog_start();
 	rc = loop_run();
-	metrics_file_stop();
-	give_fds();
 	if (rc < 0)
 		log_warnx("main loop: %s", strerror(-rc));
-	if (watchdog_timer)
-		loop_timer_cancel(watchdog_timer);
-	if (stop_timer)
-		loop_timer_cancel(stop_timer);
-	freeze_fini();		/* answers what waits on it, thaws */
-	control_close();	/* peers' holdings are released */
-	if (stop_stuck) {
-		/* threads sit in calls a frozen filesystem holds: joining
-		 * them would hang; nothing on disk claims unwritten data */
-		if (pidfile_written)
-			unlink(pidfile);
-		log_info("stopped (cache filesystem stuck)");
-		_exit(0);
-	}
-	cull_fini();
-	store_fini();
-	mount_close();
-#ifdef HAVE_KERNEL_MODE
-out:
-#endif
-	control_close();
-	loop_watch_del(sig_watch);
-	if (sig_fd >= 0)
-		close(sig_fd);
-	loop_fini();
-	if (pidfile_written && !reexec)
-		unlink(pidfile);
-	while (old_confs) {
-		struct old_conf *next = old_confs->next;
+	return rc;
+}
 
-		free(old_confs->c);
-		free(old_confs);
-		old_confs = next;
-	}
-	free(conf);
-	if (reexec) {
-		/* the new binary, same pid, same argv; the fds in
-		 * LARDER_FDS (handover.h); signals unblocked for it */
-		sigset_t set;
+/* After the stop: exec the new binary (same pid, same argv, the fds in
+ * LARDER_FDS: handover.h; signals unblocked for it). Returns only if the
+ * exec failed. */
+static int
+reexec_self(char **argv)
+{
+	sigset_t set;
 
-		sigemptyset(&set);
-		sigprocmask(SIG_SETMASK, &set, NULL);
-		(void)handover_exec(exe, argv);
-		log_warnx("stopped: the re-exec failed; the cache is given "
-		    "back");
+	sigemptyset(&set);
+	sigprocmask(SIG_SETMASK, &set, NULL);
+	(void)handover_exec(exe, argv);
+	log_warnx("stopped: the re-exec failed; the cache is given back");
+	return 1;
+}
+
+/* Flags, the config, then the mode's list of steps, the loop, and the
+ * list in reverse; a re-exec at the end if SIGUSR2 asked for one. */
+int
+main(int argc, char **argv)
+{
+	const struct step *steps;
+	const char *file = NULL;
+	char abspath[PATH_MAX];
+	int rc, test = 0, signal_r = 0;
+	size_t n;
+
+	if ((rc = parse_flags(argc, argv, &file, &test, &signal_r)) >= 0)
+		return rc;
+	if (!file)
+		file = default_conf();
+	/* reloads happen after the chdir("/") of daemonising */
+	if (realpath(file, abspath))
+		file = abspath;
+	conf_file = file;
+	conf = malloc(sizeof(*conf));
+	if (!conf) {
+		fprintf(stderr, "larderd: out of memory\n");
 		return 1;
 	}
+	if (signal_r)
+		return signal_reexec(file);
+	if (test)
+		return test_config(file);
+	prepare(file);
+	steps = kernel_mode ? kernel_steps : user_steps;
+	n = kernel_mode ? NSTEPS(kernel_steps) : NSTEPS(user_steps);
+	start_steps(steps, n);
+	rc = serve();
+	finish_steps(steps, n);
+	free(conf);
+	if (reexec)
+		return reexec_self(argv);
 	log_info("stopped");
 	return rc < 0 ? 1 : 0;
 }

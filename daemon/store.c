@@ -906,8 +906,8 @@ store_close_rw_files(void)
 
 /* ---- startup scan (scan.c) ------------------------------------------------ */
 
-static void
-scan_done(void *arg, int err)
+void
+store_scan_done(void *arg, int err)
 {
 	struct scan_progress p;
 
@@ -1010,18 +1010,22 @@ open_dir(int at, const char *name)
 	return fd < 0 ? -errno : fd;
 }
 
+void
+store_dirs(int *cachefd, int *stagefd)
+{
+	*cachefd = store_cache_fd;
+	*stagefd = stage_fd;
+}
+
 int
 store_init(const struct conf *c, int rootfd)
 {
-	int err;
 
 	store_set_access(c->volume_access);
 	root_fd = rootfd;
 	mapbuf = malloc(MAP_XATTR_MAX);
 	if (!mapbuf)
 		return -ENOMEM;
-	if ((err = index_init()) < 0)
-		return err;
 	if ((store_cache_fd = open_dir(rootfd, "cache")) < 0)
 		return store_cache_fd;
 	if ((store_grave_fd = open_dir(rootfd, "graveyard")) < 0)
@@ -1029,19 +1033,11 @@ store_init(const struct conf *c, int rootfd)
 	if ((stage_fd = open_dir(rootfd, STAGE_DIR)) < 0)
 		return stage_fd;
 	empty_stage();
-	if ((err = io_init()) < 0)
-		return err;
-	if ((err = meta_init(store_cache_fd, stage_fd)) < 0)
-		return err;
 	store_ops_init();
 	store_fill_init();
 	cull_on_culled(on_culled, NULL);
 	control_add_status(store_status);
 	control_add_stats(store_stats);
-	/* the index fills in the background; clients are served meanwhile */
-	if ((err = scan_start(rootfd, 0, scan_done, NULL)) < 0)
-		log_warnx("store: cannot scan the cache: %s; it starts "
-		    "unindexed", strerror(-err));
 	atime_timer = loop_timer_add(ATIME_EVERY_MS, atime_timer_fn, NULL);
 	store_quiesce_init();	/* freeze and suspend drain the store */
 	return 0;

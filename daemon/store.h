@@ -24,9 +24,20 @@ struct conf;
 #define STORE_LINK_PREFIX	"Lnew."
 
 /* rootfd: the cache dir on the private mount (mount_root_fd()). Makes
- * cache/ and graveyard/ if needed, registers the 200s handlers. */
+ * cache/ and graveyard/ if needed, registers the 200s handlers. Starts
+ * only the store: main.c's list starts index and io before it, meta
+ * (store_dirs) and the startup scan (store_scan_done) after it. */
 int store_init(const struct conf *c, int rootfd);
-void store_fini(void);		/* flushes the meta queue, writes atimes back */
+/* Flushes the meta queue, writes atimes back; stops scan, meta, io and the
+ * index itself, in the order its drain needs (their own fini are then
+ * no-ops). */
+void store_fini(void);
+/* cache/ and larder.new/, open from store_init to store_fini: meta_init's
+ * cachefd and stagefd. */
+void store_dirs(int *cachefd, int *stagefd);
+/* scan_start's done() for the startup scan: logs what it found and kicks
+ * the culler. Main thread. */
+void store_scan_done(void *arg, int err);
 
 /*
  * Quiesce (store_quiesce.c), for a freeze or a suspend (through the
