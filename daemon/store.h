@@ -14,15 +14,6 @@
 
 struct conf;
 
-/*
- * meta.c publishes a new object by linking its tmpfile as
- * <dir>/larder.new/STORE_LINK_PREFIX<pid>.<n> and renaming that over the
- * final name at once; store_init empties larder.new/ at start (what a crash
- * left there was never published). Nothing is staged in graveyard/, so
- * the reaper never sees these names.
- */
-#define STORE_LINK_PREFIX	"Lnew."
-
 /* rootfd: the cache dir on the private mount (mount_root_fd()). Makes
  * cache/ and graveyard/ if needed, registers the 200s handlers. */
 int store_init(const struct conf *c, int rootfd);
