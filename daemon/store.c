@@ -186,7 +186,7 @@ close_later(int fd)
 }
 
 void
-of_put(struct ofile *of)
+store_ofile_put(struct ofile *of)
 {
 	if (!of || --of->refs > 0)
 		return;
@@ -216,7 +216,7 @@ obj_bucket(const struct vol *v, const char *name)
 }
 
 struct obj *
-obj_find(const struct vol *v, const char *name)
+store_obj_find(const struct vol *v, const char *name)
 {
 	struct obj *o;
 
@@ -229,7 +229,7 @@ obj_find(const struct vol *v, const char *name)
 /* The object's index id, looked up each time: the culler may delete and
  * reuse ids of objects nobody holds. */
 uint32_t
-obj_idx(const struct obj *o)
+store_obj_idx(const struct obj *o)
 {
 	return index_find(o->v->idx, o->name);
 }
@@ -237,12 +237,12 @@ obj_idx(const struct obj *o)
 /* Pin the index entry while clients hold the object, unpin after. A pinned
  * entry is never culled, so the id stays valid until we unpin it. */
 void
-obj_pin(struct obj *o)
+store_obj_pin(struct obj *o)
 {
 	uint32_t id;
 
 	if (o->refs > 0 && o->pin == INDEX_NONE) {
-		id = obj_idx(o);
+		id = store_obj_idx(o);
 		if (id != INDEX_NONE) {
 			index_pin(id);
 			o->pin = id;
@@ -257,7 +257,7 @@ obj_pin(struct obj *o)
  * allocated blocks, xattr blocks included; the map's bytes if it cannot
  * be asked (fstat of an open file never waits on a freeze). */
 uint64_t
-obj_disk_bytes(const struct obj *o)
+store_obj_disk_bytes(const struct obj *o)
 {
 	struct stat sb;
 
@@ -279,12 +279,12 @@ obj_indexed(struct obj *o, uint64_t bytes)
 		index_unpin(o->pin);
 		o->pin = INDEX_NONE;
 	}
-	obj_pin(o);
+	store_obj_pin(o);
 }
 
 /* Forget the index entry (the object leaves the disk). */
 void
-obj_unindex(struct obj *o)
+store_obj_unindex(struct obj *o)
 {
 	uint32_t id;
 
@@ -292,12 +292,12 @@ obj_unindex(struct obj *o)
 		index_unpin(o->pin);
 		o->pin = INDEX_NONE;
 	}
-	if ((id = obj_idx(o)) != INDEX_NONE)
+	if ((id = store_obj_idx(o)) != INDEX_NONE)
 		index_del(id);
 }
 
 struct obj *
-obj_new(struct vol *v, const char *name, unsigned fanout)
+store_obj_new(struct vol *v, const char *name, unsigned fanout)
 {
 	struct obj *o;
 	unsigned b;
@@ -341,19 +341,19 @@ store_idle_del(struct obj *o)
 
 /* Free an object now (nobody holds it, no job uses it). */
 void
-obj_free(struct obj *o)
+store_obj_free(struct obj *o)
 {
 	struct obj **pp;
 
 	store_idle_del(o);
-	obj_pin(o);
+	store_obj_pin(o);
 	for (pp = &buckets[obj_bucket(o->v, o->name)]; *pp; pp = &(*pp)->hnext)
 		if (*pp == o) {
 			*pp = o->hnext;
 			break;
 		}
 	close_later(o->rofd);
-	of_put(o->of);
+	store_ofile_put(o->of);
 	cfmt_map_free(&o->map);
 	o->v->objs--;
 	nobjs--;
@@ -367,18 +367,18 @@ obj_free(struct obj *o)
  * must not keep its space); else free it.
  */
 void
-obj_put(struct obj *o)
+store_obj_settle(struct obj *o)
 {
 	struct stat sb;
 
 	if (o->refs > 0 || o->jobs > 0)
 		return;
-	obj_pin(o);
+	store_obj_pin(o);
 	if (o->idle)
 		return;
 	if (o->rofd < 0 || o->dropped || o->v->state != VOL_READY ||
 	    !o->on_disk || fstat(o->rofd, &sb) < 0) {
-		obj_free(o);
+		store_obj_free(o);
 		return;
 	}
 	o->idle_dev = sb.st_dev;
@@ -386,7 +386,7 @@ obj_put(struct obj *o)
 	o->idle_ctime = sb.st_ctim;
 	close_later(o->rofd);
 	o->rofd = -1;
-	of_put(o->of);
+	store_ofile_put(o->of);
 	o->of = NULL;
 	o->idle = 1;
 	o->iprev = idle_tail;
@@ -398,20 +398,34 @@ obj_put(struct obj *o)
 	idle_tail = o;
 	nidle++;
 	while (nidle > IDLE_MAX)
-		obj_free(idle_head);
+		store_obj_free(idle_head);
+}
+
+void
+store_obj_hold(struct obj *o)
+{
+	store_idle_del(o);
+	o->jobs++;
+}
+
+void
+store_obj_release(struct obj *o)
+{
+	o->jobs--;
+	store_obj_settle(o);
 }
 
 /* Take an idle object back: 1 if its file is still the one it was (same
  * inode, same ctime: no xattr changed), with rofd open again; else 0. */
 int
-obj_wake(struct obj *o)
+store_obj_wake(struct obj *o)
 {
 	struct stat sb;
 	uint32_t idx;
 	int fd;
 
 	store_idle_del(o);
-	idx = obj_idx(o);
+	idx = store_obj_idx(o);
 	if (idx == INDEX_NONE || index_get_state(idx) != INDEX_LIVE)
 		return 0;
 	fd = beneath_open_reg(store_cache_fd, o->path, O_RDONLY | O_NONBLOCK);
@@ -445,10 +459,10 @@ on_culled(void *arg, uint32_t id)
 	for (v = store_vols; v; v = v->next)
 		if (v->idx == (int)index_vol(id))
 			break;
-	if (!v || !(o = obj_find(v, name)))
+	if (!v || !(o = store_obj_find(v, name)))
 		return;
 	if (o->idle && o->refs == 0 && o->jobs == 0)
-		obj_free(o);
+		store_obj_free(o);
 }
 
 /* Free the idle objects of a volume (all volumes: v NULL). */
@@ -460,27 +474,27 @@ store_idle_evict(struct vol *v)
 	for (o = idle_head; o; o = next) {
 		next = o->inext;
 		if (!v || o->v == v)
-			obj_free(o);
+			store_obj_free(o);
 	}
 }
 
 /* Forget the object's file and data in memory: a new generation follows. */
 void
-obj_reset(struct obj *o)
+store_obj_reset(struct obj *o)
 {
 	cfmt_map_clear(&o->map);
 	o->gen++;
 	close_later(o->rofd);
 	o->rofd = -1;
 	o->on_disk = 0;
-	of_put(o->of);
+	store_ofile_put(o->of);
 	o->of = NULL;
 	o->mrec = NULL;		/* a queued record still publishes the old file */
 }
 
 /* Objects of a volume whose directory goes away start empty. */
 void
-vol_reset_objects(struct vol *v)
+store_vol_reset_objects(struct vol *v)
 {
 	struct obj *o;
 	unsigned b;
@@ -488,7 +502,7 @@ vol_reset_objects(struct vol *v)
 	for (b = 0; b < OBJ_BUCKETS; b++)
 		for (o = buckets[b]; o; o = o->hnext)
 			if (o->v == v)
-				obj_reset(o);
+				store_obj_reset(o);
 }
 
 /* ---- object xattr and map snapshot --------------------------------------- */
@@ -569,8 +583,8 @@ forget_data(struct obj *o)
 	o->of->sync_fails++;	/* fills written before it claim nothing */
 	cfmt_map_clear(&o->map);
 	o->gen++;
-	if ((idx = obj_idx(o)) != INDEX_NONE)
-		index_set_bytes(idx, obj_disk_bytes(o));
+	if ((idx = store_obj_idx(o)) != INDEX_NONE)
+		index_set_bytes(idx, store_obj_disk_bytes(o));
 	store_queue_meta(o);
 }
 
@@ -598,13 +612,12 @@ meta_obj_done(struct meta_rec *r)
 		if (o->of == of && of->linked)
 			o->on_disk = 1;
 		if (o->of == of && !o->dropped)
-			obj_indexed(o, obj_disk_bytes(o));
+			obj_indexed(o, store_obj_disk_bytes(o));
 	}
 	free(r->map);
-	of_put(of);
+	store_ofile_put(of);
 	free(or);
-	o->jobs--;
-	obj_put(o);
+	store_obj_release(o);
 }
 
 /* Queue (or refresh) the meta record that publishes the object's state. */
@@ -629,8 +642,7 @@ store_queue_meta(struct obj *o)
 		or->obj = o;
 		or->of = o->of;
 		o->of->refs++;
-		store_idle_del(o);
-		o->jobs++;
+		store_obj_hold(o);
 		snprintf(or->r.path, sizeof(or->r.path), "%s", o->path);
 		if (!o->of->linked && !o->of->link_queued) {
 			or->r.link = 1;
@@ -692,7 +704,7 @@ mkfile_done(struct work *w)
 		log_warnx_rl(&store_rl_io, "store: create %s: %s", o->path,
 		    strerror(-j->of->err));
 		if (o->of == j->of) {
-			of_put(o->of);
+			store_ofile_put(o->of);
 			o->of = NULL;
 		}
 	} else if (o->of == j->of && j->tmp) {
@@ -716,15 +728,14 @@ mkfile_done(struct work *w)
 	} else {
 		j->of->linked = 1;
 	}
-	of_put(j->of);
+	store_ofile_put(j->of);
 	free(j);
-	o->jobs--;
-	obj_put(o);
+	store_obj_release(o);
 }
 
 /* Make sure the object has a rw file (or one on the way). */
 int
-obj_file(struct obj *o, int fresh)
+store_obj_file(struct obj *o, int fresh)
 {
 	struct mkfile *j;
 	struct ofile *of;
@@ -753,8 +764,7 @@ obj_file(struct obj *o, int fresh)
 	j->w.run = mkfile_run;
 	j->w.done = mkfile_done;
 	o->of = of;
-	store_idle_del(o);
-	o->jobs++;
+	store_obj_hold(o);
 	io_submit(&j->w);
 	return 0;
 }
@@ -767,7 +777,7 @@ obj_file(struct obj *o, int fresh)
  * 0 absent, -1 there but stale (or not ours to use).
  */
 int
-obj_load(struct obj *o, const uint8_t *aux, size_t aux_len, uint64_t size,
+store_obj_load(struct obj *o, const uint8_t *aux, size_t aux_len, uint64_t size,
     int any)
 {
 	uint8_t xb[CFMT_OBJ_XATTR_HDR + CFMT_MAX_AUX + 1];
@@ -834,7 +844,7 @@ obj_load(struct obj *o, const uint8_t *aux, size_t aux_len, uint64_t size,
 	o->rofd = fd;
 	o->on_disk = 1;
 	o->gen++;
-	if (obj_idx(o) == INDEX_NONE)
+	if (store_obj_idx(o) == INDEX_NONE)
 		obj_indexed(o, (uint64_t)sb.st_blocks * 512);
 	return 1;
 stale:

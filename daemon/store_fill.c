@@ -164,8 +164,8 @@ fill_done(struct work *w)
 			for (i = 0; i < f->nseg; i++)
 				store_st.fill_bytes += f->seg[i].len;
 			store_queue_meta(o);
-			if ((idx = obj_idx(o)) != INDEX_NONE)
-				index_set_bytes(idx, obj_disk_bytes(o));
+			if ((idx = store_obj_idx(o)) != INDEX_NONE)
+				index_set_bytes(idx, store_obj_disk_bytes(o));
 			cull_kick();
 		} else {
 			store_st.errors++;
@@ -187,15 +187,14 @@ fill_done(struct work *w)
 			control_reply(f->rq, PROTO_OK, body, b.off, -1);
 		}
 	}
-	of_put(f->of);
+	store_ofile_put(f->of);
 	if (f->held)	/* never reused: a late write must carry these bytes */
 		log_warnx("store: fill %s: %llu bytes kept for a write the "
 		    "kernel may still do", o->path,
 		    (unsigned long long)f->bytes);
 	else
 		free(f);
-	o->jobs--;
-	obj_put(o);
+	store_obj_release(o);
 }
 
 /* Fills stuck on the io thread (frozen fs) answer ENOBUFS: at once when
@@ -351,7 +350,7 @@ h_write(struct ctl_req *rq)
 	}
 	f->nseg = nseg;
 	f->bytes = total;
-	if (obj_file(o, 0) < 0) {
+	if (store_obj_file(o, 0) < 0) {
 		control_shm_put(f->shm);
 		free(f);
 		return -ENOMEM;
@@ -360,8 +359,7 @@ h_write(struct ctl_req *rq)
 	f->of->refs++;
 	f->sync_fails = f->of->sync_fails;
 	f->obj = o;
-	store_idle_del(o);
-	o->jobs++;
+	store_obj_hold(o);
 	f->rq = rq;
 	f->off = off;
 	f->len = len;

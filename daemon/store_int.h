@@ -102,25 +102,32 @@ extern int store_cache_fd, store_grave_fd;	/* cache/, graveyard/ */
 extern struct vol *store_vols;
 extern struct log_ratelimit store_rl_io, store_rl_meta;
 
-void of_put(struct ofile *of);
+void store_ofile_put(struct ofile *of);
+/* the quiesce code's name for it until the merge renames it there */
+#define of_put	store_ofile_put
 /* Writes may start: not quiescing or quiesced, not frozen, not full. */
 int store_writes_ok(void);
-struct obj *obj_find(const struct vol *v, const char *name);
-uint32_t obj_idx(const struct obj *o);
-void obj_pin(struct obj *o);
-uint64_t obj_disk_bytes(const struct obj *o);
-void obj_unindex(struct obj *o);
-struct obj *obj_new(struct vol *v, const char *name, unsigned fanout);
+struct obj *store_obj_find(const struct vol *v, const char *name);
+uint32_t store_obj_idx(const struct obj *o);
+void store_obj_pin(struct obj *o);
+uint64_t store_obj_disk_bytes(const struct obj *o);
+void store_obj_unindex(struct obj *o);
+struct obj *store_obj_new(struct vol *v, const char *name, unsigned fanout);
 void store_idle_del(struct obj *o);	/* take off the idle list */
-void obj_free(struct obj *o);
-void obj_put(struct obj *o);
-int obj_wake(struct obj *o);
+void store_obj_free(struct obj *o);
+/* Nobody holds o and no job uses it: keep it idle, or free it. */
+void store_obj_settle(struct obj *o);
+/* A job or record uses o from now on (off the idle list), until
+ * store_obj_release, which may keep it idle or free it. */
+void store_obj_hold(struct obj *o);
+void store_obj_release(struct obj *o);
+int store_obj_wake(struct obj *o);
 void store_idle_evict(struct vol *v);	/* all volumes: NULL */
-void obj_reset(struct obj *o);
-void vol_reset_objects(struct vol *v);
+void store_obj_reset(struct obj *o);
+void store_vol_reset_objects(struct vol *v);
 void store_queue_meta(struct obj *o);
-int obj_file(struct obj *o, int fresh);
-int obj_load(struct obj *o, const uint8_t *aux, size_t aux_len,
+int store_obj_file(struct obj *o, int fresh);
+int store_obj_load(struct obj *o, const uint8_t *aux, size_t aux_len,
     uint64_t size, int any);
 
 /* ---- store_ops.c ---- */

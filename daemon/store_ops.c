@@ -586,7 +586,7 @@ vol_acquire(struct ctl_req *rq, struct sclient *s, uint32_t flags,
 		memcpy(v->coh, coh.ptr, any ? 0 : coh.len);
 		v->coh_len = any ? 0 : coh.len;
 		v->coh_bad = 0;
-		vol_reset_objects(v);
+		store_vol_reset_objects(v);
 		index_drop_volume(v->idx);
 		if ((err = vol_create(v, 1)) < 0)
 			return err;
@@ -670,8 +670,7 @@ mv_done(struct work *w)
 	cull_kick();
 	if (j->obj) {
 		j->obj->dropped = 0;
-		j->obj->jobs--;
-		obj_put(j->obj);
+		store_obj_release(j->obj);
 	}
 	free(j);
 }
@@ -698,8 +697,7 @@ move_to_grave(const char *path, struct obj *o, char kind)
 	if (o) {
 		j->obj = o;
 		o->dropped = 1;
-		store_idle_del(o);
-		o->jobs++;
+		store_obj_hold(o);
 	}
 	meta_flush(mv_after_meta, j);
 	return 0;
@@ -709,8 +707,8 @@ move_to_grave(const char *path, struct obj *o, char kind)
 static int
 obj_drop(struct obj *o)
 {
-	obj_reset(o);
-	obj_unindex(o);
+	store_obj_reset(o);
+	store_obj_unindex(o);
 	store_st.drops++;
 	return move_to_grave(o->path, o, 'O');
 }
@@ -730,10 +728,10 @@ release_cookie(struct sclient *s, uint32_t id, int retire)
 	limit_cookie_del(s->uid, s->limited, h->pinned);
 	free(h);
 	o->refs--;
-	if ((idx = obj_idx(o)) != INDEX_NONE)
+	if ((idx = store_obj_idx(o)) != INDEX_NONE)
 		index_touch(idx, index_now());	/* the end of that use */
-	obj_pin(o);
-	obj_put(o);
+	store_obj_pin(o);
+	store_obj_settle(o);
 }
 
 /* Forget a client's volume handle (c: the peer, for idle_timeout) and
@@ -883,14 +881,14 @@ reply_stale(struct ctl_req *rq, struct obj *o, uint32_t id)
 static void
 obj_replace(struct obj *o, const uint8_t *aux, size_t aux_len, uint64_t size)
 {
-	obj_reset(o);
+	store_obj_reset(o);
 	memcpy(o->aux, aux, aux_len);
 	o->aux_len = aux_len;
 	o->size = size;
 	o->auxgen++;
 	store_st.invalidations++;
 	if (store_writes_ok() && o->v->state != VOL_FAILED && !o->dropped)
-		(void)obj_file(o, 1);
+		(void)store_obj_file(o, 1);
 }
 
 /* Reply for a blind handle: no bytes, no fd, nothing to fill (its aux is
@@ -956,25 +954,25 @@ h_cookie_acquire(struct ctl_req *rq)
 	if ((err = limit_cookie_add(s->uid, s->limited, size)) < 0)
 		return err;
 	fan = cfmt_fanout(key.ptr, key.len, v->hash);
-	o = obj_find(v, name);
-	if (o && o->idle && !obj_wake(o)) {
-		obj_free(o);	/* changed or culled meanwhile: read it again */
+	o = store_obj_find(v, name);
+	if (o && o->idle && !store_obj_wake(o)) {
+		store_obj_free(o);	/* changed or culled meanwhile: read it again */
 		o = NULL;
 	}
 	if (!o) {
-		o = obj_new(v, name, fan);
+		o = store_obj_new(v, name, fan);
 		if (!o) {
 			limit_cookie_del(s->uid, s->limited, size);
 			return -ENOMEM;
 		}
-		idx = obj_idx(o);
+		idx = store_obj_idx(o);
 		/* a peer that may not replace it takes it as it is on
 		 * disk, and sees it only if its aux is the object's */
 		if (v->state != VOL_READY || (idx != INDEX_NONE &&
 		    index_get_state(idx) == INDEX_CULLING))
 			loaded = 0;
 		else
-			loaded = obj_load(o, aux.ptr, aux.len, size,
+			loaded = store_obj_load(o, aux.ptr, aux.len, size,
 			    any || !canrep);
 		if (!canrep && !any && !(loaded == 0 && canmake))
 			blind = loaded <= 0 || o->size != size ||
@@ -988,7 +986,7 @@ h_cookie_acquire(struct ctl_req *rq)
 			 * once (by an empty one, published over its name) */
 			if (loaded < 0 && store_writes_ok()) {
 				store_st.invalidations++;
-				(void)obj_file(o, 1);
+				(void)store_obj_file(o, 1);
 			}
 		}
 	} else if (!any && (o->size != size || o->aux_len != aux.len ||
@@ -1023,7 +1021,7 @@ h_cookie_acquire(struct ctl_req *rq)
 		free(h);
 		/* new, or woken from the idle list (and taken off it): nobody
 		 * may hold it now, so it goes back or away */
-		obj_put(o);
+		store_obj_settle(o);
 		limit_cookie_del(s->uid, s->limited, size);
 		return -ENOMEM;
 	}
@@ -1035,9 +1033,9 @@ h_cookie_acquire(struct ctl_req *rq)
 	h->size = size;
 	store_idle_del(o);
 	o->refs++;
-	if ((idx = obj_idx(o)) != INDEX_NONE)
+	if ((idx = store_obj_idx(o)) != INDEX_NONE)
 		index_hit(idx, index_now());	/* a new use */
-	obj_pin(o);
+	store_obj_pin(o);
 	if (blind)
 		reply_blind(rq, h, id);
 	else
@@ -1300,7 +1298,7 @@ h_list_objects(struct ctl_req *rq)
 			break;
 		}
 		kl = cfmt_uncook_key(index_name(id), kb, sizeof(kb));
-		o = v ? obj_find(v, index_name(id)) : NULL;
+		o = v ? store_obj_find(v, index_name(id)) : NULL;
 		osize = o ? o->size : index_bytes(id);
 		fl = index_pins(id) ? PROTO_OBJECT_PINNED : 0;
 		proto_put_str(&b, index_name(id));
@@ -1343,7 +1341,7 @@ store_drop(const char *volume_key, const uint8_t *key, size_t key_len)
 		if (vidx < 0 && !v && !exists_beneath(path))
 			return -ENOENT;
 		if (v) {
-			vol_reset_objects(v);
+			store_vol_reset_objects(v);
 			v->state = VOL_FAILED;	/* remade on next acquire */
 			vol_uncount(v);
 		}
@@ -1357,7 +1355,7 @@ store_drop(const char *volume_key, const uint8_t *key, size_t key_len)
 	n = cfmt_cook_key(key, key_len, name, sizeof(name));
 	if (n < 0 || n > NAME_MAX)
 		return -EINVAL;
-	if (v && (o = obj_find(v, name)) != NULL)
+	if (v && (o = store_obj_find(v, name)) != NULL)
 		return obj_drop(o);
 	snprintf(path, sizeof(path), "I%s/@%02x/%s", volume_key,
 	    cfmt_fanout(key, key_len, cfmt_volume_hash(volume_key,
@@ -1368,7 +1366,7 @@ store_drop(const char *volume_key, const uint8_t *key, size_t key_len)
 	if (id != INDEX_NONE)
 		index_del(id);
 	store_st.drops++;
-	if (v && (o = obj_new(v, name, cfmt_fanout(key, key_len, v->hash))))
+	if (v && (o = store_obj_new(v, name, cfmt_fanout(key, key_len, v->hash))))
 		return move_to_grave(path, o, 'O');	/* acquires miss meanwhile */
 	return move_to_grave(path, NULL, 'O');
 }
