@@ -93,7 +93,7 @@ struct closejob {
 struct store_counters store_st;
 int store_cache_fd = -1, store_grave_fd = -1;
 static int stage_fd = -1, root_fd = -1;
-struct vol *store_vols;
+struct store_vol *store_vols;
 static struct obj *buckets[OBJ_BUCKETS];
 static unsigned nobjs;
 static struct obj *idle_head, *idle_tail;	/* oldest first */
@@ -202,7 +202,7 @@ store_writes_ok(void)
 }
 
 static unsigned
-obj_bucket(const struct vol *v, const char *name)
+obj_bucket(const struct store_vol *v, const char *name)
 {
 	uint32_t h = 2166136261u;
 	const unsigned char *p;
@@ -216,7 +216,7 @@ obj_bucket(const struct vol *v, const char *name)
 }
 
 struct obj *
-store_obj_find(const struct vol *v, const char *name)
+store_obj_find(const struct store_vol *v, const char *name)
 {
 	struct obj *o;
 
@@ -297,7 +297,7 @@ store_obj_unindex(struct obj *o)
 }
 
 struct obj *
-store_obj_new(struct vol *v, const char *name, unsigned fanout)
+store_obj_new(struct store_vol *v, const char *name, unsigned fanout)
 {
 	struct obj *o;
 	unsigned b;
@@ -450,7 +450,7 @@ static void
 on_culled(void *arg, uint32_t id)
 {
 	const char *name = index_name(id);
-	struct vol *v;
+	struct store_vol *v;
 	struct obj *o;
 
 	(void)arg;
@@ -467,7 +467,7 @@ on_culled(void *arg, uint32_t id)
 
 /* Free the idle objects of a volume (all volumes: v NULL). */
 void
-store_idle_evict(struct vol *v)
+store_idle_evict(struct store_vol *v)
 {
 	struct obj *o, *next;
 
@@ -476,6 +476,22 @@ store_idle_evict(struct vol *v)
 		if (!v || o->v == v)
 			store_obj_free(o);
 	}
+}
+
+struct obj *
+store_obj_next(const struct obj *o)
+{
+	unsigned b = 0;
+
+	if (o) {
+		if (o->hnext)
+			return o->hnext;
+		b = obj_bucket(o->v, o->name) + 1;
+	}
+	for (; b < OBJ_BUCKETS; b++)
+		if (buckets[b])
+			return buckets[b];
+	return NULL;
 }
 
 /* Forget the object's file and data in memory: a new generation follows. */
@@ -494,7 +510,7 @@ store_obj_reset(struct obj *o)
 
 /* Objects of a volume whose directory goes away start empty. */
 void
-store_vol_reset_objects(struct vol *v)
+store_vol_reset_objects(struct store_vol *v)
 {
 	struct obj *o;
 	unsigned b;
@@ -1037,7 +1053,7 @@ static void
 store_status(struct ctl_kv *kv)
 {
 	unsigned nv = 0;
-	struct vol *v;
+	struct store_vol *v;
 
 	for (v = store_vols; v; v = v->next)
 		nv++;
@@ -1142,7 +1158,7 @@ store_init(const struct conf *c, int rootfd)
 		return err;
 	if ((err = meta_init(store_cache_fd, stage_fd)) < 0)
 		return err;
-	store_ops_init();
+	store_proto_init();
 	store_fill_init();
 	cull_on_culled(on_culled, NULL);
 	control_add_status(store_status);
@@ -1158,7 +1174,7 @@ store_init(const struct conf *c, int rootfd)
 void
 store_fini(void)
 {
-	struct vol *v;
+	struct store_vol *v;
 
 	if (atime_timer)
 		loop_timer_cancel(atime_timer);

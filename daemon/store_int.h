@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * store_int.h: what store.c (objects, files, metadata, life), store_ops.c
- * (volumes, cookies, listings, drop) and store_fill.c (fills) share; the
- * main thread owns all of it (see store.c). Other modules use store.h.
+ * (volumes, cookies, listings, drop), store_fill.c (fills) and
+ * store_proto.c (the protocol's handlers) share; the main thread owns all
+ * of it (see store.c). Other modules use store.h.
  */
 #ifndef LARDER_STORE_INT_H
 #define LARDER_STORE_INT_H
@@ -17,13 +18,12 @@
 #include "log.h"
 #include "meta.h"
 
-struct ctl_req;
 struct orec;
 
 enum vol_state { VOL_READY, VOL_CREATING, VOL_FAILED };
 
-struct vol {
-	struct vol *next;
+struct store_vol {
+	struct store_vol *next;
 	char key[CFMT_MAX_VOLUME_KEY + 1];
 	uint32_t hash;
 	uint8_t coh[CFMT_MAX_AUX];
@@ -50,7 +50,7 @@ struct ofile {
 
 struct obj {
 	struct obj *hnext;
-	struct vol *v;
+	struct store_vol *v;
 	char name[CFMT_MAX_NAME];
 	uint8_t fanout;
 	char path[META_PATH_MAX];	/* relative to cache/ */
@@ -79,7 +79,7 @@ struct obj {
  * invalidated) with. When another client changes the object's aux, this
  * handle is stale: its reads miss and its fills are refused, so it never
  * sees bytes stored under an aux that is not its own. */
-struct handle {
+struct store_cookie {
 	struct obj *o;
 	uint32_t auxgen;
 	int blind;			/* sees no bytes: its aux is not the
@@ -99,7 +99,7 @@ struct store_counters {
 
 extern struct store_counters store_st;
 extern int store_cache_fd, store_grave_fd;	/* cache/, graveyard/ */
-extern struct vol *store_vols;
+extern struct store_vol *store_vols;
 extern struct log_ratelimit store_rl_io, store_rl_meta;
 
 void store_ofile_put(struct ofile *of);
@@ -107,12 +107,12 @@ void store_ofile_put(struct ofile *of);
 #define of_put	store_ofile_put
 /* Writes may start: not quiescing or quiesced, not frozen, not full. */
 int store_writes_ok(void);
-struct obj *store_obj_find(const struct vol *v, const char *name);
+struct obj *store_obj_find(const struct store_vol *v, const char *name);
 uint32_t store_obj_idx(const struct obj *o);
 void store_obj_pin(struct obj *o);
 uint64_t store_obj_disk_bytes(const struct obj *o);
 void store_obj_unindex(struct obj *o);
-struct obj *store_obj_new(struct vol *v, const char *name, unsigned fanout);
+struct obj *store_obj_new(struct store_vol *v, const char *name, unsigned fanout);
 void store_idle_del(struct obj *o);	/* take off the idle list */
 void store_obj_free(struct obj *o);
 /* Nobody holds o and no job uses it: keep it idle, or free it. */
@@ -122,21 +122,21 @@ void store_obj_settle(struct obj *o);
 void store_obj_hold(struct obj *o);
 void store_obj_release(struct obj *o);
 int store_obj_wake(struct obj *o);
-void store_idle_evict(struct vol *v);	/* all volumes: NULL */
+void store_idle_evict(struct store_vol *v);
+/* Every object in memory, one by one: the one after o (first: o NULL);
+ * NULL at the end. */
+struct obj *store_obj_next(const struct obj *o);	/* all volumes: NULL */
 void store_obj_reset(struct obj *o);
-void store_vol_reset_objects(struct vol *v);
+void store_vol_reset_objects(struct store_vol *v);
 void store_queue_meta(struct obj *o);
 int store_obj_file(struct obj *o, int fresh);
 int store_obj_load(struct obj *o, const uint8_t *aux, size_t aux_len,
     uint64_t size, int any);
 
-/* ---- store_ops.c ---- */
+/* ---- store_proto.c ---- */
 
-struct handle *store_get_handle(struct ctl_req *rq, uint32_t id);
-/* May rq fill through h? 0, -EPERM (the volume's policy) or -ESTALE (a
- * blind handle). */
-int store_may_fill(struct ctl_req *rq, const struct handle *h);
-void store_ops_init(void);
+/* Register the 200s and the disconnect hook with control.c (store_init). */
+void store_proto_init(void);
 
 /* ---- store_fill.c ---- */
 
