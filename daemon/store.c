@@ -533,38 +533,38 @@ obj_content(const struct obj *o)
 	return CFMT_CONTENT_MAP;
 }
 
+/* Encode the object xattr x into r. */
 static int
-snapshot(struct obj *o, struct meta_rec *r)
+snapshot_xattr(const struct cfmt_obj *x, struct meta_rec *r)
 {
-	struct cfmt_map lim, *m = &o->map;
-	struct cfmt_obj x;
-	size_t len;
-	int n;
+	int n = cfmt_obj_encode(x, r->xattr, sizeof(r->xattr));
 
-	memset(&x, 0, sizeof(x));
-	x.object_size = o->size;
-	x.type = CFMT_TYPE_DATA;
-	x.content = obj_content(o);
-	r->no_claim = x.content == CFMT_CONTENT_NONE;
-	x.aux_len = o->aux_len;
-	memcpy(x.aux, o->aux, o->aux_len);
-	n = cfmt_obj_encode(&x, r->xattr, sizeof(r->xattr));
 	if (n < 0)
 		return n;
 	r->xattr_len = n;
-	free(r->map);
-	r->map = NULL;
-	r->map_len = 0;
+	return 0;
+}
+
+/* Encode the object's map into r->map (malloc'd), trimmed to
+ * MAP_DISK_EXTENTS; a trimmed map no longer covers everything, so x
+ * (content all) is then encoded again as content map. */
+static int
+snapshot_map(const struct obj *o, struct cfmt_obj *x, struct meta_rec *r)
+{
+	const struct cfmt_map *m = &o->map;
+	struct cfmt_map lim;
+	size_t len;
+	int n = 0;
+
 	cfmt_map_init(&lim);
 	if (m->count > MAP_DISK_EXTENTS) {
 		if ((n = cfmt_map_copy(&lim, m)) < 0)
 			return n;
 		cfmt_map_limit(&lim, MAP_DISK_EXTENTS);
 		m = &lim;
-		if (x.content == CFMT_CONTENT_ALL) {	/* not any more */
-			x.content = CFMT_CONTENT_MAP;
-			n = cfmt_obj_encode(&x, r->xattr, sizeof(r->xattr));
-			if (n < 0)
+		if (x->content == CFMT_CONTENT_ALL) {	/* not any more */
+			x->content = CFMT_CONTENT_MAP;
+			if ((n = snapshot_xattr(x, r)) < 0)
 				goto out;
 		}
 	}
@@ -580,6 +580,28 @@ out:
 	}
 	r->map_len = n;
 	return 0;
+}
+
+/* Describe the object as it is now in meta record r: its xattr and map. */
+static int
+snapshot(struct obj *o, struct meta_rec *r)
+{
+	struct cfmt_obj x;
+	int n;
+
+	memset(&x, 0, sizeof(x));
+	x.object_size = o->size;
+	x.type = CFMT_TYPE_DATA;
+	x.content = obj_content(o);
+	r->no_claim = x.content == CFMT_CONTENT_NONE;
+	x.aux_len = o->aux_len;
+	memcpy(x.aux, o->aux, o->aux_len);
+	if ((n = snapshot_xattr(&x, r)) < 0)
+		return n;
+	free(r->map);
+	r->map = NULL;
+	r->map_len = 0;
+	return snapshot_map(o, &x, r);
 }
 
 /*
@@ -636,6 +658,30 @@ meta_obj_done(struct meta_rec *r)
 	store_obj_release(o);
 }
 
+/* A new meta record for o's current file, linking it at o's path if it
+ * is not linked (or being linked) yet; NULL: -ENOMEM. */
+static struct orec *
+orec_new(struct obj *o)
+{
+	struct orec *or = calloc(1, sizeof(*or));
+
+	if (!or)
+		return NULL;
+	or->r.kind = META_OBJECT;
+	or->r.fd = o->of->fd;
+	or->r.done = meta_obj_done;
+	or->obj = o;
+	or->of = o->of;
+	o->of->refs++;
+	store_obj_hold(o);
+	snprintf(or->r.path, sizeof(or->r.path), "%s", o->path);
+	if (!o->of->linked && !o->of->link_queued) {
+		or->r.link = 1;
+		o->of->link_queued = 1;
+	}
+	return or;
+}
+
 /* Queue (or refresh) the meta record that publishes the object's state. */
 void
 store_queue_meta(struct obj *o)
@@ -644,37 +690,22 @@ store_queue_meta(struct obj *o)
 
 	if (!o->of || o->of->fd < 0)
 		return;
-	if (or && (or->r.submitted || or->of != o->of))
-		or = NULL;
-	if (!or) {
-		or = calloc(1, sizeof(*or));
-		if (!or) {
+	if (or && !or->r.submitted && or->of == o->of) {
+		if (snapshot(o, &or->r) < 0)
 			store_st.errors++;
-			return;
-		}
-		or->r.kind = META_OBJECT;
-		or->r.fd = o->of->fd;
-		or->r.done = meta_obj_done;
-		or->obj = o;
-		or->of = o->of;
-		o->of->refs++;
-		store_obj_hold(o);
-		snprintf(or->r.path, sizeof(or->r.path), "%s", o->path);
-		if (!o->of->linked && !o->of->link_queued) {
-			or->r.link = 1;
-			o->of->link_queued = 1;
-		}
-		if (snapshot(o, &or->r) < 0) {
-			store_st.errors++;
-			free(or->r.map);
-			or->r.map = NULL;
-		}
-		o->mrec = or;
-		meta_queue(&or->r);
 		return;
 	}
-	if (snapshot(o, &or->r) < 0)
+	if (!(or = orec_new(o))) {
 		store_st.errors++;
+		return;
+	}
+	if (snapshot(o, &or->r) < 0) {
+		store_st.errors++;
+		free(or->r.map);
+		or->r.map = NULL;
+	}
+	o->mrec = or;
+	meta_queue(&or->r);
 }
 
 /* ---- files --------------------------------------------------------------- */
@@ -707,13 +738,34 @@ mkfile_run(struct work *w)
 	j->of->fd = fd;
 }
 
+/* A new tmpfile is the object's file now: readers get their own
+ * read-only open file of it, and it holds none of the old file's data. */
+static void
+mkfile_took_tmp(struct obj *o, struct ofile *of)
+{
+	char proc[64];
+	int fd;
+
+	of->linked = 0;
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", of->fd);
+	fd = open(proc, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		store_st.errors++;
+		log_warn("store: reopen %s read-only", o->path);
+	}
+	cfmt_map_clear(&o->map);
+	close_later(o->rofd);
+	o->rofd = fd;
+	o->on_disk = 0;		/* until the meta thread links it */
+	o->gen++;
+	store_queue_meta(o);	/* publish it even if no fill follows */
+}
+
 static void
 mkfile_done(struct work *w)
 {
 	struct mkfile *j = (struct mkfile *)w;
 	struct obj *o = j->obj;
-	char proc[64];
-	int fd;
 
 	if (j->of->fd < 0) {
 		store_st.errors++;
@@ -723,27 +775,10 @@ mkfile_done(struct work *w)
 			store_ofile_put(o->of);
 			o->of = NULL;
 		}
-	} else if (o->of == j->of && j->tmp) {
-		j->of->linked = 0;
-		/* readers get their own read-only open file */
-		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", j->of->fd);
-		fd = open(proc, O_RDONLY | O_CLOEXEC);
-		if (fd < 0) {
-			store_st.errors++;
-			log_warn("store: reopen %s read-only", o->path);
-		}
-		/* data of another file is not in this one */
-		cfmt_map_clear(&o->map);
-		close_later(o->rofd);
-		o->rofd = fd;
-		o->on_disk = 0;		/* until the meta thread links it */
-		o->gen++;
-		store_queue_meta(o);	/* publish it even if no fill follows */
-	} else if (j->tmp) {
-		j->of->linked = 0;
-	} else {
-		j->of->linked = 1;
-	}
+	} else if (o->of == j->of && j->tmp)
+		mkfile_took_tmp(o, j->of);
+	else
+		j->of->linked = !j->tmp;
 	store_ofile_put(j->of);
 	free(j);
 	store_obj_release(o);
@@ -787,85 +822,112 @@ store_obj_file(struct obj *o, int fresh)
 
 /* ---- loading an object --------------------------------------------------- */
 
+/* Open the object's file read-only: 1 (*fdp set), 0 if absent, -1 if
+ * what is there is no regular file (counted and logged as strange). */
+static int
+obj_open_checked(const struct obj *o, struct stat *sb, int *fdp)
+{
+	int fd;
+
+	/* a fifo or device node planted here is never opened for I/O, and
+	 * no symlink on the way is followed */
+	fd = beneath_open_reg(store_cache_fd, o->path, O_RDONLY | O_NONBLOCK);
+	if (fd == -ENOENT)
+		return 0;
+	if (fd >= 0 && fstat(fd, sb) == 0 && S_ISREG(sb->st_mode)) {
+		*fdp = fd;
+		return 1;
+	}
+	store_st.strange++;
+	if (fd >= 0 || fd == -EINVAL)
+		log_warnx_rl(&rl_strange, "store: %s: not a regular file: "
+		    "ignored", o->path);
+	else
+		log_warnx_rl(&rl_strange, "store: open %s: %s", o->path,
+		    strerror(-fd));
+	if (fd >= 0)
+		close(fd);
+	return fd >= 0 || fd == -EINVAL ? -1 : 0;
+}
+
+/* Read the object xattr of fd into *x: usable with (aux, size), or as it
+ * is (any: data, not dirty)? 0 or -1. */
+static int
+obj_read_xattr(int fd, const uint8_t *aux, size_t aux_len, uint64_t size,
+    int any, struct cfmt_obj *x)
+{
+	uint8_t xb[CFMT_OBJ_XATTR_HDR + CFMT_MAX_AUX + 1];
+	ssize_t xl;
+
+	xl = fgetxattr(fd, CFMT_XATTR, xb, sizeof(xb));
+	if (xl < 0)
+		return -1;
+	if (any)
+		return cfmt_obj_decode(xb, xl, x) < 0 ||
+		    x->type != CFMT_TYPE_DATA ||
+		    x->content == CFMT_CONTENT_DIRTY ? -1 : 0;
+	if (!cfmt_obj_usable(xb, xl, aux, aux_len, size))
+		return -1;
+	return cfmt_obj_decode(xb, xl, x) < 0 ? -1 : 0;
+}
+
+/* Read the object's map from fd (content: the xattr's), never past the
+ * file's end (st_size). */
+static void
+obj_read_map(struct obj *o, int fd, int content, uint64_t st_size)
+{
+	ssize_t ml;
+
+	cfmt_map_clear(&o->map);
+	ml = fgetxattr(fd, CFMT_MAP_XATTR, mapbuf, MAP_XATTR_MAX);
+	if (ml >= 0) {
+		if (cfmt_map_decode(mapbuf, ml, o->size, &o->map) < 0) {
+			cfmt_map_clear(&o->map);	/* a bad map: no data */
+			log_warnx_rl(&rl_strange, "store: %s: bad map: "
+			    "treated as empty", o->path);
+		}
+	} else if (content == CFMT_CONTENT_ALL && o->size > 0) {
+		if (cfmt_map_add(&o->map, 0, o->size) < 0)
+			cfmt_map_clear(&o->map);
+	}
+	/* never claim bytes past the end of the file */
+	cfmt_map_truncate(&o->map, st_size);
+}
+
 /*
  * Open the object on disk read-only and check it against (aux, size), or
  * take it as it is (any). Returns 1 usable (o->rofd, map, aux, size set),
  * 0 absent, -1 there but stale (or not ours to use).
  */
 int
-store_obj_load(struct obj *o, const uint8_t *aux, size_t aux_len, uint64_t size,
-    int any)
+store_obj_load(struct obj *o, const uint8_t *aux, size_t aux_len,
+    uint64_t size, int any)
 {
-	uint8_t xb[CFMT_OBJ_XATTR_HDR + CFMT_MAX_AUX + 1];
 	struct cfmt_obj x;
 	struct stat sb;
-	ssize_t xl, ml;
-	int fd;
+	int fd, n;
 
-	/* a fifo or device node planted here is never opened for I/O, and
-	 * no symlink on the way is followed */
-	fd = beneath_open_reg(store_cache_fd, o->path, O_RDONLY | O_NONBLOCK);
-	if (fd == -EINVAL) {
-		store_st.strange++;
-		log_warnx_rl(&rl_strange, "store: %s: not a regular file: "
-		    "ignored", o->path);
+	if ((n = obj_open_checked(o, &sb, &fd)) <= 0)
+		return n;
+	if (obj_read_xattr(fd, aux, aux_len, size, any, &x) < 0) {
+		close(fd);
 		return -1;
 	}
-	if (fd < 0) {
-		if (fd != -ENOENT) {
-			store_st.strange++;
-			log_warnx_rl(&rl_strange, "store: open %s: %s", o->path,
-			    strerror(-fd));
-		}
-		return 0;
-	}
-	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
-		store_st.strange++;
-		log_warnx_rl(&rl_strange, "store: %s: not a regular file: "
-		    "ignored", o->path);
-		goto stale;
-	}
-	xl = fgetxattr(fd, CFMT_XATTR, xb, sizeof(xb));
-	if (xl < 0)
-		goto stale;
 	if (any) {
-		if (cfmt_obj_decode(xb, xl, &x) < 0 ||
-		    x.type != CFMT_TYPE_DATA ||
-		    x.content == CFMT_CONTENT_DIRTY)
-			goto stale;
 		size = x.object_size;
 		aux = x.aux;
 		aux_len = x.aux_len;
-	} else if (!cfmt_obj_usable(xb, xl, aux, aux_len, size)) {
-		goto stale;
-	} else if (cfmt_obj_decode(xb, xl, &x) < 0)
-		goto stale;
+	}
 	o->size = size;
 	memcpy(o->aux, aux, aux_len);
 	o->aux_len = aux_len;
-	cfmt_map_clear(&o->map);
-	ml = fgetxattr(fd, CFMT_MAP_XATTR, mapbuf, MAP_XATTR_MAX);
-	if (ml >= 0) {
-		if (cfmt_map_decode(mapbuf, ml, size, &o->map) < 0) {
-			cfmt_map_clear(&o->map);	/* a bad map: no data */
-			log_warnx_rl(&rl_strange, "store: %s: bad map: "
-			    "treated as empty", o->path);
-		}
-	} else if (x.content == CFMT_CONTENT_ALL && size > 0) {
-		if (cfmt_map_add(&o->map, 0, size) < 0)
-			cfmt_map_clear(&o->map);
-	}
-	/* never claim bytes past the end of the file */
-	cfmt_map_truncate(&o->map, (uint64_t)sb.st_size);
+	obj_read_map(o, fd, x.content, (uint64_t)sb.st_size);
 	o->rofd = fd;
 	o->on_disk = 1;
 	o->gen++;
 	if (store_obj_idx(o) == INDEX_NONE)
 		obj_indexed(o, (uint64_t)sb.st_blocks * 512);
 	return 1;
-stale:
-	close(fd);
-	return -1;
 }
 
 /* ---- atimes -------------------------------------------------------------- */
