@@ -1197,6 +1197,9 @@ open_dir(int at, const char *name)
 	return fd < 0 ? -errno : fd;
 }
 
+/* Open cache/, graveyard/ and larder.new/ under rootfd (made if missing),
+ * start the store's threads and the background scan, register with
+ * control.c and cull.c (store.h). Startup only: may block. */
 int
 store_init(const struct conf *c, int rootfd)
 {
@@ -1233,6 +1236,8 @@ store_init(const struct conf *c, int rootfd)
 	return 0;
 }
 
+/* Stop the timers, fills and threads (waiting for them: quick only after
+ * a quiesce), then free the volumes and close the directories. */
 void
 store_fini(void)
 {

@@ -349,6 +349,8 @@ fill_start(struct fill *f, struct obj *o)
 		fill_timer = loop_timer_add(FILL_TICK_MS, fill_timer_fn, NULL);
 }
 
+/* Check the range and the write gate, find the gaps, and queue a job for
+ * them (store.h has the contract). */
 int
 store_fill(struct store_cookie *h, uint64_t off, uint64_t len,
     const struct store_fill_src *src, store_fill_fn *done, void *arg,

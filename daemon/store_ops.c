@@ -220,6 +220,9 @@ vol_meta_done(struct meta_rec *r)
 	free(r);
 }
 
+/* Main thread, after vol_run: the volume is READY with its coherency and
+ * owner records queued for the meta thread, or FAILED (made again at the
+ * next acquire). */
 static void
 vol_done(struct work *w)
 {
@@ -1078,6 +1081,8 @@ store_may_fill(struct store_peer *p, const struct store_cookie *h)
 
 /* ---- listings ------------------------------------------------------------ */
 
+/* Put the index's volumes from cur on that p may see into l, a non-admin
+ * looking at LIST_BUDGET of them a page (store.h). */
 void
 store_list_volumes(struct store_peer *p, uint32_t cur,
     const struct store_lister *l, uint32_t *next)

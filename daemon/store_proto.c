@@ -155,6 +155,8 @@ fail(struct ctl_req *rq, int err, const struct store_peer *p)
 
 /* ---- volumes ------------------------------------------------------------- */
 
+/* VOLUME_ACQUIRE: u32 flags, str key, bytes coherency; answers u32 handle,
+ * u32 flags (created, invalidated). */
 static int
 h_volume_acquire(struct ctl_req *rq)
 {
@@ -271,6 +273,8 @@ reply_view(struct ctl_req *rq, uint32_t id, struct store_view *vw,
 		close(vw->fd);
 }
 
+/* COOKIE_ACQUIRE: u32 volume handle, u32 flags, u64 size, bytes key, bytes
+ * aux; answers with what the new handle sees (reply_view) and its fd. */
 static int
 h_cookie_acquire(struct ctl_req *rq)
 {
@@ -310,6 +314,8 @@ h_cookie_acquire(struct ctl_req *rq)
 	return 0;
 }
 
+/* COOKIE_RELINQUISH: u32 handle, u32 flags (retire, noreply); the handle
+ * is gone whatever the answer. */
 static int
 h_cookie_relinquish(struct ctl_req *rq)
 {
@@ -452,6 +458,9 @@ fill_src(struct ctl_req *rq, uint32_t flags, uint64_t len, uint64_t shm_off,
 	return 0;
 }
 
+/* WRITE: u32 handle, u32 flags, u64 off, u64 len, u64 shm offset, then
+ * the bytes inline unless in the shared area; answered now or when the
+ * fill is done (CTL_DEFERRED): u64 bytes the object has from off on. */
 static int
 h_write(struct ctl_req *rq)
 {
