@@ -3,7 +3,8 @@
  * check_store.c: the store through its API (store.h), without root and
  * without the private mount: a plain directory under /tmp (user xattrs
  * needed, as check_meta), the real io and meta threads, the main loop
- * driven as the daemon drives it (loop_wait.h). Volumes are made on disk;
+ * driven as the daemon drives it (loop_wait.h, but with the body on a
+ * thread of its own, in turns: see run_in_loop). Volumes are made on disk;
  * objects are read, filled (only their gaps), go stale when another
  * handle changes their aux, are invalidated, published (file, xattr and
  * map on disk after the meta flush), listed (pending until published) and
@@ -14,12 +15,12 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
-#include <ucontext.h>
 #include <unistd.h>
 
 #include "cfmt.h"
@@ -74,19 +75,35 @@ teardown(void)
 
 /*
  * A test waits several times for the io and meta threads, but loop_stop
- * is final for a loop (loop_wait.h). So the test's body runs as a
- * coroutine inside one loop_run: wait_until() swaps back to the loop,
- * whose 10 ms tick swaps into the body again once the condition holds
- * (or after 30 s, when wait_until fails the test); the body's end stops
- * the loop. Check forks each test (CK_FORK=yes), so a failed assertion in
- * the body exits that process.
+ * is final for a loop (loop_wait.h). So the test's body runs on a thread
+ * of its own inside one loop_run, strictly in turns with the main thread
+ * (a mutex and a condition variable hand the turn over; never both run):
+ * wait_until() hands the turn to the loop, whose 10 ms tick hands it back
+ * once the condition holds (or after 30 s, when wait_until fails the
+ * test); the body's end stops the loop. Check forks each test
+ * (CK_FORK=yes), so a failed assertion in the body exits that process.
  */
-#define BODY_STACK	(512 * 1024)
+enum { TURN_LOOP, TURN_BODY };
 
-static ucontext_t loop_uc, body_uc;
+static pthread_mutex_t turn_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t turn_cv = PTHREAD_COND_INITIALIZER;
+static int turn = TURN_LOOP;
 static int (*wait_fn)(void);
 static unsigned wait_ticks;
 static int body_done;
+static void (*body_fn)(void);
+
+/* Give the turn to who and wait until it is given back. */
+static void
+hand_to(int who)
+{
+	pthread_mutex_lock(&turn_mu);
+	turn = who;
+	pthread_cond_broadcast(&turn_cv);
+	while (turn == who && !(who == TURN_BODY && body_done))
+		pthread_cond_wait(&turn_cv, &turn_mu);
+	pthread_mutex_unlock(&turn_mu);
+}
 
 static void
 body_tick(void *arg)
@@ -94,7 +111,7 @@ body_tick(void *arg)
 	(void)arg;
 	if (!wait_fn || wait_fn() || ++wait_ticks > 3000) {
 		wait_fn = NULL;
-		ck_assert_int_eq(swapcontext(&loop_uc, &body_uc), 0);
+		hand_to(TURN_BODY);
 	}
 	if (body_done) {
 		loop_stop();
@@ -103,30 +120,37 @@ body_tick(void *arg)
 	ck_assert_ptr_nonnull(loop_timer_add(10, body_tick, NULL));
 }
 
-static void (*body_fn)(void);
-
-static void
-body_start(void)
+static void *
+body_main(void *arg)
 {
+	(void)arg;
+	pthread_mutex_lock(&turn_mu);
+	while (turn != TURN_BODY)
+		pthread_cond_wait(&turn_cv, &turn_mu);
+	pthread_mutex_unlock(&turn_mu);
 	body_fn();
-	body_done = 1;		/* back to body_tick through uc_link */
+	pthread_mutex_lock(&turn_mu);
+	body_done = 1;
+	turn = TURN_LOOP;
+	pthread_cond_broadcast(&turn_cv);
+	pthread_mutex_unlock(&turn_mu);
+	return NULL;
 }
 
 /* Run a test's body inside the main loop (see above). */
 static void
 run_in_loop(void (*fn)(void))
 {
-	ck_assert_int_eq(getcontext(&body_uc), 0);
-	body_uc.uc_stack.ss_sp = malloc(BODY_STACK);
-	ck_assert_ptr_nonnull(body_uc.uc_stack.ss_sp);
-	body_uc.uc_stack.ss_size = BODY_STACK;
-	body_uc.uc_link = &loop_uc;
+	pthread_t t;
+
 	body_fn = fn;
 	body_done = 0;
 	wait_fn = NULL;
-	makecontext(&body_uc, body_start, 0);
+	turn = TURN_LOOP;
+	ck_assert_int_eq(pthread_create(&t, NULL, body_main, NULL), 0);
 	ck_assert_ptr_nonnull(loop_timer_add(0, body_tick, NULL));
 	ck_assert_int_eq(loop_run(), 0);
+	ck_assert_int_eq(pthread_join(t, NULL), 0);
 	ck_assert(body_done);
 }
 
@@ -147,7 +171,7 @@ loop_wait_until(int (*fn)(void))
 {
 	wait_fn = fn;
 	wait_ticks = 0;
-	ck_assert_int_eq(swapcontext(&body_uc, &loop_uc), 0);
+	hand_to(TURN_LOOP);
 	ck_assert_msg(fn(), "not reached in 30 s");
 }
 
@@ -1030,7 +1054,7 @@ store_suite(void)
 	TCase *tc = tcase_create("store");
 
 	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 60);
+	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, volume_is_made_on_disk);
 	tcase_add_test(tc, volume_bad_key_or_coherency);
 	tcase_add_test(tc, volume_same_coherency_is_used);
