@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * store.h: the on-disk cache: volumes, objects, fills, invalidation
- * (store.c, store_ops.c, store_fill.c; store_int.h between them), with
- * meta.c (coherency thread) and io.c (fills via liburing).
+ * (store.c, store_ops.c, store_fill.c, and store_proto.c for the
+ * protocol; store_int.h between them), with meta.c (coherency thread) and
+ * io.c (fills via liburing).
  *
  * A plain module: every function here runs on the main thread, returns 0
  * (or a count) or -errno, and knows nothing of the control socket. The
