@@ -93,6 +93,56 @@ static unsigned wait_ticks;
 static int body_done;
 static void (*body_fn)(void);
 
+/* What the helpers took, given back when the body ends (as a client's
+ * disconnect would), so a test leaks nothing. */
+#define MAXHELD	64
+static struct store_cookie *held_cookies[MAXHELD];
+static struct store_vol *held_vols[MAXHELD];
+static unsigned nheld_cookies, nheld_vols;
+
+static void
+held_add(void **arr, unsigned *n, void *p)
+{
+	ck_assert_uint_lt(*n, MAXHELD);
+	arr[(*n)++] = p;
+}
+
+static void
+held_del(void **arr, unsigned *n, void *p)
+{
+	unsigned i;
+
+	for (i = 0; i < *n; i++)
+		if (arr[i] == p) {
+			arr[i] = arr[--*n];
+			return;
+		}
+	ck_abort_msg("not held");
+}
+
+static int
+put_cookie(struct store_cookie *h, int retire)
+{
+	held_del((void **)held_cookies, &nheld_cookies, h);
+	return store_cookie_put(&admin, h, retire);
+}
+
+static int
+put_vol(struct store_vol *v, int retire)
+{
+	held_del((void **)held_vols, &nheld_vols, v);
+	return store_vol_put(&admin, v, retire);
+}
+
+static void
+release_all(void)
+{
+	while (nheld_cookies > 0)
+		ck_assert_int_eq(put_cookie(held_cookies[0], 0), 0);
+	while (nheld_vols > 0)
+		ck_assert_int_eq(put_vol(held_vols[0], 0), 0);
+}
+
 /* Give the turn to who and wait until it is given back. */
 static void
 hand_to(int who)
@@ -129,6 +179,7 @@ body_main(void *arg)
 		pthread_cond_wait(&turn_cv, &turn_mu);
 	pthread_mutex_unlock(&turn_mu);
 	body_fn();
+	release_all();
 	pthread_mutex_lock(&turn_mu);
 	body_done = 1;
 	turn = TURN_LOOP;
@@ -195,6 +246,7 @@ get_vol(const char *key, const char *coh, uint32_t *rflags)
 	ck_assert_int_eq(store_vol_get(&admin, key, (const uint8_t *)coh,
 	    strlen(coh), 0, &v, rflags ? rflags : &rf), 0);
 	ck_assert_ptr_nonnull(v);
+	held_add((void **)held_vols, &nheld_vols, v);
 	wait_vol = v;
 	loop_wait_until(vol_is_ready);
 	return v;
@@ -213,6 +265,7 @@ get_cookie(struct store_vol *v, const char *key, const char *aux,
 	    strlen(key), (const uint8_t *)aux, strlen(aux), size, 0, &h, vw),
 	    0);
 	ck_assert_ptr_nonnull(h);
+	held_add((void **)held_cookies, &nheld_cookies, h);
 	if (vw == &tmp && vw->fd >= 0)
 		close(vw->fd);
 	return h;
@@ -457,10 +510,11 @@ LOOP_TEST(volume_same_coherency_is_used)
 	v = get_vol(VOL, "coh1", NULL);
 	ck_assert_int_eq(store_vol_get(&admin, VOL, (const uint8_t *)"coh1", 4,
 	    0, &w, &rf), 0);
+	held_add((void **)held_vols, &nheld_vols, w);
 	ck_assert_ptr_eq(v, w);
 	ck_assert_uint_eq(rf, 0);
 	ck_assert_uint_eq(v->refs, 2);
-	ck_assert_int_eq(store_vol_put(&admin, w, 0), 0);
+	ck_assert_int_eq(put_vol(w, 0), 0);
 	ck_assert_uint_eq(v->refs, 1);
 }
 
@@ -474,10 +528,11 @@ LOOP_TEST(volume_other_coherency_empties_it)
 	v = get_vol(VOL, "coh1", NULL);
 	h = get_cookie(v, "k1", "a", 100, NULL);
 	fill_settled(h, 'x');
-	ck_assert_int_eq(store_cookie_put(&admin, h, 0), 0);
-	ck_assert_int_eq(store_vol_put(&admin, v, 0), 0);
+	ck_assert_int_eq(put_cookie(h, 0), 0);
+	ck_assert_int_eq(put_vol(v, 0), 0);
 	ck_assert_int_eq(store_vol_get(&admin, VOL, (const uint8_t *)"coh2", 4,
 	    0, &w, &rf), 0);
+	held_add((void **)held_vols, &nheld_vols, w);
 	ck_assert_uint_eq(rf, STORE_VOL_INVALIDATED);
 	wait_vol = w;
 	loop_wait_until(vol_is_ready);
@@ -495,7 +550,7 @@ LOOP_TEST(volume_retired_goes_to_graveyard)
 
 	v = get_vol(VOL, "coh1", NULL);
 	settle();
-	ck_assert_int_eq(store_vol_put(&admin, v, 1), 0);
+	ck_assert_int_eq(put_vol(v, 1), 0);
 	settle();
 	ck_assert(!exists_cache("I" VOL));
 	ck_assert_uint_eq(graveyard_entries(), 1);
@@ -765,7 +820,7 @@ LOOP_TEST(published_object_is_read_back_from_disk)
 	ck_assert_uint_eq(fill(h, 0, 30, 'r'), 30);
 	ck_assert_uint_eq(fill(h, 70, 30, 'r'), 30);
 	settle();
-	ck_assert_int_eq(store_cookie_put(&admin, h, 0), 0);
+	ck_assert_int_eq(put_cookie(h, 0), 0);
 	store_idle_evict(NULL);		/* forget it in memory */
 	ck_assert_uint_eq(v->objs, 0);
 	h = get_cookie(v, "k1", "aux1", 100, &vw);
@@ -774,7 +829,7 @@ LOOP_TEST(published_object_is_read_back_from_disk)
 	ck_assert_uint_eq(vw.n, 2);
 	ck_assert_uint_eq(vw.ext[1].start, 70);
 	close(vw.fd);
-	ck_assert_int_eq(store_cookie_put(&admin, h, 0), 0);
+	ck_assert_int_eq(put_cookie(h, 0), 0);
 	store_idle_evict(NULL);
 	/* with another aux it is stale on disk: replaced, empty */
 	h = get_cookie(v, "k1", "aux2", 100, &vw);
@@ -790,7 +845,7 @@ LOOP_TEST(idle_object_is_woken_with_its_map)
 	struct obj *o = h->o;
 
 	fill_settled(h, 'w');
-	ck_assert_int_eq(store_cookie_put(&admin, h, 0), 0);
+	ck_assert_int_eq(put_cookie(h, 0), 0);
 	ck_assert(o->idle);
 	ck_assert_int_eq(o->rofd, -1);		/* no fd kept while idle */
 	h = get_cookie(v, "k1", "aux1", 100, &vw);
@@ -810,7 +865,7 @@ LOOP_TEST(hold_and_release_keep_an_object_off_idle)
 	fill_settled(h, 'w');
 	store_obj_hold(o);		/* a job uses it */
 	ck_assert_uint_eq(o->jobs, 1);
-	ck_assert_int_eq(store_cookie_put(&admin, h, 0), 0);
+	ck_assert_int_eq(put_cookie(h, 0), 0);
 	ck_assert(!o->idle);		/* nobody holds it, the job uses it */
 	ck_assert_int_ge(o->rofd, 0);
 	store_obj_release(o);
@@ -986,7 +1041,7 @@ LOOP_TEST(drop_moves_an_object_to_the_graveyard)
 	snprintf(path, sizeof(path), "%s", h->o->path);
 	fill_settled(h, 'd');
 	ck_assert(exists_cache(path));
-	ck_assert_int_eq(store_cookie_put(&admin, h, 0), 0);
+	ck_assert_int_eq(put_cookie(h, 0), 0);
 	ck_assert_int_eq(store_drop(VOL, (const uint8_t *)"k1", 2), 0);
 	settle();
 	ck_assert(!exists_cache(path));
@@ -1011,7 +1066,7 @@ LOOP_TEST(drop_of_a_held_volume_is_busy)
 
 	settle();
 	ck_assert_int_eq(store_drop(VOL, NULL, 0), -EBUSY);
-	ck_assert_int_eq(store_vol_put(&admin, v, 0), 0);
+	ck_assert_int_eq(put_vol(v, 0), 0);
 	ck_assert_int_eq(store_drop(VOL, NULL, 0), 0);
 	settle();
 	ck_assert(!exists_cache("I" VOL));
@@ -1026,7 +1081,7 @@ LOOP_TEST(retire_drops_the_object)
 
 	snprintf(path, sizeof(path), "%s", h->o->path);
 	fill_settled(h, 'd');
-	ck_assert_int_eq(store_cookie_put(&admin, h, 1), 0);
+	ck_assert_int_eq(put_cookie(h, 1), 0);
 	settle();
 	ck_assert(!exists_cache(path));
 	(void)get_cookie(v, "k1", "aux1", 100, &vw);
