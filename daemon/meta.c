@@ -19,7 +19,6 @@
 #include "log.h"
 #include "loop.h"
 #include "meta.h"
-#include "store.h"
 #include "workq.h"
 
 /*
@@ -151,7 +150,7 @@ link_object(struct meta_rec *r, struct meta_stats *st)
 	int pfd;
 
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", r->fd);
-	snprintf(tmp, sizeof(tmp), STORE_LINK_PREFIX "%ld.%lu", (long)getpid(),
+	snprintf(tmp, sizeof(tmp), META_LINK_PREFIX "%ld.%lu", (long)getpid(),
 	    ++link_counter);
 	if (linkat(AT_FDCWD, proc, stage_fd, tmp, AT_SYMLINK_FOLLOW) < 0)
 		return -errno;

@@ -35,6 +35,15 @@ enum meta_kind {
 	META_SYNCFS = 4,	/* one syncfs of the cache filesystem */
 };
 
+/*
+ * meta.c publishes a new object by linking its tmpfile as
+ * <dir>/larder.new/META_LINK_PREFIX<pid>.<n> and renaming that over the
+ * final name at once; store_init empties larder.new/ at start (what a crash
+ * left there was never published). Nothing is staged in graveyard/, so
+ * the reaper never sees these names.
+ */
+#define META_LINK_PREFIX	"Lnew."
+
 #define META_PATH_MAX	(1 + CFMT_MAX_VOLUME_KEY + 5 + CFMT_MAX_NAME + 1)
 
 struct meta_rec {

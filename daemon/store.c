@@ -91,7 +91,7 @@ struct closejob {
 struct store_counters store_st;
 int store_cache_fd = -1, store_grave_fd = -1;
 static int stage_fd = -1, root_fd = -1;
-struct vol *store_vols;
+struct store_vol *store_vols;
 static struct obj *buckets[OBJ_BUCKETS];
 static unsigned nobjs;
 static struct obj *idle_head, *idle_tail;	/* oldest first */
@@ -174,7 +174,7 @@ close_later(int fd)
 }
 
 void
-of_put(struct ofile *of)
+store_ofile_put(struct ofile *of)
 {
 	if (!of || --of->refs > 0)
 		return;
@@ -183,7 +183,7 @@ of_put(struct ofile *of)
 }
 
 static unsigned
-obj_bucket(const struct vol *v, const char *name)
+obj_bucket(const struct store_vol *v, const char *name)
 {
 	uint32_t h = 2166136261u;
 	const unsigned char *p;
@@ -197,7 +197,7 @@ obj_bucket(const struct vol *v, const char *name)
 }
 
 struct obj *
-obj_find(const struct vol *v, const char *name)
+store_obj_find(const struct store_vol *v, const char *name)
 {
 	struct obj *o;
 
@@ -210,7 +210,7 @@ obj_find(const struct vol *v, const char *name)
 /* The object's index id, looked up each time: the culler may delete and
  * reuse ids of objects nobody holds. */
 uint32_t
-obj_idx(const struct obj *o)
+store_obj_idx(const struct obj *o)
 {
 	return index_find(o->v->idx, o->name);
 }
@@ -218,12 +218,12 @@ obj_idx(const struct obj *o)
 /* Pin the index entry while clients hold the object, unpin after. A pinned
  * entry is never culled, so the id stays valid until we unpin it. */
 void
-obj_pin(struct obj *o)
+store_obj_pin(struct obj *o)
 {
 	uint32_t id;
 
 	if (o->refs > 0 && o->pin == INDEX_NONE) {
-		id = obj_idx(o);
+		id = store_obj_idx(o);
 		if (id != INDEX_NONE) {
 			index_pin(id);
 			o->pin = id;
@@ -238,7 +238,7 @@ obj_pin(struct obj *o)
  * allocated blocks, xattr blocks included; the map's bytes if it cannot
  * be asked (fstat of an open file never waits on a freeze). */
 uint64_t
-obj_disk_bytes(const struct obj *o)
+store_obj_disk_bytes(const struct obj *o)
 {
 	struct stat sb;
 
@@ -260,12 +260,12 @@ obj_indexed(struct obj *o, uint64_t bytes)
 		index_unpin(o->pin);
 		o->pin = INDEX_NONE;
 	}
-	obj_pin(o);
+	store_obj_pin(o);
 }
 
 /* Forget the index entry (the object leaves the disk). */
 void
-obj_unindex(struct obj *o)
+store_obj_unindex(struct obj *o)
 {
 	uint32_t id;
 
@@ -273,12 +273,12 @@ obj_unindex(struct obj *o)
 		index_unpin(o->pin);
 		o->pin = INDEX_NONE;
 	}
-	if ((id = obj_idx(o)) != INDEX_NONE)
+	if ((id = store_obj_idx(o)) != INDEX_NONE)
 		index_del(id);
 }
 
 struct obj *
-obj_new(struct vol *v, const char *name, unsigned fanout)
+store_obj_new(struct store_vol *v, const char *name, unsigned fanout)
 {
 	struct obj *o;
 	unsigned b;
@@ -322,19 +322,19 @@ store_idle_del(struct obj *o)
 
 /* Free an object now (nobody holds it, no job uses it). */
 void
-obj_free(struct obj *o)
+store_obj_free(struct obj *o)
 {
 	struct obj **pp;
 
 	store_idle_del(o);
-	obj_pin(o);
+	store_obj_pin(o);
 	for (pp = &buckets[obj_bucket(o->v, o->name)]; *pp; pp = &(*pp)->hnext)
 		if (*pp == o) {
 			*pp = o->hnext;
 			break;
 		}
 	close_later(o->rofd);
-	of_put(o->of);
+	store_ofile_put(o->of);
 	cfmt_map_free(&o->map);
 	o->v->objs--;
 	nobjs--;
@@ -348,18 +348,18 @@ obj_free(struct obj *o)
  * must not keep its space); else free it.
  */
 void
-obj_put(struct obj *o)
+store_obj_settle(struct obj *o)
 {
 	struct stat sb;
 
 	if (o->refs > 0 || o->jobs > 0)
 		return;
-	obj_pin(o);
+	store_obj_pin(o);
 	if (o->idle)
 		return;
 	if (o->rofd < 0 || o->dropped || o->v->state != VOL_READY ||
 	    !o->on_disk || fstat(o->rofd, &sb) < 0) {
-		obj_free(o);
+		store_obj_free(o);
 		return;
 	}
 	o->idle_dev = sb.st_dev;
@@ -367,7 +367,7 @@ obj_put(struct obj *o)
 	o->idle_ctime = sb.st_ctim;
 	close_later(o->rofd);
 	o->rofd = -1;
-	of_put(o->of);
+	store_ofile_put(o->of);
 	o->of = NULL;
 	o->idle = 1;
 	o->iprev = idle_tail;
@@ -379,20 +379,34 @@ obj_put(struct obj *o)
 	idle_tail = o;
 	nidle++;
 	while (nidle > IDLE_MAX)
-		obj_free(idle_head);
+		store_obj_free(idle_head);
+}
+
+void
+store_obj_hold(struct obj *o)
+{
+	store_idle_del(o);
+	o->jobs++;
+}
+
+void
+store_obj_release(struct obj *o)
+{
+	o->jobs--;
+	store_obj_settle(o);
 }
 
 /* Take an idle object back: 1 if its file is still the one it was (same
  * inode, same ctime: no xattr changed), with rofd open again; else 0. */
 int
-obj_wake(struct obj *o)
+store_obj_wake(struct obj *o)
 {
 	struct stat sb;
 	uint32_t idx;
 	int fd;
 
 	store_idle_del(o);
-	idx = obj_idx(o);
+	idx = store_obj_idx(o);
 	if (idx == INDEX_NONE || index_get_state(idx) != INDEX_LIVE)
 		return 0;
 	fd = beneath_open_reg(store_cache_fd, o->path, O_RDONLY | O_NONBLOCK);
@@ -417,7 +431,7 @@ static void
 on_culled(void *arg, uint32_t id)
 {
 	const char *name = index_name(id);
-	struct vol *v;
+	struct store_vol *v;
 	struct obj *o;
 
 	(void)arg;
@@ -426,42 +440,58 @@ on_culled(void *arg, uint32_t id)
 	for (v = store_vols; v; v = v->next)
 		if (v->idx == (int)index_vol(id))
 			break;
-	if (!v || !(o = obj_find(v, name)))
+	if (!v || !(o = store_obj_find(v, name)))
 		return;
 	if (o->idle && o->refs == 0 && o->jobs == 0)
-		obj_free(o);
+		store_obj_free(o);
 }
 
 /* Free the idle objects of a volume (all volumes: v NULL). */
 void
-store_idle_evict(struct vol *v)
+store_idle_evict(struct store_vol *v)
 {
 	struct obj *o, *next;
 
 	for (o = idle_head; o; o = next) {
 		next = o->inext;
 		if (!v || o->v == v)
-			obj_free(o);
+			store_obj_free(o);
 	}
+}
+
+struct obj *
+store_obj_next(const struct obj *o)
+{
+	unsigned b = 0;
+
+	if (o) {
+		if (o->hnext)
+			return o->hnext;
+		b = obj_bucket(o->v, o->name) + 1;
+	}
+	for (; b < OBJ_BUCKETS; b++)
+		if (buckets[b])
+			return buckets[b];
+	return NULL;
 }
 
 /* Forget the object's file and data in memory: a new generation follows. */
 void
-obj_reset(struct obj *o)
+store_obj_reset(struct obj *o)
 {
 	cfmt_map_clear(&o->map);
 	o->gen++;
 	close_later(o->rofd);
 	o->rofd = -1;
 	o->on_disk = 0;
-	of_put(o->of);
+	store_ofile_put(o->of);
 	o->of = NULL;
 	o->mrec = NULL;		/* a queued record still publishes the old file */
 }
 
 /* Objects of a volume whose directory goes away start empty. */
 void
-vol_reset_objects(struct vol *v)
+store_vol_reset_objects(struct store_vol *v)
 {
 	struct obj *o;
 	unsigned b;
@@ -469,7 +499,7 @@ vol_reset_objects(struct vol *v)
 	for (b = 0; b < OBJ_BUCKETS; b++)
 		for (o = buckets[b]; o; o = o->hnext)
 			if (o->v == v)
-				obj_reset(o);
+				store_obj_reset(o);
 }
 
 /* ---- object xattr and map snapshot --------------------------------------- */
@@ -484,38 +514,38 @@ obj_content(const struct obj *o)
 	return CFMT_CONTENT_MAP;
 }
 
+/* Encode the object xattr x into r. */
 static int
-snapshot(struct obj *o, struct meta_rec *r)
+snapshot_xattr(const struct cfmt_obj *x, struct meta_rec *r)
 {
-	struct cfmt_map lim, *m = &o->map;
-	struct cfmt_obj x;
-	size_t len;
-	int n;
+	int n = cfmt_obj_encode(x, r->xattr, sizeof(r->xattr));
 
-	memset(&x, 0, sizeof(x));
-	x.object_size = o->size;
-	x.type = CFMT_TYPE_DATA;
-	x.content = obj_content(o);
-	r->no_claim = x.content == CFMT_CONTENT_NONE;
-	x.aux_len = o->aux_len;
-	memcpy(x.aux, o->aux, o->aux_len);
-	n = cfmt_obj_encode(&x, r->xattr, sizeof(r->xattr));
 	if (n < 0)
 		return n;
 	r->xattr_len = n;
-	free(r->map);
-	r->map = NULL;
-	r->map_len = 0;
+	return 0;
+}
+
+/* Encode the object's map into r->map (malloc'd), trimmed to
+ * MAP_DISK_EXTENTS; a trimmed map no longer covers everything, so x
+ * (content all) is then encoded again as content map. */
+static int
+snapshot_map(const struct obj *o, struct cfmt_obj *x, struct meta_rec *r)
+{
+	const struct cfmt_map *m = &o->map;
+	struct cfmt_map lim;
+	size_t len;
+	int n = 0;
+
 	cfmt_map_init(&lim);
 	if (m->count > MAP_DISK_EXTENTS) {
 		if ((n = cfmt_map_copy(&lim, m)) < 0)
 			return n;
 		cfmt_map_limit(&lim, MAP_DISK_EXTENTS);
 		m = &lim;
-		if (x.content == CFMT_CONTENT_ALL) {	/* not any more */
-			x.content = CFMT_CONTENT_MAP;
-			n = cfmt_obj_encode(&x, r->xattr, sizeof(r->xattr));
-			if (n < 0)
+		if (x->content == CFMT_CONTENT_ALL) {	/* not any more */
+			x->content = CFMT_CONTENT_MAP;
+			if ((n = snapshot_xattr(x, r)) < 0)
 				goto out;
 		}
 	}
@@ -531,6 +561,28 @@ out:
 	}
 	r->map_len = n;
 	return 0;
+}
+
+/* Describe the object as it is now in meta record r: its xattr and map. */
+static int
+snapshot(struct obj *o, struct meta_rec *r)
+{
+	struct cfmt_obj x;
+	int n;
+
+	memset(&x, 0, sizeof(x));
+	x.object_size = o->size;
+	x.type = CFMT_TYPE_DATA;
+	x.content = obj_content(o);
+	r->no_claim = x.content == CFMT_CONTENT_NONE;
+	x.aux_len = o->aux_len;
+	memcpy(x.aux, o->aux, o->aux_len);
+	if ((n = snapshot_xattr(&x, r)) < 0)
+		return n;
+	free(r->map);
+	r->map = NULL;
+	r->map_len = 0;
+	return snapshot_map(o, &x, r);
 }
 
 /*
@@ -550,8 +602,8 @@ forget_data(struct obj *o)
 	o->of->sync_fails++;	/* fills written before it claim nothing */
 	cfmt_map_clear(&o->map);
 	o->gen++;
-	if ((idx = obj_idx(o)) != INDEX_NONE)
-		index_set_bytes(idx, obj_disk_bytes(o));
+	if ((idx = store_obj_idx(o)) != INDEX_NONE)
+		index_set_bytes(idx, store_obj_disk_bytes(o));
 	store_queue_meta(o);
 }
 
@@ -579,13 +631,36 @@ meta_obj_done(struct meta_rec *r)
 		if (o->of == of && of->linked)
 			o->on_disk = 1;
 		if (o->of == of && !o->dropped)
-			obj_indexed(o, obj_disk_bytes(o));
+			obj_indexed(o, store_obj_disk_bytes(o));
 	}
 	free(r->map);
-	of_put(of);
+	store_ofile_put(of);
 	free(or);
-	o->jobs--;
-	obj_put(o);
+	store_obj_release(o);
+}
+
+/* A new meta record for o's current file, linking it at o's path if it
+ * is not linked (or being linked) yet; NULL: -ENOMEM. */
+static struct orec *
+orec_new(struct obj *o)
+{
+	struct orec *or = calloc(1, sizeof(*or));
+
+	if (!or)
+		return NULL;
+	or->r.kind = META_OBJECT;
+	or->r.fd = o->of->fd;
+	or->r.done = meta_obj_done;
+	or->obj = o;
+	or->of = o->of;
+	o->of->refs++;
+	store_obj_hold(o);
+	snprintf(or->r.path, sizeof(or->r.path), "%s", o->path);
+	if (!o->of->linked && !o->of->link_queued) {
+		or->r.link = 1;
+		o->of->link_queued = 1;
+	}
+	return or;
 }
 
 /* Queue (or refresh) the meta record that publishes the object's state. */
@@ -596,38 +671,22 @@ store_queue_meta(struct obj *o)
 
 	if (!o->of || o->of->fd < 0)
 		return;
-	if (or && (or->r.submitted || or->of != o->of))
-		or = NULL;
-	if (!or) {
-		or = calloc(1, sizeof(*or));
-		if (!or) {
+	if (or && !or->r.submitted && or->of == o->of) {
+		if (snapshot(o, &or->r) < 0)
 			store_st.errors++;
-			return;
-		}
-		or->r.kind = META_OBJECT;
-		or->r.fd = o->of->fd;
-		or->r.done = meta_obj_done;
-		or->obj = o;
-		or->of = o->of;
-		o->of->refs++;
-		store_idle_del(o);
-		o->jobs++;
-		snprintf(or->r.path, sizeof(or->r.path), "%s", o->path);
-		if (!o->of->linked && !o->of->link_queued) {
-			or->r.link = 1;
-			o->of->link_queued = 1;
-		}
-		if (snapshot(o, &or->r) < 0) {
-			store_st.errors++;
-			free(or->r.map);
-			or->r.map = NULL;
-		}
-		o->mrec = or;
-		meta_queue(&or->r);
 		return;
 	}
-	if (snapshot(o, &or->r) < 0)
+	if (!(or = orec_new(o))) {
 		store_st.errors++;
+		return;
+	}
+	if (snapshot(o, &or->r) < 0) {
+		store_st.errors++;
+		free(or->r.map);
+		or->r.map = NULL;
+	}
+	o->mrec = or;
+	meta_queue(&or->r);
 }
 
 /* ---- files --------------------------------------------------------------- */
@@ -660,52 +719,55 @@ mkfile_run(struct work *w)
 	j->of->fd = fd;
 }
 
+/* A new tmpfile is the object's file now: readers get their own
+ * read-only open file of it, and it holds none of the old file's data. */
+static void
+mkfile_took_tmp(struct obj *o, struct ofile *of)
+{
+	char proc[64];
+	int fd;
+
+	of->linked = 0;
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", of->fd);
+	fd = open(proc, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		store_st.errors++;
+		log_warn("store: reopen %s read-only", o->path);
+	}
+	cfmt_map_clear(&o->map);
+	close_later(o->rofd);
+	o->rofd = fd;
+	o->on_disk = 0;		/* until the meta thread links it */
+	o->gen++;
+	store_queue_meta(o);	/* publish it even if no fill follows */
+}
+
 static void
 mkfile_done(struct work *w)
 {
 	struct mkfile *j = (struct mkfile *)w;
 	struct obj *o = j->obj;
-	char proc[64];
-	int fd;
 
 	if (j->of->fd < 0) {
 		store_st.errors++;
 		log_warnx_rl(&store_rl_io, "store: create %s: %s", o->path,
 		    strerror(-j->of->err));
 		if (o->of == j->of) {
-			of_put(o->of);
+			store_ofile_put(o->of);
 			o->of = NULL;
 		}
-	} else if (o->of == j->of && j->tmp) {
-		j->of->linked = 0;
-		/* readers get their own read-only open file */
-		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", j->of->fd);
-		fd = open(proc, O_RDONLY | O_CLOEXEC);
-		if (fd < 0) {
-			store_st.errors++;
-			log_warn("store: reopen %s read-only", o->path);
-		}
-		/* data of another file is not in this one */
-		cfmt_map_clear(&o->map);
-		close_later(o->rofd);
-		o->rofd = fd;
-		o->on_disk = 0;		/* until the meta thread links it */
-		o->gen++;
-		store_queue_meta(o);	/* publish it even if no fill follows */
-	} else if (j->tmp) {
-		j->of->linked = 0;
-	} else {
-		j->of->linked = 1;
-	}
-	of_put(j->of);
+	} else if (o->of == j->of && j->tmp)
+		mkfile_took_tmp(o, j->of);
+	else
+		j->of->linked = !j->tmp;
+	store_ofile_put(j->of);
 	free(j);
-	o->jobs--;
-	obj_put(o);
+	store_obj_release(o);
 }
 
 /* Make sure the object has a rw file (or one on the way). */
 int
-obj_file(struct obj *o, int fresh)
+store_obj_file(struct obj *o, int fresh)
 {
 	struct mkfile *j;
 	struct ofile *of;
@@ -734,13 +796,84 @@ obj_file(struct obj *o, int fresh)
 	j->w.run = mkfile_run;
 	j->w.done = mkfile_done;
 	o->of = of;
-	store_idle_del(o);
-	o->jobs++;
+	store_obj_hold(o);
 	io_submit(&j->w);
 	return 0;
 }
 
 /* ---- loading an object --------------------------------------------------- */
+
+/* Open the object's file read-only: 1 (*fdp set), 0 if absent, -1 if
+ * what is there is no regular file (counted and logged as strange). */
+static int
+obj_open_checked(const struct obj *o, struct stat *sb, int *fdp)
+{
+	int fd;
+
+	/* a fifo or device node planted here is never opened for I/O, and
+	 * no symlink on the way is followed */
+	fd = beneath_open_reg(store_cache_fd, o->path, O_RDONLY | O_NONBLOCK);
+	if (fd == -ENOENT)
+		return 0;
+	if (fd >= 0 && fstat(fd, sb) == 0 && S_ISREG(sb->st_mode)) {
+		*fdp = fd;
+		return 1;
+	}
+	store_st.strange++;
+	if (fd >= 0 || fd == -EINVAL)
+		log_warnx_rl(&rl_strange, "store: %s: not a regular file: "
+		    "ignored", o->path);
+	else
+		log_warnx_rl(&rl_strange, "store: open %s: %s", o->path,
+		    strerror(-fd));
+	if (fd >= 0)
+		close(fd);
+	return fd >= 0 || fd == -EINVAL ? -1 : 0;
+}
+
+/* Read the object xattr of fd into *x: usable with (aux, size), or as it
+ * is (any: data, not dirty)? 0 or -1. */
+static int
+obj_read_xattr(int fd, const uint8_t *aux, size_t aux_len, uint64_t size,
+    int any, struct cfmt_obj *x)
+{
+	uint8_t xb[CFMT_OBJ_XATTR_HDR + CFMT_MAX_AUX + 1];
+	ssize_t xl;
+
+	xl = fgetxattr(fd, CFMT_XATTR, xb, sizeof(xb));
+	if (xl < 0)
+		return -1;
+	if (any)
+		return cfmt_obj_decode(xb, xl, x) < 0 ||
+		    x->type != CFMT_TYPE_DATA ||
+		    x->content == CFMT_CONTENT_DIRTY ? -1 : 0;
+	if (!cfmt_obj_usable(xb, xl, aux, aux_len, size))
+		return -1;
+	return cfmt_obj_decode(xb, xl, x) < 0 ? -1 : 0;
+}
+
+/* Read the object's map from fd (content: the xattr's), never past the
+ * file's end (st_size). */
+static void
+obj_read_map(struct obj *o, int fd, int content, uint64_t st_size)
+{
+	ssize_t ml;
+
+	cfmt_map_clear(&o->map);
+	ml = fgetxattr(fd, CFMT_MAP_XATTR, mapbuf, MAP_XATTR_MAX);
+	if (ml >= 0) {
+		if (cfmt_map_decode(mapbuf, ml, o->size, &o->map) < 0) {
+			cfmt_map_clear(&o->map);	/* a bad map: no data */
+			log_warnx_rl(&rl_strange, "store: %s: bad map: "
+			    "treated as empty", o->path);
+		}
+	} else if (content == CFMT_CONTENT_ALL && o->size > 0) {
+		if (cfmt_map_add(&o->map, 0, o->size) < 0)
+			cfmt_map_clear(&o->map);
+	}
+	/* never claim bytes past the end of the file */
+	cfmt_map_truncate(&o->map, st_size);
+}
 
 /*
  * Open the object on disk read-only and check it against (aux, size), or
@@ -748,79 +881,34 @@ obj_file(struct obj *o, int fresh)
  * 0 absent, -1 there but stale (or not ours to use).
  */
 int
-obj_load(struct obj *o, const uint8_t *aux, size_t aux_len, uint64_t size,
-    int any)
+store_obj_load(struct obj *o, const uint8_t *aux, size_t aux_len,
+    uint64_t size, int any)
 {
-	uint8_t xb[CFMT_OBJ_XATTR_HDR + CFMT_MAX_AUX + 1];
 	struct cfmt_obj x;
 	struct stat sb;
-	ssize_t xl, ml;
-	int fd;
+	int fd, n;
 
-	/* a fifo or device node planted here is never opened for I/O, and
-	 * no symlink on the way is followed */
-	fd = beneath_open_reg(store_cache_fd, o->path, O_RDONLY | O_NONBLOCK);
-	if (fd == -EINVAL) {
-		store_st.strange++;
-		log_warnx_rl(&rl_strange, "store: %s: not a regular file: "
-		    "ignored", o->path);
+	if ((n = obj_open_checked(o, &sb, &fd)) <= 0)
+		return n;
+	if (obj_read_xattr(fd, aux, aux_len, size, any, &x) < 0) {
+		close(fd);
 		return -1;
 	}
-	if (fd < 0) {
-		if (fd != -ENOENT) {
-			store_st.strange++;
-			log_warnx_rl(&rl_strange, "store: open %s: %s", o->path,
-			    strerror(-fd));
-		}
-		return 0;
-	}
-	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
-		store_st.strange++;
-		log_warnx_rl(&rl_strange, "store: %s: not a regular file: "
-		    "ignored", o->path);
-		goto stale;
-	}
-	xl = fgetxattr(fd, CFMT_XATTR, xb, sizeof(xb));
-	if (xl < 0)
-		goto stale;
 	if (any) {
-		if (cfmt_obj_decode(xb, xl, &x) < 0 ||
-		    x.type != CFMT_TYPE_DATA ||
-		    x.content == CFMT_CONTENT_DIRTY)
-			goto stale;
 		size = x.object_size;
 		aux = x.aux;
 		aux_len = x.aux_len;
-	} else if (!cfmt_obj_usable(xb, xl, aux, aux_len, size)) {
-		goto stale;
-	} else if (cfmt_obj_decode(xb, xl, &x) < 0)
-		goto stale;
+	}
 	o->size = size;
 	memcpy(o->aux, aux, aux_len);
 	o->aux_len = aux_len;
-	cfmt_map_clear(&o->map);
-	ml = fgetxattr(fd, CFMT_MAP_XATTR, mapbuf, MAP_XATTR_MAX);
-	if (ml >= 0) {
-		if (cfmt_map_decode(mapbuf, ml, size, &o->map) < 0) {
-			cfmt_map_clear(&o->map);	/* a bad map: no data */
-			log_warnx_rl(&rl_strange, "store: %s: bad map: "
-			    "treated as empty", o->path);
-		}
-	} else if (x.content == CFMT_CONTENT_ALL && size > 0) {
-		if (cfmt_map_add(&o->map, 0, size) < 0)
-			cfmt_map_clear(&o->map);
-	}
-	/* never claim bytes past the end of the file */
-	cfmt_map_truncate(&o->map, (uint64_t)sb.st_size);
+	obj_read_map(o, fd, x.content, (uint64_t)sb.st_size);
 	o->rofd = fd;
 	o->on_disk = 1;
 	o->gen++;
-	if (obj_idx(o) == INDEX_NONE)
+	if (store_obj_idx(o) == INDEX_NONE)
 		obj_indexed(o, (uint64_t)sb.st_blocks * 512);
 	return 1;
-stale:
-	close(fd);
-	return -1;
 }
 
 /* ---- atimes -------------------------------------------------------------- */
@@ -898,7 +986,7 @@ store_close_rw_files(void)
 
 	for (b = 0; b < OBJ_BUCKETS; b++)
 		for (o = buckets[b]; o; o = o->hnext) {
-			of_put(o->of);
+			store_ofile_put(o->of);
 			o->of = NULL;
 			o->mrec = NULL;
 		}
@@ -929,7 +1017,7 @@ static void
 store_status(struct ctl_kv *kv)
 {
 	unsigned nv = 0;
-	struct vol *v;
+	struct store_vol *v;
 
 	for (v = store_vols; v; v = v->next)
 		nv++;
@@ -1017,10 +1105,12 @@ store_dirs(int *cachefd, int *stagefd)
 	*stagefd = stage_fd;
 }
 
+/* Open cache/, graveyard/ and larder.new/ under rootfd (made if missing),
+ * register with control.c, cull.c and freeze.c (store.h); main.c starts
+ * io, meta, the index and the scan around it. Startup only: may block. */
 int
 store_init(const struct conf *c, int rootfd)
 {
-
 	store_set_access(c->volume_access);
 	root_fd = rootfd;
 	mapbuf = malloc(MAP_XATTR_MAX);
@@ -1033,7 +1123,7 @@ store_init(const struct conf *c, int rootfd)
 	if ((stage_fd = open_dir(rootfd, STAGE_DIR)) < 0)
 		return stage_fd;
 	empty_stage();
-	store_ops_init();
+	store_proto_init();
 	store_fill_init();
 	cull_on_culled(on_culled, NULL);
 	control_add_status(store_status);
@@ -1043,10 +1133,12 @@ store_init(const struct conf *c, int rootfd)
 	return 0;
 }
 
+/* Stop the timers, fills and threads (waiting for them: quick only after
+ * a quiesce), then free the volumes and close the directories. */
 void
 store_fini(void)
 {
-	struct vol *v;
+	struct store_vol *v;
 
 	if (atime_timer)
 		loop_timer_cancel(atime_timer);

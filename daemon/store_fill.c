@@ -17,14 +17,13 @@
 #include <string.h>
 
 #include "cfmt.h"
-#include "control.h"
 #include "cull.h"
 #include "freeze.h"
 #include "index.h"
 #include "io.h"
 #include "log.h"
 #include "loop.h"
-#include "proto.h"
+#include "store.h"
 #include "store_int.h"
 #include "workq.h"
 
@@ -35,7 +34,8 @@
 struct fill {
 	struct work w;
 	struct fill *next, *prev;	/* pending list (main thread) */
-	struct ctl_req *rq;		/* NULL once answered */
+	store_fill_fn *answer;		/* NULL once answered */
+	void *arg;
 	struct obj *obj;
 	struct ofile *of;
 	uint64_t off;			/* the range the client asked for */
@@ -45,8 +45,9 @@ struct fill {
 	unsigned nseg;
 	struct io_seg *seg;		/* the gaps: after the struct... */
 	uint8_t *data;			/* ...and their bytes after them */
-	struct ctl_shm *shm;		/* copy from here first, or NULL */
-	const uint8_t *src;		/* in shm: the byte at off */
+	void *ref;			/* copy from src first: held by */
+	void (*release)(void *ref);	/* release(ref) until copied */
+	const uint8_t *src;		/* the byte at off */
 	unsigned sync_fails;		/* of->sync_fails when submitted */
 	int err;
 	int held;			/* the kernel may still read data */
@@ -96,8 +97,8 @@ copy_done(struct work *w)
 {
 	struct fill *f = (struct fill *)w;
 
-	control_shm_put(f->shm);
-	f->shm = NULL;
+	f->release(f->ref);
+	f->ref = NULL;
 	f->src = NULL;
 	f->w.run = fill_run;
 	f->w.done = fill_done;
@@ -135,17 +136,54 @@ covered_prefix(const struct cfmt_map *m, uint64_t off, uint64_t len)
 	return (pos < end ? pos : end) - off;
 }
 
+/* The write of f is done: the map grows by its gaps (unless its file
+ * changed or lost data meanwhile); returns the bytes the object has from
+ * the fill's offset on (0: nothing kept). */
+static uint64_t
+fill_claim(struct fill *f)
+{
+	struct obj *o = f->obj;
+	uint32_t idx;
+	unsigned i;
+
+	if (o->of != f->of || f->sync_fails != f->of->sync_fails)
+		return 0;	/* (a barrier that failed meanwhile may have
+				   lost these pages: such a fill claims
+				   nothing) */
+	for (i = 0; i < f->nseg; i++)
+		if (cfmt_map_add(&o->map, f->seg[i].off, f->seg[i].len) < 0)
+			break;
+	if (i == f->nseg) {
+		for (i = 0; i < f->nseg; i++)
+			store_st.fill_bytes += f->seg[i].len;
+		store_queue_meta(o);
+		if ((idx = store_obj_idx(o)) != INDEX_NONE)
+			index_set_bytes(idx, store_obj_disk_bytes(o));
+		cull_kick();
+	} else
+		store_st.errors++;
+	/* the answer is what the map really has from off on: a map at its
+	 * extent limit may have forgotten some of it */
+	return covered_prefix(&o->map, f->off, f->len);
+}
+
+/* Answer f's caller, once. */
+static void
+fill_answer(struct fill *f, int err, uint64_t have, const char *why)
+{
+	store_fill_fn *fn = f->answer;
+
+	f->answer = NULL;
+	if (fn)
+		fn(f->arg, err, have, why);
+}
+
 static void
 fill_done(struct work *w)
 {
 	struct fill *f = (struct fill *)w;
 	struct obj *o = f->obj;
-	uint8_t body[8];
-	struct proto_buf b;
 	uint64_t have = 0;
-	uint32_t idx;
-	unsigned i;
-	int ok = 1;
 
 	fill_unlink(f);
 	pending_bytes -= f->bytes;
@@ -153,49 +191,20 @@ fill_done(struct work *w)
 		store_st.errors++;
 		log_warnx_rl(&store_rl_io, "store: fill %s: %s", o->path,
 		    strerror(-f->err));
-	} else if (o->of == f->of && f->sync_fails == f->of->sync_fails) {
-		/* (a barrier that failed meanwhile may have lost these
-		 * pages: such a fill claims nothing) */
-		for (i = 0; i < f->nseg && ok; i++)
-			if (cfmt_map_add(&o->map, f->seg[i].off,
-			    f->seg[i].len) < 0)
-				ok = 0;
-		if (ok) {
-			for (i = 0; i < f->nseg; i++)
-				store_st.fill_bytes += f->seg[i].len;
-			store_queue_meta(o);
-			if ((idx = obj_idx(o)) != INDEX_NONE)
-				index_set_bytes(idx, obj_disk_bytes(o));
-			cull_kick();
-		} else {
-			store_st.errors++;
-		}
-		/* the answer is what the map really has from off on: a map
-		 * at its extent limit may have forgotten some of it */
-		have = covered_prefix(&o->map, f->off, f->len);
-	}
-	if (f->rq) {
-		if (f->err) {
-			control_reply_str(f->rq, PROTO_ENOBUFS, "fill: %s",
-			    strerror(-f->err));
-		} else if (have == 0) {
-			control_reply_str(f->rq, PROTO_ENOBUFS, "fill: not "
-			    "kept (the object changed or its map is full)");
-		} else {
-			proto_buf_init(&b, body, sizeof(body));
-			proto_put_u64(&b, have);
-			control_reply(f->rq, PROTO_OK, body, b.off, -1);
-		}
-	}
-	of_put(f->of);
+		fill_answer(f, f->err, 0, NULL);
+	} else if ((have = fill_claim(f)) == 0)
+		fill_answer(f, -ENOBUFS, 0, "fill: not kept (the object "
+		    "changed or its map is full)");
+	else
+		fill_answer(f, 0, have, NULL);
+	store_ofile_put(f->of);
 	if (f->held)	/* never reused: a late write must carry these bytes */
 		log_warnx("store: fill %s: %llu bytes kept for a write the "
 		    "kernel may still do", o->path,
 		    (unsigned long long)f->bytes);
 	else
 		free(f);
-	o->jobs--;
-	obj_put(o);
+	store_obj_release(o);
 }
 
 /* Fills stuck on the io thread (frozen fs) answer ENOBUFS: at once when
@@ -211,14 +220,14 @@ fill_timer_fn(void *arg)
 	(void)arg;
 	fill_timer = NULL;
 	for (f = pending_fills; f; f = f->next)
-		if (f->rq && (stop || now - f->submitted >= FILL_REPLY_MS)) {
+		if (f->answer && (stop || now - f->submitted >=
+		    FILL_REPLY_MS)) {
 			store_st.stuck_fills++;
-			control_reply_str(f->rq, PROTO_ENOBUFS, "the cache "
-			    "filesystem does not take writes now");
-			f->rq = NULL;
+			fill_answer(f, -ENOBUFS, 0, "the cache filesystem does "
+			    "not take writes now");
 		}
 	for (f = pending_fills; f; f = f->next)
-		if (f->rq) {
+		if (f->answer) {
 			fill_timer = loop_timer_add(FILL_TICK_MS,
 			    fill_timer_fn, NULL);
 			break;
@@ -264,110 +273,66 @@ gaps(const struct cfmt_map *m, uint64_t off, uint64_t len,
 	return n;
 }
 
-static int
-h_write(struct ctl_req *rq)
+/* Writes to o may not start now: why, or NULL if they may. */
+static const char *
+fill_refused(const struct obj *o)
 {
-	const uint8_t *data, *shm;
-	uint32_t id, flags;
-	uint64_t off, len, shm_off, shm_size, gap, total = 0;
-	struct handle *h;
-	struct fill *f;
-	struct obj *o;
-	uint8_t body[8];
-	struct proto_buf b;
-	unsigned nseg, i;
-	int err;
+	if (store_writes_ok() && !o->dropped && o->v->state != VOL_FAILED)
+		return NULL;
+	return !freeze_writes_ok() ? "cache frozen or suspended" :
+	    !cull_can_allocate() ? "cache full" : "cache busy";
+}
 
-	id = proto_get_u32(&rq->body);
-	flags = proto_get_u32(&rq->body);
-	off = proto_get_u64(&rq->body);
-	len = proto_get_u64(&rq->body);
-	shm_off = proto_get_u64(&rq->body);
-	if (rq->body.err)
-		return -EPROTO;
-	if (!(h = store_get_handle(rq, id)))
-		return -ENOENT;
-	if ((err = store_may_fill(rq, h)) < 0)
-		return err;		/* access.h: the volume's policy */
-	o = h->o;
-	if (h->auxgen != o->auxgen)
-		return -ESTALE;		/* another client changed the object */
-	if (flags & PROTO_WRITE_SHM) {
-		control_client_shm(rq->client, &shm, &shm_size);
-		if (!shm || shm_off > shm_size || len > shm_size - shm_off)
-			return -EINVAL;
-		data = shm + shm_off;
-	} else {
-		if (len != proto_remaining(&rq->body))
-			return -EPROTO;
-		data = proto_get_raw(&rq->body, len);
-	}
-	if (off > o->size || len > o->size - off)
-		return -EINVAL;
-	if (!store_writes_ok() || o->dropped || o->v->state == VOL_FAILED) {
-		store_st.enobufs++;
-		control_reply_str(rq, PROTO_ENOBUFS, "%s", !freeze_writes_ok() ?
-		    "cache frozen or suspended" : !cull_can_allocate() ?
-		    "cache full" : "cache busy");
-		return 0;
-	}
-	/* only the parts not already claimed: never rewrite them in place;
-	 * every gap (at most one more than the map's extents), so the whole
-	 * range is the daemon's once the write is done */
-	nseg = gaps(&o->map, off, len, NULL, &total);
-	if (nseg == 0 || len == 0) {
-		proto_buf_init(&b, body, sizeof(body));
-		proto_put_u64(&b, len);
-		control_reply(rq, PROTO_OK, body, b.off, -1);
-		return 0;
-	}
-	if (pending_bytes + total > FILL_MAX_PENDING) {
-		/* the disk is slower than the clients: shed load */
-		store_st.enobufs++;
-		control_reply_str(rq, PROTO_ENOBUFS, "too many fills in flight");
-		return 0;
-	}
+/* A fill job for the nseg gaps (total bytes) of [off, off + len) of o,
+ * with its bytes: copied from data now, or later by the copy thread from
+ * what src holds. NULL: -ENOMEM. */
+static struct fill *
+fill_new(const struct obj *o, uint64_t off, uint64_t len, unsigned nseg,
+    uint64_t total, const struct store_fill_src *src)
+{
+	struct fill *f;
+	uint64_t at = 0;
+	unsigned i;
+
 	f = malloc(sizeof(*f) + nseg * sizeof(*f->seg) + total);
 	if (!f)
-		return -ENOMEM;
+		return NULL;
 	memset(f, 0, sizeof(*f));
 	f->seg = (struct io_seg *)(f + 1);
 	f->data = (uint8_t *)(f->seg + nseg);
 	(void)gaps(&o->map, off, len, f->seg, &total);
 	/* the job owns its bytes: copied now from the message (at most
 	 * 64 KiB), from the area by the copy thread */
-	if ((flags & PROTO_WRITE_SHM) && copyq) {
-		f->shm = control_client_shm_ref(rq->client);
-		f->src = data;
+	if (src->hold && copyq && (f->ref = src->hold(src->ctx)) != NULL) {
+		f->release = src->release;
+		f->src = src->data;
 	}
-	total = 0;
 	for (i = 0; i < nseg; i++) {
-		gap = f->seg[i].len;
-		if (!f->shm)
-			memcpy(f->data + total, data + (f->seg[i].off - off),
-			    gap);
-		f->seg[i].buf = f->data + total;
-		total += gap;
+		if (!f->ref)
+			memcpy(f->data + at, src->data + (f->seg[i].off - off),
+			    f->seg[i].len);
+		f->seg[i].buf = f->data + at;
+		at += f->seg[i].len;
 	}
 	f->nseg = nseg;
-	f->bytes = total;
-	if (obj_file(o, 0) < 0) {
-		control_shm_put(f->shm);
-		free(f);
-		return -ENOMEM;
-	}
+	f->bytes = at;
+	f->off = off;
+	f->len = len;
+	return f;
+}
+
+/* Hand f (for o's rw file) to the copy thread or the io thread. */
+static void
+fill_start(struct fill *f, struct obj *o)
+{
 	f->of = o->of;
 	f->of->refs++;
 	f->sync_fails = f->of->sync_fails;
 	f->obj = o;
-	store_idle_del(o);
-	o->jobs++;
-	f->rq = rq;
-	f->off = off;
-	f->len = len;
+	store_obj_hold(o);
 	f->submitted = loop_now_ms();
-	f->w.run = f->shm ? copy_run : fill_run;
-	f->w.done = f->shm ? copy_done : fill_done;
+	f->w.run = f->ref ? copy_run : fill_run;
+	f->w.done = f->ref ? copy_done : fill_done;
 	f->next = pending_fills;
 	if (pending_fills)
 		pending_fills->prev = f;
@@ -375,23 +340,67 @@ h_write(struct ctl_req *rq)
 	store_st.fills++;
 	if (o->v->idx >= 0)
 		index_volume_count((uint16_t)o->v->idx, INDEX_VOL_FILLS);
-	pending_bytes += total;
-	if (f->shm)
+	pending_bytes += f->bytes;
+	if (f->ref)
 		workq_submit(copyq, &f->w);
 	else
 		io_submit(&f->w);
 	if (!fill_timer)
 		fill_timer = loop_timer_add(FILL_TICK_MS, fill_timer_fn, NULL);
-	return CTL_DEFERRED;
+}
+
+/* Check the range and the write gate, find the gaps, and queue a job for
+ * them (store.h has the contract). */
+int
+store_fill(struct store_cookie *h, uint64_t off, uint64_t len,
+    const struct store_fill_src *src, store_fill_fn *done, void *arg,
+    uint64_t *have, const char **why)
+{
+	struct obj *o = h->o;
+	uint64_t total = 0;
+	struct fill *f;
+	unsigned nseg;
+
+	if (off > o->size || len > o->size - off)
+		return -EINVAL;
+	if ((*why = fill_refused(o)) != NULL) {
+		store_st.enobufs++;
+		return -ENOBUFS;
+	}
+	/* only the parts not already claimed: never rewrite them in place;
+	 * every gap (at most one more than the map's extents), so the whole
+	 * range is the daemon's once the write is done */
+	nseg = gaps(&o->map, off, len, NULL, &total);
+	if (nseg == 0 || len == 0) {
+		*have = len;
+		return 0;
+	}
+	if (pending_bytes + total > FILL_MAX_PENDING) {
+		/* the disk is slower than the clients: shed load */
+		store_st.enobufs++;
+		*why = "too many fills in flight";
+		return -ENOBUFS;
+	}
+	if (!(f = fill_new(o, off, len, nseg, total, src)))
+		return -ENOMEM;
+	if (store_obj_file(o, 0) < 0) {
+		if (f->ref)
+			f->release(f->ref);
+		free(f);
+		return -ENOMEM;
+	}
+	f->answer = done;
+	f->arg = arg;
+	fill_start(f, o);
+	return STORE_FILL_QUEUED;
 }
 
 /* ---- life ---------------------------------------------------------------- */
 
-/* Register PROTO_WRITE with control.c (store_init). */
+/* Start the copy thread (store_init). */
 void
 store_fill_init(void)
 {
-	control_register(PROTO_WRITE, h_write, 0);
 	/* without it, fills from the area are copied here, as before */
 	if (!(copyq = workq_create("larder-copy", 1)))
 		log_warn("store: copy thread");
@@ -412,5 +421,5 @@ store_fill_fini(void)
 		loop_timer_cancel(fill_timer);
 	fill_timer = NULL;
 	for (f = pending_fills; f; f = f->next)
-		f->rq = NULL;		/* their peers are gone */
+		f->answer = NULL;	/* their peers are gone */
 }

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * store_int.h: what store.c (objects, files, metadata, life), store_ops.c
- * (volumes, cookies, listings, drop) and store_fill.c (fills) share; the
- * main thread owns all of it (see store.c). Other modules use store.h.
+ * (volumes, cookies, listings, drop), store_fill.c (fills) and
+ * store_proto.c (the protocol's handlers) share; the main thread owns all
+ * of it (see store.c). Other modules use store.h.
  */
 #ifndef LARDER_STORE_INT_H
 #define LARDER_STORE_INT_H
@@ -17,13 +18,12 @@
 #include "log.h"
 #include "meta.h"
 
-struct ctl_req;
 struct orec;
 
 enum vol_state { VOL_READY, VOL_CREATING, VOL_FAILED };
 
-struct vol {
-	struct vol *next;
+struct store_vol {
+	struct store_vol *next;
 	char key[CFMT_MAX_VOLUME_KEY + 1];
 	uint32_t hash;
 	uint8_t coh[CFMT_MAX_AUX];
@@ -50,7 +50,7 @@ struct ofile {
 
 struct obj {
 	struct obj *hnext;
-	struct vol *v;
+	struct store_vol *v;
 	char name[CFMT_MAX_NAME];
 	uint8_t fanout;
 	char path[META_PATH_MAX];	/* relative to cache/ */
@@ -79,7 +79,7 @@ struct obj {
  * invalidated) with. When another client changes the object's aux, this
  * handle is stale: its reads miss and its fills are refused, so it never
  * sees bytes stored under an aux that is not its own. */
-struct handle {
+struct store_cookie {
 	struct obj *o;
 	uint32_t auxgen;
 	int blind;			/* sees no bytes: its aux is not the
@@ -99,26 +99,34 @@ struct store_counters {
 
 extern struct store_counters store_st;
 extern int store_cache_fd, store_grave_fd;	/* cache/, graveyard/ */
-extern struct vol *store_vols;
+extern struct store_vol *store_vols;
 extern struct log_ratelimit store_rl_io, store_rl_meta;
 
-void of_put(struct ofile *of);
-struct obj *obj_find(const struct vol *v, const char *name);
-uint32_t obj_idx(const struct obj *o);
-void obj_pin(struct obj *o);
-uint64_t obj_disk_bytes(const struct obj *o);
-void obj_unindex(struct obj *o);
-struct obj *obj_new(struct vol *v, const char *name, unsigned fanout);
+void store_ofile_put(struct ofile *of);
+struct obj *store_obj_find(const struct store_vol *v, const char *name);
+uint32_t store_obj_idx(const struct obj *o);
+void store_obj_pin(struct obj *o);
+uint64_t store_obj_disk_bytes(const struct obj *o);
+void store_obj_unindex(struct obj *o);
+struct obj *store_obj_new(struct store_vol *v, const char *name, unsigned fanout);
 void store_idle_del(struct obj *o);	/* take off the idle list */
-void obj_free(struct obj *o);
-void obj_put(struct obj *o);
-int obj_wake(struct obj *o);
-void store_idle_evict(struct vol *v);	/* all volumes: NULL */
-void obj_reset(struct obj *o);
-void vol_reset_objects(struct vol *v);
+void store_obj_free(struct obj *o);
+/* Nobody holds o and no job uses it: keep it idle, or free it. */
+void store_obj_settle(struct obj *o);
+/* A job or record uses o from now on (off the idle list), until
+ * store_obj_release, which may keep it idle or free it. */
+void store_obj_hold(struct obj *o);
+void store_obj_release(struct obj *o);
+int store_obj_wake(struct obj *o);
+void store_idle_evict(struct store_vol *v);
+/* Every object in memory, one by one: the one after o (first: o NULL);
+ * NULL at the end. */
+struct obj *store_obj_next(const struct obj *o);	/* all volumes: NULL */
+void store_obj_reset(struct obj *o);
+void store_vol_reset_objects(struct store_vol *v);
 void store_queue_meta(struct obj *o);
-int obj_file(struct obj *o, int fresh);
-int obj_load(struct obj *o, const uint8_t *aux, size_t aux_len,
+int store_obj_file(struct obj *o, int fresh);
+int store_obj_load(struct obj *o, const uint8_t *aux, size_t aux_len,
     uint64_t size, int any);
 
 /* for store_quiesce.c: hand the closes gathered so far to the io thread;
@@ -129,9 +137,8 @@ void store_close_rw_files(void);
 
 /* ---- store_quiesce.c ---- */
 
-/* Writes may start: the write gate is open for GATE_FS (not quiescing or
- * quiesced, not frozen, suspended or stalled) and there is space. Any
- * thread. */
+/* Writes may start: the write gate is open (not quiescing or quiesced,
+ * not frozen, suspended or stalled, not full). Any thread. */
 int store_writes_ok(void);
 /* "quiescing", "quiesced", "on" or "off", for the status */
 const char *store_writes_str(void);
@@ -140,13 +147,10 @@ void store_quiesce_init(void);
 /* From store_fini: cancel a quiesce's poll timer, unregister. */
 void store_quiesce_fini(void);
 
-/* ---- store_ops.c ---- */
+/* ---- store_proto.c ---- */
 
-struct handle *store_get_handle(struct ctl_req *rq, uint32_t id);
-/* May rq fill through h? 0, -EPERM (the volume's policy) or -ESTALE (a
- * blind handle). */
-int store_may_fill(struct ctl_req *rq, const struct handle *h);
-void store_ops_init(void);
+/* Register the 200s and the disconnect hook with control.c (store_init). */
+void store_proto_init(void);
 
 /* ---- store_fill.c ---- */
 

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * store_ops.c: the cache operations of the protocol (the 200s) but fills:
- * client handles, volumes, cookies, listings and drop, and what a client
- * leaves behind when it goes. The objects they work on are store.c's (see
- * the comment there); fills (PROTO_WRITE) are store_fill.c's.
+ * store_ops.c: the cache API but fills (store.h): volumes, cookies,
+ * listings, access policies and drop. Each call is a few named steps
+ * (find or load, decide, change, describe); the protocol's handlers that
+ * call them are store_proto.c's. The objects they work on are store.c's
+ * (see the comment there); fills are store_fill.c's.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,35 +19,19 @@
 
 #include "cfmt.h"
 #include "daemon/beneath.h"
-#include "control.h"
 #include "cull.h"
 #include "index.h"
 #include "io.h"
 #include "limit.h"
 #include "log.h"
 #include "meta.h"
-#include "proto.h"
 #include "store.h"
 #include "store_int.h"
 #include "workq.h"
 
-/* index slots one LIST_OBJECTS page looks at, at most */
-#define LIST_SCAN_MAX		65536
-
-/* what one client holds (CTL_SLOT_STORE) */
-struct sclient {
-	uid_t uid;			/* the peer's (SO_PEERCRED), whose
-					   limits it counts in */
-	void **vols;			/* struct vol * */
-	uint32_t nvols;
-	void **objs;			/* struct handle * */
-	uint32_t nobjs;
-	int limited;			/* not an admin: limit.h */
-};
-
 struct voljob {
 	struct work w;
-	struct vol *v;
+	struct store_vol *v;
 	int replace;			/* move the old dir to the graveyard */
 	int err;
 	char name[CFMT_MAX_VOLUME_KEY + 2];
@@ -64,41 +49,14 @@ struct mvjob {				/* rename something into graveyard/ */
 /* volumes a non-admin's LIST_VOLUMES page looks at (each one may be a
  * vol_find and a getxattr on the main thread) */
 #define LIST_BUDGET		256
+/* index slots one LIST_OBJECTS page looks at, at most */
+#define LIST_SCAN_MAX		65536
+/* cursors of a listing's first part, the objects not published yet */
+#define LIST_PENDING		0x80000000u
 
 static unsigned long grave_counter;	/* main thread */
 static enum access_policy access_dflt = ACCESS_NONE;	/* volume_access */
 static struct log_ratelimit rl_owner;
-
-/* ---- client handles ------------------------------------------------------ */
-
-static struct sclient *
-sclient(struct ctl_client *c)
-{
-	struct sclient *s = control_client_get(c, CTL_SLOT_STORE);
-
-	if (!s && c) {
-		s = calloc(1, sizeof(*s));
-		if (s)
-			control_client_set(c, CTL_SLOT_STORE, s);
-	}
-	return s;
-}
-
-/* sclient, with whose limits it counts in (from the first request) */
-static struct sclient *
-sclient_rq(struct ctl_req *rq)
-{
-	struct sclient *s = control_client_get(rq->client, CTL_SLOT_STORE);
-
-	if (s)
-		return s;
-	s = sclient(rq->client);
-	if (s) {
-		s->uid = rq->uid;
-		s->limited = !rq->admin;
-	}
-	return s;
-}
 
 /* ---- access (access.h decides; this applies it) -------------------------- */
 
@@ -109,29 +67,35 @@ store_set_access(int dflt)
 	    (enum access_policy)dflt : ACCESS_NONE;
 }
 
-/* Decide op on a volume owned as own for rq; others: see access_check. */
+/* Decide op on a volume owned as own for p; others: see access_check. */
 static int
-may(const struct ctl_req *rq, const struct access_owner *own,
+may(const struct store_peer *p, const struct access_owner *own,
     enum access_op op, int others)
 {
-	return access_check(rq->admin, rq->uid, own, access_dflt, op, others);
+	return access_check(p->admin, p->uid, own, access_dflt, op, others);
 }
 
-/* Answer a refusal with its reason (returns 0: answered). */
+/* Record a refusal (err from may) of what on volume key owned as own in p
+ * for the caller to explain; returns err. */
 static int
-refuse(struct ctl_req *rq, int err, const char *volkey,
+refused(struct store_peer *p, int err, const char *key,
     const struct access_owner *own, const char *what)
 {
-	if (err == -EBUSY)
-		control_reply_str(rq, PROTO_EBUSY, "%s: volume %s: other users "
-		    "hold it; only an admin may", what, volkey);
-	else
-		control_reply_str(rq, PROTO_EPERM, "%s: volume %s belongs to "
-		    "uid %lu (access %s): not allowed to uid %lu", what, volkey,
-		    (unsigned long)own->uid,
-		    access_policy_str(access_effective(own, access_dflt)),
-		    (unsigned long)rq->uid);
-	return 0;
+	p->refused = what;
+	p->key = key;
+	p->own = *own;
+	p->effective = access_effective(own, access_dflt);
+	return err;
+}
+
+/* may, recording a refusal of what (see refused). */
+static int
+check(struct store_peer *p, const struct store_vol *v, enum access_op op,
+    int others, const char *what)
+{
+	int err = may(p, &v->own, op, others);
+
+	return err ? refused(p, err, v->key, &v->own, what) : 0;
 }
 
 /* Read a volume directory's owner record (fd: the directory; -1: what
@@ -167,7 +131,7 @@ static int
 owner_of(const char *key, struct access_owner *own)
 {
 	char name[CFMT_MAX_VOLUME_KEY + 2];
-	struct vol *v;
+	struct store_vol *v;
 	int fd;
 
 	for (v = store_vols; v; v = v->next)
@@ -188,72 +152,16 @@ owner_of(const char *key, struct access_owner *own)
 }
 
 int
-store_may_fill(struct ctl_req *rq, const struct handle *h)
+store_vol_check(struct store_peer *p, const char *key, enum access_op op,
+    const char *what)
 {
-	int err = may(rq, &h->o->v->own, ACCESS_FILL_OBJ, 0);
+	struct access_owner own;
+	int err;
 
-	if (err < 0)
+	if ((err = owner_of(key, &own)) < 0)
 		return err;
-	return h->blind ? -ESTALE : 0;
-}
-
-/* Put p in a free slot of *arr; the handle is slot + 1, 0 on ENOMEM. */
-static uint32_t
-handle_add(void ***arr, uint32_t *n, void *p)
-{
-	void **na;
-	uint32_t i;
-
-	for (i = 0; i < *n; i++)
-		if (!(*arr)[i]) {
-			(*arr)[i] = p;
-			return i + 1;
-		}
-	if (*n >= 65536)
-		return 0;
-	na = realloc(*arr, (*n + 16) * sizeof(*na));
-	if (!na)
-		return 0;
-	memset(na + *n, 0, 16 * sizeof(*na));
-	*arr = na;
-	na[*n] = p;
-	*n += 16;
-	return i + 1;
-}
-
-static struct vol *
-get_vol(struct ctl_req *rq, uint32_t id)
-{
-	struct sclient *s = control_client_get(rq->client, CTL_SLOT_STORE);
-
-	if (!s || id == 0 || id > s->nvols)
-		return NULL;
-	return s->vols[id - 1];
-}
-
-struct handle *
-store_get_handle(struct ctl_req *rq, uint32_t id)
-{
-	struct sclient *s = control_client_get(rq->client, CTL_SLOT_STORE);
-
-	if (!s || id == 0 || id > s->nobjs)
-		return NULL;
-	return s->objs[id - 1];
-}
-
-/* A volume key from the wire: -EPROTO if the message is short, -EINVAL if
- * the key cannot be a volume key (too long, NUL, '/', ...). */
-static int
-get_volume_key(struct proto_buf *b, char *out, size_t outsz)
-{
-	struct proto_bytes k = proto_get_bytes(b);
-
-	if (b->err)
-		return -EPROTO;
-	if (k.len >= outsz || cfmt_check_volume_key(k.ptr, k.len) < 0)
-		return -EINVAL;
-	memcpy(out, k.ptr, k.len);
-	out[k.len] = '\0';
+	if ((err = may(p, &own, op, 0)) < 0)
+		return refused(p, err, key, &own, what);
 	return 0;
 }
 
@@ -312,11 +220,14 @@ vol_meta_done(struct meta_rec *r)
 	free(r);
 }
 
+/* Main thread, after vol_run: the volume is READY with its coherency and
+ * owner records queued for the meta thread, or FAILED (made again at the
+ * next acquire). */
 static void
 vol_done(struct work *w)
 {
 	struct voljob *j = (struct voljob *)w;
-	struct vol *v = j->v;
+	struct store_vol *v = j->v;
 	struct meta_rec *r;
 	int n;
 
@@ -371,7 +282,7 @@ owner_queue(const char *key, const struct access_owner *own)
 
 /* Queue the making (or remaking) of a volume's directories. */
 static int
-vol_create(struct vol *v, int replace)
+vol_create(struct store_vol *v, int replace)
 {
 	struct voljob *j = calloc(1, sizeof(*j));
 
@@ -391,7 +302,7 @@ vol_create(struct vol *v, int replace)
 /* The volume's directories went to the graveyard: its maker may make
  * another. */
 static void
-vol_uncount(struct vol *v)
+vol_uncount(struct store_vol *v)
 {
 	if (v && v->counted) {
 		limit_volume_gone(v->creator);
@@ -408,10 +319,10 @@ index_drop_volume(int vidx)
 		index_del(id);
 }
 
-static struct vol *
+static struct store_vol *
 vol_find(const char *key)
 {
-	struct vol *v;
+	struct store_vol *v;
 
 	for (v = store_vols; v; v = v->next)
 		if (strcmp(v->key, key) == 0)
@@ -419,24 +330,66 @@ vol_find(const char *key)
 	return NULL;
 }
 
+/* The index's number of volume key, or -1 if it has none. */
+static int
+index_vol_of(const char *key)
+{
+	unsigned i, nv = index_volumes();
+
+	for (i = 0; i < nv; i++) {
+		const char *k = index_volume_key(i);
+
+		if (k && strcmp(k, key) == 0)
+			return i;
+	}
+	return -1;
+}
+
 static int exists_beneath(const char *path);
-static int vol_acquire(struct ctl_req *rq, struct sclient *s,
-    uint32_t flags, const char *key, struct proto_bytes coh);
+
+/* Read volume v's coherency data and owner from its directory (READY:
+ * something is there), or leave it FAILED (made at the next acquire). */
+static void
+vol_read_disk(struct store_vol *v)
+{
+	uint8_t xb[CFMT_VOL_XATTR_HDR + CFMT_MAX_AUX + 1];
+	char name[CFMT_MAX_VOLUME_KEY + 2];
+	struct stat sb;
+	ssize_t xl = -1;
+	int fd;
+
+	snprintf(name, sizeof(name), "I%s", v->key);
+	if (fstatat(store_cache_fd, name, &sb, AT_SYMLINK_NOFOLLOW) < 0) {
+		v->state = VOL_FAILED;
+		v->own.origin = ACCESS_LEGACY;	/* its maker will own it */
+		return;
+	}
+	v->state = VOL_READY;
+	fd = S_ISDIR(sb.st_mode) ? open_dir_beneath(store_cache_fd, name) : -1;
+	if (fd >= 0)
+		xl = fgetxattr(fd, CFMT_XATTR, xb, sizeof(xb));
+	read_owner(fd, v->key, &v->own);
+	if (fd >= 0)
+		close(fd);	/* a directory: never the last reference */
+	if (xl >= CFMT_VOL_XATTR_HDR && xl <= CFMT_VOL_XATTR_HDR + CFMT_MAX_AUX &&
+	    cfmt_vol_matches(xb, xl, xb + CFMT_VOL_XATTR_HDR,
+	    xl - CFMT_VOL_XATTR_HDR)) {
+		v->coh_len = xl - CFMT_VOL_XATTR_HDR;
+		memcpy(v->coh, xb + CFMT_VOL_XATTR_HDR, v->coh_len);
+	} else
+		v->coh_bad = 1;
+}
 
 /*
  * A volume not in memory yet, as it is on disk: READY with its coherency
  * data (coh_bad when there is none usable) and its owner when its
  * directory exists; FAILED (made at the next acquire) when it does not.
  */
-static struct vol *
+static struct store_vol *
 vol_load(const char *key, int *errp)
 {
-	uint8_t xb[CFMT_VOL_XATTR_HDR + CFMT_MAX_AUX + 1];
-	char name[CFMT_MAX_VOLUME_KEY + 2];
-	struct stat sb;
-	struct vol *v;
-	ssize_t xl = -1;
-	int vidx, fd;
+	struct store_vol *v;
+	int vidx;
 
 	vidx = index_volume(key);
 	if (vidx < 0) {
@@ -451,178 +404,212 @@ vol_load(const char *key, int *errp)
 	snprintf(v->key, sizeof(v->key), "%s", key);
 	v->hash = cfmt_volume_hash(key, strlen(key));
 	v->idx = vidx;
-	snprintf(name, sizeof(name), "I%s", key);
-	if (fstatat(store_cache_fd, name, &sb, AT_SYMLINK_NOFOLLOW) < 0) {
-		v->state = VOL_FAILED;
-		v->own.origin = ACCESS_LEGACY;	/* its maker will own it */
-	} else {
-		v->state = VOL_READY;
-		fd = S_ISDIR(sb.st_mode) ?
-		    open_dir_beneath(store_cache_fd, name) : -1;
-		if (fd >= 0)
-			xl = fgetxattr(fd, CFMT_XATTR, xb, sizeof(xb));
-		read_owner(fd, key, &v->own);
-		if (fd >= 0)
-			close(fd);	/* a directory: never the last
-					   reference of anything */
-		if (xl >= CFMT_VOL_XATTR_HDR &&
-		    xl <= CFMT_VOL_XATTR_HDR + CFMT_MAX_AUX &&
-		    cfmt_vol_matches(xb, xl, xb + CFMT_VOL_XATTR_HDR,
-		    xl - CFMT_VOL_XATTR_HDR)) {
-			v->coh_len = xl - CFMT_VOL_XATTR_HDR;
-			memcpy(v->coh, xb + CFMT_VOL_XATTR_HDR, v->coh_len);
-		} else
-			v->coh_bad = 1;
-	}
+	vol_read_disk(v);
 	v->next = store_vols;
 	store_vols = v;
 	return v;
 }
 
-/* A FAILED volume's directories are (re)made for s: 257 directories,
+/* A FAILED volume's directories are (re)made for p: 257 directories,
  * counted against its maker unless they already are (limit.h). */
 static int
-vol_count(struct vol *v, struct sclient *s)
+vol_count(struct store_vol *v, const struct store_peer *p)
 {
 	int err;
 
 	if (v->counted)
 		return 0;
-	if ((err = limit_volume_create(s->uid, s->limited)) < 0)
+	if ((err = limit_volume_create(p->uid, !p->admin)) < 0)
 		return err;
-	v->creator = s->uid;
-	v->counted = s->limited;
+	v->creator = p->uid;
+	v->counted = !p->admin;
 	return 0;
 }
 
+/* Do coherency data (coh, coh_len) differ from the volume's? */
 static int
-h_volume_acquire(struct ctl_req *rq)
+coh_differs(const struct store_vol *v, const uint8_t *coh, size_t coh_len)
 {
-	char key[CFMT_MAX_VOLUME_KEY + 1];
-	struct proto_bytes coh;
-	struct sclient *s;
-	uint32_t flags;
-	int err = 0;
-
-	flags = proto_get_u32(&rq->body);
-	if ((err = get_volume_key(&rq->body, key, sizeof(key))) < 0)
-		return err;
-	coh = proto_get_bytes(&rq->body);
-	if (rq->body.err)
-		return -EPROTO;
-	if (coh.len > CFMT_MAX_AUX)
-		return -EINVAL;
-	s = sclient_rq(rq);
-	if (!s)
-		return -ENOMEM;
-	/* counted now, given back on every way out but success (a refusal
-	 * by access.h is answered in vol_acquire, which returns 1) */
-	if ((err = limit_volume_add(s->uid, s->limited)) < 0)
-		return err;
-	err = vol_acquire(rq, s, flags, key, coh);
-	if (err != 0)
-		limit_volume_del(s->uid, s->limited);
-	return err < 0 ? err : 0;
+	return v->coh_bad || v->coh_len != coh_len ||
+	    memcmp(v->coh, coh, coh_len) != 0;
 }
 
-/* VOLUME_ACQUIRE once the limits let it (h_volume_acquire): 0 done, 1
- * refused by access.h (answered), or -errno. */
+/* Nothing on disk and nobody holds v: make it, p's (access.h), with coh
+ * (none with any). */
 static int
-vol_acquire(struct ctl_req *rq, struct sclient *s, uint32_t flags,
-    const char *key, struct proto_bytes coh)
+vol_make_new(struct store_peer *p, struct store_vol *v, const uint8_t *coh,
+    size_t coh_len, int any)
 {
-	uint8_t body[8];
-	char name[CFMT_MAX_VOLUME_KEY + 2];
-	struct proto_buf b;
-	struct vol *v;
-	uint32_t rflags = 0, id;
-	int any, differs, err = 0;
+	int err;
 
-	any = flags & PROTO_VOLUME_ANY_COHERENCY;
+	if (!store_writes_ok())
+		return -ENOBUFS;
+	if ((err = vol_count(v, p)) < 0)
+		return err;
+	v->own.uid = p->uid;
+	v->own.policy = ACCESS_DEFAULT;
+	v->own.origin = ACCESS_RECORD;
+	v->foreign = 0;
+	if (!any) {
+		memcpy(v->coh, coh, coh_len);
+		v->coh_len = coh_len;
+	}
+	v->coh_bad = 0;
+	if ((err = vol_create(v, 0)) < 0) {
+		vol_uncount(v);		/* nothing was made */
+		return err;
+	}
+	store_st.volumes_created++;
+	return 0;
+}
+
+/* Other coherency data (or none usable): v starts empty with coh, which
+ * only its owner (while no other user holds it) or an admin may do. */
+static int
+vol_wipe(struct store_peer *p, struct store_vol *v, const uint8_t *coh,
+    size_t coh_len, int any)
+{
+	int err;
+
+	if ((err = check(p, v, ACCESS_VOL_WIPE, v->foreign > 0,
+	    "changing the coherency data")))
+		return err;
+	/* one remaking at a time: a client flipping the coherency in a
+	 * loop must not queue directory jobs without end */
+	if (!store_writes_ok() || v->state == VOL_CREATING)
+		return -ENOBUFS;
+	if (v->state == VOL_FAILED && (err = vol_count(v, p)) < 0)
+		return err;
+	memcpy(v->coh, coh, any ? 0 : coh_len);
+	v->coh_len = any ? 0 : coh_len;
+	v->coh_bad = 0;
+	store_vol_reset_objects(v);
+	index_drop_volume(v->idx);
+	if ((err = vol_create(v, 1)) < 0)
+		return err;
+	store_st.volumes_invalidated++;
+	return 0;
+}
+
+/* v as it is (its coherency data match, or any): p may use it? Remade if
+ * its directories went (by p now). */
+static int
+vol_use(struct store_peer *p, struct store_vol *v, int any)
+{
+	int err;
+
+	if ((err = check(p, v, any ? ACCESS_VOL_ANY : ACCESS_VOL_USE, 0, any ?
+	    "acquiring it whatever its coherency data" : "acquiring it")))
+		return err;
+	if (v->state != VOL_FAILED)
+		return 0;
+	if (!store_writes_ok())
+		return -ENOBUFS;
+	if ((err = vol_count(v, p)) < 0)
+		return err;
+	return vol_create(v, 0);
+}
+
+/* store_vol_get once the limits let it: made, wiped or used as it is. */
+static int
+vol_acquire(struct store_peer *p, const char *key, const uint8_t *coh,
+    size_t coh_len, int any, struct store_vol **vp, uint32_t *rflags)
+{
+	char name[CFMT_MAX_VOLUME_KEY + 2];
+	struct store_vol *v;
+	int err = 0;
+
 	v = vol_find(key);
 	if (!v && !(v = vol_load(key, &err)))
 		return err;
 	snprintf(name, sizeof(name), "I%s", key);
-	differs = v->coh_bad || v->coh_len != coh.len ||
-	    memcmp(v->coh, coh.ptr, coh.len);
-	if (v->state == VOL_FAILED && v->refs == 0 &&
-	    !exists_beneath(name)) {
-		/* nothing there and nobody holds it: a new volume, its
-		 * maker's (access.h) */
-		if (!store_writes_ok())
-			return -ENOBUFS;
-		if ((err = vol_count(v, s)) < 0)
-			return err;
-		v->own.uid = rq->uid;
-		v->own.policy = ACCESS_DEFAULT;
-		v->own.origin = ACCESS_RECORD;
-		v->foreign = 0;
-		if (!any) {
-			memcpy(v->coh, coh.ptr, coh.len);
-			v->coh_len = coh.len;
-		}
-		v->coh_bad = 0;
-		if ((err = vol_create(v, 0)) < 0) {
-			vol_uncount(v);		/* nothing was made */
-			return err;
-		}
-		rflags |= PROTO_VOLUME_CREATED;
-		store_st.volumes_created++;
-	} else if (any ? v->coh_bad : differs) {
-		/* other coherency data (or none usable): the volume starts
-		 * empty, which only its owner (while no other user holds
-		 * it) or an admin may do */
-		if ((err = may(rq, &v->own, ACCESS_VOL_WIPE, v->foreign > 0))) {
-			refuse(rq, err, key, &v->own, "changing the "
-			    "coherency data");
-			return 1;
-		}
-		/* one remaking at a time: a client flipping the coherency
-		 * in a loop must not queue directory jobs without end */
-		if (!store_writes_ok() || v->state == VOL_CREATING)
-			return -ENOBUFS;
-		if (v->state == VOL_FAILED && (err = vol_count(v, s)) < 0)
-			return err;
-		memcpy(v->coh, coh.ptr, any ? 0 : coh.len);
-		v->coh_len = any ? 0 : coh.len;
-		v->coh_bad = 0;
-		vol_reset_objects(v);
-		index_drop_volume(v->idx);
-		if ((err = vol_create(v, 1)) < 0)
-			return err;
-		store_st.volumes_invalidated++;
-		rflags |= PROTO_VOLUME_INVALIDATED;
-	} else {
-		if ((err = may(rq, &v->own, any ? ACCESS_VOL_ANY :
-		    ACCESS_VOL_USE, 0))) {
-			refuse(rq, err, key, &v->own, any ?
-			    "acquiring it whatever its coherency data" :
-			    "acquiring it");
-			return 1;
-		}
-		if (v->state == VOL_FAILED) {
-			if (!store_writes_ok())
-				return -ENOBUFS;
-			/* made again: by this uid now */
-			if ((err = vol_count(v, s)) < 0)
-				return err;
-			if ((err = vol_create(v, 0)) < 0)
-				return err;
-		}
-	}
-	id = handle_add(&s->vols, &s->nvols, v);
-	if (!id)
-		return -ENOMEM;
+	if (v->state == VOL_FAILED && v->refs == 0 && !exists_beneath(name)) {
+		err = vol_make_new(p, v, coh, coh_len, any);
+		*rflags = STORE_VOL_CREATED;
+	} else if (any ? v->coh_bad : coh_differs(v, coh, coh_len)) {
+		err = vol_wipe(p, v, coh, coh_len, any);
+		*rflags = STORE_VOL_INVALIDATED;
+	} else
+		err = vol_use(p, v, any);
+	if (err < 0)
+		return err;
 	v->refs++;
-	if (rq->uid != v->own.uid)
+	if (p->uid != v->own.uid)
 		v->foreign++;
-	control_client_hold(rq->client, 1);
-	proto_buf_init(&b, body, sizeof(body));
-	proto_put_u32(&b, id);
-	proto_put_u32(&b, rflags);
-	control_reply(rq, PROTO_OK, body, b.off, -1);
+	*vp = v;
 	return 0;
 }
+
+int
+store_vol_get(struct store_peer *p, const char *key, const uint8_t *coh,
+    size_t coh_len, unsigned flags, struct store_vol **vp, uint32_t *rflags)
+{
+	int err;
+
+	p->refused = NULL;
+	*rflags = 0;
+	if (cfmt_check_volume_key(key, strlen(key)) < 0 ||
+	    coh_len > CFMT_MAX_AUX)
+		return -EINVAL;
+	/* counted now, given back on every way out but success */
+	if ((err = limit_volume_add(p->uid, !p->admin)) < 0)
+		return err;
+	err = vol_acquire(p, key, coh, coh_len,
+	    (flags & STORE_VOL_ANY_COHERENCY) != 0, vp, rflags);
+	if (err < 0)
+		limit_volume_del(p->uid, !p->admin);
+	return err;
+}
+
+/* Forget p's reference on v and give it back to the uid's limit. */
+static void
+vol_release(struct store_peer *p, struct store_vol *v)
+{
+	v->refs--;
+	if (p->uid != v->own.uid && v->foreign > 0)
+		v->foreign--;
+	limit_volume_del(p->uid, !p->admin);
+}
+
+static int move_to_grave(const char *path, struct obj *o, char kind);
+
+/* Remove v's directories (retire): its objects are forgotten, it is
+ * remade at the next acquire. */
+static void
+vol_retire(struct store_vol *v)
+{
+	char name[CFMT_MAX_VOLUME_KEY + 2];
+
+	snprintf(name, sizeof(name), "I%s", v->key);
+	index_drop_volume(v->idx);
+	move_to_grave(name, NULL, 'V');
+	v->state = VOL_FAILED;
+	vol_uncount(v);
+}
+
+int
+store_vol_put(struct store_peer *p, struct store_vol *v, int retire)
+{
+	int err;
+
+	p->refused = NULL;
+	if (retire && (err = check(p, v, ACCESS_VOL_WIPE,
+	    v->foreign > (p->uid != v->own.uid), "retiring it"))) {
+		vol_release(p, v);	/* released, not retired */
+		return err;
+	}
+	if (retire)
+		store_idle_evict(v);
+	if (retire && v->refs == 1 && v->objs == 0) {
+		if (!store_writes_ok())
+			return -ENOBUFS;
+		vol_retire(v);
+	}
+	vol_release(p, v);
+	return 0;
+}
+
+/* ---- graveyard ----------------------------------------------------------- */
 
 /* Is there anything at path under cache/, reached without following a
  * symlink? */
@@ -670,8 +657,7 @@ mv_done(struct work *w)
 	cull_kick();
 	if (j->obj) {
 		j->obj->dropped = 0;
-		j->obj->jobs--;
-		obj_put(j->obj);
+		store_obj_release(j->obj);
 	}
 	free(j);
 }
@@ -698,8 +684,7 @@ move_to_grave(const char *path, struct obj *o, char kind)
 	if (o) {
 		j->obj = o;
 		o->dropped = 1;
-		store_idle_del(o);
-		o->jobs++;
+		store_obj_hold(o);
 	}
 	meta_flush(mv_after_meta, j);
 	return 0;
@@ -709,86 +694,10 @@ move_to_grave(const char *path, struct obj *o, char kind)
 static int
 obj_drop(struct obj *o)
 {
-	obj_reset(o);
-	obj_unindex(o);
+	store_obj_reset(o);
+	store_obj_unindex(o);
 	store_st.drops++;
 	return move_to_grave(o->path, o, 'O');
-}
-
-static void
-release_cookie(struct sclient *s, uint32_t id, int retire)
-{
-	struct handle *h = s->objs[id - 1];
-	struct obj *o = h->o;
-	uint32_t idx;
-
-	s->objs[id - 1] = NULL;
-	/* a stale or blind handle retires nothing: the object is not what
-	 * it acquired */
-	if (retire && h->auxgen == o->auxgen && !h->blind)
-		obj_drop(o);
-	limit_cookie_del(s->uid, s->limited, h->pinned);
-	free(h);
-	o->refs--;
-	if ((idx = obj_idx(o)) != INDEX_NONE)
-		index_touch(idx, index_now());	/* the end of that use */
-	obj_pin(o);
-	obj_put(o);
-}
-
-/* Forget a client's volume handle (c: the peer, for idle_timeout) and
- * give it back to the uid's limit. */
-static void
-vol_release(struct sclient *s, uint32_t id, struct ctl_client *c)
-{
-	struct vol *v = s->vols[id - 1];
-
-	s->vols[id - 1] = NULL;
-	v->refs--;
-	if (s->uid != v->own.uid && v->foreign > 0)
-		v->foreign--;
-	limit_volume_del(s->uid, s->limited);
-	control_client_hold(c, -1);
-}
-
-static int
-h_volume_relinquish(struct ctl_req *rq)
-{
-	struct sclient *s = control_client_get(rq->client, CTL_SLOT_STORE);
-	uint32_t id, flags, i;
-	char name[CFMT_MAX_VOLUME_KEY + 2];
-	struct vol *v;
-	int err;
-
-	id = proto_get_u32(&rq->body);
-	flags = proto_get_u32(&rq->body);
-	if (rq->body.err)
-		return -EPROTO;
-	if (!(v = get_vol(rq, id)))
-		return -ENOENT;
-	for (i = 0; i < s->nobjs; i++)
-		if (s->objs[i] && ((struct handle *)s->objs[i])->o->v == v)
-			return -EBUSY;
-	if ((flags & PROTO_RELINQUISH_RETIRE) && (err = may(rq, &v->own,
-	    ACCESS_VOL_WIPE, v->foreign > (rq->uid != v->own.uid)))) {
-		/* released, not retired (liblarder forgets the handle) */
-		vol_release(s, id, rq->client);
-		return refuse(rq, err, v->key, &v->own, "retiring it");
-	}
-	if (flags & PROTO_RELINQUISH_RETIRE)
-		store_idle_evict(v);
-	if ((flags & PROTO_RELINQUISH_RETIRE) && v->refs == 1 && v->objs == 0) {
-		if (!store_writes_ok())
-			return -ENOBUFS;
-		snprintf(name, sizeof(name), "I%s", v->key);
-		index_drop_volume(v->idx);
-		move_to_grave(name, NULL, 'V');
-		v->state = VOL_FAILED;		/* remade on next acquire */
-		vol_uncount(v);
-	}
-	vol_release(s, id, rq->client);
-	control_reply(rq, PROTO_OK, NULL, 0, -1);
-	return 0;
 }
 
 /* ---- cookies ------------------------------------------------------------- */
@@ -821,61 +730,51 @@ client_fd(const struct obj *o)
 	return fd;
 }
 
-/* Reply with the object's state; an fd of the client's own goes with it
- * when give_fd. */
+/* What h sees of its object: its map and, with give_fd, an fd of its own
+ * (flags: STORE_COOKIE_NEW when there is nothing to see yet). */
 static void
-reply_state(struct ctl_req *rq, struct obj *o, uint32_t id, uint32_t flags,
-    int give_fd)
+view_data(struct obj *o, uint32_t flags, int give_fd, struct store_view *vw)
 {
-	static uint8_t body[PROTO_MAX_MSG];	/* main thread only */
-	struct proto_buf b;
-	uint32_t i, n;
-	int fd = -1;
-
-	n = o->map.count;
-	if (n > PROTO_MAX_EXTENTS) {
-		n = PROTO_MAX_EXTENTS;
-		flags |= PROTO_COOKIE_MAP_TRUNCATED;
+	vw->flags = flags;
+	vw->fd = -1;
+	if (give_fd && o->rofd >= 0 && (vw->fd = client_fd(o)) >= 0) {
+		vw->flags |= STORE_COOKIE_HAVE_FD;
+		store_st.served += cfmt_map_bytes(&o->map);
 	}
-	if (give_fd && o->rofd >= 0 && (fd = client_fd(o)) >= 0)
-		flags |= PROTO_COOKIE_HAVE_FD;
 	/* a frozen or full cache still serves reads: only a volume that
 	 * cannot be made disables caching */
 	if (o->v->state == VOL_FAILED)
-		flags |= PROTO_COOKIE_NO_CACHE;
-	proto_buf_init(&b, body, PROTO_MAX_MSG - PROTO_HDR_SIZE);
-	proto_put_u32(&b, id);
-	proto_put_u32(&b, flags);
-	proto_put_u32(&b, o->gen);
-	proto_put_u32(&b, n);
-	proto_put_u64(&b, o->size);
-	for (i = 0; i < n; i++) {
-		proto_put_u64(&b, o->map.ext[i].start);
-		proto_put_u64(&b, o->map.ext[i].len);
-	}
-	if (flags & PROTO_COOKIE_HAVE_FD)
-		store_st.served += cfmt_map_bytes(&o->map);
-	control_reply(rq, PROTO_OK, body, b.off, fd);
-	/* the client holds it now (or never will): this is not the last
-	 * reference to the file, which rofd holds, so it never waits */
-	if (fd >= 0)
-		close(fd);
+		vw->flags |= STORE_COOKIE_NO_CACHE;
+	vw->gen = o->gen;
+	vw->size = o->size;
+	vw->ext = o->map.ext;
+	vw->n = o->map.count;
 }
 
-/* A stale handle: no fd, no data; the client drops what it holds. */
+/* A handle that sees nothing: no fd, no data, a gen never the client's;
+ * flags say whether it may fill (stale: no; blind: no caching at all). */
 static void
-reply_stale(struct ctl_req *rq, struct obj *o, uint32_t id)
+view_none(const struct obj *o, uint32_t flags, uint64_t size,
+    struct store_view *vw)
 {
-	uint8_t body[32];
-	struct proto_buf b;
+	memset(vw, 0, sizeof(*vw));
+	vw->flags = flags;
+	vw->gen = o->gen + 0x80000000u;
+	vw->size = size;
+	vw->fd = -1;
+}
 
-	proto_buf_init(&b, body, sizeof(body));
-	proto_put_u32(&b, id);
-	proto_put_u32(&b, PROTO_COOKIE_NEW);
-	proto_put_u32(&b, o->gen + 0x80000000u);	/* never the client's */
-	proto_put_u32(&b, 0);
-	proto_put_u64(&b, o->size);
-	control_reply(rq, PROTO_OK, body, b.off, -1);
+/* What h sees: nothing when blind (its aux is not the object's and it may
+ * not replace it: access.h), else its object's data. */
+static void
+view_of(const struct store_cookie *h, uint32_t flags, int give_fd,
+    struct store_view *vw)
+{
+	if (h->blind)
+		view_none(h->o, STORE_COOKIE_NEW | STORE_COOKIE_NO_CACHE,
+		    h->size, vw);
+	else
+		view_data(h->o, flags, give_fd, vw);
 }
 
 /* The object is to hold (aux, size) from now on: a new, empty generation
@@ -883,412 +782,420 @@ reply_stale(struct ctl_req *rq, struct obj *o, uint32_t id)
 static void
 obj_replace(struct obj *o, const uint8_t *aux, size_t aux_len, uint64_t size)
 {
-	obj_reset(o);
+	store_obj_reset(o);
 	memcpy(o->aux, aux, aux_len);
 	o->aux_len = aux_len;
 	o->size = size;
 	o->auxgen++;
 	store_st.invalidations++;
 	if (store_writes_ok() && o->v->state != VOL_FAILED && !o->dropped)
-		(void)obj_file(o, 1);
+		(void)store_obj_file(o, 1);
 }
 
-/* Reply for a blind handle: no bytes, no fd, nothing to fill (its aux is
- * not the object's and it may not replace it: access.h). */
-static void
-reply_blind(struct ctl_req *rq, const struct handle *h, uint32_t id)
-{
-	uint8_t body[32];
-	struct proto_buf b;
-
-	proto_buf_init(&b, body, sizeof(body));
-	proto_put_u32(&b, id);
-	proto_put_u32(&b, PROTO_COOKIE_NEW | PROTO_COOKIE_NO_CACHE);
-	proto_put_u32(&b, h->o->gen + 0x80000000u);	/* never the client's */
-	proto_put_u32(&b, 0);
-	proto_put_u64(&b, h->size);
-	control_reply(rq, PROTO_OK, body, b.off, -1);
-}
-
+/* Do (aux, size) differ from what the object holds? */
 static int
-h_cookie_acquire(struct ctl_req *rq)
+aux_differs(const struct obj *o, const uint8_t *aux, size_t aux_len,
+    uint64_t size)
 {
-	uint32_t vid, flags, rflags = 0, id, idx;
-	struct proto_bytes key, aux;
-	struct handle *h;
-	char name[CFMT_MAX_NAME];
-	struct sclient *s;
-	struct vol *v;
-	struct obj *o;
-	uint64_t size;
-	unsigned fan;
-	int n, any, loaded, canrep, canmake, blind = 0, err;
+	return o->size != size || o->aux_len != aux_len ||
+	    memcmp(o->aux, aux, aux_len) != 0;
+}
 
-	vid = proto_get_u32(&rq->body);
-	flags = proto_get_u32(&rq->body);
-	size = proto_get_u64(&rq->body);
-	key = proto_get_bytes(&rq->body);
-	aux = proto_get_bytes(&rq->body);
-	if (rq->body.err)
-		return -EPROTO;
-	if (!(v = get_vol(rq, vid)))
-		return -ENOENT;
-	if (key.len < 1 || key.len > CFMT_MAX_COOKIE_KEY ||
-	    aux.len > CFMT_MAX_AUX)
-		return -EINVAL;
-	n = cfmt_cook_key(key.ptr, key.len, name, sizeof(name));
-	if (n < 0 || n > NAME_MAX)
-		return -EINVAL;
-	any = flags & PROTO_COOKIE_ANY_AUX;
-	/* the volume's policy may have changed since it was acquired */
-	if ((err = may(rq, &v->own, any ? ACCESS_OBJ_ANY : ACCESS_READ_OBJ,
-	    0)))
-		return refuse(rq, err, v->key, &v->own, any ? "acquiring an "
-		    "object whatever its aux" : "acquiring an object");
-	/* whether this peer may replace an object nobody else holds, and
-	 * make one where there is none */
-	canrep = may(rq, &v->own, ACCESS_REPLACE, 0) == 0;
-	canmake = may(rq, &v->own, ACCESS_FILL_OBJ, 0) == 0;
-	s = sclient_rq(rq);
-	if (!s)
-		return -ENOMEM;
-	/* before any work: a refused acquire costs one lookup */
-	if ((err = limit_cookie_add(s->uid, s->limited, size)) < 0)
-		return err;
-	fan = cfmt_fanout(key.ptr, key.len, v->hash);
-	o = obj_find(v, name);
-	if (o && o->idle && !obj_wake(o)) {
-		obj_free(o);	/* changed or culled meanwhile: read it again */
+/* The object takes (aux, size) without being replaced: nothing of it is
+ * there yet. */
+static void
+obj_set_aux(struct obj *o, const uint8_t *aux, size_t aux_len, uint64_t size)
+{
+	memcpy(o->aux, aux, aux_len);
+	o->aux_len = aux_len;
+	o->size = size;
+}
+
+/* What a cookie acquire asks for. */
+struct want {
+	const uint8_t *aux;
+	size_t aux_len;
+	uint64_t size;
+	int any;			/* whatever its aux */
+	int canrep;			/* the peer may replace it */
+	int canmake;			/* the peer may make it */
+};
+
+/*
+ * A new object read from disk for w: returns 1 if the handle is blind.
+ * A peer that may not replace it takes it as it is on disk, and sees it
+ * only if its aux is the object's; else a stale one is replaced at once,
+ * as the kernel does (by an empty one, published over its name).
+ */
+static int
+obj_first_load(struct obj *o, const struct want *w)
+{
+	struct store_vol *v = o->v;
+	uint32_t idx = store_obj_idx(o);
+	int loaded;
+
+	if (v->state != VOL_READY || (idx != INDEX_NONE &&
+	    index_get_state(idx) == INDEX_CULLING))
+		loaded = 0;
+	else
+		loaded = store_obj_load(o, w->aux, w->aux_len, w->size,
+		    w->any || !w->canrep);
+	if (!w->canrep && !w->any && !(loaded == 0 && w->canmake))
+		return loaded <= 0 || aux_differs(o, w->aux, w->aux_len,
+		    w->size);
+	if (loaded <= 0 && !w->any) {
+		obj_set_aux(o, w->aux, w->aux_len, w->size);
+		if (loaded < 0 && store_writes_ok()) {
+			store_st.invalidations++;
+			(void)store_obj_file(o, 1);
+		}
+	}
+	return 0;
+}
+
+/* An object in memory whose aux differs from w's: replaced if p may, made
+ * if there is nothing yet (a blind acquire left this), else the handle is
+ * blind (returns 1) and nothing changes. */
+static int
+obj_other_aux(struct store_peer *p, struct obj *o, const struct want *w)
+{
+	if (may(p, &o->v->own, ACCESS_REPLACE, o->refs > 0) == 0) {
+		obj_replace(o, w->aux, w->aux_len, w->size);
+		return 0;
+	}
+	if (w->canmake && o->refs == 0 && !o->on_disk && !o->of &&
+	    o->rofd < 0 && o->map.count == 0) {
+		obj_set_aux(o, w->aux, w->aux_len, w->size);
+		o->auxgen++;
+		return 0;
+	}
+	return 1;
+}
+
+/* The object named name in v for w, found, woken, or read from disk;
+ * *blind: the handle sees nothing. NULL: -ENOMEM. */
+static struct obj *
+cookie_obj(struct store_peer *p, struct store_vol *v, const char *name,
+    unsigned fan, const struct want *w, int *blind)
+{
+	struct obj *o = store_obj_find(v, name);
+
+	*blind = 0;
+	if (o && o->idle && !store_obj_wake(o)) {
+		store_obj_free(o);	/* changed or culled meanwhile */
 		o = NULL;
 	}
 	if (!o) {
-		o = obj_new(v, name, fan);
-		if (!o) {
-			limit_cookie_del(s->uid, s->limited, size);
-			return -ENOMEM;
-		}
-		idx = obj_idx(o);
-		/* a peer that may not replace it takes it as it is on
-		 * disk, and sees it only if its aux is the object's */
-		if (v->state != VOL_READY || (idx != INDEX_NONE &&
-		    index_get_state(idx) == INDEX_CULLING))
-			loaded = 0;
-		else
-			loaded = obj_load(o, aux.ptr, aux.len, size,
-			    any || !canrep);
-		if (!canrep && !any && !(loaded == 0 && canmake))
-			blind = loaded <= 0 || o->size != size ||
-			    o->aux_len != aux.len ||
-			    memcmp(o->aux, aux.ptr, aux.len);
-		else if (loaded <= 0 && !any) {
-			memcpy(o->aux, aux.ptr, aux.len);
-			o->aux_len = aux.len;
-			o->size = size;
-			/* as the kernel does: a stale object is replaced at
-			 * once (by an empty one, published over its name) */
-			if (loaded < 0 && store_writes_ok()) {
-				store_st.invalidations++;
-				(void)obj_file(o, 1);
-			}
-		}
-	} else if (!any && (o->size != size || o->aux_len != aux.len ||
-	    memcmp(o->aux, aux.ptr, aux.len))) {
-		if (may(rq, &v->own, ACCESS_REPLACE, o->refs > 0) == 0)
-			obj_replace(o, aux.ptr, aux.len, size);
-		else if (canmake && o->refs == 0 && !o->on_disk && !o->of &&
-		    o->rofd < 0 && o->map.count == 0) {
-			/* nothing there yet (a blind acquire left this):
-			 * making it is no replacement */
-			memcpy(o->aux, aux.ptr, aux.len);
-			o->aux_len = aux.len;
-			o->size = size;
-			o->auxgen++;
-		} else
-			blind = 1;	/* it sees nothing; nothing changes */
-	}
-	if (blind)
-		store_st.misses++;
-	else if (o->map.count)
+		if (!(o = store_obj_new(v, name, fan)))
+			return NULL;
+		*blind = obj_first_load(o, w);
+	} else if (!w->any && aux_differs(o, w->aux, w->aux_len, w->size))
+		*blind = obj_other_aux(p, o, w);
+	return o;
+}
+
+/* Count an acquire's hit or miss, in the stats and the volume's. */
+static void
+count_acquire(const struct obj *o, int blind)
+{
+	if (!blind && o->map.count)
 		store_st.hits++;
 	else
 		store_st.misses++;
-	if (o->rofd < 0 || o->dropped)
-		rflags |= PROTO_COOKIE_NEW;
-	if (v->idx >= 0)
-		index_volume_count((uint16_t)v->idx, o->map.count ?
+	if (o->v->idx >= 0)
+		index_volume_count((uint16_t)o->v->idx, o->map.count ?
 		    INDEX_VOL_HITS : INDEX_VOL_MISSES);
-	h = malloc(sizeof(*h));
-	id = h ? handle_add(&s->objs, &s->nobjs, h) : 0;
-	if (!id) {
-		free(h);
-		/* new, or woken from the idle list (and taken off it): nobody
-		 * may hold it now, so it goes back or away */
-		obj_put(o);
-		limit_cookie_del(s->uid, s->limited, size);
-		return -ENOMEM;
+}
+
+/* A new handle of p on o; NULL: -ENOMEM (o may go back to idle). */
+static struct store_cookie *
+cookie_new(struct obj *o, uint64_t size, int blind)
+{
+	struct store_cookie *h = malloc(sizeof(*h));
+	uint32_t idx;
+
+	if (!h) {
+		store_obj_settle(o);	/* nobody holds it now */
+		return NULL;
 	}
 	h->o = o;
 	h->pinned = size;
-	control_client_hold(rq->client, 1);
 	h->auxgen = o->auxgen;
 	h->blind = blind;
 	h->size = size;
 	store_idle_del(o);
 	o->refs++;
-	if ((idx = obj_idx(o)) != INDEX_NONE)
+	if ((idx = store_obj_idx(o)) != INDEX_NONE)
 		index_hit(idx, index_now());	/* a new use */
-	obj_pin(o);
-	if (blind)
-		reply_blind(rq, h, id);
-	else
-		reply_state(rq, o, id, rflags, 1);
+	store_obj_pin(o);
+	return h;
+}
+
+/* Check a cookie acquire on v for p: the key's name, and may p read
+ * (and replace, and make) objects here? */
+static int
+cookie_check(struct store_peer *p, struct store_vol *v, const uint8_t *key,
+    size_t key_len, size_t aux_len, char *name, struct want *w)
+{
+	int n, err;
+
+	if (key_len < 1 || key_len > CFMT_MAX_COOKIE_KEY ||
+	    aux_len > CFMT_MAX_AUX)
+		return -EINVAL;
+	n = cfmt_cook_key(key, key_len, name, CFMT_MAX_NAME);
+	if (n < 0 || n > NAME_MAX)
+		return -EINVAL;
+	/* the volume's policy may have changed since it was acquired */
+	if ((err = check(p, v, w->any ? ACCESS_OBJ_ANY : ACCESS_READ_OBJ, 0,
+	    w->any ? "acquiring an object whatever its aux" :
+	    "acquiring an object")))
+		return err;
+	w->canrep = may(p, &v->own, ACCESS_REPLACE, 0) == 0;
+	w->canmake = may(p, &v->own, ACCESS_FILL_OBJ, 0) == 0;
 	return 0;
 }
 
-/* May rq retire (or invalidate) the object of handle h? 0 or -errno. */
-static int
-may_replace(struct ctl_req *rq, const struct handle *h)
+int
+store_cookie_get(struct store_peer *p, struct store_vol *v,
+    const uint8_t *key, size_t key_len, const uint8_t *aux, size_t aux_len,
+    uint64_t size, unsigned flags, struct store_cookie **hp,
+    struct store_view *view)
 {
-	return may(rq, &h->o->v->own, ACCESS_REPLACE, h->o->refs > 1);
-}
-
-static int
-h_cookie_relinquish(struct ctl_req *rq)
-{
-	struct sclient *s = control_client_get(rq->client, CTL_SLOT_STORE);
-	struct handle *h;
-	uint32_t id, flags;
-	int err = 0;
-
-	id = proto_get_u32(&rq->body);
-	flags = proto_get_u32(&rq->body);
-	if (!rq->body.err && (flags & PROTO_RELINQUISH_NOREPLY)) {
-		/* the client forgot the handle already: nothing to answer,
-		 * not even an error */
-		if ((h = store_get_handle(rq, id))) {
-			release_cookie(s, id, (flags &
-			    PROTO_RELINQUISH_RETIRE) && store_writes_ok() &&
-			    may_replace(rq, h) == 0);
-			control_client_hold(rq->client, -1);
-		}
-		control_done(rq);
-		return 0;
-	}
-	if (rq->body.err)
-		return -EPROTO;
-	if (!(h = store_get_handle(rq, id)))
-		return -ENOENT;
-	if ((flags & PROTO_RELINQUISH_RETIRE) && !store_writes_ok())
-		flags = 0;	/* it stays; a cache may keep what it has */
-	if ((flags & PROTO_RELINQUISH_RETIRE) && (err = may_replace(rq, h))) {
-		/* released, not retired: liblarder forgets the handle */
-		struct vol *v = h->o->v;
-
-		release_cookie(s, id, 0);
-		control_client_hold(rq->client, -1);
-		return refuse(rq, err, v->key, &v->own, "retiring an object");
-	}
-	release_cookie(s, id, flags & PROTO_RELINQUISH_RETIRE);
-	control_client_hold(rq->client, -1);
-	control_reply(rq, PROTO_OK, NULL, 0, -1);
-	return 0;
-}
-
-static int
-h_cookie_refresh(struct ctl_req *rq)
-{
-	uint32_t id, gen;
-	struct handle *h;
+	struct want w = { aux, aux_len, size, (flags & STORE_COOKIE_ANY_AUX)
+	    != 0, 0, 0 };
+	char name[CFMT_MAX_NAME];
+	struct store_cookie *h;
 	struct obj *o;
+	int blind, err;
 
-	id = proto_get_u32(&rq->body);
-	gen = proto_get_u32(&rq->body);
-	if (rq->body.err)
-		return -EPROTO;
-	if (!(h = store_get_handle(rq, id)))
-		return -ENOENT;
-	o = h->o;
-	if (h->blind || may(rq, &o->v->own, ACCESS_READ_OBJ, 0) < 0) {
-		reply_blind(rq, h, id);	/* or its policy changed */
-		return 0;
+	p->refused = NULL;
+	if ((err = cookie_check(p, v, key, key_len, aux_len, name, &w)) < 0)
+		return err;
+	/* before any work: a refused acquire costs one lookup */
+	if ((err = limit_cookie_add(p->uid, !p->admin, size)) < 0)
+		return err;
+	o = cookie_obj(p, v, name, cfmt_fanout(key, key_len, v->hash), &w,
+	    &blind);
+	if (o)
+		count_acquire(o, blind);
+	if (!o || !(h = cookie_new(o, size, blind))) {
+		limit_cookie_del(p->uid, !p->admin, size);
+		return -ENOMEM;
 	}
-	if (h->auxgen != o->auxgen) {
-		reply_stale(rq, o, id);
-		return 0;
-	}
-	reply_state(rq, o, id, 0, gen != o->gen);
+	view_of(h, o->rofd < 0 || o->dropped ? STORE_COOKIE_NEW : 0, 1, view);
+	*hp = h;
 	return 0;
 }
 
-static int
-h_invalidate(struct ctl_req *rq)
+struct store_vol *
+store_cookie_vol(const struct store_cookie *h)
 {
-	struct proto_bytes aux;
-	struct handle *h;
-	uint32_t id;
-	uint64_t size;
-	struct obj *o;
+	return h->o->v;
+}
+
+/* Free h (retire: also drop its object from disk). */
+static void
+cookie_free(struct store_peer *p, struct store_cookie *h, int retire)
+{
+	struct obj *o = h->o;
+	uint32_t idx;
+
+	/* a stale or blind handle retires nothing: the object is not what
+	 * it acquired */
+	if (retire && h->auxgen == o->auxgen && !h->blind)
+		obj_drop(o);
+	limit_cookie_del(p->uid, !p->admin, h->pinned);
+	free(h);
+	o->refs--;
+	if ((idx = store_obj_idx(o)) != INDEX_NONE)
+		index_touch(idx, index_now());	/* the end of that use */
+	store_obj_pin(o);
+	store_obj_settle(o);
+}
+
+int
+store_cookie_put(struct store_peer *p, struct store_cookie *h, int retire)
+{
 	int err;
 
-	id = proto_get_u32(&rq->body);
-	(void)proto_get_u32(&rq->body);
-	size = proto_get_u64(&rq->body);
-	aux = proto_get_bytes(&rq->body);
-	if (rq->body.err)
-		return -EPROTO;
-	if (!(h = store_get_handle(rq, id)))
-		return -ENOENT;
-	if (aux.len > CFMT_MAX_AUX)
+	p->refused = NULL;
+	if (retire && !store_writes_ok())
+		retire = 0;	/* it stays; a cache may keep what it has */
+	if (retire && (err = check(p, h->o->v, ACCESS_REPLACE, h->o->refs > 1,
+	    "retiring an object"))) {
+		cookie_free(p, h, 0);	/* released, not retired */
+		return err;
+	}
+	cookie_free(p, h, retire);
+	return 0;
+}
+
+void
+store_cookie_refresh(struct store_peer *p, struct store_cookie *h,
+    uint32_t gen, struct store_view *view)
+{
+	struct obj *o = h->o;
+
+	if (h->blind || may(p, &o->v->own, ACCESS_READ_OBJ, 0) < 0)
+		view_none(o, STORE_COOKIE_NEW | STORE_COOKIE_NO_CACHE, h->size,
+		    view);	/* blind, or its policy changed */
+	else if (h->auxgen != o->auxgen)
+		view_none(o, STORE_COOKIE_NEW, o->size, view);	/* stale */
+	else
+		view_data(o, 0, gen != o->gen, view);
+}
+
+int
+store_invalidate(struct store_peer *p, struct store_cookie *h,
+    const uint8_t *aux, size_t aux_len, uint64_t size,
+    struct store_view *view)
+{
+	struct obj *o = h->o;
+	int err;
+
+	p->refused = NULL;
+	if (aux_len > CFMT_MAX_AUX)
 		return -EINVAL;
-	o = h->o;
-	if ((err = may_replace(rq, h)))
-		return refuse(rq, err, o->v->key, &o->v->own,
-		    "invalidating an object");
-	obj_replace(o, aux.ptr, aux.len, size);
+	if ((err = check(p, o->v, ACCESS_REPLACE, o->refs > 1,
+	    "invalidating an object")))
+		return err;
+	obj_replace(o, aux, aux_len, size);
 	h->auxgen = o->auxgen;		/* this handle follows the new aux */
 	h->blind = 0;
 	h->size = size;
-	reply_state(rq, o, id, PROTO_COOKIE_NEW, 0);
+	view_data(o, STORE_COOKIE_NEW, 0, view);
 	return 0;
 }
 
-/* ---- listings and drop --------------------------------------------------- */
-
-/* Answer a listing: patch the cursor (first u32) and the count (at cnt_off)
- * into the body built in b, send it, free the body. */
-static int
-reply_listing(struct ctl_req *rq, struct proto_buf *b, uint32_t next,
-    size_t cnt_off, uint32_t count)
+int
+store_may_fill(struct store_peer *p, const struct store_cookie *h)
 {
-	size_t end = b->off;
+	int err = may(p, &h->o->v->own, ACCESS_FILL_OBJ, 0);
 
-	b->off = 0;
-	proto_put_u32(b, next);
-	b->off = cnt_off;
-	proto_put_u32(b, count);
-	control_reply(rq, PROTO_OK, b->data, end, -1);
-	free(b->data);
+	if (err < 0)
+		return err;
+	if (h->blind || h->auxgen != h->o->auxgen)
+		return -ESTALE;		/* another client changed the object */
 	return 0;
 }
 
-/* LIST_VOLUMES, and with counters (LIST_VOLUME_STATS) */
-static int
-list_volumes(struct ctl_req *rq, int counters)
+/* ---- listings ------------------------------------------------------------ */
+
+/* Put the index's volumes from cur on that p may see into l, a non-admin
+ * looking at LIST_BUDGET of them a page (store.h). */
+void
+store_list_volumes(struct store_peer *p, uint32_t cur,
+    const struct store_lister *l, uint32_t *next)
 {
-	struct proto_buf b;
-	uint8_t *body;
-	uint32_t cur, count = 0, n, next = 0;
+	struct store_entry e;
 	struct access_owner own;
 	unsigned budget = LIST_BUDGET;
-	const char *key;
-	size_t cnt_off;
+	uint32_t n = index_volumes();
 
-	cur = proto_get_u32(&rq->body);
-	if (rq->body.err)
-		return -EPROTO;
-	body = malloc(PROTO_MAX_MSG);
-	if (!body)
-		return -ENOMEM;
-	proto_buf_init(&b, body, PROTO_MAX_MSG - PROTO_HDR_SIZE);
-	proto_put_u32(&b, 0);
-	cnt_off = b.off;
-	proto_put_u32(&b, 0);
-	n = index_volumes();
+	*next = 0;
 	for (; cur < n; cur++) {
-		if (b.size - b.off < 2 + CFMT_MAX_VOLUME_KEY + 40 ||
-		    budget == 0) {
-			next = cur;
+		if (!l->room(l->arg) || budget == 0) {
+			*next = cur;
 			break;
 		}
-		key = index_volume_key(cur);
-		if (!key)
+		memset(&e, 0, sizeof(e));
+		if (!(e.name = index_volume_key(cur)))
 			continue;
 		/* a peer sees the volumes it may list (access.h); each
 		 * costs a look at the disk, so a page looks at a bounded
 		 * number of them */
-		if (!rq->admin) {
+		if (!p->admin) {
 			budget--;
-			if (owner_of(key, &own) < 0 ||
-			    may(rq, &own, ACCESS_LIST, 0) < 0)
+			if (owner_of(e.name, &own) < 0 ||
+			    may(p, &own, ACCESS_LIST, 0) < 0)
 				continue;
 		}
-		proto_put_str(&b, key);
-		proto_put_u64(&b, index_volume_objects(cur));
-		proto_put_u64(&b, index_volume_bytes(cur));
-		if (counters) {
-			proto_put_u64(&b, index_volume_counter(cur,
-			    INDEX_VOL_HITS));
-			proto_put_u64(&b, index_volume_counter(cur,
-			    INDEX_VOL_MISSES));
-			proto_put_u64(&b, index_volume_counter(cur,
-			    INDEX_VOL_FILLS));
-		}
-		count++;
+		e.size = index_volume_objects(cur);
+		e.disk_bytes = index_volume_bytes(cur);
+		e.hits = index_volume_counter(cur, INDEX_VOL_HITS);
+		e.misses = index_volume_counter(cur, INDEX_VOL_MISSES);
+		e.fills = index_volume_counter(cur, INDEX_VOL_FILLS);
+		l->put(l->arg, &e);
 	}
-	return reply_listing(rq, &b, next, cnt_off, count);
 }
 
+/* An object get serves that the meta thread has not published (nor
+ * indexed) yet. */
 static int
-h_list_volumes(struct ctl_req *rq)
+obj_pending(const struct obj *o)
 {
-	return list_volumes(rq, 0);
+	return o->rofd >= 0 && !o->on_disk && !o->dropped &&
+	    store_obj_idx(o) == INDEX_NONE;
 }
 
-static int
-h_list_volume_stats(struct ctl_req *rq)
+/* Describe object o (index entry id, or INDEX_NONE: pending) in e; kb
+ * holds its key. */
+static void
+entry_of(const struct obj *o, const char *name, uint32_t id, uint8_t *kb,
+    struct store_entry *e)
 {
-	return list_volumes(rq, 1);
+	int kl = cfmt_uncook_key(name, kb, CFMT_MAX_COOKIE_KEY + 1);
+
+	memset(e, 0, sizeof(*e));
+	e->name = name;
+	e->key = kb;
+	e->key_len = kl < 0 ? 0 : (size_t)kl;
+	e->size = o ? o->size : index_bytes(id);
+	if (id == INDEX_NONE) {
+		e->disk_bytes = store_obj_disk_bytes(o);
+		e->last_use_s = (uint64_t)(index_now() / 1000000000);
+		e->pinned = o->refs > 0;
+		e->pending = 1;
+		return;
+	}
+	e->disk_bytes = index_bytes(id);
+	e->last_use_s = (uint64_t)(index_last_use(id) / 1000000000);
+	e->pinned = index_pins(id) > 0;
 }
 
+/* The first part of a listing: v's pending objects from the k-th on.
+ * Returns 1 when the page is full; else 0, all listed. Either way *next
+ * is where the next page starts. */
 static int
-h_list_objects(struct ctl_req *rq)
+list_pending(const struct store_vol *v, uint32_t k,
+    const struct store_lister *l, uint32_t *next)
 {
-	char key[CFMT_MAX_VOLUME_KEY + 1];
 	uint8_t kb[CFMT_MAX_COOKIE_KEY + 1];
-	struct proto_buf b;
-	uint8_t *body;
-	uint32_t cur, prev, id, count = 0, next = 0;
-	unsigned i, nv;
-	int vidx = -1, kl;
-	size_t cnt_off;
-	struct vol *v;
-	struct obj *o;
-	uint64_t osize;
-	uint32_t fl, budget = LIST_SCAN_MAX;
-	struct access_owner own;
-	int err;
-	cur = proto_get_u32(&rq->body);
-	if ((kl = get_volume_key(&rq->body, key, sizeof(key))) < 0)
-		return kl;
-	nv = index_volumes();
-	for (i = 0; i < nv; i++) {
-		const char *k = index_volume_key(i);
+	struct store_entry e;
+	struct obj *o = NULL;
+	uint32_t i = 0;
 
-		if (k && strcmp(k, key) == 0) {
-			vidx = i;
-			break;
+	while ((o = store_obj_next(o)) != NULL) {
+		if (o->v != v || !obj_pending(o))
+			continue;
+		if (i++ < k)
+			continue;
+		if (!l->room(l->arg)) {
+			*next = LIST_PENDING | (i - 1);
+			return 1;
 		}
+		entry_of(o, o->name, INDEX_NONE, kb, &e);
+		l->put(l->arg, &e);
 	}
-	if (vidx < 0)
-		return -ENOENT;
-	if (!rq->admin && ((err = owner_of(key, &own)) < 0 ||
-	    (err = may(rq, &own, ACCESS_LIST, 0)) < 0))
-		return err == -ENOENT ? err : refuse(rq, err, key, &own,
-		    "listing its objects");
-	v = vol_find(key);
-	body = malloc(PROTO_MAX_MSG);
-	if (!body)
-		return -ENOMEM;
-	proto_buf_init(&b, body, PROTO_MAX_MSG - PROTO_HDR_SIZE);
-	proto_put_u32(&b, 0);
-	cnt_off = b.off;
-	proto_put_u32(&b, 0);
+	*next = LIST_PENDING | i;
+	return 0;
+}
+
+/* The objects of index volume vidx (v: in memory, or NULL) from index
+ * cursor cur on. */
+static void
+list_indexed(int vidx, const struct store_vol *v, uint32_t cur,
+    const struct store_lister *l, uint32_t *next)
+{
+	uint8_t kb[CFMT_MAX_COOKIE_KEY + 1];
+	uint32_t prev, id, budget = LIST_SCAN_MAX;
+	struct store_entry e;
+
 	for (;;) {
 		prev = cur;
-		if (b.size - b.off < 2 + CFMT_MAX_NAME + 2 +
-		    CFMT_MAX_COOKIE_KEY + 32) {
-			next = prev ? prev : 1;
-			break;
+		if (!l->room(l->arg)) {
+			*next = prev ? prev : 1;
+			return;
 		}
 		id = index_next_limit(vidx, &cur, &budget);
 		if (id == INDEX_NONE) {
@@ -1296,69 +1203,109 @@ h_list_objects(struct ctl_req *rq)
 			 * small volume among millions of objects): the
 			 * client asks again from there */
 			if (cur < index_slots())
-				next = cur;
-			break;
+				*next = cur;
+			return;
 		}
-		kl = cfmt_uncook_key(index_name(id), kb, sizeof(kb));
-		o = v ? obj_find(v, index_name(id)) : NULL;
-		osize = o ? o->size : index_bytes(id);
-		fl = index_pins(id) ? PROTO_OBJECT_PINNED : 0;
-		proto_put_str(&b, index_name(id));
-		proto_put_bytes(&b, kb, kl < 0 ? 0 : (size_t)kl);
-		proto_put_u64(&b, osize);
-		proto_put_u64(&b, index_bytes(id));
-		proto_put_u64(&b, (uint64_t)(index_last_use(id) / 1000000000));
-		proto_put_u32(&b, fl);
-		count++;
+		entry_of(v ? store_obj_find(v, index_name(id)) : NULL,
+		    index_name(id), id, kb, &e);
+		l->put(l->arg, &e);
 	}
-	return reply_listing(rq, &b, next, cnt_off, count);
 }
 
 int
-store_drop(const char *volume_key, const uint8_t *key, size_t key_len)
+store_list_objects(struct store_peer *p, const char *key, uint32_t cur,
+    const struct store_lister *l, uint32_t *next)
 {
-	char name[CFMT_MAX_NAME], path[META_PATH_MAX];
-	unsigned nv, i;
-	struct vol *v;
+	struct store_vol *v;
+	int vidx, err;
+
+	p->refused = NULL;
+	*next = 0;
+	if ((vidx = index_vol_of(key)) < 0)
+		return -ENOENT;
+	if (!p->admin && (err = store_vol_check(p, key, ACCESS_LIST,
+	    "listing its objects")) < 0)
+		return err;
+	v = vol_find(key);
+	/* cursor 0 starts with the pending objects, LIST_PENDING | k goes
+	 * on with the k-th of them; others are the index's */
+	if (v && (cur == 0 || (cur & LIST_PENDING)) &&
+	    (list_pending(v, cur & ~LIST_PENDING, l, next) ||
+	    !l->room(l->arg)))
+		return 0;	/* the index from its start on the next page */
+	if (cur & LIST_PENDING)
+		cur = 0;
+	*next = 0;
+	list_indexed(vidx, v, cur, l, next);
+	return 0;
+}
+
+/* ---- access policies and drop -------------------------------------------- */
+
+int
+store_vol_policy(struct store_peer *p, const char *key, int set,
+    uint32_t pol, struct access_owner *own, enum access_policy *effective)
+{
+	struct store_vol *v;
+	int err;
+
+	p->refused = NULL;
+	if (set && pol >= ACCESS_POLICY_MAX)
+		return -EINVAL;
+	if ((err = owner_of(key, own)) < 0)
+		return err;
+	if ((err = may(p, own, set ? ACCESS_VOL_POLICY : ACCESS_LIST, 0)) < 0)
+		return refused(p, err, key, own, set ? "setting its access "
+		    "policy (root, admin_group or the volume's owner)" :
+		    "reading its access policy");
+	if (set) {
+		if (!store_writes_ok())
+			return -ENOBUFS;
+		own->policy = pol;
+		own->origin = ACCESS_RECORD;	/* root's when it had none */
+		if ((err = owner_queue(key, own)) < 0)
+			return err;
+		if ((v = vol_find(key)) != NULL) {
+			v->own.policy = own->policy;
+			v->own.origin = ACCESS_RECORD;
+		}
+	}
+	*effective = access_effective(own, access_dflt);
+	return 0;
+}
+
+/* Drop a whole volume (store_drop): -EBUSY while clients hold it. */
+static int
+drop_volume(const char *volume_key, struct store_vol *v, int vidx)
+{
+	char path[META_PATH_MAX];
+
+	if (v && v->refs > 0)
+		return -EBUSY;
+	snprintf(path, sizeof(path), "I%s", volume_key);
+	if (vidx < 0 && !v && !exists_beneath(path))
+		return -ENOENT;
+	if (v) {
+		store_vol_reset_objects(v);
+		v->state = VOL_FAILED;	/* remade on next acquire */
+		vol_uncount(v);
+	}
+	if (vidx >= 0)
+		index_drop_volume(vidx);
+	store_st.drops++;
+	return move_to_grave(path, NULL, 'V');
+}
+
+/* Drop one object not in memory (store_drop): while it moves, an object
+ * in memory marked dropped makes acquires miss. */
+static int
+drop_object(const char *volume_key, struct store_vol *v, int vidx,
+    const uint8_t *key, size_t key_len, const char *name)
+{
+	char path[META_PATH_MAX];
 	struct obj *o;
 	uint32_t id;
-	int n, vidx = -1;
 
-	if (cfmt_check_volume_key(volume_key, strlen(volume_key)) < 0)
-		return -EINVAL;
-	if (!store_writes_ok())
-		return -ENOBUFS;
-	v = vol_find(volume_key);
-	nv = index_volumes();
-	for (i = 0; i < nv; i++) {
-		const char *k = index_volume_key(i);
-
-		if (k && strcmp(k, volume_key) == 0)
-			vidx = i;
-	}
-	if (key_len == 0) {
-		if (v && v->refs > 0)
-			return -EBUSY;
-		snprintf(path, sizeof(path), "I%s", volume_key);
-		if (vidx < 0 && !v && !exists_beneath(path))
-			return -ENOENT;
-		if (v) {
-			vol_reset_objects(v);
-			v->state = VOL_FAILED;	/* remade on next acquire */
-			vol_uncount(v);
-		}
-		if (vidx >= 0)
-			index_drop_volume(vidx);
-		store_st.drops++;
-		return move_to_grave(path, NULL, 'V');
-	}
-	if (key_len > CFMT_MAX_COOKIE_KEY)
-		return -EINVAL;
-	n = cfmt_cook_key(key, key_len, name, sizeof(name));
-	if (n < 0 || n > NAME_MAX)
-		return -EINVAL;
-	if (v && (o = obj_find(v, name)) != NULL)
-		return obj_drop(o);
 	snprintf(path, sizeof(path), "I%s/@%02x/%s", volume_key,
 	    cfmt_fanout(key, key_len, cfmt_volume_hash(volume_key,
 	    strlen(volume_key))), name);
@@ -1368,131 +1315,34 @@ store_drop(const char *volume_key, const uint8_t *key, size_t key_len)
 	if (id != INDEX_NONE)
 		index_del(id);
 	store_st.drops++;
-	if (v && (o = obj_new(v, name, cfmt_fanout(key, key_len, v->hash))))
-		return move_to_grave(path, o, 'O');	/* acquires miss meanwhile */
+	if (v && (o = store_obj_new(v, name, cfmt_fanout(key, key_len,
+	    v->hash))))
+		return move_to_grave(path, o, 'O');
 	return move_to_grave(path, NULL, 'O');
 }
 
-static int
-h_drop(struct ctl_req *rq)
+int
+store_drop(const char *volume_key, const uint8_t *key, size_t key_len)
 {
-	char vkey[CFMT_MAX_VOLUME_KEY + 1];
-	struct proto_bytes key;
-	struct access_owner own;
-	int err;
+	char name[CFMT_MAX_NAME];
+	struct store_vol *v;
+	struct obj *o;
+	int n, vidx;
 
-	if ((err = get_volume_key(&rq->body, vkey, sizeof(vkey))) < 0)
-		return err;
-	key = proto_get_bytes(&rq->body);
-	if (rq->body.err)
-		return -EPROTO;
-	/* a whole volume: root or admin_group (DESIGN.md); one object:
-	 * also the volume's owner (access.h) */
-	if (key.len == 0 && !rq->admin) {
-		control_reply_str(rq, PROTO_EPERM, "dropping a whole volume "
-		    "needs root or admin_group");
-		return 0;
-	}
-	if (!rq->admin) {
-		if ((err = owner_of(vkey, &own)) < 0)
-			return err;
-		if ((err = may(rq, &own, ACCESS_DROP_OBJ, 0)) < 0)
-			return refuse(rq, err, vkey, &own, "dropping an "
-			    "object (root, admin_group or the volume's "
-			    "owner)");
-	}
-	err = store_drop(vkey, key.ptr, key.len);
-	if (err < 0)
-		return err;
-	control_reply_str(rq, PROTO_OK, "dropped");
-	return 0;
-}
-
-/* VOLUME_ACCESS: a volume's owner and policy; its owner or an admin may
- * set the policy (access.h). */
-static int
-h_volume_access(struct ctl_req *rq)
-{
-	char key[CFMT_MAX_VOLUME_KEY + 1];
-	struct access_owner own;
-	struct proto_buf b;
-	uint8_t body[16];
-	uint32_t op, pol;
-	struct vol *v;
-	int err;
-
-	if ((err = get_volume_key(&rq->body, key, sizeof(key))) < 0)
-		return err;
-	op = proto_get_u32(&rq->body);
-	pol = proto_get_u32(&rq->body);
-	if (rq->body.err)
-		return -EPROTO;
-	if (op > PROTO_ACCESS_SET || (op == PROTO_ACCESS_SET &&
-	    pol >= ACCESS_POLICY_MAX))
+	if (cfmt_check_volume_key(volume_key, strlen(volume_key)) < 0)
 		return -EINVAL;
-	if ((err = owner_of(key, &own)) < 0)
-		return err;
-	if ((err = may(rq, &own, op == PROTO_ACCESS_SET ? ACCESS_VOL_POLICY :
-	    ACCESS_LIST, 0)) < 0)
-		return refuse(rq, err, key, &own, op == PROTO_ACCESS_SET ?
-		    "setting its access policy (root, admin_group or the "
-		    "volume's owner)" : "reading its access policy");
-	if (op == PROTO_ACCESS_SET) {
-		if (!store_writes_ok())
-			return -ENOBUFS;
-		own.policy = pol;
-		own.origin = ACCESS_RECORD;	/* root's when it had none */
-		if ((err = owner_queue(key, &own)) < 0)
-			return err;
-		if ((v = vol_find(key)) != NULL) {
-			v->own.policy = own.policy;
-			v->own.origin = ACCESS_RECORD;
-		}
-	}
-	proto_buf_init(&b, body, sizeof(body));
-	proto_put_u32(&b, (uint32_t)own.uid);
-	proto_put_u32(&b, own.policy);
-	proto_put_u32(&b, access_effective(&own, access_dflt));
-	proto_put_u32(&b, own.origin);
-	control_reply(rq, PROTO_OK, body, b.off, -1);
-	return 0;
-}
-
-/* ---- disconnect ---------------------------------------------------------- */
-
-static void
-on_disconnect(struct ctl_client *c, void *p)
-{
-	struct sclient *s = p;
-	uint32_t i;
-
-	for (i = 0; i < s->nobjs; i++)
-		if (s->objs[i])
-			release_cookie(s, i + 1, 0);
-	for (i = 0; i < s->nvols; i++)
-		if (s->vols[i])
-			vol_release(s, i + 1, c);
-	free(s->objs);
-	free(s->vols);
-	free(s);
-}
-
-/* ---- registration -------------------------------------------------------- */
-
-/* Register the 200s and the disconnect hook with control.c (store_init). */
-void
-store_ops_init(void)
-{
-	control_register(PROTO_VOLUME_ACQUIRE, h_volume_acquire, 0);
-	control_register(PROTO_VOLUME_RELINQUISH, h_volume_relinquish, 0);
-	control_register(PROTO_COOKIE_ACQUIRE, h_cookie_acquire, 0);
-	control_register(PROTO_COOKIE_RELINQUISH, h_cookie_relinquish, 0);
-	control_register(PROTO_COOKIE_REFRESH, h_cookie_refresh, 0);
-	control_register(PROTO_INVALIDATE, h_invalidate, 0);
-	control_register(PROTO_LIST_VOLUMES, h_list_volumes, 0);
-	control_register(PROTO_LIST_OBJECTS, h_list_objects, 0);
-	control_register(PROTO_LIST_VOLUME_STATS, h_list_volume_stats, 0);
-	control_register(PROTO_DROP, h_drop, 0);	/* checks admin itself */
-	control_register(PROTO_VOLUME_ACCESS, h_volume_access, 0);
-	control_on_disconnect(CTL_SLOT_STORE, on_disconnect);
+	if (!store_writes_ok())
+		return -ENOBUFS;
+	v = vol_find(volume_key);
+	vidx = index_vol_of(volume_key);
+	if (key_len == 0)
+		return drop_volume(volume_key, v, vidx);
+	if (key_len > CFMT_MAX_COOKIE_KEY)
+		return -EINVAL;
+	n = cfmt_cook_key(key, key_len, name, sizeof(name));
+	if (n < 0 || n > NAME_MAX)
+		return -EINVAL;
+	if (v && (o = store_obj_find(v, name)) != NULL)
+		return obj_drop(o);
+	return drop_object(volume_key, v, vidx, key, key_len, name);
 }
