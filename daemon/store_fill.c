@@ -18,7 +18,7 @@
 
 #include "cfmt.h"
 #include "cull.h"
-#include "freeze.h"
+#include "gate.h"
 #include "index.h"
 #include "io.h"
 #include "log.h"
@@ -214,7 +214,7 @@ static void
 fill_timer_fn(void *arg)
 {
 	uint64_t now = loop_now_ms();
-	int stop = !freeze_writes_ok();
+	int stop = !gate_ok(GATE_DEFER | GATE_SUSPEND | GATE_STALL);
 	struct fill *f;
 
 	(void)arg;
@@ -279,8 +279,9 @@ fill_refused(const struct obj *o)
 {
 	if (store_writes_ok() && !o->dropped && o->v->state != VOL_FAILED)
 		return NULL;
-	return !freeze_writes_ok() ? "cache frozen or suspended" :
-	    !cull_can_allocate() ? "cache full" : "cache busy";
+	if (!gate_ok(GATE_DEFER | GATE_SUSPEND | GATE_STALL))
+		return "cache frozen or suspended";
+	return !gate_ok(GATE_FULL) ? "cache full" : "cache busy";
 }
 
 /* A fill job for the nseg gaps (total bytes) of [off, off + len) of o,
