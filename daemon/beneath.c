@@ -16,7 +16,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "daemon/beneath.h"
+#include "beneath.h"
 
 enum { MODE_UNKNOWN, MODE_OPENAT2, MODE_WALK };
 

@@ -28,8 +28,8 @@
 #include <unistd.h>
 
 #include "cfmt.h"
-#include "daemon/beneath.h"
-#include "daemon/bury.h"
+#include "beneath.h"
+#include "bury.h"
 
 #define FDS_MAX		4096
 

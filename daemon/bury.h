@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "daemon/cull.h"
+#include "cull.h"
 
 /*
  * Fan-out directory fds (slot vol * 256 + fanout) that a job keeps open

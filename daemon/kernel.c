@@ -71,7 +71,7 @@
 #include "handover.h"
 #include "index.h"
 #include "kernel.h"
-#include "daemon/beneath.h"
+#include "beneath.h"
 #include "log.h"
 #include "loop.h"
 #include "mount.h"

@@ -30,7 +30,7 @@
 #include "config.h"
 #include "conf.h"
 #include "caps.h"
-#include "daemon/beneath.h"
+#include "beneath.h"
 #include "control.h"
 #include "cull.h"
 #include "freeze.h"

@@ -14,7 +14,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include "daemon/beneath.h"
+#include "beneath.h"
 #include "access.h"
 #include "log.h"
 #include "loop.h"

@@ -43,7 +43,7 @@
 
 #include "config.h"
 #include "control.h"
-#include "daemon/beneath.h"
+#include "beneath.h"
 #include "handover.h"
 #include "log.h"
 #include "loop.h"

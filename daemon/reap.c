@@ -28,11 +28,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "daemon/beneath.h"
-#include "daemon/log.h"
-#include "daemon/loop.h"
-#include "daemon/reap.h"
-#include "daemon/workq.h"
+#include "beneath.h"
+#include "log.h"
+#include "loop.h"
+#include "reap.h"
+#include "workq.h"
 
 #define REAP_MIN_AGE	5	/* s: a full reap leaves younger entries */
 

@@ -33,7 +33,7 @@
 #include <unistd.h>
 
 #include "cfmt.h"
-#include "daemon/beneath.h"
+#include "beneath.h"
 #include "conf.h"
 #include "control.h"
 #include "cull.h"

@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "cfmt.h"
-#include "daemon/beneath.h"
+#include "beneath.h"
 #include "cull.h"
 #include "index.h"
 #include "io.h"
