@@ -916,6 +916,66 @@ fill(struct larder_cookie *c, const uint8_t *p, size_t n, uint64_t off)
 }
 
 /*
+ * For put: acquire volume vol whatever its coherency data, and in it the
+ * cookie key with size bytes and an empty aux, and invalidate it. Returns
+ * EX_OK, or the exit code of the failure it reported; what it acquired
+ * is left in *v and *c for the caller to relinquish.
+ */
+static int
+put_acquire(struct larder *l, const char *vol, const char *key, size_t size,
+    struct larder_volume **v, struct larder_cookie **c)
+{
+	int err;
+
+	if ((err = client_volume_acquire(l, vol, NULL, 0,
+	    PROTO_VOLUME_ANY_COHERENCY, v)) < 0)
+		return fail(l, err, vol);
+	if ((err = client_cookie_acquire(*v, key, strlen(key), NULL, 0, size, 0,
+	    c)) < 0)
+		return fail(l, err, key);
+	/* put stores these bytes: an object already there (same empty aux,
+	 * same size, other bytes) must not be kept, so start a fresh one */
+	if ((err = larder_invalidate(*c, NULL, 0, size)) < 0)
+		return fail(l, err, key);
+	return EX_OK;
+}
+
+/*
+ * For put: write the regular file fd (named file, size bytes) into c,
+ * IO_CHUNK at a time with pread. Returns 0, the -errno of a failed write
+ * (not reported), or the exit code of a read error it reported (the
+ * file could not be read, or shrank).
+ */
+static int
+put_stream(struct larder_cookie *c, int fd, const char *file, size_t size)
+{
+	uint8_t *buf;
+	size_t done;
+	ssize_t n;
+	int err;
+
+	if ((buf = malloc(IO_CHUNK)) == NULL)
+		return fail(NULL, -ENOMEM, NULL);
+	for (done = 0, err = 0; done < size && err == 0; done += n) {
+		n = pread(fd, buf, IO_CHUNK, done);
+		if (n < 0 && errno == EINTR) {
+			n = 0;
+			continue;
+		}
+		if (n <= 0) {
+			err = fail_msg(EX_ERR, "%s: %s", file, n < 0 ?
+			    strerror(errno) : "file shrank while read");
+			break;
+		}
+		if ((size_t)n > size - done)
+			n = size - done;
+		err = fill(c, buf, n, done);
+	}
+	free(buf);
+	return err;
+}
+
+/*
  * put VOLUME KEY [FILE]: store FILE's bytes (stdin, or "-") as object KEY
  * through liblarder like any client: acquire the volume whatever its
  * coherency data, acquire the cookie with the size and an empty aux,
@@ -934,9 +994,8 @@ cmd_put(char **argv, int argc)
 	struct larder_volume *v = NULL;
 	struct larder_cookie *c = NULL;
 	uint8_t *data = NULL;
-	size_t size = 0, done;
+	size_t size = 0;
 	struct stat st;
-	ssize_t n;
 	int fd = 0, stream = 0, err, rc;
 
 	if (strcmp(file, "-") != 0) {
@@ -952,44 +1011,13 @@ cmd_put(char **argv, int argc)
 	}
 	if ((rc = ctl_connect(0, &l)) != EX_OK)
 		goto out;
-	if ((err = client_volume_acquire(l, vol, NULL, 0,
-	    PROTO_VOLUME_ANY_COHERENCY, &v)) < 0) {
-		rc = fail(l, err, vol);
+	if ((rc = put_acquire(l, vol, key, size, &v, &c)) != EX_OK)
 		goto out;
-	}
-	if ((err = client_cookie_acquire(v, key, strlen(key), NULL, 0, size, 0,
-	    &c)) < 0) {
-		rc = fail(l, err, key);
-		goto out;
-	}
-	/* put stores these bytes: an object already there (same empty aux,
-	 * same size, other bytes) must not be kept, so start a fresh one */
-	if ((err = larder_invalidate(c, NULL, 0, size)) < 0) {
-		rc = fail(l, err, key);
-		goto out;
-	}
 	if (!stream)
 		err = fill(c, data, size, 0);
-	else {
-		if ((data = malloc(IO_CHUNK)) == NULL) {
-			rc = fail(NULL, -ENOMEM, NULL);
-			goto out;
-		}
-		for (done = 0, err = 0; done < size && err == 0; done += n) {
-			n = pread(fd, data, IO_CHUNK, done);
-			if (n < 0 && errno == EINTR) {
-				n = 0;
-				continue;
-			}
-			if (n <= 0) {
-				rc = fail_msg(EX_ERR, "%s: %s", file, n < 0 ?
-				    strerror(errno) : "file shrank while read");
-				goto out;
-			}
-			if ((size_t)n > size - done)
-				n = size - done;
-			err = fill(c, data, n, done);
-		}
+	else if ((err = put_stream(c, fd, file, size)) > 0) {
+		rc = err;
+		goto out;
 	}
 	if (err < 0) {
 		rc = fail(l, err, key);
