@@ -72,34 +72,20 @@ is_kept(cap_value_t v, const cap_value_t *keep, int n)
 }
 
 /*
- * Drop, in this order: every capability not kept from the bounding set
- * (only while CAP_SETPCAP is still effective, so before the rest), the
- * ambient set, then set the process to exactly the kept ones that it
- * has, permitted and effective, nothing inheritable. Kept ones it was
- * started without are skipped (with a warning for kernel mode's
- * cap_dac_override). Records what was kept and why for caps_status and
- * logs it. main() calls it once, before any thread exists (caps.h).
- * Returns 0, or -errno with err filled; a failure midway may leave the
- * bounding set already smaller.
+ * Drop from the bounding set every capability not in keep[0..n) that is
+ * in it, if cur has CAP_SETPCAP effective (else nothing can be dropped
+ * there: not an error). Returns 0, or -errno with err filled; a failure
+ * midway leaves the capabilities before it dropped.
  */
-int
-caps_drop(const struct conf *c, unsigned flags, char *err, size_t errsz)
+static int
+drop_bound(cap_t cur, const cap_value_t *keep, int n, char *err,
+    size_t errsz)
 {
-	cap_value_t keep[4], v, last;
+	cap_value_t v, last;
 	cap_flag_value_t have;
-	cap_t cur = NULL, want = NULL;
-	const char *why;
 	char *name;
-	int n, i, e, can_bound, rc = 0;
+	int e, can_bound;
 
-	n = wanted(c, flags, keep, &why);
-	cur = cap_get_proc();
-	if (cur == NULL) {
-		e = errno;
-		snprintf(err, errsz, "capabilities: read: %s", strerror(e));
-		return -e;
-	}
-	/* dropping from the bounding set needs CAP_SETPCAP, so do it first */
 	can_bound = cap_get_flag(cur, CAP_SETPCAP, CAP_EFFECTIVE, &have) == 0 &&
 	    have == CAP_SET;
 	last = (cap_value_t)cap_max_bits() - 1;
@@ -113,25 +99,26 @@ caps_drop(const struct conf *c, unsigned flags, char *err, size_t errsz)
 			    "bounding set: %s", name != NULL ? name : "?",
 			    strerror(e));
 			cap_free(name);
-			rc = -e;
-			goto out;
+			return -e;
 		}
 	}
-	/* ambient capabilities would survive an exec: none */
-	if (CAP_AMBIENT_SUPPORTED() && cap_reset_ambient() == -1 &&
-	    errno != EINVAL) {
-		e = errno;
-		snprintf(err, errsz, "capabilities: clear the ambient set: %s",
-		    strerror(e));
-		rc = -e;
-		goto out;
-	}
-	want = cap_init();
-	if (want == NULL) {
-		rc = -ENOMEM;
-		snprintf(err, errsz, "capabilities: out of memory");
-		goto out;
-	}
+	return 0;
+}
+
+/*
+ * Put into want, permitted and effective, those of keep[0..n) that cur
+ * has permitted, and their names into kept_names (empty when none); a
+ * missing cap_dac_override is warned about. Returns 0, or -errno with
+ * err filled.
+ */
+static int
+want_kept(cap_t cur, cap_t want, const cap_value_t *keep, int n, char *err,
+    size_t errsz)
+{
+	cap_flag_value_t have;
+	char *name;
+	int i, rc;
+
 	kept_names[0] = '\0';
 	for (i = 0; i < n; i++) {
 		if (cap_get_flag(cur, keep[i], CAP_PERMITTED, &have) != 0 ||
@@ -150,7 +137,7 @@ caps_drop(const struct conf *c, unsigned flags, char *err, size_t errsz)
 			rc = -errno;
 			snprintf(err, errsz, "capabilities: %s",
 			    strerror(errno));
-			goto out;
+			return rc;
 		}
 		name = cap_to_name(keep[i]);
 		snprintf(kept_names + strlen(kept_names),
@@ -158,12 +145,17 @@ caps_drop(const struct conf *c, unsigned flags, char *err, size_t errsz)
 		    kept_names[0] != '\0' ? " " : "", name != NULL ? name : "?");
 		cap_free(name);
 	}
-	if (cap_set_proc(want) == -1) {
-		e = errno;
-		snprintf(err, errsz, "capabilities: set: %s", strerror(e));
-		rc = -e;
-		goto out;
-	}
+	return 0;
+}
+
+/*
+ * Once the kept set is in force: record why (why, or why none when
+ * kept_names is empty: n wanted but not had, or none wanted) for
+ * caps_status, and log what is kept.
+ */
+static void
+note_kept(int n, const char *why)
+{
 	if (kept_names[0] == '\0') {
 		snprintf(kept_names, sizeof(kept_names), "none");
 		snprintf(kept_why, sizeof(kept_why), "%s", n > 0 ?
@@ -174,6 +166,63 @@ caps_drop(const struct conf *c, unsigned flags, char *err, size_t errsz)
 	log_info("capabilities: keeping %s%s%s%s", kept_names,
 	    kept_why[0] != '\0' ? " (" : "", kept_why,
 	    kept_why[0] != '\0' ? ")" : "");
+}
+
+/*
+ * Drop, in this order: every capability not kept from the bounding set
+ * (only while CAP_SETPCAP is still effective, so before the rest), the
+ * ambient set, then set the process to exactly the kept ones that it
+ * has, permitted and effective, nothing inheritable. Kept ones it was
+ * started without are skipped (with a warning for kernel mode's
+ * cap_dac_override). Records what was kept and why for caps_status and
+ * logs it. main() calls it once, before any thread exists (caps.h).
+ * Returns 0, or -errno with err filled; a failure midway may leave the
+ * bounding set already smaller.
+ */
+int
+caps_drop(const struct conf *c, unsigned flags, char *err, size_t errsz)
+{
+	cap_value_t keep[4];
+	cap_t cur = NULL, want = NULL;
+	const char *why;
+	int n, e, rc = 0;
+
+	n = wanted(c, flags, keep, &why);
+	cur = cap_get_proc();
+	if (cur == NULL) {
+		e = errno;
+		snprintf(err, errsz, "capabilities: read: %s", strerror(e));
+		return -e;
+	}
+	/* dropping from the bounding set needs CAP_SETPCAP, so do it first */
+	rc = drop_bound(cur, keep, n, err, errsz);
+	if (rc < 0)
+		goto out;
+	/* ambient capabilities would survive an exec: none */
+	if (CAP_AMBIENT_SUPPORTED() && cap_reset_ambient() == -1 &&
+	    errno != EINVAL) {
+		e = errno;
+		snprintf(err, errsz, "capabilities: clear the ambient set: %s",
+		    strerror(e));
+		rc = -e;
+		goto out;
+	}
+	want = cap_init();
+	if (want == NULL) {
+		rc = -ENOMEM;
+		snprintf(err, errsz, "capabilities: out of memory");
+		goto out;
+	}
+	rc = want_kept(cur, want, keep, n, err, errsz);
+	if (rc < 0)
+		goto out;
+	if (cap_set_proc(want) == -1) {
+		e = errno;
+		snprintf(err, errsz, "capabilities: set: %s", strerror(e));
+		rc = -e;
+		goto out;
+	}
+	note_kept(n, why);
 out:
 	cap_free(want);
 	cap_free(cur);

@@ -916,6 +916,66 @@ fill(struct larder_cookie *c, const uint8_t *p, size_t n, uint64_t off)
 }
 
 /*
+ * For put: acquire volume vol whatever its coherency data, and in it the
+ * cookie key with size bytes and an empty aux, and invalidate it. Returns
+ * EX_OK, or the exit code of the failure it reported; what it acquired
+ * is left in *v and *c for the caller to relinquish.
+ */
+static int
+put_acquire(struct larder *l, const char *vol, const char *key, size_t size,
+    struct larder_volume **v, struct larder_cookie **c)
+{
+	int err;
+
+	if ((err = client_volume_acquire(l, vol, NULL, 0,
+	    PROTO_VOLUME_ANY_COHERENCY, v)) < 0)
+		return fail(l, err, vol);
+	if ((err = client_cookie_acquire(*v, key, strlen(key), NULL, 0, size, 0,
+	    c)) < 0)
+		return fail(l, err, key);
+	/* put stores these bytes: an object already there (same empty aux,
+	 * same size, other bytes) must not be kept, so start a fresh one */
+	if ((err = larder_invalidate(*c, NULL, 0, size)) < 0)
+		return fail(l, err, key);
+	return EX_OK;
+}
+
+/*
+ * For put: write the regular file fd (named file, size bytes) into c,
+ * IO_CHUNK at a time with pread. Returns 0, the -errno of a failed write
+ * (not reported), or the exit code of a read error it reported (the
+ * file could not be read, or shrank).
+ */
+static int
+put_stream(struct larder_cookie *c, int fd, const char *file, size_t size)
+{
+	uint8_t *buf;
+	size_t done;
+	ssize_t n;
+	int err;
+
+	if ((buf = malloc(IO_CHUNK)) == NULL)
+		return fail(NULL, -ENOMEM, NULL);
+	for (done = 0, err = 0; done < size && err == 0; done += n) {
+		n = pread(fd, buf, IO_CHUNK, done);
+		if (n < 0 && errno == EINTR) {
+			n = 0;
+			continue;
+		}
+		if (n <= 0) {
+			err = fail_msg(EX_ERR, "%s: %s", file, n < 0 ?
+			    strerror(errno) : "file shrank while read");
+			break;
+		}
+		if ((size_t)n > size - done)
+			n = size - done;
+		err = fill(c, buf, n, done);
+	}
+	free(buf);
+	return err;
+}
+
+/*
  * put VOLUME KEY [FILE]: store FILE's bytes (stdin, or "-") as object KEY
  * through liblarder like any client: acquire the volume whatever its
  * coherency data, acquire the cookie with the size and an empty aux,
@@ -934,9 +994,8 @@ cmd_put(char **argv, int argc)
 	struct larder_volume *v = NULL;
 	struct larder_cookie *c = NULL;
 	uint8_t *data = NULL;
-	size_t size = 0, done;
+	size_t size = 0;
 	struct stat st;
-	ssize_t n;
 	int fd = 0, stream = 0, err, rc;
 
 	if (strcmp(file, "-") != 0) {
@@ -952,44 +1011,13 @@ cmd_put(char **argv, int argc)
 	}
 	if ((rc = ctl_connect(0, &l)) != EX_OK)
 		goto out;
-	if ((err = client_volume_acquire(l, vol, NULL, 0,
-	    PROTO_VOLUME_ANY_COHERENCY, &v)) < 0) {
-		rc = fail(l, err, vol);
+	if ((rc = put_acquire(l, vol, key, size, &v, &c)) != EX_OK)
 		goto out;
-	}
-	if ((err = client_cookie_acquire(v, key, strlen(key), NULL, 0, size, 0,
-	    &c)) < 0) {
-		rc = fail(l, err, key);
-		goto out;
-	}
-	/* put stores these bytes: an object already there (same empty aux,
-	 * same size, other bytes) must not be kept, so start a fresh one */
-	if ((err = larder_invalidate(c, NULL, 0, size)) < 0) {
-		rc = fail(l, err, key);
-		goto out;
-	}
 	if (!stream)
 		err = fill(c, data, size, 0);
-	else {
-		if ((data = malloc(IO_CHUNK)) == NULL) {
-			rc = fail(NULL, -ENOMEM, NULL);
-			goto out;
-		}
-		for (done = 0, err = 0; done < size && err == 0; done += n) {
-			n = pread(fd, data, IO_CHUNK, done);
-			if (n < 0 && errno == EINTR) {
-				n = 0;
-				continue;
-			}
-			if (n <= 0) {
-				rc = fail_msg(EX_ERR, "%s: %s", file, n < 0 ?
-				    strerror(errno) : "file shrank while read");
-				goto out;
-			}
-			if ((size_t)n > size - done)
-				n = size - done;
-			err = fill(c, data, n, done);
-		}
+	else if ((err = put_stream(c, fd, file, size)) > 0) {
+		rc = err;
+		goto out;
 	}
 	if (err < 0) {
 		rc = fail(l, err, key);
@@ -1306,15 +1334,21 @@ run(const struct cmd *cmd, char **argv, int argc, uint32_t cull_mode,
 	return rc;
 }
 
+/* The options of a command, as cmd_args parsed them for run(). */
+struct cmdopts {
+	uint32_t cull_mode;	/* PROTO_CULL_* */
+	uint64_t cull_value;	/* bytes or percent, as cull_mode says */
+	uint32_t freeze_flags;	/* PROTO_FREEZE_* */
+	uint32_t timeout;	/* freeze --timeout in seconds, 0 none */
+};
+
 /*
- * Parse "[-s SOCKET] [--json] COMMAND [ARGS]": global options stop at the
- * command; command options (--bytes/--to for cull, --fs/--timeout for
- * freeze, --prometheus for stats, -n for top, --json anywhere) may come
- * anywhere after it, and "--" ends them so that a key may start with '-'.
- * Every usage error exits 2 before any connection is made; then run().
+ * Parse the global options at the start of argv, up to the command
+ * (left at argv[optind]). Returns -1 to go on, or the exit code of
+ * --help or of a usage error.
  */
-int
-main(int argc, char **argv)
+static int
+global_opts(int argc, char **argv)
 {
 	static const struct option gopts[] = {
 		{ "socket", required_argument, NULL, 's' },
@@ -1322,22 +1356,7 @@ main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	static const struct option copts[] = {
-		{ "json", no_argument, NULL, OPT_JSON },
-		{ "bytes", required_argument, NULL, OPT_BYTES },
-		{ "to", required_argument, NULL, OPT_TO },
-		{ "fs", no_argument, NULL, OPT_FS },
-		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
-		{ "prometheus", no_argument, NULL, OPT_PROMETHEUS },
-		{ NULL, 0, NULL, 0 },
-	};
-	const struct cmd *cmd = NULL;
-	uint32_t cull_mode = PROTO_CULL_THRESHOLDS, freeze_flags = 0;
-	uint64_t cull_value = 0, v;
-	uint32_t timeout = 0;
-	size_t i;
-	int ch, cargc;
-	char **cargv;
+	int ch;
 
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, "+:s:h", gopts, NULL)) != -1) {
@@ -1358,83 +1377,155 @@ main(int argc, char **argv)
 			return usage_err("unknown option: %s", argv[optind - 1]);
 		}
 	}
+	return -1;
+}
+
+/* The command called name, or NULL when there is none. */
+static const struct cmd *
+find_cmd(const char *name)
+{
+	const struct cmd *cmd = NULL;
+	size_t i;
+
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (strcmp(name, cmds[i].name) == 0)
+			cmd = &cmds[i];
+	return cmd;
+}
+
+/*
+ * Take the command option ch (as getopt_long returned it, with optarg)
+ * for cmd into o or the option globals. Returns 0 when taken, -1 when
+ * cmd has no such option, or the exit code of a usage error.
+ */
+static int
+cmd_opt(const struct cmd *cmd, int ch, struct cmdopts *o)
+{
+	uint64_t v;
+
+	switch (ch) {
+	case OPT_JSON:
+		json = 1;
+		return 0;
+	case OPT_BYTES:
+	case OPT_TO:
+		if (strcmp(cmd->name, "cull") != 0)
+			return -1;
+		if (o->cull_mode != PROTO_CULL_THRESHOLDS)
+			return usage_err("--bytes and --to exclude each other");
+		if (ch == OPT_BYTES) {
+			if (parse_size(optarg, &v) < 0 || v == 0)
+				return usage_err("bad size: %s", optarg);
+			o->cull_mode = PROTO_CULL_BYTES;
+		} else {
+			if (parse_uint(optarg, 100, "%", &v) < 0)
+				return usage_err("bad percentage: %s", optarg);
+			o->cull_mode = PROTO_CULL_TO_PERCENT;
+		}
+		o->cull_value = v;
+		return 0;
+	case OPT_FS:
+		if (strcmp(cmd->name, "freeze") != 0)
+			return -1;
+		o->freeze_flags |= PROTO_FREEZE_FS;
+		return 0;
+	case OPT_TIMEOUT:
+		if (strcmp(cmd->name, "freeze") != 0)
+			return -1;
+		if (parse_uint(optarg, UINT32_MAX, "s", &v) < 0 || v == 0)
+			return usage_err("bad timeout: %s", optarg);
+		o->timeout = v;
+		return 0;
+	case OPT_PROMETHEUS:
+		if (strcmp(cmd->name, "stats") != 0)
+			return -1;
+		prometheus = 1;
+		return 0;
+	case 'n':
+		if (strcmp(cmd->name, "top") != 0)
+			return usage_err("unknown option: -n");
+		if (parse_uint(optarg, UINT32_MAX, NULL, &v) < 0 || v == 0)
+			return usage_err("bad count: %s", optarg);
+		top_count = v;
+		return 0;
+	}
+	return -1;
+}
+
+/*
+ * Parse what follows the command, argv[0]: its options, anywhere ("--"
+ * ends them: keys may start with '-'), into o; then check the number of
+ * operands, left in *oargv and *oargc. Returns -1 to go on, or the exit
+ * code of a usage error.
+ */
+static int
+cmd_args(const struct cmd *cmd, int argc, char **argv, struct cmdopts *o,
+    char ***oargv, int *oargc)
+{
+	static const struct option copts[] = {
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "bytes", required_argument, NULL, OPT_BYTES },
+		{ "to", required_argument, NULL, OPT_TO },
+		{ "fs", no_argument, NULL, OPT_FS },
+		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+		{ "prometheus", no_argument, NULL, OPT_PROMETHEUS },
+		{ NULL, 0, NULL, 0 },
+	};
+	int ch, rc;
+
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, ":n:", copts, NULL)) != -1) {
+		if (ch == ':')
+			return usage_err("option needs an argument: %s",
+			    argv[optind - 1]);
+		rc = cmd_opt(cmd, ch, o);
+		if (rc > 0)
+			return rc;
+		if (rc < 0)
+			return usage_err("unknown option: %s",
+			    argv[optind - 1]);
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc < cmd->min || argc > cmd->max)
+		return usage_err("usage: larderctl %s %s", cmd->name, cmd->args);
+	if (strcmp(cmd->name, "top") == 0 && argc == 1 &&
+	    (parse_uint(argv[0], 86400, "s", &top_interval) < 0 ||
+	    top_interval == 0))
+		return usage_err("bad interval: %s (1 to 86400 seconds)",
+		    argv[0]);
+	*oargv = argv;
+	*oargc = argc;
+	return -1;
+}
+
+/*
+ * Parse "[-s SOCKET] [--json] COMMAND [ARGS]": global options stop at the
+ * command; command options (--bytes/--to for cull, --fs/--timeout for
+ * freeze, --prometheus for stats, -n for top, --json anywhere) may come
+ * anywhere after it, and "--" ends them so that a key may start with '-'.
+ * Every usage error exits 2 before any connection is made; then run().
+ */
+int
+main(int argc, char **argv)
+{
+	struct cmdopts o = { PROTO_CULL_THRESHOLDS, 0, 0, 0 };
+	const struct cmd *cmd;
+	char **cargv = NULL;
+	int cargc = 0, rc;
+
+	rc = global_opts(argc, argv);
+	if (rc >= 0)
+		return rc;
 	if (optind >= argc)
 		return usage_err("no command");
-	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-		if (strcmp(argv[optind], cmds[i].name) == 0)
-			cmd = &cmds[i];
+	cmd = find_cmd(argv[optind]);
 	if (cmd == NULL)
 		return usage_err("unknown command: %s", argv[optind]);
 	cmdname = cmd->name;
-
-	/* command options, anywhere after the command; "--" ends them
-	 * (keys may start with '-') */
-	cargc = argc - optind;
-	cargv = argv + optind;
-	optind = 0;
-	while ((ch = getopt_long(cargc, cargv, ":n:", copts, NULL)) != -1) {
-		switch (ch) {
-		case OPT_JSON:
-			json = 1;
-			continue;
-		case OPT_BYTES:
-		case OPT_TO:
-			if (strcmp(cmd->name, "cull") != 0)
-				break;
-			if (cull_mode != PROTO_CULL_THRESHOLDS)
-				return usage_err("--bytes and --to exclude each other");
-			if (ch == OPT_BYTES) {
-				if (parse_size(optarg, &v) < 0 || v == 0)
-					return usage_err("bad size: %s", optarg);
-				cull_mode = PROTO_CULL_BYTES;
-			} else {
-				if (parse_uint(optarg, 100, "%", &v) < 0)
-					return usage_err("bad percentage: %s",
-					    optarg);
-				cull_mode = PROTO_CULL_TO_PERCENT;
-			}
-			cull_value = v;
-			continue;
-		case OPT_FS:
-			if (strcmp(cmd->name, "freeze") != 0)
-				break;
-			freeze_flags |= PROTO_FREEZE_FS;
-			continue;
-		case OPT_TIMEOUT:
-			if (strcmp(cmd->name, "freeze") != 0)
-				break;
-			if (parse_uint(optarg, UINT32_MAX, "s", &v) < 0 || v == 0)
-				return usage_err("bad timeout: %s", optarg);
-			timeout = v;
-			continue;
-		case OPT_PROMETHEUS:
-			if (strcmp(cmd->name, "stats") != 0)
-				break;
-			prometheus = 1;
-			continue;
-		case 'n':
-			if (strcmp(cmd->name, "top") != 0)
-				return usage_err("unknown option: -n");
-			if (parse_uint(optarg, UINT32_MAX, NULL, &v) < 0 ||
-			    v == 0)
-				return usage_err("bad count: %s", optarg);
-			top_count = v;
-			continue;
-		case ':':
-			return usage_err("option needs an argument: %s",
-			    cargv[optind - 1]);
-		}
-		return usage_err("unknown option: %s", cargv[optind - 1]);
-	}
-	cargc -= optind;
-	cargv += optind;
-	if (cargc < cmd->min || cargc > cmd->max)
-		return usage_err("usage: larderctl %s %s", cmd->name, cmd->args);
-	if (strcmp(cmd->name, "top") == 0 && cargc == 1 &&
-	    (parse_uint(cargv[0], 86400, "s", &top_interval) < 0 ||
-	    top_interval == 0))
-		return usage_err("bad interval: %s (1 to 86400 seconds)",
-		    cargv[0]);
-	return run(cmd, cargv, cargc, cull_mode, cull_value, freeze_flags,
-	    timeout);
+	rc = cmd_args(cmd, argc - optind, argv + optind, &o, &cargv, &cargc);
+	if (rc >= 0)
+		return rc;
+	return run(cmd, cargv, cargc, o.cull_mode, o.cull_value,
+	    o.freeze_flags, o.timeout);
 }

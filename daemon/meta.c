@@ -194,49 +194,57 @@ write_volume_xattr(struct meta_rec *r, struct meta_stats *st)
 	return err;
 }
 
-/* Worker: durability first, then xattrs, then links, then atimes. */
-static void
-batch_run(struct work *w)
+/*
+ * Whether r's xattrs claim data, so that it needs the barrier first. One
+ * that claims nothing (content none: what a failed barrier leaves) is
+ * written without one, so a filesystem that fails every sync (EIO, or
+ * EROFS after ext4 aborted its journal) cannot drive a fail -> forget ->
+ * new record -> fail loop.
+ */
+static int
+claims(const struct meta_rec *r)
 {
-	struct batch *b = (struct batch *)w;
-	struct meta_rec *r, *s;
-	unsigned nfiles = 0;
-	int want_syncfs = 0, err;
+	return r->kind == META_OBJECT && !r->no_claim;
+}
 
-	/* Only records whose xattrs claim data need the barrier first: one
-	 * that claims nothing (content none: what a failed barrier leaves)
-	 * is written without one, so a filesystem that fails every sync
-	 * (EIO, or EROFS after ext4 aborted its journal) cannot drive a
-	 * fail -> forget -> new record -> fail loop. */
-#define CLAIMS(r) ((r)->kind == META_OBJECT && !(r)->no_claim)
-	for (r = b->recs; r; r = r->next) {
-		r->err = 0;
-		r->sync_failed = 0;
-		if (r->kind == META_SYNCFS)
-			want_syncfs = 1;
-		if (!CLAIMS(r))
-			continue;
-		for (s = b->recs; s != r; s = s->next)
-			if (CLAIMS(s) && s->fd == r->fd)
-				break;
-		if (s == r)
-			nfiles++;
-	}
+/* The first claiming record of b on r's fd: r itself when none before. */
+static struct meta_rec *
+first_on_fd(struct batch *b, struct meta_rec *r)
+{
+	struct meta_rec *s;
+
+	for (s = b->recs; s != r; s = s->next)
+		if (claims(s) && s->fd == r->fd)
+			break;
+	return s;
+}
+
+/*
+ * The barrier before any xattr claims data, over b's claiming records,
+ * which span nfiles files: one syncfs of the cache at SYNCFS_MIN_FILES
+ * or more, else one fdatasync per file. Each claiming record gets the
+ * result of its barrier in r->err (err fields are 0 on entry); a failed
+ * one is marked sync_failed (its owner drops its claim on the data).
+ */
+static void
+barrier(struct batch *b, unsigned nfiles)
+{
+	struct meta_rec *r, *s;
+	int err;
+
 	if (nfiles >= SYNCFS_MIN_FILES) {
 		b->st.syncfs++;
 		if (syncfs(cache_fd) < 0) {
 			err = -errno;
 			for (r = b->recs; r; r = r->next)
-				if (CLAIMS(r))
+				if (claims(r))
 					r->err = err;
 		}
 	} else {
 		for (r = b->recs; r; r = r->next) {
-			if (!CLAIMS(r))
+			if (!claims(r))
 				continue;
-			for (s = b->recs; s != r; s = s->next)
-				if (CLAIMS(s) && s->fd == r->fd)
-					break;
+			s = first_on_fd(b, r);
 			if (s != r) {		/* synced with an earlier record */
 				r->err = s->err;
 				continue;
@@ -248,9 +256,20 @@ batch_run(struct work *w)
 	}
 	/* a failed barrier: the owner drops its claim on the data */
 	for (r = b->recs; r; r = r->next)
-		if (CLAIMS(r) && r->err)
+		if (claims(r) && r->err)
 			r->sync_failed = 1;
-#undef CLAIMS
+}
+
+/*
+ * After the barrier: write the xattrs of the object records it did not
+ * fail and of the volume records, then link the objects that want it
+ * and whose xattrs were written. Results in r->err.
+ */
+static void
+write_claims(struct batch *b)
+{
+	struct meta_rec *r;
+
 	/* only now may the xattrs claim the data */
 	for (r = b->recs; r; r = r->next) {
 		if (r->kind == META_OBJECT && !r->err)
@@ -261,6 +280,14 @@ batch_run(struct work *w)
 	for (r = b->recs; r; r = r->next)
 		if (r->kind == META_OBJECT && r->link && !r->err)
 			r->err = link_object(r, &b->st);
+}
+
+/* Set the atime of each META_ATIME record's path; results in r->err. */
+static void
+write_atimes(struct batch *b)
+{
+	struct meta_rec *r;
+
 	for (r = b->recs; r; r = r->next) {
 		if (r->kind != META_ATIME)
 			continue;
@@ -277,6 +304,32 @@ batch_run(struct work *w)
 		if (pfd >= 0)
 			close(pfd);
 	}
+}
+
+/*
+ * Worker: durability first (barrier), then xattrs and links
+ * (write_claims), then atimes, then the syncfs that META_SYNCFS records
+ * asked for. Each record's result is in r->err, its count in b->st.
+ */
+static void
+batch_run(struct work *w)
+{
+	struct batch *b = (struct batch *)w;
+	struct meta_rec *r;
+	unsigned nfiles = 0;
+	int want_syncfs = 0, err;
+
+	for (r = b->recs; r; r = r->next) {
+		r->err = 0;
+		r->sync_failed = 0;
+		if (r->kind == META_SYNCFS)
+			want_syncfs = 1;
+		if (claims(r) && first_on_fd(b, r) == r)
+			nfiles++;
+	}
+	barrier(b, nfiles);
+	write_claims(b);
+	write_atimes(b);
 	if (want_syncfs) {
 		b->st.syncfs++;
 		err = syncfs(cache_fd) < 0 ? -errno : 0;

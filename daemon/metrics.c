@@ -869,6 +869,136 @@ volcmp(const void *a, const void *b)
 	return x->key_len < y->key_len ? -1 : x->key_len > y->key_len;
 }
 
+/* The per-volume counter families, and their sums over omitted volumes. */
+static const struct {
+	const char *name, *other, *help;
+} vol_cnt[3] = {
+	{ "larder_volume_hits_total", "larder_volumes_other_hits",
+	    "Cookie acquires that found cached data, per volume" },
+	{ "larder_volume_misses_total", "larder_volumes_other_misses",
+	    "Cookie acquires that found nothing cached, per volume" },
+	{ "larder_volume_fills_total", "larder_volumes_other_fills",
+	    "Fills (writes) started, per volume" },
+};
+
+/* What volumes() writes: the labelled volumes, and the others' sums. */
+struct vol_series {
+	struct metrics_out lab[METRICS_MAX_VOLUMES];	/* label values */
+	size_t idx[METRICS_MAX_VOLUMES];	/* lab[i] is v[idx[i]]'s */
+	size_t nl;				/* labelled volumes */
+	uint64_t oth_obj, oth_bytes, omitted;	/* over the others */
+	uint64_t oth_cnt[3];			/* as vol_cnt */
+};
+
+/*
+ * Choose the labelled volumes of v[0..n) (sorted) into vs (zeroed): the
+ * first METRICS_MAX_VOLUMES whose escaped label is not an earlier one's;
+ * sum the rest into vs. Stops at o->err, where a label's error goes too.
+ * The caller frees vs->lab[0..nl).
+ */
+static void
+pick_labelled(struct metrics_out *o, struct vol_series *vs,
+    const struct metrics_vol *v, size_t n)
+{
+	struct metrics_out *lab = vs->lab;
+	size_t i, j;
+	int dup;
+
+	for (i = 0; i < n && !o->err; i++) {
+		dup = 0;
+		if (vs->nl < METRICS_MAX_VOLUMES) {
+			label_value(&lab[vs->nl], v[i].key, v[i].key_len);
+			if (lab[vs->nl].err)
+				o->err = lab[vs->nl].err;
+			for (j = 0; j < vs->nl && !dup; j++)
+				dup = lab[j].len == lab[vs->nl].len &&
+				    memcmp(lab[j].p ? lab[j].p : "",
+				    lab[vs->nl].p ? lab[vs->nl].p : "",
+				    lab[vs->nl].len) == 0;
+			if (!dup) {
+				vs->idx[vs->nl++] = i;
+				continue;
+			}
+			metrics_out_free(&lab[vs->nl]);
+		}
+		vs->oth_obj += v[i].objects;
+		vs->oth_bytes += v[i].bytes;
+		vs->oth_cnt[0] += v[i].hits;
+		vs->oth_cnt[1] += v[i].misses;
+		vs->oth_cnt[2] += v[i].fills;
+		vs->omitted++;
+	}
+}
+
+/*
+ * Write the larder_volume_* families for the labelled volumes of vs;
+ * the counter families only when counted (some row came with them).
+ */
+static void
+labelled_series(struct metrics_out *o, const struct vol_series *vs,
+    const struct metrics_vol *v, int counted)
+{
+	const struct metrics_out *lab = vs->lab;
+	size_t i, k;
+
+	family(o, "larder_volume_objects", M_GAUGE, "Objects in a volume (the "
+	    "largest volumes only: see larder_volumes_omitted)");
+	for (i = 0; i < vs->nl; i++) {
+		out_add(o, "larder_volume_objects{volume=\"", 30);
+		out_add(o, lab[i].p ? lab[i].p : "", lab[i].len);
+		out_printf(o, "\"} %" PRIu64 "\n", v[vs->idx[i]].objects);
+	}
+	family(o, "larder_volume_bytes", M_GAUGE, "Bytes a volume's objects "
+	    "use on disk (the largest volumes only)");
+	for (i = 0; i < vs->nl; i++) {
+		out_add(o, "larder_volume_bytes{volume=\"", 28);
+		out_add(o, lab[i].p ? lab[i].p : "", lab[i].len);
+		out_printf(o, "\"} %" PRIu64 "\n", v[vs->idx[i]].bytes);
+	}
+	for (k = 0; k < 3 && counted; k++) {
+		family(o, vol_cnt[k].name, M_COUNTER, vol_cnt[k].help);
+		for (i = 0; i < vs->nl; i++) {
+			const struct metrics_vol *x = &v[vs->idx[i]];
+
+			out_printf(o, "%s{volume=\"", vol_cnt[k].name);
+			out_add(o, lab[i].p ? lab[i].p : "", lab[i].len);
+			out_printf(o, "\"} %" PRIu64 "\n", k == 0 ? x->hits :
+			    k == 1 ? x->misses : x->fills);
+		}
+	}
+}
+
+/*
+ * Write larder_volumes_omitted and the larder_volumes_other_* sums of
+ * vs; the counter sums only when counted.
+ */
+static void
+other_series(struct metrics_out *o, const struct vol_series *vs, int counted)
+{
+	size_t k;
+
+	family(o, "larder_volumes_omitted", M_GAUGE, "Volumes past the label "
+	    "bound (" "larder_volume_* has at most 100 series) or whose "
+	    "label would repeat another's");
+	out_printf(o, "larder_volumes_omitted %" PRIu64 "\n", vs->omitted);
+	family(o, "larder_volumes_other_objects", M_GAUGE,
+	    "Objects of the omitted volumes");
+	out_printf(o, "larder_volumes_other_objects %" PRIu64 "\n",
+	    vs->oth_obj);
+	family(o, "larder_volumes_other_bytes", M_GAUGE,
+	    "Bytes of the omitted volumes");
+	out_printf(o, "larder_volumes_other_bytes %" PRIu64 "\n",
+	    vs->oth_bytes);
+	for (k = 0; k < 3 && counted; k++) {
+		family(o, vol_cnt[k].other, M_GAUGE, k == 0 ? "Hits of the "
+		    "omitted volumes (a sum over a set that changes: it may "
+		    "go down)" : k == 1 ? "Misses of the omitted volumes (may "
+		    "go down)" : "Fills of the omitted volumes (may go down)");
+		out_printf(o, "%s %" PRIu64 "\n", vol_cnt[k].other,
+		    vs->oth_cnt[k]);
+	}
+}
+
 /*
  * The per-volume families. Sorts v in place (largest first, volcmp);
  * the first METRICS_MAX_VOLUMES volumes with distinct label values get
@@ -882,99 +1012,24 @@ static void
 volumes(struct metrics_out *o, struct seen *seen, struct metrics_vol *v,
     size_t n)
 {
-	struct metrics_out lab[METRICS_MAX_VOLUMES];
-	size_t idx[METRICS_MAX_VOLUMES];
-	uint64_t oth_obj = 0, oth_bytes = 0, omitted = 0;
-	uint64_t oth_cnt[3] = { 0, 0, 0 };
-	static const struct {
-		const char *name, *other, *help;
-	} cnt[3] = {
-		{ "larder_volume_hits_total", "larder_volumes_other_hits",
-		    "Cookie acquires that found cached data, per volume" },
-		{ "larder_volume_misses_total", "larder_volumes_other_misses",
-		    "Cookie acquires that found nothing cached, per volume" },
-		{ "larder_volume_fills_total", "larder_volumes_other_fills",
-		    "Fills (writes) started, per volume" },
-	};
-	size_t i, j, k, nl = 0;
-	int dup, counted = 0;
+	struct vol_series vs;
+	size_t i;
+	int counted = 0;
 
-	memset(lab, 0, sizeof(lab));
+	memset(&vs, 0, sizeof(vs));
 	if (n > 1)
 		qsort(v, n, sizeof(*v), volcmp);
-	for (i = 0; i < n && !o->err; i++) {
-		dup = 0;
-		if (nl < METRICS_MAX_VOLUMES) {
-			label_value(&lab[nl], v[i].key, v[i].key_len);
-			if (lab[nl].err)
-				o->err = lab[nl].err;
-			for (j = 0; j < nl && !dup; j++)
-				dup = lab[j].len == lab[nl].len &&
-				    memcmp(lab[j].p ? lab[j].p : "",
-				    lab[nl].p ? lab[nl].p : "", lab[nl].len) == 0;
-			if (!dup) {
-				idx[nl++] = i;
-				continue;
-			}
-			metrics_out_free(&lab[nl]);
-		}
-		oth_obj += v[i].objects;
-		oth_bytes += v[i].bytes;
-		oth_cnt[0] += v[i].hits;
-		oth_cnt[1] += v[i].misses;
-		oth_cnt[2] += v[i].fills;
-		omitted++;
-	}
+	pick_labelled(o, &vs, v, n);
 	for (i = 0; i < n; i++)
 		counted |= v[i].counted;
 	if (!seen_add(seen, "larder_volumes", o)) {
 		family(o, "larder_volumes", M_GAUGE, "Volumes in the cache");
 		out_printf(o, "larder_volumes %zu\n", n);
 	}
-	family(o, "larder_volume_objects", M_GAUGE, "Objects in a volume (the "
-	    "largest volumes only: see larder_volumes_omitted)");
-	for (i = 0; i < nl; i++) {
-		out_add(o, "larder_volume_objects{volume=\"", 30);
-		out_add(o, lab[i].p ? lab[i].p : "", lab[i].len);
-		out_printf(o, "\"} %" PRIu64 "\n", v[idx[i]].objects);
-	}
-	family(o, "larder_volume_bytes", M_GAUGE, "Bytes a volume's objects "
-	    "use on disk (the largest volumes only)");
-	for (i = 0; i < nl; i++) {
-		out_add(o, "larder_volume_bytes{volume=\"", 28);
-		out_add(o, lab[i].p ? lab[i].p : "", lab[i].len);
-		out_printf(o, "\"} %" PRIu64 "\n", v[idx[i]].bytes);
-	}
-	for (k = 0; k < 3 && counted; k++) {
-		family(o, cnt[k].name, M_COUNTER, cnt[k].help);
-		for (i = 0; i < nl; i++) {
-			const struct metrics_vol *x = &v[idx[i]];
-
-			out_printf(o, "%s{volume=\"", cnt[k].name);
-			out_add(o, lab[i].p ? lab[i].p : "", lab[i].len);
-			out_printf(o, "\"} %" PRIu64 "\n", k == 0 ? x->hits :
-			    k == 1 ? x->misses : x->fills);
-		}
-	}
-	family(o, "larder_volumes_omitted", M_GAUGE, "Volumes past the label "
-	    "bound (" "larder_volume_* has at most 100 series) or whose "
-	    "label would repeat another's");
-	out_printf(o, "larder_volumes_omitted %" PRIu64 "\n", omitted);
-	family(o, "larder_volumes_other_objects", M_GAUGE,
-	    "Objects of the omitted volumes");
-	out_printf(o, "larder_volumes_other_objects %" PRIu64 "\n", oth_obj);
-	family(o, "larder_volumes_other_bytes", M_GAUGE,
-	    "Bytes of the omitted volumes");
-	out_printf(o, "larder_volumes_other_bytes %" PRIu64 "\n", oth_bytes);
-	for (k = 0; k < 3 && counted; k++) {
-		family(o, cnt[k].other, M_GAUGE, k == 0 ? "Hits of the "
-		    "omitted volumes (a sum over a set that changes: it may "
-		    "go down)" : k == 1 ? "Misses of the omitted volumes (may "
-		    "go down)" : "Fills of the omitted volumes (may go down)");
-		out_printf(o, "%s %" PRIu64 "\n", cnt[k].other, oth_cnt[k]);
-	}
-	for (i = 0; i < nl; i++)
-		metrics_out_free(&lab[i]);
+	labelled_series(o, &vs, v, counted);
+	other_series(o, &vs, counted);
+	for (i = 0; i < vs.nl; i++)
+		metrics_out_free(&vs.lab[i]);
 }
 
 int

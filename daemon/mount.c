@@ -526,33 +526,17 @@ attach_private(char *err, size_t errsz)
 }
 
 /*
- * Contract in mount.h. Main thread, once at startup, before caps_drop
- * (open_tree, mount_setattr and unshare need CAP_SYS_ADMIN) and before
- * any thread starts: main() in userspace mode, kernel_start in kernel
- * mode. Steps: check dir (a directory, a filesystem type we accept, not
- * read-only), then a clone of its mount: adopted from a re-exec'd
- * predecessor (handover) when one was handed over, else open_tree, set
- * noatime (strictatime in kernel mode: the kernel's LRU reads atime,
- * best effort) and in kernel mode attach it privately; then the root fd,
- * the O_TMPFILE + xattr probe, the write claim. Any failure undoes the
- * steps before it (mount_close) and returns -errno with the reason in
- * err; m.dir is kept for the messages that follow.
+ * The checks before the clone: dir is a directory, its mount is found in
+ * mountinfo (find_mount fills m.fstype, m.source, m.target), of a type
+ * we accept, and not read-only. 0, or -errno with the reason in err.
  */
-int
-mount_open(const char *dir, unsigned flags, char *err, size_t errsz)
+static int
+check_dir(const char *dir, char *err, size_t errsz)
 {
-	struct mount_attr attr;
 	struct statvfs sv;
 	struct stat st;
 	const char *why;
 	int rc, e;
-
-	if (m.rootfd != -1)
-		return seterr(err, errsz, -EALREADY, "mount already open");
-	if (err != NULL && errsz > 0)
-		err[0] = '\0';
-	copystr(m.dir, sizeof(m.dir), dir);
-	m.flags = flags;
 
 	if (stat(dir, &st) == -1) {
 		e = errno;
@@ -575,7 +559,135 @@ mount_open(const char *dir, unsigned flags, char *err, size_t errsz)
 		    "%s (%s %s on %s); remount it read-write or choose another "
 		    "dir", dir, m.sb_ro ? "filesystem" : "mount", m.fstype,
 		    m.source, m.target);
+	return 0;
+}
 
+/*
+ * Set the atime mode of the fresh clone m.treefd: noatime, or with
+ * MOUNT_KEEP_ATIME strictatime, best effort (m.strictatime says whether
+ * it took). 0, or -errno with the reason in err (noatime only).
+ */
+static int
+set_atime(const char *dir, unsigned flags, char *err, size_t errsz)
+{
+	struct mount_attr attr;
+	int e;
+
+	if (!(flags & MOUNT_KEEP_ATIME)) {
+		memset(&attr, 0, sizeof(attr));
+		attr.attr_set = MOUNT_ATTR_NOATIME;
+		attr.attr_clr = MOUNT_ATTR__ATIME;
+		if (mount_setattr(m.treefd, "", AT_EMPTY_PATH, &attr,
+		    sizeof(attr)) == -1) {
+			e = errno;
+			return seterr(err, errsz, -e, "cache dir %s: set noatime "
+			    "on the private clone (mount_setattr): %s%s", dir,
+			    strerror(e), e == ENOSYS ? " (needs Linux 5.12 or "
+			    "later)" : "");
+		}
+		return 0;
+	}
+	/*
+	 * Kernel mode: atime is the kernel's LRU information, and
+	 * relatime (the usual default) moves it only once a day for
+	 * an object read again and again. strictatime on the clone
+	 * only (the host's mount keeps its options): every read the
+	 * kernel makes through it (cachefiles opens its backing
+	 * files on the path it was bound to, i.e. this clone)
+	 * updates the atime that culling reads. Not fatal: without
+	 * it, culling still works, with the mount's own atime.
+	 */
+	memset(&attr, 0, sizeof(attr));
+	attr.attr_set = MOUNT_ATTR_STRICTATIME;
+	attr.attr_clr = MOUNT_ATTR__ATIME;
+	if (mount_setattr(m.treefd, "", AT_EMPTY_PATH, &attr,
+	    sizeof(attr)) == -1)
+		log_warn("cache dir %s: set strictatime on the private "
+		    "clone (mount_setattr); atime as the mount has it", dir);
+	else
+		m.strictatime = 1;
+	return 0;
+}
+
+/*
+ * Make a new private clone of dir's mount in m.treefd (open_tree), set
+ * its atime mode and with MOUNT_ATTACH_PRIVATE attach it. 0, or -errno
+ * with the reason in err; the caller undoes what was made (mount_close).
+ */
+static int
+clone_tree(const char *dir, unsigned flags, char *err, size_t errsz)
+{
+	int rc, e;
+
+	m.treefd = open_tree(AT_FDCWD, dir, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	if (m.treefd == -1) {
+		e = errno;
+		return seterr(err, errsz, -e, "cache dir %s: clone its mount "
+		    "(open_tree): %s%s", dir, strerror(e), e == EPERM ?
+		    " (needs CAP_SYS_ADMIN)" : e == ENOSYS ? " (needs Linux "
+		    "5.2 or later)" : "");
+	}
+	rc = set_atime(dir, flags, err, errsz);
+	if (rc < 0)
+		return rc;
+	if (flags & MOUNT_ATTACH_PRIVATE) {
+		rc = attach_private(err, errsz);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/*
+ * On the clone in m.treefd: open its root (m.rootfd), probe it, take the
+ * write claim. 0, or -errno with the reason in err; the caller undoes
+ * what was made (mount_close).
+ */
+static int
+open_root(const char *dir, char *err, size_t errsz)
+{
+	int rc, e;
+
+	m.rootfd = openat(m.treefd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (m.rootfd == -1) {
+		e = errno;
+		return seterr(err, errsz, -e, "cache dir %s: open the clone: %s",
+		    dir, strerror(e));
+	}
+	rc = probe(m.rootfd, err, errsz);
+	if (rc < 0)
+		return rc;
+	return take_claim(err, errsz);
+}
+
+/*
+ * Contract in mount.h. Main thread, once at startup, before caps_drop
+ * (open_tree, mount_setattr and unshare need CAP_SYS_ADMIN) and before
+ * any thread starts: main() in userspace mode, kernel_start in kernel
+ * mode. Steps: check dir (a directory, a filesystem type we accept, not
+ * read-only), then a clone of its mount: adopted from a re-exec'd
+ * predecessor (handover) when one was handed over, else open_tree, set
+ * noatime (strictatime in kernel mode: the kernel's LRU reads atime,
+ * best effort) and in kernel mode attach it privately; then the root fd,
+ * the O_TMPFILE + xattr probe, the write claim. Any failure undoes the
+ * steps before it (mount_close) and returns -errno with the reason in
+ * err; m.dir is kept for the messages that follow.
+ */
+int
+mount_open(const char *dir, unsigned flags, char *err, size_t errsz)
+{
+	int rc, e;
+
+	if (m.rootfd != -1)
+		return seterr(err, errsz, -EALREADY, "mount already open");
+	if (err != NULL && errsz > 0)
+		err[0] = '\0';
+	copystr(m.dir, sizeof(m.dir), dir);
+	m.flags = flags;
+
+	rc = check_dir(dir, err, errsz);
+	if (rc < 0)
+		return rc;
 	if (flags & MOUNT_ATTACH_PRIVATE) {
 		/* before the clone, so the clone is made in our namespace */
 		if (unshare(CLONE_NEWNS) == -1) {
@@ -586,69 +698,12 @@ mount_open(const char *dir, unsigned flags, char *err, size_t errsz)
 	}
 	if (!(flags & MOUNT_ATTACH_PRIVATE) && adopt_tree(dir)) {
 		log_info("cache dir %s: private clone adopted", dir);
-		goto cloned;
-	}
-	m.treefd = open_tree(AT_FDCWD, dir, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
-	if (m.treefd == -1) {
-		e = errno;
-		rc = seterr(err, errsz, -e, "cache dir %s: clone its mount "
-		    "(open_tree): %s%s", dir, strerror(e), e == EPERM ?
-		    " (needs CAP_SYS_ADMIN)" : e == ENOSYS ? " (needs Linux "
-		    "5.2 or later)" : "");
-		goto fail;
-	}
-	if (!(flags & MOUNT_KEEP_ATIME)) {
-		memset(&attr, 0, sizeof(attr));
-		attr.attr_set = MOUNT_ATTR_NOATIME;
-		attr.attr_clr = MOUNT_ATTR__ATIME;
-		if (mount_setattr(m.treefd, "", AT_EMPTY_PATH, &attr,
-		    sizeof(attr)) == -1) {
-			e = errno;
-			rc = seterr(err, errsz, -e, "cache dir %s: set noatime on "
-			    "the private clone (mount_setattr): %s%s", dir,
-			    strerror(e), e == ENOSYS ? " (needs Linux 5.12 or "
-			    "later)" : "");
-			goto fail;
-		}
 	} else {
-		/*
-		 * Kernel mode: atime is the kernel's LRU information, and
-		 * relatime (the usual default) moves it only once a day for
-		 * an object read again and again. strictatime on the clone
-		 * only (the host's mount keeps its options): every read the
-		 * kernel makes through it (cachefiles opens its backing
-		 * files on the path it was bound to, i.e. this clone)
-		 * updates the atime that culling reads. Not fatal: without
-		 * it, culling still works, with the mount's own atime.
-		 */
-		memset(&attr, 0, sizeof(attr));
-		attr.attr_set = MOUNT_ATTR_STRICTATIME;
-		attr.attr_clr = MOUNT_ATTR__ATIME;
-		if (mount_setattr(m.treefd, "", AT_EMPTY_PATH, &attr,
-		    sizeof(attr)) == -1)
-			log_warn("cache dir %s: set strictatime on the private "
-			    "clone (mount_setattr); atime as the mount has it",
-			    dir);
-		else
-			m.strictatime = 1;
-	}
-	if (flags & MOUNT_ATTACH_PRIVATE) {
-		rc = attach_private(err, errsz);
+		rc = clone_tree(dir, flags, err, errsz);
 		if (rc < 0)
 			goto fail;
 	}
-cloned:
-	m.rootfd = openat(m.treefd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (m.rootfd == -1) {
-		e = errno;
-		rc = seterr(err, errsz, -e, "cache dir %s: open the clone: %s",
-		    dir, strerror(e));
-		goto fail;
-	}
-	rc = probe(m.rootfd, err, errsz);
-	if (rc < 0)
-		goto fail;
-	rc = take_claim(err, errsz);
+	rc = open_root(dir, err, errsz);
 	if (rc < 0)
 		goto fail;
 	log_info("cache dir %s: %s %s on %s, private clone%s%s%s", dir,

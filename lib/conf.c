@@ -873,48 +873,59 @@ is_blank(int ch)
 }
 
 /*
- * Parse one line: line[0..len) with a NUL at len, no line end. The caller
- * has kept per-file state (which keywords were seen where) in seen[].
+ * Check and trim the current line: too long, a NUL byte or a control
+ * character is an error (reported). Returns the line's first non-blank
+ * byte, with trailing blanks and CR cut off, or NULL when there is
+ * nothing to parse (an error, a blank or a comment line).
  */
-static void
-parse_line(struct parser *p, unsigned *seen)
+static char *
+clean_line(struct parser *p)
 {
-	char *s = p->line, *end = p->line + p->len, *kw, *argv[MAX_ARGS + 1];
-	const struct keyword *k;
-	unsigned nerr;
+	char *s = p->line, *end = p->line + p->len;
 	size_t i;
-	int argc = 0;
-	char q[64];
 
 	/* the limit does not count a CR of a CRLF line end */
 	if (p->overflow || p->len - (p->len > 0 && end[-1] == '\r') >
 	    CONF_MAX_LINE - 1) {
 		lerror(p, "line is too long (more than %d bytes)",
 		    CONF_MAX_LINE - 1);
-		return;
+		return NULL;
 	}
 	if (p->nul_at) {
 		lerror(p, "NUL byte at column %zu; the line is ignored",
 		    p->nul_at);
-		return;
+		return NULL;
 	}
 	while (end > s && (is_blank(end[-1]) || end[-1] == '\r'))
 		*--end = '\0';
 	while (is_blank(*s))
 		s++;
 	if (*s == '\0' || *s == '#')
-		return;
+		return NULL;
 	for (i = 0; s + i < end; i++) {
 		unsigned char ch = s[i];
 
 		if ((ch < 0x20 && ch != '\t') || ch == 0x7f) {
 			lerror(p, "control character 0x%02x at column %zu",
 			    ch, (size_t)(s + i - p->line) + 1);
-			return;
+			return NULL;
 		}
 	}
+	return s;
+}
 
-	kw = s;
+/*
+ * Cut the keyword at the start of s off (NUL-terminated in place) and
+ * set *rest to what follows it, blanks skipped. Returns the keyword's
+ * table entry, or NULL (reported) for an unknown keyword.
+ */
+static const struct keyword *
+find_keyword(struct parser *p, char *s, char **rest)
+{
+	const struct keyword *k;
+	char *kw = s;
+	char q[64];
+
 	while (*s && !is_blank(*s))
 		s++;
 	if (*s) {
@@ -922,21 +933,29 @@ parse_line(struct parser *p, unsigned *seen)
 		while (is_blank(*s))
 			s++;
 	}
+	*rest = s;
 	k = bsearch(kw, keywords, NKEYWORDS, sizeof(keywords[0]), kwcmp);
-	if (!k) {
+	if (!k)
 		lerror(p, "unknown keyword '%s'", quote(q, kw));
-		return;
-	}
+	return k;
+}
 
-	switch (k->kind) {
-	case ARG_REFUSED:
-		k->fn(p, k, argv, 0);
-		return;
-	case ARG_REST:
+/*
+ * Split the arguments s of k (not ARG_REFUSED) into argv as k->kind
+ * says, at most MAX_ARGS, cut in place, and check their number. Returns
+ * argc, or -1 (reported) when they do not fit k.
+ */
+static int
+split_args(struct parser *p, const struct keyword *k, char *s, char **argv)
+{
+	int argc = 0;
+	char q[64];
+
+	if (k->kind == ARG_REST) {
 		if (*s == '\0') {
 			lerror(p, "%s: missing argument (expected: %s %s)",
 			    k->name, k->name, k->usage);
-			return;
+			return -1;
 		}
 		argv[argc++] = s;
 		for (; *s; s++)
@@ -946,54 +965,92 @@ parse_line(struct parser *p, unsigned *seen)
 				    k->name);
 				break;
 			}
-		break;
-	case ARG_NONE:
-	case ARG_WORDS:
-		while (*s && *s != '#') {
-			char *w = s;
-
-			while (*s && !is_blank(*s))
-				s++;
-			if (*s) {
-				*s++ = '\0';
-				while (is_blank(*s))
-					s++;
-			}
-			if (argc == MAX_ARGS)
-				break;
-			argv[argc++] = w;
-		}
-		if (argc < k->nargs) {
-			lerror(p, "%s: missing argument (expected: %s %s)",
-			    k->name, k->name, k->usage);
-			return;
-		}
-		if (argc > k->nargs) {
-			if (k->nargs == 0)
-				lerror(p, "%s takes no argument (got '%s')",
-				    k->name, quote(q, argv[k->nargs]));
-			else
-				lerror(p, "%s: too many arguments, '%s' is one"
-				    " too many (expected: %s %s)", k->name,
-				    quote(q, argv[k->nargs]), k->name,
-				    k->usage);
-			return;
-		}
-		break;
+		return argc;
 	}
-	argv[argc] = NULL;
+	while (*s && *s != '#') {
+		char *w = s;
 
-	i = k - keywords;
+		while (*s && !is_blank(*s))
+			s++;
+		if (*s) {
+			*s++ = '\0';
+			while (is_blank(*s))
+				s++;
+		}
+		if (argc == MAX_ARGS)
+			break;
+		argv[argc++] = w;
+	}
+	if (argc < k->nargs) {
+		lerror(p, "%s: missing argument (expected: %s %s)",
+		    k->name, k->name, k->usage);
+		return -1;
+	}
+	if (argc > k->nargs) {
+		if (k->nargs == 0)
+			lerror(p, "%s takes no argument (got '%s')",
+			    k->name, quote(q, argv[k->nargs]));
+		else
+			lerror(p, "%s: too many arguments, '%s' is one"
+			    " too many (expected: %s %s)", k->name,
+			    quote(q, argv[k->nargs]), k->name,
+			    k->usage);
+		return -1;
+	}
+	return argc;
+}
+
+/*
+ * Record in seen[] that k is given on this line. Given again, it is an
+ * error for a once-only keyword (returns -1, reported, seen[] kept),
+ * else a warning (the last one wins). Returns 0 otherwise.
+ */
+static int
+note_seen(struct parser *p, const struct keyword *k, unsigned *seen)
+{
+	size_t i = k - keywords;
+
 	if (seen[i]) {
 		if (k->once) {
 			lerror(p, "%s given again (first at line %u); it may be"
 			    " given only once", k->name, seen[i]);
-			return;
+			return -1;
 		}
 		lwarn(p, "%s given again (previously at line %u); the last one"
 		    " wins", k->name, seen[i]);
 	}
 	seen[i] = p->lineno;
+	return 0;
+}
+
+/*
+ * Parse one line: line[0..len) with a NUL at len, no line end. The caller
+ * has kept per-file state (which keywords were seen where) in seen[].
+ */
+static void
+parse_line(struct parser *p, unsigned *seen)
+{
+	char *s, *argv[MAX_ARGS + 1];
+	const struct keyword *k;
+	unsigned nerr;
+	int argc;
+
+	s = clean_line(p);
+	if (s == NULL)
+		return;
+	k = find_keyword(p, s, &s);
+	if (k == NULL)
+		return;
+	if (k->kind == ARG_REFUSED) {
+		k->fn(p, k, argv, 0);
+		return;
+	}
+	argc = split_args(p, k, s, argv);
+	if (argc < 0)
+		return;
+	argv[argc] = NULL;
+	if (note_seen(p, k, seen) < 0)
+		return;
 	nerr = p->nerr;
 	k->fn(p, k, argv, argc);
 	/* a bad value keeps the earlier one, and where it came from */
