@@ -4,13 +4,13 @@
  *
  * Layout, chosen to stay well under 64 bytes per object all included:
  *
- *  - ents[]: a flat array of 24-byte entries, grown by an eighth when full
- *    (realloc of a big block is an mremap, not a copy, so small steps cost
- *    little and leave at most 1/9 of it unused). An object's id is its
+ *  - ents[]: a flat array of 24-byte entries, grown by a sixteenth when
+ *    full (realloc of a big block is an mremap, not a copy, so small steps
+ *    cost little and leave at most 1/17 of it unused). An object's id is its
  *    slot; free slots are chained through ref into a free list and reused
  *    first, so ids stay dense.
  *  - names: an append-only arena addressed by a u32 offset (ref), grown by
- *    an eighth too. A named entry's ref points to its NUL-terminated cooked
+ *    a sixteenth too. A named entry's ref points to its NUL-terminated cooked
  *    name; a nameless one's (F_NAMELESS, below) to a 12-byte record: the
  *    64-bit hash of its name and the low 32 bits of its inode number. A
  *    deleted entry leaves garbage behind; when the garbage outgrows the
@@ -18,8 +18,10 @@
  *    pointers die at the next add or delete).
  *  - tab[]: an open-addressing (linear probing) hash table of u32 ids keyed
  *    by (vol, 64-bit hash of the name), of any size (home slot by
- *    multiply-shift), kept 3/5 to 3/4 full: it grows by a quarter; deleted
- *    from with backward shift (no tombstones).
+ *    multiply-shift), kept 1/2 to 3/4 full: it grows by half (by a quarter
+ *    it took less memory but twice the CPU per add, all in rehashing);
+ *    deleted from with backward shift (no tombstones). So a nameless entry
+ *    costs at most 36 * 17/16 + 4 / (1/2) = 46.3 bytes, at least 41.3.
  *
  * Nameless entries (issue 15, index_add_ino): at 10 M objects the names are
  * most of the memory (a 34-byte name costs more than the rest of its entry
@@ -404,12 +406,12 @@ index_find(uint16_t vol, const char *name)
 	return ix.tab[lookup_slot(vol, name, index_name_hash(name))];
 }
 
-/* Grow the hash table by a quarter and reinsert every id. */
+/* Grow the hash table by half and reinsert every id. */
 static int
 grow_table(void)
 {
 	uint32_t *nt, *old = ix.tab, oldsize = ix.tabsize, i, j, id;
-	uint64_t size = (uint64_t)oldsize + oldsize / 4;
+	uint64_t size = (uint64_t)oldsize + oldsize / 2;
 
 	if (size > UINT32_MAX)
 		return -ENOMEM;
@@ -507,7 +509,7 @@ store_name(const void *name, size_t l, uint32_t *off)
 	if (ix.namegarbage > 4096 && ix.namegarbage > ix.namelen / 2)
 		(void)compact_names();	/* on ENOMEM just grow instead */
 	if ((uint64_t)ix.namelen + l > ix.namecap) {
-		cap = ix.namecap ? (uint64_t)ix.namecap + ix.namecap / 8 : 4096;
+		cap = ix.namecap ? (uint64_t)ix.namecap + ix.namecap / 16 : 4096;
 		if (cap < (uint64_t)ix.namelen + l)
 			cap = (uint64_t)ix.namelen + l;
 		if (cap > UINT32_MAX)
@@ -538,7 +540,7 @@ alloc_ent(void)
 	if (ix.nents == ix.capents) {
 		if (ix.capents >= INDEX_NONE - 1)
 			return INDEX_NONE;
-		cap = ix.capents ? ix.capents + ix.capents / 8 : 1024;
+		cap = ix.capents ? ix.capents + ix.capents / 16 : 1024;
 		if (cap < ix.capents || cap >= INDEX_NONE)
 			cap = INDEX_NONE - 1;
 		if ((ne = realloc(ix.ents, (size_t)cap * sizeof(*ne))) == NULL)
