@@ -8,8 +8,10 @@
  *
  * No disk, no daemon: N objects of one volume added in one go, names
  * unique in their first 9 bytes ("E" + 8 hex digits + random hex, cut to
- * the length), as the scan adds them. Prints one line per case and a
- * RESULT line. Also the time per add (CPU, informative).
+ * the length), last uses in random order within 30 days, as the scan adds
+ * them. Prints one line per case and a
+ * RESULT line. Also the time per add and that of index_select_oldest of a
+ * tenth of the objects, what a cull of 10% starts with (CPU, informative).
  * Built with -DNAMED_ONLY it uses only index_add, so it also builds
  * against an index.c from before index_add_ino (for before/after figures).
  */
@@ -28,10 +30,19 @@ cpu_now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* A last use in random order, as the scan's atimes come: within 30 days. */
+static int64_t
+use(uint64_t r)
+{
+	return (int64_t)((r >> 8) % (30ULL * 86400 * 1000000000)) + 1;
+}
+
 /* Fill a fresh index with n objects of len-byte names; bytes/object. */
 static double
-fill(uint32_t n, unsigned len, int nameless, double *ns_per_add)
+fill(uint32_t n, unsigned len, int nameless, double *ns_per_add,
+    double *select_s)
 {
+	uint32_t *sel;
 	uint64_t r = 88172645463325252ULL;
 	char name[64];
 	double t0;
@@ -52,16 +63,25 @@ fill(uint32_t n, unsigned len, int nameless, double *ns_per_add)
 		name[len] = '\0';
 #ifdef NAMED_ONLY
 		(void)nameless;
-		if (index_add(v, i & 0xff, name, 4096, i) == INDEX_NONE) {
+		if (index_add(v, i & 0xff, name, 4096, use(r)) ==
+		    INDEX_NONE) {
 #else
-		if ((nameless ? index_add_ino(v, i & 0xff, name, i, 4096, i) :
-		    index_add(v, i & 0xff, name, 4096, i)) == INDEX_NONE) {
+		if ((nameless ? index_add_ino(v, i & 0xff, name, i, 4096,
+		    use(r)) : index_add(v, i & 0xff, name, 4096, use(r))) ==
+		    INDEX_NONE) {
 #endif
 			fprintf(stderr, "index_add: out of memory\n");
 			exit(1);
 		}
 	}
 	*ns_per_add = (cpu_now() - t0) * 1e9 / n;
+	if ((sel = malloc((n / 10 + 1) * sizeof(*sel))) == NULL)
+		exit(1);
+	t0 = cpu_now();
+	if (index_select_oldest(sel, n / 10) != n / 10)
+		exit(1);
+	*select_s = cpu_now() - t0;
+	free(sel);
 	if (index_objects() != n) {
 		fprintf(stderr, "%llu objects, not %u\n",
 		    (unsigned long long)index_objects(), n);
@@ -75,7 +95,7 @@ main(int argc, char **argv)
 {
 	static const unsigned lens[] = { 9, 16, 34 };
 	uint32_t n = argc > 1 ? (uint32_t)strtoul(argv[1], NULL, 10) : 1000000;
-	double per, ns;
+	double per, ns, sel;
 	unsigned k;
 	int nameless;
 
@@ -89,10 +109,11 @@ main(int argc, char **argv)
 	for (nameless = 0; nameless < 2; nameless++)
 #endif
 		for (k = 0; k < 3; k++) {
-			per = fill(n, lens[k], nameless, &ns);
+			per = fill(n, lens[k], nameless, &ns, &sel);
 			printf("%u objects, %2u-byte names, %-8s: %.1f "
-			    "bytes/object (%.0f ns CPU per add)\n", n, lens[k],
-			    nameless ? "nameless" : "named", per, ns);
+			    "bytes/object (CPU: %.0f ns per add, %.2f s to "
+			    "select 10%%)\n", n, lens[k],
+			    nameless ? "nameless" : "named", per, ns, sel);
 			printf("RESULT index_mem objects=%u name=%u mode=%s "
 			    "bytes_per_object=%.1f\n", n, lens[k],
 			    nameless ? "nameless" : "named", per);
