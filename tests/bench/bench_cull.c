@@ -307,6 +307,8 @@ larder_cull(const char *dir, int rootfd, uint64_t nb, unsigned culltable,
 	return t_end - t0;
 }
 
+/* Options, the scan into a fresh index, then both sides in the order -o
+ * says, and the figures (see the top of this file). */
 int
 main(int argc, char **argv)
 {

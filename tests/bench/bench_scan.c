@@ -124,6 +124,8 @@ check_names(int rootfd)
 	return ok == n ? 0 : -1;
 }
 
+/* Options, then per round find and a scan on a fresh index and loop, in
+ * alternating order, and the totals (see the top of this file). */
 int
 main(int argc, char **argv)
 {
