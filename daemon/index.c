@@ -4,16 +4,38 @@
  *
  * Layout, chosen to stay well under 64 bytes per object all included:
  *
- *  - ents[]: a flat array of 24-byte entries, grown by half when full. An
- *    object's id is its slot; free slots are chained through name_off into
- *    a free list and reused first, so ids stay dense.
- *  - names: an append-only arena of NUL-terminated cooked names addressed
- *    by a u32 offset. A deleted or renamed entry leaves garbage behind; when
- *    the garbage outgrows the live bytes the arena is compacted in one O(n)
- *    pass (so index_name() pointers die at the next add or delete).
+ *  - ents[]: a flat array of 24-byte entries, grown by a sixteenth when
+ *    full (realloc of a big block is an mremap, not a copy, so small steps
+ *    cost little and leave at most 1/17 of it unused). An object's id is its
+ *    slot; free slots are chained through ref into a free list and reused
+ *    first, so ids stay dense.
+ *  - names: an append-only arena addressed by a u32 offset (ref), grown by
+ *    a sixteenth too. A named entry's ref points to its NUL-terminated cooked
+ *    name; a nameless one's (F_NAMELESS, below) to a 12-byte record: the
+ *    64-bit hash of its name and the low 32 bits of its inode number. A
+ *    deleted entry leaves garbage behind; when the garbage outgrows the
+ *    live bytes the arena is compacted in one O(n) pass (so index_name()
+ *    pointers die at the next add or delete).
  *  - tab[]: an open-addressing (linear probing) hash table of u32 ids keyed
- *    by hash(vol, name), a power of two kept at most 3/4 full, deleted from
- *    with backward shift (no tombstones).
+ *    by (vol, 64-bit hash of the name), of any size (home slot by
+ *    multiply-shift), kept 1/2 to 3/4 full: it grows by half (by a quarter
+ *    it took less memory but twice the CPU per add, all in rehashing);
+ *    deleted from with backward shift (no tombstones). So a nameless entry
+ *    costs at most 36 * 17/16 + 4 / (1/2) = 46.3 bytes, at least 41.3.
+ *
+ * Nameless entries (issue 15, index_add_ino): at 10 M objects the names are
+ * most of the memory (a 34-byte name costs more than the rest of its entry
+ * and its table slot together), yet the index needs a name only to act on
+ * the object: to cull it, list it, write its atime. A nameless entry keeps
+ * the name's 64-bit hash and the low 32 bits of the inode instead: 24 + 12
+ * bytes whatever the name's length. index_find() and index_add() match it
+ * by hash (see index.h for what a collision of 64-bit hashes could do);
+ * index_add() with the name names it (the store does that when it opens an
+ * object). Whoever needs the name of a nameless entry reads its fan-out
+ * directory on a worker thread with index_resolve_dir(), which takes a
+ * name only if both its hash and its inode match: a hash collision cannot
+ * give another object's name, and the directory read never happens on the
+ * main thread.
  *
  * Recency: each entry keeps its last use as a 64-bit stamp in nanoseconds
  * since the epoch from index_now(), a hybrid clock: the wall clock, but
@@ -47,10 +69,13 @@
  * of 1e6 entries (a few ms) per pass is cheap next to the renames it drives.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "daemon/index.h"
 
@@ -58,21 +83,32 @@
 #define F_CULLING	0x02	/* INDEX_CULLING */
 #define F_ADIRTY	0x04	/* last use newer than the atime on disk */
 #define F_MAIN		0x08	/* used again since it came in (INDEX_POLICY_S3) */
+#define F_NAMELESS	0x10	/* ref: a struct nrec, not a name */
 
 #define BYTES_BITS	48	/* disk bytes kept per object: up to 256 TiB */
 #define BYTES_MAX	((UINT64_C(1) << BYTES_BITS) - 1)
+#define RESOLVE_BUF	(64 * 1024)	/* getdents64 buffer */
 #define SMALL_SHARE	10	/* probation: 1/10 of the bytes (S3-FIFO's) */
 
 struct ent {
 	uint64_t use;		/* last use: ns since the epoch (index_now) */
 	uint64_t bv;		/* disk bytes (low 48 bits) | volume << 48 */
-	uint32_t name_off;	/* offset in the arena; free list link if !F_USED */
+	uint32_t ref;		/* offset in the arena; free list link if !F_USED */
 	uint16_t pins;		/* store objects holding it (saturates) */
 	uint8_t fanout;
 	uint8_t flags;
 };
 
 _Static_assert(sizeof(struct ent) == 24, "an entry stays 24 bytes");
+
+/* What a nameless entry's ref points to in the arena (unaligned: memcpy). */
+struct nrec {
+	uint64_t hash;		/* index_name_hash() of the name */
+	uint32_t ino;		/* low 32 bits of the inode number */
+} __attribute__((packed));
+
+#define NREC_SIZE	sizeof(struct nrec)
+_Static_assert(NREC_SIZE == 12, "a nameless record is 12 bytes");
 
 struct vol {
 	char *key;
@@ -97,7 +133,7 @@ static struct {
 	enum index_policy policy;
 
 	uint32_t *tab;
-	uint32_t tabmask;	/* size - 1 */
+	uint32_t tabsize;	/* slots */
 
 	char *names;
 	uint32_t namelen;	/* bytes used (live + garbage) */
@@ -109,25 +145,72 @@ static struct {
 	unsigned capvols;
 } ix;
 
-/* Hash a (volume, name) pair (FNV-1a, then a final avalanche). */
-static uint32_t
-hash(uint16_t vol, const char *name)
+static uint64_t
+avalanche(uint64_t h)
 {
-	uint64_t h = 0xcbf29ce484222325ULL ^ vol;
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 33;
+	return h;
+}
+
+/* The 64-bit hash of a name (FNV-1a, then a final avalanche). Pure. */
+uint64_t
+index_name_hash(const char *name)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
 	const unsigned char *p = (const unsigned char *)name;
 
 	while (*p)
 		h = (h ^ *p++) * 0x100000001b3ULL;
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdULL;
-	h ^= h >> 33;
-	return (uint32_t)h;
+	return avalanche(h);
+}
+
+/* The home slot of (vol, name hash) in a table of size slots. */
+static uint32_t
+home(uint16_t vol, uint64_t h, uint32_t size)
+{
+	uint32_t x = (uint32_t)(avalanche(h ^ ((uint64_t)vol << 48)) >> 32);
+
+	return (uint32_t)(((uint64_t)x * size) >> 32);
+}
+
+static uint32_t
+next_slot(uint32_t i)
+{
+	return i + 1 == ix.tabsize ? 0 : i + 1;
 }
 
 static const char *
 ent_name(const struct ent *e)
 {
-	return ix.names + e->name_off;
+	return ix.names + e->ref;
+}
+
+static struct nrec
+ent_nrec(const struct ent *e)
+{
+	struct nrec r;
+
+	memcpy(&r, ix.names + e->ref, sizeof(r));
+	return r;
+}
+
+/* The entry's name hash: kept if nameless, else computed from the name. */
+static uint64_t
+ent_hash(const struct ent *e)
+{
+	return (e->flags & F_NAMELESS) ? ent_nrec(e).hash :
+	    index_name_hash(ent_name(e));
+}
+
+/* Bytes the entry takes in the arena. */
+static size_t
+ent_arena(const struct ent *e)
+{
+	return (e->flags & F_NAMELESS) ? NREC_SIZE : strlen(ent_name(e)) + 1;
 }
 
 static uint64_t
@@ -166,7 +249,7 @@ index_init(void)
 	if (ix.tab == NULL)
 		return -ENOMEM;
 	memset(ix.tab, 0xff, 16 * sizeof(*ix.tab));
-	ix.tabmask = 15;
+	ix.tabsize = 16;
 	return 0;
 }
 
@@ -293,18 +376,26 @@ index_volumes(void)
 	return ix.nvols;
 }
 
-/* Slot in tab[] holding id, or of the empty slot where (vol, name) goes. */
+/*
+ * Slot in tab[] holding the entry of (vol, name), or of the empty slot where
+ * it goes; h is index_name_hash(name). A named entry matches by name, a
+ * nameless one by its kept hash.
+ */
 static uint32_t
-lookup_slot(uint16_t vol, const char *name, uint32_t h)
+lookup_slot(uint16_t vol, const char *name, uint64_t h)
 {
-	uint32_t i = h & ix.tabmask, id;
+	uint32_t i = home(vol, h, ix.tabsize), id;
+	const struct ent *e;
 
-	for (;; i = (i + 1) & ix.tabmask) {
+	for (;; i = next_slot(i)) {
 		id = ix.tab[i];
 		if (id == INDEX_NONE)
 			return i;
-		if (ent_vol(&ix.ents[id]) == vol &&
-		    strcmp(ent_name(&ix.ents[id]), name) == 0)
+		e = &ix.ents[id];
+		if (ent_vol(e) != vol)
+			continue;
+		if ((e->flags & F_NAMELESS) ? ent_nrec(e).hash == h :
+		    strcmp(ent_name(e), name) == 0)
 			return i;
 	}
 }
@@ -312,34 +403,46 @@ lookup_slot(uint16_t vol, const char *name, uint32_t h)
 uint32_t
 index_find(uint16_t vol, const char *name)
 {
-	return ix.tab[lookup_slot(vol, name, hash(vol, name))];
+	return ix.tab[lookup_slot(vol, name, index_name_hash(name))];
 }
 
-/* Double the hash table and reinsert every id. */
+/* Grow the hash table by half and reinsert every id. */
 static int
 grow_table(void)
 {
-	uint32_t *nt, *old = ix.tab, oldmask = ix.tabmask, i, j, id;
-	size_t size = ((size_t)oldmask + 1) * 2;
+	uint32_t *nt, *old = ix.tab, oldsize = ix.tabsize, i, j, id;
+	uint64_t size = (uint64_t)oldsize + oldsize / 2;
 
 	if (size > UINT32_MAX)
 		return -ENOMEM;
 	if ((nt = malloc(size * sizeof(*nt))) == NULL)
 		return -ENOMEM;
 	memset(nt, 0xff, size * sizeof(*nt));
-	for (i = 0; i <= oldmask; i++) {
+	for (i = 0; i < oldsize; i++) {
 		if ((id = old[i]) == INDEX_NONE)
 			continue;
-		j = hash(ent_vol(&ix.ents[id]), ent_name(&ix.ents[id])) &
-		    (size - 1);
+		j = home(ent_vol(&ix.ents[id]), ent_hash(&ix.ents[id]),
+		    (uint32_t)size);
 		while (nt[j] != INDEX_NONE)
-			j = (j + 1) & (size - 1);
+			j = j + 1 == size ? 0 : j + 1;
 		nt[j] = id;
 	}
 	ix.tab = nt;
-	ix.tabmask = size - 1;
+	ix.tabsize = (uint32_t)size;
 	free(old);
 	return 0;
+}
+
+/* The table slot holding id (a valid id is always in the table). */
+static uint32_t
+slot_of(uint32_t id)
+{
+	uint32_t i = home(ent_vol(&ix.ents[id]), ent_hash(&ix.ents[id]),
+	    ix.tabsize);
+
+	while (ix.tab[i] != id)
+		i = next_slot(i);
+	return i;
 }
 
 /* Remove the id at slot i, shifting back the entries of its cluster. */
@@ -351,11 +454,11 @@ table_remove(uint32_t i)
 	for (;;) {
 		ix.tab[i] = INDEX_NONE;
 		for (;;) {
-			j = (j + 1) & ix.tabmask;
+			j = next_slot(j);
 			if ((id = ix.tab[j]) == INDEX_NONE)
 				return;
-			k = hash(ent_vol(&ix.ents[id]), ent_name(&ix.ents[id])) &
-			    ix.tabmask;
+			k = home(ent_vol(&ix.ents[id]), ent_hash(&ix.ents[id]),
+			    ix.tabsize);
 			/* move it if its home k is not cyclically in (i, j] */
 			if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
 				continue;
@@ -366,7 +469,7 @@ table_remove(uint32_t i)
 	}
 }
 
-/* Rewrite the arena with only the live names. */
+/* Rewrite the arena with only the live names and records. */
 static int
 compact_names(void)
 {
@@ -374,7 +477,7 @@ compact_names(void)
 	char *nn;
 	size_t l;
 
-	cap = live + live / 2 + 64;
+	cap = live + live / 8 + 64;
 	if ((nn = malloc(cap)) == NULL)
 		return -ENOMEM;
 	for (i = 0; i < ix.nents; i++) {
@@ -382,9 +485,9 @@ compact_names(void)
 
 		if (!(e->flags & F_USED))
 			continue;
-		l = strlen(ent_name(e)) + 1;
-		memcpy(nn + off, ent_name(e), l);
-		e->name_off = off;
+		l = ent_arena(e);
+		memcpy(nn + off, ix.names + e->ref, l);
+		e->ref = off;
 		off += l;
 	}
 	free(ix.names);
@@ -395,18 +498,18 @@ compact_names(void)
 	return 0;
 }
 
-/* Copy name into the arena; its offset in *off. */
+/* Copy l bytes (a name and its NUL, or a record) into the arena; their
+ * offset in *off. */
 static int
-store_name(const char *name, uint32_t *off)
+store_name(const void *name, size_t l, uint32_t *off)
 {
-	size_t l = strlen(name) + 1;
 	uint64_t cap;
 	char *nn;
 
 	if (ix.namegarbage > 4096 && ix.namegarbage > ix.namelen / 2)
 		(void)compact_names();	/* on ENOMEM just grow instead */
 	if ((uint64_t)ix.namelen + l > ix.namecap) {
-		cap = ix.namecap ? (uint64_t)ix.namecap + ix.namecap / 2 : 4096;
+		cap = ix.namecap ? (uint64_t)ix.namecap + ix.namecap / 16 : 4096;
 		if (cap < (uint64_t)ix.namelen + l)
 			cap = (uint64_t)ix.namelen + l;
 		if (cap > UINT32_MAX)
@@ -431,13 +534,13 @@ alloc_ent(void)
 
 	if (ix.freelist != INDEX_NONE) {
 		id = ix.freelist;
-		ix.freelist = ix.ents[id].name_off;
+		ix.freelist = ix.ents[id].ref;
 		return id;
 	}
 	if (ix.nents == ix.capents) {
 		if (ix.capents >= INDEX_NONE - 1)
 			return INDEX_NONE;
-		cap = ix.capents ? ix.capents + ix.capents / 2 : 1024;
+		cap = ix.capents ? ix.capents + ix.capents / 16 : 1024;
 		if (cap < ix.capents || cap >= INDEX_NONE)
 			cap = INDEX_NONE - 1;
 		if ((ne = realloc(ix.ents, (size_t)cap * sizeof(*ne))) == NULL)
@@ -448,47 +551,51 @@ alloc_ent(void)
 	return ix.nents++;
 }
 
-uint32_t
-index_add(uint16_t vol, uint8_t fanout, const char *name, uint64_t disk_bytes,
+/* An existing entry seen again: fan-out, a later last use, new bytes. */
+static void
+update_ent(uint32_t id, uint8_t fanout, uint64_t disk_bytes, int64_t last_use)
+{
+	uint64_t t = seen(last_use);
+	struct ent *e = &ix.ents[id];
+
+	e->fanout = fanout;
+	if (t > e->use)
+		e->use = t;
+	index_set_bytes(id, disk_bytes);
+}
+
+/*
+ * Add a new entry for (vol, h) at the empty table slot *slot (looked up
+ * again if the table grows), its arena bytes rec[0..l) (a name and its
+ * NUL, or a struct nrec if flags has F_NAMELESS). INDEX_NONE on ENOMEM.
+ */
+static uint32_t
+new_ent(uint16_t vol, uint8_t fanout, const char *name, uint64_t h,
+    const void *rec, size_t l, uint8_t flags, uint64_t disk_bytes,
     int64_t last_use)
 {
-	uint32_t h, slot, id, off;
+	uint32_t slot, id, off;
 	struct ent *e;
 
-	if (vol >= ix.nvols || name == NULL || *name == '\0')
-		return INDEX_NONE;
-	h = hash(vol, name);
-	slot = lookup_slot(vol, name, h);
-	if ((id = ix.tab[slot]) != INDEX_NONE) {
-		uint64_t t = seen(last_use);
-
-		e = &ix.ents[id];
-		e->fanout = fanout;
-		if (t > e->use)
-			e->use = t;
-		index_set_bytes(id, disk_bytes);
-		return id;
-	}
 	/* keep the table at most 3/4 full */
-	if ((uint64_t)(ix.objects + 1) * 4 > ((uint64_t)ix.tabmask + 1) * 3) {
-		if (grow_table() < 0)
-			return INDEX_NONE;
-		slot = lookup_slot(vol, name, h);
-	}
-	if (store_name(name, &off) < 0)
+	if ((uint64_t)(ix.objects + 1) * 4 > (uint64_t)ix.tabsize * 3 &&
+	    grow_table() < 0)
+		return INDEX_NONE;
+	slot = lookup_slot(vol, name, h);
+	if (store_name(rec, l, &off) < 0)
 		return INDEX_NONE;
 	if ((id = alloc_ent()) == INDEX_NONE) {
-		ix.namelen -= strlen(name) + 1;	/* give the name back */
+		ix.namelen -= l;	/* give the bytes back */
 		return INDEX_NONE;
 	}
 	e = &ix.ents[id];
 	ent_set(e, vol, disk_bytes);
 	disk_bytes = ent_bytes(e);
-	e->name_off = off;
+	e->ref = off;
 	e->use = seen(last_use);
 	e->pins = 0;
 	e->fanout = fanout;
-	e->flags = F_USED;
+	e->flags = F_USED | flags;
 	ix.tab[slot] = id;
 	ix.objects++;
 	ix.bytes += disk_bytes;
@@ -498,22 +605,76 @@ index_add(uint16_t vol, uint8_t fanout, const char *name, uint64_t disk_bytes,
 	return id;
 }
 
+/* Give a nameless entry its name (which hashes to its kept hash). */
+static void
+name_ent(uint32_t id, const char *name)
+{
+	size_t l = strlen(name) + 1;
+	uint32_t off;
+
+	/* (store_name may compact the arena: ents[id].ref is read after) */
+	if (store_name(name, l, &off) < 0)
+		return;		/* stays nameless: still right, just unnamed */
+	ix.namegarbage += NREC_SIZE;
+	ix.ents[id].ref = off;
+	ix.ents[id].flags &= ~F_NAMELESS;
+}
+
+uint32_t
+index_add(uint16_t vol, uint8_t fanout, const char *name, uint64_t disk_bytes,
+    int64_t last_use)
+{
+	uint64_t h;
+	uint32_t id;
+
+	if (vol >= ix.nvols || name == NULL || *name == '\0')
+		return INDEX_NONE;
+	h = index_name_hash(name);
+	if ((id = ix.tab[lookup_slot(vol, name, h)]) != INDEX_NONE) {
+		if (ix.ents[id].flags & F_NAMELESS)
+			name_ent(id, name);
+		update_ent(id, fanout, disk_bytes, last_use);
+		return id;
+	}
+	return new_ent(vol, fanout, name, h, name, strlen(name) + 1, 0,
+	    disk_bytes, last_use);
+}
+
+uint32_t
+index_add_ino(uint16_t vol, uint8_t fanout, const char *name, uint64_t ino,
+    uint64_t disk_bytes, int64_t last_use)
+{
+	struct nrec r;
+	uint32_t id;
+
+	if (vol >= ix.nvols || name == NULL || *name == '\0')
+		return INDEX_NONE;
+	r.hash = index_name_hash(name);
+	r.ino = (uint32_t)ino;
+	if ((id = ix.tab[lookup_slot(vol, name, r.hash)]) != INDEX_NONE) {
+		if (ix.ents[id].flags & F_NAMELESS)	/* a new file there */
+			memcpy(ix.names + ix.ents[id].ref, &r, sizeof(r));
+		update_ent(id, fanout, disk_bytes, last_use);
+		return id;
+	}
+	return new_ent(vol, fanout, name, r.hash, &r, sizeof(r), F_NAMELESS,
+	    disk_bytes, last_use);
+}
+
 void
 index_del(uint32_t id)
 {
 	struct ent *e;
-	const char *name;
 	uint16_t vol;
 	uint64_t b;
 
 	if (!valid(id))
 		return;
 	e = &ix.ents[id];
-	name = ent_name(e);
 	vol = ent_vol(e);
 	b = ent_bytes(e);
-	table_remove(lookup_slot(vol, name, hash(vol, name)));
-	ix.namegarbage += strlen(name) + 1;
+	table_remove(slot_of(id));
+	ix.namegarbage += ent_arena(e);
 	ix.objects--;
 	ix.bytes -= b;
 	if (!(e->flags & F_MAIN))
@@ -526,7 +687,7 @@ index_del(uint32_t id)
 	}
 	e->flags = 0;
 	e->pins = 0;
-	e->name_off = ix.freelist;
+	e->ref = ix.freelist;
 	ix.freelist = id;
 }
 
@@ -639,7 +800,27 @@ index_fanout(uint32_t id)
 const char *
 index_name(uint32_t id)
 {
-	return valid(id) ? ent_name(&ix.ents[id]) : NULL;
+	return valid(id) && !(ix.ents[id].flags & F_NAMELESS) ?
+	    ent_name(&ix.ents[id]) : NULL;
+}
+
+int
+index_named(uint32_t id)
+{
+	return valid(id) && !(ix.ents[id].flags & F_NAMELESS);
+}
+
+uint64_t
+index_hash(uint32_t id)
+{
+	return valid(id) ? ent_hash(&ix.ents[id]) : 0;
+}
+
+uint32_t
+index_ino(uint32_t id)
+{
+	return valid(id) && (ix.ents[id].flags & F_NAMELESS) ?
+	    ent_nrec(&ix.ents[id]).ino : 0;
 }
 
 uint64_t
@@ -858,6 +1039,14 @@ cullable(const struct ent *e)
 	return (e->flags & (F_USED | F_CULLING)) == F_USED && e->pins == 0;
 }
 
+/*
+ * See index.h. LRU (or out of memory): one pass over the entries with a
+ * bounded max-heap of the n oldest cullable ones in out, then a heap sort.
+ * S3: the n oldest of probation and the n oldest of the main set, each in
+ * its own heap, then merged: from probation while it holds more than
+ * 1/SMALL_SHARE of the bytes (counting down the bytes as they are taken),
+ * else from the main set. O(entries * log n); allocates 2n ids for S3.
+ */
 size_t
 index_select_oldest(uint32_t *out, size_t n)
 {
@@ -915,10 +1104,103 @@ index_memory(void)
 	unsigned i;
 
 	m += (size_t)ix.capents * sizeof(struct ent);
-	m += ((size_t)ix.tabmask + 1) * sizeof(*ix.tab);
+	m += (size_t)ix.tabsize * sizeof(*ix.tab);
 	m += ix.namecap;
 	m += (size_t)ix.capvols * sizeof(struct vol);
 	for (i = 0; i < ix.nvols; i++)
 		m += strlen(ix.vols[i].key) + 1;
 	return m;
+}
+
+/* ---- name resolution: any thread, no index state ---------------------- */
+
+static int
+want_cmp(const void *a, const void *b)
+{
+	const struct index_want *x = *(struct index_want *const *)a;
+	const struct index_want *y = *(struct index_want *const *)b;
+
+	return x->ino < y->ino ? -1 : x->ino > y->ino;
+}
+
+/* Match one directory entry against the wants sorted by inode in by[]. */
+static size_t
+match_dent(struct index_want **by, size_t n, uint64_t dino, const char *name)
+{
+	uint32_t ino = (uint32_t)dino;
+	size_t lo = 0, hi = n, mid, hits = 0;
+	uint64_t h = 0;
+	int hashed = 0;
+
+	while (lo < hi) {	/* the first want with this inode */
+		mid = lo + (hi - lo) / 2;
+		if (by[mid]->ino < ino)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < n && by[lo]->ino == ino; lo++) {
+		if (by[lo]->found || strlen(name) >= sizeof(by[lo]->name))
+			continue;
+		if (!hashed) {
+			h = index_name_hash(name);
+			hashed = 1;
+		}
+		if (by[lo]->hash != h)
+			continue;
+		memcpy(by[lo]->name, name, strlen(name) + 1);
+		by[lo]->found = 1;
+		hits++;
+	}
+	return hits;
+}
+
+/*
+ * Resolve names in one directory (see index.h): read it once through a
+ * private fd (dirfd's file position may be shared with other threads)
+ * with getdents64, and for each entry whose inode's low 32 bits belong to
+ * a want (binary search over the wants sorted by inode), hash its name
+ * and take it only if the hash matches too. Stops early once all are
+ * found. Returns how many were found, or -errno.
+ */
+ssize_t
+index_resolve_dir(int dirfd, struct index_want *w, size_t n)
+{
+	struct index_want **by;
+	struct dent64 *d;
+	size_t i, left = 0, found = 0;
+	long got = 0;
+	char *buf;
+	int fd;
+
+	if (n == 0)
+		return 0;
+	if ((fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return -errno;
+	by = malloc(n * sizeof(*by));
+	buf = malloc(RESOLVE_BUF);
+	if (by == NULL || buf == NULL) {
+		free(by);
+		free(buf);
+		close(fd);
+		return -ENOMEM;
+	}
+	for (i = 0; i < n; i++) {
+		w[i].found = 0;
+		if (w[i].name[0] == '\0')	/* not wanted (named already) */
+			by[left++] = &w[i];
+	}
+	qsort(by, left, sizeof(*by), want_cmp);
+	while (found < left &&
+	    (got = syscall(SYS_getdents64, fd, buf, RESOLVE_BUF)) > 0) {
+		for (i = 0; i < (size_t)got; i += d->d_reclen) {
+			d = (struct dent64 *)(buf + i);
+			found += match_dent(by, left, d->d_ino, d->d_name);
+		}
+	}
+	i = got < 0 ? (size_t)errno : 0;
+	free(by);
+	free(buf);
+	close(fd);
+	return i && found < left ? -(ssize_t)i : (ssize_t)found;
 }

@@ -12,6 +12,7 @@
 #define LARDER_INDEX_H
 
 #include <stddef.h>
+#include <sys/types.h>
 #include <stdint.h>
 
 #define INDEX_NONE	UINT32_MAX
@@ -54,6 +55,55 @@ uint32_t index_add(uint16_t vol, uint8_t fanout, const char *name,
     uint64_t disk_bytes, int64_t last_use);
 void index_del(uint32_t id);
 
+/*
+ * Nameless entries (issue 15: memory at 10 M objects). index_add_ino adds
+ * (or updates) an object like index_add but keeps only the 64-bit hash of
+ * its name and the low 32 bits of its inode number, not the name: 36 bytes
+ * per object whatever the name's length. For such an entry index_name()
+ * is NULL and index_named() 0 until index_add() with its name names it
+ * (the store does when it opens the object). index_find() and index_add()
+ * match a nameless entry by hash: only two names of one volume with equal
+ * 64-bit hashes (about n / 2^64 per lookup, 5e-13 at 10 M objects) could
+ * be taken one for the other, and then only for bookkeeping (recency,
+ * pins), never for a name: a name comes from index_resolve_dir, which
+ * checks the inode too.
+ */
+uint32_t index_add_ino(uint16_t vol, uint8_t fanout, const char *name,
+    uint64_t ino, uint64_t disk_bytes, int64_t last_use);
+int index_named(uint32_t id);		/* index_name() gives the name */
+uint64_t index_hash(uint32_t id);	/* index_name_hash() of its name */
+uint32_t index_ino(uint32_t id);	/* low 32 bits; 0 if named */
+/* The 64-bit hash the index keeps of a name. Pure: any thread. */
+uint64_t index_name_hash(const char *name);
+
+/*
+ * Find names in one fan-out directory, for nameless entries, on a worker
+ * thread (it reads the whole directory: never on the main thread). Any
+ * thread; touches no index state. Fill each want's hash and ino from
+ * index_hash() and index_ino() and name[0] = '\0'; the directory entry
+ * whose inode's low 32 bits and name hash both match is copied to name,
+ * found = 1. Wants with name[0] != '\0' are left alone. Returns how many
+ * were found, or -errno if the directory could not be read (some may have
+ * been found). The caller acts on the name as on any name it was given
+ * (the file may be replaced meanwhile, as any name's).
+ */
+/* a getdents64(2) record (index_resolve_dir and scan.c read directories) */
+struct dent64 {
+	uint64_t d_ino;
+	int64_t d_off;
+	unsigned short d_reclen;
+	unsigned char d_type;
+	char d_name[];
+};
+
+struct index_want {
+	uint64_t hash;
+	uint32_t ino;
+	int found;
+	char name[256];
+};
+ssize_t index_resolve_dir(int dirfd, struct index_want *w, size_t n);
+
 void index_set_bytes(uint32_t id, uint64_t disk_bytes);
 /* Record a use at when, ns since the epoch (last use only moves forward;
  * index_now() for now). index_touch: recency only (the end of a use, a
@@ -68,7 +118,8 @@ void index_set_state(uint32_t id, enum index_state st);
 uint16_t index_vol(uint32_t id);
 uint8_t index_fanout(uint32_t id);
 /* NUL-terminated cooked name; valid until the next index_add or index_del
- * (the name arena may be compacted or moved then): copy it to keep it. */
+ * (the name arena may be compacted or moved then): copy it to keep it.
+ * NULL for a nameless entry (index_add_ino). */
 const char *index_name(uint32_t id);
 uint64_t index_bytes(uint32_t id);
 int64_t index_last_use(uint32_t id);	/* ns since the epoch */

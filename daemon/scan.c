@@ -100,6 +100,7 @@ struct obj_rec {
 	uint16_t dir;			/* index in job->dirs */
 	uint64_t bytes;
 	int64_t atime;
+	uint64_t ino;			/* for SCAN_NAMELESS */
 };
 
 struct dir_job {
@@ -218,14 +219,6 @@ struct dents {
 	int fd;
 };
 
-struct dent64 {
-	uint64_t d_ino;
-	int64_t d_off;
-	unsigned short d_reclen;
-	unsigned char d_type;
-	char d_name[];
-};
-
 /* Next entry other than . and ..; NULL at the end, *err on failure. */
 static struct dent64 *
 next_dent(struct dents *d, int *err)
@@ -325,6 +318,13 @@ list_volume(struct list_job *j, int cachefd, const char *vname)
 	j->nvols++;
 }
 
+/*
+ * The list job (worker): read cache/ and list every volume directory in
+ * it (list_volume: its fan-out directories and their mtimes) into the
+ * job's vols[]; the pre-5.17 J and + trees and anything else unknown are
+ * counted as foreign and left alone. j->err is set if cache/ cannot be
+ * read; nothing here touches the index.
+ */
 static void
 list_run(struct work *w)
 {
@@ -428,6 +428,7 @@ take_stat(struct dir_job *j, int dirfd, const char *dpath, size_t i,
 		return;
 	}
 	o->bytes = (uint64_t)stx->stx_blocks * 512;
+	o->ino = stx->stx_ino;
 	/* in ns, as index_now() stamps (and the store writes back); an atime
 	 * past 2262 (any bits on a disk are possible) saturates */
 	if (stx->stx_atime.tv_sec < 0)
@@ -441,7 +442,8 @@ take_stat(struct dir_job *j, int dirfd, const char *dpath, size_t i,
 		o->atime = 0;
 }
 
-#define STATX_WANT (STATX_TYPE | STATX_MODE | STATX_ATIME | STATX_BLOCKS)
+#define STATX_WANT (STATX_TYPE | STATX_MODE | STATX_ATIME | STATX_BLOCKS | \
+	STATX_INO)
 #define STATX_FLAGS (AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT)
 
 /* statx objs[from..nobjs) of one dir, RING_DEPTH at a time. */
@@ -499,6 +501,14 @@ stat_batch(struct dir_job *j, struct io_uring *ring, int dirfd,
 	}
 }
 
+/*
+ * One fan-out directory of a dir job (worker): read it with getdents64
+ * into dbuf, keep the names that are regular files (or of unknown type),
+ * uncook and sit in the right fan-out directory (the others are counted
+ * as foreign), append them to the job's objs[] and names, then statx them
+ * all (stat_batch, through ring if not NULL), which drops what is not a
+ * regular file after all and fills in bytes, atime and inode.
+ */
 static void
 scan_one_dir(struct dir_job *j, unsigned di, struct io_uring *ring,
     char *dbuf)
@@ -660,6 +670,9 @@ find_sdir(uint16_t vol, uint8_t fanout)
 	return scan.dirmap[(size_t)vol * 256 + fanout];
 }
 
+/* A fan-out directory seen for the first time: append it to scan.dirs
+ * (listed, to scan) and map (vol, fanout) to it; its index in *out.
+ * -ENOMEM if either array cannot grow. */
 static int
 add_sdir(uint16_t vol, uint8_t fanout, int64_t mtime, uint32_t *out)
 {
@@ -758,6 +771,12 @@ is_seen(uint32_t id)
 	    (scan.seen[id / 8] & (1 << (id % 8)));
 }
 
+/*
+ * A dir job is back (main thread): add its objects to the index (by name,
+ * or by name hash and inode with SCAN_NAMELESS), mark them seen for a
+ * rescan's sweep, count them, its errors and its foreign entries, free
+ * the job and queue the next ones (pump).
+ */
 static void
 dir_done(struct work *w)
 {
@@ -772,8 +791,12 @@ dir_done(struct work *w)
 		if (o->name_off == UINT32_MAX)
 			continue;
 		jd = &j->dirs[o->dir];
-		id = index_add(jd->vol, jd->fanout, j->names + o->name_off,
-		    o->bytes, o->atime);
+		if (j->flags & SCAN_NAMELESS)
+			id = index_add_ino(jd->vol, jd->fanout,
+			    j->names + o->name_off, o->ino, o->bytes, o->atime);
+		else
+			id = index_add(jd->vol, jd->fanout,
+			    j->names + o->name_off, o->bytes, o->atime);
 		if (id == INDEX_NONE) {
 			scan.p.errors++;
 			log_warnx_rl(&error_rl, "scan: index %s: out of memory",
@@ -795,6 +818,13 @@ dir_done(struct work *w)
 	pump();
 }
 
+/*
+ * The list job is back (main thread): give each volume its index id, note
+ * each fan-out directory found (new ones, and on a rescan those whose
+ * mtime changed, are to scan; those no longer listed are swept at the
+ * end), build the todo list and start the dir jobs (pump). A cache/ that
+ * could not be read ends the scan with its error.
+ */
 static void
 list_done(struct work *w)
 {

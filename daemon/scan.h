@@ -37,6 +37,10 @@
 
 #define SCAN_XATTR	0x0001	/* read each object's xattr (see above) */
 #define SCAN_SYNC	0x0002	/* plain statx(2) instead of io_uring (bench) */
+/* index objects by name hash and inode (index_add_ino), not by name: for
+ * callers that resolve names with index_resolve_dir (bench_scan -N); the
+ * daemon does not use it yet (cull.c and the listing need index_name) */
+#define SCAN_NAMELESS	0x0004
 
 struct scan_progress {
 	int running;

@@ -3,7 +3,7 @@
  * bench_cull.c: culling 10% of a cache vs unlinking as many files in a
  * plain loop, in the same run.
  *
- *   bench_cull [-t CULLTABLE] [-p PERCENT] DIR
+ *   bench_cull [-o] [-N] [-t CULLTABLE] [-p PERCENT] DIR
  *
  * DIR holds cache/ and graveyard/ (gen_tree makes them; this benchmark
  * deletes 2 x PERCENT of the objects, so regenerate between runs). Steps:
@@ -15,6 +15,13 @@
  *     size of the PERCENT oldest objects, timed until the reaper has
  *     unlinked them all: selection (index_select_oldest), renames into
  *     graveyard/ on the cull workers, unlinks by the reaper.
+ * -o runs step 3 before step 2 (run-cull-bench.sh alternates). -N indexes
+ * the tree nameless (SCAN_NAMELESS, issue 15) and finds the names of the
+ * victims with index_resolve_dir, one read per fan-out directory holding
+ * any, on this thread, timed apart (the daemon's culler does not resolve
+ * names yet: this is what it would add, read on one thread); the resolved
+ * names are then given to the index (index_add) and the cull runs as
+ * before. The plain loop's names are resolved untimed.
  * Prints both times and the ratio, and the index's memory per object.
  */
 #include <errno.h>
@@ -166,62 +173,80 @@ cmp_newest(const void *a, const void *b)
 	return x < y ? 1 : x > y ? -1 : 0;
 }
 
-int
-main(int argc, char **argv)
+static int
+cmp_dir(const void *a, const void *b)
 {
-	unsigned culltable = 20, percent = 10;
-	uint64_t n0, nb, i, m;
-	uint32_t *ids, cur = 0, id;
-	int c, rootfd, *dfd;
-	struct conf conf;
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	unsigned dx = index_vol(x) * 256 + index_fanout(x);
+	unsigned dy = index_vol(y) * 256 + index_fanout(y);
+
+	return dx < dy ? -1 : dx > dy;
+}
+
+/*
+ * -N: give the n objects ids[] their names, read from their fan-out
+ * directories with index_resolve_dir (grouped by directory: each read
+ * once). Returns the seconds it took; exits if a name is not found.
+ */
+static double
+resolve_names(const char *dir, uint32_t *ids, size_t n)
+{
+	struct index_want *w;
 	char path[600];
-	double t0, t_plain, t_cull;
+	size_t i, j, k;
+	double t0 = now();
+	int dfd;
 
-	while ((c = getopt(argc, argv, "t:p:")) != -1) {
-		switch (c) {
-		case 't': culltable = atoi(optarg); break;
-		case 'p': percent = atoi(optarg); break;
-		default:
-			fprintf(stderr, "usage: bench_cull [-t CULLTABLE] "
-			    "[-p PERCENT] DIR\n");
-			return 2;
+	qsort(ids, n, sizeof(*ids), cmp_dir);
+	if ((w = calloc(n ? n : 1, sizeof(*w))) == NULL)
+		exit(1);
+	for (i = 0; i < n; i = j) {
+		for (j = i; j < n && cmp_dir(&ids[i], &ids[j]) == 0; j++) {
+			w[j].hash = index_hash(ids[j]);
+			w[j].ino = index_ino(ids[j]);
+			w[j].name[0] = '\0';
 		}
+		snprintf(path, sizeof(path), "%s/cache/I%s/@%02x", dir,
+		    index_volume_key(index_vol(ids[i])), index_fanout(ids[i]));
+		if ((dfd = open(path, O_RDONLY | O_DIRECTORY)) < 0 ||
+		    index_resolve_dir(dfd, w + i, j - i) != (ssize_t)(j - i)) {
+			fprintf(stderr, "resolve %s: not all found\n", path);
+			exit(1);
+		}
+		close(dfd);
 	}
-	if (optind != argc - 1 || percent < 1 || percent > 45) {
-		fprintf(stderr, "usage: bench_cull [-t CULLTABLE] [-p PERCENT] DIR\n");
-		return 2;
-	}
-	log_init("bench_cull", 1, 0);
-	if ((rootfd = open(argv[optind], O_PATH | O_DIRECTORY)) < 0) {
-		perror(argv[optind]);
-		return 1;
-	}
-	if (loop_init() < 0 || index_init() < 0)
-		return 1;
-	if (scan_start(rootfd, 0, scan_done, NULL) < 0)
-		return 1;
-	loop_run();
-	scan_fini();
-	loop_fini();
-	if (loop_init() < 0)
-		return 1;
-	n0 = index_objects();
-	nb = n0 * percent / 100;
-	printf("indexed %llu objects; index %.1f bytes/object\n",
-	    (unsigned long long)n0, (double)index_memory() / n0);
+	t0 = now() - t0;
+	for (k = 0; k < n; k++)
+		if (index_add(index_vol(ids[k]), index_fanout(ids[k]),
+		    w[k].name, index_bytes(ids[k]), index_last_use(ids[k])) !=
+		    ids[k])
+			exit(1);
+	free(w);
+	return t0;
+}
 
-	/* baseline: the nb newest objects, plain unlinkat loop */
+/* Baseline: unlink the nb newest objects in a plain unlinkat loop. */
+static double
+plain_loop(const char *dir, uint64_t nb, int nameless)
+{
+	uint64_t n0 = index_objects(), i;
+	uint32_t *ids, cur = 0, id;
+	char path[600];
+	double t0, t;
+	int *dfd;
+
 	ids = malloc(n0 * sizeof(*ids));
 	dfd = malloc((size_t)index_volumes() * 256 * sizeof(*dfd));
 	if (!ids || !dfd)
-		return 1;
+		exit(1);
 	for (i = 0; (id = index_next(-1, &cur)) != INDEX_NONE; i++)
 		ids[i] = id;
 	qsort(ids, n0, sizeof(*ids), cmp_newest);
+	if (nameless)
+		(void)resolve_names(dir, ids, nb);	/* untimed */
 	for (i = 0; i < (uint64_t)index_volumes() * 256; i++) {
 		snprintf(path, sizeof(path), "%s/cache/I%s/@%02x",
-		    argv[optind], index_volume_key(i / 256),
-		    (unsigned)(i % 256));
+		    dir, index_volume_key(i / 256), (unsigned)(i % 256));
 		dfd[i] = open(path, O_RDONLY | O_DIRECTORY);
 	}
 	sync();
@@ -231,18 +256,30 @@ main(int argc, char **argv)
 		if (unlinkat(dfd[index_vol(id) * 256 + index_fanout(id)],
 		    index_name(id), 0) < 0) {
 			perror("unlinkat");
-			return 1;
+			exit(1);
 		}
 	}
-	t_plain = now() - t0;
+	t = now() - t0;
 	for (i = 0; i < nb; i++)
 		index_del(ids[i]);
 	for (i = 0; i < (uint64_t)index_volumes() * 256; i++)
 		close(dfd[i]);
 	free(dfd);
 	free(ids);
+	return t;
+}
 
-	/* larder: cull the bytes of the nb oldest */
+/* larder: cull the bytes of the nb oldest (names resolved first with -N,
+ * that time in *t_res). Returns the cull's time. */
+static double
+larder_cull(const char *dir, int rootfd, uint64_t nb, unsigned culltable,
+    int nameless, double *t_res)
+{
+	struct conf conf;
+	uint32_t *ids;
+	uint64_t i, m;
+	double t0;
+
 	memset(&conf, 0, sizeof(conf));
 	conf.brun = conf.frun = 7;
 	conf.bcull = conf.fcull = 5;
@@ -253,27 +290,93 @@ main(int argc, char **argv)
 	target = index_objects() - nb;
 	if ((ids = malloc(nb * sizeof(*ids))) == NULL ||
 	    index_select_oldest(ids, nb) != nb)
-		return 1;
+		exit(1);
 	for (m = 0, i = 0; i < nb; i++)
 		m += index_bytes(ids[i]);
+	*t_res = nameless ? resolve_names(dir, ids, nb) : 0;
 	free(ids);
 	reaped_want = nb;
 	if (cull_init(&conf, rootfd, 0, NULL) < 0)
-		return 1;
+		exit(1);
 	sync();
 	t0 = now();
 	if (cull_request(1 /* PROTO_CULL_BYTES */, m, req_done, NULL) < 0)
-		return 1;
+		exit(1);
 	loop_timer_add(1, poll_tick, NULL);
 	loop_run();
-	t_cull = t_end - t0;
+	return t_end - t0;
+}
+
+/* Options, the scan into a fresh index, then both sides in the order -o
+ * says, and the figures (see the top of this file). */
+int
+main(int argc, char **argv)
+{
+	unsigned culltable = 20, percent = 10;
+	int c, rootfd, cull_first = 0, nameless = 0;
+	double t_plain, t_cull, t_res = 0;
+	const char *dir;
+	uint64_t n0, nb;
+
+	while ((c = getopt(argc, argv, "oNt:p:")) != -1) {
+		switch (c) {
+		case 'o': cull_first = 1; break;
+		case 'N': nameless = 1; break;
+		case 't': culltable = atoi(optarg); break;
+		case 'p': percent = atoi(optarg); break;
+		default:
+			fprintf(stderr, "usage: bench_cull [-o] [-N] "
+			    "[-t CULLTABLE] [-p PERCENT] DIR\n");
+			return 2;
+		}
+	}
+	if (optind != argc - 1 || percent < 1 || percent > 45) {
+		fprintf(stderr, "usage: bench_cull [-o] [-N] [-t CULLTABLE] "
+		    "[-p PERCENT] DIR\n");
+		return 2;
+	}
+	dir = argv[optind];
+	log_init("bench_cull", 1, 0);
+	if ((rootfd = open(dir, O_PATH | O_DIRECTORY)) < 0) {
+		perror(dir);
+		return 1;
+	}
+	if (loop_init() < 0 || index_init() < 0)
+		return 1;
+	if (scan_start(rootfd, nameless ? SCAN_NAMELESS : 0, scan_done,
+	    NULL) < 0)
+		return 1;
+	loop_run();
+	scan_fini();
+	loop_fini();
+	if (loop_init() < 0)
+		return 1;
+	n0 = index_objects();
+	nb = n0 * percent / 100;
+	printf("indexed %llu objects%s; index %.1f bytes/object\n",
+	    (unsigned long long)n0, nameless ? " nameless" : "",
+	    (double)index_memory() / n0);
+	if (cull_first) {
+		t_cull = larder_cull(dir, rootfd, nb, culltable, nameless,
+		    &t_res);
+		t_plain = plain_loop(dir, nb, nameless);
+	} else {
+		t_plain = plain_loop(dir, nb, nameless);
+		t_cull = larder_cull(dir, rootfd, nb, culltable, nameless,
+		    &t_res);
+	}
 	printf("unlink %llu files, plain loop: %.3f s\n",
 	    (unsigned long long)nb, t_plain);
 	printf("cull %llu objects (culltable %u: %llu passes, select + rename "
-	    "+ reap): %.3f s\n", (unsigned long long)stat_of("cull.objects"),
-	    culltable, (unsigned long long)stat_of("cull.passes"), t_cull);
+	    "+ reap, %s first): %.3f s\n",
+	    (unsigned long long)stat_of("cull.objects"), culltable,
+	    (unsigned long long)stat_of("cull.passes"),
+	    cull_first ? "cull" : "loop", t_cull);
 	printf("  of which passes (select + renames): %.3f s\n",
 	    stat_of("cull.ms") / 1000.0);
+	if (nameless)
+		printf("names of the victims by readdir (one thread): %.3f s; "
+		    "ratio with it %.2f\n", t_res, (t_cull + t_res) / t_plain);
 	printf("ratio %.2f\n", t_cull / t_plain);
 	cull_fini();
 	index_fini();

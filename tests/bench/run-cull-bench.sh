@@ -4,7 +4,9 @@
 # before each round (bench_cull deletes 2 x PERCENT of it), and the median.
 #   run-cull-bench.sh DIR [ROUNDS [OBJECTS [PERCENT]]]   (default 5 1000000 10)
 # DIR as for gen_tree and bench_cull (see README-cull.md: an ext4 loop image
-# with enough inodes). Each round prints its figures and the load average.
+# with enough inodes). Each round prints its figures and the load average;
+# even rounds cull first (bench_cull -o), odd ones run the plain loop first.
+# BENCH_CULL_FLAGS (e.g. -N) is passed on to bench_cull.
 set -e
 here=$(cd "$(dirname "$0")" && pwd)
 dir=${1:?usage: run-cull-bench.sh DIR [ROUNDS [OBJECTS [PERCENT]]]}
@@ -19,12 +21,15 @@ trap 'rm -f "$out"' EXIT
 r=1
 while [ "$r" -le "$rounds" ]; do
 	"$here/gen_tree" "$dir" "$n" 4 4096 > /dev/null
-	"$here/bench_cull" -p "$pct" "$dir" 2>/dev/null > "$out.r"
+	o=; [ $((r % 2)) -eq 0 ] && o=-o
+	# shellcheck disable=SC2086
+	"$here/bench_cull" $o ${BENCH_CULL_FLAGS:-} -p "$pct" "$dir" \
+	    2>/dev/null > "$out.r"
 	u=$(sed -n 's/.*plain loop: \([0-9.]*\) s/\1/p' "$out.r")
-	c=$(sed -n 's/^cull.*: \([0-9.]*\) s$/\1/p' "$out.r")
+	c=$(sed -n 's/^cull .*: \([0-9.]*\) s$/\1/p' "$out.r")
 	ra=$(sed -n 's/^ratio //p' "$out.r")
 	[ -n "$ra" ] || { cat "$out.r"; echo "round $r: no ratio"; exit 1; }
-	echo "round $r: unlink loop $u s, cull $c s, ratio $ra (load $(cut -d' ' -f1 /proc/loadavg))"
+	echo "round $r: unlink loop $u s, cull $c s, ratio $ra${o:+ (cull first)} (load $(cut -d' ' -f1 /proc/loadavg))"
 	echo "$ra" >> "$out"
 	r=$((r + 1))
 done

@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* check_index.c: the in-memory object index (daemon/index.c). */
 #include <check.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "daemon/index.h"
 
@@ -591,6 +594,265 @@ START_TEST(test_next_limit)
 }
 END_TEST
 
+/* ---- nameless entries (issue 15) ---------------------------------------- */
+
+/* index_add_ino keeps no name; index_find and index_add find the entry by
+ * its name's hash; index_add with the name names it, under the same id */
+START_TEST(test_nameless)
+{
+	int v = index_volume("v"), w = index_volume("w");
+	uint32_t a, b, c, id;
+
+	a = index_add_ino(v, 3, "Dalpha", 0x123456789aULL, 100, 10);
+	b = index_add_ino(v, 4, "Dbeta", 42, 200, 20);
+	c = index_add(w, 5, "Dalpha", 300, 30);	/* same name, other volume */
+	ck_assert_uint_ne(a, INDEX_NONE);
+	ck_assert_uint_ne(b, INDEX_NONE);
+	ck_assert_uint_ne(c, INDEX_NONE);
+	ck_assert_ptr_null(index_name(a));
+	ck_assert_int_eq(index_named(a), 0);
+	ck_assert_int_eq(index_named(c), 1);
+	ck_assert_str_eq(index_name(c), "Dalpha");
+	ck_assert_uint_eq(index_ino(a), 0x3456789aU);	/* low 32 bits */
+	ck_assert_uint_eq(index_ino(c), 0);
+	ck_assert(index_hash(a) == index_name_hash("Dalpha"));
+	ck_assert(index_hash(c) == index_name_hash("Dalpha"));
+	ck_assert(index_hash(b) != index_hash(a));
+	ck_assert_uint_eq(index_find(v, "Dalpha"), a);
+	ck_assert_uint_eq(index_find(v, "Dbeta"), b);
+	ck_assert_uint_eq(index_find(w, "Dalpha"), c);
+	ck_assert_uint_eq(index_find(v, "Dgamma"), INDEX_NONE);
+	ck_assert_uint_eq(index_find(w, "Dbeta"), INDEX_NONE);
+	ck_assert_uint_eq(index_objects(), 3);
+	ck_assert_uint_eq(index_total_bytes(), 600);
+	ck_assert_uint_eq(index_fanout(a), 3);
+	ck_assert_uint_eq(index_bytes(b), 200);
+	/* the scan again: an update, no second entry */
+	ck_assert_uint_eq(index_add_ino(v, 3, "Dalpha", 7, 150, 5), a);
+	ck_assert_uint_eq(index_ino(a), 7);
+	ck_assert_uint_eq(index_bytes(a), 150);
+	ck_assert_int_eq(index_last_use(a), 10);	/* only moves forward */
+	ck_assert_uint_eq(index_objects(), 3);
+	/* the store opens it: named now, same id, same bookkeeping */
+	index_pin(a);
+	ck_assert_uint_eq(index_add(v, 3, "Dalpha", 150, 50), a);
+	ck_assert_str_eq(index_name(a), "Dalpha");
+	ck_assert_int_eq(index_named(a), 1);
+	ck_assert_uint_eq(index_pins(a), 1);
+	ck_assert_int_eq(index_last_use(a), 50);
+	ck_assert_uint_eq(index_find(v, "Dalpha"), a);
+	ck_assert_uint_eq(index_objects(), 3);
+	/* a named entry stays named when the scan sees it again */
+	ck_assert_uint_eq(index_add_ino(v, 3, "Dalpha", 8, 150, 60), a);
+	ck_assert_str_eq(index_name(a), "Dalpha");
+	/* deleting either kind leaves the other findable */
+	index_unpin(a);
+	index_del(b);
+	ck_assert_uint_eq(index_find(v, "Dbeta"), INDEX_NONE);
+	ck_assert_uint_eq(index_find(v, "Dalpha"), a);
+	index_del(a);
+	ck_assert_uint_eq(index_find(v, "Dalpha"), INDEX_NONE);
+	ck_assert_uint_eq(index_find(w, "Dalpha"), c);
+	ck_assert_uint_eq(index_objects(), 1);
+	ck_assert_uint_eq(index_total_bytes(), 300);
+	/* ids are reused, nameless or not */
+	id = index_add_ino(v, 0, "Ddelta", 9, 1, 1);
+	ck_assert(id == a || id == b);
+	ck_assert_ptr_null(index_name(id));
+	ck_assert_ptr_null(index_name(INDEX_NONE));
+	ck_assert_uint_eq(index_ino(INDEX_NONE), 0);
+}
+END_TEST
+
+/* object i's name in test_nameless_random: 17 to 36 bytes */
+static void
+rand_name(char *name, size_t size, uint32_t i)
+{
+	snprintf(name, size, "E%u-%s", i,
+	    "padding-to-make-a-34-byte-name" + (i % 20));
+}
+
+/* a random mix of named and nameless adds, namings and deletes against a
+ * plain array: every find right, through table growth and compaction */
+START_TEST(test_nameless_random)
+{
+	enum { N = 20000 };
+	static uint32_t ids[N];
+	static uint8_t kind[N];		/* 0 absent, 1 nameless, 2 named */
+	char name[64];
+	uint32_t i, k, id;
+	uint64_t live = 0;
+	int v = index_volume("v");
+
+	for (k = 0; k < 400000; k++) {
+		i = rnd() % N;
+		rand_name(name, sizeof(name), i);
+		switch (rnd() % 4) {
+		case 0:	/* the scan, or the store */
+		case 1:
+			id = k % 2 ? index_add(v, i & 0xff, name, i, k) :
+			    index_add_ino(v, i & 0xff, name, i * 7 + 1, i, k);
+			ck_assert_uint_ne(id, INDEX_NONE);
+			if (kind[i])
+				ck_assert_uint_eq(id, ids[i]);
+			else
+				live++;
+			ids[i] = id;
+			if (k % 2)
+				kind[i] = 2;	/* named now */
+			else if (!kind[i])
+				kind[i] = 1;	/* a named one stays named */
+			break;
+		case 2:
+			if (kind[i]) {
+				index_del(ids[i]);
+				kind[i] = 0;
+				live--;
+			}
+			break;
+		default:
+			id = index_find(v, name);
+			ck_assert_uint_eq(id, kind[i] ? ids[i] : INDEX_NONE);
+			if (kind[i] == 2)
+				ck_assert_str_eq(index_name(id), name);
+			if (kind[i] == 1) {
+				ck_assert_ptr_null(index_name(id));
+				ck_assert_uint_eq(index_ino(id), i * 7 + 1);
+			}
+			break;
+		}
+	}
+	ck_assert_uint_eq(index_objects(), live);
+	for (i = 0; i < N; i++) {
+		rand_name(name, sizeof(name), i);
+		ck_assert_uint_eq(index_find(v, name),
+		    kind[i] ? ids[i] : INDEX_NONE);
+	}
+}
+END_TEST
+
+static void
+touch_file(int dfd, const char *name, uint64_t *ino)
+{
+	struct stat sb;
+	int fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL, 0600);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(fstat(fd, &sb), 0);
+	*ino = sb.st_ino;
+	close(fd);
+}
+
+/* names come back from a real directory only where hash AND inode match:
+ * a want whose hash is another file's (a collision) gets no name */
+START_TEST(test_resolve)
+{
+	char dir[] = "/tmp/check_index.XXXXXX", name[64];
+	enum { N = 300 };
+	static struct index_want w[N + 3];
+	static uint64_t ino[N];
+	static uint32_t ids[N];
+	int dfd, v = index_volume("v");
+	uint32_t i;
+	ssize_t n;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	dfd = open(dir, O_RDONLY | O_DIRECTORY);
+	ck_assert_int_ge(dfd, 0);
+	for (i = 0; i < N; i++) {
+		snprintf(name, sizeof(name), "Dfile-%u", i);
+		touch_file(dfd, name, &ino[i]);
+		ids[i] = index_add_ino(v, 0, name, ino[i], 1, 1);
+		ck_assert_uint_ne(ids[i], INDEX_NONE);
+	}
+	ck_assert_int_eq(mkdirat(dfd, "Dsubdir", 0700), 0);
+	memset(w, 0, sizeof(w));
+	for (i = 0; i < N; i++) {
+		w[i].hash = index_hash(ids[i]);
+		w[i].ino = index_ino(ids[i]);
+	}
+	/* file 0's hash with file 1's inode, and the other way round */
+	w[N].hash = index_hash(ids[0]);
+	w[N].ino = index_ino(ids[1]);
+	w[N + 1].hash = index_hash(ids[1]);
+	w[N + 1].ino = index_ino(ids[0]);
+	/* a want already named is left alone */
+	snprintf(w[N + 2].name, sizeof(w[N + 2].name), "Dkept");
+	w[N + 2].hash = index_hash(ids[2]);
+	w[N + 2].ino = index_ino(ids[2]);
+	n = index_resolve_dir(dfd, w, N + 3);
+	ck_assert_int_eq(n, N);
+	for (i = 0; i < N; i++) {
+		snprintf(name, sizeof(name), "Dfile-%u", i);
+		ck_assert_int_eq(w[i].found, 1);
+		ck_assert_str_eq(w[i].name, name);
+	}
+	ck_assert_int_eq(w[N].found, 0);
+	ck_assert_str_eq(w[N].name, "");
+	ck_assert_int_eq(w[N + 1].found, 0);
+	ck_assert_int_eq(w[N + 2].found, 0);
+	ck_assert_str_eq(w[N + 2].name, "Dkept");
+	/* a file replaced under the same name (new inode): no name */
+	ck_assert_int_eq(unlinkat(dfd, "Dfile-5", 0), 0);
+	ck_assert_int_eq(renameat(dfd, "Dfile-6", dfd, "Dfile-5"), 0);
+	memset(w, 0, sizeof(w));
+	w[0].hash = index_hash(ids[5]);		/* Dfile-5, old inode */
+	w[0].ino = index_ino(ids[5]);
+	w[1].hash = index_hash(ids[6]);		/* Dfile-6's inode, new name */
+	w[1].ino = index_ino(ids[6]);
+	ck_assert_int_eq(index_resolve_dir(dfd, w, 2), 0);
+	ck_assert_int_eq(w[0].found + w[1].found, 0);
+	/* no directory: -errno */
+	ck_assert_int_lt(index_resolve_dir(-1, w, 2), 0);
+	for (i = 0; i < N; i++) {
+		snprintf(name, sizeof(name), "Dfile-%u", i);
+		(void)unlinkat(dfd, name, 0);
+	}
+	ck_assert_int_eq(unlinkat(dfd, "Dsubdir", AT_REMOVEDIR), 0);
+	close(dfd);
+	ck_assert_int_eq(rmdir(dir), 0);
+}
+END_TEST
+
+/* memory per object: nameless entries cost the same whatever the name's
+ * length, at most 48 bytes (issue 15); index_memory() counts what is
+ * allocated (its parts grow by steps, so it is at least 36 bytes each) */
+START_TEST(test_memory_nameless)
+{
+	static const unsigned lens[] = { 9, 16, 34 };
+	char name[64];
+	uint32_t i, n = 300000, l, k;	/* bench_index_mem: 1e6, 1e7 */
+	double per;
+	int v;
+
+	for (k = 0; k < 3; k++) {
+		index_fini();
+		ck_assert_int_eq(index_init(), 0);
+		ck_assert_uint_lt(index_memory(), 4096);
+		v = index_volume("nfs,fsid");
+		l = lens[k];
+		for (i = 0; i < n; i++) {
+			/* unique in their first 9 bytes */
+			snprintf(name, sizeof(name), "E%08x%08x%032u",
+			    i * 0x9e3779b1U, (unsigned)rnd(), 0);
+			name[l] = '\0';
+			ck_assert_uint_ne(index_add_ino(v, i & 0xff, name, i,
+			    4096, i), INDEX_NONE);
+			if (i % 25000 == 24999) {
+				per = (double)index_memory() / index_objects();
+				ck_assert_double_le(per, 48.0);
+				ck_assert_double_ge(per, 36.0);
+			}
+		}
+		ck_assert_uint_eq(index_objects(), n);
+		per = (double)index_memory() / index_objects();
+		printf("index memory, 3e5 nameless objects, %u-byte names: "
+		    "%zu bytes, %.1f bytes/object\n", l, index_memory(), per);
+		ck_assert_double_le(per, 48.0);
+	}
+}
+END_TEST
+
 static Suite *
 index_suite(void)
 {
@@ -608,6 +870,10 @@ index_suite(void)
 	tcase_add_test(tc, test_policy);
 	tcase_add_test(tc, test_memory);
 	tcase_add_test(tc, test_churn);
+	tcase_add_test(tc, test_nameless);
+	tcase_add_test(tc, test_nameless_random);
+	tcase_add_test(tc, test_resolve);
+	tcase_add_test(tc, test_memory_nameless);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -299,6 +299,36 @@ START_TEST(test_scan_xattr)
 }
 END_TEST
 
+/* SCAN_NAMELESS: the same objects, found by name (hash) all the same; no
+ * name kept, the inode kept, and the name found again by readdir */
+START_TEST(test_scan_nameless)
+{
+	struct index_want w;
+	struct stat st;
+	char p[512];
+	uint32_t id;
+	int i, dfd;
+
+	scan_and_check(SCAN_NAMELESS);
+	for (i = 0; i < NOBJ; i++) {
+		id = index_find(index_volume(made[i].vol), made[i].name);
+		ck_assert_ptr_null(index_name(id));
+		snprintf(p, sizeof(p), "%.63s/cache/I%.31s/@%02x", top, made[i].vol,
+		    made[i].fanout);
+		dfd = open(p, O_RDONLY | O_DIRECTORY);
+		ck_assert_int_ge(dfd, 0);
+		ck_assert_int_eq(fstatat(dfd, made[i].name, &st, 0), 0);
+		ck_assert_uint_eq(index_ino(id), (uint32_t)st.st_ino);
+		memset(&w, 0, sizeof(w));
+		w.hash = index_hash(id);
+		w.ino = index_ino(id);
+		ck_assert_int_eq(index_resolve_dir(dfd, &w, 1), 1);
+		ck_assert_str_eq(w.name, made[i].name);
+		close(dfd);
+	}
+}
+END_TEST
+
 START_TEST(test_no_cache_dir)
 {
 	char p[512];
@@ -411,6 +441,7 @@ scan_suite(void)
 	tcase_add_test(tc, test_scan_uring);
 	tcase_add_test(tc, test_scan_sync);
 	tcase_add_test(tc, test_scan_xattr);
+	tcase_add_test(tc, test_scan_nameless);
 	tcase_add_test(tc, test_no_cache_dir);
 	tcase_add_test(tc, test_rescan);
 	suite_add_tcase(s, tc);
