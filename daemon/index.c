@@ -77,7 +77,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "daemon/index.h"
+#include "index.h"
 
 #define F_USED		0x01	/* slot holds an object */
 #define F_CULLING	0x02	/* INDEX_CULLING */

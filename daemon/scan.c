@@ -26,12 +26,12 @@
 #include <unistd.h>
 
 #include "cfmt.h"
-#include "daemon/index.h"
-#include "daemon/beneath.h"
-#include "daemon/log.h"
-#include "daemon/loop.h"
-#include "daemon/scan.h"
-#include "daemon/workq.h"
+#include "index.h"
+#include "beneath.h"
+#include "log.h"
+#include "loop.h"
+#include "scan.h"
+#include "workq.h"
 
 #define SCAN_THREADS	2
 #define DIRS_PER_JOB	8
