@@ -8,7 +8,17 @@
  * A quiesce is a named sequence of steps, polled every QUIESCE_POLL_MS
  * while it waits for the io thread:
  *
- *   QZ_DRAIN_IO      fills in flight on the io thread finish
+ *   QZ_DRAIN_IO      with STORE_QUIESCE_DROP (freeze, suspend) every
+ *                    fill not yet taken by a worker is dropped first
+ *                    (store_fill_drop: answered ENOBUFS, never written,
+ *                    a miss); then what the io thread has in flight
+ *                    finishes: the writes already handed to the kernel,
+ *                    and the dropped jobs passing through, which do
+ *                    nothing. Those writes must be done before the
+ *                    quiesce is: a freeze's "ready" promises that larderd
+ *                    writes nothing more until thaw, and a write the
+ *                    kernel has taken cannot be called back. Their maps
+ *                    and xattrs go with the meta flush below.
  *   QZ_FLUSH_META    every atime not yet on disk and a syncfs are queued,
  *                    and the meta queue is flushed (meta_flush)
  *   QZ_CLOSE_FILES   (STORE_QUIESCE_CLOSE) every rw file is dropped
@@ -156,6 +166,12 @@ store_quiesce(unsigned flags, void (*done)(void *arg, int err), void *arg)
 	qz.done = done;
 	qz.arg = arg;
 	qz.err = 0;
+	if (flags & STORE_QUIESCE_DROP) {
+		unsigned n = store_fill_drop();
+
+		if (n > 0)
+			log_info("store: quiesce: %u fills dropped", n);
+	}
 	quiesce_step(NULL);
 }
 
@@ -165,6 +181,7 @@ store_unquiesce(void)
 	if (qz.step != QZ_QUIESCED)
 		return;		/* not quiesced, or a quiesce still runs */
 	qz.step = QZ_OFF;
+	store_fill_undrop();
 	gate_open(GATE_QUIESCE);
 }
 
@@ -183,7 +200,10 @@ backend_quiesce(void *arg, unsigned flags, void (*done)(void *darg, int err),
     void *darg)
 {
 	(void)arg;
-	store_quiesce(flags & FREEZE_QUIESCE_CLOSE ? STORE_QUIESCE_CLOSE : 0,
+	/* a freeze or a suspend drops the fills not yet written: a cache
+	 * may miss, and waiting for them is what made a freeze slow */
+	store_quiesce(STORE_QUIESCE_DROP |
+	    (flags & FREEZE_QUIESCE_CLOSE ? STORE_QUIESCE_CLOSE : 0),
 	    done, darg);
 }
 
