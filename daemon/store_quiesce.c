@@ -5,8 +5,8 @@
  * freeze.c's backend (freeze.h: struct freeze_backend), registered by
  * store_init.
  *
- * A quiesce is a named sequence of steps, polled every QUIESCE_POLL_MS
- * while it waits for the io thread:
+ * A quiesce is a named sequence of steps, polled every QUIESCE_FAST_MS at
+ * first, then every QUIESCE_POLL_MS, while it waits for the io thread:
  *
  *   QZ_DRAIN_IO      with STORE_QUIESCE_DROP (freeze, suspend) every
  *                    fill not yet taken by a worker is dropped first
@@ -43,6 +43,10 @@
 #include "store_int.h"
 
 #define QUIESCE_POLL_MS		10
+#define QUIESCE_FAST_MS		1	/* the first QUIESCE_FAST_POLLS polls: */
+#define QUIESCE_FAST_POLLS	50	/* a drain that only waits for the
+					   writes started takes a few ms, and a
+					   freeze's "ready" waits for it */
 
 enum qz_step {
 	QZ_OFF,			/* writing */
@@ -60,6 +64,7 @@ static struct {
 	void *arg;
 	int err;			/* of the syncfs */
 	struct loop_timer *timer;	/* the next poll */
+	unsigned polls;			/* polls so far */
 } qz;
 
 int
@@ -117,8 +122,9 @@ flush_meta(void)
 
 /*
  * Take the quiesce as far as it goes now: every step that need not wait
- * runs at once; a step waiting for the io thread polls again in
- * QUIESCE_POLL_MS; QZ_FLUSH_META waits for meta_flush's callback.
+ * runs at once; a step waiting for the io thread polls again (in
+ * QUIESCE_FAST_MS, later QUIESCE_POLL_MS); QZ_FLUSH_META waits for
+ * meta_flush's callback.
  */
 static void
 quiesce_step(void *arg)
@@ -150,7 +156,8 @@ quiesce_step(void *arg)
 		qz.done(qz.arg, qz.err);
 		return;
 	}
-	qz.timer = loop_timer_add(QUIESCE_POLL_MS, quiesce_step, NULL);
+	qz.timer = loop_timer_add(qz.polls++ < QUIESCE_FAST_POLLS ?
+	    QUIESCE_FAST_MS : QUIESCE_POLL_MS, quiesce_step, NULL);
 }
 
 void
@@ -166,6 +173,7 @@ store_quiesce(unsigned flags, void (*done)(void *arg, int err), void *arg)
 	qz.done = done;
 	qz.arg = arg;
 	qz.err = 0;
+	qz.polls = 0;
 	if (flags & STORE_QUIESCE_DROP) {
 		unsigned n = store_fill_drop();
 
