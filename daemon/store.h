@@ -57,9 +57,13 @@ void store_scan_done(void *arg, int err);
  * record), then syncfs. With STORE_QUIESCE_CLOSE (suspend) also close
  * every write fd the store holds. Calls done(arg, err) on the main thread
  * when finished (-EBUSY at once if a quiesce runs). The gate stays closed
- * until store_unquiesce. Never blocks the main thread.
+ * until store_unquiesce. Never blocks the main thread. With
+ * STORE_QUIESCE_DROP (freeze, suspend) the fills no worker has taken yet
+ * are not waited for but dropped (answered ENOBUFS, never written, never
+ * in the map), as is every fill whose copy ends before store_unquiesce.
  */
 #define STORE_QUIESCE_CLOSE	0x0001
+#define STORE_QUIESCE_DROP	0x0002
 void store_quiesce(unsigned flags, void (*done)(void *arg, int err),
     void *arg);
 /* Writing may start again (after thaw or resume; reopens write fds lazily). */

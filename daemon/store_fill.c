@@ -11,8 +11,19 @@
  * has (never more than the map holds). Fills stuck on
  * a frozen filesystem answer ENOBUFS, and too many bytes in flight shed
  * load. The objects and their files are store.c's.
+ *
+ * A fill's stage (enum fill_stage) says who may still act on it: queued
+ * (for the copy thread or the io thread), copying, writing (io_write has
+ * been called: the kernel may have the bytes), or dropped. A quiesce that
+ * drops (store_fill_drop, for a freeze or a suspend) moves every queued
+ * fill to dropped: answered ENOBUFS at once, never written, never in the
+ * map, so it is a miss and a later fill fills its range. The worker that
+ * takes a job moves it from queued to copying or writing first; the two
+ * moves are one compare-and-swap each, so a fill is either dropped or
+ * written whole, never both.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,8 +42,16 @@
 #define FILL_TICK_MS		100	/* how often stuck fills are looked at */
 #define FILL_MAX_PENDING	(256ULL << 20)	/* bytes copied, not yet written */
 
+enum fill_stage {
+	FILL_QUEUED,			/* for the copy or the io thread */
+	FILL_COPYING,			/* the copy thread has it */
+	FILL_WRITING,			/* the io thread writes it */
+	FILL_DROPPED,			/* never written (store_fill_drop) */
+};
+
 struct fill {
 	struct work w;
+	_Atomic int stage;		/* enum fill_stage */
 	struct fill *next, *prev;	/* pending list (main thread) */
 	store_fill_fn *answer;		/* NULL once answered */
 	void *arg;
@@ -57,6 +76,7 @@ static struct workq *copyq;		/* copies from the shared areas */
 static struct fill *pending_fills;
 static uint64_t pending_bytes;		/* bytes held by fills in flight */
 static struct loop_timer *fill_timer;
+static int dropping;			/* store_fill_drop until _undrop */
 
 /* ---- fills --------------------------------------------------------------- */
 
@@ -74,6 +94,7 @@ fill_unlink(struct fill *f)
 
 static void fill_run(struct work *w);
 static void fill_done(struct work *w);
+static int fill_drop_one(struct fill *f);
 
 /* Copy thread: the client's bytes, as they are now, into the job, so a
  * client that changes them meanwhile changes only what it fills, never
@@ -83,15 +104,21 @@ copy_run(struct work *w)
 {
 	struct fill *f = (struct fill *)w;
 	uint8_t *to = f->data;
+	int queued = FILL_QUEUED;
 	unsigned i;
 
+	if (!atomic_compare_exchange_strong(&f->stage, &queued, FILL_COPYING))
+		return;		/* dropped meanwhile: nothing to copy */
 	for (i = 0; i < f->nseg; i++) {
 		memcpy(to, f->src + (f->seg[i].off - f->off), f->seg[i].len);
 		to += f->seg[i].len;
 	}
 }
 
-/* Main thread: copied; the area may go, the write may start. */
+/* Main thread: copied (or dropped); the area may go, the write may
+ * start, unless a dropping quiesce began meanwhile: then the fill is
+ * dropped here (fill_drop_one) and goes through the io thread only to
+ * be finished in order (fill_run does nothing for it). */
 static void
 copy_done(struct work *w)
 {
@@ -102,6 +129,10 @@ copy_done(struct work *w)
 	f->src = NULL;
 	f->w.run = fill_run;
 	f->w.done = fill_done;
+	if (atomic_load(&f->stage) == FILL_COPYING)
+		atomic_store(&f->stage, FILL_QUEUED);	/* no thread has it */
+	if (dropping)
+		fill_drop_one(f);
 	io_submit(&f->w);
 }
 
@@ -109,7 +140,10 @@ static void
 fill_run(struct work *w)
 {
 	struct fill *f = (struct fill *)w;
+	int queued = FILL_QUEUED;
 
+	if (!atomic_compare_exchange_strong(&f->stage, &queued, FILL_WRITING))
+		return;		/* dropped: not a byte written */
 	if (f->of->fd < 0) {
 		f->err = f->of->err ? f->of->err : -EIO;
 		return;
@@ -178,18 +212,16 @@ fill_answer(struct fill *f, int err, uint64_t have, const char *why)
 		fn(f->arg, err, have, why);
 }
 
+/* The write of f (not dropped) is done: claim its gaps and answer by
+ * what the map then has, or the error. */
 static void
-fill_done(struct work *w)
+fill_settle(struct fill *f)
 {
-	struct fill *f = (struct fill *)w;
-	struct obj *o = f->obj;
-	uint64_t have = 0;
+	uint64_t have;
 
-	fill_unlink(f);
-	pending_bytes -= f->bytes;
 	if (f->err) {
 		store_st.errors++;
-		log_warnx_rl(&store_rl_io, "store: fill %s: %s", o->path,
+		log_warnx_rl(&store_rl_io, "store: fill %s: %s", f->obj->path,
 		    strerror(-f->err));
 		fill_answer(f, f->err, 0, NULL);
 	} else if ((have = fill_claim(f)) == 0)
@@ -197,6 +229,21 @@ fill_done(struct work *w)
 		    "changed or its map is full)");
 	else
 		fill_answer(f, 0, have, NULL);
+}
+
+/* Main thread: f's job is done (written, failed, or dropped and passed
+ * through): settle it unless dropped (answered then, nothing to claim),
+ * and let its file, object and memory go. */
+static void
+fill_done(struct work *w)
+{
+	struct fill *f = (struct fill *)w;
+	struct obj *o = f->obj;
+
+	fill_unlink(f);
+	pending_bytes -= f->bytes;
+	if (atomic_load(&f->stage) != FILL_DROPPED)
+		fill_settle(f);
 	store_ofile_put(f->of);
 	if (f->held)	/* never reused: a late write must carry these bytes */
 		log_warnx("store: fill %s: %llu bytes kept for a write the "
@@ -209,18 +256,26 @@ fill_done(struct work *w)
 
 /* Fills stuck on the io thread (frozen fs) answer ENOBUFS: at once when
  * freeze.c has seen the stall (or a freeze or suspend began), else after
- * FILL_REPLY_MS. The job still completes later; its bytes then count. */
+ * FILL_REPLY_MS. The job still completes later; its bytes then count.
+ * While a dropping quiesce runs, a fill being written is not answered
+ * early: the quiesce waits for that write, and its answer then says what
+ * the map kept (a stall still answers it at once). */
 static void
 fill_timer_fn(void *arg)
 {
 	uint64_t now = loop_now_ms();
 	int stop = !gate_ok(GATE_DEFER | GATE_SUSPEND | GATE_STALL);
+	int stall = !gate_ok(GATE_STALL);
 	struct fill *f;
 
 	(void)arg;
 	fill_timer = NULL;
 	for (f = pending_fills; f; f = f->next)
-		if (f->answer && (stop || now - f->submitted >=
+		if (f->answer && dropping && !stall &&
+		    atomic_load(&f->stage) == FILL_WRITING &&
+		    now - f->submitted < FILL_REPLY_MS)
+			continue;
+		else if (f->answer && (stop || now - f->submitted >=
 		    FILL_REPLY_MS)) {
 			store_st.stuck_fills++;
 			fill_answer(f, -ENOBUFS, 0, "the cache filesystem does "
@@ -394,6 +449,43 @@ store_fill(struct store_cookie *h, uint64_t off, uint64_t len,
 	f->arg = arg;
 	fill_start(f, o);
 	return STORE_FILL_QUEUED;
+}
+
+/* ---- dropping fills for a quiesce ---------------------------------------- */
+
+/* Main thread: drop f if no worker has taken it (queued): answer ENOBUFS
+ * now; its job still passes through its queue, doing nothing, and
+ * fill_done frees it without touching the map (nothing was claimed: the
+ * map only grows when a write is done). Returns 1 if dropped. */
+static int
+fill_drop_one(struct fill *f)
+{
+	int queued = FILL_QUEUED;
+
+	if (!atomic_compare_exchange_strong(&f->stage, &queued, FILL_DROPPED))
+		return 0;	/* copying, writing or already dropped */
+	store_st.dropped_fills++;
+	fill_answer(f, -ENOBUFS, 0, "fill dropped: the cache is freezing");
+	return 1;
+}
+
+/* Contract in store_int.h. */
+unsigned
+store_fill_drop(void)
+{
+	struct fill *f;
+	unsigned n = 0;
+
+	dropping = 1;
+	for (f = pending_fills; f; f = f->next)
+		n += fill_drop_one(f);
+	return n;
+}
+
+void
+store_fill_undrop(void)
+{
+	dropping = 0;
 }
 
 /* ---- life ---------------------------------------------------------------- */

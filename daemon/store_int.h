@@ -92,7 +92,7 @@ struct store_cookie {
 struct store_counters {
 	uint64_t hits, misses, fills, fill_bytes, served, invalidations,
 	    errors, enobufs, volumes_created, volumes_invalidated, drops,
-	    stuck_fills, strange, sync_failures;
+	    stuck_fills, strange, sync_failures, dropped_fills;
 };
 
 /* ---- store.c ---- */
@@ -156,5 +156,12 @@ void store_proto_init(void);
 
 void store_fill_init(void);
 void store_fill_fini(void);
+/* For a quiesce (freeze, suspend): every fill no worker has taken yet is
+ * dropped (answered ENOBUFS, never written, nothing claimed in the map),
+ * and so is every fill whose copy finishes, until store_fill_undrop. A
+ * fill the io thread is writing is not: it completes. Returns how many
+ * were dropped now. */
+unsigned store_fill_drop(void);
+void store_fill_undrop(void);
 
 #endif

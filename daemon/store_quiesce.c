@@ -5,10 +5,20 @@
  * freeze.c's backend (freeze.h: struct freeze_backend), registered by
  * store_init.
  *
- * A quiesce is a named sequence of steps, polled every QUIESCE_POLL_MS
- * while it waits for the io thread:
+ * A quiesce is a named sequence of steps, polled every QUIESCE_FAST_MS at
+ * first, then every QUIESCE_POLL_MS, while it waits for the io thread:
  *
- *   QZ_DRAIN_IO      fills in flight on the io thread finish
+ *   QZ_DRAIN_IO      with STORE_QUIESCE_DROP (freeze, suspend) every
+ *                    fill not yet taken by a worker is dropped first
+ *                    (store_fill_drop: answered ENOBUFS, never written,
+ *                    a miss); then what the io thread has in flight
+ *                    finishes: the writes already handed to the kernel,
+ *                    and the dropped jobs passing through, which do
+ *                    nothing. Those writes must be done before the
+ *                    quiesce is: a freeze's "ready" promises that larderd
+ *                    writes nothing more until thaw, and a write the
+ *                    kernel has taken cannot be called back. Their maps
+ *                    and xattrs go with the meta flush below.
  *   QZ_FLUSH_META    every atime not yet on disk and a syncfs are queued,
  *                    and the meta queue is flushed (meta_flush)
  *   QZ_CLOSE_FILES   (STORE_QUIESCE_CLOSE) every rw file is dropped
@@ -33,6 +43,10 @@
 #include "store_int.h"
 
 #define QUIESCE_POLL_MS		10
+#define QUIESCE_FAST_MS		1	/* the first QUIESCE_FAST_POLLS polls: */
+#define QUIESCE_FAST_POLLS	50	/* a drain that only waits for the
+					   writes started takes a few ms, and a
+					   freeze's "ready" waits for it */
 
 enum qz_step {
 	QZ_OFF,			/* writing */
@@ -50,6 +64,7 @@ static struct {
 	void *arg;
 	int err;			/* of the syncfs */
 	struct loop_timer *timer;	/* the next poll */
+	unsigned polls;			/* polls so far */
 } qz;
 
 int
@@ -107,8 +122,9 @@ flush_meta(void)
 
 /*
  * Take the quiesce as far as it goes now: every step that need not wait
- * runs at once; a step waiting for the io thread polls again in
- * QUIESCE_POLL_MS; QZ_FLUSH_META waits for meta_flush's callback.
+ * runs at once; a step waiting for the io thread polls again (in
+ * QUIESCE_FAST_MS, later QUIESCE_POLL_MS); QZ_FLUSH_META waits for
+ * meta_flush's callback.
  */
 static void
 quiesce_step(void *arg)
@@ -140,7 +156,8 @@ quiesce_step(void *arg)
 		qz.done(qz.arg, qz.err);
 		return;
 	}
-	qz.timer = loop_timer_add(QUIESCE_POLL_MS, quiesce_step, NULL);
+	qz.timer = loop_timer_add(qz.polls++ < QUIESCE_FAST_POLLS ?
+	    QUIESCE_FAST_MS : QUIESCE_POLL_MS, quiesce_step, NULL);
 }
 
 void
@@ -156,6 +173,13 @@ store_quiesce(unsigned flags, void (*done)(void *arg, int err), void *arg)
 	qz.done = done;
 	qz.arg = arg;
 	qz.err = 0;
+	qz.polls = 0;
+	if (flags & STORE_QUIESCE_DROP) {
+		unsigned n = store_fill_drop();
+
+		if (n > 0)
+			log_info("store: quiesce: %u fills dropped", n);
+	}
 	quiesce_step(NULL);
 }
 
@@ -165,6 +189,7 @@ store_unquiesce(void)
 	if (qz.step != QZ_QUIESCED)
 		return;		/* not quiesced, or a quiesce still runs */
 	qz.step = QZ_OFF;
+	store_fill_undrop();
 	gate_open(GATE_QUIESCE);
 }
 
@@ -183,7 +208,10 @@ backend_quiesce(void *arg, unsigned flags, void (*done)(void *darg, int err),
     void *darg)
 {
 	(void)arg;
-	store_quiesce(flags & FREEZE_QUIESCE_CLOSE ? STORE_QUIESCE_CLOSE : 0,
+	/* a freeze or a suspend drops the fills not yet written: a cache
+	 * may miss, and waiting for them is what made a freeze slow */
+	store_quiesce(STORE_QUIESCE_DROP |
+	    (flags & FREEZE_QUIESCE_CLOSE ? STORE_QUIESCE_CLOSE : 0),
 	    done, darg);
 }
 
