@@ -65,7 +65,7 @@ static struct {
 	int err;			/* of the syncfs */
 	struct loop_timer *timer;	/* the next poll */
 	unsigned polls;			/* polls so far */
-} qz;
+} drain;
 
 int
 store_writes_ok(void)
@@ -76,9 +76,9 @@ store_writes_ok(void)
 const char *
 store_writes_str(void)
 {
-	if (qz.step == QZ_QUIESCED)
+	if (drain.step == QZ_QUIESCED)
 		return "quiesced";
-	if (qz.step != QZ_OFF)
+	if (drain.step != QZ_OFF)
 		return "quiescing";
 	return store_writes_ok() ? "on" : "off";
 }
@@ -89,7 +89,7 @@ static void
 quiesce_meta_done(void *arg)
 {
 	(void)arg;
-	qz.step = QZ_CLOSE_FILES;
+	drain.step = QZ_CLOSE_FILES;
 	quiesce_step(NULL);
 }
 
@@ -97,7 +97,7 @@ static void
 syncfs_done(struct meta_rec *r)
 {
 	if (r->err) {
-		qz.err = r->err;
+		drain.err = r->err;
 		log_warnx("store: syncfs: %s", strerror(-r->err));
 	}
 	free(r);
@@ -130,8 +130,8 @@ static void
 quiesce_step(void *arg)
 {
 	(void)arg;
-	qz.timer = NULL;
-	switch (qz.step) {
+	drain.timer = NULL;
+	switch (drain.step) {
 	case QZ_OFF:
 	case QZ_QUIESCED:
 	case QZ_FLUSH_META:		/* waiting for meta_flush */
@@ -140,40 +140,40 @@ quiesce_step(void *arg)
 		store_close_flush();
 		if (io_inflight() > 0)
 			break;
-		qz.step = QZ_FLUSH_META;
+		drain.step = QZ_FLUSH_META;
 		flush_meta();
 		return;
 	case QZ_CLOSE_FILES:
-		if (qz.flags & STORE_QUIESCE_CLOSE)
+		if (drain.flags & STORE_QUIESCE_CLOSE)
 			store_close_rw_files();
-		qz.step = QZ_DRAIN_CLOSES;
+		drain.step = QZ_DRAIN_CLOSES;
 		/* fall through */
 	case QZ_DRAIN_CLOSES:
 		store_close_flush();
 		if (io_inflight() > 0)
 			break;
-		qz.step = QZ_QUIESCED;
-		qz.done(qz.arg, qz.err);
+		drain.step = QZ_QUIESCED;
+		drain.done(drain.arg, drain.err);
 		return;
 	}
-	qz.timer = loop_timer_add(qz.polls++ < QUIESCE_FAST_POLLS ?
+	drain.timer = loop_timer_add(drain.polls++ < QUIESCE_FAST_POLLS ?
 	    QUIESCE_FAST_MS : QUIESCE_POLL_MS, quiesce_step, NULL);
 }
 
 void
 store_quiesce(unsigned flags, void (*done)(void *arg, int err), void *arg)
 {
-	if (qz.step != QZ_OFF && qz.step != QZ_QUIESCED) {
+	if (drain.step != QZ_OFF && drain.step != QZ_QUIESCED) {
 		done(arg, -EBUSY);
 		return;
 	}
 	gate_close(GATE_QUIESCE);
-	qz.step = QZ_DRAIN_IO;
-	qz.flags = flags;
-	qz.done = done;
-	qz.arg = arg;
-	qz.err = 0;
-	qz.polls = 0;
+	drain.step = QZ_DRAIN_IO;
+	drain.flags = flags;
+	drain.done = done;
+	drain.arg = arg;
+	drain.err = 0;
+	drain.polls = 0;
 	if (flags & STORE_QUIESCE_DROP) {
 		unsigned n = store_fill_drop();
 
@@ -186,9 +186,9 @@ store_quiesce(unsigned flags, void (*done)(void *arg, int err), void *arg)
 void
 store_unquiesce(void)
 {
-	if (qz.step != QZ_QUIESCED)
+	if (drain.step != QZ_QUIESCED)
 		return;		/* not quiesced, or a quiesce still runs */
-	qz.step = QZ_OFF;
+	drain.step = QZ_OFF;
 	store_fill_undrop();
 	gate_open(GATE_QUIESCE);
 }
@@ -245,8 +245,8 @@ store_quiesce_init(void)
 void
 store_quiesce_fini(void)
 {
-	if (qz.timer != NULL)
-		loop_timer_cancel(qz.timer);
-	qz.timer = NULL;
+	if (drain.timer != NULL)
+		loop_timer_cancel(drain.timer);
+	drain.timer = NULL;
 	freeze_set_backend(NULL);
 }
