@@ -11,6 +11,7 @@
 # larderd's coherency queue and syncs, so a ratio near 1 means the
 # handshake costs little beyond the sync any freeze needs anyway. The
 # fills dropped in all rounds (store.dropped_fills) are printed at the end.
+# Each side starts after an untimed sync -f; the order alternates by round.
 . "$(dirname "$0")/../system/lib.sh"
 . "$(dirname "$0")/../system/mf-lib.sh"
 need_root
@@ -40,23 +41,36 @@ wait_fills() { for p in $FILLPIDS; do wait "$p"; done; }
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
 : > "$T/tf"; : > "$T/ts"
-r=0
-while [ $r -lt "$rounds" ]; do
-	start_fills f$r
+# Each side starts on a clean filesystem (an untimed sync -f first, so
+# neither pays for the writeback of the other's fills) and the order
+# alternates by round.
+time_freeze() {
+	sync -f "$mnt"
+	start_fills f$1
 	s=$(date +%s%N)
 	ctl freeze >/dev/null || fail "freeze"
 	e=$(date +%s%N)
 	ctl thaw >/dev/null || fail "thaw"
 	wait_fills
 	tf=$(( (e - s) / 1000 ))
-
-	start_fills s$r
+}
+time_sync() {
+	sync -f "$mnt"
+	start_fills s$1
 	s=$(date +%s%N)
 	sync -f "$mnt" || fail "sync -f"
 	e=$(date +%s%N)
 	wait_fills
 	ts=$(( (e - s) / 1000 ))
-	echo "round $r: freeze to ready ${tf} us, sync -f ${ts} us"
+}
+r=0
+while [ $r -lt "$rounds" ]; do
+	if [ $((r % 2)) -eq 0 ]; then
+		time_freeze $r; time_sync $r; first=freeze
+	else
+		time_sync $r; time_freeze $r; first=sync
+	fi
+	echo "round $r ($first first): freeze to ready ${tf} us, sync -f ${ts} us"
 	echo $tf >> "$T/tf"; echo $ts >> "$T/ts"
 	ctl invalidate "$VOL" >/dev/null 2>&1
 	r=$((r + 1))
