@@ -155,6 +155,7 @@ static struct {
 	pid_t by_pid;
 	struct loop_timer *limit;	/* time limit of the freeze */
 	uint64_t limit_at;		/* loop_now_ms() when it fires */
+	uint64_t asked_at;		/* loop_now_ms() of the freeze request */
 	enum fs_state fs;
 	struct waiters freeze_wait;	/* answered when ready */
 	struct waiters thaw_wait;	/* answered when thawed */
@@ -478,7 +479,8 @@ defer_advance(const char *why)
 		snprintf(msg, sizeof(msg), "ready: %s; writing resumes after "
 		    "thaw or in %u s at the latest", why != NULL ? why :
 		    "writes stopped and flushed", fz.timeout);
-	log_info("freeze: %s", msg);
+	log_info("freeze: %s (%llu ms after the request)", msg,
+	    (unsigned long long)(loop_now_ms() - fz.asked_at));
 	wait_reply(&fz.freeze_wait, PROTO_OK, msg);
 	if (fz.defer == DEFER_DEFERRING)
 		set_defer(DEFER_DEFERRED);
@@ -746,6 +748,7 @@ freeze_begin(struct ctl_req *rq, uint32_t flags, uint32_t timeout)
 	fz.want_fs = (flags & PROTO_FREEZE_FS) != 0;
 	fz.timeout = timeout != 0 ? timeout : fz.conf_timeout;
 	fz.since = time(NULL);
+	fz.asked_at = loop_now_ms();
 	fz.by_uid = rq->uid;
 	fz.by_pid = rq->pid;
 	fz.n_freezes++;

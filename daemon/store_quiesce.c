@@ -65,6 +65,8 @@ static struct {
 	int err;			/* of the syncfs */
 	struct loop_timer *timer;	/* the next poll */
 	unsigned polls;			/* polls so far */
+	uint64_t t_start, t_io, t_meta;	/* loop_now_ms() at start, after
+					   QZ_DRAIN_IO, after QZ_FLUSH_META */
 } drain;
 
 int
@@ -89,6 +91,7 @@ static void
 quiesce_meta_done(void *arg)
 {
 	(void)arg;
+	drain.t_meta = loop_now_ms();
 	drain.step = QZ_CLOSE_FILES;
 	quiesce_step(NULL);
 }
@@ -140,6 +143,7 @@ quiesce_step(void *arg)
 		store_close_flush();
 		if (io_inflight() > 0)
 			break;
+		drain.t_io = loop_now_ms();
 		drain.step = QZ_FLUSH_META;
 		flush_meta();
 		return;
@@ -153,6 +157,12 @@ quiesce_step(void *arg)
 		if (io_inflight() > 0)
 			break;
 		drain.step = QZ_QUIESCED;
+		log_info("store: quiesced in %llu ms (writes in flight %llu, "
+		    "meta flush and syncs %llu, closes %llu)",
+		    (unsigned long long)(loop_now_ms() - drain.t_start),
+		    (unsigned long long)(drain.t_io - drain.t_start),
+		    (unsigned long long)(drain.t_meta - drain.t_io),
+		    (unsigned long long)(loop_now_ms() - drain.t_meta));
 		drain.done(drain.arg, drain.err);
 		return;
 	}
@@ -174,6 +184,7 @@ store_quiesce(unsigned flags, void (*done)(void *arg, int err), void *arg)
 	drain.arg = arg;
 	drain.err = 0;
 	drain.polls = 0;
+	drain.t_start = loop_now_ms();
 	if (flags & STORE_QUIESCE_DROP) {
 		unsigned n = store_fill_drop();
 

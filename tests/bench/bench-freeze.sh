@@ -77,5 +77,12 @@ while [ $r -lt "$rounds" ]; do
 done
 mf=$(median < "$T/tf"); ms=$(median < "$T/ts")
 awk -v f="$mf" -v s="$ms" 'BEGIN { printf "freeze-to-ready with %d fills in flight: median %d us; sync -f: median %d us; ratio %.2f\n", '"$fills"', f, s, (s > 0 ? f / s : 0) }'
+# larderd's own account of each freeze's quiesce (store_quiesce.c)
+grep -E "quiesced in|freeze: (asked|ready)" "$DAEMON_LOG" >&2; grep -o 'quiesced in .*' "$DAEMON_LOG" | tr -d '(),' | awk '
+	{ t[NR] = $3; w[NR] = $8; m[NR] = $13; n = NR }
+	function med(a,   i, j, x, b) { for (i = 1; i <= n; i++) b[i] = a[i]
+		for (i = 2; i <= n; i++) { x = b[i]; for (j = i - 1; j > 0 && b[j] > x; j--) b[j + 1] = b[j]; b[j + 1] = x }
+		return b[int((n + 1) / 2)] }
+	END { if (n) printf "larderd quiesce (medians of %d): %d ms, of which writes in flight %d ms, meta flush and syncs %d ms\n", n, med(t), med(w), med(m) }'
 echo "fills dropped by the freezes: $(ctl stats | awk '$1 == "store.dropped_fills" { print $2 }')"
 stop_larderd
