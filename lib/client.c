@@ -52,6 +52,7 @@
 
 #define MAX_PENDING	32
 #define IDLE_BUCKETS	256
+#define ALIVE_MS	10	/* trust a quiet socket this long (daemon_gone) */
 
 /* An object fd shared by the cookie and the reads in flight. */
 struct objfd {
@@ -119,6 +120,7 @@ struct larder {
 	unsigned npark;
 	uint64_t park_first_ms;	/* when park[0] was queued */
 	uint64_t local_acquires;
+	uint64_t alive_ms;	/* when daemon_gone last looked */
 	/* requests sent without waiting for their reply (relinquish) */
 	struct {
 		uint16_t type;
@@ -647,16 +649,24 @@ idle_take(struct larder_volume *v, const void *key, size_t key_len,
 /*
  * Has the daemon gone (the socket is at EOF or failed)? Then its table
  * is frozen: a restarted daemon cannot move these generations, so nothing
- * may be served from it. One non-blocking peek, under the mutex.
+ * may be served from it. One non-blocking peek, under the mutex, at most
+ * every ALIVE_MS (a syscall costs more than the rest of a local acquire):
+ * a daemon that died is noticed that much later at most, far less than a
+ * new one takes to start and change anything.
  */
 static int
 daemon_gone(struct larder *l)
 {
+	uint64_t now;
 	char b;
 	ssize_t n;
 
 	if (l->broken)
 		return 1;
+	now = now_ms();
+	if (l->alive_ms && now - l->alive_ms < ALIVE_MS)
+		return 0;
+	l->alive_ms = now;
 	n = recv(l->sock, &b, 1, MSG_PEEK | MSG_DONTWAIT);
 	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
 	    errno != EINTR)) {
