@@ -11,9 +11,16 @@
 need_root
 need_cmd mkfs.ext4 python3 "${CC:-cc}"
 src=$(dirname "$0")
-"${CC:-cc}" -std=gnu11 -O1 -I"$LARDER_BUILD/include" -I"$LARDER_BUILD/lib" \
-    -o "$T/acq-client" "$src/acq-client.c" "$LARDER_BUILD/lib/liblarder.a" \
-    -lpthread || fail "cannot build acq-client.c"
+# as the library was built: plain, ASan or TSan (the CI passes)
+built=
+for san in "" "-fsanitize=address,undefined" "-fsanitize=thread"; do
+	# shellcheck disable=SC2086
+	"${CC:-cc}" -std=gnu11 -O1 $san -I"$LARDER_BUILD/include" \
+	    -I"$LARDER_BUILD/lib" -o "$T/acq-client" "$src/acq-client.c" \
+	    "$LARDER_BUILD/lib/liblarder.a" -lpthread 2>/dev/null &&
+	    built=1 && break
+done
+[ -n "$built" ] || fail "cannot build acq-client.c against lib/liblarder.a"
 mkfs_loop ext4 64M > "$T/mnt" || fail "mkfs"
 mnt=$(cat "$T/mnt")
 mkdir "$mnt/cache"
