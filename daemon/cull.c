@@ -201,6 +201,8 @@ static struct log_ratelimit rl_err, rl_statfs;
 /* set by the store, maybe before cull_init: not part of culler */
 static void (*on_culled)(void *, uint32_t);
 static void *on_culled_arg;
+static void (*on_victim)(void *, uint32_t);
+static void *on_victim_arg;
 
 static void check(void);
 static void start_pass(void);
@@ -688,6 +690,13 @@ cull_on_culled(void (*fn)(void *arg, uint32_t id), void *arg)
 	on_culled_arg = arg;
 }
 
+void
+cull_on_victim(void (*fn)(void *arg, uint32_t id), void *arg)
+{
+	on_victim = fn;
+	on_victim_arg = arg;
+}
+
 int
 cull_can_allocate(void)
 {
@@ -986,6 +995,8 @@ job_add(struct cull_job *j, uint32_t id)
 	v->res = -EIO;
 	v->last_use = index_last_use(id);
 	j->n++;
+	if (on_victim)
+		on_victim(on_victim_arg, id);
 	index_set_state(id, INDEX_CULLING);
 	return index_bytes(id);
 }

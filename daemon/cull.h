@@ -87,6 +87,10 @@ void cull_fini(void);
  * with a warning.)
  */
 void cull_on_culled(void (*fn)(void *arg, uint32_t id), void *arg);
+/* Tell fn(arg, id) about each object the culler picks, on the main thread,
+ * before it is marked INDEX_CULLING and handed to a job (the store bumps
+ * the generations of the clients that park it, first). */
+void cull_on_victim(void (*fn)(void *arg, uint32_t id), void *arg);
 /* A new config (thresholds, caps, nocull) */
 void cull_reconfigure(const struct conf *c);
 

@@ -150,7 +150,8 @@ ctl_connect(int flags, struct larder **l)
 	const char *path = sockpath ? sockpath : client_default_socket();
 	int err;
 
-	if ((err = client_connect(path, 0, flags, l)) < 0) {
+	/* one command a run: no acquire is ever served locally */
+	if ((err = client_connect(path, 0, flags | CLIENT_NO_GENTAB, l)) < 0) {
 		if (err == -EPERM || err == -EACCES) {
 			fprintf(stderr, "larderctl: %s: larderd at %s refuses "
 			    "this user (%s): it serves root, admin_group and "

@@ -326,6 +326,7 @@ store_obj_free(struct obj *o)
 {
 	struct obj **pp;
 
+	store_watch_revoke(o);
 	store_idle_del(o);
 	store_obj_pin(o);
 	for (pp = &buckets[obj_bucket(o->v, o->name)]; *pp; pp = &(*pp)->hnext)
@@ -423,6 +424,21 @@ store_obj_wake(struct obj *o)
 	return 1;
 }
 
+/* The object in memory of index entry id, or NULL. */
+static struct obj *
+obj_of_id(uint32_t id)
+{
+	const char *name = index_name(id);
+	struct store_vol *v;
+
+	if (!name)
+		return NULL;
+	for (v = store_vols; v; v = v->next)
+		if (v->idx == (int)index_vol(id))
+			break;
+	return v ? store_obj_find(v, name) : NULL;
+}
+
 /* The culler moved an object nobody held into the graveyard: forget the
  * idle object (it keeps no fd, so the space comes back anyway; this only
  * spares the next acquire a failed wake). Called on the main thread before
@@ -430,20 +446,25 @@ store_obj_wake(struct obj *o)
 static void
 on_culled(void *arg, uint32_t id)
 {
-	const char *name = index_name(id);
-	struct store_vol *v;
-	struct obj *o;
+	struct obj *o = obj_of_id(id);
 
 	(void)arg;
-	if (!name)
-		return;
-	for (v = store_vols; v; v = v->next)
-		if (v->idx == (int)index_vol(id))
-			break;
-	if (!v || !(o = store_obj_find(v, name)))
+	if (!o)
 		return;
 	if (o->idle && o->refs == 0 && o->jobs == 0)
 		store_obj_free(o);
+}
+
+/* The object the culler picked (id) before it renames it: bump the slots
+ * of its parked handles first (nothing else holds it: it is unpinned). */
+static void
+on_victim(void *arg, uint32_t id)
+{
+	struct obj *o = obj_of_id(id);
+
+	(void)arg;
+	if (o)
+		store_watch_revoke(o);
 }
 
 /* Free the idle objects of a volume (all volumes: v NULL). */
@@ -479,6 +500,7 @@ store_obj_next(const struct obj *o)
 void
 store_obj_reset(struct obj *o)
 {
+	store_watch_revoke(o);		/* parked clients ask again */
 	cfmt_map_clear(&o->map);
 	o->gen++;
 	close_later(o->rofd);
@@ -984,6 +1006,7 @@ store_close_rw_files(void)
 	struct obj *o;
 	unsigned b;
 
+	store_watch_revoke_all();	/* suspend: parked clients ask again */
 	for (b = 0; b < OBJ_BUCKETS; b++)
 		for (o = buckets[b]; o; o = o->hnext) {
 			store_ofile_put(o->of);
@@ -1032,6 +1055,8 @@ store_status(struct ctl_kv *kv)
 	ctl_kv_u64(kv, "store.oldest_write_ms", store_oldest_write_ms());
 }
 
+/* The store's counters and the meta thread's, for STATS (larderctl stats;
+ * metrics.c exports them too). */
 static void
 store_stats(struct ctl_kv *kv)
 {
@@ -1040,6 +1065,10 @@ store_stats(struct ctl_kv *kv)
 	meta_get_stats(&ms);
 	ctl_kv_u64(kv, "store.hits", store_st.hits);
 	ctl_kv_u64(kv, "store.misses", store_st.misses);
+	ctl_kv_u64(kv, "store.acquires", store_st.acquires);
+	ctl_kv_u64(kv, "store.local_uses", store_st.local_uses);
+	ctl_kv_u64(kv, "store.parked_revoked", store_st.parked_revoked);
+	ctl_kv_u64(kv, "store.parked_ignored", store_st.parked_ignored);
 	ctl_kv_u64(kv, "store.fills", store_st.fills);
 	ctl_kv_u64(kv, "store.bytes_written", store_st.fill_bytes);
 	ctl_kv_u64(kv, "store.bytes_served", store_st.served);
@@ -1127,6 +1156,7 @@ store_init(const struct conf *c, int rootfd)
 	store_proto_init();
 	store_fill_init();
 	cull_on_culled(on_culled, NULL);
+	cull_on_victim(on_victim, NULL);
 	control_add_status(store_status);
 	control_add_stats(store_stats);
 	atime_timer = loop_timer_add(ATIME_EVERY_MS, atime_timer_fn, NULL);

@@ -73,6 +73,7 @@ struct obj {
 	dev_t idle_dev;			/* the file as it was when idle began */
 	ino_t idle_ino;
 	struct timespec idle_ctime;
+	struct store_cookie *watch;	/* handles that own a GENTAB slot */
 };
 
 /* A client's cookie: the object and the aux it was acquired (or last
@@ -87,12 +88,20 @@ struct store_cookie {
 					   (access.h) */
 	uint64_t size;			/* the size it was acquired with */
 	uint64_t pinned;		/* bytes counted in limit.h */
+	/* a GENTAB slot (store_proto.c) and being on o->watch: */
+	uint64_t *genp;			/* the slot's generation; NULL: none */
+	struct store_cookie *wnext, *wprev;
+	void *owner;			/* store_proto.c's client, and... */
+	uint32_t id;			/* ...the handle's number there */
+	int parked;			/* revocable: not in o->refs, unpinned */
 };
 
 struct store_counters {
 	uint64_t hits, misses, fills, fill_bytes, served, invalidations,
 	    errors, enobufs, volumes_created, volumes_invalidated, drops,
 	    stuck_fills, strange, sync_failures, dropped_fills;
+	uint64_t acquires;		/* COOKIE_ACQUIRE requests */
+	uint64_t local_uses, parked_revoked, parked_ignored;	/* GENTAB */
 };
 
 /* ---- store.c ---- */
@@ -147,7 +156,33 @@ void store_quiesce_init(void);
 /* From store_fini: cancel a quiesce's poll timer, unregister. */
 void store_quiesce_fini(void);
 
+/* ---- store_ops.c: parked handles (GENTAB, proto.h 102 and 207) ---- */
+
+/* Bump h's slot generation (a release store: readers of the table see it
+ * before anything the daemon does next). */
+void store_slot_bump(struct store_cookie *h);
+/* Before o changes or goes: bump the slot of every handle on o->watch and
+ * release every parked one (its client finds the new generation and asks
+ * again). */
+void store_watch_revoke(struct obj *o);
+/* Every parked handle of every object (suspend). */
+void store_watch_revoke_all(void);
+/* h (new, not parked) owns the slot at genp, as handle id of owner. */
+void store_cookie_watch(struct store_cookie *h, uint64_t *genp, void *owner,
+    uint32_t id);
+/* Park h (PROTO_PARK_PARK): 0, or -ESTALE when h was released instead
+ * (blind or stale, or no slot); h may be freed on return either way. */
+int store_cookie_park(struct store_peer *p, struct store_cookie *h);
+/* Parked h was used again (PROTO_PARK_USE): recency and hits. */
+void store_cookie_use(struct store_cookie *h);
+/* Parked h is released (PROTO_PARK_RELEASE, disconnect): freed. */
+void store_cookie_unpark_free(struct store_cookie *h);
+
 /* ---- store_proto.c ---- */
+
+/* A parked handle is gone (revoked or released): forget its number and
+ * slot in its client's tables. Called by store_ops.c before it frees h. */
+void store_proto_forget(struct store_cookie *h);
 
 /* Register the 200s and the disconnect hook with control.c (store_init). */
 void store_proto_init(void);

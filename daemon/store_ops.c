@@ -702,6 +702,9 @@ obj_drop(struct obj *o)
 
 /* ---- cookies ------------------------------------------------------------- */
 
+static void cookie_free(struct store_peer *p, struct store_cookie *h,
+    int retire);
+
 /*
  * A read-only fd on the object's file for one client: an open file
  * description of its own, so what the client does to it (fcntl O_DIRECT,
@@ -923,6 +926,11 @@ cookie_new(struct obj *o, uint64_t size, int blind)
 	h->auxgen = o->auxgen;
 	h->blind = blind;
 	h->size = size;
+	h->genp = NULL;
+	h->wnext = h->wprev = NULL;
+	h->owner = NULL;
+	h->id = 0;
+	h->parked = 0;
 	store_idle_del(o);
 	o->refs++;
 	if ((idx = store_obj_idx(o)) != INDEX_NONE)
@@ -969,6 +977,7 @@ store_cookie_get(struct store_peer *p, struct store_vol *v,
 	int blind, err;
 
 	p->refused = NULL;
+	store_st.acquires++;
 	if ((err = cookie_check(p, v, key, key_len, aux_len, name, &w)) < 0)
 		return err;
 	/* before any work: a refused acquire costs one lookup */
@@ -993,12 +1002,137 @@ store_cookie_vol(const struct store_cookie *h)
 	return h->o->v;
 }
 
-/* Free h (retire: also drop its object from disk). */
+/* ---- parked handles (GENTAB) --------------------------------------------- */
+
+void
+store_slot_bump(struct store_cookie *h)
+{
+	if (h->genp)
+		__atomic_store_n(h->genp, *h->genp + 1, __ATOMIC_RELEASE);
+}
+
+void
+store_cookie_watch(struct store_cookie *h, uint64_t *genp, void *owner,
+    uint32_t id)
+{
+	h->genp = genp;
+	h->owner = owner;
+	h->id = id;
+	h->wprev = NULL;
+	h->wnext = h->o->watch;
+	if (h->wnext)
+		h->wnext->wprev = h;
+	h->o->watch = h;
+}
+
+/* h's slot ends: bump it (before anything else happens), leave o->watch
+ * and the client's tables. */
+static void
+watch_end(struct store_cookie *h)
+{
+	if (!h->genp)
+		return;
+	store_slot_bump(h);
+	if (h->wprev)
+		h->wprev->wnext = h->wnext;
+	else
+		h->o->watch = h->wnext;
+	if (h->wnext)
+		h->wnext->wprev = h->wprev;
+	store_proto_forget(h);
+	h->genp = NULL;
+}
+
+/* Free a parked handle: o never counted it (refs, pin, limits). */
+static void
+parked_free(struct store_cookie *h)
+{
+	watch_end(h);
+	free(h);
+}
+
+void
+store_watch_revoke(struct obj *o)
+{
+	struct store_cookie *h, *next;
+
+	for (h = o->watch; h; h = next) {
+		next = h->wnext;
+		if (h->parked) {
+			store_st.parked_revoked++;
+			parked_free(h);
+		} else
+			store_slot_bump(h);
+	}
+}
+
+void
+store_watch_revoke_all(void)
+{
+	struct obj *o;
+
+	for (o = store_obj_next(NULL); o; o = store_obj_next(o))
+		if (o->watch)
+			store_watch_revoke(o);
+}
+
+/*
+ * Park h: it stops counting as a hold of its object (refs, pin, limits),
+ * so the culler may take the object (after store_watch_revoke bumps the
+ * slot), and its use ends now. A blind or stale handle (another peer
+ * changed the object) is released instead. Returns 0 parked (h may be
+ * gone already: revoked when its object left memory), -ESTALE released
+ * (h freed).
+ */
+int
+store_cookie_park(struct store_peer *p, struct store_cookie *h)
+{
+	struct obj *o = h->o;
+	uint32_t idx;
+
+	if (h->blind || h->auxgen != o->auxgen || !h->genp) {
+		cookie_free(p, h, 0);
+		return -ESTALE;
+	}
+	h->parked = 1;
+	limit_cookie_del(p->uid, !p->admin, h->pinned);
+	h->pinned = 0;
+	o->refs--;
+	if ((idx = store_obj_idx(o)) != INDEX_NONE)
+		index_touch(idx, index_now());	/* the end of that use */
+	store_obj_pin(o);
+	store_obj_settle(o);
+	return 0;
+}
+
+/* The client used parked h again without asking: a new use (recency,
+ * hits); h stays parked. */
+void
+store_cookie_use(struct store_cookie *h)
+{
+	uint32_t idx;
+
+	if ((idx = store_obj_idx(h->o)) != INDEX_NONE)
+		index_hit(idx, index_now());
+	count_acquire(h->o, 0);
+	store_st.local_uses++;
+}
+
+/* The client forgot parked h. */
+void
+store_cookie_unpark_free(struct store_cookie *h)
+{
+	parked_free(h);
+}
+
+/* Free an active h (retire: also drop its object from disk). */
 static void
 cookie_free(struct store_peer *p, struct store_cookie *h, int retire)
 {
 	struct obj *o = h->o;
 	uint32_t idx;
+
+	watch_end(h);
 
 	/* a stale or blind handle retires nothing: the object is not what
 	 * it acquired */

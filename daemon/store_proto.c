@@ -10,8 +10,12 @@
  * goes. Main thread only, like control.c.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cfmt.h"
@@ -28,7 +32,20 @@ struct sclient {
 	uint32_t nvols;
 	struct store_cookie **objs;
 	uint32_t nobjs;
+	struct ctl_client *client;
+	int gone;			/* disconnecting */
+	/* GENTAB: the generation table (proto.h 102) and its free slots */
+	uint64_t *gt;
+	uint32_t nslots;
+	uint32_t *freeslots;
+	uint32_t nfree;
+	uint32_t nparked;		/* parked handles, at most PARK_MAX */
 };
+
+/* slots in a connection's generation table (32 KiB) and the most parked
+ * handles it may have: liblarder keeps fewer (CLIENT_IDLE_MAX) */
+#define GENTAB_SLOTS		4096
+#define PARK_MAX		1024
 
 /* ---- client handles ------------------------------------------------------ */
 
@@ -45,6 +62,7 @@ sclient_rq(struct ctl_req *rq)
 		return NULL;
 	s->peer.uid = rq->uid;
 	s->peer.admin = rq->admin;
+	s->client = rq->client;
 	control_client_set(rq->client, CTL_SLOT_STORE, s);
 	return s;
 }
@@ -101,14 +119,25 @@ get_vol(struct ctl_req *rq, uint32_t id)
 	return s->vols[id - 1];
 }
 
+/* Handle id of the peer, parked or not. */
 static struct store_cookie *
-get_cookie(struct ctl_req *rq, uint32_t id)
+any_cookie(struct ctl_req *rq, uint32_t id)
 {
 	struct sclient *s = sclient_of(rq);
 
 	if (!s || id == 0 || id > s->nobjs)
 		return NULL;
 	return s->objs[id - 1];
+}
+
+/* Handle id of the peer for the cookie operations: a parked one is only
+ * named in COOKIE_PARKED (the client gave it up; it is revocable). */
+static struct store_cookie *
+get_cookie(struct ctl_req *rq, uint32_t id)
+{
+	struct store_cookie *h = any_cookie(rq, id);
+
+	return h && !h->parked ? h : NULL;
 }
 
 /* A volume key from the wire: -EPROTO if the message is short, -EINVAL if
@@ -240,12 +269,55 @@ h_volume_relinquish(struct ctl_req *rq)
 
 /* ---- cookies ------------------------------------------------------------- */
 
+/* The slot and generation fields of an acquire reply (proto.h 102), on a
+ * connection that has a generation table. */
+static void
+put_slot(struct proto_buf *b, const struct sclient *s,
+    const struct store_cookie *h)
+{
+	if (!s || !s->gt)
+		return;
+	proto_put_u32(b, h->genp ? (uint32_t)(h->genp - s->gt) :
+	    PROTO_SLOT_NONE);
+	proto_put_u64(b, h->genp ? __atomic_load_n(h->genp, __ATOMIC_RELAXED) :
+	    0);
+}
+
+/* Give new handle h (number id) a slot of the peer's table, if it has one
+ * and a slot is free (else h cannot be parked: nothing else changes). */
+static void
+give_slot(struct sclient *s, struct store_cookie *h, uint32_t id)
+{
+	if (!s->gt || s->nfree == 0)
+		return;
+	store_cookie_watch(h, &s->gt[s->freeslots[--s->nfree]], s, id);
+}
+
+void
+store_proto_forget(struct store_cookie *h)
+{
+	struct sclient *s = h->owner;
+
+	if (!s)
+		return;
+	if (h->id >= 1 && h->id <= s->nobjs && s->objs[h->id - 1] == h) {
+		s->objs[h->id - 1] = NULL;
+		if (!s->gone)
+			control_client_hold(s->client, -1);
+	}
+	if (h->parked && s->nparked > 0)
+		s->nparked--;
+	if (h->genp && s->nfree < s->nslots)
+		s->freeslots[s->nfree++] = (uint32_t)(h->genp - s->gt);
+	h->owner = NULL;
+}
+
 /* Answer with what a cookie handle sees, and its fd if any (which is
  * closed here: the client holds it now, or never will; never the last
  * reference of the file, which the store holds). */
 static void
-reply_view(struct ctl_req *rq, uint32_t id, struct store_view *vw,
-    uint32_t flags)
+reply_view_slot(struct ctl_req *rq, uint32_t id, struct store_view *vw,
+    uint32_t flags, const struct store_cookie *slotted)
 {
 	static uint8_t body[PROTO_MAX_MSG];	/* main thread only */
 	struct proto_buf b;
@@ -268,9 +340,18 @@ reply_view(struct ctl_req *rq, uint32_t id, struct store_view *vw,
 		proto_put_u64(&b, vw->ext[i].start);
 		proto_put_u64(&b, vw->ext[i].len);
 	}
+	if (slotted)
+		put_slot(&b, sclient_of(rq), slotted);
 	control_reply(rq, PROTO_OK, body, b.off, vw->fd);
 	if (vw->fd >= 0)
 		close(vw->fd);
+}
+
+static void
+reply_view(struct ctl_req *rq, uint32_t id, struct store_view *vw,
+    uint32_t flags)
+{
+	reply_view_slot(rq, id, vw, flags, NULL);
 }
 
 /* COOKIE_ACQUIRE: u32 volume handle, u32 flags, u64 size, bytes key, bytes
@@ -310,7 +391,8 @@ h_cookie_acquire(struct ctl_req *rq)
 		return -ENOMEM;
 	}
 	control_client_hold(rq->client, 1);
-	reply_view(rq, id, &vw, 0);
+	give_slot(s, h, id);
+	reply_view_slot(rq, id, &vw, 0, h);
 	return 0;
 }
 
@@ -703,6 +785,153 @@ h_volume_access(struct ctl_req *rq)
 	return 0;
 }
 
+/* ---- generation table and parked handles --------------------------------- */
+
+/*
+ * A read-only fd of a new memfd of slots generations, mapped writable here
+ * (*mem). Sealed: no shrink or grow (no SIGBUS for either side) and no new
+ * writable mapping or write() (F_SEAL_FUTURE_WRITE): the fd the client gets
+ * is O_RDONLY, reopened through /proc, and reopening it again for writing
+ * gives nothing it can write with. -errno.
+ */
+static int
+gentab_make(uint32_t slots, uint64_t **mem)
+{
+	size_t len = (size_t)slots * sizeof(uint64_t);
+	char proc[64];
+	void *p;
+	int fd, ro, err;
+
+	fd = memfd_create("larder-gentab", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return -errno;
+	(void)fchmod(fd, 0400);
+	if (ftruncate(fd, len) < 0)
+		goto fail;
+	/* populated now: no page fault on an acquire's path later */
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
+	    fd, 0);
+	if (p == MAP_FAILED)
+		goto fail;
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW |
+	    F_SEAL_FUTURE_WRITE | F_SEAL_SEAL) < 0) {
+		munmap(p, len);
+		goto fail;
+	}
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if ((ro = open(proc, O_RDONLY | O_CLOEXEC)) < 0) {
+		munmap(p, len);
+		goto fail;
+	}
+	close(fd);
+	*mem = p;
+	return ro;
+fail:
+	err = -errno;
+	close(fd);
+	return err;
+}
+
+/* GENTAB: make this connection's generation table; reply u32 slots and
+ * its read-only fd. Once per connection. */
+static int
+h_gentab(struct ctl_req *rq)
+{
+	uint8_t body[4];
+	struct proto_buf b;
+	struct sclient *s;
+	uint32_t i;
+	int fd;
+
+	if (!(s = sclient_rq(rq)))
+		return -ENOMEM;
+	if (s->gt)
+		return -EBUSY;
+	if (!(s->freeslots = malloc(GENTAB_SLOTS * sizeof(uint32_t))))
+		return -ENOMEM;
+	if ((fd = gentab_make(GENTAB_SLOTS, &s->gt)) < 0) {
+		free(s->freeslots);
+		s->freeslots = NULL;
+		return fd;
+	}
+	s->nslots = GENTAB_SLOTS;
+	for (i = 0; i < GENTAB_SLOTS; i++)	/* slot 0 is given first */
+		s->freeslots[i] = GENTAB_SLOTS - 1 - i;
+	s->nfree = GENTAB_SLOTS;
+	proto_buf_init(&b, body, sizeof(body));
+	proto_put_u32(&b, GENTAB_SLOTS);
+	control_reply(rq, PROTO_OK, body, b.off, fd);
+	close(fd);
+	return 0;
+}
+
+/* One COOKIE_PARKED entry (proto.h 207): applied only when handle id is
+ * the peer's, owns slot, and gen is the slot's generation now (a release
+ * of a handle whose object changed while held is the exception: PARK of
+ * a held handle with an old generation releases it). Else ignored. */
+static void
+parked_entry(struct ctl_req *rq, struct sclient *s, uint32_t id, uint32_t op,
+    uint32_t slot, uint64_t gen)
+{
+	struct store_peer p = peer_of(rq);
+	struct store_cookie *h = any_cookie(rq, id);
+	int current;
+
+	if (!h || !s->gt || slot >= s->nslots || h->genp != &s->gt[slot])
+		goto ignored;
+	current = gen == *h->genp;
+	if (op == PROTO_PARK_PARK && !h->parked) {
+		if (!current || s->nparked >= PARK_MAX) {
+			(void)store_cookie_put(&p, h, 0);	/* released */
+			return;
+		}
+		s->nparked++;	/* before: the park may revoke h at once */
+		if (store_cookie_park(&p, h) < 0)
+			s->nparked--;
+		return;
+	}
+	if (!h->parked || !current)
+		goto ignored;
+	if (op == PROTO_PARK_USE) {
+		store_cookie_use(h);
+		return;
+	}
+	if (op == PROTO_PARK_RELEASE) {
+		store_cookie_unpark_free(h);
+		return;
+	}
+ignored:
+	store_st.parked_ignored++;
+}
+
+/* COOKIE_PARKED: u32 count, count x (u32 id, u32 op, u32 slot, u64 gen);
+ * never answered. A short or oversized batch applies what came whole. */
+static int
+h_cookie_parked(struct ctl_req *rq)
+{
+	struct sclient *s = sclient_of(rq);
+	uint32_t n, i, id, op, slot;
+	uint64_t gen;
+
+	n = proto_get_u32(&rq->body);
+	if (rq->body.err || !s || n == 0 || n > PROTO_MAX_PARKED)
+		store_st.parked_ignored++;
+	else
+		for (i = 0; i < n; i++) {
+			id = proto_get_u32(&rq->body);
+			op = proto_get_u32(&rq->body);
+			slot = proto_get_u32(&rq->body);
+			gen = proto_get_u64(&rq->body);
+			if (rq->body.err) {
+				store_st.parked_ignored++;
+				break;
+			}
+			parked_entry(rq, s, id, op, slot, gen);
+		}
+	control_done(rq);
+	return 0;
+}
+
 /* ---- disconnect and registration ----------------------------------------- */
 
 /* The peer went: release every cookie, then every volume it held. */
@@ -712,8 +941,11 @@ on_disconnect(struct ctl_client *c, void *arg)
 	struct sclient *s = arg;
 	uint32_t i;
 
+	s->gone = 1;
 	for (i = 0; i < s->nobjs; i++)
-		if (s->objs[i])
+		if (s->objs[i] && s->objs[i]->parked)
+			store_cookie_unpark_free(s->objs[i]);
+		else if (s->objs[i])
 			(void)store_cookie_put(&s->peer, s->objs[i], 0);
 	for (i = 0; i < s->nvols; i++)
 		if (s->vols[i]) {
@@ -722,6 +954,9 @@ on_disconnect(struct ctl_client *c, void *arg)
 		}
 	free(s->objs);
 	free(s->vols);
+	if (s->gt)
+		munmap(s->gt, (size_t)s->nslots * sizeof(uint64_t));
+	free(s->freeslots);
 	free(s);
 }
 
@@ -734,6 +969,8 @@ store_proto_init(void)
 	control_register(PROTO_COOKIE_RELINQUISH, h_cookie_relinquish, 0);
 	control_register(PROTO_COOKIE_REFRESH, h_cookie_refresh, 0);
 	control_register(PROTO_INVALIDATE, h_invalidate, 0);
+	control_register(PROTO_GENTAB, h_gentab, 0);
+	control_register(PROTO_COOKIE_PARKED, h_cookie_parked, 0);
 	control_register(PROTO_WRITE, h_write, 0);
 	control_register(PROTO_LIST_VOLUMES, h_list_volumes, 0);
 	control_register(PROTO_LIST_OBJECTS, h_list_objects, 0);

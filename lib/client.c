@@ -41,6 +41,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -50,6 +51,8 @@
 #include "proto.h"
 
 #define MAX_PENDING	32
+#define IDLE_BUCKETS	256
+#define ALIVE_MS	10	/* trust a quiet socket this long (daemon_gone) */
 
 /* An object fd shared by the cookie and the reads in flight. */
 struct objfd {
@@ -59,13 +62,32 @@ struct objfd {
 
 struct larder_cookie {
 	struct larder_volume *vol;
-	LIST_ENTRY(larder_cookie) entry;
+	LIST_ENTRY(larder_cookie) entry;	/* v->cookies, or an idle bucket */
+	TAILQ_ENTRY(larder_cookie) lru;		/* idle only: oldest first */
 	uint32_t id;
 	uint32_t flags;		/* PROTO_COOKIE_* of the last reply */
 	uint32_t gen;		/* generation of obj; 0 without one */
 	uint64_t size;		/* as acquired or invalidated */
 	struct objfd *obj;	/* NULL: no fd held */
 	struct cfmt_map map;	/* cached ranges of obj */
+	/* GENTAB (proto.h 102): the handle's slot and the generation it had
+	 * when acquired; what it was acquired with, to find it again */
+	uint32_t slot;		/* PROTO_SLOT_NONE: cannot be parked */
+	uint64_t sgen;
+	int parked;		/* the daemon has it parked (revocable) */
+	int idle;		/* in the idle cache */
+	uint32_t acq_flags;	/* PROTO_COOKIE_* it was acquired with */
+	uint32_t hash;
+	uint16_t key_len;
+	uint8_t aux_len;
+	uint8_t key[PROTO_MAX_COOKIE_KEY];
+	uint8_t aux[PROTO_MAX_AUX];
+};
+
+/* one COOKIE_PARKED entry waiting to be sent */
+struct park_ent {
+	uint32_t id, op, slot;
+	uint64_t gen;
 };
 
 struct larder_volume {
@@ -86,6 +108,19 @@ struct larder {
 	size_t shm_size;	/* usable: what the daemon accepted */
 	size_t shm_map;		/* mapped length */
 	LIST_HEAD(, larder_volume) volumes;
+	/* GENTAB: the daemon's read-only generation table, the parked cookies
+	 * kept here (idle: relinquished, not told to the daemon) and the
+	 * COOKIE_PARKED entries not sent yet (see idle_*, park_*) */
+	const uint64_t *gt;	/* NULL: no table, every acquire asks */
+	uint32_t nslots;
+	LIST_HEAD(, larder_cookie) idle[IDLE_BUCKETS];
+	TAILQ_HEAD(, larder_cookie) idle_lru;
+	unsigned nidle;
+	struct park_ent park[PROTO_PARK_BATCH];
+	unsigned npark;
+	uint64_t park_first_ms;	/* when park[0] was queued */
+	uint64_t local_acquires;
+	uint64_t alive_ms;	/* when daemon_gone last looked */
 	/* requests sent without waiting for their reply (relinquish) */
 	struct {
 		uint16_t type;
@@ -190,6 +225,10 @@ take_pending(struct larder *l, const struct proto_hdr *h)
 {
 	unsigned i;
 
+	/* a COOKIE_PARKED is never answered, but a daemon short of memory
+	 * answers anything it could not take: nothing to do with it */
+	if (h->type == PROTO_COOKIE_PARKED)
+		return 1;
 	for (i = 0; i < l->npend; i++) {
 		if (l->pend[i].seq != h->seq || l->pend[i].type != h->type)
 			continue;
@@ -218,7 +257,80 @@ drain_one(struct larder *l)
 	return 0;
 }
 
-/* Send the request in b (with send_fd if >= 0); called with the mutex. */
+/* ---- parked cookies: the batch ------------------------------------------ */
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Send the COOKIE_PARKED entries queued (no reply comes); under the mutex.
+ * They are forgotten whatever happens: the daemon ignores what it cannot
+ * apply, and a dead connection releases everything. */
+static int
+park_flush(struct larder *l)
+{
+	uint8_t buf[PROTO_HDR_SIZE + 4 + PROTO_PARK_BATCH * PROTO_PARK_ENTRY];
+	struct proto_buf b;
+	unsigned i;
+	int err;
+
+	if (l->npark == 0 || l->broken)
+		return l->broken;
+	proto_buf_init(&b, buf, sizeof(buf));
+	/* seq 0: no reply is matched to it (l->seq stays the last request's) */
+	proto_begin(&b, PROTO_COOKIE_PARKED, 0, 0, 0);
+	proto_put_u32(&b, l->npark);
+	for (i = 0; i < l->npark; i++) {
+		proto_put_u32(&b, l->park[i].id);
+		proto_put_u32(&b, l->park[i].op);
+		proto_put_u32(&b, l->park[i].slot);
+		proto_put_u64(&b, l->park[i].gen);
+	}
+	l->npark = 0;
+	if ((err = proto_finish(&b)) < 0)
+		return err;
+	if ((err = proto_send(l->sock, b.data, b.off, -1)) < 0 &&
+	    (err == -EPIPE || err == -ECONNRESET || err == -ENOTCONN))
+		set_broken(l, -ECONNRESET);
+	return err;
+}
+
+/* Flush the batch if its oldest entry is PROTO_PARK_AGE_MS old. */
+static void
+park_tick(struct larder *l)
+{
+	if (l->npark && now_ms() - l->park_first_ms >= PROTO_PARK_AGE_MS)
+		(void)park_flush(l);
+}
+
+/* Queue op on handle id, slot, generation gen; a full batch is sent. */
+static void
+park_add(struct larder *l, uint32_t id, uint32_t op, uint32_t slot,
+    uint64_t gen)
+{
+	struct park_ent *e;
+
+	if (l->npark == 0)
+		l->park_first_ms = now_ms();
+	e = &l->park[l->npark++];
+	e->id = id;
+	e->op = op;
+	e->slot = slot;
+	e->gen = gen;
+	if (l->npark == PROTO_PARK_BATCH)
+		(void)park_flush(l);
+	else
+		park_tick(l);
+}
+
+/* Send the request in b (with send_fd if >= 0); called with the mutex.
+ * The parked-cookie entries queued go first, so the daemon sees every
+ * use and release in the order they happened. */
 static int
 send_req(struct larder *l, struct proto_buf *b, int send_fd)
 {
@@ -227,6 +339,8 @@ send_req(struct larder *l, struct proto_buf *b, int send_fd)
 	l->reason[0] = '\0';
 	if (l->broken)
 		return l->broken;
+	if (l->npark && (err = park_flush(l)) < 0)
+		return err;
 	if ((err = proto_finish(b)) < 0)
 		return err;
 	if ((err = proto_send(l->sock, b->data, b->off, send_fd)) < 0) {
@@ -410,7 +524,9 @@ reply_fd(struct cookie_state *st, int *fd)
 	return 0;
 }
 
-/* COOKIE_REFRESH, under the mutex. */
+static int promote(struct larder_cookie *c);
+
+/* COOKIE_REFRESH, under the mutex (a parked cookie is acquired anew). */
 static int
 refresh(struct larder_cookie *c)
 {
@@ -419,6 +535,8 @@ refresh(struct larder_cookie *c)
 	struct cookie_state st;
 	int err, fd;
 
+	if (c->parked)
+		return promote(c);
 	begin(l, &b, PROTO_COOKIE_REFRESH);
 	proto_put_u32(&b, c->id);
 	proto_put_u32(&b, c->obj ? c->gen : 0);
@@ -436,6 +554,165 @@ fail:
 	if (fd >= 0)
 		close(fd);
 	return err;
+}
+
+/* ---- parked cookies: the idle cache ------------------------------------- */
+
+static uint32_t
+key_hash(const struct larder_volume *v, const void *key, size_t len)
+{
+	const uint8_t *p = key;
+	uint32_t h = 2166136261u ^ v->id;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		h = (h ^ p[i]) * 16777619u;
+	return h;
+}
+
+/* Does c's handle still stand as it was acquired? One acquire load of the
+ * slot's generation, which the daemon bumps before it changes anything. */
+static int
+gen_current(const struct larder *l, const struct larder_cookie *c)
+{
+	return __atomic_load_n(&l->gt[c->slot], __ATOMIC_ACQUIRE) == c->sgen;
+}
+
+static void
+idle_del(struct larder *l, struct larder_cookie *c)
+{
+	LIST_REMOVE(c, entry);
+	TAILQ_REMOVE(&l->idle_lru, c, lru);
+	c->idle = 0;
+	l->nidle--;
+}
+
+static void
+cookie_destroy(struct larder_cookie *c)
+{
+	cookie_drop_obj(c);
+	cfmt_map_free(&c->map);
+	free(c);
+}
+
+/* Forget idle cookie c: release its handle if it still stands. */
+static void
+idle_drop(struct larder *l, struct larder_cookie *c)
+{
+	idle_del(l, c);
+	if (gen_current(l, c))
+		park_add(l, c->id, PROTO_PARK_RELEASE, c->slot, c->sgen);
+	cookie_destroy(c);
+}
+
+/* Keep c (parked) idle; the least recently relinquished goes when full. */
+static void
+idle_add(struct larder *l, struct larder_cookie *c)
+{
+	if (l->nidle >= CLIENT_IDLE_MAX)
+		idle_drop(l, TAILQ_FIRST(&l->idle_lru));
+	LIST_INSERT_HEAD(&l->idle[c->hash % IDLE_BUCKETS], c, entry);
+	TAILQ_INSERT_TAIL(&l->idle_lru, c, lru);
+	c->idle = 1;
+	l->nidle++;
+}
+
+/* Take out of the cache an idle cookie of v acquired with (key, aux,
+ * size) whose handle still stands; NULL if none. Those of the key whose
+ * handle the daemon revoked are dropped on the way. */
+static struct larder_cookie *
+idle_take(struct larder_volume *v, const void *key, size_t key_len,
+    const void *aux, size_t aux_len, uint64_t size)
+{
+	struct larder *l = v->l;
+	uint32_t h = key_hash(v, key, key_len);
+	struct larder_cookie *c, *next;
+
+	for (c = LIST_FIRST(&l->idle[h % IDLE_BUCKETS]); c; c = next) {
+		next = LIST_NEXT(c, entry);
+		if (c->vol != v || c->hash != h || c->key_len != key_len ||
+		    memcmp(c->key, key, key_len) != 0)
+			continue;
+		if (!gen_current(l, c)) {
+			idle_drop(l, c);
+			continue;
+		}
+		if (c->size != size || c->aux_len != aux_len ||
+		    memcmp(c->aux, aux, aux_len) != 0)
+			continue;
+		idle_del(l, c);
+		return c;
+	}
+	return NULL;
+}
+
+/*
+ * Has the daemon gone (the socket is at EOF or failed)? Then its table
+ * is frozen: a restarted daemon cannot move these generations, so nothing
+ * may be served from it. One non-blocking peek, under the mutex, at most
+ * every ALIVE_MS (a syscall costs more than the rest of a local acquire):
+ * a daemon that died is noticed that much later at most, far less than a
+ * new one takes to start and change anything.
+ */
+static int
+daemon_gone(struct larder *l)
+{
+	uint64_t now;
+	char b;
+	ssize_t n;
+
+	if (l->broken)
+		return 1;
+	now = now_ms();
+	if (l->alive_ms && now - l->alive_ms < ALIVE_MS)
+		return 0;
+	l->alive_ms = now;
+	n = recv(l->sock, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
+	    errno != EINTR)) {
+		set_broken(l, -ECONNRESET);
+		return 1;
+	}
+	return 0;
+}
+
+/* Drop every idle cookie (of v; all: v NULL). */
+static void
+idle_drop_all(struct larder *l, const struct larder_volume *v)
+{
+	struct larder_cookie *c, *next;
+
+	for (c = TAILQ_FIRST(&l->idle_lru); c; c = next) {
+		next = TAILQ_NEXT(c, lru);
+		if (!v || c->vol == v)
+			idle_drop(l, c);
+	}
+}
+
+/*
+ * Relinquish c (no retire) by parking it: the daemon is told in the next
+ * batch (PROTO_PARK_PARK) and c waits in the idle cache for an acquire of
+ * the same key, aux and size. Returns 0, or -1 if c cannot be parked (no
+ * slot, no fd, acquired with flags): the caller relinquishes it.
+ */
+static int
+park_cookie(struct larder *l, struct larder_cookie *c)
+{
+	if (!l->gt || c->slot == PROTO_SLOT_NONE || c->acq_flags ||
+	    c->obj == NULL || l->broken)
+		return -1;
+	LIST_REMOVE(c, entry);
+	if (!c->parked) {
+		park_add(l, c->id, PROTO_PARK_PARK, c->slot, c->sgen);
+		c->parked = 1;
+	}
+	if (!gen_current(l, c)) {
+		/* the object changed meanwhile: the daemon releases it */
+		cookie_destroy(c);
+		return 0;
+	}
+	idle_add(l, c);
+	return 0;
 }
 
 /* ---- connection ---------------------------------------------------------- */
@@ -504,6 +781,44 @@ hello(struct larder *l, int shm_fd, size_t shm_size)
 }
 
 /*
+ * GENTAB: map the daemon's generation table read-only. A refusal, or a
+ * table that does not check out (no fd, not a sealed file of the size
+ * announced), leaves the connection without one: every acquire then asks
+ * the daemon. Only a broken connection is an error.
+ */
+static int
+gentab(struct larder *l)
+{
+	struct proto_buf b, r;
+	struct stat sb;
+	uint32_t slots;
+	void *p;
+	int fd, err, seals;
+
+	begin(l, &b, PROTO_GENTAB);
+	if ((err = call(l, &b, -1, &r, &fd)) < 0)
+		return l->broken ? err : 0;
+	slots = proto_get_u32(&r);
+	if (r.err || fd < 0 || slots == 0 || slots > PROTO_MAX_SLOTS)
+		goto out;
+	seals = fcntl(fd, F_GET_SEALS);
+	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) ||
+	    (uint64_t)sb.st_size < (uint64_t)slots * sizeof(uint64_t) ||
+	    seals < 0 || !(seals & F_SEAL_SHRINK))
+		goto out;
+	p = mmap(NULL, (size_t)slots * sizeof(uint64_t), PROT_READ,
+	    MAP_SHARED | MAP_POPULATE, fd, 0);
+	if (p == MAP_FAILED)
+		goto out;
+	l->gt = p;
+	l->nslots = slots;
+out:
+	if (fd >= 0)
+		close(fd);
+	return 0;
+}
+
+/*
  * larder_connect's body (contract in larder.h; flags in client.h). Any
  * thread; the connection is not shared until it is returned, so no lock
  * here. Connects the SEQPACKET socket, makes the sealed memfd fill area
@@ -538,6 +853,7 @@ client_connect(const char *path, size_t shm_size, int flags,
 	if ((l = calloc(1, sizeof(*l))) == NULL)
 		return -ENOMEM;
 	LIST_INIT(&l->volumes);
+	TAILQ_INIT(&l->idle_lru);	/* the buckets are zeroed: empty */
 	if ((err = -pthread_mutex_init(&l->lock, NULL)) < 0) {
 		free(l);
 		return err;
@@ -559,6 +875,9 @@ client_connect(const char *path, size_t shm_size, int flags,
 	err = hello(l, shm_fd, shm_size);
 	if (shm_fd >= 0)
 		close(shm_fd);	/* the mapping and the daemon's copy stay */
+	if (err == 0 && (l->features & PROTO_FEATURE_GENTAB) &&
+	    !(flags & CLIENT_NO_GENTAB) && !getenv("LARDER_NO_GENTAB"))
+		err = gentab(l);
 	if (err < 0)
 		goto fail;
 	if (l->shm_size > 0) {
@@ -572,6 +891,8 @@ client_connect(const char *path, size_t shm_size, int flags,
 fail:
 	if (mem)
 		munmap(mem, map_size);
+	if (l->gt)
+		munmap((void *)l->gt, (size_t)l->nslots * sizeof(uint64_t));
 	if (l->sock >= 0)
 		close(l->sock);
 	pthread_mutex_destroy(&l->lock);
@@ -610,12 +931,21 @@ larder_disconnect(struct larder *l)
 {
 	struct larder_volume *v;
 
+	struct larder_cookie *c;
+
 	if (l == NULL)
 		return;
+	(void)park_flush(l);	/* the last uses, for recency */
 	/* closing the socket makes the daemon release what we held */
 	close(l->sock);
+	while ((c = TAILQ_FIRST(&l->idle_lru)) != NULL) {
+		idle_del(l, c);
+		cookie_destroy(c);
+	}
 	while ((v = LIST_FIRST(&l->volumes)) != NULL)
 		free_volume(v);
+	if (l->gt)
+		munmap((void *)l->gt, (size_t)l->nslots * sizeof(uint64_t));
 	if (l->shm)
 		munmap(l->shm, l->shm_map);
 	pthread_mutex_destroy(&l->lock);
@@ -626,6 +956,23 @@ int
 client_has_shm(const struct larder *l)
 {
 	return l->shm != NULL;
+}
+
+int
+client_has_gentab(const struct larder *l)
+{
+	return l->gt != NULL;
+}
+
+uint64_t
+client_local_acquires(struct larder *l)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&l->lock);
+	n = l->local_acquires;
+	pthread_mutex_unlock(&l->lock);
+	return n;
 }
 
 const char *
@@ -740,6 +1087,7 @@ larder_volume_relinquish(struct larder_volume *v, int retire)
 		pthread_mutex_unlock(&l->lock);
 		return -EBUSY;
 	}
+	idle_drop_all(l, v);	/* released before the volume, in order */
 	begin(l, &b, PROTO_VOLUME_RELINQUISH);
 	proto_put_u32(&b, v->id);
 	proto_put_u32(&b, retire ? PROTO_RELINQUISH_RETIRE : 0);
@@ -752,14 +1100,93 @@ larder_volume_relinquish(struct larder_volume *v, int retire)
 /* ---- cookies ------------------------------------------------------------- */
 
 /*
- * larder_cookie_acquire's body with PROTO_COOKIE_* flags. One round trip
+ * One COOKIE_ACQUIRE round trip for c (its volume, key, aux and size set),
  * under the connection mutex. The reply (cookie state: id, size, flags,
- * map, and an fd when an object exists) is checked before it is used:
- * an announced fd must be there and be a regular file (reply_fd; an
- * unannounced one is closed), and the size must be the one asked for
- * unless PROTO_COOKIE_ANY_AUX (then the object's). With an fd the cookie
- * takes it and the map (cookie_apply); without, nothing is readable yet.
- * On failure everything received is closed or freed and *out stays NULL.
+ * map, an fd when an object exists, and with a GENTAB the slot and its
+ * generation) is checked before it is used: an announced fd must be there
+ * and be a regular file (reply_fd; an unannounced one is closed), the
+ * size must be the one asked for unless PROTO_COOKIE_ANY_AUX (then the
+ * object's), the slot inside the table. With an fd c takes it and the map
+ * (cookie_apply); without, nothing is readable yet. On failure everything
+ * received is closed or freed and c is as it was.
+ */
+static int
+acquire_rt(struct larder_cookie *c, uint32_t flags)
+{
+	struct larder_volume *v = c->vol;
+	struct larder *l = v->l;
+	struct cookie_state st;
+	struct proto_buf b, r;
+	uint32_t slot = PROTO_SLOT_NONE;
+	uint64_t sgen = 0;
+	int err, fd = -1;
+
+	begin(l, &b, PROTO_COOKIE_ACQUIRE);
+	proto_put_u32(&b, v->id);
+	proto_put_u32(&b, flags);
+	proto_put_u64(&b, c->size);
+	proto_put_bytes(&b, c->key, c->key_len);
+	proto_put_bytes(&b, c->aux, c->aux_len);
+	if ((err = call(l, &b, -1, &r, &fd)) < 0)
+		goto fail;
+	if ((err = get_cookie_state(&r, &st)) < 0)
+		goto fail;
+	if (l->gt) {
+		slot = proto_get_u32(&r);
+		sgen = proto_get_u64(&r);
+	}
+	if ((err = reply_fd(&st, &fd)) < 0 || r.err ||
+	    (slot != PROTO_SLOT_NONE && slot >= l->nslots) ||
+	    (!(flags & PROTO_COOKIE_ANY_AUX) && st.size != c->size) ||
+	    st.size > INT64_MAX) {
+		cfmt_map_free(&st.map);
+		err = -EPROTO;
+		goto fail;
+	}
+	c->id = st.id;
+	c->size = st.size;
+	c->slot = slot;
+	c->sgen = sgen;
+	c->parked = 0;
+	c->acq_flags = flags;
+	if (fd >= 0)
+		return cookie_apply(c, &st, fd);
+	c->flags = st.flags;	/* no object yet: nothing to read */
+	cfmt_map_free(&st.map);
+	return 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+	return err;
+}
+
+/*
+ * A parked cookie needs the daemon (a miss, a write, an invalidate, a
+ * retire): acquire it anew with what it was acquired with, and release
+ * the parked handle (in the next batch). Under the mutex. On failure c
+ * holds no object and stays parked under its old handle.
+ */
+static int
+promote(struct larder_cookie *c)
+{
+	struct larder *l = c->vol->l;
+	uint32_t id = c->id, slot = c->slot;
+	uint64_t gen = c->sgen;
+	int err;
+
+	cookie_drop_obj(c);
+	if ((err = acquire_rt(c, c->acq_flags)) < 0)
+		return err;
+	park_add(l, id, PROTO_PARK_RELEASE, slot, gen);
+	return 0;
+}
+
+/*
+ * larder_cookie_acquire's body with PROTO_COOKIE_* flags. Under the
+ * connection mutex: an idle parked cookie of the same volume, key, aux and
+ * size whose slot generation has not moved is taken back with no round
+ * trip (its use goes to the daemon in the next batch); else one round
+ * trip (acquire_rt). On failure *out stays NULL.
  */
 int
 client_cookie_acquire(struct larder_volume *v, const void *key, size_t key_len,
@@ -768,9 +1195,7 @@ client_cookie_acquire(struct larder_volume *v, const void *key, size_t key_len,
 {
 	struct larder *l;
 	struct larder_cookie *c;
-	struct cookie_state st;
-	struct proto_buf b, r;
-	int err, fd = -1;
+	int err;
 
 	if (out)
 		*out = NULL;
@@ -779,54 +1204,38 @@ client_cookie_acquire(struct larder_volume *v, const void *key, size_t key_len,
 	if (key_len == 0 || key_len > PROTO_MAX_COOKIE_KEY ||
 	    aux_len > PROTO_MAX_AUX || object_size > INT64_MAX)
 		return -EINVAL;
+	l = v->l;
+	pthread_mutex_lock(&l->lock);
+	if (flags == 0 && l->gt && l->nidle && !daemon_gone(l) &&
+	    (c = idle_take(v, key, key_len, aux, aux_len, object_size))) {
+		park_add(l, c->id, PROTO_PARK_USE, c->slot, c->sgen);
+		l->local_acquires++;
+		goto done;
+	}
+	park_tick(l);
+	pthread_mutex_unlock(&l->lock);
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return -ENOMEM;
 	c->vol = v;
 	cfmt_map_init(&c->map);
-	l = v->l;
-
+	c->size = object_size;
+	c->key_len = key_len;
+	memcpy(c->key, key, key_len);
+	c->aux_len = aux_len;
+	if (aux_len)
+		memcpy(c->aux, aux, aux_len);
+	c->hash = key_hash(v, key, key_len);
 	pthread_mutex_lock(&l->lock);
-	begin(l, &b, PROTO_COOKIE_ACQUIRE);
-	proto_put_u32(&b, v->id);
-	proto_put_u32(&b, flags);
-	proto_put_u64(&b, object_size);
-	proto_put_bytes(&b, key, key_len);
-	proto_put_bytes(&b, aux, aux_len);
-	if ((err = call(l, &b, -1, &r, &fd)) < 0)
-		goto fail;
-	if ((err = get_cookie_state(&r, &st)) < 0)
-		goto fail;
-	if ((err = reply_fd(&st, &fd)) < 0 ||
-	    (!(flags & PROTO_COOKIE_ANY_AUX) && st.size != object_size) ||
-	    st.size > INT64_MAX) {
-		cfmt_map_free(&st.map);
-		err = -EPROTO;
-		goto fail;
+	if ((err = acquire_rt(c, flags)) < 0) {
+		pthread_mutex_unlock(&l->lock);
+		cookie_destroy(c);
+		return err;
 	}
-	c->id = st.id;
-	c->size = st.size;
-	if (fd >= 0) {
-		err = cookie_apply(c, &st, fd);
-		fd = -1;
-	} else {
-		/* no object yet: nothing to read */
-		c->flags = st.flags;
-		cfmt_map_free(&st.map);
-	}
-	if (err < 0)
-		goto fail;
+done:
 	LIST_INSERT_HEAD(&v->cookies, c, entry);
 	pthread_mutex_unlock(&l->lock);
 	*out = c;
 	return 0;
-fail:
-	pthread_mutex_unlock(&l->lock);
-	if (fd >= 0)
-		close(fd);
-	cookie_drop_obj(c);
-	cfmt_map_free(&c->map);
-	free(c);
-	return err;
 }
 
 int
@@ -878,6 +1287,26 @@ larder_cookie_relinquish(struct larder_cookie *c, int retire)
 		return -EINVAL;
 	l = c->vol->l;
 	pthread_mutex_lock(&l->lock);
+	if (!retire && park_cookie(l, c) == 0) {
+		pthread_mutex_unlock(&l->lock);
+		return 0;
+	}
+	if (!retire && c->parked) {
+		/* taken back, then its object changed: just let it go */
+		LIST_REMOVE(c, entry);
+		park_add(l, c->id, PROTO_PARK_RELEASE, c->slot, c->sgen);
+		cookie_destroy(c);
+		pthread_mutex_unlock(&l->lock);
+		return 0;
+	}
+	if (c->parked && (err = promote(c)) < 0) {
+		/* cannot retire it: release the parked handle */
+		LIST_REMOVE(c, entry);
+		park_add(l, c->id, PROTO_PARK_RELEASE, c->slot, c->sgen);
+		cookie_destroy(c);
+		pthread_mutex_unlock(&l->lock);
+		return err;
+	}
 	if (l->npend == MAX_PENDING)
 		err = drain_one(l);
 	begin(l, &b, PROTO_COOKIE_RELINQUISH);
@@ -915,6 +1344,16 @@ larder_cookie_size(const struct larder_cookie *c)
 	size = c->size;
 	pthread_mutex_unlock(&l->lock);
 	return size;
+}
+
+/* A parked cookie whose generation moved holds nothing any more: its
+ * next read asks the daemon (promote). Under the mutex. */
+static void
+parked_check(struct larder *l, struct larder_cookie *c)
+{
+	park_tick(l);
+	if (c->parked && c->obj && !gen_current(l, c))
+		cookie_drop_obj(c);
 }
 
 /* Check [off, off + len) against the cookie's size. */
@@ -971,6 +1410,7 @@ larder_read(struct larder_cookie *c, void *buf, size_t len, uint64_t offset)
 		pthread_mutex_unlock(&l->lock);
 		return err;
 	}
+	parked_check(l, c);
 	for (tries = 0; tries < 2; tries++) {
 		if (tries > 0 && (err = refresh(c)) < 0)
 			break;
@@ -1013,6 +1453,7 @@ larder_is_cached(struct larder_cookie *c, uint64_t offset, size_t len)
 		pthread_mutex_unlock(&l->lock);
 		return err;
 	}
+	parked_check(l, c);
 	yes = c->obj && cfmt_map_covers(&c->map, offset, len);
 	if (!yes && (err = refresh(c)) == 0)
 		yes = c->obj && cfmt_map_covers(&c->map, offset, len);
@@ -1075,6 +1516,10 @@ larder_write(struct larder_cookie *c, const void *buf, size_t len,
 		pthread_mutex_unlock(&l->lock);
 		return err;
 	}
+	if (c->parked && (err = promote(c)) < 0) {
+		pthread_mutex_unlock(&l->lock);
+		return err;
+	}
 	shm = l->shm != NULL && len > l->max_inline;
 	while (done < len) {
 		chunk = len - done;
@@ -1126,6 +1571,11 @@ larder_invalidate(struct larder_cookie *c, const void *aux, size_t aux_len,
 	l = c->vol->l;
 	pthread_mutex_lock(&l->lock);
 	/* whatever the daemon says, the old object is no longer ours */
+	cookie_drop_obj(c);
+	if (c->parked && (err = promote(c)) < 0) {
+		pthread_mutex_unlock(&l->lock);
+		return err;
+	}
 	cookie_drop_obj(c);
 	begin(l, &b, PROTO_INVALIDATE);
 	proto_put_u32(&b, c->id);

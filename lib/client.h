@@ -17,6 +17,11 @@
 
 /* client_connect flags */
 #define CLIENT_NO_SHM		0x0001	/* do not offer a shared-memory area */
+#define CLIENT_NO_GENTAB	0x0002	/* no generation table: every acquire
+					   and relinquish asks the daemon */
+
+/* idle parked cookies a connection keeps (the daemon takes up to 1024) */
+#define CLIENT_IDLE_MAX		256
 
 /* larder_connect with options: shm_size 0 means the default. */
 int client_connect(const char *socket_path, size_t shm_size, int flags,
@@ -47,6 +52,12 @@ int client_cookie_fd(struct larder_cookie *c);
 
 /* Whether the shared-memory area is in use (1) or fills go inline (0). */
 int client_has_shm(const struct larder *l);
+
+/* Whether the connection has a generation table (acquires of idle parked
+ * cookies are then served without a round trip), and how many acquires
+ * were served so. */
+int client_has_gentab(const struct larder *l);
+uint64_t client_local_acquires(struct larder *l);
 
 /*
  * One raw request/reply under the connection mutex: body (len bytes) is

@@ -65,6 +65,7 @@ enum proto_type {
 	/* 100s: session */
 	PROTO_HELLO = 100,
 	PROTO_PING = 101,
+	PROTO_GENTAB = 102,		/* the read-only generation table */
 
 	/* 200s: cache operations (any peer) */
 	PROTO_VOLUME_ACQUIRE = 200,
@@ -74,6 +75,7 @@ enum proto_type {
 	PROTO_COOKIE_REFRESH = 204,
 	PROTO_WRITE = 205,
 	PROTO_INVALIDATE = 206,
+	PROTO_COOKIE_PARKED = 207,	/* batch of parked-cookie events, no reply */
 	PROTO_LIST_VOLUMES = 210,
 	PROTO_LIST_OBJECTS = 211,
 	PROTO_VOLUME_ACCESS = 212,
@@ -122,7 +124,29 @@ enum proto_status {
  */
 #define PROTO_HELLO_SHM		0x0001
 #define PROTO_FEATURE_NOREPLY	0x0001	/* COOKIE_RELINQUISH takes NOREPLY */
+#define PROTO_FEATURE_GENTAB	0x0002	/* GENTAB and COOKIE_PARKED exist */
 #define PROTO_MAX_SHM		(1ULL << 30)
+
+/* ---- 102 GENTAB ---------------------------------------------------------
+ * Only to daemons announcing PROTO_FEATURE_GENTAB; at most once per
+ * connection (a second one gets EBUSY).
+ * request: empty
+ * reply:   u32 slots (1..PROTO_MAX_SLOTS); SCM_RIGHTS: a read-only fd of a
+ *          memfd of slots x u64 generations in host byte order
+ *          (the area is shared on one host), sealed against shrinking,
+ *          growing and any new writable mapping (F_SEAL_FUTURE_WRITE), so
+ *          the client maps it PROT_READ and can never write it.
+ * The table is this connection's alone. Each cookie handle the daemon gives
+ * this connection may own a slot (named in the COOKIE_ACQUIRE reply); the
+ * daemon bumps the slot's generation (a release store) whenever the handle
+ * ends or its object changes (invalidated, replaced, dropped or retired,
+ * its volume's coherency changed, picked by the culler, evicted from the
+ * daemon's memory, suspend), before it acts. A client that loads an
+ * unchanged generation (acquire load) knows its parked handle, its fd and
+ * map still stand.
+ */
+#define PROTO_MAX_SLOTS		65536
+#define PROTO_SLOT_NONE		0xffffffffu
 
 /* ---- 200 VOLUME_ACQUIRE --------------------------------------------------
  * request: u32 flags, str key, bytes coherency
@@ -158,6 +182,10 @@ enum proto_status {
  *   u32 cookie_id, u32 flags, u32 generation, u32 nr_extents,
  *   u64 object_size, then nr_extents x (u64 start, u64 len), sorted,
  *   non-overlapping: the byte ranges that hold cached data.
+ * COOKIE_ACQUIRE replies on a connection that has a GENTAB add after the
+ * extents: u32 slot (PROTO_SLOT_NONE: none; the handle cannot be parked),
+ * u64 the slot's generation now. Clients that never asked for a GENTAB
+ * never get these bytes.
  */
 #define PROTO_COOKIE_ANY_AUX		0x0001
 #define PROTO_COOKIE_HAVE_FD		0x0001	/* reply: fd attached */
@@ -170,6 +198,7 @@ enum proto_status {
  *          object; PROTO_RELINQUISH_NOREPLY: send no reply at all, not
  *          even an error, only to daemons announcing PROTO_FEATURE_NOREPLY)
  * reply:   empty (none with NOREPLY)
+ * A cookie with a GENTAB slot is not relinquished but parked: see 207.
  *
  * ---- 205 WRITE -----------------------------------------------------------
  * request: u32 cookie_id, u32 flags, u64 offset, u64 len, u64 shm_offset,
@@ -180,6 +209,38 @@ enum proto_status {
  * the on-disk map claims them only after they are durable.
  */
 #define PROTO_WRITE_SHM			0x0001
+
+/* ---- 207 COOKIE_PARKED ---------------------------------------------------
+ * Only to daemons announcing PROTO_FEATURE_GENTAB. Never answered, not even
+ * with an error: an entry that does not check out is ignored and changes
+ * nothing (counted in store.parked_ignored).
+ * request: u32 count (1..PROTO_MAX_PARKED), count x (u32 cookie_id, u32 op,
+ *          u32 slot, u64 generation): the handle, its slot and the slot's
+ *          generation as the client last saw it; an entry applies only if
+ *          the handle owns that slot and the generation is still current.
+ * op PROTO_PARK_PARK: the client relinquished the cookie (no retire) and
+ *   keeps it: the handle stops pinning its object (the culler may take it,
+ *   after bumping the slot) and its use ends now, for recency. If the
+ *   handle owns the slot but the generation moved (the object changed
+ *   while held), or the daemon's cap on parked handles is reached, the
+ *   handle is released instead (and the slot bumped).
+ * op PROTO_PARK_USE: the client acquired the parked cookie again without a
+ *   round trip: a new use of the object (recency, hit counters); the
+ *   handle stays parked and revocable.
+ * op PROTO_PARK_RELEASE: the client forgot the parked cookie: the handle
+ *   is released as by a relinquish.
+ * liblarder sends a batch when it holds PROTO_PARK_BATCH entries, when its
+ * oldest entry is PROTO_PARK_AGE_MS old (checked at each liblarder call),
+ * before any other request and at disconnect, so the daemon's recency is
+ * behind by at most that bound.
+ */
+#define PROTO_PARK_PARK			1
+#define PROTO_PARK_USE			2
+#define PROTO_PARK_RELEASE		3
+#define PROTO_PARK_ENTRY		20
+#define PROTO_MAX_PARKED	((PROTO_MAX_MSG - PROTO_HDR_SIZE - 4) / PROTO_PARK_ENTRY)
+#define PROTO_PARK_BATCH		64
+#define PROTO_PARK_AGE_MS		100
 
 /* ---- 206 INVALIDATE ------------------------------------------------------
  * request: u32 cookie_id, u32 flags, u64 new_object_size, bytes aux

@@ -135,10 +135,11 @@ for fstype in $FSTYPES; do
 	has read && summary read-warm ratio cpu_ratio larder_mbs base_mbs &&
 	    summary read-cold ratio larder_mbs base_mbs
 	has acquire && summary acquire ratio larder_us base_us ping_us noread_us \
+	    old_us old_ratio cold_us ping_cold_us cold_ratio \
 	    cpu_ratio larder_cpu_us base_cpu_us
 	has fill && summary fill ratio ack_ratio larder_mbs base_mbs \
 	    larder_ack_mbs base_ack_mbs enobufs
-	echo "  targets: read >= 0.95; acquire <= 3 (larder/plain time);" \
+	echo "  targets: read >= 0.95; acquire <= 1, cold <= 1.5 x PING;" \
 	    "fill (durable) >= 0.8"
 	ctl stats 2>/dev/null | grep -E '^(store|meta|freeze\.stalls)' |
 	    sed 's/^/  larderd: /'
