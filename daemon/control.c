@@ -495,7 +495,7 @@ handle_hello(struct ctl_req *rq)
 	proto_put_u32(&b, PROTO_MAX_INLINE);
 	proto_put_u64(&b, c->shm ? c->shm->size : 0);
 	proto_put_u32(&b, (uint32_t)getpid());
-	proto_put_u32(&b, PROTO_FEATURE_NOREPLY);
+	proto_put_u32(&b, PROTO_FEATURE_NOREPLY | PROTO_FEATURE_ZCOPY);
 	if (rq->fd >= 0) {
 		close(rq->fd);		/* a memfd: shmem has no flush */
 		rq->fd = -1;
