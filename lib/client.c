@@ -90,6 +90,7 @@ struct larder {
 	uint64_t zc_busy;	/* slots of the area not to touch: written
 				   from by fills in flight, or still read
 				   by the daemon (PROTO_WRITE_ZCOPY) */
+	unsigned zc_peak;	/* the most zero-copy fills in flight */
 	LIST_HEAD(, larder_volume) volumes;
 	/* requests sent without waiting for their reply (relinquish) */
 	struct {
@@ -641,6 +642,28 @@ client_has_shm(const struct larder *l)
 	return l->shm != NULL;
 }
 
+uint64_t
+client_zc_busy(struct larder *l)
+{
+	uint64_t busy;
+
+	pthread_mutex_lock(&l->lock);
+	busy = l->zc_busy;
+	pthread_mutex_unlock(&l->lock);
+	return busy;
+}
+
+unsigned
+client_zc_peak(struct larder *l)
+{
+	unsigned peak;
+
+	pthread_mutex_lock(&l->lock);
+	peak = l->zc_peak;
+	pthread_mutex_unlock(&l->lock);
+	return peak;
+}
+
 const char *
 client_reason(struct larder *l)
 {
@@ -1150,6 +1173,8 @@ zc_send(struct zc_run *z, int r)
 	q->answered = 0;
 	z->nq++;
 	z->next += chunk;
+	if (z->nq > l->zc_peak)
+		l->zc_peak = z->nq;
 	if (r >= 0)
 		l->zc_busy |= region_slots(r);
 	return 0;

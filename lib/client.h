@@ -47,6 +47,11 @@ int client_cookie_fd(struct larder_cookie *c);
 
 /* Whether the shared-memory area is in use (1) or fills go inline (0). */
 int client_has_shm(const struct larder *l);
+/* Zero-copy fills (tests): the slots of the area the connection keeps
+ * its hands off now (bit k: slot k of PROTO_SHM_SLOTS), and the most
+ * fills it had in flight at once. */
+uint64_t client_zc_busy(struct larder *l);
+unsigned client_zc_peak(struct larder *l);
 
 /*
  * One raw request/reply under the connection mutex: body (len bytes) is
