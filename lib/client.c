@@ -642,26 +642,13 @@ client_has_shm(const struct larder *l)
 	return l->shm != NULL;
 }
 
-uint64_t
-client_zc_busy(struct larder *l)
+void
+client_zc_state(struct larder *l, uint64_t *busy, unsigned *peak)
 {
-	uint64_t busy;
-
 	pthread_mutex_lock(&l->lock);
-	busy = l->zc_busy;
+	*busy = l->zc_busy;
+	*peak = l->zc_peak;
 	pthread_mutex_unlock(&l->lock);
-	return busy;
-}
-
-unsigned
-client_zc_peak(struct larder *l)
-{
-	unsigned peak;
-
-	pthread_mutex_lock(&l->lock);
-	peak = l->zc_peak;
-	pthread_mutex_unlock(&l->lock);
-	return peak;
 }
 
 const char *

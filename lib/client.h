@@ -50,8 +50,7 @@ int client_has_shm(const struct larder *l);
 /* Zero-copy fills (tests): the slots of the area the connection keeps
  * its hands off now (bit k: slot k of PROTO_SHM_SLOTS), and the most
  * fills it had in flight at once. */
-uint64_t client_zc_busy(struct larder *l);
-unsigned client_zc_peak(struct larder *l);
+void client_zc_state(struct larder *l, uint64_t *busy, unsigned *peak);
 
 /*
  * One raw request/reply under the connection mutex: body (len bytes) is

@@ -22,6 +22,7 @@
  * pipelining, 3 the situation could not be set up, 1 other errors.
  */
 #define _GNU_SOURCE
+#include <err.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -42,33 +43,38 @@
 
 static const char *sock;
 
-static uint8_t
-pat(uint64_t off, unsigned seed)
+static uint64_t
+busy_of(struct larder *l)
 {
-	uint64_t x = off * 2654435761ULL + 12345 + seed * 0x9e3779b97f4a7c15ULL;
+	uint64_t busy;
+	unsigned peak;
 
-	x ^= x >> 29;
-	x *= 0xbf58476d1ce4e5b9ULL;
-	return (uint8_t)(x >> 32);
+	client_zc_state(l, &busy, &peak);
+	return busy;
 }
 
 static void
 die(const char *what, int err)
 {
-	fprintf(stderr, "zcopy-client: %s: %s\n", what, larder_strerror(err));
-	exit(1);
+	errx(1, "%s: %s", what, larder_strerror(err));
 }
 
+/* size bytes of a xorshift stream from seed (A: 1, B: 2). */
 static uint8_t *
 pattern(size_t size, unsigned seed)
 {
+	uint64_t x = 0x9e3779b97f4a7c15ULL * seed;
 	uint8_t *b = malloc(size ? size : 1);
 	size_t i;
 
 	if (!b)
 		die("malloc", -ENOMEM);
-	for (i = 0; i < size; i++)
-		b[i] = pat(i, seed);
+	for (i = 0; i < size; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		b[i] = (uint8_t)x;
+	}
 	return b;
 }
 
@@ -76,17 +82,18 @@ pattern(size_t size, unsigned seed)
 static struct larder_cookie *
 open_cookie(struct larder **l, const char *key, uint64_t size)
 {
-	struct larder_volume *v;
-	struct larder_cookie *c;
+	struct larder_volume *v = NULL;
+	struct larder_cookie *c = NULL;
 	int err;
 
-	if ((err = larder_connect(sock, 4 << 20, l)) < 0)
-		die("connect", err);
-	if ((err = larder_volume_acquire(*l, VOL, "c", 1, &v)) < 0)
-		die("volume acquire", err);
-	if ((err = larder_cookie_acquire(v, key, strlen(key), "a", 1, size,
-	    &c)) < 0)
-		die("cookie acquire", err);
+	err = larder_connect(sock, 4 << 20, l);
+	if (err == 0)
+		err = larder_volume_acquire(*l, VOL, NULL, 0, &v);
+	if (err == 0)
+		err = larder_cookie_acquire(v, key, strlen(key), NULL, 0, size,
+		    &c);
+	if (err < 0)
+		die("connect and acquire", err);
 	return c;
 }
 
@@ -146,11 +153,12 @@ t_pipe(size_t size, const char *src, const char *out1, const char *out2)
 	uint8_t *b = pattern(size, 1);
 	size_t off = 0, n;
 	unsigned i = 0, peak;
+	uint64_t busy;
 
 	save(src, b, size);
 	c = open_cookie(&l, "pipe1", size);
 	write_all(c, b, size, 0);
-	peak = client_zc_peak(l);
+	client_zc_state(l, &busy, &peak);
 	larder_disconnect(l);
 	c = open_cookie(&l, "pipe2", size);
 	while (off < size) {
@@ -221,7 +229,7 @@ wait_region0(struct larder *l, struct larder_cookie *c, const uint8_t *b)
 {
 	time_t t0 = time(NULL);
 
-	while (client_zc_busy(l) & 0xff) {
+	while (busy_of(l) & 0xff) {
 		if (time(NULL) - t0 > WAIT_S)
 			return -1;
 		usleep(20000);
@@ -247,8 +255,8 @@ t_stuck(const char *mnt)
 	n = larder_write(c, a, REGION, 0);
 	printf("A under fsfreeze: %s, busy %#llx\n", n < 0 ?
 	    larder_strerror(n) : "accepted",
-	    (unsigned long long)client_zc_busy(l));
-	if (n != -ENOBUFS || !(client_zc_busy(l) & 0xff)) {
+	    (unsigned long long)busy_of(l));
+	if (n != -ENOBUFS || !(busy_of(l) & 0xff)) {
 		run("-u", mnt);
 		fprintf(stderr, "zcopy-client: A was not held by a stuck "
 		    "write: nothing to test\n");
