@@ -12,9 +12,10 @@
  *       (the script compares their sha256). Exit 8 if no write had two
  *       or more chunks in flight.
  *   zcopy-client SOCK stuck MNT
- *       fsfreeze MNT under a fill A of region 0 until it answers ENOBUFS;
+ *       fsfreeze MNT under a fill A (1 MiB at 0: the first slots of the
+ *       area) until it answers ENOBUFS;
  *       then write B (other bytes, another range) while A's region is
- *       still held; thaw; wait until the daemon lets region 0 go; every
+ *       still held; thaw; wait until the daemon lets A's slots go; every
  *       4 KiB of A's range in the object must then hold A's bytes or
  *       zeros (A dropped), never B's.
  *
@@ -38,7 +39,9 @@
 
 #define VOL	"test,zcopy"
 #define KIB	1024u
-#define REGION	(512 * KIB)	/* a 4 MiB area in 8 regions */
+#define ALEN	(1024 * KIB)	/* A: the area's slots 0-15 (4 MiB area) */
+#define ASLOTS	0xffffULL
+#define BOFF	(2048 * KIB)	/* B: another range, other bytes */
 #define WAIT_S	120		/* bound on every wait for a condition */
 
 static const char *sock;
@@ -195,18 +198,18 @@ run(const char *what, const char *mnt)
 	return 0;
 }
 
-/* Every 4 KiB of [0, REGION) of fd: A's bytes (seed 1) or zeros; 9 if
+/* Every 4 KiB of [0, ALEN) of fd: A's bytes (seed 1) or zeros; 9 if
  * one holds anything else (B's bytes). */
 static int
 check_a(int fd)
 {
-	static uint8_t got[REGION], zero[4 * KIB];
-	uint8_t *a = pattern(REGION, 1);
+	static uint8_t got[ALEN], zero[4 * KIB];
+	uint8_t *a = pattern(ALEN, 1);
 	unsigned p, kept = 0, zeros = 0;
 
-	if (pread(fd, got, REGION, 0) != (ssize_t)REGION)
+	if (pread(fd, got, ALEN, 0) != (ssize_t)ALEN)
 		die("pread", -errno);
-	for (p = 0; p < REGION; p += 4 * KIB) {
+	for (p = 0; p < ALEN; p += 4 * KIB) {
 		if (memcmp(got + p, a + p, 4 * KIB) == 0)
 			kept++;
 		else if (memcmp(got + p, zero, 4 * KIB) == 0)
@@ -222,18 +225,18 @@ check_a(int fd)
 	return 0;
 }
 
-/* Wait until the daemon says it reads none of region 0, asking by
+/* Wait until the daemon says it reads none of A's slots, asking by
  * rewriting B (its own range): 0, or -1 after WAIT_S. */
 static int
 wait_region0(struct larder *l, struct larder_cookie *c, const uint8_t *b)
 {
 	time_t t0 = time(NULL);
 
-	while (busy_of(l) & 0xff) {
+	while (busy_of(l) & ASLOTS) {
 		if (time(NULL) - t0 > WAIT_S)
 			return -1;
 		usleep(20000);
-		(void)larder_write(c, b + 1024 * KIB, REGION, 1024 * KIB);
+		(void)larder_write(c, b + BOFF, ALEN, BOFF);
 	}
 	return 0;
 }
@@ -241,7 +244,7 @@ wait_region0(struct larder *l, struct larder_cookie *c, const uint8_t *b)
 static int
 t_stuck(const char *mnt)
 {
-	uint8_t *a = pattern(REGION, 1), *b = pattern(4096 * KIB, 2);
+	uint8_t *a = pattern(ALEN, 1), *b = pattern(4096 * KIB, 2);
 	struct larder_cookie *c;
 	struct larder *l;
 	ssize_t n;
@@ -252,24 +255,24 @@ t_stuck(const char *mnt)
 	write_all(c, b, 4 * KIB, 3072 * KIB);
 	if (run("-f", mnt) < 0)
 		return 1;
-	n = larder_write(c, a, REGION, 0);
+	n = larder_write(c, a, ALEN, 0);
 	printf("A under fsfreeze: %s, busy %#llx\n", n < 0 ?
 	    larder_strerror(n) : "accepted",
 	    (unsigned long long)busy_of(l));
-	if (n != -ENOBUFS || !(busy_of(l) & 0xff)) {
+	if (n != -ENOBUFS || !(busy_of(l) & ASLOTS)) {
 		run("-u", mnt);
 		fprintf(stderr, "zcopy-client: A was not held by a stuck "
 		    "write: nothing to test\n");
 		return 3;
 	}
-	/* B: another range, other bytes; must not land in region 0 */
-	n = larder_write(c, b + 1024 * KIB, REGION, 1024 * KIB);
+	/* B: another range, other bytes; must not land in A's slots */
+	n = larder_write(c, b + BOFF, ALEN, BOFF);
 	printf("B while A is held: %s\n", n < 0 ? larder_strerror(n) :
 	    "accepted");
 	if (run("-u", mnt) < 0)
 		return 1;
 	if (wait_region0(l, c, b) < 0) {
-		fprintf(stderr, "zcopy-client: region 0 still held after "
+		fprintf(stderr, "zcopy-client: A's slots still held after "
 		    "%d s\n", WAIT_S);
 		return 1;
 	}
