@@ -18,12 +18,7 @@ need_root
 need_cmd mkfs.ext4 fsfreeze sha256sum "${CC:-cc}"
 
 ZC=$T/zcopy-client
-src=$(dirname "$0")/zcopy-client.c
-[ -f "$src" ] || src=$LARDER_BUILD/tests/system/zcopy-client.c
-"${CC:-cc}" -std=gnu11 -O1 -I"$LARDER_BUILD/include" \
-    -I"$LARDER_BUILD/lib" -I"$LARDER_BUILD" -o "$ZC" "$src" \
-    "$LARDER_BUILD/lib/liblarder.a" -lpthread ||
-    fail "cannot build zcopy-client.c against lib/liblarder.a"
+build_test_client zcopy-client.c "$ZC" -I"$LARDER_BUILD/lib"
 
 fill_daemon ext4
 size=$((24 * 1024 * 1024))
