@@ -11,7 +11,8 @@
 # region of the area stays held; a second write B (other bytes, another
 # range) must not go into A's region: after thaw every page of A's range
 # holds A's bytes or zeros, never B's (a client that reused the region
-# would have the late write carry B's bytes). On ext4. No timing asserted.
+# would have the late write carry B's bytes); with A over the whole area
+# B must go inline. On ext4. No timing asserted.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fill-lib.sh"
 need_root
@@ -41,8 +42,13 @@ for f in $(find "$MNT/cache" -type f -size ${size}c); do
 done
 ok "pipelined zero-copy fills land byte-exact (read back and on disk)"
 
-"$ZC" "$SOCK" stuck "$MNT" > "$T/out" 2>&1; rc=$?
-cat "$T/out"
-[ $rc -eq 0 ] || fail "stuck fill's region (exit $rc)"
-ok "a stuck fill's region is not reused before the daemon lets it go"
+# A of 1 MiB: one region held, B goes to another; A of the whole area:
+# every region held, B goes inline
+for kib in 1024 4096; do
+	"$ZC" "$SOCK" stuck "$MNT" $kib > "$T/out" 2>&1; rc=$?
+	cat "$T/out"
+	[ $rc -eq 0 ] || fail "stuck fill of $kib KiB: its region (exit $rc)"
+	ok "a stuck fill's region ($kib KiB) is not reused before the" \
+	    "daemon lets it go"
+done
 stop_larderd

@@ -11,13 +11,13 @@
  *       each object as read back through a new connection to OUT1, OUT2
  *       (the script compares their sha256). Exit 8 if no write had two
  *       or more chunks in flight.
- *   zcopy-client SOCK stuck MNT
- *       fsfreeze MNT under a fill A (1 MiB at 0: the first slots of the
- *       area) until it answers ENOBUFS;
- *       then write B (other bytes, another range) while A's region is
- *       still held; thaw; wait until the daemon lets A's slots go; every
- *       4 KiB of A's range in the object must then hold A's bytes or
- *       zeros (A dropped), never B's.
+ *   zcopy-client SOCK stuck MNT KIB
+ *       fsfreeze MNT under a fill A (KIB KiB at 0, from the first slots
+ *       of the 4 MiB area; 4096: all of it, so B goes inline) until it
+ *       answers ENOBUFS; then write B (other bytes, another range) while
+ *       A's slots are still held; thaw; wait until the daemon lets A's
+ *       slots go; every 4 KiB of A's range in the object must then hold
+ *       A's bytes or zeros (A dropped), never B's.
  *
  * Exit: 0 ok, 9 the daemon broke its word (a wrong byte), 8 no
  * pipelining, 3 the situation could not be set up, 1 other errors.
@@ -39,9 +39,13 @@
 
 #define VOL	"test,zcopy"
 #define KIB	1024u
-#define ALEN	(1024 * KIB)	/* A: the area's slots 0-15 (4 MiB area) */
-#define ASLOTS	0xffffULL
-#define BOFF	(2048 * KIB)	/* B: another range, other bytes */
+#define SLOT	(64 * KIB)	/* of a 4 MiB area (PROTO_SHM_SLOTS) */
+#define BLEN	(1024 * KIB)
+
+/* stuck: A is alen bytes at 0 from the first slots of the area (all of
+ * them: every region held, B goes inline); B is BLEN bytes at boff. */
+static size_t alen, boff;
+static uint64_t aslots;
 #define WAIT_S	120		/* bound on every wait for a condition */
 
 static const char *sock;
@@ -198,18 +202,18 @@ run(const char *what, const char *mnt)
 	return 0;
 }
 
-/* Every 4 KiB of [0, ALEN) of fd: A's bytes (seed 1) or zeros; 9 if
+/* Every 4 KiB of [0, alen) of fd: A's bytes (seed 1) or zeros; 9 if
  * one holds anything else (B's bytes). */
 static int
 check_a(int fd)
 {
-	static uint8_t got[ALEN], zero[4 * KIB];
-	uint8_t *a = pattern(ALEN, 1);
+	static uint8_t zero[4 * KIB];
+	uint8_t *a = pattern(alen, 1), *got = malloc(alen);
 	unsigned p, kept = 0, zeros = 0;
 
-	if (pread(fd, got, ALEN, 0) != (ssize_t)ALEN)
+	if (!got || pread(fd, got, alen, 0) != (ssize_t)alen)
 		die("pread", -errno);
-	for (p = 0; p < ALEN; p += 4 * KIB) {
+	for (p = 0; p < alen; p += 4 * KIB) {
 		if (memcmp(got + p, a + p, 4 * KIB) == 0)
 			kept++;
 		else if (memcmp(got + p, zero, 4 * KIB) == 0)
@@ -222,21 +226,22 @@ check_a(int fd)
 	}
 	printf("A's range: %u pages of A's bytes, %u of zeros\n", kept, zeros);
 	free(a);
+	free(got);
 	return 0;
 }
 
 /* Wait until the daemon says it reads none of A's slots, asking by
  * rewriting B (its own range): 0, or -1 after WAIT_S. */
 static int
-wait_region0(struct larder *l, struct larder_cookie *c, const uint8_t *b)
+wait_released(struct larder *l, struct larder_cookie *c, const uint8_t *b)
 {
 	time_t t0 = time(NULL);
 
-	while (busy_of(l) & ASLOTS) {
+	while (busy_of(l) & aslots) {
 		if (time(NULL) - t0 > WAIT_S)
 			return -1;
 		usleep(20000);
-		(void)larder_write(c, b + BOFF, ALEN, BOFF);
+		(void)larder_write(c, b + boff, BLEN, boff);
 	}
 	return 0;
 }
@@ -244,34 +249,35 @@ wait_region0(struct larder *l, struct larder_cookie *c, const uint8_t *b)
 static int
 t_stuck(const char *mnt)
 {
-	uint8_t *a = pattern(ALEN, 1), *b = pattern(4096 * KIB, 2);
+	size_t size = boff + BLEN + 1024 * KIB;
+	uint8_t *a = pattern(alen, 1), *b = pattern(size, 2);
 	struct larder_cookie *c;
 	struct larder *l;
 	ssize_t n;
 	int fd;
 
-	c = open_cookie(&l, "stuck", 4096 * KIB);
+	c = open_cookie(&l, "stuck", size);
 	/* the object's file exists before the freeze */
-	write_all(c, b, 4 * KIB, 3072 * KIB);
+	write_all(c, b, 4 * KIB, size - 4 * KIB);
 	if (run("-f", mnt) < 0)
 		return 1;
-	n = larder_write(c, a, ALEN, 0);
+	n = larder_write(c, a, alen, 0);
 	printf("A under fsfreeze: %s, busy %#llx\n", n < 0 ?
 	    larder_strerror(n) : "accepted",
 	    (unsigned long long)busy_of(l));
-	if (n != -ENOBUFS || !(busy_of(l) & ASLOTS)) {
+	if (n != -ENOBUFS || !(busy_of(l) & aslots)) {
 		run("-u", mnt);
 		fprintf(stderr, "zcopy-client: A was not held by a stuck "
 		    "write: nothing to test\n");
 		return 3;
 	}
 	/* B: another range, other bytes; must not land in A's slots */
-	n = larder_write(c, b + BOFF, ALEN, BOFF);
+	n = larder_write(c, b + boff, BLEN, boff);
 	printf("B while A is held: %s\n", n < 0 ? larder_strerror(n) :
 	    "accepted");
 	if (run("-u", mnt) < 0)
 		return 1;
-	if (wait_region0(l, c, b) < 0) {
+	if (wait_released(l, c, b) < 0) {
 		fprintf(stderr, "zcopy-client: A's slots still held after "
 		    "%d s\n", WAIT_S);
 		return 1;
@@ -295,10 +301,18 @@ main(int argc, char **argv)
 	if (argc == 7 && strcmp(argv[2], "pipe") == 0)
 		return t_pipe(strtoull(argv[3], NULL, 0), argv[4], argv[5],
 		    argv[6]);
-	if (argc == 4 && strcmp(argv[2], "stuck") == 0)
+	if (argc == 5 && strcmp(argv[2], "stuck") == 0) {
+		/* A: KIB from the start of the area, up to all of it */
+		alen = strtoul(argv[4], NULL, 0) * KIB;
+		if (alen < SLOT || alen > PROTO_SHM_SLOTS * SLOT)
+			goto usage;
+		boff = alen + 1024 * KIB;
+		aslots = alen == PROTO_SHM_SLOTS * SLOT ? ~0ULL :
+		    (1ULL << (alen / SLOT)) - 1;
 		return t_stuck(argv[3]);
+	}
 usage:
 	fprintf(stderr, "usage: zcopy-client SOCK pipe SIZE SRC OUT1 OUT2 | "
-	    "stuck MNT\n");
+	    "stuck MNT KIB\n");
 	return 1;
 }
