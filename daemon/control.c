@@ -496,7 +496,7 @@ handle_hello(struct ctl_req *rq)
 	proto_put_u64(&b, c->shm ? c->shm->size : 0);
 	proto_put_u32(&b, (uint32_t)getpid());
 	/* a table only where something serves it (the store: user mode) */
-	proto_put_u32(&b, PROTO_FEATURE_NOREPLY |
+	proto_put_u32(&b, PROTO_FEATURE_NOREPLY | PROTO_FEATURE_ZCOPY |
 	    (handlers[PROTO_GENTAB].fn != NULL ? PROTO_FEATURE_GENTAB : 0));
 	if (rq->fd >= 0) {
 		close(rq->fd);		/* a memfd: shmem has no flush */

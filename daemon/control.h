@@ -82,6 +82,8 @@ struct ctl_shm {
 	const uint8_t *base;
 	uint64_t size;
 	unsigned refs;
+	uint32_t pins[PROTO_SHM_SLOTS];	/* zero-copy fills reading each
+					   slot (store_proto.c) */
 };
 struct ctl_shm *control_client_shm_ref(struct ctl_client *c);
 void control_shm_put(struct ctl_shm *sh);

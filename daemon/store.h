@@ -168,12 +168,17 @@ int store_may_fill(struct store_peer *p, const struct store_cookie *h);
 
 /* Where a fill's bytes come from: data, valid until store_fill returns;
  * hold(ctx), if set, keeps them valid (for a copy thread) until
- * release(ref) of what it returned. */
+ * release(ref) of what it returned. With zcopy, the io thread writes
+ * straight from data (no copy), and release(ref) says that no byte of it
+ * will be read any more: the write is done or the fill dropped (never, if
+ * the kernel may still read them); a zcopy fill whose hold fails is
+ * refused (-ENOMEM). */
 struct store_fill_src {
 	const uint8_t *data;
 	void *(*hold)(void *ctx);
 	void (*release)(void *ref);
 	void *ctx;
+	int zcopy;
 };
 /* A fill's answer: err 0 and have, the bytes from its offset on that the
  * object now has; or err < 0 with why (NULL: say strerror(-err)). */

@@ -1,12 +1,18 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * store_fill.c: fills (PROTO_WRITE): a client's bytes are copied into a
- * job (inline bytes at once, at most a message; bytes in the shared area
- * by a copy thread of their own, holding a reference on the mapping: a
- * fill of 256 MiB is never copied on the main thread, and the copy does
- * not count as the io thread's write time, which the freeze code watches
- * for stalls) and written by the io thread into the parts of the object
- * not already there (every gap); the map grows when the write is done, and
+ * store_fill.c: fills (PROTO_WRITE): a client's bytes are written by the
+ * io thread into the parts of the object not already there (every gap).
+ * Bytes in the shared area of a client that keeps its hands off busy
+ * slots (PROTO_WRITE_ZCOPY) are written straight from the daemon's
+ * mapping of it (zero-copy: the job holds the mapping and the slots, and
+ * lets them go once no byte will be read any more: the write done, or the
+ * fill dropped; never while the kernel may still read them). Other bytes
+ * are copied into the job first: inline bytes at once (at most a
+ * message), bytes in the area of an older client by a copy thread of
+ * their own, holding a reference on the mapping (so a fill of 256 MiB is
+ * never copied on the main thread, and the copy does not count as the io
+ * thread's write time, which the freeze code watches for stalls). The
+ * map grows when the write is done, and
  * the answer says how many bytes from the fill's offset on the object then
  * has (never more than the map holds). Fills stuck on
  * a frozen filesystem answer ENOBUFS, and too many bytes in flight shed
@@ -14,13 +20,22 @@
  *
  * A fill's stage (enum fill_stage) says who may still act on it: queued
  * (for the copy thread or the io thread), copying, writing (io_write has
- * been called: the kernel may have the bytes), or dropped. A quiesce that
+ * been called: the kernel may have the bytes, or read them from the
+ * area), or dropped. A quiesce that
  * drops (store_fill_drop, for a freeze or a suspend) moves every queued
  * fill to dropped: answered ENOBUFS at once, never written, never in the
  * map, so it is a miss and a later fill fills its range. The worker that
  * takes a job moves it from queued to copying or writing first; the two
  * moves are one compare-and-swap each, so a fill is either dropped or
- * written whole, never both.
+ * written whole, never both. A dropped zero-copy fill lets its slots go
+ * at once (the io thread will not read them).
+ *
+ * A client may change its area while a zero-copy fill reads it: the
+ * write then carries some mix of its bytes, into the gaps of the range it
+ * asked for in an object it may fill (the range and the slots were
+ * checked against the object and the mapping before the job was queued),
+ * which is no more than it could do by sending other bytes. The mapping
+ * is sealed against shrinking, so the read never faults.
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -70,6 +85,8 @@ struct fill {
 	unsigned sync_fails;		/* of->sync_fails when submitted */
 	int err;
 	int held;			/* the kernel may still read data */
+	int zcopy;			/* data is the client's area: release
+					   (ref) once nothing reads it */
 };
 
 static struct workq *copyq;		/* copies from the shared areas */
@@ -95,6 +112,15 @@ fill_unlink(struct fill *f)
 static void fill_run(struct work *w);
 static void fill_done(struct work *w);
 static int fill_drop_one(struct fill *f);
+
+/* Main thread: no byte of f's zero-copy source will be read any more:
+ * let the client's area (its slots) go. */
+static void
+fill_unhold(struct fill *f)
+{
+	f->release(f->ref);
+	f->ref = NULL;
+}
 
 /* Copy thread: the client's bytes, as they are now, into the job, so a
  * client that changes them meanwhile changes only what it fills, never
@@ -242,6 +268,8 @@ fill_done(struct work *w)
 
 	fill_unlink(f);
 	pending_bytes -= f->bytes;
+	if (f->ref && !f->held)
+		fill_unhold(f);	/* before the answer: its busy mask */
 	if (atomic_load(&f->stage) != FILL_DROPPED)
 		fill_settle(f);
 	store_ofile_put(f->of);
@@ -339,6 +367,30 @@ fill_refused(const struct obj *o)
 	return !gate_ok(GATE_FULL) ? "cache full" : "cache busy";
 }
 
+/* fill_new's end for a zero-copy fill f (its gaps found): the segments
+ * point into the client's area, held (the slots pinned) until released.
+ * NULL (f freed): the hold failed. */
+static struct fill *
+fill_new_zcopy(struct fill *f, uint64_t off, uint64_t len, unsigned nseg,
+    uint64_t total, const struct store_fill_src *src)
+{
+	unsigned i;
+
+	if (!(f->ref = src->hold(src->ctx))) {
+		free(f);
+		return NULL;
+	}
+	f->release = src->release;
+	f->zcopy = 1;
+	for (i = 0; i < nseg; i++)
+		f->seg[i].buf = src->data + (f->seg[i].off - off);
+	f->nseg = nseg;
+	f->bytes = total;
+	f->off = off;
+	f->len = len;
+	return f;
+}
+
 /* A fill job for the nseg gaps (total bytes) of [off, off + len) of o,
  * with its bytes: copied from data now, or later by the copy thread from
  * what src holds. NULL: -ENOMEM. */
@@ -350,13 +402,16 @@ fill_new(const struct obj *o, uint64_t off, uint64_t len, unsigned nseg,
 	uint64_t at = 0;
 	unsigned i;
 
-	f = malloc(sizeof(*f) + nseg * sizeof(*f->seg) + total);
+	f = malloc(sizeof(*f) + nseg * sizeof(*f->seg) +
+	    (src->zcopy ? 0 : total));
 	if (!f)
 		return NULL;
 	memset(f, 0, sizeof(*f));
 	f->seg = (struct io_seg *)(f + 1);
 	f->data = (uint8_t *)(f->seg + nseg);
 	(void)gaps(&o->map, off, len, f->seg, &total);
+	if (src->zcopy)
+		return fill_new_zcopy(f, off, len, nseg, total, src);
 	/* the job owns its bytes: copied now from the message (at most
 	 * 64 KiB), from the area by the copy thread */
 	if (src->hold && copyq && (f->ref = src->hold(src->ctx)) != NULL) {
@@ -381,14 +436,16 @@ fill_new(const struct obj *o, uint64_t off, uint64_t len, unsigned nseg,
 static void
 fill_start(struct fill *f, struct obj *o)
 {
+	int copy = f->ref && !f->zcopy;
+
 	f->of = o->of;
 	f->of->refs++;
 	f->sync_fails = f->of->sync_fails;
 	f->obj = o;
 	store_obj_hold(o);
 	f->submitted = loop_now_ms();
-	f->w.run = f->ref ? copy_run : fill_run;
-	f->w.done = f->ref ? copy_done : fill_done;
+	f->w.run = copy ? copy_run : fill_run;
+	f->w.done = copy ? copy_done : fill_done;
 	f->next = pending_fills;
 	if (pending_fills)
 		pending_fills->prev = f;
@@ -397,7 +454,7 @@ fill_start(struct fill *f, struct obj *o)
 	if (o->v->idx >= 0)
 		index_volume_count((uint16_t)o->v->idx, INDEX_VOL_FILLS);
 	pending_bytes += f->bytes;
-	if (f->ref)
+	if (copy)
 		workq_submit(copyq, &f->w);
 	else
 		io_submit(&f->w);
@@ -464,6 +521,8 @@ fill_drop_one(struct fill *f)
 
 	if (!atomic_compare_exchange_strong(&f->stage, &queued, FILL_DROPPED))
 		return 0;	/* copying, writing or already dropped */
+	if (f->zcopy)
+		fill_unhold(f);	/* the io thread will not read it */
 	store_st.dropped_fills++;
 	fill_answer(f, -ENOBUFS, 0, "fill dropped: the cache is freezing");
 	return 1;

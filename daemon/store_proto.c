@@ -492,33 +492,122 @@ shm_release(void *ref)
 	control_shm_put(ref);
 }
 
+/* A zero-copy fill's hold on the slots of the area it reads from. */
+struct zc_hold {
+	struct ctl_shm *sh;
+	uint64_t off, len;		/* in the area; len > 0 */
+};
+
+/* Add delta to the pins of every slot [off, off + len) of sh touches. */
+static void
+zc_pin(struct ctl_shm *sh, uint64_t off, uint64_t len, int delta)
+{
+	uint64_t slot = proto_shm_slot(sh->size), k;
+
+	for (k = off / slot; k <= (off + len - 1) / slot &&
+	    k < PROTO_SHM_SLOTS; k++)
+		sh->pins[k] += delta;
+}
+
+/* store_fill_src hold for PROTO_WRITE_ZCOPY: a reference on the mapping,
+ * and the fill's slots pinned (reported busy) until zc_release. */
+static void *
+zc_hold(void *ctx)
+{
+	const struct zc_hold *want = ctx;
+	struct zc_hold *zh;
+
+	if (!(zh = malloc(sizeof(*zh))))
+		return NULL;
+	*zh = *want;
+	zh->sh->refs++;
+	zc_pin(zh->sh, zh->off, zh->len, 1);
+	return zh;
+}
+
+/* No byte of the fill's slots will be read any more. */
+static void
+zc_release(void *ref)
+{
+	struct zc_hold *zh = ref;
+
+	zc_pin(zh->sh, zh->off, zh->len, -1);
+	control_shm_put(zh->sh);
+	free(zh);
+}
+
+/* The peer's busy mask (PROTO_WRITE_ZCOPY replies): its slots that a
+ * zero-copy fill may still read. */
+static uint64_t
+shm_busy(struct ctl_client *c)
+{
+	struct ctl_shm *sh = control_client_shm_ref(c);
+	uint64_t busy = 0;
+	unsigned k;
+
+	if (!sh)
+		return 0;
+	for (k = 0; k < PROTO_SHM_SLOTS; k++)
+		if (sh->pins[k])
+			busy |= 1ULL << k;
+	control_shm_put(sh);
+	return busy;
+}
+
+/* Whether rq (a WRITE) asked for the busy mask: its flags, read again. */
+static int
+wants_busy(const struct ctl_req *rq)
+{
+	struct proto_buf b = rq->body;
+
+	b.off = PROTO_HDR_SIZE + 4;	/* u32 cookie_id, then u32 flags */
+	return (proto_get_u32(&b) & PROTO_WRITE_ZCOPY) != 0;
+}
+
+/* Answer a WRITE: u64 have (status OK), or a reason; then the busy mask
+ * if it asked for one. */
+static void
+write_reply(struct ctl_req *rq, uint16_t status, uint64_t have,
+    const char *why)
+{
+	uint8_t body[PROTO_MAX_STR + 16];
+	struct proto_buf b;
+
+	proto_buf_init(&b, body, sizeof(body));
+	if (status == PROTO_OK)
+		proto_put_u64(&b, have);
+	else
+		proto_put_str(&b, why);
+	if (wants_busy(rq))
+		proto_put_u64(&b, shm_busy(rq->client));
+	control_reply(rq, status, body, b.off, -1);
+}
+
 /* A fill's answer (store_fill_fn): the bytes the object has from the
  * fill's offset on, or ENOBUFS with why. */
 static void
 fill_answered(void *arg, int err, uint64_t have, const char *why)
 {
 	struct ctl_req *rq = arg;
-	uint8_t body[8];
-	struct proto_buf b;
+	char text[PROTO_MAX_STR];
 
 	if (err < 0) {
-		if (why)
-			control_reply_str(rq, PROTO_ENOBUFS, "%s", why);
-		else
-			control_reply_str(rq, PROTO_ENOBUFS, "fill: %s",
-			    strerror(-err));
+		if (!why) {
+			snprintf(text, sizeof(text), "fill: %s", strerror(-err));
+			why = text;
+		}
+		write_reply(rq, PROTO_ENOBUFS, 0, why);
 		return;
 	}
-	proto_buf_init(&b, body, sizeof(body));
-	proto_put_u64(&b, have);
-	control_reply(rq, PROTO_OK, body, b.off, -1);
+	write_reply(rq, PROTO_OK, have, NULL);
 }
 
 /* Where a fill's bytes are: in the peer's shared area (held for the copy
- * thread) or inline after the header. */
+ * thread, or with zc for the io thread to write from it: zc must then
+ * live until store_fill returns) or inline after the header. */
 static int
 fill_src(struct ctl_req *rq, uint32_t flags, uint64_t len, uint64_t shm_off,
-    struct store_fill_src *src)
+    struct store_fill_src *src, struct zc_hold *zc)
 {
 	const uint8_t *shm;
 	uint64_t shm_size;
@@ -532,6 +621,16 @@ fill_src(struct ctl_req *rq, uint32_t flags, uint64_t len, uint64_t shm_off,
 		src->hold = shm_hold;
 		src->release = shm_release;
 		src->ctx = rq->client;
+		if ((flags & PROTO_WRITE_ZCOPY) && len > 0) {
+			zc->sh = control_client_shm_ref(rq->client);
+			control_shm_put(zc->sh);	/* the client holds it */
+			zc->off = shm_off;
+			zc->len = len;
+			src->hold = zc_hold;
+			src->release = zc_release;
+			src->ctx = zc;
+			src->zcopy = 1;
+		}
 		return 0;
 	}
 	if (len != proto_remaining(&rq->body))
@@ -542,13 +641,15 @@ fill_src(struct ctl_req *rq, uint32_t flags, uint64_t len, uint64_t shm_off,
 
 /* WRITE: u32 handle, u32 flags, u64 off, u64 len, u64 shm offset, then
  * the bytes inline unless in the shared area; answered now or when the
- * fill is done (CTL_DEFERRED): u64 bytes the object has from off on. */
+ * fill is done (CTL_DEFERRED): u64 bytes the object has from off on (and
+ * the busy mask with PROTO_WRITE_ZCOPY). */
 static int
 h_write(struct ctl_req *rq)
 {
 	struct store_peer p = peer_of(rq);
 	struct store_fill_src src;
 	struct store_cookie *h;
+	struct zc_hold zc;
 	uint64_t off, len, shm_off, have = 0;
 	const char *why = NULL;
 	uint32_t id, flags;
@@ -565,13 +666,13 @@ h_write(struct ctl_req *rq)
 		return -ENOENT;
 	if ((err = store_may_fill(&p, h)) < 0)
 		return err;	/* the volume's policy, or a stale handle */
-	if ((err = fill_src(rq, flags, len, shm_off, &src)) < 0)
+	if ((err = fill_src(rq, flags, len, shm_off, &src, &zc)) < 0)
 		return err;
 	err = store_fill(h, off, len, &src, fill_answered, rq, &have, &why);
 	if (err == STORE_FILL_QUEUED)
 		return CTL_DEFERRED;
 	if (err == -ENOBUFS && why) {
-		control_reply_str(rq, PROTO_ENOBUFS, "%s", why);
+		write_reply(rq, PROTO_ENOBUFS, 0, why);
 		return 0;
 	}
 	if (err < 0)

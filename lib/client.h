@@ -52,6 +52,10 @@ int client_cookie_fd(struct larder_cookie *c);
 
 /* Whether the shared-memory area is in use (1) or fills go inline (0). */
 int client_has_shm(const struct larder *l);
+/* Zero-copy fills (tests): the slots of the area the connection keeps
+ * its hands off now (bit k: slot k of PROTO_SHM_SLOTS), and the most
+ * fills it had in flight at once. */
+void client_zc_state(struct larder *l, uint64_t *busy, unsigned *peak);
 
 /* Whether the connection has a generation table (acquires of idle parked
  * cookies are then served without a round trip), and how many acquires

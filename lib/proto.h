@@ -125,7 +125,17 @@ enum proto_status {
 #define PROTO_HELLO_SHM		0x0001
 #define PROTO_FEATURE_NOREPLY	0x0001	/* COOKIE_RELINQUISH takes NOREPLY */
 #define PROTO_FEATURE_GENTAB	0x0002	/* GENTAB and COOKIE_PARKED exist */
+#define PROTO_FEATURE_ZCOPY	0x0004	/* WRITE takes PROTO_WRITE_ZCOPY */
 #define PROTO_MAX_SHM		(1ULL << 30)
+/* The area in PROTO_SHM_SLOTS slots of proto_shm_slot(size) bytes each
+ * (the last ones may be short or empty): the busy masks of WRITE replies
+ * (PROTO_WRITE_ZCOPY) have one bit per slot, slot k in bit k. */
+#define PROTO_SHM_SLOTS		64
+static inline uint64_t
+proto_shm_slot(uint64_t shm_size)
+{
+	return (shm_size + PROTO_SHM_SLOTS - 1) / PROTO_SHM_SLOTS;
+}
 
 /* ---- 102 GENTAB ---------------------------------------------------------
  * Only to daemons announcing PROTO_FEATURE_GENTAB; at most once per
@@ -207,8 +217,23 @@ enum proto_status {
  * reply:   u64 bytes accepted
  * The daemon acknowledges once the bytes are in the object (page cache);
  * the on-disk map claims them only after they are durable.
+ *
+ * PROTO_WRITE_ZCOPY (only to daemons announcing PROTO_FEATURE_ZCOPY): the
+ * client keeps its hands off the slots the daemon says it still reads,
+ * so the daemon writes the bytes straight from the area (no copy of its
+ * own), and may still be reading them when it answers (a fill stuck on a
+ * frozen filesystem answers ENOBUFS early). Every reply to such a WRITE
+ * that the daemon answers itself carries, after the body (after u64 bytes
+ * accepted, or after the reason of an error), u64 busy: the slots of the
+ * area (PROTO_SHM_SLOTS) that a write of this connection may still read
+ * when the reply is sent. The client must not change a byte of a busy
+ * slot; a slot once reported free stays free until the client sends a
+ * WRITE from it again. A reply without the mask (a request refused before
+ * it was looked at) read nothing from the area. Flag valid with inline
+ * bytes too (the reply then only reports the mask).
  */
 #define PROTO_WRITE_SHM			0x0001
+#define PROTO_WRITE_ZCOPY		0x0002
 
 /* ---- 207 COOKIE_PARKED ---------------------------------------------------
  * Only to daemons announcing PROTO_FEATURE_GENTAB. Never answered, not even

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,7 @@
 #include "daemon/scan.h"
 #include "daemon/store.h"
 #include "daemon/store_int.h"
+#include "daemon/workq.h"
 
 #define VOL	"test,vol"
 
@@ -695,6 +697,115 @@ LOOP_TEST(fill_of_what_is_there_writes_nothing)
 	ck_assert_uint_eq(store_st.fills, fills);	/* no job */
 }
 
+/* A zero-copy source (store_fill_src.zcopy): holds and releases counted;
+ * released_answers: the answers given when it was released. */
+static int zc_holds, zc_releases, zc_released_answers;
+
+static void *
+zc_hold(void *ctx)
+{
+	zc_holds++;
+	return ctx;
+}
+
+static void
+zc_release(void *ref)
+{
+	(void)ref;
+	zc_releases++;
+	zc_released_answers = nanswers;
+}
+
+/* An io job that keeps the io thread until io_gate opens. */
+static atomic_int io_gate;
+static struct work io_blocker;
+
+static void
+block_run(struct work *w)
+{
+	unsigned i;
+
+	(void)w;
+	for (i = 0; i < 30000 && !atomic_load(&io_gate); i++)
+		usleep(1000);
+}
+
+static void
+block_done(struct work *w)
+{
+	(void)w;
+}
+
+static int
+io_idle(void)
+{
+	return io_inflight() == 0;
+}
+
+/* Queue a zero-copy fill of [0, len) of h from zc_area (all 'z'). */
+static void
+zc_fill(struct store_cookie *h, uint64_t len)
+{
+	static uint8_t zc_area[100];
+	struct store_fill_src src = { .data = zc_area, .hold = zc_hold,
+	    .release = zc_release, .ctx = zc_area, .zcopy = 1 };
+	const char *why = NULL;
+	uint64_t have = 0;
+
+	memset(zc_area, 'z', sizeof(zc_area));
+	ck_assert_int_eq(store_fill(h, 0, len, &src, answered, NULL, &have,
+	    &why), STORE_FILL_QUEUED);
+	ck_assert_int_eq(zc_holds, 1);
+}
+
+LOOP_TEST(zcopy_fill_releases_its_source_before_the_answer)
+{
+	struct store_cookie *h = get_cookie(get_vol(VOL, "c", NULL), "k1", "a",
+	    100, NULL);
+	struct store_view vw;
+	char buf[100];
+
+	zc_fill(h, 100);
+	wait_answers = nanswers + 1;
+	loop_wait_until(answers_reached);
+	ck_assert_int_eq(last_err, 0);
+	ck_assert_uint_eq(last_have, 100);
+	/* released once, and before the answer (its busy mask) */
+	ck_assert_int_eq(zc_releases, 1);
+	ck_assert_int_eq(zc_released_answers, nanswers - 1);
+	store_cookie_refresh(&admin, h, 0, &vw);
+	ck_assert_int_eq(pread(vw.fd, buf, sizeof(buf), 0), 100);
+	close(vw.fd);
+	ck_assert_int_eq(buf[0], 'z');
+	ck_assert_int_eq(buf[99], 'z');
+}
+
+LOOP_TEST(dropped_zcopy_fill_releases_its_source_at_once)
+{
+	struct store_cookie *h = get_cookie(get_vol(VOL, "c", NULL), "k1", "a",
+	    100, NULL);
+	struct store_view vw;
+
+	ck_assert_uint_eq(fill(h, 90, 10, 'a'), 10);	/* the file exists */
+	atomic_store(&io_gate, 0);
+	io_blocker.run = block_run;
+	io_blocker.done = block_done;
+	io_submit(&io_blocker);
+	zc_fill(h, 50);
+	/* queued behind the blocker: dropped, answered ENOBUFS, and the
+	 * source let go at once, before the io thread passes the job */
+	ck_assert_uint_eq(store_fill_drop(), 1);
+	ck_assert_int_eq(last_err, -ENOBUFS);
+	ck_assert_int_eq(zc_releases, 1);
+	atomic_store(&io_gate, 1);
+	loop_wait_until(io_idle);
+	store_fill_undrop();
+	ck_assert_int_eq(zc_releases, 1);	/* never twice */
+	view_now(h, &vw);
+	ck_assert_uint_eq(vw.n, 1);		/* a miss: only [90, 100) */
+	ck_assert_uint_eq(vw.ext[0].start, 90);
+}
+
 LOOP_TEST(fill_past_the_end_is_refused)
 {
 	struct store_vol *v = get_vol(VOL, "c", NULL);
@@ -1131,6 +1242,8 @@ store_suite(void)
 	tcase_add_test(tc, overlapping_fill_joins_extents);
 	tcase_add_test(tc, fill_of_what_is_there_writes_nothing);
 	tcase_add_test(tc, fill_past_the_end_is_refused);
+	tcase_add_test(tc, zcopy_fill_releases_its_source_before_the_answer);
+	tcase_add_test(tc, dropped_zcopy_fill_releases_its_source_at_once);
 	tcase_add_test(tc, other_aux_makes_a_handle_stale);
 	tcase_add_test(tc, fill_in_flight_of_a_replaced_object_claims_nothing);
 	tcase_add_test(tc, invalidate_empties_and_follows);

@@ -1,0 +1,318 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * zcopy-client.c: a liblarder client for t-fill-zcopy.sh (zero-copy
+ * fills: the daemon writes straight from the shared area, and liblarder
+ * keeps several chunks in flight in different regions of it). Built by
+ * the test against lib/liblarder.a with lib/client.h (not installed).
+ *
+ *   zcopy-client SOCK pipe SIZE SRC OUT1 OUT2
+ *       object "pipe1" (SIZE bytes) in one larder_write, object "pipe2"
+ *       in writes of odd sizes at odd offsets; the source bytes go to SRC,
+ *       each object as read back through a new connection to OUT1, OUT2
+ *       (the script compares their sha256). Exit 8 if no write had two
+ *       or more chunks in flight.
+ *   zcopy-client SOCK stuck MNT KIB
+ *       fsfreeze MNT under a fill A (KIB KiB at 0, from the first slots
+ *       of the 4 MiB area; 4096: all of it, so B goes inline) until it
+ *       answers ENOBUFS; then write B (other bytes, another range) while
+ *       A's slots are still held; thaw; wait until the daemon lets A's
+ *       slots go; every 4 KiB of A's range in the object must then hold
+ *       A's bytes or zeros (A dropped), never B's.
+ *
+ * Exit: 0 ok, 9 the daemon broke its word (a wrong byte), 8 no
+ * pipelining, 3 the situation could not be set up, 1 other errors.
+ */
+#define _GNU_SOURCE
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "larder/larder.h"
+
+#define VOL	"test,zcopy"
+#define KIB	1024u
+#define SLOT	(64 * KIB)	/* of a 4 MiB area (PROTO_SHM_SLOTS) */
+#define BLEN	(1024 * KIB)
+
+/* stuck: A is alen bytes at 0 from the first slots of the area (all of
+ * them: every region held, B goes inline); B is BLEN bytes at boff. */
+static size_t alen, boff;
+static uint64_t aslots;
+#define WAIT_S	120		/* bound on every wait for a condition */
+
+static const char *sock;
+
+static uint64_t
+busy_of(struct larder *l)
+{
+	uint64_t busy;
+	unsigned peak;
+
+	client_zc_state(l, &busy, &peak);
+	return busy;
+}
+
+static void
+die(const char *what, int err)
+{
+	errx(1, "%s: %s", what, larder_strerror(err));
+}
+
+/* size bytes of a xorshift stream from seed (A: 1, B: 2). */
+static uint8_t *
+pattern(size_t size, unsigned seed)
+{
+	uint64_t x = 0x9e3779b97f4a7c15ULL * seed;
+	uint8_t *b = malloc(size ? size : 1);
+	size_t i;
+
+	if (!b)
+		die("malloc", -ENOMEM);
+	for (i = 0; i < size; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		b[i] = (uint8_t)x;
+	}
+	return b;
+}
+
+/* Connect (4 MiB area) and acquire key in VOL with object size size. */
+static struct larder_cookie *
+open_cookie(struct larder **l, const char *key, uint64_t size)
+{
+	struct larder_volume *v = NULL;
+	struct larder_cookie *c = NULL;
+	int err;
+
+	err = larder_connect(sock, 4 << 20, l);
+	if (err == 0)
+		err = larder_volume_acquire(*l, VOL, NULL, 0, &v);
+	if (err == 0)
+		err = larder_cookie_acquire(v, key, strlen(key), NULL, 0, size,
+		    &c);
+	if (err < 0)
+		die("connect and acquire", err);
+	return c;
+}
+
+static void
+save(const char *path, const uint8_t *b, size_t n)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f || fwrite(b, 1, n, f) != n || fclose(f) != 0)
+		die(path, -errno);
+}
+
+/* Write all of [off, off + n) of b, retrying refusals for a while. */
+static void
+write_all(struct larder_cookie *c, const uint8_t *b, size_t n, uint64_t off)
+{
+	time_t t0 = time(NULL);
+	ssize_t w;
+
+	while (n > 0) {
+		w = larder_write(c, b + off, n, off);
+		if (w == -ENOBUFS && time(NULL) - t0 < WAIT_S) {
+			usleep(20000);
+			continue;
+		}
+		if (w <= 0)
+			die("larder_write", w < 0 ? (int)w : -ENOBUFS);
+		off += w;
+		n -= w;
+	}
+}
+
+/* Read key back through a new connection into out. */
+static void
+read_back(const char *key, size_t size, const char *out)
+{
+	struct larder_cookie *c;
+	struct larder *l;
+	uint8_t *b = malloc(size);
+	ssize_t n;
+
+	c = open_cookie(&l, key, size);
+	if (!b || (n = larder_read(c, b, size, 0)) != (ssize_t)size)
+		die("read back", !b ? -ENOMEM : n < 0 ? (int)n : -EIO);
+	save(out, b, size);
+	free(b);
+	larder_disconnect(l);
+}
+
+static int
+t_pipe(size_t size, const char *src, const char *out1, const char *out2)
+{
+	static const size_t odd[] = { 65537, 700001, 3 * 1024 * KIB + 5,
+	    513 * KIB, 1 };
+	struct larder_cookie *c;
+	struct larder *l;
+	uint8_t *b = pattern(size, 1);
+	size_t off = 0, n;
+	unsigned i = 0, peak;
+	uint64_t busy;
+
+	save(src, b, size);
+	c = open_cookie(&l, "pipe1", size);
+	write_all(c, b, size, 0);
+	client_zc_state(l, &busy, &peak);
+	larder_disconnect(l);
+	c = open_cookie(&l, "pipe2", size);
+	while (off < size) {
+		n = odd[i++ % (sizeof(odd) / sizeof(odd[0]))];
+		if (n > size - off)
+			n = size - off;
+		write_all(c, b, n, off);
+		off += n;
+	}
+	larder_disconnect(l);
+	read_back("pipe1", size, out1);
+	read_back("pipe2", size, out2);
+	printf("pipelined fills: at most %u chunks in flight\n", peak);
+	free(b);
+	return peak >= 2 ? 0 : 8;
+}
+
+static int
+run(const char *what, const char *mnt)
+{
+	pid_t pid;
+	int st;
+
+	if ((pid = fork()) == 0) {
+		execlp("fsfreeze", "fsfreeze", what, mnt, (char *)NULL);
+		_exit(127);
+	}
+	if (pid < 0 || waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) ||
+	    WEXITSTATUS(st) != 0) {
+		fprintf(stderr, "zcopy-client: fsfreeze %s %s failed\n", what,
+		    mnt);
+		return -1;
+	}
+	return 0;
+}
+
+/* Every 4 KiB of [0, alen) of fd: A's bytes (seed 1) or zeros; 9 if
+ * one holds anything else (B's bytes). */
+static int
+check_a(int fd)
+{
+	static uint8_t zero[4 * KIB];
+	uint8_t *a = pattern(alen, 1), *got = malloc(alen);
+	unsigned p, kept = 0, zeros = 0;
+
+	if (!got || pread(fd, got, alen, 0) != (ssize_t)alen)
+		die("pread", -errno);
+	for (p = 0; p < alen; p += 4 * KIB) {
+		if (memcmp(got + p, a + p, 4 * KIB) == 0)
+			kept++;
+		else if (memcmp(got + p, zero, 4 * KIB) == 0)
+			zeros++;
+		else {
+			fprintf(stderr, "zcopy-client: A's range, page at %u: "
+			    "neither A's bytes nor zeros\n", p);
+			return 9;
+		}
+	}
+	printf("A's range: %u pages of A's bytes, %u of zeros\n", kept, zeros);
+	free(a);
+	free(got);
+	return 0;
+}
+
+/* Wait until the daemon says it reads none of A's slots, asking by
+ * rewriting B (its own range): 0, or -1 after WAIT_S. */
+static int
+wait_released(struct larder *l, struct larder_cookie *c, const uint8_t *b)
+{
+	time_t t0 = time(NULL);
+
+	while (busy_of(l) & aslots) {
+		if (time(NULL) - t0 > WAIT_S)
+			return -1;
+		usleep(20000);
+		(void)larder_write(c, b + boff, BLEN, boff);
+	}
+	return 0;
+}
+
+static int
+t_stuck(const char *mnt)
+{
+	size_t size = boff + BLEN + 1024 * KIB;
+	uint8_t *a = pattern(alen, 1), *b = pattern(size, 2);
+	struct larder_cookie *c;
+	struct larder *l;
+	ssize_t n;
+	int fd;
+
+	c = open_cookie(&l, "stuck", size);
+	/* the object's file exists before the freeze */
+	write_all(c, b, 4 * KIB, size - 4 * KIB);
+	if (run("-f", mnt) < 0)
+		return 1;
+	n = larder_write(c, a, alen, 0);
+	printf("A under fsfreeze: %s, busy %#llx\n", n < 0 ?
+	    larder_strerror(n) : "accepted",
+	    (unsigned long long)busy_of(l));
+	if (n != -ENOBUFS || !(busy_of(l) & aslots)) {
+		run("-u", mnt);
+		fprintf(stderr, "zcopy-client: A was not held by a stuck "
+		    "write: nothing to test\n");
+		return 3;
+	}
+	/* B: another range, other bytes; must not land in A's slots */
+	n = larder_write(c, b + boff, BLEN, boff);
+	printf("B while A is held: %s\n", n < 0 ? larder_strerror(n) :
+	    "accepted");
+	if (run("-u", mnt) < 0)
+		return 1;
+	if (wait_released(l, c, b) < 0) {
+		fprintf(stderr, "zcopy-client: A's slots still held after "
+		    "%d s\n", WAIT_S);
+		return 1;
+	}
+	if (larder_is_cached(c, 0, 4 * KIB) < 0 ||
+	    (fd = client_cookie_fd(c)) < 0)
+		die("object fd", -ENOENT);
+	n = check_a(fd);
+	larder_disconnect(l);
+	free(a);
+	free(b);
+	return n;
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc < 3)
+		goto usage;
+	sock = argv[1];
+	if (argc == 7 && strcmp(argv[2], "pipe") == 0)
+		return t_pipe(strtoull(argv[3], NULL, 0), argv[4], argv[5],
+		    argv[6]);
+	if (argc == 5 && strcmp(argv[2], "stuck") == 0) {
+		/* A: KIB from the start of the area, up to all of it */
+		alen = strtoul(argv[4], NULL, 0) * KIB;
+		if (alen < SLOT || alen > PROTO_SHM_SLOTS * SLOT)
+			goto usage;
+		boff = alen + 1024 * KIB;
+		aslots = alen == PROTO_SHM_SLOTS * SLOT ? ~0ULL :
+		    (1ULL << (alen / SLOT)) - 1;
+		return t_stuck(argv[3]);
+	}
+usage:
+	fprintf(stderr, "usage: zcopy-client SOCK pipe SIZE SRC OUT1 OUT2 | "
+	    "stuck MNT KIB\n");
+	return 1;
+}
