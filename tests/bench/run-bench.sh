@@ -140,7 +140,7 @@ for fstype in $FSTYPES; do
 	has fill && summary fill ratio ack_ratio larder_mbs base_mbs \
 	    larder_ack_mbs base_ack_mbs enobufs
 	echo "  targets: read >= 0.95; acquire <= 1, cold <= 1.5 x PING;" \
-	    "fill (durable) >= 0.8"
+	    "fill durable >= 0.95, acknowledged (ack_ratio) >= 0.8 (issue 15)"
 	ctl stats 2>/dev/null | grep -E '^(store|meta|freeze\.stalls)' |
 	    sed 's/^/  larderd: /'
 	stop_larderd
