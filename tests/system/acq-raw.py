@@ -6,24 +6,18 @@
 # batches are ignored (the connection still answers, its own handle is
 # untouched), and that a good batch does what proto.h says.
 import mmap, os, random, socket, struct, sys
+import rawproto
+from rawproto import msg, s16
+
+
+def fail(why):
+    rawproto.fail(why, 'FAIL: acq-raw:')
 
 SOCK = sys.argv[1]
 HELLO, PING, GENTAB, VOL_ACQ, COOKIE_ACQ, REFRESH, PARKED = \
     100, 101, 102, 200, 202, 204, 207
 OK, ENOENT, EBUSY = 0, 4, 9
 PARK, USE, RELEASE = 1, 2, 3
-seq = 0
-
-
-def fail(why):
-    print('FAIL: acq-raw:', why)
-    sys.exit(1)
-
-
-def msg(typ, body=b''):
-    global seq
-    seq += 1
-    return struct.pack('<HHIIHH', 1, typ, 16 + len(body), seq, 0, 0) + body
 
 
 def call(s, typ, body=b''):
@@ -32,14 +26,10 @@ def call(s, typ, body=b''):
     if not data:
         fail('hung up on type %d' % typ)
     _, t, _, q, f, st = struct.unpack('<HHIIHH', data[:16])
-    if t != typ or q != seq or not f & 1:
+    if t != typ or q != rawproto.seq or not f & 1:
         fail('type %d: answered type %d seq %d (a batch answered?)' %
              (typ, t, q))
     return st, data[16:], fds
-
-
-def s16(b):
-    return struct.pack('<H', len(b)) + b
 
 
 def batch(entries, count=None):

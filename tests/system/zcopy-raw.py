@@ -9,6 +9,7 @@
 # peer fills meanwhile: its file on disk must be byte-exact. The daemon
 # must answer a ping afterwards.
 import fcntl, hashlib, mmap, os, random, socket, struct, sys, threading, time
+from rawproto import fail, msg, s16
 
 SOCK, CACHE = sys.argv[1], sys.argv[2]
 HELLO, PING, VOL_ACQ, COOKIE_ACQ, WRITE = 100, 101, 200, 202, 205
@@ -17,19 +18,7 @@ HELLO_SHM, FEATURE_ZCOPY = 1, 4
 WRITE_SHM, WRITE_ZCOPY = 1, 2
 AREA = 1 << 20
 CHUNK = 64 * 1024
-seq = 0
 
-def fail(why):
-    print('FAIL:', why)
-    sys.exit(1)
-
-def msg(typ, body=b''):
-    global seq
-    seq += 1
-    return struct.pack('<HHIIHH', 1, typ, 16 + len(body), seq, 0, 0) + body
-
-def s16(b):
-    return struct.pack('<H', len(b)) + b
 
 def reply(s):
     r = s.recv(70000)
