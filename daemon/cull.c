@@ -73,6 +73,7 @@
 #include "bury.h"
 #include "log.h"
 #include "loop.h"
+#include "names.h"
 #include "reap.h"
 #include "scan.h"
 #include "workq.h"
@@ -126,6 +127,13 @@ struct cull_job {
 	unsigned n;
 	struct cull_victim v[JOB_VICTIMS];
 	uint32_t ids[JOB_VICTIMS];	/* the victims' index ids */
+	/* per victim, moved along with v[] (resolve_names): the entry's
+	 * identity (index_hash() at job_add, checked in victim_done); for a
+	 * nameless one (index.h) its inode, and its name, found on the
+	 * worker, in the room job_add kept for it in strs */
+	uint64_t hash[JOB_VICTIMS];
+	uint32_t ino[JOB_VICTIMS];
+	uint8_t nameless[JOB_VICTIMS];
 	size_t strlen;
 	char strs[JOB_VICTIMS * (CFMT_MAX_VOLUME_KEY + 1 + CFMT_NAME_MAX + 1)];
 };
@@ -694,18 +702,107 @@ cull_can_allocate(void)
 	return allocating();
 }
 
-/* Worker: hand the job's batch to its backend. */
+/* Worker: swap victims a and b of the job, with all they carry. */
+static void
+job_swap(struct cull_job *j, unsigned a, unsigned b)
+{
+	struct cull_victim v = j->v[a];
+	uint32_t id = j->ids[a], ino = j->ino[a];
+	uint64_t h = j->hash[a];
+	uint8_t nl = j->nameless[a];
+
+	j->v[a] = j->v[b];
+	j->ids[a] = j->ids[b];
+	j->hash[a] = j->hash[b];
+	j->ino[a] = j->ino[b];
+	j->nameless[a] = j->nameless[b];
+	j->v[b] = v;
+	j->ids[b] = id;
+	j->hash[b] = h;
+	j->ino[b] = ino;
+	j->nameless[b] = nl;
+}
+
+/* Worker: the nameless victims of the job in victim first's fan-out
+ * directory, from first on (all of them not resolved yet): find their
+ * names with one read of it; one not found gets res -ENOENT (gone, or
+ * another file under its name), or the directory's error. */
+static void
+resolve_dir(struct cull_job *j, unsigned first, struct index_want *w)
+{
+	unsigned idx[JOB_VICTIMS], m = 0, i, k;
+	ssize_t r;
+
+	for (i = first; i < j->n; i++)
+		if (j->nameless[i] && j->v[i].res == -EIO &&
+		    j->v[i].name[0] == '\0' && j->v[i].vol == j->v[first].vol &&
+		    j->v[i].fanout == j->v[first].fanout) {
+			w[m].hash = j->hash[i];
+			w[m].ino = j->ino[i];
+			w[m].name[0] = '\0';
+			idx[m++] = i;
+		}
+	r = names_resolve_in(j->bury.rootfd, "cache/", j->v[first].volume_key,
+	    j->v[first].fanout, w, m);
+	for (k = 0; k < m; k++) {
+		i = idx[k];
+		if (w[k].found)	/* its room in strs: CFMT_NAME_MAX + 1 */
+			memcpy(j->strs + (j->v[i].name - j->strs), w[k].name,
+			    strlen(w[k].name) + 1);
+		else
+			j->v[i].res = r == -ESTALE || r >= 0 ? -ENOENT :
+			    (int)r;
+	}
+}
+
+/*
+ * Worker: find the names of the job's nameless victims, one read per
+ * fan-out directory (the pass sorted its victims by directory), and move
+ * those not found behind the others. Returns how many victims go to the
+ * backend (the first ones); the rest keep their res.
+ */
+static unsigned
+resolve_names(struct cull_job *j)
+{
+	struct index_want *w = NULL;
+	unsigned i, n = j->n;
+
+	for (i = 0; i < j->n; i++) {
+		if (!j->nameless[i] || j->v[i].name[0] != '\0' ||
+		    j->v[i].res != -EIO)
+			continue;
+		if (w == NULL && (w = malloc(JOB_VICTIMS * sizeof(*w))) == NULL) {
+			j->v[i].res = -ENOMEM;
+			continue;
+		}
+		resolve_dir(j, i, w);
+	}
+	free(w);
+	for (i = 0; i < n;) {
+		if (j->nameless[i] && j->v[i].name[0] == '\0')
+			job_swap(j, i, --n);
+		else
+			i++;
+	}
+	return n;
+}
+
+/* Worker: name the nameless victims, then hand the job's batch to its
+ * backend. */
 static void
 cull_run(struct work *w)
 {
 	struct cull_job *j = (struct cull_job *)w;
+	unsigned n = resolve_names(j);
 
+	if (n == 0)
+		return;
 	switch (j->kind) {
 	case CULL_RENAME_TO_GRAVEYARD:
-		bury_batch(j->v, j->n, &j->bury);
+		bury_batch(j->v, n, &j->bury);
 		break;
 	case CULL_KERNEL:
-		j->cull_batch(j->v, j->n, j->arg);
+		j->cull_batch(j->v, n, j->arg);
 		break;
 	}
 }
@@ -775,11 +872,17 @@ victim_done(const struct cull_job *j, unsigned i)
 {
 	const struct cull_victim *v = &j->v[i];
 	uint32_t id = j->ids[i];
-	const char *name = index_name(id);
 
-	if (name == NULL || index_get_state(id) != INDEX_CULLING ||
-	    index_vol(id) != v->vol || strcmp(name, v->name) != 0)
+	if (index_get_state(id) != INDEX_CULLING ||
+	    index_vol(id) != v->vol || index_hash(id) != j->hash[i])
 		return;
+	if (j->nameless[i] && v->name[0] == '\0' && v->res == -ENOENT &&
+	    (index_named(id) || index_ino(id) != j->ino[i])) {
+		/* not found under its old inode, but the store (or a
+		 * rescan) met its name meanwhile: a live object */
+		index_set_state(id, INDEX_LIVE);
+		return;
+	}
 	switch (v->res) {
 	case 0:
 		victim_culled(j, i);
@@ -972,14 +1075,21 @@ job_add(struct cull_job *j, uint32_t id)
 	const char *vkey = index_volume_key(index_vol(id));
 	const char *name = index_name(id);
 	struct cull_victim *v = &j->v[j->n];
-	size_t lv = strlen(vkey) + 1, ln = strlen(name) + 1;
+	size_t lv = strlen(vkey) + 1;
+	size_t ln = name ? strlen(name) + 1 : CFMT_NAME_MAX + 1;
 
 	j->ids[j->n] = id;
+	j->hash[j->n] = index_hash(id);
+	j->ino[j->n] = index_ino(id);
+	j->nameless[j->n] = name == NULL;	/* resolve_names finds it */
 	v->vol = index_vol(id);
 	memcpy(j->strs + j->strlen, vkey, lv);
 	v->volume_key = j->strs + j->strlen;
 	j->strlen += lv;
-	memcpy(j->strs + j->strlen, name, ln);
+	if (name)
+		memcpy(j->strs + j->strlen, name, ln);
+	else
+		j->strs[j->strlen] = '\0';
 	v->name = j->strs + j->strlen;
 	j->strlen += ln;
 	v->fanout = index_fanout(id);
@@ -1001,20 +1111,81 @@ job_queue(struct cull_job *j)
 	culler.pending_tail = j;
 }
 
+/* How many of the k candidates, from the front, cover nb bytes and nf
+ * files; *nameless: whether any of them is nameless. */
+static size_t
+victims_needed(size_t k, uint64_t nb, uint64_t nf, int *nameless)
+{
+	uint64_t gb = 0;
+	size_t i;
+
+	*nameless = 0;
+	for (i = 0; i < k && (gb < nb || i < nf); i++) {
+		gb += index_bytes(culler.sel[i]);
+		*nameless |= !index_named(culler.sel[i]);
+	}
+	return i;
+}
+
+/* a victim's sort key: its directory, then its place (oldest first) */
+struct dir_key {
+	uint32_t dir, pos, id;
+};
+
+static int
+dir_key_cmp(const void *a, const void *b)
+{
+	const struct dir_key *x = a, *y = b;
+
+	if (x->dir != y->dir)
+		return x->dir < y->dir ? -1 : 1;
+	return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+/*
+ * Sort culler.sel[0..n) by fan-out directory (volume, fan-out), oldest
+ * first within one: the jobs' workers then read each directory about
+ * once to name their nameless victims (resolve_names), instead of once
+ * per job and directory. The pass culls all n all the same. Out of
+ * memory: left as it is (still right, more reads).
+ */
+static void
+sort_by_dir(size_t n)
+{
+	struct dir_key *dk = malloc(n * sizeof(*dk));
+	size_t i;
+
+	if (dk == NULL)
+		return;
+	for (i = 0; i < n; i++) {
+		dk[i].dir = (uint32_t)index_vol(culler.sel[i]) << 8 |
+		    index_fanout(culler.sel[i]);
+		dk[i].pos = (uint32_t)i;
+		dk[i].id = culler.sel[i];
+	}
+	qsort(dk, n, sizeof(*dk), dir_key_cmp);
+	for (i = 0; i < n; i++)
+		culler.sel[i] = dk[i].id;
+	free(dk);
+}
+
 /* Take victims from the front of the k candidates until they cover nb
- * bytes and nf files, in jobs of JOB_VICTIMS; returns how many it took. */
+ * bytes and nf files, in jobs of JOB_VICTIMS (sorted by directory when
+ * some are nameless); returns how many it took. */
 static size_t
 make_jobs(size_t k, uint64_t nb, uint64_t nf)
 {
 	struct cull_job *j = NULL;
-	uint64_t gb = 0, gf = 0;
-	size_t i;
+	size_t i, take;
+	int nameless;
 
-	for (i = 0; i < k && (gb < nb || gf < nf); i++) {
+	take = victims_needed(k, nb, nf, &nameless);
+	if (nameless)
+		sort_by_dir(take);
+	for (i = 0; i < take; i++) {
 		if (j == NULL && (j = job_new()) == NULL)
 			break;
-		gb += job_add(j, culler.sel[i]);
-		gf++;
+		job_add(j, culler.sel[i]);
 		if (j->n == JOB_VICTIMS) {
 			job_queue(j);
 			j = NULL;

@@ -838,6 +838,145 @@ START_TEST(test_kernel_batch)
 }
 END_TEST
 
+/* ---- nameless entries (index_add_ino: what the daemon's scan makes) ---- */
+
+/* Object i's path under top. */
+static void
+obj_path(int i, char *p, size_t len)
+{
+	snprintf(p, len, "%s/cache/Itest,vol/@%02x/%.31s", top, i % 256,
+	    names[i]);
+}
+
+/* make_objects, but indexed nameless (name hash and inode), as the scan
+ * of larderd does */
+static void
+make_nameless(void)
+{
+	char p[512];
+	struct stat st;
+	int i;
+
+	make_objects();
+	for (i = 0; i < NOBJ; i++) {
+		obj_path(i, p, sizeof(p));
+		ck_assert_int_eq(stat(p, &st), 0);
+		index_del(index_find(vol, names[i]));
+		ck_assert_uint_ne(index_add_ino(vol, i % 256, names[i],
+		    st.st_ino, 4096, 1000 + i), INDEX_NONE);
+		ck_assert_int_eq(index_named(index_find(vol, names[i])), 0);
+	}
+}
+
+/* Replace object i's file by another one (another inode) under its name,
+ * holding text. */
+static void
+replace_file(int i, const char *text)
+{
+	char p[512], tmp[512];
+	int fd;
+
+	obj_path(i, p, sizeof(p));
+	snprintf(tmp, sizeof(tmp), "%s/cache/Itest,vol/new", top);
+	ck_assert_int_ge(fd = open(tmp, O_CREAT | O_WRONLY | O_EXCL, 0600), 0);
+	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	ck_assert_int_eq(rename(tmp, p), 0);	/* the old inode is kept
+						   until then: they differ */
+}
+
+static int
+file_holds(int i, const char *text)
+{
+	char p[512], buf[64];
+	ssize_t n;
+	int fd;
+
+	obj_path(i, p, sizeof(p));
+	if ((fd = open(p, O_RDONLY)) < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	return strcmp(buf, text) == 0;
+}
+
+static int
+cap10_met(void)
+{
+	return !culler.pass && !reap_busy() && index_objects() <= 190 &&
+	    count_dir("graveyard") == 0;
+}
+
+/*
+ * Culling nameless entries: the workers find the victims' names by
+ * readdir (inode and name hash), and cull the oldest by name. A file
+ * replaced under its name (another inode) and a file gone are not culled
+ * by mistake: skipped, and dropped from the index; an entry the store
+ * named meanwhile is culled by its name; pins still hold.
+ */
+START_TEST(test_cull_nameless)
+{
+	char p[512], o4[512];
+	int i;
+
+	make_nameless();
+	index_pin(index_find(vol, names[0]));		/* never culled */
+	ck_assert_uint_ne(index_add(vol, 1, names[1], 4096, 1001),
+	    INDEX_NONE);				/* named, as opened */
+	ck_assert_int_eq(index_named(index_find(vol, names[1])), 1);
+	replace_file(2, "a new file");
+	obj_path(3, p, sizeof(p));
+	ck_assert_int_eq(unlink(p), 0);
+	/* a hard link under another name in the same directory: the same
+	 * inode, another hash: never taken for object 4's name */
+	obj_path(4, o4, sizeof(o4));
+	snprintf(p, sizeof(p), "%s/cache/Itest,vol/@04/Dlink4", top);
+	ck_assert_int_eq(link(o4, p), 0);
+	conf.max_files = 200;		/* at the cap: down to 190 */
+	ck_assert_int_eq(cull_init(&conf, rootfd, 0, NULL), 0);
+	loop_wait_until(cap10_met);
+	ck_assert_uint_eq(index_objects(), 190);
+	/* victims 1..10: 1 named, 2 replaced and 3 gone (both dropped from
+	 * the index, not culled), 4..10 by their names */
+	ck_assert_int_eq(exists(0), 1);
+	ck_assert_int_eq(exists(1), 0);
+	ck_assert_int_eq(file_holds(2, "a new file"), 1);
+	ck_assert_int_eq(exists(3), 0);
+	for (i = 1; i <= 10; i++)
+		ck_assert_uint_eq(index_find(vol, names[i]), INDEX_NONE);
+	for (i = 4; i <= 10; i++)
+		ck_assert_int_eq(exists(i), 0);
+	ck_assert_int_eq(access(p, F_OK), 0);	/* Dlink4 stays */
+	for (i = 11; i < NOBJ; i++)
+		ck_assert_int_eq(exists(i), 1);
+	ck_assert_str_eq(kv(stats_fn, "cull.objects"), "8");
+	ck_assert_str_eq(kv(stats_fn, "cull.gone"), "2");
+	ck_assert_str_eq(kv(stats_fn, "cull.errors"), "0");
+	ck_assert_str_eq(kv(stats_fn, "reap.objects"), "8");
+}
+END_TEST
+
+/* The kernel backend gets the names of nameless victims, found on the
+ * worker before its batch: what `cull NAME` needs. */
+START_TEST(test_kernel_nameless)
+{
+	struct cull_ops ops = { CULL_KERNEL, kernel_like_batch, &kb_calls, 0 };
+	int i;
+
+	make_nameless();
+	kb_calls = kb_victims = kb_max = kb_bad = 0;
+	conf.max_files = 150;		/* cull down to 143: 57 victims */
+	ck_assert_int_eq(cull_init(&conf, rootfd, 0, &ops), 0);
+	loop_wait_until(objects_at_most_143);
+	ck_assert_uint_eq(kb_victims, 57);
+	ck_assert_uint_eq(kb_bad, 0);
+	for (i = 0; i < NOBJ; i++)
+		ck_assert_int_eq(exists(i), i >= 57);
+	ck_assert_str_eq(kv(stats_fn, "cull.objects"), "57");
+}
+END_TEST
+
 /* The backend kinds cull_init takes: the rename backend is cull.c's own
  * (no callback), a kernel backend must bring one. */
 START_TEST(test_backend_invalid)
@@ -1030,6 +1169,8 @@ cull_suite(void)
 	tcase_add_test(tr, test_reap_leftovers);
 	tcase_add_test(tr, test_dirfds);
 	tcase_add_test(tr, test_kernel_batch);
+	tcase_add_test(tr, test_cull_nameless);
+	tcase_add_test(tr, test_kernel_nameless);
 	tcase_add_test(tr, test_backend_invalid);
 	tcase_add_test(tr, test_rename_jobs);
 	tcase_add_test(tr, test_gate_full);
