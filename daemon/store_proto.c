@@ -645,7 +645,8 @@ list_page(struct ctl_req *rq, const char *key, uint32_t cur,
 		return -ENOMEM;
 	ll->rq = rq;
 	ll->cur = cur;
-	snprintf(ll->key, sizeof(ll->key), "%s", key);
+	if (key != ll->key)	/* (list_again passes ll's own) */
+		snprintf(ll->key, sizeof(ll->key), "%s", key);
 	ll->l.room = page_room;
 	ll->l.put = page_put_object;
 	ll->l.skip_nameless = ll->l.nneed > 0;	/* named the last time */
