@@ -1097,6 +1097,209 @@ index_select_oldest(uint32_t *out, size_t n)
 	return k;
 }
 
+/* ---- selection in slices ----------------------------------------------- */
+
+/* What a sliced selection keeps of an entry it saw: its last use then
+ * (the heap's order must not move under it) and its hash (the entry may
+ * be deleted and its id reused between slices). */
+struct sel_rec {
+	uint64_t use;
+	uint64_t hash;
+	uint32_t id;
+};
+
+struct index_sel {
+	size_t n;			/* how many to select */
+	uint32_t next;			/* the next entry to look at */
+	int s3;				/* two heaps: probation, main set */
+	size_t k[2];			/* in each heap */
+	struct sel_rec *h[2];		/* h[0]: probation (or LRU), h[1]: main */
+};
+
+/* a is used later than b (newer(), on the records) */
+static int
+rec_newer(const struct sel_rec *a, const struct sel_rec *b)
+{
+	if (a->use != b->use)
+		return a->use > b->use;
+	if (tiebreak(a->id) != tiebreak(b->id))
+		return tiebreak(a->id) > tiebreak(b->id);
+	return a->id > b->id;
+}
+
+static void
+rec_sift_down(struct sel_rec *h, size_t n, size_t i)
+{
+	struct sel_rec t;
+	size_t c;
+
+	for (;;) {
+		c = 2 * i + 1;
+		if (c >= n)
+			return;
+		if (c + 1 < n && rec_newer(&h[c + 1], &h[c]))
+			c++;
+		if (!rec_newer(&h[c], &h[i]))
+			return;
+		t = h[i];
+		h[i] = h[c];
+		h[c] = t;
+		i = c;
+	}
+}
+
+/* Offer r to the bounded max-heap h of the n oldest (k so far). */
+static void
+rec_offer(struct sel_rec *h, size_t *k, size_t n, const struct sel_rec *r)
+{
+	size_t i;
+	struct sel_rec t;
+
+	if (*k < n) {
+		i = (*k)++;
+		h[i] = *r;
+		while (i > 0 && rec_newer(&h[i], &h[(i - 1) / 2])) {
+			t = h[i];
+			h[i] = h[(i - 1) / 2];
+			h[(i - 1) / 2] = t;
+			i = (i - 1) / 2;
+		}
+	} else if (rec_newer(&h[0], r)) {
+		h[0] = *r;
+		rec_sift_down(h, *k, 0);
+	}
+}
+
+struct index_sel *
+index_select_begin(size_t n)
+{
+	struct index_sel *s = calloc(1, sizeof(*s));
+
+	if (s == NULL)
+		return NULL;
+	s->n = n;
+	s->s3 = ix.policy == INDEX_POLICY_S3;
+	if (n > 0 && ((s->h[0] = malloc(n * sizeof(*s->h[0]))) == NULL ||
+	    (s->s3 && (s->h[1] = malloc(n * sizeof(*s->h[1]))) == NULL))) {
+		index_select_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+int
+index_select_step(struct index_sel *s, uint32_t budget)
+{
+	struct sel_rec r;
+	const struct ent *e;
+	int w;
+
+	for (; s->next < ix.nents && budget > 0; s->next++, budget--) {
+		e = &ix.ents[s->next];
+		if (s->n == 0 || !cullable(e))
+			continue;
+		r.use = e->use;
+		r.hash = ent_hash(e);
+		r.id = s->next;
+		w = s->s3 && (e->flags & F_MAIN);
+		rec_offer(s->h[w], &s->k[w], s->n, &r);
+	}
+	return s->next >= ix.nents;
+}
+
+/* Heap sort h[0..k) oldest first, dropping the records whose entry
+ * changed since (gone, reused, used since, pinned, being culled). Returns
+ * how many are left, in h[0..). */
+static size_t
+rec_sort_live(struct sel_rec *h, size_t k)
+{
+	struct sel_rec t;
+	size_t i, m = 0;
+	const struct ent *e;
+
+	for (i = k; i > 1; i--) {
+		t = h[0];
+		h[0] = h[i - 1];
+		h[i - 1] = t;
+		rec_sift_down(h, i - 1, 0);
+	}
+	for (i = 0; i < k; i++) {
+		if (!valid(h[i].id))
+			continue;
+		e = &ix.ents[h[i].id];
+		if (cullable(e) && e->use == h[i].use &&
+		    ent_hash(e) == h[i].hash)
+			h[m++] = h[i];
+	}
+	return m;
+}
+
+/* index_select_oldest's S3 merge, on the records: from probation (p, kp)
+ * while it holds more than its share of the bytes, else from the main set
+ * (m, km). */
+static size_t
+rec_merge(const struct sel_rec *p, size_t kp, const struct sel_rec *m,
+    size_t km, uint32_t *out, size_t n)
+{
+	uint64_t sb = ix.small_bytes, mb = ix.bytes - ix.small_bytes, b;
+	size_t k = 0, is = 0, im = 0;
+
+	for (; k < n && (is < kp || im < km); k++) {
+		if (is < kp && (im == km || sb * SMALL_SHARE > sb + mb)) {
+			out[k] = p[is++].id;
+			b = ent_bytes(&ix.ents[out[k]]);
+			sb -= b < sb ? b : sb;
+		} else {
+			out[k] = m[im++].id;
+			b = ent_bytes(&ix.ents[out[k]]);
+			mb -= b < mb ? b : mb;
+		}
+	}
+	return k;
+}
+
+/* The oldest n of two lists sorted oldest first, oldest first. */
+static size_t
+rec_by_age(const struct sel_rec *a, size_t ka, const struct sel_rec *b,
+    size_t kb, uint32_t *out, size_t n)
+{
+	size_t k = 0, ia = 0, ib = 0;
+
+	for (; k < n && (ia < ka || ib < kb); k++)
+		out[k] = ia < ka && (ib == kb || rec_newer(&b[ib], &a[ia])) ?
+		    a[ia++].id : b[ib++].id;
+	return k;
+}
+
+size_t
+index_select_end(struct index_sel *s, uint32_t *out)
+{
+	size_t k0, k1, i;
+
+	if (s->n == 0)
+		return 0;
+	k0 = rec_sort_live(s->h[0], s->k[0]);
+	if (!s->s3) {
+		for (i = 0; i < k0; i++)
+			out[i] = s->h[0][i].id;
+		return k0;
+	}
+	k1 = rec_sort_live(s->h[1], s->k[1]);
+	if (ix.small_bytes == 0)	/* (as index_select_oldest: LRU) */
+		return rec_by_age(s->h[0], k0, s->h[1], k1, out, s->n);
+	return rec_merge(s->h[0], k0, s->h[1], k1, out, s->n);
+}
+
+void
+index_select_free(struct index_sel *s)
+{
+	if (s == NULL)
+		return;
+	free(s->h[0]);
+	free(s->h[1]);
+	free(s);
+}
+
 size_t
 index_memory(void)
 {
