@@ -175,6 +175,11 @@ static struct cull_state {
 	uint64_t pass_start_ns;		/* for the pass histogram */
 	uint32_t *sel;
 	size_t selcap;
+	/* the selection of the pass about to start, in slices: one
+	 * index_select_step per loop turn (select_slice), so that clients
+	 * are served between them; pass is 1 meanwhile */
+	struct index_sel *selecting;
+	struct loop_timer *sel_timer;
 
 	/* renamed into the graveyard, not yet reaped */
 	uint64_t pending_bytes, pending_objects;
@@ -205,6 +210,9 @@ static struct cull_state {
 } culler;
 
 static struct log_ratelimit rl_err, rl_statfs;
+
+/* entries looked at per slice of a selection (tests make it small) */
+static uint32_t select_budget = INDEX_SELECT_SLICE;
 
 /* set by the store, maybe before cull_init: not part of culler */
 static void (*on_culled)(void *, uint32_t);
@@ -1026,10 +1034,9 @@ select_size(uint64_t nb, uint64_t nf)
 	return want < n ? want : n;
 }
 
-/* Select up to n candidates, oldest first, into culler.sel; *k: how many.
- * 0 or -ENOMEM. */
+/* Room for n candidates in culler.sel. 0 or -ENOMEM. */
 static int
-select_candidates(size_t n, size_t *k)
+sel_room(size_t n)
 {
 	uint32_t *ns;
 
@@ -1039,7 +1046,6 @@ select_candidates(size_t n, size_t *k)
 		culler.sel = ns;
 		culler.selcap = n;
 	}
-	*k = index_select_oldest(culler.sel, n);
 	return 0;
 }
 
@@ -1198,15 +1204,37 @@ make_jobs(size_t k, uint64_t nb, uint64_t nf)
 	return i;
 }
 
-/* Start a pass for what pass_need() says is missing, unless one runs:
- * select candidates, make jobs, submit them. With nothing to cull it
- * suspends culling; a request in progress is answered when there is
- * nothing (more) to do. */
+static void pass_selected(int err);
+
+/* A slice of the selection (a loop timer, or start_pass); the last one
+ * goes on with the pass (pass_selected). */
+static void
+select_slice(void *arg)
+{
+	(void)arg;
+	culler.sel_timer = NULL;
+	if (!index_select_step(culler.selecting, select_budget)) {
+		culler.sel_timer = loop_timer_add(0, select_slice, NULL);
+		if (culler.sel_timer != NULL)
+			return;
+		while (!index_select_step(culler.selecting, UINT32_MAX))
+			;	/* no timer: the rest at once */
+	}
+	pass_selected(0);
+}
+
+/*
+ * Start a pass for what pass_need() says is missing, unless one runs:
+ * select candidates in slices (select_slice; the pass counts as running
+ * meanwhile), then pass_selected makes and submits the jobs. With nothing
+ * to cull it suspends culling; a request in progress is answered when
+ * there is nothing (more) to do.
+ */
 static void
 start_pass(void)
 {
 	uint64_t nb, nf;
-	size_t k, i;
+	size_t n;
 
 	if (culler.pass)
 		return;
@@ -1215,29 +1243,60 @@ start_pass(void)
 		finish_request(0);
 		return;
 	}
-	if (select_candidates(select_size(nb, nf), &k) < 0) {
-		log_warnx("cull: out of memory");
-		finish_request(-ENOMEM);
+	n = select_size(nb, nf);
+	if (sel_room(n) < 0 ||
+	    (culler.selecting = index_select_begin(n)) == NULL) {
+		pass_selected(ENOMEM);
 		return;
 	}
-	if (k == 0) {
+	culler.pass = 1;
+	culler.pass_start_ms = loop_now_ms();
+	culler.pass_start_ns = hist_now_ns();
+	culler.pass_objects = culler.pass_bytes = culler.pass_gone = 0;
+	select_slice(NULL);
+}
+
+/* The pass does not start: out of memory (err), or nothing to cull
+ * (none: suspended), or nothing needed any more. */
+static void
+pass_not_started(int err, int none)
+{
+	culler.pass = 0;
+	if (err)
+		log_warnx("cull: out of memory");
+	else if (none)
 		suspend("nothing can be culled");
-		finish_request(0);
+	finish_request(-err);
+}
+
+/*
+ * The selection is complete (or err: it could not begin): take its
+ * candidates, and take victims for what is missing now (the index may
+ * have changed while it ran) into jobs, and submit them.
+ */
+static void
+pass_selected(int err)
+{
+	uint64_t nb, nf;
+	size_t k = 0, i;
+
+	if (culler.selecting)
+		k = index_select_end(culler.selecting, culler.sel);
+	index_select_free(culler.selecting);
+	culler.selecting = NULL;
+	pass_need(&nb, &nf);
+	if (err || k == 0 || (nb == 0 && nf == 0)) {
+		pass_not_started(err, k == 0 && (nb != 0 || nf != 0));
 		return;
 	}
 	if (culler.ops.kind == CULL_RENAME_TO_GRAVEYARD)
 		bury_caches_size(culler.caches, JOBS_IN_FLIGHT,
 		    (size_t)index_volumes() * 256);
-	culler.pass = 1;
-	culler.pass_start_ms = loop_now_ms();
-	culler.pass_start_ns = hist_now_ns();
-	culler.pass_objects = culler.pass_bytes = culler.pass_gone = 0;
 	i = make_jobs(k, nb, nf);
 	if (culler.pending_head == NULL) {	/* out of memory */
-		culler.pass = 0;
 		for (i = 0; i < k; i++)
 			index_set_state(culler.sel[i], INDEX_LIVE);
-		finish_request(-ENOMEM);
+		pass_not_started(ENOMEM, 0);
 		return;
 	}
 	log_debug("cull: pass: %zu victims of %zu candidates for %llu bytes, "
@@ -1546,6 +1605,9 @@ cull_fini(void)
 		free(j);
 	}
 	culler.pending_tail = NULL;
+	if (culler.sel_timer)
+		loop_timer_cancel(culler.sel_timer);
+	index_select_free(culler.selecting);
 	workq_destroy(culler.cq);
 	reap_fini();
 	finish_request(-ECANCELED);

@@ -1108,10 +1108,21 @@ struct sel_rec {
 	uint32_t id;
 };
 
+/* A selection goes through two phases, each in steps of a budget: it
+ * looks at every entry, then heap-sorts each heap (a sort step: one
+ * extraction, about log2 n sift levels). index_select_end leaves out the
+ * records whose entry changed meanwhile and merges the rest: that last
+ * check must come in the same turn as the caller's use of the result
+ * (a pin between a check and the cull must count). */
+enum sel_phase { SEL_SCAN, SEL_SORT, SEL_DONE };
+
 struct index_sel {
 	size_t n;			/* how many to select */
 	uint32_t next;			/* the next entry to look at */
 	int s3;				/* two heaps: probation, main set */
+	enum sel_phase phase;
+	int w;				/* the heap being sorted or checked */
+	size_t left;			/* SEL_SORT: unsorted in h[w] */
 	size_t k[2];			/* in each heap */
 	struct sel_rec *h[2];		/* h[0]: probation (or LRU), h[1]: main */
 };
@@ -1187,8 +1198,10 @@ index_select_begin(size_t n)
 	return s;
 }
 
-int
-index_select_step(struct index_sel *s, uint32_t budget)
+/* SEL_SCAN: offer up to budget more entries; returns what is left of
+ * the budget. */
+static uint32_t
+sel_scan(struct index_sel *s, uint32_t budget)
 {
 	struct sel_rec r;
 	const struct ent *e;
@@ -1204,25 +1217,51 @@ index_select_step(struct index_sel *s, uint32_t budget)
 		w = s->s3 && (e->flags & F_MAIN);
 		rec_offer(s->h[w], &s->k[w], s->n, &r);
 	}
-	return s->next >= ix.nents;
+	if (s->next >= ix.nents) {
+		s->phase = SEL_SORT;
+		s->w = 0;
+		s->left = s->k[0];
+	}
+	return budget;
 }
 
-/* Heap sort h[0..k) oldest first, dropping the records whose entry
- * changed since (gone, reused, used since, pinned, being culled). Returns
- * how many are left, in h[0..). */
-static size_t
-rec_sort_live(struct sel_rec *h, size_t k)
+/* SEL_SORT: heap sort h[w] a few extractions at a time, oldest first
+ * (each costs about log2 n of the budget); then the next heap. */
+static uint32_t
+sel_sort(struct index_sel *s, uint32_t budget)
 {
-	struct sel_rec t;
-	size_t i, m = 0;
-	const struct ent *e;
+	struct sel_rec t, *h = s->h[s->w];
+	uint32_t cost = 1;
+	size_t m;
 
-	for (i = k; i > 1; i--) {
+	for (m = s->n; m > 1; m >>= 1)
+		cost++;
+	while (s->left > 1 && budget > 0) {	/* one at least */
 		t = h[0];
-		h[0] = h[i - 1];
-		h[i - 1] = t;
-		rec_sift_down(h, i - 1, 0);
+		h[0] = h[s->left - 1];
+		h[s->left - 1] = t;
+		rec_sift_down(h, --s->left, 0);
+		budget = budget > cost ? budget - cost : 0;
 	}
+	if (s->left <= 1) {
+		if (s->s3 && s->w == 0) {
+			s->w = 1;
+			s->left = s->k[1];
+		} else
+			s->phase = SEL_DONE;
+	}
+	return budget;
+}
+
+/* Keep the records of h[0..k) whose entry is as it was seen: valid,
+ * cullable, the same last use and hash (not used since, not reused), in
+ * their order; returns how many. */
+static size_t
+rec_live(struct sel_rec *h, size_t k)
+{
+	const struct ent *e;
+	size_t i, m = 0;
+
 	for (i = 0; i < k; i++) {
 		if (!valid(h[i].id))
 			continue;
@@ -1232,6 +1271,24 @@ rec_sort_live(struct sel_rec *h, size_t k)
 			h[m++] = h[i];
 	}
 	return m;
+}
+
+int
+index_select_step(struct index_sel *s, uint32_t budget)
+{
+	while (budget > 0 && s->phase != SEL_DONE) {
+		switch (s->phase) {
+		case SEL_SCAN:
+			budget = sel_scan(s, budget);
+			break;
+		case SEL_SORT:
+			budget = sel_sort(s, budget);
+			break;
+		case SEL_DONE:
+			break;
+		}
+	}
+	return s->phase == SEL_DONE;
 }
 
 /* index_select_oldest's S3 merge, on the records: from probation (p, kp)
@@ -1278,13 +1335,15 @@ index_select_end(struct index_sel *s, uint32_t *out)
 
 	if (s->n == 0)
 		return 0;
-	k0 = rec_sort_live(s->h[0], s->k[0]);
+	while (!index_select_step(s, UINT32_MAX))
+		;	/* (the caller's steps should have done it) */
+	k0 = rec_live(s->h[0], s->k[0]);
 	if (!s->s3) {
 		for (i = 0; i < k0; i++)
 			out[i] = s->h[0][i].id;
 		return k0;
 	}
-	k1 = rec_sort_live(s->h[1], s->k[1]);
+	k1 = rec_live(s->h[1], s->k[1]);
 	if (ix.small_bytes == 0)	/* (as index_select_oldest: LRU) */
 		return rec_by_age(s->h[0], k0, s->h[1], k1, out, s->n);
 	return rec_merge(s->h[0], k0, s->h[1], k1, out, s->n);

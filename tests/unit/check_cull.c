@@ -957,6 +957,30 @@ START_TEST(test_cull_nameless)
 }
 END_TEST
 
+/* The selection in slices of 5 entries (one per loop turn): the same
+ * victims as in one go, nameless ones too, and the selection is done and
+ * freed when the pass ends. */
+START_TEST(test_cull_sliced)
+{
+	int i;
+
+	make_nameless();
+	index_pin(index_find(vol, names[0]));
+	index_touch(index_find(vol, names[1]), 5000);
+	select_budget = 5;
+	conf.max_files = 200;		/* at the cap: down to 190 */
+	ck_assert_int_eq(cull_init(&conf, rootfd, 0, NULL), 0);
+	ck_assert_ptr_nonnull(culler.selecting);	/* not done at once */
+	loop_wait_until(cap10_met);
+	select_budget = INDEX_SELECT_SLICE;
+	ck_assert_ptr_null(culler.selecting);
+	ck_assert_uint_eq(index_objects(), 190);
+	for (i = 0; i < NOBJ; i++)
+		ck_assert_int_eq(exists(i), i < 2 || i >= 12);
+	ck_assert_str_eq(kv(stats_fn, "cull.objects"), "10");
+}
+END_TEST
+
 /* The kernel backend gets the names of nameless victims, found on the
  * worker before its batch: what `cull NAME` needs. */
 START_TEST(test_kernel_nameless)
@@ -1171,6 +1195,7 @@ cull_suite(void)
 	tcase_add_test(tr, test_kernel_batch);
 	tcase_add_test(tr, test_cull_nameless);
 	tcase_add_test(tr, test_kernel_nameless);
+	tcase_add_test(tr, test_cull_sliced);
 	tcase_add_test(tr, test_backend_invalid);
 	tcase_add_test(tr, test_rename_jobs);
 	tcase_add_test(tr, test_gate_full);
