@@ -958,143 +958,10 @@ tiebreak(uint32_t id)
 	return id;
 }
 
-/* a is used later than b (the heap's order: newest at the root) */
-static int
-newer(uint32_t a, uint32_t b)
-{
-	uint64_t ta = ix.ents[a].use, tb = ix.ents[b].use;
-
-	if (ta != tb)
-		return ta > tb;
-	if (tiebreak(a) != tiebreak(b))
-		return tiebreak(a) > tiebreak(b);
-	return a > b;
-}
-
-static void
-sift_down(uint32_t *h, size_t n, size_t i)
-{
-	size_t c;
-	uint32_t t;
-
-	for (;;) {
-		c = 2 * i + 1;
-		if (c >= n)
-			return;
-		if (c + 1 < n && newer(h[c + 1], h[c]))
-			c++;
-		if (!newer(h[c], h[i]))
-			return;
-		t = h[i];
-		h[i] = h[c];
-		h[c] = t;
-		i = c;
-	}
-}
-
-static void
-sift_up(uint32_t *h, size_t i)
-{
-	uint32_t t;
-
-	while (i > 0 && newer(h[i], h[(i - 1) / 2])) {
-		t = h[i];
-		h[i] = h[(i - 1) / 2];
-		h[(i - 1) / 2] = t;
-		i = (i - 1) / 2;
-	}
-}
-
-/* Offer id to the bounded max-heap h of the n oldest (k so far). */
-static void
-heap_offer(uint32_t *h, size_t *k, size_t n, uint32_t id)
-{
-	if (*k < n) {
-		h[*k] = id;
-		sift_up(h, (*k)++);
-	} else if (newer(h[0], id)) {
-		h[0] = id;
-		sift_down(h, *k, 0);
-	}
-}
-
-/* Heap sort h[0..k): oldest first. */
-static void
-heap_sort(uint32_t *h, size_t k)
-{
-	size_t i;
-	uint32_t t;
-
-	for (i = k; i > 1; i--) {
-		t = h[0];
-		h[0] = h[i - 1];
-		h[i - 1] = t;
-		sift_down(h, i - 1, 0);
-	}
-}
-
 static int
 cullable(const struct ent *e)
 {
 	return (e->flags & (F_USED | F_CULLING)) == F_USED && e->pins == 0;
-}
-
-/*
- * See index.h. LRU (or out of memory): one pass over the entries with a
- * bounded max-heap of the n oldest cullable ones in out, then a heap sort.
- * S3: the n oldest of probation and the n oldest of the main set, each in
- * its own heap, then merged: from probation while it holds more than
- * 1/SMALL_SHARE of the bytes (counting down the bytes as they are taken),
- * else from the main set. O(entries * log n); allocates 2n ids for S3.
- */
-size_t
-index_select_oldest(uint32_t *out, size_t n)
-{
-	size_t k = 0, ks = 0, km = 0, is, im;
-	uint64_t sb, mb, b;
-	uint32_t id, *sm;
-	const struct ent *e;
-
-	if (n == 0)
-		return 0;
-	if (ix.policy == INDEX_POLICY_LRU || ix.small_bytes == 0 ||
-	    (sm = malloc(2 * n * sizeof(*sm))) == NULL) {
-		/* (plain LRU also when out of memory: still a fair order) */
-		for (id = 0; id < ix.nents; id++)
-			if (cullable(&ix.ents[id]))
-				heap_offer(out, &k, n, id);
-		heap_sort(out, k);
-		return k;
-	}
-	/* the n oldest of probation in sm[0..n), of the main set after */
-	for (id = 0; id < ix.nents; id++) {
-		e = &ix.ents[id];
-		if (!cullable(e))
-			continue;
-		if (e->flags & F_MAIN)
-			heap_offer(sm + n, &km, n, id);
-		else
-			heap_offer(sm, &ks, n, id);
-	}
-	heap_sort(sm, ks);
-	heap_sort(sm + n, km);
-	/* probation first while it holds more than its share of the bytes
-	 * (pinned ones count: they take the room all the same) */
-	sb = ix.small_bytes;
-	mb = ix.bytes - sb;
-	for (is = im = 0; k < n && (is < ks || im < km); k++) {
-		if (is < ks && (im == km || sb * SMALL_SHARE > sb + mb)) {
-			out[k] = sm[is++];
-			b = ent_bytes(&ix.ents[out[k]]);
-			sb -= b < sb ? b : sb;
-		} else {
-			out[k] = sm[n + im++];
-			b = ent_bytes(&ix.ents[out[k]]);
-			mb -= b < mb ? b : mb;
-		}
-	}
-	free(sm);
-	return k;
 }
 
 /* ---- selection in slices ----------------------------------------------- */
@@ -1357,6 +1224,31 @@ index_select_free(struct index_sel *s)
 	free(s->h[0]);
 	free(s->h[1]);
 	free(s);
+}
+
+/*
+ * See index.h: the selection in slices (above) in one go, which is what
+ * it was before slices: LRU, one pass over the entries with a bounded
+ * max-heap of the n oldest cullable ones, then a heap sort; S3, the n
+ * oldest of probation and the n oldest of the main set, each in its own
+ * heap, then merged: from probation while it holds more than
+ * 1/SMALL_SHARE of the bytes (counting down the bytes as they are taken),
+ * else from the main set. O(entries * log n); 24 bytes per id (twice for
+ * S3). 0 when out of memory.
+ */
+size_t
+index_select_oldest(uint32_t *out, size_t n)
+{
+	struct index_sel *s;
+	size_t k;
+
+	if (n == 0 || (s = index_select_begin(n)) == NULL)
+		return 0;
+	while (!index_select_step(s, UINT32_MAX))
+		;
+	k = index_select_end(s, out);
+	index_select_free(s);
+	return k;
 }
 
 size_t

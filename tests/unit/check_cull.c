@@ -812,26 +812,34 @@ kernel_like_batch(struct cull_victim *v, unsigned n, void *arg)
 	}
 }
 
+/* make() the objects, then a CULL_KERNEL pass down to 143 objects: the
+ * 57 oldest go, each with its name, volume, fan-out and last use right. */
+static void
+kernel_case(void (*make)(void))
+{
+	struct cull_ops ops = { CULL_KERNEL, kernel_like_batch, &kb_calls, 0 };
+	int i;
+
+	make();
+	kb_calls = kb_victims = kb_max = kb_bad = 0;
+	conf.max_files = 150;		/* cull down to 143: 57 victims */
+	ck_assert_int_eq(cull_init(&conf, rootfd, 0, &ops), 0);
+	loop_wait_until(objects_at_most_143);
+	ck_assert_uint_eq(kb_victims, 57);
+	ck_assert_uint_eq(kb_bad, 0);
+	for (i = 0; i < NOBJ; i++)
+		ck_assert_int_eq(exists(i), i >= 57);
+	ck_assert_str_eq(kv(stats_fn, "cull.objects"), "57");
+}
+
 /* A CULL_KERNEL backend gets the pass's victims as one batch (a job of up
  * to JOB_VICTIMS), culls them itself, and nothing goes to graveyard/ or
  * counts as pending there. */
 START_TEST(test_kernel_batch)
 {
-	struct cull_ops ops = { CULL_KERNEL, kernel_like_batch, &kb_calls, 0 };
-	int i;
-
-	make_objects();
-	kb_calls = kb_victims = kb_max = kb_bad = 0;
-	conf.max_files = 150;		/* cull down to 143: 57 victims */
-	ck_assert_int_eq(cull_init(&conf, rootfd, 0, &ops), 0);
-	loop_wait_until(objects_at_most_143);
+	kernel_case(make_objects);
 	ck_assert_uint_eq(kb_calls, 1);
-	ck_assert_uint_eq(kb_victims, 57);
 	ck_assert_uint_eq(kb_max, 57);
-	ck_assert_uint_eq(kb_bad, 0);
-	for (i = 0; i < NOBJ; i++)
-		ck_assert_int_eq(exists(i), i >= 57);
-	ck_assert_str_eq(kv(stats_fn, "cull.objects"), "57");
 	ck_assert_uint_eq(culler.pending_objects, 0);
 	ck_assert_uint_eq(culler.pending_bytes, 0);
 	ck_assert_int_eq(count_dir("graveyard"), 0);
@@ -985,19 +993,7 @@ END_TEST
  * worker before its batch: what `cull NAME` needs. */
 START_TEST(test_kernel_nameless)
 {
-	struct cull_ops ops = { CULL_KERNEL, kernel_like_batch, &kb_calls, 0 };
-	int i;
-
-	make_nameless();
-	kb_calls = kb_victims = kb_max = kb_bad = 0;
-	conf.max_files = 150;		/* cull down to 143: 57 victims */
-	ck_assert_int_eq(cull_init(&conf, rootfd, 0, &ops), 0);
-	loop_wait_until(objects_at_most_143);
-	ck_assert_uint_eq(kb_victims, 57);
-	ck_assert_uint_eq(kb_bad, 0);
-	for (i = 0; i < NOBJ; i++)
-		ck_assert_int_eq(exists(i), i >= 57);
-	ck_assert_str_eq(kv(stats_fn, "cull.objects"), "57");
+	kernel_case(make_nameless);
 }
 END_TEST
 
