@@ -17,11 +17,16 @@
  *             count as free here, so a slow reaper does not make us cull
  *             more than needed.
  *
- * A pass selects up to 2^culltable candidates, oldest first
- * (index_select_oldest skips pinned and culling objects), takes from the
- * front as many as the deficit needs, marks them INDEX_CULLING and hands
- * them to the "larder-cull" workers in jobs of JOB_VICTIMS; a worker gives
- * its job's batch to the backend of the kind cull_init was given (cull.h):
+ * A pass selects up to 2^culltable candidates, oldest first, in slices
+ * between loop turns (index_select_begin/step/end, which skip pinned and
+ * culling objects and, at the end, those changed meanwhile), takes from
+ * the front as many as the deficit needs, sorts them by fan-out directory
+ * if some are nameless (index.h), marks them INDEX_CULLING and hands
+ * them to the "larder-cull" workers in jobs of JOB_VICTIMS; a worker
+ * first finds the names of its nameless victims by reading their
+ * directories (resolve_names: inode and name hash must both match, or
+ * the victim is gone), then gives its job's batch to the backend of the
+ * kind cull_init was given (cull.h):
  * CULL_RENAME_TO_GRAVEYARD, bury.c's (rename into graveyard/), or
  * CULL_KERNEL, whose callback culls the batch. Back on the main thread,
  * a culled object leaves the index; one that is in use (-EBUSY) is marked
