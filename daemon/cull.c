@@ -185,6 +185,10 @@ static struct cull_state {
 	 * are served between them; pass is 1 meanwhile */
 	struct index_sel *selecting;
 	struct loop_timer *sel_timer;
+	/* the pass's victims not in a job yet: sel[take_pos..take_end),
+	 * INDEX_CULLING already; jobs are made as they can be submitted
+	 * (fill_jobs), not all at once at the start of the pass */
+	size_t take_pos, take_end;
 
 	/* renamed into the graveyard, not yet reaped */
 	uint64_t pending_bytes, pending_objects;
@@ -824,6 +828,7 @@ cull_run(struct work *w)
 
 static void cull_done(struct work *w);
 static void end_pass(void);
+static void fill_jobs(unsigned max);
 
 /* Submit queued jobs while fewer than the backend allows are in flight;
  * each rename job takes a fan-out cache along. */
@@ -833,6 +838,7 @@ submit_pending(void)
 	struct cull_job *j;
 	unsigned max = culler.ops.serial ? 1 : JOBS_IN_FLIGHT;
 
+	fill_jobs(max);
 	while (culler.jobs_inflight < max &&
 	    (j = culler.pending_head) != NULL) {
 		culler.pending_head = j->next_pending;
@@ -949,7 +955,8 @@ cull_done(struct work *w)
 	 * pass still renames, on the other core) */
 	if (culler.pass_objects && !reap_watching())
 		reap_kick();
-	if (culler.jobs_inflight == 0 && culler.pending_head == NULL)
+	if (culler.jobs_inflight == 0 && culler.pending_head == NULL &&
+	    culler.take_pos == culler.take_end)
 		end_pass();
 }
 
@@ -1181,32 +1188,57 @@ sort_by_dir(size_t n)
 }
 
 /* Take victims from the front of the k candidates until they cover nb
- * bytes and nf files, in jobs of JOB_VICTIMS (sorted by directory when
- * some are nameless); returns how many it took. */
+ * bytes and nf files (sorted by directory when some are nameless), mark
+ * them INDEX_CULLING; fill_jobs puts them in jobs. Returns how many. */
 static size_t
-make_jobs(size_t k, uint64_t nb, uint64_t nf)
+take_victims(size_t k, uint64_t nb, uint64_t nf)
 {
-	struct cull_job *j = NULL;
 	size_t i, take;
 	int nameless;
 
 	take = victims_needed(k, nb, nf, &nameless);
 	if (nameless)
 		sort_by_dir(take);
-	for (i = 0; i < take; i++) {
-		if (j == NULL && (j = job_new()) == NULL)
-			break;
-		job_add(j, culler.sel[i]);
-		if (j->n == JOB_VICTIMS) {
-			job_queue(j);
-			j = NULL;
+	for (i = 0; i < take; i++)
+		index_set_state(culler.sel[i], INDEX_CULLING);
+	culler.take_pos = 0;
+	culler.take_end = take;
+	return take;
+}
+
+/* The victims not in a job yet are LIVE again (out of memory, or
+ * cull_fini). */
+static void
+release_victims(void)
+{
+	for (; culler.take_pos < culler.take_end; culler.take_pos++)
+		index_set_state(culler.sel[culler.take_pos], INDEX_LIVE);
+}
+
+/* Make jobs of JOB_VICTIMS from the victims not in one yet, while fewer
+ * than the backend takes at once are queued or in flight: a pass of a
+ * million victims never makes its thousands of jobs in one turn. Out of
+ * memory with no job in flight: the rest are released. */
+static void
+fill_jobs(unsigned max)
+{
+	struct cull_job *j;
+	unsigned queued = 0;
+
+	for (j = culler.pending_head; j; j = j->next_pending)
+		queued++;
+	while (culler.jobs_inflight + queued < max &&
+	    culler.take_pos < culler.take_end) {
+		if ((j = job_new()) == NULL) {
+			if (culler.jobs_inflight + queued == 0)
+				release_victims();
+			return;
 		}
-	}
-	if (j != NULL && j->n > 0)
+		while (j->n < JOB_VICTIMS && culler.take_pos < culler.take_end)
+			job_add(j, culler.sel[culler.take_pos++]);
 		job_queue(j);
-	else
-		free(j);
-	return i;
+		queued++;
+	}
 }
 
 static void pass_selected(int err);
@@ -1297,10 +1329,10 @@ pass_selected(int err)
 	if (culler.ops.kind == CULL_RENAME_TO_GRAVEYARD)
 		bury_caches_size(culler.caches, JOBS_IN_FLIGHT,
 		    (size_t)index_volumes() * 256);
-	i = make_jobs(k, nb, nf);
+	i = take_victims(k, nb, nf);
+	fill_jobs(culler.ops.serial ? 1 : JOBS_IN_FLIGHT);
 	if (culler.pending_head == NULL) {	/* out of memory */
-		for (i = 0; i < k; i++)
-			index_set_state(culler.sel[i], INDEX_LIVE);
+		release_victims();
 		pass_not_started(ENOMEM, 0);
 		return;
 	}
@@ -1613,6 +1645,7 @@ cull_fini(void)
 	if (culler.sel_timer)
 		loop_timer_cancel(culler.sel_timer);
 	index_select_free(culler.selecting);
+	release_victims();
 	workq_destroy(culler.cq);
 	reap_fini();
 	finish_request(-ECANCELED);

@@ -1041,10 +1041,10 @@ many_step(void)
  * renames collide (every one reaches the reaper); when the pass ends every
  * cache is back and closed, and the fds are what they were.
  */
-START_TEST(test_rename_jobs)
+/* NMANY empty objects Dmany<i>, object i last used at 1000 + i */
+static void
+make_many(void)
 {
-	struct cull_ops ops = { CULL_RENAME_TO_GRAVEYARD, NULL, NULL, 0 };
-	struct bury_cache *c;
 	char p[512];
 	int i, fd;
 
@@ -1060,6 +1060,16 @@ START_TEST(test_rename_jobs)
 		ck_assert_uint_ne(index_add(vol, i % 256, p, 4096, 1000 + i),
 		    INDEX_NONE);
 	}
+}
+
+START_TEST(test_rename_jobs)
+{
+	struct cull_ops ops = { CULL_RENAME_TO_GRAVEYARD, NULL, NULL, 0 };
+	struct bury_cache *c;
+	char p[512];
+	int i;
+
+	make_many();
 	ck_assert_int_eq(cull_init(&conf, rootfd, 0, &ops), 0);
 	many_fds0 = -1;
 	loop_wait_until(many_step);
@@ -1073,6 +1083,76 @@ START_TEST(test_rename_jobs)
 		ck_assert_uint_eq(c->nopen, 0);
 	}
 	ck_assert_int_eq(count_fds(), many_fds0);
+	for (i = 0; i < NMANY; i++) {
+		snprintf(p, sizeof(p), "%s/cache/Itest,vol/@%02x/Dmany%04d",
+		    top, i % 256, i);
+		ck_assert_int_eq(access(p, F_OK) == 0, i >= 520);
+	}
+}
+END_TEST
+
+/* a serial backend that unlinks (worker) */
+static void
+unlink_serial(struct cull_victim *v, unsigned n, void *arg)
+{
+	char p[512];
+	unsigned i;
+
+	(void)arg;
+	for (i = 0; i < n; i++) {
+		snprintf(p, sizeof(p), "cache/I%s/@%02x/%s", v[i].volume_key,
+		    v[i].fanout, v[i].name);
+		v[i].res = unlinkat(rootfd, p, 0) == 0 ? 0 : -errno;
+	}
+}
+
+static int lazy_started;
+
+/* Main thread, every tick: never more than one job made ahead of a
+ * serial backend. The first time, the request: its selection ends in
+ * that same turn (600 entries, one slice), so one job of 256 is made and
+ * the other 264 victims wait, marked culling already. */
+static int
+lazy_step(void)
+{
+	unsigned queued = 0;
+	struct cull_job *j;
+	size_t i;
+
+	if (!lazy_started) {
+		if (reap_busy())
+			return 0;
+		lazy_started = 1;
+		ck_assert_int_eq(cull_request(PROTO_CULL_BYTES, 520 * 4096,
+		    req_done, NULL), 0);
+		ck_assert_uint_eq(culler.take_end, 520);
+		ck_assert_uint_eq(culler.take_pos, 256);
+		for (i = culler.take_pos; i < culler.take_end; i++)
+			ck_assert_int_eq(index_get_state(culler.sel[i]),
+			    INDEX_CULLING);
+	}
+	for (j = culler.pending_head; j; j = j->next_pending)
+		queued++;
+	ck_assert_uint_le(queued + culler.jobs_inflight, 1);
+	return request_answered();
+}
+
+/* A pass of 520 victims for a backend that takes one job at a time: the
+ * jobs are made one by one as the last comes back (never the whole
+ * pass's at once), the victims waiting for theirs are already marked
+ * culling, and all 520, the oldest, go. */
+START_TEST(test_lazy_jobs)
+{
+	struct cull_ops ops = { CULL_KERNEL, unlink_serial, NULL, 1 };
+	char p[512];
+	int i;
+
+	make_many();
+	ck_assert_int_eq(cull_init(&conf, rootfd, 0, &ops), 0);
+	lazy_started = 0;
+	loop_wait_until(lazy_step);
+	ck_assert_uint_eq(reply_objects, 520);
+	ck_assert_uint_eq(culler.job_seq, 3);
 	for (i = 0; i < NMANY; i++) {
 		snprintf(p, sizeof(p), "%s/cache/Itest,vol/@%02x/Dmany%04d",
 		    top, i % 256, i);
@@ -1194,6 +1274,7 @@ cull_suite(void)
 	tcase_add_test(tr, test_cull_sliced);
 	tcase_add_test(tr, test_backend_invalid);
 	tcase_add_test(tr, test_rename_jobs);
+	tcase_add_test(tr, test_lazy_jobs);
 	tcase_add_test(tr, test_gate_full);
 	suite_add_tcase(s, tr);
 	return s;
