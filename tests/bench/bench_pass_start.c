@@ -12,30 +12,10 @@
  * ends the selection, sorts the victims by directory, marks them and
  * makes the first jobs. Prints the longest step and that turn (wall
  * time, CLOCK_MONOTONIC) and a RESULT line. It includes daemon/cull.c to
- * drive those steps itself.
+ * drive those steps itself (cull_init registers with control.c's tables;
+ * no socket is opened).
  */
 #include "daemon/cull.c"
-
-/* no control socket in a benchmark */
-__attribute__((weak)) void
-control_register(uint16_t type, ctl_handler_fn *fn, int admin_only)
-{
-	(void)type;
-	(void)fn;
-	(void)admin_only;
-}
-
-__attribute__((weak)) void
-control_add_status(ctl_kv_fn *fn)
-{
-	(void)fn;
-}
-
-__attribute__((weak)) void
-control_add_stats(ctl_kv_fn *fn)
-{
-	(void)fn;
-}
 
 static double
 wall(void)
