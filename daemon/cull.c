@@ -17,11 +17,16 @@
  *             count as free here, so a slow reaper does not make us cull
  *             more than needed.
  *
- * A pass selects up to 2^culltable candidates, oldest first
- * (index_select_oldest skips pinned and culling objects), takes from the
- * front as many as the deficit needs, marks them INDEX_CULLING and hands
- * them to the "larder-cull" workers in jobs of JOB_VICTIMS; a worker gives
- * its job's batch to the backend of the kind cull_init was given (cull.h):
+ * A pass selects up to 2^culltable candidates, oldest first, in slices
+ * between loop turns (index_select_begin/step/end, which skip pinned and
+ * culling objects and, at the end, those changed meanwhile), takes from
+ * the front as many as the deficit needs, sorts them by fan-out directory
+ * if some are nameless (index.h), marks them INDEX_CULLING and hands
+ * them to the "larder-cull" workers in jobs of JOB_VICTIMS; a worker
+ * first finds the names of its nameless victims by reading their
+ * directories (resolve_names: inode and name hash must both match, or
+ * the victim is gone), then gives its job's batch to the backend of the
+ * kind cull_init was given (cull.h):
  * CULL_RENAME_TO_GRAVEYARD, bury.c's (rename into graveyard/), or
  * CULL_KERNEL, whose callback culls the batch. Back on the main thread,
  * a culled object leaves the index; one that is in use (-EBUSY) is marked
@@ -73,6 +78,7 @@
 #include "bury.h"
 #include "log.h"
 #include "loop.h"
+#include "names.h"
 #include "reap.h"
 #include "scan.h"
 #include "workq.h"
@@ -126,6 +132,13 @@ struct cull_job {
 	unsigned n;
 	struct cull_victim v[JOB_VICTIMS];
 	uint32_t ids[JOB_VICTIMS];	/* the victims' index ids */
+	/* per victim, moved along with v[] (resolve_names): the entry's
+	 * identity (index_hash() at job_add, checked in victim_done); for a
+	 * nameless one (index.h) its inode, and its name, found on the
+	 * worker, in the room job_add kept for it in strs */
+	uint64_t hash[JOB_VICTIMS];
+	uint32_t ino[JOB_VICTIMS];
+	uint8_t nameless[JOB_VICTIMS];
 	size_t strlen;
 	char strs[JOB_VICTIMS * (CFMT_MAX_VOLUME_KEY + 1 + CFMT_NAME_MAX + 1)];
 };
@@ -167,6 +180,15 @@ static struct cull_state {
 	uint64_t pass_start_ns;		/* for the pass histogram */
 	uint32_t *sel;
 	size_t selcap;
+	/* the selection of the pass about to start, in slices: one
+	 * index_select_step per loop turn (select_slice), so that clients
+	 * are served between them; pass is 1 meanwhile */
+	struct index_sel *selecting;
+	struct loop_timer *sel_timer;
+	/* the pass's victims not in a job yet: sel[take_pos..take_end),
+	 * INDEX_CULLING already; jobs are made as they can be submitted
+	 * (fill_jobs), not all at once at the start of the pass */
+	size_t take_pos, take_end;
 
 	/* renamed into the graveyard, not yet reaped */
 	uint64_t pending_bytes, pending_objects;
@@ -197,6 +219,9 @@ static struct cull_state {
 } culler;
 
 static struct log_ratelimit rl_err, rl_statfs;
+
+/* entries looked at per slice of a selection (tests make it small) */
+static uint32_t select_budget = INDEX_SELECT_SLICE;
 
 /* set by the store, maybe before cull_init: not part of culler */
 static void (*on_culled)(void *, uint32_t);
@@ -703,18 +728,107 @@ cull_can_allocate(void)
 	return allocating();
 }
 
-/* Worker: hand the job's batch to its backend. */
+/* Worker: swap victims a and b of the job, with all they carry. */
+static void
+job_swap(struct cull_job *j, unsigned a, unsigned b)
+{
+	struct cull_victim v = j->v[a];
+	uint32_t id = j->ids[a], ino = j->ino[a];
+	uint64_t h = j->hash[a];
+	uint8_t nl = j->nameless[a];
+
+	j->v[a] = j->v[b];
+	j->ids[a] = j->ids[b];
+	j->hash[a] = j->hash[b];
+	j->ino[a] = j->ino[b];
+	j->nameless[a] = j->nameless[b];
+	j->v[b] = v;
+	j->ids[b] = id;
+	j->hash[b] = h;
+	j->ino[b] = ino;
+	j->nameless[b] = nl;
+}
+
+/* Worker: the nameless victims of the job in victim first's fan-out
+ * directory, from first on (all of them not resolved yet): find their
+ * names with one read of it; one not found gets res -ENOENT (gone, or
+ * another file under its name), or the directory's error. */
+static void
+resolve_dir(struct cull_job *j, unsigned first, struct index_want *w)
+{
+	unsigned idx[JOB_VICTIMS], m = 0, i, k;
+	ssize_t r;
+
+	for (i = first; i < j->n; i++)
+		if (j->nameless[i] && j->v[i].res == -EIO &&
+		    j->v[i].name[0] == '\0' && j->v[i].vol == j->v[first].vol &&
+		    j->v[i].fanout == j->v[first].fanout) {
+			w[m].hash = j->hash[i];
+			w[m].ino = j->ino[i];
+			w[m].name[0] = '\0';
+			idx[m++] = i;
+		}
+	r = names_resolve_in(j->bury.rootfd, "cache/", j->v[first].volume_key,
+	    j->v[first].fanout, w, m);
+	for (k = 0; k < m; k++) {
+		i = idx[k];
+		if (w[k].found)	/* its room in strs: CFMT_NAME_MAX + 1 */
+			memcpy(j->strs + (j->v[i].name - j->strs), w[k].name,
+			    strlen(w[k].name) + 1);
+		else
+			j->v[i].res = r == -ESTALE || r >= 0 ? -ENOENT :
+			    (int)r;
+	}
+}
+
+/*
+ * Worker: find the names of the job's nameless victims, one read per
+ * fan-out directory (the pass sorted its victims by directory), and move
+ * those not found behind the others. Returns how many victims go to the
+ * backend (the first ones); the rest keep their res.
+ */
+static unsigned
+resolve_names(struct cull_job *j)
+{
+	struct index_want *w = NULL;
+	unsigned i, n = j->n;
+
+	for (i = 0; i < j->n; i++) {
+		if (!j->nameless[i] || j->v[i].name[0] != '\0' ||
+		    j->v[i].res != -EIO)
+			continue;
+		if (w == NULL && (w = malloc(JOB_VICTIMS * sizeof(*w))) == NULL) {
+			j->v[i].res = -ENOMEM;
+			continue;
+		}
+		resolve_dir(j, i, w);
+	}
+	free(w);
+	for (i = 0; i < n;) {
+		if (j->nameless[i] && j->v[i].name[0] == '\0')
+			job_swap(j, i, --n);
+		else
+			i++;
+	}
+	return n;
+}
+
+/* Worker: name the nameless victims, then hand the job's batch to its
+ * backend. */
 static void
 cull_run(struct work *w)
 {
 	struct cull_job *j = (struct cull_job *)w;
+	unsigned n = resolve_names(j);
 
+	if (n == 0)
+		return;
 	switch (j->kind) {
 	case CULL_RENAME_TO_GRAVEYARD:
-		bury_batch(j->v, j->n, &j->bury);
+		bury_batch(j->v, n, &j->bury);
 		break;
 	case CULL_KERNEL:
-		j->cull_batch(j->v, j->n, j->arg);
+		j->cull_batch(j->v, n, j->arg);
 		break;
 	}
 }
@@ -723,6 +837,7 @@ cull_run(struct work *w)
 
 static void cull_done(struct work *w);
 static void end_pass(void);
+static void fill_jobs(unsigned max);
 
 /* Submit queued jobs while fewer than the backend allows are in flight;
  * each rename job takes a fan-out cache along. */
@@ -732,6 +847,7 @@ submit_pending(void)
 	struct cull_job *j;
 	unsigned max = culler.ops.serial ? 1 : JOBS_IN_FLIGHT;
 
+	fill_jobs(max);
 	while (culler.jobs_inflight < max &&
 	    (j = culler.pending_head) != NULL) {
 		culler.pending_head = j->next_pending;
@@ -784,11 +900,17 @@ victim_done(const struct cull_job *j, unsigned i)
 {
 	const struct cull_victim *v = &j->v[i];
 	uint32_t id = j->ids[i];
-	const char *name = index_name(id);
 
-	if (name == NULL || index_get_state(id) != INDEX_CULLING ||
-	    index_vol(id) != v->vol || strcmp(name, v->name) != 0)
+	if (index_get_state(id) != INDEX_CULLING ||
+	    index_vol(id) != v->vol || index_hash(id) != j->hash[i])
 		return;
+	if (j->nameless[i] && v->name[0] == '\0' && v->res == -ENOENT &&
+	    (index_named(id) || index_ino(id) != j->ino[i])) {
+		/* not found under its old inode, but the store (or a
+		 * rescan) met its name meanwhile: a live object */
+		index_set_state(id, INDEX_LIVE);
+		return;
+	}
 	switch (v->res) {
 	case 0:
 		victim_culled(j, i);
@@ -842,7 +964,8 @@ cull_done(struct work *w)
 	 * pass still renames, on the other core) */
 	if (culler.pass_objects && !reap_watching())
 		reap_kick();
-	if (culler.jobs_inflight == 0 && culler.pending_head == NULL)
+	if (culler.jobs_inflight == 0 && culler.pending_head == NULL &&
+	    culler.take_pos == culler.take_end)
 		end_pass();
 }
 
@@ -932,10 +1055,9 @@ select_size(uint64_t nb, uint64_t nf)
 	return want < n ? want : n;
 }
 
-/* Select up to n candidates, oldest first, into culler.sel; *k: how many.
- * 0 or -ENOMEM. */
+/* Room for n candidates in culler.sel. 0 or -ENOMEM. */
 static int
-select_candidates(size_t n, size_t *k)
+sel_room(size_t n)
 {
 	uint32_t *ns;
 
@@ -945,7 +1067,6 @@ select_candidates(size_t n, size_t *k)
 		culler.sel = ns;
 		culler.selcap = n;
 	}
-	*k = index_select_oldest(culler.sel, n);
 	return 0;
 }
 
@@ -981,14 +1102,21 @@ job_add(struct cull_job *j, uint32_t id)
 	const char *vkey = index_volume_key(index_vol(id));
 	const char *name = index_name(id);
 	struct cull_victim *v = &j->v[j->n];
-	size_t lv = strlen(vkey) + 1, ln = strlen(name) + 1;
+	size_t lv = strlen(vkey) + 1;
+	size_t ln = name ? strlen(name) + 1 : CFMT_NAME_MAX + 1;
 
 	j->ids[j->n] = id;
+	j->hash[j->n] = index_hash(id);
+	j->ino[j->n] = index_ino(id);
+	j->nameless[j->n] = name == NULL;	/* resolve_names finds it */
 	v->vol = index_vol(id);
 	memcpy(j->strs + j->strlen, vkey, lv);
 	v->volume_key = j->strs + j->strlen;
 	j->strlen += lv;
-	memcpy(j->strs + j->strlen, name, ln);
+	if (name)
+		memcpy(j->strs + j->strlen, name, ln);
+	else
+		j->strs[j->strlen] = '\0';
 	v->name = j->strs + j->strlen;
 	j->strlen += ln;
 	v->fanout = index_fanout(id);
@@ -1012,41 +1140,149 @@ job_queue(struct cull_job *j)
 	culler.pending_tail = j;
 }
 
-/* Take victims from the front of the k candidates until they cover nb
- * bytes and nf files, in jobs of JOB_VICTIMS; returns how many it took. */
+/* How many of the k candidates, from the front, cover nb bytes and nf
+ * files; *nameless: whether any of them is nameless. */
 static size_t
-make_jobs(size_t k, uint64_t nb, uint64_t nf)
+victims_needed(size_t k, uint64_t nb, uint64_t nf, int *nameless)
 {
-	struct cull_job *j = NULL;
-	uint64_t gb = 0, gf = 0;
+	uint64_t gb = 0;
 	size_t i;
 
-	for (i = 0; i < k && (gb < nb || gf < nf); i++) {
-		if (j == NULL && (j = job_new()) == NULL)
-			break;
-		gb += job_add(j, culler.sel[i]);
-		gf++;
-		if (j->n == JOB_VICTIMS) {
-			job_queue(j);
-			j = NULL;
-		}
+	*nameless = 0;
+	for (i = 0; i < k && (gb < nb || i < nf); i++) {
+		gb += index_bytes(culler.sel[i]);
+		*nameless |= !index_named(culler.sel[i]);
 	}
-	if (j != NULL && j->n > 0)
-		job_queue(j);
-	else
-		free(j);
 	return i;
 }
 
-/* Start a pass for what pass_need() says is missing, unless one runs:
- * select candidates, make jobs, submit them. With nothing to cull it
- * suspends culling; a request in progress is answered when there is
- * nothing (more) to do. */
+/* a victim's sort key: its directory, then its place (oldest first) */
+struct dir_key {
+	uint32_t dir, pos, id;
+};
+
+static int
+dir_key_cmp(const void *a, const void *b)
+{
+	const struct dir_key *x = a, *y = b;
+
+	if (x->dir != y->dir)
+		return x->dir < y->dir ? -1 : 1;
+	return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+/*
+ * Sort culler.sel[0..n) by fan-out directory (volume, fan-out), oldest
+ * first within one: the jobs' workers then read each directory about
+ * once to name their nameless victims (resolve_names), instead of once
+ * per job and directory. The pass culls all n all the same. Out of
+ * memory: left as it is (still right, more reads).
+ */
+static void
+sort_by_dir(size_t n)
+{
+	struct dir_key *dk = malloc(n * sizeof(*dk));
+	size_t i;
+
+	if (dk == NULL)
+		return;
+	for (i = 0; i < n; i++) {
+		dk[i].dir = (uint32_t)index_vol(culler.sel[i]) << 8 |
+		    index_fanout(culler.sel[i]);
+		dk[i].pos = (uint32_t)i;
+		dk[i].id = culler.sel[i];
+	}
+	qsort(dk, n, sizeof(*dk), dir_key_cmp);
+	for (i = 0; i < n; i++)
+		culler.sel[i] = dk[i].id;
+	free(dk);
+}
+
+/* Take victims from the front of the k candidates until they cover nb
+ * bytes and nf files (sorted by directory when some are nameless), mark
+ * them INDEX_CULLING; fill_jobs puts them in jobs. Returns how many. */
+static size_t
+take_victims(size_t k, uint64_t nb, uint64_t nf)
+{
+	size_t i, take;
+	int nameless;
+
+	take = victims_needed(k, nb, nf, &nameless);
+	if (nameless)
+		sort_by_dir(take);
+	for (i = 0; i < take; i++)
+		index_set_state(culler.sel[i], INDEX_CULLING);
+	culler.take_pos = 0;
+	culler.take_end = take;
+	return take;
+}
+
+/* The victims not in a job yet are LIVE again (out of memory, or
+ * cull_fini). */
+static void
+release_victims(void)
+{
+	for (; culler.take_pos < culler.take_end; culler.take_pos++)
+		index_set_state(culler.sel[culler.take_pos], INDEX_LIVE);
+}
+
+/* Make jobs of JOB_VICTIMS from the victims not in one yet, while fewer
+ * than the backend takes at once are queued or in flight: a pass of a
+ * million victims never makes its thousands of jobs in one turn. Out of
+ * memory with no job in flight: the rest are released. */
+static void
+fill_jobs(unsigned max)
+{
+	struct cull_job *j;
+	unsigned queued = 0;
+
+	for (j = culler.pending_head; j; j = j->next_pending)
+		queued++;
+	while (culler.jobs_inflight + queued < max &&
+	    culler.take_pos < culler.take_end) {
+		if ((j = job_new()) == NULL) {
+			if (culler.jobs_inflight + queued == 0)
+				release_victims();
+			return;
+		}
+		while (j->n < JOB_VICTIMS && culler.take_pos < culler.take_end)
+			job_add(j, culler.sel[culler.take_pos++]);
+		job_queue(j);
+		queued++;
+	}
+}
+
+static void pass_selected(int err);
+
+/* A slice of the selection (a loop timer, or start_pass); the last one
+ * goes on with the pass (pass_selected). */
+static void
+select_slice(void *arg)
+{
+	(void)arg;
+	culler.sel_timer = NULL;
+	if (!index_select_step(culler.selecting, select_budget)) {
+		culler.sel_timer = loop_timer_add(0, select_slice, NULL);
+		if (culler.sel_timer != NULL)
+			return;
+		while (!index_select_step(culler.selecting, UINT32_MAX))
+			;	/* no timer: the rest at once */
+	}
+	pass_selected(0);
+}
+
+/*
+ * Start a pass for what pass_need() says is missing, unless one runs:
+ * select candidates in slices (select_slice; the pass counts as running
+ * meanwhile), then pass_selected makes and submits the jobs. With nothing
+ * to cull it suspends culling; a request in progress is answered when
+ * there is nothing (more) to do.
+ */
 static void
 start_pass(void)
 {
 	uint64_t nb, nf;
-	size_t k, i;
+	size_t n;
 
 	if (culler.pass)
 		return;
@@ -1055,29 +1291,60 @@ start_pass(void)
 		finish_request(0);
 		return;
 	}
-	if (select_candidates(select_size(nb, nf), &k) < 0) {
-		log_warnx("cull: out of memory");
-		finish_request(-ENOMEM);
+	n = select_size(nb, nf);
+	if (sel_room(n) < 0 ||
+	    (culler.selecting = index_select_begin(n)) == NULL) {
+		pass_selected(ENOMEM);
 		return;
 	}
-	if (k == 0) {
+	culler.pass = 1;
+	culler.pass_start_ms = loop_now_ms();
+	culler.pass_start_ns = hist_now_ns();
+	culler.pass_objects = culler.pass_bytes = culler.pass_gone = 0;
+	select_slice(NULL);
+}
+
+/* The pass does not start: out of memory (err), or nothing to cull
+ * (none: suspended), or nothing needed any more. */
+static void
+pass_not_started(int err, int none)
+{
+	culler.pass = 0;
+	if (err)
+		log_warnx("cull: out of memory");
+	else if (none)
 		suspend("nothing can be culled");
-		finish_request(0);
+	finish_request(-err);
+}
+
+/*
+ * The selection is complete (or err: it could not begin): take its
+ * candidates, and take victims for what is missing now (the index may
+ * have changed while it ran) into jobs, and submit them.
+ */
+static void
+pass_selected(int err)
+{
+	uint64_t nb, nf;
+	size_t k = 0, i;
+
+	if (culler.selecting)
+		k = index_select_end(culler.selecting, culler.sel);
+	index_select_free(culler.selecting);
+	culler.selecting = NULL;
+	pass_need(&nb, &nf);
+	if (err || k == 0 || (nb == 0 && nf == 0)) {
+		pass_not_started(err, k == 0 && (nb != 0 || nf != 0));
 		return;
 	}
 	if (culler.ops.kind == CULL_RENAME_TO_GRAVEYARD)
 		bury_caches_size(culler.caches, JOBS_IN_FLIGHT,
 		    (size_t)index_volumes() * 256);
-	culler.pass = 1;
-	culler.pass_start_ms = loop_now_ms();
-	culler.pass_start_ns = hist_now_ns();
-	culler.pass_objects = culler.pass_bytes = culler.pass_gone = 0;
-	i = make_jobs(k, nb, nf);
+	i = take_victims(k, nb, nf);
+	fill_jobs(culler.ops.serial ? 1 : JOBS_IN_FLIGHT);
 	if (culler.pending_head == NULL) {	/* out of memory */
-		culler.pass = 0;
-		for (i = 0; i < k; i++)
-			index_set_state(culler.sel[i], INDEX_LIVE);
-		finish_request(-ENOMEM);
+		release_victims();
+		pass_not_started(ENOMEM, 0);
 		return;
 	}
 	log_debug("cull: pass: %zu victims of %zu candidates for %llu bytes, "
@@ -1386,6 +1653,10 @@ cull_fini(void)
 		free(j);
 	}
 	culler.pending_tail = NULL;
+	if (culler.sel_timer)
+		loop_timer_cancel(culler.sel_timer);
+	index_select_free(culler.selecting);
+	release_victims();
 	workq_destroy(culler.cq);
 	reap_fini();
 	finish_request(-ECANCELED);

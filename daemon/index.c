@@ -958,32 +958,66 @@ tiebreak(uint32_t id)
 	return id;
 }
 
-/* a is used later than b (the heap's order: newest at the root) */
 static int
-newer(uint32_t a, uint32_t b)
+cullable(const struct ent *e)
 {
-	uint64_t ta = ix.ents[a].use, tb = ix.ents[b].use;
+	return (e->flags & (F_USED | F_CULLING)) == F_USED && e->pins == 0;
+}
 
-	if (ta != tb)
-		return ta > tb;
-	if (tiebreak(a) != tiebreak(b))
-		return tiebreak(a) > tiebreak(b);
-	return a > b;
+/* ---- selection in slices ----------------------------------------------- */
+
+/* What a sliced selection keeps of an entry it saw: its last use then
+ * (the heap's order must not move under it) and its hash (the entry may
+ * be deleted and its id reused between slices). */
+struct sel_rec {
+	uint64_t use;
+	uint64_t hash;
+	uint32_t id;
+};
+
+/* A selection goes through two phases, each in steps of a budget: it
+ * looks at every entry, then heap-sorts each heap (a sort step: one
+ * extraction, about log2 n sift levels). index_select_end leaves out the
+ * records whose entry changed meanwhile and merges the rest: that last
+ * check must come in the same turn as the caller's use of the result
+ * (a pin between a check and the cull must count). */
+enum sel_phase { SEL_SCAN, SEL_SORT, SEL_DONE };
+
+struct index_sel {
+	size_t n;			/* how many to select */
+	uint32_t next;			/* the next entry to look at */
+	int s3;				/* two heaps: probation, main set */
+	enum sel_phase phase;
+	int w;				/* the heap being sorted or checked */
+	size_t left;			/* SEL_SORT: unsorted in h[w] */
+	size_t k[2];			/* in each heap */
+	struct sel_rec *h[2];		/* h[0]: probation (or LRU), h[1]: main */
+};
+
+/* a is used later than b (newer(), on the records) */
+static int
+rec_newer(const struct sel_rec *a, const struct sel_rec *b)
+{
+	if (a->use != b->use)
+		return a->use > b->use;
+	if (tiebreak(a->id) != tiebreak(b->id))
+		return tiebreak(a->id) > tiebreak(b->id);
+	return a->id > b->id;
 }
 
 static void
-sift_down(uint32_t *h, size_t n, size_t i)
+rec_sift_down(struct sel_rec *h, size_t n, size_t i)
 {
+	struct sel_rec t;
 	size_t c;
-	uint32_t t;
 
 	for (;;) {
 		c = 2 * i + 1;
 		if (c >= n)
 			return;
-		if (c + 1 < n && newer(h[c + 1], h[c]))
+		if (c + 1 < n && rec_newer(&h[c + 1], &h[c]))
 			c++;
-		if (!newer(h[c], h[i]))
+		if (!rec_newer(&h[c], &h[i]))
 			return;
 		t = h[i];
 		h[i] = h[c];
@@ -992,108 +1026,228 @@ sift_down(uint32_t *h, size_t n, size_t i)
 	}
 }
 
+/* Offer r to the bounded max-heap h of the n oldest (k so far). */
 static void
-sift_up(uint32_t *h, size_t i)
-{
-	uint32_t t;
-
-	while (i > 0 && newer(h[i], h[(i - 1) / 2])) {
-		t = h[i];
-		h[i] = h[(i - 1) / 2];
-		h[(i - 1) / 2] = t;
-		i = (i - 1) / 2;
-	}
-}
-
-/* Offer id to the bounded max-heap h of the n oldest (k so far). */
-static void
-heap_offer(uint32_t *h, size_t *k, size_t n, uint32_t id)
-{
-	if (*k < n) {
-		h[*k] = id;
-		sift_up(h, (*k)++);
-	} else if (newer(h[0], id)) {
-		h[0] = id;
-		sift_down(h, *k, 0);
-	}
-}
-
-/* Heap sort h[0..k): oldest first. */
-static void
-heap_sort(uint32_t *h, size_t k)
+rec_offer(struct sel_rec *h, size_t *k, size_t n, const struct sel_rec *r)
 {
 	size_t i;
-	uint32_t t;
+	struct sel_rec t;
 
-	for (i = k; i > 1; i--) {
-		t = h[0];
-		h[0] = h[i - 1];
-		h[i - 1] = t;
-		sift_down(h, i - 1, 0);
+	if (*k < n) {
+		i = (*k)++;
+		h[i] = *r;
+		while (i > 0 && rec_newer(&h[i], &h[(i - 1) / 2])) {
+			t = h[i];
+			h[i] = h[(i - 1) / 2];
+			h[(i - 1) / 2] = t;
+			i = (i - 1) / 2;
+		}
+	} else if (rec_newer(&h[0], r)) {
+		h[0] = *r;
+		rec_sift_down(h, *k, 0);
 	}
 }
 
-static int
-cullable(const struct ent *e)
+struct index_sel *
+index_select_begin(size_t n)
 {
-	return (e->flags & (F_USED | F_CULLING)) == F_USED && e->pins == 0;
+	struct index_sel *s = calloc(1, sizeof(*s));
+
+	if (s == NULL)
+		return NULL;
+	s->n = n;
+	s->s3 = ix.policy == INDEX_POLICY_S3;
+	if (n > 0 && ((s->h[0] = malloc(n * sizeof(*s->h[0]))) == NULL ||
+	    (s->s3 && (s->h[1] = malloc(n * sizeof(*s->h[1]))) == NULL))) {
+		index_select_free(s);
+		return NULL;
+	}
+	return s;
 }
 
-/*
- * See index.h. LRU (or out of memory): one pass over the entries with a
- * bounded max-heap of the n oldest cullable ones in out, then a heap sort.
- * S3: the n oldest of probation and the n oldest of the main set, each in
- * its own heap, then merged: from probation while it holds more than
- * 1/SMALL_SHARE of the bytes (counting down the bytes as they are taken),
- * else from the main set. O(entries * log n); allocates 2n ids for S3.
- */
-size_t
-index_select_oldest(uint32_t *out, size_t n)
+/* SEL_SCAN: offer up to budget more entries; returns what is left of
+ * the budget. */
+static uint32_t
+sel_scan(struct index_sel *s, uint32_t budget)
 {
-	size_t k = 0, ks = 0, km = 0, is, im;
-	uint64_t sb, mb, b;
-	uint32_t id, *sm;
+	struct sel_rec r;
 	const struct ent *e;
+	int w;
 
-	if (n == 0)
-		return 0;
-	if (ix.policy == INDEX_POLICY_LRU || ix.small_bytes == 0 ||
-	    (sm = malloc(2 * n * sizeof(*sm))) == NULL) {
-		/* (plain LRU also when out of memory: still a fair order) */
-		for (id = 0; id < ix.nents; id++)
-			if (cullable(&ix.ents[id]))
-				heap_offer(out, &k, n, id);
-		heap_sort(out, k);
-		return k;
-	}
-	/* the n oldest of probation in sm[0..n), of the main set after */
-	for (id = 0; id < ix.nents; id++) {
-		e = &ix.ents[id];
-		if (!cullable(e))
+	for (; s->next < ix.nents && budget > 0; s->next++, budget--) {
+		e = &ix.ents[s->next];
+		if (s->n == 0 || !cullable(e))
 			continue;
-		if (e->flags & F_MAIN)
-			heap_offer(sm + n, &km, n, id);
-		else
-			heap_offer(sm, &ks, n, id);
+		r.use = e->use;
+		r.hash = ent_hash(e);
+		r.id = s->next;
+		w = s->s3 && (e->flags & F_MAIN);
+		rec_offer(s->h[w], &s->k[w], s->n, &r);
 	}
-	heap_sort(sm, ks);
-	heap_sort(sm + n, km);
-	/* probation first while it holds more than its share of the bytes
-	 * (pinned ones count: they take the room all the same) */
-	sb = ix.small_bytes;
-	mb = ix.bytes - sb;
-	for (is = im = 0; k < n && (is < ks || im < km); k++) {
-		if (is < ks && (im == km || sb * SMALL_SHARE > sb + mb)) {
-			out[k] = sm[is++];
+	if (s->next >= ix.nents) {
+		s->phase = SEL_SORT;
+		s->w = 0;
+		s->left = s->k[0];
+	}
+	return budget;
+}
+
+/* SEL_SORT: heap sort h[w] a few extractions at a time, oldest first
+ * (each costs about log2 n of the budget); then the next heap. */
+static uint32_t
+sel_sort(struct index_sel *s, uint32_t budget)
+{
+	struct sel_rec t, *h = s->h[s->w];
+	uint32_t cost = 1;
+	size_t m;
+
+	for (m = s->n; m > 1; m >>= 1)
+		cost++;
+	while (s->left > 1 && budget > 0) {	/* one at least */
+		t = h[0];
+		h[0] = h[s->left - 1];
+		h[s->left - 1] = t;
+		rec_sift_down(h, --s->left, 0);
+		budget = budget > cost ? budget - cost : 0;
+	}
+	if (s->left <= 1) {
+		if (s->s3 && s->w == 0) {
+			s->w = 1;
+			s->left = s->k[1];
+		} else
+			s->phase = SEL_DONE;
+	}
+	return budget;
+}
+
+/* Keep the records of h[0..k) whose entry is as it was seen: valid,
+ * cullable, the same last use and hash (not used since, not reused), in
+ * their order; returns how many. */
+static size_t
+rec_live(struct sel_rec *h, size_t k)
+{
+	const struct ent *e;
+	size_t i, m = 0;
+
+	for (i = 0; i < k; i++) {
+		if (!valid(h[i].id))
+			continue;
+		e = &ix.ents[h[i].id];
+		if (cullable(e) && e->use == h[i].use &&
+		    ent_hash(e) == h[i].hash)
+			h[m++] = h[i];
+	}
+	return m;
+}
+
+int
+index_select_step(struct index_sel *s, uint32_t budget)
+{
+	while (budget > 0 && s->phase != SEL_DONE) {
+		switch (s->phase) {
+		case SEL_SCAN:
+			budget = sel_scan(s, budget);
+			break;
+		case SEL_SORT:
+			budget = sel_sort(s, budget);
+			break;
+		case SEL_DONE:
+			break;
+		}
+	}
+	return s->phase == SEL_DONE;
+}
+
+/* index_select_oldest's S3 merge, on the records: from probation (p, kp)
+ * while it holds more than its share of the bytes, else from the main set
+ * (m, km). */
+static size_t
+rec_merge(const struct sel_rec *p, size_t kp, const struct sel_rec *m,
+    size_t km, uint32_t *out, size_t n)
+{
+	uint64_t sb = ix.small_bytes, mb = ix.bytes - ix.small_bytes, b;
+	size_t k = 0, is = 0, im = 0;
+
+	for (; k < n && (is < kp || im < km); k++) {
+		if (is < kp && (im == km || sb * SMALL_SHARE > sb + mb)) {
+			out[k] = p[is++].id;
 			b = ent_bytes(&ix.ents[out[k]]);
 			sb -= b < sb ? b : sb;
 		} else {
-			out[k] = sm[n + im++];
+			out[k] = m[im++].id;
 			b = ent_bytes(&ix.ents[out[k]]);
 			mb -= b < mb ? b : mb;
 		}
 	}
-	free(sm);
+	return k;
+}
+
+/* The oldest n of two lists sorted oldest first, oldest first. */
+static size_t
+rec_by_age(const struct sel_rec *a, size_t ka, const struct sel_rec *b,
+    size_t kb, uint32_t *out, size_t n)
+{
+	size_t k = 0, ia = 0, ib = 0;
+
+	for (; k < n && (ia < ka || ib < kb); k++)
+		out[k] = ia < ka && (ib == kb || rec_newer(&b[ib], &a[ia])) ?
+		    a[ia++].id : b[ib++].id;
+	return k;
+}
+
+size_t
+index_select_end(struct index_sel *s, uint32_t *out)
+{
+	size_t k0, k1, i;
+
+	if (s->n == 0)
+		return 0;
+	while (!index_select_step(s, UINT32_MAX))
+		;	/* (the caller's steps should have done it) */
+	k0 = rec_live(s->h[0], s->k[0]);
+	if (!s->s3) {
+		for (i = 0; i < k0; i++)
+			out[i] = s->h[0][i].id;
+		return k0;
+	}
+	k1 = rec_live(s->h[1], s->k[1]);
+	if (ix.small_bytes == 0)	/* (as index_select_oldest: LRU) */
+		return rec_by_age(s->h[0], k0, s->h[1], k1, out, s->n);
+	return rec_merge(s->h[0], k0, s->h[1], k1, out, s->n);
+}
+
+void
+index_select_free(struct index_sel *s)
+{
+	if (s == NULL)
+		return;
+	free(s->h[0]);
+	free(s->h[1]);
+	free(s);
+}
+
+/*
+ * See index.h: the selection in slices (above) in one go, which is what
+ * it was before slices: LRU, one pass over the entries with a bounded
+ * max-heap of the n oldest cullable ones, then a heap sort; S3, the n
+ * oldest of probation and the n oldest of the main set, each in its own
+ * heap, then merged: from probation while it holds more than
+ * 1/SMALL_SHARE of the bytes (counting down the bytes as they are taken),
+ * else from the main set. O(entries * log n); 24 bytes per id (twice for
+ * S3). 0 when out of memory.
+ */
+size_t
+index_select_oldest(uint32_t *out, size_t n)
+{
+	struct index_sel *s;
+	size_t k;
+
+	if (n == 0 || (s = index_select_begin(n)) == NULL)
+		return 0;
+	while (!index_select_step(s, UINT32_MAX))
+		;
+	k = index_select_end(s, out);
+	index_select_free(s);
 	return k;
 }
 

@@ -165,6 +165,27 @@ uint32_t index_slots(void);
  * many. */
 size_t index_select_oldest(uint32_t *out, size_t n);
 
+/*
+ * The same selection in slices, so that the main thread never spends
+ * seconds at once on it (issue 15: 8 to 13 s at 10 M objects): begin,
+ * then index_select_step does about budget entries' worth of work each
+ * time (look at entries, then sort what it kept) and returns 1 when all
+ * is done (the index may change between steps), then
+ * index_select_end puts up to n ids in out, in the policy's order,
+ * leaving out those that changed since they were seen (deleted, reused,
+ * used since, pinned or being culled: a later pass sees them as they
+ * are). Without changes between steps it gives what index_select_oldest
+ * gives. Entries added behind the cursor wait for the next selection.
+ * begin: NULL on ENOMEM. Memory: 24 bytes per selected id (twice under
+ * S3).
+ */
+#define INDEX_SELECT_SLICE	16384	/* entries per step: the culler's */
+struct index_sel;
+struct index_sel *index_select_begin(size_t n);
+int index_select_step(struct index_sel *s, uint32_t budget);
+size_t index_select_end(struct index_sel *s, uint32_t *out);
+void index_select_free(struct index_sel *s);
+
 /* bytes of memory the index uses now (for bytes/object figures) */
 size_t index_memory(void);
 

@@ -687,7 +687,9 @@ scan_submit(void)
 		return;
 	}
 	if (!kern.scanned_once)
-		r = scan_start(kern.rootfd, 0, scan_done, NULL);
+		/* nameless: the culler finds its victims' names by
+		 * readdir on its workers (cull.c, resolve_names) */
+		r = scan_start(kern.rootfd, SCAN_NAMELESS, scan_done, NULL);
 	else
 		r = scan_rescan_changed(scan_done, NULL);
 	if (r == -EBUSY) {

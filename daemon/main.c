@@ -924,8 +924,11 @@ step_scan(char *why, size_t whysz)
 
 	(void)why;
 	(void)whysz;
-	/* the index fills in the background; clients are served meanwhile */
-	if ((rc = scan_start(mount_root_fd(), 0, store_scan_done, NULL)) < 0)
+	/* the index fills in the background; clients are served meanwhile.
+	 * Nameless (names.h): the store names what it opens, the culler
+	 * and the listing find other names by readdir on a worker */
+	if ((rc = scan_start(mount_root_fd(), SCAN_NAMELESS,
+	    store_scan_done, NULL)) < 0)
 		log_warnx("store: cannot scan the cache: %s; it starts "
 		    "unindexed", strerror(-rc));
 	return 0;

@@ -37,9 +37,9 @@
 
 #define SCAN_XATTR	0x0001	/* read each object's xattr (see above) */
 #define SCAN_SYNC	0x0002	/* plain statx(2) instead of io_uring (bench) */
-/* index objects by name hash and inode (index_add_ino), not by name: for
- * callers that resolve names with index_resolve_dir (bench_scan -N); the
- * daemon does not use it yet (cull.c and the listing need index_name) */
+/* index objects by name hash and inode (index_add_ino), not by name:
+ * their names are found again by readdir on a worker when needed (names.h:
+ * the culler, the listing); the daemon scans so in both modes */
 #define SCAN_NAMELESS	0x0004
 
 struct scan_progress {

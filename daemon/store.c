@@ -42,6 +42,7 @@
 #include "log.h"
 #include "loop.h"
 #include "meta.h"
+#include "names.h"
 #include "scan.h"
 #include "store.h"
 #include "store_int.h"
@@ -908,6 +909,7 @@ store_obj_load(struct obj *o, const uint8_t *aux, size_t aux_len,
 {
 	struct cfmt_obj x;
 	struct stat sb;
+	uint32_t idx;
 	int fd, n;
 
 	if ((n = obj_open_checked(o, &sb, &fd)) <= 0)
@@ -928,8 +930,12 @@ store_obj_load(struct obj *o, const uint8_t *aux, size_t aux_len,
 	o->rofd = fd;
 	o->on_disk = 1;
 	o->gen++;
-	if (store_obj_idx(o) == INDEX_NONE)
+	if ((idx = store_obj_idx(o)) == INDEX_NONE)
 		obj_indexed(o, (uint64_t)sb.st_blocks * 512);
+	else if (!index_named(idx))	/* scanned nameless: name it, so
+					   its atime is written back */
+		index_add(o->v->idx, o->fanout, o->name,
+		    (uint64_t)sb.st_blocks * 512, index_last_use(idx));
 	return 1;
 }
 
@@ -954,7 +960,11 @@ queue_atimes(unsigned max)
 	const char *vk;
 
 	while (n < max && (id = index_next(-1, &cur)) != INDEX_NONE) {
-		if (!index_atime_dirty(id) ||
+		/* a nameless entry (scanned, never opened since) is skipped:
+		 * its name would take a directory read, and its atime is
+		 * the disk's but for a busy victim's or a failed cull's
+		 * touch, which a restart loses (recency, not a byte) */
+		if (!index_atime_dirty(id) || !index_named(id) ||
 		    index_get_state(id) != INDEX_LIVE)
 			goto next;
 		vk = index_volume_key(index_vol(id));
@@ -1180,6 +1190,7 @@ store_fini(void)
 	/* waits for the threads: only after a successful quiesce is this
 	 * quick; main.c skips the flush when the filesystem is stuck */
 	scan_fini();
+	names_fini();
 	meta_fini();		/* its last done()s may queue closes */
 	close_flush(NULL);
 	io_fini();

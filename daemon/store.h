@@ -209,11 +209,20 @@ struct store_entry {
 	int pending;			/* objects: not published yet */
 };
 /* A listing page: room(arg) says whether one more entry fits; put(arg,
- * e) adds it. */
+ * e) adds it. need[0..nneed): the nameless index entries (index.h) met
+ * instead of being put, at most STORE_LIST_NEED: with nneed > 0 the page
+ * is incomplete; the caller names them on a worker (store_list_names)
+ * and lists the page again, with skip_nameless set: what could not be
+ * named then (a directory that cannot be read, an entry being culled) is
+ * left out of the page. */
+#define STORE_LIST_NEED	256
 struct store_lister {
 	int (*room)(void *arg);
 	void (*put)(void *arg, const struct store_entry *e);
 	void *arg;
+	uint32_t need[STORE_LIST_NEED];
+	size_t nneed;
+	int skip_nameless;
 };
 /* The volumes from cursor cur on that p may list; *next: where the next
  * page starts, 0 when done. */
@@ -223,7 +232,11 @@ void store_list_volumes(struct store_peer *p, uint32_t cur,
  * serves but not yet published (pending), then those on disk. 0, -ENOENT
  * or a refusal. */
 int store_list_objects(struct store_peer *p, const char *key, uint32_t cur,
-    const struct store_lister *l, uint32_t *next);
+    struct store_lister *l, uint32_t *next);
+/* Name l's need[] on a worker (names.h: never reading a directory on the
+ * main thread); done(arg) on the main thread. 0, or -errno (no done). */
+int store_list_names(const struct store_lister *l, void (*done)(void *arg),
+    void *arg);
 
 /* May p do op to volume key? 0, -ENOENT (no such volume) or a refusal of
  * what. */

@@ -25,6 +25,7 @@
 #include "limit.h"
 #include "log.h"
 #include "meta.h"
+#include "names.h"
 #include "store.h"
 #include "store_int.h"
 #include "workq.h"
@@ -1319,7 +1320,7 @@ list_pending(const struct store_vol *v, uint32_t k,
  * cursor cur on. */
 static void
 list_indexed(int vidx, const struct store_vol *v, uint32_t cur,
-    const struct store_lister *l, uint32_t *next)
+    struct store_lister *l, uint32_t *next)
 {
 	uint8_t kb[CFMT_MAX_COOKIE_KEY + 1];
 	uint32_t prev, id, budget = LIST_SCAN_MAX;
@@ -1340,6 +1341,14 @@ list_indexed(int vidx, const struct store_vol *v, uint32_t cur,
 				*next = cur;
 			return;
 		}
+		if (!index_named(id)) {	/* named on a worker, then again */
+			if (l->skip_nameless)
+				continue;
+			if (l->nneed == STORE_LIST_NEED)
+				return;
+			l->need[l->nneed++] = id;
+			continue;
+		}
 		entry_of(v ? store_obj_find(v, index_name(id)) : NULL,
 		    index_name(id), id, kb, &e);
 		l->put(l->arg, &e);
@@ -1347,8 +1356,15 @@ list_indexed(int vidx, const struct store_vol *v, uint32_t cur,
 }
 
 int
+store_list_names(const struct store_lister *l, void (*done)(void *arg),
+    void *arg)
+{
+	return names_resolve(store_cache_fd, l->need, l->nneed, done, arg);
+}
+
+int
 store_list_objects(struct store_peer *p, const char *key, uint32_t cur,
-    const struct store_lister *l, uint32_t *next)
+    struct store_lister *l, uint32_t *next)
 {
 	struct store_vol *v;
 	int vidx, err;

@@ -769,7 +769,7 @@ static int
 list_volumes(struct ctl_req *rq, int counters)
 {
 	struct store_peer p = peer_of(rq);
-	struct store_lister l = { page_room, page_put_volume, NULL };
+	struct store_lister l = { .room = page_room, .put = page_put_volume };
 	struct page pg;
 	uint32_t cur, next;
 	int err;
@@ -796,28 +796,89 @@ h_list_volume_stats(struct ctl_req *rq)
 	return list_volumes(rq, 1);
 }
 
+/* A listing whose page met nameless entries: asked again once the names
+ * worker has named them (store_list_names). */
+struct list_later {
+	struct ctl_req *rq;
+	uint32_t cur;
+	char key[CFMT_MAX_VOLUME_KEY + 1];
+	struct store_lister l;
+};
+
+static void list_again(void *arg);
+
+/*
+ * One page of volume key's objects from cursor cur, into a fresh lister
+ * (*lp, allocated here, kept for a later try): answered (0), or deferred
+ * (CTL_DEFERRED: the page met nameless entries, list_again tries again
+ * once they are named), or -errno for the caller to answer.
+ */
+static int
+list_page(struct ctl_req *rq, const char *key, uint32_t cur,
+    struct list_later **lp)
+{
+	struct store_peer p = peer_of(rq);
+	struct list_later *ll = *lp;
+	struct page pg;
+	uint32_t next;
+	int err;
+
+	if (ll == NULL && (ll = *lp = calloc(1, sizeof(*ll))) == NULL)
+		return -ENOMEM;
+	ll->rq = rq;
+	ll->cur = cur;
+	if (key != ll->key)	/* (list_again passes ll's own) */
+		snprintf(ll->key, sizeof(ll->key), "%s", key);
+	ll->l.room = page_room;
+	ll->l.put = page_put_object;
+	ll->l.skip_nameless = ll->l.nneed > 0;	/* named the last time */
+	ll->l.nneed = 0;
+	if ((err = page_init(&pg, 2 + CFMT_MAX_NAME + 2 + CFMT_MAX_COOKIE_KEY +
+	    32, 0)) < 0)
+		return err;
+	ll->l.arg = &pg;
+	if ((err = store_list_objects(&p, key, cur, &ll->l, &next)) < 0) {
+		free(pg.b.data);
+		return fail(rq, err, &p);
+	}
+	if (ll->l.nneed > 0) {	/* a worker names them, then again */
+		free(pg.b.data);
+		if ((err = store_list_names(&ll->l, list_again, ll)) < 0)
+			return err;
+		*lp = NULL;	/* list_again's now */
+		return CTL_DEFERRED;
+	}
+	return reply_page(rq, &pg, next);
+}
+
+/* The names a page needed are known: list it again (main thread). */
+static void
+list_again(void *arg)
+{
+	struct list_later *ll = arg;
+	struct ctl_req *rq = ll->rq;
+	int err = list_page(rq, ll->key, ll->cur, &ll);
+
+	if (err < 0)
+		control_reply_str(rq, proto_status_from_errno(-err),
+		    "listing: %s", strerror(-err));
+	free(ll);	/* NULL when deferred again */
+}
+
 static int
 h_list_objects(struct ctl_req *rq)
 {
 	char key[CFMT_MAX_VOLUME_KEY + 1];
-	struct store_peer p = peer_of(rq);
-	struct store_lister l = { page_room, page_put_object, NULL };
-	struct page pg;
-	uint32_t cur, next;
+	struct list_later *ll = NULL;
+	uint32_t cur;
 	int err;
 
 	cur = proto_get_u32(&rq->body);
 	if ((err = get_volume_key(&rq->body, key, sizeof(key))) < 0)
 		return err;
-	if ((err = page_init(&pg, 2 + CFMT_MAX_NAME + 2 + CFMT_MAX_COOKIE_KEY +
-	    32, 0)) < 0)
-		return err;
-	l.arg = &pg;
-	if ((err = store_list_objects(&p, key, cur, &l, &next)) < 0) {
-		free(pg.b.data);
-		return fail(rq, err, &p);
-	}
-	return reply_page(rq, &pg, next);
+	err = list_page(rq, key, cur, &ll);
+	free(ll);
+	return err;
 }
 
 /* ---- drop and access policies -------------------------------------------- */

@@ -3,7 +3,7 @@
  * bench_cull.c: culling 10% of a cache vs unlinking as many files in a
  * plain loop, in the same run.
  *
- *   bench_cull [-o] [-N] [-t CULLTABLE] [-p PERCENT] DIR
+ *   bench_cull [-o] [-N] [-U] [-t CULLTABLE] [-p PERCENT] DIR
  *
  * DIR holds cache/ and graveyard/ (gen_tree makes them; this benchmark
  * deletes 2 x PERCENT of the objects, so regenerate between runs). Steps:
@@ -16,12 +16,14 @@
  *     unlinked them all: selection (index_select_oldest), renames into
  *     graveyard/ on the cull workers, unlinks by the reaper.
  * -o runs step 3 before step 2 (run-cull-bench.sh alternates). -N indexes
- * the tree nameless (SCAN_NAMELESS, issue 15) and finds the names of the
- * victims with index_resolve_dir, one read per fan-out directory holding
- * any, on this thread, timed apart (the daemon's culler does not resolve
- * names yet: this is what it would add, read on one thread); the resolved
- * names are then given to the index (index_add) and the cull runs as
- * before. The plain loop's names are resolved untimed.
+ * the tree nameless (SCAN_NAMELESS, issue 15, what larderd does): the
+ * culler finds its victims' names itself, by readdir on its workers,
+ * inside the cull's time. The plain loop's names are resolved untimed
+ * (index_resolve_dir on this thread).
+ * -U (an experiment, issue 15): the cull's victims are unlinked in place
+ * by a CULL_KERNEL-style callback on the cull workers (one kernel
+ * operation per victim, as the loop) instead of renamed into graveyard/
+ * and unlinked by the reaper; larderd does not do that.
  * Prints both times and the ratio, and the index's memory per object.
  */
 #include <errno.h>
@@ -138,13 +140,40 @@ scan_done(void *arg, int err)
 
 static uint64_t target, reaped_want;
 static double t_end;
+static int unlink_direct, bench_rootfd;	/* -U */
+
+/* -U: the cull workers' batch: unlink each victim in its fan-out
+ * directory (opened once per run of victims in the same directory). */
+static void
+unlink_batch(struct cull_victim *v, unsigned n, void *arg)
+{
+	char path[600];
+	unsigned i;
+	int dfd = -1, slot = -1;
+
+	(void)arg;
+	for (i = 0; i < n; i++) {
+		if (v[i].vol * 256 + v[i].fanout != slot) {
+			if (dfd >= 0)
+				close(dfd);
+			slot = v[i].vol * 256 + v[i].fanout;
+			snprintf(path, sizeof(path), "cache/I%s/@%02x",
+			    v[i].volume_key, v[i].fanout);
+			dfd = openat(bench_rootfd, path, O_RDONLY |
+			    O_DIRECTORY);
+		}
+		v[i].res = unlinkat(dfd, v[i].name, 0) == 0 ? 0 : -errno;
+	}
+	if (dfd >= 0)
+		close(dfd);
+}
 
 static void
 poll_tick(void *arg)
 {
 	(void)arg;
-	if (index_objects() <= target && stat_of("reap.objects") >=
-	    reaped_want) {
+	if (index_objects() <= target && (unlink_direct ||
+	    stat_of("reap.objects") >= reaped_want)) {
 		t_end = now();
 		loop_stop();
 		return;
@@ -269,11 +298,11 @@ plain_loop(const char *dir, uint64_t nb, int nameless)
 	return t;
 }
 
-/* larder: cull the bytes of the nb oldest (names resolved first with -N,
- * that time in *t_res). Returns the cull's time. */
+/* larder: cull the bytes of the nb oldest (with -N the culler finds the
+ * names; with -U it unlinks in place). Returns the cull's time. */
 static double
 larder_cull(const char *dir, int rootfd, uint64_t nb, unsigned culltable,
-    int nameless, double *t_res)
+    int nameless)
 {
 	struct conf conf;
 	uint32_t *ids;
@@ -293,10 +322,17 @@ larder_cull(const char *dir, int rootfd, uint64_t nb, unsigned culltable,
 		exit(1);
 	for (m = 0, i = 0; i < nb; i++)
 		m += index_bytes(ids[i]);
-	*t_res = nameless ? resolve_names(dir, ids, nb) : 0;
+	(void)dir;
+	(void)nameless;
 	free(ids);
+	static const struct cull_ops unlink_ops = {
+		.kind = CULL_KERNEL, .cull_batch = unlink_batch,
+	};
+
 	reaped_want = nb;
-	if (cull_init(&conf, rootfd, 0, NULL) < 0)
+	bench_rootfd = rootfd;
+	if (cull_init(&conf, rootfd, 0, unlink_direct ? &unlink_ops : NULL) <
+	    0)
 		exit(1);
 	sync();
 	t0 = now();
@@ -314,24 +350,25 @@ main(int argc, char **argv)
 {
 	unsigned culltable = 20, percent = 10;
 	int c, rootfd, cull_first = 0, nameless = 0;
-	double t_plain, t_cull, t_res = 0;
+	double t_plain, t_cull;
 	const char *dir;
 	uint64_t n0, nb;
 
-	while ((c = getopt(argc, argv, "oNt:p:")) != -1) {
+	while ((c = getopt(argc, argv, "oNUt:p:")) != -1) {
 		switch (c) {
+		case 'U': unlink_direct = 1; break;
 		case 'o': cull_first = 1; break;
 		case 'N': nameless = 1; break;
 		case 't': culltable = atoi(optarg); break;
 		case 'p': percent = atoi(optarg); break;
 		default:
-			fprintf(stderr, "usage: bench_cull [-o] [-N] "
+			fprintf(stderr, "usage: bench_cull [-o] [-N] [-U] "
 			    "[-t CULLTABLE] [-p PERCENT] DIR\n");
 			return 2;
 		}
 	}
 	if (optind != argc - 1 || percent < 1 || percent > 45) {
-		fprintf(stderr, "usage: bench_cull [-o] [-N] [-t CULLTABLE] "
+		fprintf(stderr, "usage: bench_cull [-o] [-N] [-U] [-t CULLTABLE] "
 		    "[-p PERCENT] DIR\n");
 		return 2;
 	}
@@ -357,13 +394,11 @@ main(int argc, char **argv)
 	    (unsigned long long)n0, nameless ? " nameless" : "",
 	    (double)index_memory() / n0);
 	if (cull_first) {
-		t_cull = larder_cull(dir, rootfd, nb, culltable, nameless,
-		    &t_res);
+		t_cull = larder_cull(dir, rootfd, nb, culltable, nameless);
 		t_plain = plain_loop(dir, nb, nameless);
 	} else {
 		t_plain = plain_loop(dir, nb, nameless);
-		t_cull = larder_cull(dir, rootfd, nb, culltable, nameless,
-		    &t_res);
+		t_cull = larder_cull(dir, rootfd, nb, culltable, nameless);
 	}
 	printf("unlink %llu files, plain loop: %.3f s\n",
 	    (unsigned long long)nb, t_plain);
@@ -372,11 +407,11 @@ main(int argc, char **argv)
 	    (unsigned long long)stat_of("cull.objects"), culltable,
 	    (unsigned long long)stat_of("cull.passes"),
 	    cull_first ? "cull" : "loop", t_cull);
-	printf("  of which passes (select + renames): %.3f s\n",
-	    stat_of("cull.ms") / 1000.0);
+	printf("  of which passes (select + %s): %.3f s\n", unlink_direct ?
+	    "unlinks in place, -U" : "renames", stat_of("cull.ms") / 1000.0);
 	if (nameless)
-		printf("names of the victims by readdir (one thread): %.3f s; "
-		    "ratio with it %.2f\n", t_res, (t_cull + t_res) / t_plain);
+		printf("(nameless: the victims' names found by the culler's "
+		    "workers, in its time)\n");
 	printf("ratio %.2f\n", t_cull / t_plain);
 	cull_fini();
 	index_fini();

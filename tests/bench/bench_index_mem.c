@@ -11,7 +11,11 @@
  * the length), last uses in random order within 30 days, as the scan adds
  * them. Prints one line per case and a
  * RESULT line. Also the time per add and that of index_select_oldest of a
- * tenth of the objects, what a cull of 10% starts with (CPU, informative).
+ * tenth of the objects, what a cull of 10% starts with (CPU, informative),
+ * and of the same selection in slices of INDEX_SELECT_SLICE entries, as
+ * the culler makes it between loop turns: its total and its longest step
+ * (index_select_end's sort included), the longest the main thread is
+ * kept from its clients.
  * Built with -DNAMED_ONLY it uses only index_add, so it also builds
  * against an index.c from before index_add_ino (for before/after figures).
  */
@@ -36,6 +40,39 @@ use(uint64_t r)
 {
 	return (int64_t)((r >> 8) % (30ULL * 86400 * 1000000000)) + 1;
 }
+
+#ifndef NAMED_ONLY
+/* The selection of n in slices: total and longest step, CPU seconds. */
+static void
+sliced(uint32_t *sel, size_t n)
+{
+	struct index_sel *s = index_select_begin(n);
+	double t0, t, total = 0, longest = 0;
+	int done = 0;
+	size_t k;
+
+	if (s == NULL)
+		exit(1);
+	while (!done) {
+		t0 = cpu_now();
+		done = index_select_step(s, INDEX_SELECT_SLICE);
+		t = cpu_now() - t0;
+		total += t;
+		longest = t > longest ? t : longest;
+	}
+	t0 = cpu_now();
+	k = index_select_end(s, sel);
+	t = cpu_now() - t0;
+	index_select_free(s);
+	if (k != n)
+		exit(1);
+	printf("  in slices of %u: %.2f s in all, longest step %.1f ms, "
+	    "the end (sort) %.1f ms\n", INDEX_SELECT_SLICE, total + t,
+	    longest * 1e3, t * 1e3);
+	printf("RESULT index_select_sliced n=%zu total_s=%.3f longest_step_ms="
+	    "%.1f end_ms=%.1f\n", n, total + t, longest * 1e3, t * 1e3);
+}
+#endif
 
 /* Fill a fresh index with n objects of len-byte names; bytes/object. */
 static double
@@ -81,6 +118,9 @@ fill(uint32_t n, unsigned len, int nameless, double *ns_per_add,
 	if (index_select_oldest(sel, n / 10) != n / 10)
 		exit(1);
 	*select_s = cpu_now() - t0;
+#ifndef NAMED_ONLY
+	sliced(sel, n / 10);
+#endif
 	free(sel);
 	if (index_objects() != n) {
 		fprintf(stderr, "%llu objects, not %u\n",

@@ -812,29 +812,188 @@ kernel_like_batch(struct cull_victim *v, unsigned n, void *arg)
 	}
 }
 
+/* make() the objects, then a CULL_KERNEL pass down to 143 objects: the
+ * 57 oldest go, each with its name, volume, fan-out and last use right. */
+static void
+kernel_case(void (*make)(void))
+{
+	struct cull_ops ops = { CULL_KERNEL, kernel_like_batch, &kb_calls, 0 };
+	int i;
+
+	make();
+	kb_calls = kb_victims = kb_max = kb_bad = 0;
+	conf.max_files = 150;		/* cull down to 143: 57 victims */
+	ck_assert_int_eq(cull_init(&conf, rootfd, 0, &ops), 0);
+	loop_wait_until(objects_at_most_143);
+	ck_assert_uint_eq(kb_victims, 57);
+	ck_assert_uint_eq(kb_bad, 0);
+	for (i = 0; i < NOBJ; i++)
+		ck_assert_int_eq(exists(i), i >= 57);
+	ck_assert_str_eq(kv(stats_fn, "cull.objects"), "57");
+}
+
 /* A CULL_KERNEL backend gets the pass's victims as one batch (a job of up
  * to JOB_VICTIMS), culls them itself, and nothing goes to graveyard/ or
  * counts as pending there. */
 START_TEST(test_kernel_batch)
 {
-	struct cull_ops ops = { CULL_KERNEL, kernel_like_batch, &kb_calls, 0 };
-	int i;
-
-	make_objects();
-	kb_calls = kb_victims = kb_max = kb_bad = 0;
-	conf.max_files = 150;		/* cull down to 143: 57 victims */
-	ck_assert_int_eq(cull_init(&conf, rootfd, 0, &ops), 0);
-	loop_wait_until(objects_at_most_143);
+	kernel_case(make_objects);
 	ck_assert_uint_eq(kb_calls, 1);
-	ck_assert_uint_eq(kb_victims, 57);
 	ck_assert_uint_eq(kb_max, 57);
-	ck_assert_uint_eq(kb_bad, 0);
-	for (i = 0; i < NOBJ; i++)
-		ck_assert_int_eq(exists(i), i >= 57);
-	ck_assert_str_eq(kv(stats_fn, "cull.objects"), "57");
 	ck_assert_uint_eq(culler.pending_objects, 0);
 	ck_assert_uint_eq(culler.pending_bytes, 0);
 	ck_assert_int_eq(count_dir("graveyard"), 0);
+}
+END_TEST
+
+/* ---- nameless entries (index_add_ino: what the daemon's scan makes) ---- */
+
+/* Object i's path under top. */
+static void
+obj_path(int i, char *p, size_t len)
+{
+	snprintf(p, len, "%s/cache/Itest,vol/@%02x/%.31s", top, i % 256,
+	    names[i]);
+}
+
+/* make_objects, but indexed nameless (name hash and inode), as the scan
+ * of larderd does */
+static void
+make_nameless(void)
+{
+	char p[512];
+	struct stat st;
+	int i;
+
+	make_objects();
+	for (i = 0; i < NOBJ; i++) {
+		obj_path(i, p, sizeof(p));
+		ck_assert_int_eq(stat(p, &st), 0);
+		index_del(index_find(vol, names[i]));
+		ck_assert_uint_ne(index_add_ino(vol, i % 256, names[i],
+		    st.st_ino, 4096, 1000 + i), INDEX_NONE);
+		ck_assert_int_eq(index_named(index_find(vol, names[i])), 0);
+	}
+}
+
+/* Replace object i's file by another one (another inode) under its name,
+ * holding text. */
+static void
+replace_file(int i, const char *text)
+{
+	char p[512], tmp[512];
+	int fd;
+
+	obj_path(i, p, sizeof(p));
+	snprintf(tmp, sizeof(tmp), "%s/cache/Itest,vol/new", top);
+	ck_assert_int_ge(fd = open(tmp, O_CREAT | O_WRONLY | O_EXCL, 0600), 0);
+	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	ck_assert_int_eq(rename(tmp, p), 0);	/* the old inode is kept
+						   until then: they differ */
+}
+
+static int
+file_holds(int i, const char *text)
+{
+	char p[512], buf[64];
+	ssize_t n;
+	int fd;
+
+	obj_path(i, p, sizeof(p));
+	if ((fd = open(p, O_RDONLY)) < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	return strcmp(buf, text) == 0;
+}
+
+static int
+cap10_met(void)
+{
+	return !culler.pass && !reap_busy() && index_objects() <= 190 &&
+	    count_dir("graveyard") == 0;
+}
+
+/*
+ * Culling nameless entries: the workers find the victims' names by
+ * readdir (inode and name hash), and cull the oldest by name. A file
+ * replaced under its name (another inode) and a file gone are not culled
+ * by mistake: skipped, and dropped from the index; an entry the store
+ * named meanwhile is culled by its name; pins still hold.
+ */
+START_TEST(test_cull_nameless)
+{
+	char p[512], o4[512];
+	int i;
+
+	make_nameless();
+	index_pin(index_find(vol, names[0]));		/* never culled */
+	ck_assert_uint_ne(index_add(vol, 1, names[1], 4096, 1001),
+	    INDEX_NONE);				/* named, as opened */
+	ck_assert_int_eq(index_named(index_find(vol, names[1])), 1);
+	replace_file(2, "a new file");
+	obj_path(3, p, sizeof(p));
+	ck_assert_int_eq(unlink(p), 0);
+	/* a hard link under another name in the same directory: the same
+	 * inode, another hash: never taken for object 4's name */
+	obj_path(4, o4, sizeof(o4));
+	snprintf(p, sizeof(p), "%s/cache/Itest,vol/@04/Dlink4", top);
+	ck_assert_int_eq(link(o4, p), 0);
+	conf.max_files = 200;		/* at the cap: down to 190 */
+	ck_assert_int_eq(cull_init(&conf, rootfd, 0, NULL), 0);
+	loop_wait_until(cap10_met);
+	ck_assert_uint_eq(index_objects(), 190);
+	/* victims 1..10: 1 named, 2 replaced and 3 gone (both dropped from
+	 * the index, not culled), 4..10 by their names */
+	ck_assert_int_eq(exists(0), 1);
+	ck_assert_int_eq(exists(1), 0);
+	ck_assert_int_eq(file_holds(2, "a new file"), 1);
+	ck_assert_int_eq(exists(3), 0);
+	for (i = 1; i <= 10; i++)
+		ck_assert_uint_eq(index_find(vol, names[i]), INDEX_NONE);
+	for (i = 4; i <= 10; i++)
+		ck_assert_int_eq(exists(i), 0);
+	ck_assert_int_eq(access(p, F_OK), 0);	/* Dlink4 stays */
+	for (i = 11; i < NOBJ; i++)
+		ck_assert_int_eq(exists(i), 1);
+	ck_assert_str_eq(kv(stats_fn, "cull.objects"), "8");
+	ck_assert_str_eq(kv(stats_fn, "cull.gone"), "2");
+	ck_assert_str_eq(kv(stats_fn, "cull.errors"), "0");
+	ck_assert_str_eq(kv(stats_fn, "reap.objects"), "8");
+}
+END_TEST
+
+/* The selection in slices of 5 entries (one per loop turn): the same
+ * victims as in one go, nameless ones too, and the selection is done and
+ * freed when the pass ends. */
+START_TEST(test_cull_sliced)
+{
+	int i;
+
+	make_nameless();
+	index_pin(index_find(vol, names[0]));
+	index_touch(index_find(vol, names[1]), 5000);
+	select_budget = 5;
+	conf.max_files = 200;		/* at the cap: down to 190 */
+	ck_assert_int_eq(cull_init(&conf, rootfd, 0, NULL), 0);
+	ck_assert_ptr_nonnull(culler.selecting);	/* not done at once */
+	loop_wait_until(cap10_met);
+	select_budget = INDEX_SELECT_SLICE;
+	ck_assert_ptr_null(culler.selecting);
+	ck_assert_uint_eq(index_objects(), 190);
+	for (i = 0; i < NOBJ; i++)
+		ck_assert_int_eq(exists(i), i < 2 || i >= 12);
+	ck_assert_str_eq(kv(stats_fn, "cull.objects"), "10");
+}
+END_TEST
+
+/* The kernel backend gets the names of nameless victims, found on the
+ * worker before its batch: what `cull NAME` needs. */
+START_TEST(test_kernel_nameless)
+{
+	kernel_case(make_nameless);
 }
 END_TEST
 
@@ -882,10 +1041,10 @@ many_step(void)
  * renames collide (every one reaches the reaper); when the pass ends every
  * cache is back and closed, and the fds are what they were.
  */
-START_TEST(test_rename_jobs)
+/* NMANY empty objects Dmany<i>, object i last used at 1000 + i */
+static void
+make_many(void)
 {
-	struct cull_ops ops = { CULL_RENAME_TO_GRAVEYARD, NULL, NULL, 0 };
-	struct bury_cache *c;
 	char p[512];
 	int i, fd;
 
@@ -901,6 +1060,16 @@ START_TEST(test_rename_jobs)
 		ck_assert_uint_ne(index_add(vol, i % 256, p, 4096, 1000 + i),
 		    INDEX_NONE);
 	}
+}
+
+START_TEST(test_rename_jobs)
+{
+	struct cull_ops ops = { CULL_RENAME_TO_GRAVEYARD, NULL, NULL, 0 };
+	struct bury_cache *c;
+	char p[512];
+	int i;
+
+	make_many();
 	ck_assert_int_eq(cull_init(&conf, rootfd, 0, &ops), 0);
 	many_fds0 = -1;
 	loop_wait_until(many_step);
@@ -914,6 +1083,76 @@ START_TEST(test_rename_jobs)
 		ck_assert_uint_eq(c->nopen, 0);
 	}
 	ck_assert_int_eq(count_fds(), many_fds0);
+	for (i = 0; i < NMANY; i++) {
+		snprintf(p, sizeof(p), "%s/cache/Itest,vol/@%02x/Dmany%04d",
+		    top, i % 256, i);
+		ck_assert_int_eq(access(p, F_OK) == 0, i >= 520);
+	}
+}
+END_TEST
+
+/* a serial backend that unlinks (worker) */
+static void
+unlink_serial(struct cull_victim *v, unsigned n, void *arg)
+{
+	char p[512];
+	unsigned i;
+
+	(void)arg;
+	for (i = 0; i < n; i++) {
+		snprintf(p, sizeof(p), "cache/I%s/@%02x/%s", v[i].volume_key,
+		    v[i].fanout, v[i].name);
+		v[i].res = unlinkat(rootfd, p, 0) == 0 ? 0 : -errno;
+	}
+}
+
+static int lazy_started;
+
+/* Main thread, every tick: never more than one job made ahead of a
+ * serial backend. The first time, the request: its selection ends in
+ * that same turn (600 entries, one slice), so one job of 256 is made and
+ * the other 264 victims wait, marked culling already. */
+static int
+lazy_step(void)
+{
+	unsigned queued = 0;
+	struct cull_job *j;
+	size_t i;
+
+	if (!lazy_started) {
+		if (reap_busy())
+			return 0;
+		lazy_started = 1;
+		ck_assert_int_eq(cull_request(PROTO_CULL_BYTES, 520 * 4096,
+		    req_done, NULL), 0);
+		ck_assert_uint_eq(culler.take_end, 520);
+		ck_assert_uint_eq(culler.take_pos, 256);
+		for (i = culler.take_pos; i < culler.take_end; i++)
+			ck_assert_int_eq(index_get_state(culler.sel[i]),
+			    INDEX_CULLING);
+	}
+	for (j = culler.pending_head; j; j = j->next_pending)
+		queued++;
+	ck_assert_uint_le(queued + culler.jobs_inflight, 1);
+	return request_answered();
+}
+
+/* A pass of 520 victims for a backend that takes one job at a time: the
+ * jobs are made one by one as the last comes back (never the whole
+ * pass's at once), the victims waiting for theirs are already marked
+ * culling, and all 520, the oldest, go. */
+START_TEST(test_lazy_jobs)
+{
+	struct cull_ops ops = { CULL_KERNEL, unlink_serial, NULL, 1 };
+	char p[512];
+	int i;
+
+	make_many();
+	ck_assert_int_eq(cull_init(&conf, rootfd, 0, &ops), 0);
+	lazy_started = 0;
+	loop_wait_until(lazy_step);
+	ck_assert_uint_eq(reply_objects, 520);
+	ck_assert_uint_eq(culler.job_seq, 3);
 	for (i = 0; i < NMANY; i++) {
 		snprintf(p, sizeof(p), "%s/cache/Itest,vol/@%02x/Dmany%04d",
 		    top, i % 256, i);
@@ -1030,8 +1269,12 @@ cull_suite(void)
 	tcase_add_test(tr, test_reap_leftovers);
 	tcase_add_test(tr, test_dirfds);
 	tcase_add_test(tr, test_kernel_batch);
+	tcase_add_test(tr, test_cull_nameless);
+	tcase_add_test(tr, test_kernel_nameless);
+	tcase_add_test(tr, test_cull_sliced);
 	tcase_add_test(tr, test_backend_invalid);
 	tcase_add_test(tr, test_rename_jobs);
+	tcase_add_test(tr, test_lazy_jobs);
 	tcase_add_test(tr, test_gate_full);
 	suite_add_tcase(s, tr);
 	return s;

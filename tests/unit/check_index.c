@@ -814,6 +814,106 @@ START_TEST(test_resolve)
 }
 END_TEST
 
+/* Select n in slices of budget entries; the result in out. */
+static size_t
+select_sliced(uint32_t *out, size_t n, uint32_t budget)
+{
+	struct index_sel *s = index_select_begin(n);
+	size_t k;
+
+	ck_assert_ptr_nonnull(s);
+	while (!index_select_step(s, budget))
+		;
+	k = index_select_end(s, out);
+	index_select_free(s);
+	return k;
+}
+
+/* Selection in slices gives what the one-shot selection gives, under
+ * both policies, whatever the slice (random uses, sizes, hits, pins,
+ * culling states, deleted entries, equal stamps). */
+START_TEST(test_select_sliced)
+{
+	enum { N = 20000 };
+	static uint32_t a[N], b[N], ids[N];
+	static const uint32_t budgets[] = { 1, 7, 1000, 65536 };
+	static const size_t ns[] = { 1, 10, 1000, N };
+	char name[32];
+	size_t i, j, p, ka, kb;
+	int v = index_volume("v");
+
+	srandom(15);
+	for (i = 0; i < N; i++) {
+		snprintf(name, sizeof(name), "Dobj%zu", i);
+		ids[i] = i % 2 ? index_add(v, 0, name, 1 + random() % 9000,
+		    random() % 5000) : index_add_ino(v, 0, name, i,
+		    (uint64_t)(random() % 3), random() % 5000);
+		ck_assert_uint_ne(ids[i], INDEX_NONE);
+		if (i % 5 == 0)
+			index_hit(ids[i], random() % 6000);
+		if (i % 97 == 0)
+			index_pin(ids[i]);
+		if (i % 89 == 0)
+			index_set_state(ids[i], INDEX_CULLING);
+	}
+	for (i = 0; i < N; i += 31)
+		index_del(ids[i]);
+	for (p = 0; p < 2; p++) {
+		index_set_policy(p ? INDEX_POLICY_LRU : INDEX_POLICY_S3);
+		for (j = 0; j < sizeof(ns) / sizeof(ns[0]); j++) {
+			ka = index_select_oldest(a, ns[j]);
+			for (i = 0; i < sizeof(budgets) / sizeof(budgets[0]);
+			    i++) {
+				kb = select_sliced(b, ns[j], budgets[i]);
+				ck_assert_uint_eq(kb, ka);
+				ck_assert_int_eq(memcmp(a, b, ka * sizeof(*a)),
+				    0);
+			}
+		}
+	}
+}
+END_TEST
+
+/* Changes between slices: an entry seen and then used, pinned, set
+ * culling or deleted (its id reused) is left out; one not seen yet is
+ * judged as it is when the slice reaches it. */
+START_TEST(test_select_sliced_changes)
+{
+	struct index_sel *s;
+	uint32_t out[16], ids[10], reused;
+	char name[16];
+	size_t k, i;
+	int v = index_volume("v");
+
+	for (i = 0; i < 10; i++) {
+		snprintf(name, sizeof(name), "Dx%zu", i);
+		ids[i] = index_add(v, 0, name, 1, 100 + (int64_t)i);
+	}
+	index_set_policy(INDEX_POLICY_LRU);
+	ck_assert_ptr_nonnull(s = index_select_begin(16));
+	ck_assert_int_eq(index_select_step(s, 5), 0);	/* saw ids 0..4 */
+	index_touch(ids[0], 1000);	/* used since */
+	index_pin(ids[1]);
+	index_set_state(ids[2], INDEX_CULLING);
+	index_del(ids[3]);
+	reused = index_add(v, 0, "Dnew", 1, 103);	/* same stamp, id 3 */
+	ck_assert_uint_eq(reused, ids[3]);
+	index_pin(ids[5]);		/* not seen yet: skipped when seen */
+	index_touch(ids[6], 2000);	/* not seen yet: its new use counts */
+	while (!index_select_step(s, 5))
+		;
+	k = index_select_end(s, out);
+	index_select_free(s);
+	ck_assert_uint_eq(k, 5);
+	ck_assert_uint_eq(out[0], ids[4]);
+	ck_assert_uint_eq(out[1], ids[7]);
+	ck_assert_uint_eq(out[2], ids[8]);
+	ck_assert_uint_eq(out[3], ids[9]);
+	ck_assert_uint_eq(out[4], ids[6]);
+	(void)name;
+}
+END_TEST
+
 /* memory per object: nameless entries cost the same whatever the name's
  * length, at most 48 bytes (issue 15); index_memory() counts what is
  * allocated (its parts grow by steps, so it is at least 36 bytes each) */
@@ -873,6 +973,8 @@ index_suite(void)
 	tcase_add_test(tc, test_nameless);
 	tcase_add_test(tc, test_nameless_random);
 	tcase_add_test(tc, test_resolve);
+	tcase_add_test(tc, test_select_sliced);
+	tcase_add_test(tc, test_select_sliced_changes);
 	tcase_add_test(tc, test_memory_nameless);
 	suite_add_tcase(s, tc);
 	return s;

@@ -445,7 +445,7 @@ l_put(void *arg, const struct store_entry *e)
 	lst.page++;
 }
 
-static const struct store_lister lister = { l_room, l_put, NULL };
+static struct store_lister lister = { .room = l_room, .put = l_put };
 
 /* List every object of VOL, room entries a page; returns the pages. */
 static unsigned
@@ -1133,7 +1133,7 @@ v_put(void *arg, const struct store_entry *e)
 
 LOOP_TEST(volumes_are_listed)
 {
-	struct store_lister vl = { v_room, v_put, NULL };
+	struct store_lister vl = { .room = v_room, .put = v_put };
 	struct store_peer p = { .uid = 1000, .admin = 0 };
 	uint32_t next;
 
