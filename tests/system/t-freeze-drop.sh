@@ -15,7 +15,8 @@
 # must have been dropped (store.dropped_fills; 0 on a larderd that drains
 # every fill before ready, as before issue 15): up to 5 rounds are tried
 # for that, since under load the io thread may have taken every fill
-# before the freeze comes. No timing is asserted.
+# before the freeze comes (the filesystem is mounted sync, so that its
+# writes are slow enough for fills to queue). No timing is asserted.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/mf-lib.sh"
 need_root
@@ -23,6 +24,10 @@ need_cmd mkfs.ext4 cmp
 
 nput=48
 mkfs_mnt ext4 600M; mnt=$MNT
+# synchronous writes: each fill's write takes a while, so fills queue
+# behind it and a freeze finds some still queued even when the clients
+# come slowly (sanitizer builds) and the io thread would else keep up
+mount -o remount,sync "$mnt" || fail "remount sync"
 conf_for "$mnt" "freeze defer" "freeze_timeout 60"
 start_larderd "$T/larder.conf"
 for b in 0 1 2 3; do
