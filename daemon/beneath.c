@@ -179,14 +179,22 @@ beneath_open(int dirfd, const char *path, int flags, mode_t m)
 int
 beneath_open_reg(int dirfd, const char *path, int flags)
 {
-	char proc[40];
 	struct stat sb;
+
+	return beneath_open_reg_stat(dirfd, path, flags, &sb);
+}
+
+int
+beneath_open_reg_stat(int dirfd, const char *path, int flags,
+    struct stat *sb)
+{
+	char proc[40];
 	int pfd, fd;
 
 	pfd = beneath_open(dirfd, path, O_PATH, 0);
 	if (pfd < 0)
 		return pfd;
-	if (fstat(pfd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+	if (fstat(pfd, sb) < 0 || !S_ISREG(sb->st_mode)) {
 		close(pfd);
 		return -EINVAL;
 	}

@@ -21,6 +21,7 @@
 #define LARDER_BENEATH_H
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 /* Open dirfd/path with flags (O_NOFOLLOW and O_CLOEXEC are added; O_PATH,
@@ -34,6 +35,10 @@ int beneath_open(int dirfd, const char *path, int flags, mode_t mode);
  * of a planted fifo or device node never reaches its driver. -EINVAL if it
  * is not a regular file. The fd, or -errno. */
 int beneath_open_reg(int dirfd, const char *path, int flags);
+/* The same, with the file's stat (of the O_PATH fd: the same file) in
+ * *sb. */
+int beneath_open_reg_stat(int dirfd, const char *path, int flags,
+    struct stat *sb);
 
 /* An O_PATH fd of the directory holding path's last component (dirfd
  * itself, duplicated, for a one-component path), for renameat, linkat,

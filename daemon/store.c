@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <time.h>
@@ -37,6 +38,7 @@
 #include "conf.h"
 #include "control.h"
 #include "cull.h"
+#include "gate.h"
 #include "index.h"
 #include "io.h"
 #include "log.h"
@@ -54,6 +56,9 @@
  * out first: a second acquire is then an open and a stat, not also two
  * getxattrs and a map decode */
 #define IDLE_MAX		4096
+#define IDLE_FDS_MAX		1024	/* idle objects keeping their fd: an
+					   acquire of one costs an fstat, not
+					   a path walk and two opens */
 #define ATIME_EVERY_MS		30000
 #define ATIME_PER_PASS		4096
 #define MAP_XATTR_MAX		(16 + 16 * CFMT_MAP_MAX_EXTENTS)
@@ -97,6 +102,8 @@ static struct obj *buckets[OBJ_BUCKETS];
 static unsigned nobjs;
 static struct obj *idle_head, *idle_tail;	/* oldest first */
 static unsigned nidle;
+static unsigned nidle_fds;		/* idle objects that keep rofd */
+static unsigned idle_fds_max;		/* store_init: IDLE_FDS_MAX or less */
 static struct closejob *closing;	/* fds gathered for the io thread */
 static struct loop_timer *close_timer;
 static struct loop_timer *atime_timer;
@@ -319,6 +326,40 @@ store_idle_del(struct obj *o)
 	o->inext = o->iprev = NULL;
 	o->idle = 0;
 	nidle--;
+	if (o->rofd >= 0)
+		nidle_fds--;
+}
+
+void
+store_obj_set_rofd(struct obj *o, int fd)
+{
+	if (o->idle && o->rofd >= 0)
+		nidle_fds--;
+	close_later(o->rofd);
+	o->rofd = fd;
+	o->rofd_lent = 0;
+	if (o->idle && fd >= 0)
+		nidle_fds++;
+}
+
+/* rofd (kept while o goes idle) as an open file description of the
+ * daemon's own again: a lent one (view_data) may be a client's, which
+ * keeps it after relinquishing (liblarder parks it), and two clients must
+ * never share one. 0, or -1: o keeps no fd. */
+static int
+rofd_own(struct obj *o)
+{
+	char proc[40];
+	int fd;
+
+	if (!o->rofd_lent)
+		return 0;
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", o->rofd);
+	if ((fd = open(proc, O_RDONLY | O_NONBLOCK | O_NOCTTY |
+	    O_CLOEXEC)) < 0)
+		return -1;
+	store_obj_set_rofd(o, fd);
+	return 0;
 }
 
 /* Free an object now (nobody holds it, no job uses it). */
@@ -335,7 +376,7 @@ store_obj_free(struct obj *o)
 			*pp = o->hnext;
 			break;
 		}
-	close_later(o->rofd);
+	store_obj_set_rofd(o, -1);
 	store_ofile_put(o->of);
 	cfmt_map_free(&o->map);
 	o->v->objs--;
@@ -346,8 +387,12 @@ store_obj_free(struct obj *o)
 /*
  * Nobody holds the object and no job uses it, so what is on disk is what
  * memory says: keep it on the idle list with its file's identity and
- * ctime (any xattr change moves ctime), closing every fd (a culled file
- * must not keep its space); else free it.
+ * ctime (any xattr change moves ctime); else free it. The rw file is
+ * closed; rofd is kept (an open file of the daemon's own, rofd_own) for
+ * up to idle_fds_max idle objects, so that taking one back costs an fstat
+ * (store_obj_wake). A culled idle object closes it before the culler
+ * moves the file (on_victim), so a cull's space still comes back when
+ * the reaper unlinks it.
  */
 void
 store_obj_settle(struct obj *o)
@@ -367,11 +412,13 @@ store_obj_settle(struct obj *o)
 	o->idle_dev = sb.st_dev;
 	o->idle_ino = sb.st_ino;
 	o->idle_ctime = sb.st_ctim;
-	close_later(o->rofd);
-	o->rofd = -1;
+	if (nidle_fds >= idle_fds_max || rofd_own(o) < 0)
+		store_obj_set_rofd(o, -1);
 	store_ofile_put(o->of);
 	o->of = NULL;
 	o->idle = 1;
+	if (o->rofd >= 0)
+		nidle_fds++;
 	o->iprev = idle_tail;
 	o->inext = NULL;
 	if (idle_tail)
@@ -398,8 +445,20 @@ store_obj_release(struct obj *o)
 	store_obj_settle(o);
 }
 
-/* Take an idle object back: 1 if its file is still the one it was (same
- * inode, same ctime: no xattr changed), with rofd open again; else 0. */
+/* sb is the file o was when it went idle: same inode, same ctime (an
+ * xattr or data change, a rename or a link moves ctime), still linked. */
+static int
+idle_same(const struct obj *o, const struct stat *sb)
+{
+	return S_ISREG(sb->st_mode) && sb->st_nlink > 0 &&
+	    sb->st_dev == o->idle_dev && sb->st_ino == o->idle_ino &&
+	    sb->st_ctim.tv_sec == o->idle_ctime.tv_sec &&
+	    sb->st_ctim.tv_nsec == o->idle_ctime.tv_nsec;
+}
+
+/* Take an idle object back: 1 if its file is still the one it was
+ * (idle_same), with rofd open (kept, or opened again by its path); else
+ * 0 (the caller frees it and reads it from disk anew). */
 int
 store_obj_wake(struct obj *o)
 {
@@ -411,17 +470,23 @@ store_obj_wake(struct obj *o)
 	idx = store_obj_idx(o);
 	if (idx == INDEX_NONE || index_get_state(idx) != INDEX_LIVE)
 		return 0;
-	fd = beneath_open_reg(store_cache_fd, o->path, O_RDONLY | O_NONBLOCK);
+	if (o->rofd >= 0) {
+		/* a file renamed over its name or unlinked keeps its inode
+		 * here, but not its links or its ctime */
+		if (fstat(o->rofd, &sb) == 0 && idle_same(o, &sb))
+			return 1;
+		store_obj_set_rofd(o, -1);
+		return 0;
+	}
+	fd = beneath_open_reg_stat(store_cache_fd, o->path,
+	    O_RDONLY | O_NONBLOCK, &sb);
 	if (fd < 0)
 		return 0;
-	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) ||
-	    sb.st_dev != o->idle_dev || sb.st_ino != o->idle_ino ||
-	    sb.st_ctim.tv_sec != o->idle_ctime.tv_sec ||
-	    sb.st_ctim.tv_nsec != o->idle_ctime.tv_nsec) {
+	if (!idle_same(o, &sb)) {
 		close(fd);	/* still linked: never the last reference */
 		return 0;
 	}
-	o->rofd = fd;
+	store_obj_set_rofd(o, fd);
 	return 1;
 }
 
@@ -457,15 +522,31 @@ on_culled(void *arg, uint32_t id)
 }
 
 /* The object the culler picked (id) before it renames it: bump the slots
- * of its parked handles first (nothing else holds it: it is unpinned). */
+ * of its parked handles first (nothing else holds it: it is unpinned),
+ * and close an idle object's kept fd now, so that the culled file's
+ * space comes back when the reaper unlinks it (not at a later close).
+ * The file is still linked here, so this close never frees an inode
+ * (which would wait on a frozen filesystem); one unlinked by someone
+ * else, or while writes are off, is closed on the io thread. */
 static void
 on_victim(void *arg, uint32_t id)
 {
 	struct obj *o = obj_of_id(id);
+	struct stat sb;
 
 	(void)arg;
-	if (o)
-		store_watch_revoke(o);
+	if (!o)
+		return;
+	store_watch_revoke(o);
+	if (o->idle && o->rofd >= 0) {
+		if (gate_ok(GATE_DEFER | GATE_SUSPEND | GATE_STALL) &&
+		    fstat(o->rofd, &sb) == 0 && sb.st_nlink > 0) {
+			close(o->rofd);
+			o->rofd = -1;
+			nidle_fds--;
+		} else
+			store_obj_set_rofd(o, -1);
+	}
 }
 
 /* Free the idle objects of a volume (all volumes: v NULL). */
@@ -504,8 +585,7 @@ store_obj_reset(struct obj *o)
 	store_watch_revoke(o);		/* parked clients ask again */
 	cfmt_map_clear(&o->map);
 	o->gen++;
-	close_later(o->rofd);
-	o->rofd = -1;
+	store_obj_set_rofd(o, -1);
 	o->on_disk = 0;
 	store_ofile_put(o->of);
 	o->of = NULL;
@@ -758,8 +838,7 @@ mkfile_took_tmp(struct obj *o, struct ofile *of)
 		log_warn("store: reopen %s read-only", o->path);
 	}
 	cfmt_map_clear(&o->map);
-	close_later(o->rofd);
-	o->rofd = fd;
+	store_obj_set_rofd(o, fd);
 	o->on_disk = 0;		/* until the meta thread links it */
 	o->gen++;
 	store_queue_meta(o);	/* publish it even if no fill follows */
@@ -927,7 +1006,7 @@ store_obj_load(struct obj *o, const uint8_t *aux, size_t aux_len,
 	memcpy(o->aux, aux, aux_len);
 	o->aux_len = aux_len;
 	obj_read_map(o, fd, x.content, (uint64_t)sb.st_size);
-	o->rofd = fd;
+	store_obj_set_rofd(o, fd);
 	o->on_disk = 1;
 	o->gen++;
 	if ((idx = store_obj_idx(o)) == INDEX_NONE)
@@ -1148,11 +1227,25 @@ store_dirs(int *cachefd, int *stagefd)
 /* Open cache/, graveyard/ and larder.new/ under rootfd (made if missing),
  * register with control.c, cull.c and freeze.c (store.h); main.c starts
  * io, meta, the index and the scan around it. Startup only: may block. */
+/* How many idle objects may keep an fd: IDLE_FDS_MAX, or an eighth of
+ * the fd limit if that is less (clients, fills and the culler's directory
+ * caches need the rest). */
+static unsigned
+idle_fds_budget(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+		return 64;
+	return rl.rlim_cur / 8 < IDLE_FDS_MAX ? rl.rlim_cur / 8 : IDLE_FDS_MAX;
+}
+
 int
 store_init(const struct conf *c, int rootfd)
 {
 	store_set_access(c->volume_access);
 	root_fd = rootfd;
+	idle_fds_max = idle_fds_budget();
 	mapbuf = malloc(MAP_XATTR_MAX);
 	if (!mapbuf)
 		return -ENOMEM;

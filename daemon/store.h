@@ -125,9 +125,15 @@ struct store_view {
 	const struct cfmt_extent *ext;	/* the bytes it has: valid until
 					   the next store call */
 	uint32_t n;			/* extents in ext */
-	int fd;				/* a read-only fd of its own, or -1;
-					   the caller closes it */
+	int fd;				/* a read-only fd no other client has,
+					   or -1: store_view_close after
+					   sending it */
+	int lent;			/* fd is the object's own (lent):
+					   store_view_close leaves it open */
 };
+
+/* Done with vw's fd (sent, or not to be): closed unless lent. */
+void store_view_close(struct store_view *vw);
 
 /* store_cookie_get's flags */
 #define STORE_COOKIE_ANY_AUX	0x0001	/* take it whatever its aux */

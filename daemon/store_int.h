@@ -62,13 +62,19 @@ struct obj {
 	uint8_t aux[CFMT_MAX_AUX];
 	uint8_t aux_len;
 	struct cfmt_map map;
-	int rofd;			/* handed to clients; -1: none */
+	int rofd;			/* read-only fd of the object's file,
+					   -1: none; set by store_obj_set_rofd */
+	int rofd_lent;			/* rofd was handed to a client as it
+					   is (its open file description is
+					   that client's too): the next client
+					   gets a reopen of its own */
 	struct ofile *of;		/* current rw file; NULL: none open */
 	struct orec *mrec;		/* meta record not yet submitted */
 	uint32_t pin;			/* index id we pinned, or INDEX_NONE */
 	int dropped;			/* removal queued: acquires miss */
 	int on_disk;			/* rofd is the file at path */
-	int idle;			/* on the idle list (no fds open) */
+	int idle;			/* on the idle list (no rw file; rofd
+					   kept for at most idle_fds_max) */
 	struct obj *inext, *iprev;
 	dev_t idle_dev;			/* the file as it was when idle began */
 	ino_t idle_ino;
@@ -122,6 +128,8 @@ void store_idle_del(struct obj *o);	/* take off the idle list */
 void store_obj_free(struct obj *o);
 /* Nobody holds o and no job uses it: keep it idle, or free it. */
 void store_obj_settle(struct obj *o);
+/* o's rofd is fd now (-1: none): the old one closed later, not lent. */
+void store_obj_set_rofd(struct obj *o, int fd);
 /* A job or record uses o from now on (off the idle list), until
  * store_obj_release, which may keep it idle or free it. */
 void store_obj_hold(struct obj *o);

@@ -708,22 +708,30 @@ static void cookie_free(struct store_peer *p, struct store_cookie *h,
 
 /*
  * A read-only fd on the object's file for one client: an open file
- * description of its own, so what the client does to it (fcntl O_DIRECT,
- * O_NONBLOCK, its offset) touches nobody else. Reopened through the
- * /proc magic link of rofd, which names the open file itself, never a path
- * in the cache (a symlink planted there cannot redirect it); rofd was
- * checked a regular file when opened, and is checked again so that no
- * device's open is ever called. -1 when it cannot be had: no fd then.
+ * description no other client has, so what the client does to it (fcntl
+ * O_DIRECT, O_NONBLOCK, its offset) touches nobody else. The first
+ * client of a rofd gets rofd itself, lent (vw->lent: no open, no close;
+ * the daemon never reads through rofd, it only fstats it and reopens it,
+ * so the client's flags do not touch it either); the others a reopen
+ * through the /proc magic link of rofd, which names the open file itself,
+ * never a path in the cache (a symlink planted there cannot redirect it).
+ * rofd is always a regular file (every open of one checks it, and an
+ * open file never changes type), so no device's open is ever called. A
+ * lent rofd is the daemon's own again before another client can get it
+ * (rofd_own, when the object goes idle, or a new rofd). -1 when it
+ * cannot be had: no fd then.
  */
 static int
-client_fd(const struct obj *o)
+client_fd(struct obj *o, int *lent)
 {
 	char proc[64];
-	struct stat sb;
 	int fd;
 
-	if (fstat(o->rofd, &sb) < 0 || !S_ISREG(sb.st_mode))
-		return -1;
+	if (!o->rofd_lent) {
+		o->rofd_lent = 1;
+		*lent = 1;
+		return o->rofd;
+	}
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", o->rofd);
 	fd = open(proc, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0) {
@@ -734,14 +742,25 @@ client_fd(const struct obj *o)
 	return fd;
 }
 
-/* What h sees of its object: its map and, with give_fd, an fd of its own
- * (flags: STORE_COOKIE_NEW when there is nothing to see yet). */
+void
+store_view_close(struct store_view *vw)
+{
+	if (vw->fd >= 0 && !vw->lent)
+		close(vw->fd);
+	vw->fd = -1;
+	vw->lent = 0;
+}
+
+/* What h sees of its object: its map and, with give_fd, an fd no other
+ * client has (client_fd; flags: STORE_COOKIE_NEW when there is nothing to
+ * see yet). */
 static void
 view_data(struct obj *o, uint32_t flags, int give_fd, struct store_view *vw)
 {
 	vw->flags = flags;
 	vw->fd = -1;
-	if (give_fd && o->rofd >= 0 && (vw->fd = client_fd(o)) >= 0) {
+	vw->lent = 0;
+	if (give_fd && o->rofd >= 0 && (vw->fd = client_fd(o, &vw->lent)) >= 0) {
 		vw->flags |= STORE_COOKIE_HAVE_FD;
 		store_st.served += cfmt_map_bytes(&o->map);
 	}
@@ -766,6 +785,7 @@ view_none(const struct obj *o, uint32_t flags, uint64_t size,
 	vw->gen = o->gen + 0x80000000u;
 	vw->size = size;
 	vw->fd = -1;
+	vw->lent = 0;
 }
 
 /* What h sees: nothing when blind (its aux is not the object's and it may

@@ -343,8 +343,7 @@ reply_view_slot(struct ctl_req *rq, uint32_t id, struct store_view *vw,
 	if (slotted)
 		put_slot(&b, sclient_of(rq), slotted);
 	control_reply(rq, PROTO_OK, body, b.off, vw->fd);
-	if (vw->fd >= 0)
-		close(vw->fd);
+	store_view_close(vw);
 }
 
 static void
@@ -385,8 +384,7 @@ h_cookie_acquire(struct ctl_req *rq)
 	    &vw)) < 0)
 		return fail(rq, err, &p);
 	if (!(id = handle_add((void ***)&s->objs, &s->nobjs, h))) {
-		if (vw.fd >= 0)
-			close(vw.fd);	/* the store holds the file too */
+		store_view_close(&vw);	/* the store holds the file too */
 		(void)store_cookie_put(&p, h, 0);
 		return -ENOMEM;
 	}

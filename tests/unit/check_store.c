@@ -276,8 +276,8 @@ get_cookie(struct store_vol *v, const char *key, const char *aux,
 	    0);
 	ck_assert_ptr_nonnull(h);
 	held_add((void **)held_cookies, &nheld_cookies, h);
-	if (vw == &tmp && vw->fd >= 0)
-		close(vw->fd);
+	if (vw == &tmp)
+		store_view_close(vw);
 	return h;
 }
 
@@ -413,9 +413,7 @@ static void
 view_now(struct store_cookie *h, struct store_view *vw)
 {
 	store_cookie_refresh(&admin, h, 0, vw);
-	if (vw->fd >= 0)
-		close(vw->fd);
-	vw->fd = -1;
+	store_view_close(vw);
 }
 
 /* a lister that collects names, room for `room' per page */
@@ -636,7 +634,7 @@ LOOP_TEST(fill_shows_in_map_and_fd)
 	ck_assert_int_eq(pread(vw.fd, buf, sizeof(buf), 0), 100);
 	ck_assert_int_eq(buf[0], 'x');
 	ck_assert_int_eq(buf[99], 'x');
-	close(vw.fd);
+	store_view_close(&vw);
 }
 
 LOOP_TEST(fill_writes_only_the_gaps)
@@ -654,7 +652,7 @@ LOOP_TEST(fill_writes_only_the_gaps)
 	ck_assert_uint_eq(vw.n, 1);
 	ck_assert_uint_eq(vw.ext[0].len, 40);
 	ck_assert_int_eq(pread(vw.fd, buf, sizeof(buf), 0), 40);
-	close(vw.fd);
+	store_view_close(&vw);
 	ck_assert_int_eq(buf[0], 'a');		/* never rewritten in place */
 	ck_assert_int_eq(buf[9], 'a');
 	ck_assert_int_eq(buf[10], 'c');
@@ -775,7 +773,7 @@ LOOP_TEST(zcopy_fill_releases_its_source_before_the_answer)
 	ck_assert_int_eq(zc_released_answers, nanswers - 1);
 	store_cookie_refresh(&admin, h, 0, &vw);
 	ck_assert_int_eq(pread(vw.fd, buf, sizeof(buf), 0), 100);
-	close(vw.fd);
+	store_view_close(&vw);
 	ck_assert_int_eq(buf[0], 'z');
 	ck_assert_int_eq(buf[99], 'z');
 }
@@ -947,7 +945,7 @@ LOOP_TEST(published_object_is_read_back_from_disk)
 	ck_assert(vw.flags & STORE_COOKIE_HAVE_FD);
 	ck_assert_uint_eq(vw.n, 2);
 	ck_assert_uint_eq(vw.ext[1].start, 70);
-	close(vw.fd);
+	store_view_close(&vw);
 	ck_assert_int_eq(put_cookie(h, 0), 0);
 	store_idle_evict(NULL);
 	/* with another aux it is stale on disk: replaced, empty */
@@ -966,13 +964,101 @@ LOOP_TEST(idle_object_is_woken_with_its_map)
 	fill_settled(h, 'w');
 	ck_assert_int_eq(put_cookie(h, 0), 0);
 	ck_assert(o->idle);
-	ck_assert_int_eq(o->rofd, -1);		/* no fd kept while idle */
+	ck_assert_int_ge(o->rofd, 0);		/* its fd is kept while idle */
 	h = get_cookie(v, "k1", "aux1", 100, &vw);
 	ck_assert_ptr_eq(h->o, o);
 	ck_assert(!o->idle);
 	ck_assert(vw.flags & STORE_COOKIE_HAVE_FD);
 	ck_assert_uint_eq(vw.n, 1);
-	close(vw.fd);
+	store_view_close(&vw);
+}
+
+/* An fd that a client would keep of vw's (SCM_RIGHTS gives it its own
+ * reference to the same open file description); vw is done with. */
+static int
+client_keeps(struct store_view *vw)
+{
+	int fd;
+
+	ck_assert(vw->flags & STORE_COOKIE_HAVE_FD);
+	ck_assert_int_ge(fd = dup(vw->fd), 0);
+	store_view_close(vw);
+	return fd;
+}
+
+/* Two fds share an open file description iff they share its offset. */
+static int
+same_ofd(int a, int b)
+{
+	off_t was = lseek(b, 0, SEEK_CUR);
+	int same;
+
+	ck_assert_int_ge(lseek(a, 0, SEEK_SET), 0);
+	ck_assert_int_eq(lseek(b, 13, SEEK_SET), 13);
+	same = lseek(a, 0, SEEK_CUR) == 13;
+	ck_assert_int_ge(lseek(b, was, SEEK_SET), 0);
+	return same;
+}
+
+/* The first client of an object's fd gets the daemon's own (lent, no
+ * reopen); nobody else ever gets that open file: not a second client
+ * while the first holds it, not a client after the first relinquished
+ * and kept the fd (liblarder parks it), and not the daemon's idle fd. */
+LOOP_TEST(clients_never_share_an_open_file)
+{
+	struct store_vol *v = get_vol(VOL, "c", NULL);
+	struct store_cookie *h1 = get_cookie(v, "k1", "aux1", 100, NULL);
+	struct store_cookie *h2;
+	struct store_view vw;
+	struct obj *o = h1->o;
+	int c1, c2, c3;
+
+	fill_settled(h1, 'w');
+	ck_assert_int_eq(put_cookie(h1, 0), 0);
+	ck_assert(o->idle);
+	h1 = get_cookie(v, "k1", "aux1", 100, &vw);
+	ck_assert(vw.lent);			/* woken: its own fd, lent */
+	c1 = client_keeps(&vw);
+	h2 = get_cookie(v, "k1", "aux1", 100, &vw);
+	ck_assert(!vw.lent);
+	c2 = client_keeps(&vw);
+	ck_assert(!same_ofd(c1, c2));
+	ck_assert_int_eq(put_cookie(h1, 0), 0);
+	ck_assert_int_eq(put_cookie(h2, 0), 0);
+	ck_assert(o->idle);
+	ck_assert(!same_ofd(c1, o->rofd));	/* its own again */
+	h1 = get_cookie(v, "k1", "aux1", 100, &vw);
+	c3 = client_keeps(&vw);
+	ck_assert(!same_ofd(c1, c3));
+	ck_assert(!same_ofd(c2, c3));
+	close(c1);
+	close(c2);
+	close(c3);
+}
+
+/* A file renamed over an idle object's name (its kept fd still reads the
+ * old inode) is seen at the next acquire: the object is read anew. */
+LOOP_TEST(idle_object_replaced_on_disk_is_read_anew)
+{
+	struct store_vol *v = get_vol(VOL, "c", NULL);
+	struct store_cookie *h = get_cookie(v, "k1", "aux1", 100, NULL);
+	struct store_view vw;
+	char from[1100], to[1024];
+	int fd;
+
+	fill_settled(h, 'w');
+	snprintf(to, sizeof(to), "%s/cache/%s", top, h->o->path);
+	snprintf(from, sizeof(from), "%s.other", to);
+	ck_assert_int_eq(put_cookie(h, 0), 0);
+	ck_assert_int_ge(fd = open(from, O_WRONLY | O_CREAT | O_EXCL, 0600),
+	    0);
+	ck_assert_int_eq(write(fd, "other", 5), 5);
+	close(fd);
+	ck_assert_int_eq(rename(from, to), 0);	/* no xattr: not an object */
+	h = get_cookie(v, "k1", "aux1", 100, &vw);
+	ck_assert(vw.flags & STORE_COOKIE_NEW);
+	ck_assert_uint_eq(vw.n, 0);
+	store_view_close(&vw);
 }
 
 LOOP_TEST(hold_and_release_keep_an_object_off_idle)
@@ -990,7 +1076,7 @@ LOOP_TEST(hold_and_release_keep_an_object_off_idle)
 	store_obj_release(o);
 	ck_assert_uint_eq(o->jobs, 0);
 	ck_assert(o->idle);
-	ck_assert_int_eq(o->rofd, -1);
+	ck_assert_int_ge(o->rofd, 0);		/* kept (store_obj_settle) */
 	store_obj_hold(o);
 	ck_assert(!o->idle);		/* off the idle list */
 	store_obj_release(o);
@@ -1023,7 +1109,7 @@ LOOP_TEST(listing_shows_what_get_serves_before_it_is_published)
 	h2 = get_cookie(v, "k1", "aux1", 100, &vw);
 	ck_assert(vw.flags & STORE_COOKIE_HAVE_FD);
 	ck_assert_uint_eq(vw.n, 1);
-	close(vw.fd);
+	store_view_close(&vw);
 	(void)h2;
 	/* ...so the listing shows it (a record without the link may have
 	 * put it in the index meanwhile: listed from there then) */
@@ -1251,6 +1337,8 @@ store_suite(void)
 	tcase_add_test(tc, published_object_is_read_back_from_disk);
 	tcase_add_test(tc, idle_object_is_woken_with_its_map);
 	tcase_add_test(tc, hold_and_release_keep_an_object_off_idle);
+	tcase_add_test(tc, clients_never_share_an_open_file);
+	tcase_add_test(tc, idle_object_replaced_on_disk_is_read_anew);
 	tcase_add_test(tc,
 	    listing_shows_what_get_serves_before_it_is_published);
 	tcase_add_test(tc, published_object_is_listed_once);
