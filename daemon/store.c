@@ -1224,9 +1224,6 @@ store_dirs(int *cachefd, int *stagefd)
 	*stagefd = stage_fd;
 }
 
-/* Open cache/, graveyard/ and larder.new/ under rootfd (made if missing),
- * register with control.c, cull.c and freeze.c (store.h); main.c starts
- * io, meta, the index and the scan around it. Startup only: may block. */
 /* How many idle objects may keep an fd: IDLE_FDS_MAX, or an eighth of
  * the fd limit if that is less (clients, fills and the culler's directory
  * caches need the rest). */
@@ -1235,11 +1232,16 @@ idle_fds_budget(void)
 {
 	struct rlimit rl;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
 		return 64;
+	if (rl.rlim_cur == RLIM_INFINITY)
+		return IDLE_FDS_MAX;
 	return rl.rlim_cur / 8 < IDLE_FDS_MAX ? rl.rlim_cur / 8 : IDLE_FDS_MAX;
 }
 
+/* Open cache/, graveyard/ and larder.new/ under rootfd (made if missing),
+ * register with control.c, cull.c and freeze.c (store.h); main.c starts
+ * io, meta, the index and the scan around it. Startup only: may block. */
 int
 store_init(const struct conf *c, int rootfd)
 {
