@@ -18,6 +18,8 @@
 #     (cumulative buckets, +Inf = _count), per-volume hits, misses and
 #     fills are there, and a get and a put move them by exactly what they
 #     did; a cull moves the cull pass count;
+#   - every family is typed: a stats key metrics.c does not map (exported
+#     untyped) fails the test;
 #   - `larderctl top -n 3 1` prints a header and 3 lines, --json 2 objects.
 . "$(dirname "$0")/lib.sh"
 need_root
@@ -83,7 +85,7 @@ for f in fams:
                 b[-1][1] != cnt[0] or sm[0] < 0:
             errs.append('histogram %s: buckets not cumulative or +Inf != count' % f.name)
     if f.type == 'unknown':
-        print('note: %s has no known type (a key metrics.c does not map)' % f.name)
+        errs.append('%s: untyped (a stats key metrics.c does not map)' % f.name)
     for s in f.samples:
         if f.type == 'counter' and not s.name.endswith('_total'):
             errs.append('counter sample %s without _total' % s.name)
