@@ -330,6 +330,15 @@ store_idle_del(struct obj *o)
 		nidle_fds--;
 }
 
+int
+store_reopen_ro(int fd)
+{
+	char proc[40];
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	return open(proc, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+}
+
 void
 store_obj_set_rofd(struct obj *o, int fd)
 {
@@ -349,14 +358,11 @@ store_obj_set_rofd(struct obj *o, int fd)
 static int
 rofd_own(struct obj *o)
 {
-	char proc[40];
 	int fd;
 
 	if (!o->rofd_lent)
 		return 0;
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", o->rofd);
-	if ((fd = open(proc, O_RDONLY | O_NONBLOCK | O_NOCTTY |
-	    O_CLOEXEC)) < 0)
+	if ((fd = store_reopen_ro(o->rofd)) < 0)
 		return -1;
 	store_obj_set_rofd(o, fd);
 	return 0;
@@ -827,13 +833,10 @@ mkfile_run(struct work *w)
 static void
 mkfile_took_tmp(struct obj *o, struct ofile *of)
 {
-	char proc[64];
 	int fd;
 
 	of->linked = 0;
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", of->fd);
-	fd = open(proc, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
+	if ((fd = store_reopen_ro(of->fd)) < 0) {
 		store_st.errors++;
 		log_warn("store: reopen %s read-only", o->path);
 	}

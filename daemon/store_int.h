@@ -128,6 +128,10 @@ void store_idle_del(struct obj *o);	/* take off the idle list */
 void store_obj_free(struct obj *o);
 /* Nobody holds o and no job uses it: keep it idle, or free it. */
 void store_obj_settle(struct obj *o);
+/* A read-only open file of its own of what fd is open on, reopened
+ * through its /proc magic link (never a path in the cache): the fd, or -1
+ * (errno set). */
+int store_reopen_ro(int fd);
 /* o's rofd is fd now (-1: none): the old one closed later, not lent. */
 void store_obj_set_rofd(struct obj *o, int fd);
 /* A job or record uses o from now on (off the idle list), until

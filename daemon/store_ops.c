@@ -724,7 +724,6 @@ static void cookie_free(struct store_peer *p, struct store_cookie *h,
 static int
 client_fd(struct obj *o, int *lent)
 {
-	char proc[64];
 	int fd;
 
 	if (!o->rofd_lent) {
@@ -732,9 +731,7 @@ client_fd(struct obj *o, int *lent)
 		*lent = 1;
 		return o->rofd;
 	}
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", o->rofd);
-	fd = open(proc, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-	if (fd < 0) {
+	if ((fd = store_reopen_ro(o->rofd)) < 0) {
 		store_st.errors++;
 		log_warnx_rl(&store_rl_io, "store: reopen %s for a client: %s",
 		    o->path, strerror(errno));
