@@ -1611,7 +1611,8 @@ cull_init(const struct conf *c, int rootfd, int nocull,
 	if (ops->kind == CULL_RENAME_TO_GRAVEYARD &&
 	    (r = rename_backend_open(rootfd)) < 0)
 		return r;
-	if ((culler.cq = workq_create("larder-cull", CULL_THREADS)) == NULL) {
+	if ((culler.cq = workq_create_background("larder-cull",
+	    CULL_THREADS)) == NULL) {
 		r = -errno;
 		goto fail;
 	}

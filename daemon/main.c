@@ -40,6 +40,7 @@
 #include "metrics_file.h"
 #include "loop.h"
 #include "mount.h"
+#include "prio.h"
 #include "store.h"
 #include "index.h"
 #include "io.h"
@@ -383,6 +384,11 @@ reload(char *why, size_t whysz)
 		log_warnx("reload: backend changed: needs a restart");
 		c->backend = conf->backend;
 	}
+	if (c->nice != conf->nice) {
+		log_warnx("reload: nice changed: needs a restart; keeping %d",
+		    conf->nice);
+		c->nice = conf->nice;
+	}
 	old = conf;
 	conf = c;
 	if (!debug)
@@ -452,6 +458,7 @@ main_status(struct ctl_kv *kv)
 	    conf_access_str(conf->volume_access));
 	ctl_kv_str(kv, "conf.freeze", conf_freeze_str(conf->freeze));
 	ctl_kv_u64(kv, "conf.freeze_timeout", conf->freeze_timeout);
+	ctl_kv_s64(kv, "conf.nice", conf->nice);
 	ctl_kv_u64(kv, "conf.max_size", conf->max_size);
 	ctl_kv_u64(kv, "conf.max_size_percent", conf->max_size_percent);
 	ctl_kv_u64(kv, "conf.max_files", conf->max_files);
@@ -771,6 +778,18 @@ signals_fini(void)
 	sig_fd = -1;
 }
 
+/* The nice of the threads to come (prio.h): before any thread is made,
+ * and before the capability drop (lowering it needs CAP_SYS_NICE). */
+static int
+step_priority(char *why, size_t whysz)
+{
+	(void)why;
+	(void)whysz;
+	prio_start(conf->nice);
+	control_add_status(prio_status);
+	return 0;
+}
+
 /* The control socket (the one handed over, if it checks out), or what to
  * do about it; the limits of the config. */
 static int
@@ -1041,6 +1060,7 @@ static const struct step user_steps[] = {
 	{ "pidfile", step_pidfile, unlink_pidfile },
 	{ "loop", step_loop, loop_fini },
 	{ "signals", step_signals, signals_fini },
+	{ "priority", step_priority, NULL },
 	{ "mount", step_mount, mount_close },
 	{ "control", step_control, control_close },
 	{ "caps", step_caps, NULL },
@@ -1069,6 +1089,7 @@ static const struct step kernel_steps[] = {
 	{ "pidfile", step_pidfile, unlink_pidfile },
 	{ "loop", step_loop, loop_fini },
 	{ "signals", step_signals, signals_fini },
+	{ "priority", step_priority, NULL },
 	{ "control", step_control, control_close },
 	{ "caps", step_caps_kernel, NULL },
 	{ "freeze", step_freeze, freeze_fini },

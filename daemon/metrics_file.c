@@ -33,6 +33,7 @@
 #include "loop.h"
 #include "metrics.h"
 #include "metrics_file.h"
+#include "prio.h"
 
 #define STOP_WAIT_MS	1000
 
@@ -125,6 +126,8 @@ writer(void *arg)
 	int err;
 
 	(void)arg;
+	pthread_setname_np(pthread_self(), "larder-metrics");
+	prio_background();
 	pthread_mutex_lock(&W.mu);
 	for (;;) {
 		while (!W.job && !W.stop)

@@ -154,7 +154,7 @@ names_resolve(int cachefd, const uint32_t *ids, size_t n,
 	if (n > NAMES_MAX)
 		return -EINVAL;
 	if (names_q == NULL &&
-	    (names_q = workq_create("larder-names", 1)) == NULL)
+	    (names_q = workq_create_background("larder-names", 1)) == NULL)
 		return -errno;
 	if ((j = calloc(1, sizeof(*j))) == NULL)
 		return -ENOMEM;

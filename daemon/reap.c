@@ -374,7 +374,7 @@ reap_init(int rootfd,
 	rs.rootfd = rootfd;
 	rs.reaped = reaped;
 	rs.pass_running = pass_running;
-	if ((rs.rq = workq_create("larder-reap", 1)) == NULL)
+	if ((rs.rq = workq_create_background("larder-reap", 1)) == NULL)
 		return -errno;
 	watch_graveyard(rootfd);
 	if (rs.ifd < 0)

@@ -951,8 +951,8 @@ start(int rootfd, unsigned flags, int rescan, void (*done)(void *, int),
 
 	if (scan.running)
 		return -EBUSY;
-	if (scan.q == NULL && (scan.q = workq_create("larder-scan",
-	    SCAN_THREADS)) == NULL)
+	if (scan.q == NULL && (scan.q =
+	    workq_create_background("larder-scan", SCAN_THREADS)) == NULL)
 		return -errno;
 	if ((j = calloc(1, sizeof(*j))) == NULL)
 		return -ENOMEM;

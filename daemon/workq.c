@@ -11,6 +11,7 @@
 
 #include "log.h"
 #include "loop.h"
+#include "prio.h"
 #include "workq.h"
 
 struct workq {
@@ -23,6 +24,7 @@ struct workq {
 	struct work **running;		/* one slot per thread */
 	unsigned inflight;		/* queued + running + done not yet reaped */
 	int stopping;
+	int background;			/* workers take prio_background */
 
 	unsigned nthreads;
 	pthread_t *threads;
@@ -65,6 +67,8 @@ worker(void *p)
 
 	free(p);
 	pthread_setname_np(pthread_self(), q->name);
+	if (q->background)
+		prio_background();
 	for (;;) {
 		pthread_mutex_lock(&q->lock);
 		while (!q->head && !q->stopping)
@@ -130,8 +134,8 @@ on_event(int fd, uint32_t events, void *arg)
  * already started); an earlier failure frees by hand. errno is kept from
  * the failing call.
  */
-struct workq *
-workq_create(const char *name, unsigned nthreads)
+static struct workq *
+create(const char *name, unsigned nthreads, int background)
 {
 	struct workq *q;
 	struct worker_arg *wa;
@@ -142,6 +146,7 @@ workq_create(const char *name, unsigned nthreads)
 	if (!q)
 		return NULL;
 	snprintf(q->name, sizeof(q->name), "%s", name);
+	q->background = background;
 	pthread_mutex_init(&q->lock, NULL);
 	pthread_cond_init(&q->cond, NULL);
 	q->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -184,6 +189,18 @@ fail:
 	free(q);
 	errno = err;
 	return NULL;
+}
+
+struct workq *
+workq_create(const char *name, unsigned nthreads)
+{
+	return create(name, nthreads, 0);
+}
+
+struct workq *
+workq_create_background(const char *name, unsigned nthreads)
+{
+	return create(name, nthreads, 1);
 }
 
 void

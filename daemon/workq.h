@@ -29,6 +29,9 @@ struct workq;
 /* Start nthreads workers named name (for ps/top). Needs loop_init() first.
  * NULL and errno on failure. */
 struct workq *workq_create(const char *name, unsigned nthreads);
+/* The same, for work off every client's path (cull, scan, reaper,
+ * names): its workers run at the background nice (prio.h). */
+struct workq *workq_create_background(const char *name, unsigned nthreads);
 /* Queue w (main thread only). */
 void workq_submit(struct workq *q, struct work *w);
 /* Work submitted whose done() has not run yet. */

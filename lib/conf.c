@@ -69,7 +69,7 @@ static kw_fn set_string, set_threshold, set_culltable, set_nocull,
     set_resume, set_debug, set_socket, set_admin_group, set_freeze,
     set_freeze_timeout, set_max_size, set_max_files, set_backend,
     set_cull_policy, set_metrics_file, set_metrics_interval, set_limit,
-    set_uid_max_pinned, refused;
+    set_uid_max_pinned, set_nice, refused;
 static kw_fn set_client_group, set_volume_access;
 
 #define OFF(f)	offsetof(struct conf, f)
@@ -119,6 +119,7 @@ static const struct keyword keywords[] = {
 	{ "metrics_file", ARG_REST, 0, 0, "PATH", set_metrics_file, 0, 0 },
 	{ "metrics_interval", ARG_WORDS, 1, 0, "SECONDS (1 to 3600)",
 	    set_metrics_interval, 0, 0 },
+	{ "nice", ARG_WORDS, 1, 0, "N (-20 to 19)", set_nice, 0, 0 },
 	{ "nocull", ARG_NONE, 0, 0, "", set_nocull, 0, 0 },
 	{ "resume_thresholds", ARG_WORDS, 2, 0, "BLOCKS|- FILES|-",
 	    set_resume, 0, 0 },
@@ -146,6 +147,7 @@ static const char *const larder_keywords[] = {
 	"admin_connections", "idle_timeout", "uid_max_connections",
 	"uid_max_cookies", "uid_max_pinned", "uid_max_volumes",
 	"client_group", "volume_access",	/* the access model */
+	"nice",
 };
 
 static const char *const freeze_names[] = {
@@ -219,6 +221,7 @@ conf_defaults(struct conf *c)
 #endif
 	c->freeze = CONF_FREEZE_DEFER;
 	c->freeze_timeout = CONF_DEFAULT_FREEZE_TIMEOUT;
+	c->nice = CONF_DEFAULT_NICE;
 	c->backend = CONF_BACKEND_USERSPACE;
 	c->metrics_interval = CONF_DEFAULT_METRICS_INTERVAL;
 	c->admin_connections = CONF_DEFAULT_ADMIN_CONNECTIONS;
@@ -651,6 +654,23 @@ set_freeze_timeout(struct parser *p, const struct keyword *k, char **argv,
 		return;
 	}
 	p->c->freeze_timeout = v;
+}
+
+/* nice: an optional '-' then digits, -20 to 19 */
+static void
+set_nice(struct parser *p, const struct keyword *k, char **argv, int argc)
+{
+	const char *s = argv[0];
+	unsigned long long v;
+	int neg = s[0] == '-', r;
+
+	(void)argc;
+	r = conf_parse_uint(s + neg, 0, neg ? 20 : 19, &v);
+	if (r < 0) {
+		bad_number(p, k, s, r, "-20 to 19");
+		return;
+	}
+	p->c->nice = neg ? -(int)v : (int)v;
 }
 
 /* An absolute path whose last component is a file name (the writer puts

@@ -29,6 +29,8 @@
 #define CONF_DEFAULT_FREEZE_TIMEOUT 60
 #define CONF_DEFAULT_RESUME_FILES 5	/* cachefilesd's default */
 #define CONF_MAX_FREEZE_TIMEOUT	86400
+/* nice of the threads on a client's path (daemon/prio.h) */
+#define CONF_DEFAULT_NICE	(-10)
 #define CONF_DEFAULT_METRICS_INTERVAL 15	/* seconds */
 #define CONF_MAX_METRICS_INTERVAL 3600
 /* per-uid limits (limits.c; larder.conf(5)); see larderd.service's
@@ -95,6 +97,7 @@ struct conf {
 	enum conf_access volume_access;	/* default policy of volumes */
 	enum conf_freeze freeze;
 	unsigned freeze_timeout;	/* seconds, 1..86400 */
+	int nice;			/* -20..19, the serving threads' */
 	uint64_t max_size;		/* bytes; 0 = unlimited */
 	unsigned max_size_percent;	/* percent of the filesystem; 0 = unset */
 	uint64_t max_files;		/* 0 = unlimited */

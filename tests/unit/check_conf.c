@@ -300,6 +300,7 @@ START_TEST(test_defaults)
 	ck_assert_int_eq(c.volume_access, CONF_ACCESS_NONE);
 	ck_assert_int_eq(c.freeze, CONF_FREEZE_DEFER);
 	ck_assert_uint_eq(c.freeze_timeout, 60);
+	ck_assert_int_eq(c.nice, -10);
 	ck_assert(c.max_size == 0);
 	ck_assert_uint_eq(c.max_size_percent, 0);
 	ck_assert(c.max_files == 0);
@@ -735,6 +736,33 @@ START_TEST(test_freeze)
 	parse_bad(D "freeze_timeout 86401\n", 1, "out of range");
 	parse_bad(D "freeze_timeout 10s\n", 1, "'10s' is not a valid value");
 	parse_bad(D "freeze_timeout\n", 1, "missing argument");
+}
+END_TEST
+
+/* nice: -20 to 19, a larder keyword (the file then stays userspace) */
+START_TEST(test_nice)
+{
+	struct conf c;
+	struct msgs m;
+
+	parse_ok(D "nice -20\n", &c, &m);
+	ck_assert_int_eq(c.nice, -20);
+	ck_assert_int_eq(c.backend, CONF_BACKEND_USERSPACE);
+	parse_ok(D "nice 19\n", &c, &m);
+	ck_assert_int_eq(c.nice, 19);
+	parse_ok(D "nice 0\n", &c, &m);
+	ck_assert_int_eq(c.nice, 0);
+	parse_ok(D "nice -0\n", &c, &m);
+	ck_assert_int_eq(c.nice, 0);
+	parse_bad(D "nice -21\n", 1, "t.conf:2: nice: '-21' is out of range "
+	    "(-20 to 19)");
+	parse_bad(D "nice 20\n", 1, "out of range");
+	parse_bad(D "nice +5\n", 1, "'+5' is not a valid value");
+	parse_bad(D "nice --5\n", 1, "not a valid value");
+	parse_bad(D "nice -\n", 1, "not a valid value");
+	parse_bad(D "nice 99999999999999999999999\n", 1, "out of range");
+	parse_bad(D "nice 1 2\n", 1, "nice");
+	parse_bad(D "nice\n", 1, "missing argument");
 }
 END_TEST
 
@@ -1685,6 +1713,7 @@ conf_suite(void)
 	tcase_add_test(tc, test_admin_group);
 	tcase_add_test(tc, test_access_keywords);
 	tcase_add_test(tc, test_freeze);
+	tcase_add_test(tc, test_nice);
 	tcase_add_test(tc, test_max_size_files);
 	tcase_add_test(tc, test_backend);
 	tcase_add_test(tc, test_cull_policy);
