@@ -22,6 +22,9 @@
 #              own work costs; needs 4 x SIZE + 1 GiB of free memory
 #   -k         keep the daemon log (printed at the end)
 #
+# LARDER_BENCH_NICE=N runs larderd with `nice N' (larder.conf(5),
+# PRIORITY; 0 keeps its threads at the script's nice), for comparisons.
+#
 # Root (loop devices, mount); exits 77 without it. Build first with
 # `make bench`.
 . "$(dirname "$0")/../system/lib.sh"
@@ -115,7 +118,8 @@ echo "runs $RUNS, object ${SIZE} MiB, acquire rounds $ROUNDS," \
 for fstype in $FSTYPES; do
 	make_fs "$fstype"
 	mkdir -p "$MNT/cache" "$MNT/plain"
-	write_conf "$T/larder.conf" "dir $MNT/cache" "socket $SOCK"
+	write_conf "$T/larder.conf" "dir $MNT/cache" "socket $SOCK" \
+	    ${LARDER_BENCH_NICE:+"nice $LARDER_BENCH_NICE"}
 	: > "$DAEMON_LOG"
 	start_larderd "$T/larder.conf"
 	: > "$T/results"
