@@ -24,6 +24,7 @@
 #include "handover.h"
 #include "proto.h"
 #include "log.h"
+#include "prio.h"
 
 #define MAX_FDS		16	/* more than larderd ever hands over */
 #define LISTEN_START	3	/* SD_LISTEN_FDS_START */
@@ -382,10 +383,12 @@ handover_exec(const char *path, char **argv)
 		    i ? ":" : "", out[i].name, out[i].fd);
 	if (setenv(HANDOVER_ENV, env, 1) < 0)
 		return -errno;
+	prio_export_env();
 	log_info("re-executing %s with %s", path, env);
 	execv(path, argv);
 	i = errno;
 	log_warnx("re-exec %s: %s", path, strerror(i));
 	unsetenv(HANDOVER_ENV);
+	unsetenv(PRIO_ENV);
 	return -i;
 }

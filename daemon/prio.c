@@ -9,6 +9,8 @@
  * thread) the same wait was 6 ms (tests/bench/README.md).
  */
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 
@@ -33,10 +35,31 @@ thread_nice(int fallback)
 	return n == -1 && errno ? fallback : n;
 }
 
+/* The nice of the first image, across a re-exec (prio_export_env): a
+ * number from -20 to 19, else -1000. */
+static int
+env_started(void)
+{
+	const char *e = getenv(PRIO_ENV);
+	char *end;
+	long v;
+
+	if (e == NULL)
+		return -1000;
+	errno = 0;
+	v = strtol(e, &end, 10);
+	unsetenv(PRIO_ENV);
+	return errno || end == e || *end || v < -20 || v > 19 ? -1000 : (int)v;
+}
+
 void
 prio_start(int nice)
 {
+	int e = env_started();
+
 	prio.started = prio.serving = thread_nice(0);
+	if (e != -1000)
+		prio.started = e;	/* a re-exec: the thread kept its nice */
 	if (nice != prio.started) {
 		if (setpriority(PRIO_PROCESS, 0, nice) == 0)
 			prio.serving = nice;
@@ -49,6 +72,15 @@ prio_start(int nice)
 	}
 	prio.background = prio.serving > prio.started ? prio.serving :
 	    prio.started;
+}
+
+void
+prio_export_env(void)
+{
+	char v[16];
+
+	snprintf(v, sizeof(v), "%d", prio.started);
+	(void)setenv(PRIO_ENV, v, 1);
 }
 
 void

@@ -15,11 +15,18 @@
 
 struct ctl_kv;
 
+/* How a re-exec (handover.c) tells the new image the nice the first one
+ * was started with: the main thread keeps the serving nice across exec. */
+#define PRIO_ENV	"LARDER_NICE_STARTED"
+
 /* Set the calling (main) thread's nice to `nice', remembering the one
- * larderd started with. A nice it may not set (EPERM: no CAP_SYS_NICE, or
+ * larderd started with (or the one PRIO_ENV says, which it unsets). A nice it may not set (EPERM: no CAP_SYS_NICE, or
  * a seccomp filter such as systemd's ~@resources) is logged with what to
  * do and the thread keeps its nice: never an error. */
 void prio_start(int nice);
+
+/* Put the started nice in PRIO_ENV, for a re-exec. */
+void prio_export_env(void);
 
 /* The calling thread takes the background nice (a higher nice value is
  * always allowed; a filter that refuses it leaves the thread as is). */

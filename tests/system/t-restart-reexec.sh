@@ -140,7 +140,13 @@ head -c 10000 /dev/urandom > "$T/new"
 ctl put vol,x new "$T/new" || fail "put after the second re-exec"
 ctl get vol,x new | cmp -s - "$T/new" || fail "get after the second re-exec"
 ctl get vol,x k3 | cmp -s - "$T/obj3" || fail "old object after the second re-exec"
-ok "SIGUSR2: re-exec again, fills and reads work"
+# the nice larderd was started with (0) comes across the re-execs: the
+# main thread keeps the serving nice, the background threads do not
+st=$(ctl status | awk '$1 ~ /^nice\./ { print $1, $2 }')
+for kv in "nice.serving -10" "nice.started 0" "nice.background 0"; do
+	echo "$st" | grep -qx "$kv" || fail "after two re-execs: not '$kv': $st"
+done
+ok "SIGUSR2: re-exec again, fills and reads work; nice -10, background 0 as at the start"
 
 stop_larderd
 mount -o remount,ro "$MNT" || fail "remount,ro after the stop"
