@@ -36,6 +36,16 @@ fi
 if status_has kernel.state; then
 	bad "userspace: larderctl status shows kernel mode with backend userspace"
 fi
+# the unit's Nice=-10 is the nice larder.conf asks by default: larderd
+# runs its threads there and logs no "not applied" (its seccomp filter
+# has no setpriority, so a mismatch would show as that line)
+nice_of() { larderctl status | awk -v k="$1" '$1 == k { print $2 }'; }
+if [ "$(nice_of nice.serving)" = -10 ] && [ "$(nice_of nice.started)" = -10 ] &&
+   ! journal_larderd | grep -q 'not applied'; then
+	ok "userspace: nice -10 from the unit, serving $(nice_of nice.serving), background $(nice_of nice.background), nothing refused"
+else
+	bad "userspace: nice: serving '$(nice_of nice.serving)', started '$(nice_of nice.started)', journal: $(journal_larderd | grep 'not applied')"
+fi
 
 # ---- larderctl put / get through the installed socket
 head -c 300000 /dev/urandom > /tmp/obj
