@@ -109,6 +109,8 @@ static struct loop_timer *close_timer;
 static struct loop_timer *atime_timer;
 static uint8_t *mapbuf;
 struct log_ratelimit store_rl_io, store_rl_meta;
+/* data lost to a failed barrier: never hidden behind other meta errors */
+static struct log_ratelimit store_rl_forget;
 static struct log_ratelimit rl_strange;
 
 /* ---- helpers ------------------------------------------------------------- */
@@ -727,9 +729,12 @@ meta_obj_done(struct meta_rec *r)
 		o->mrec = NULL;
 	if (r->err) {
 		store_st.errors++;
-		log_warnx_rl(&store_rl_meta, "meta: %s: %s%s", o->path,
-		    strerror(-r->err), r->sync_failed ? "; its data is "
-		    "forgotten" : "");
+		if (r->sync_failed)
+			log_warnx_rl(&store_rl_forget, "meta: %s: %s; its data "
+			    "is forgotten", o->path, strerror(-r->err));
+		else
+			log_warnx_rl(&store_rl_meta, "meta: %s: %s", o->path,
+			    strerror(-r->err));
 		if (r->link)
 			of->link_queued = 0;	/* the next record tries again */
 		if (r->sync_failed && o->of == of)

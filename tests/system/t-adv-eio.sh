@@ -51,13 +51,22 @@ while [ "$(errors)" = 0 ]; do
 done
 ok "$(cat "$T/put"); the barrier failed: $(grep -m1 'meta: ' "$DAEMON_LOG")"
 "$FILL_CLIENT" "$SOCK" claimed victim $size || fail "bytes claimed after a failed barrier"
-grep -q "forgotten" "$DAEMON_LOG" || fail "the daemon did not say it forgot the data"
-ok "a new connection is told none of the bytes are cached"
+stat_of() { ctl stats | awk -v k="$1" '$1 == k { print $2 }'; }
+# a barrier that failed under a claim forgets the data and says so (the
+# message has its own rate limit: a failed volume record in the same
+# second once hid it); a fill refused before any barrier claimed nothing
+if [ "$(stat_of store.sync_failures)" != 0 ]; then
+	grep -q "its data is forgotten" "$DAEMON_LOG" ||
+		fail "the daemon forgot data but did not say so"
+else
+	grep -q "then refused" "$T/put" ||
+		fail "no data forgotten, yet the fill was not refused: $(cat "$T/put")"
+fi
+ok "a new connection is told none of the bytes are cached (store.sync_failures $(stat_of store.sync_failures))"
 # a filesystem that fails every barrier from now on (ext4 aborts its
 # journal when its writes fail) must not keep the meta thread busy: the
 # record that forgets the data claims nothing and needs no barrier (it
 # once failed, forgot, queued a new record, failed again, forever)
-stat_of() { ctl stats | awk -v k="$1" '$1 == k { print $2 }'; }
 i=0
 until [ "$(stat_of meta.pending)" = 0 ]; do
 	i=$((i + 1))
