@@ -40,7 +40,7 @@
  * is better for larder). Prints MB/s and both ratios,
  * and one machine-readable line:
  *   RESULT fill ratio=R ack_ratio=A larder_mbs=L base_mbs=P
- *          larder_ack_mbs=LA base_ack_mbs=PA enobufs=N
+ *          larder_ack_mbs=LA base_ack_mbs=PA enobufs=N order=ORDER
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -256,8 +256,9 @@ main(int argc, char **argv)
 		    enobufs);
 		printf("RESULT fill ratio=%.4f ack_ratio=%.4f larder_mbs=%.1f "
 		    "base_mbs=%.1f larder_ack_mbs=%.1f base_ack_mbs=%.1f "
-		    "enobufs=%ld\n", pd / ld, pa / la, size / ld / 1e6,
-		    size / pd / 1e6, size / la / 1e6, size / pa / 1e6, enobufs);
+		    "enobufs=%ld order=%d\n", pd / ld, pa / la, size / ld / 1e6,
+		    size / pd / 1e6, size / la / 1e6, size / pa / 1e6, enobufs,
+		    order);
 	}
 	larder_volume_relinquish(v, 0);
 	larder_disconnect(l);

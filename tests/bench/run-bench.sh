@@ -101,6 +101,29 @@ summary() {
 	done
 }
 
+# by_order NAME KEY...: the median of KEY over the runs of each order
+# (order=0: larder first, 1: plain first). Whichever side runs second
+# may find the disk below busier or quieter than the first did; on this
+# kind of machine the durable fill ratio has been seen to differ by 1.5x
+# between orders, so an odd number of runs leans towards order 0.
+by_order() {
+	name=$1; shift
+	for key; do
+		for o in 0 1; do
+			grep "^RESULT $name .* order=$o\b" "$T/results" |
+			    sed -n "s/.* $key=\([0-9.]*\).*/\1/p" | sort -n |
+			    awk -v n="$name" -v k="$key" -v o=$o '
+				{ a[NR] = $1 }
+				END {
+					if (NR == 0) exit
+					m = NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2
+					printf "  %-10s %-15s median %10.3f  %s first (%d runs)\n",
+					    n, k, m, o ? "plain" : "larder", NR
+				}'
+		done
+	done
+}
+
 # bench NAME PROGRAM ARGS...: one run, its output kept in $T/results
 bench() {
 	name=$1 prog=$2; shift 2
@@ -142,7 +165,8 @@ for fstype in $FSTYPES; do
 	    old_us old_ratio cold_us ping_cold_us cold_ratio \
 	    cpu_ratio larder_cpu_us base_cpu_us
 	has fill && summary fill ratio ack_ratio larder_mbs base_mbs \
-	    larder_ack_mbs base_ack_mbs enobufs
+	    larder_ack_mbs base_ack_mbs enobufs &&
+	    by_order fill ratio ack_ratio
 	echo "  targets: read >= 0.95; acquire <= 1, cold <= 1.5 x PING;" \
 	    "fill durable >= 0.95, acknowledged (ack_ratio) >= 0.8 (issue 15)"
 	ctl stats 2>/dev/null | grep -E '^(store|meta|freeze\.stalls)' |
