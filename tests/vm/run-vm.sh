@@ -222,7 +222,11 @@ quiet=quiet
 # set_next_task_fair about a second into the boot, once in some tens of
 # boots, and (2026-12-06, CI rehearsal) a boot that printed nothing for
 # 300 s. Nothing of the test has run then, so nothing is hidden; the
-# guest script's own failures are never retried.
+# guest script's own failures are never retried. The console goes
+# through `tr` line-buffered: with tr's default buffering a guest that
+# printed little after @@VM_BEGIN@@ looked to the watchdog as if it had
+# never begun, and was killed at VM_BOOT_TIMEOUT with the wrong message
+# (seen 2026-12-06 on a guest that hung in its test).
 boot=1
 while :; do
 	rm -f "$tmp/qemu.pid" "$tmp/boot-hung"
@@ -249,7 +253,7 @@ while :; do
 		-drive "file=$disk,if=virtio,format=raw,cache=unsafe" \
 		-virtfs "local,path=$VM_SHARE,mount_tag=$VM_SHARE_TAG,security_model=none,id=share0" \
 		-virtfs "local,path=$VM_SHARE,mount_tag=$VM_SHARE_TAG2,security_model=none,id=share1" \
-		< /dev/null 2>&1 | tr -d '\r' | tee "$log" | {
+		< /dev/null 2>&1 | stdbuf -oL tr -d '\r' | tee "$log" | {
 		if [ "$VM_VERBOSE" = 1 ]; then cat; else
 			awk '/@@VM_BEGIN@@/ {on = 1; next}
 			     /@@VM_EXIT_STATUS=/ {sub(/@@VM_EXIT_STATUS=.*/, ""); if (on && $0 != "") print; on = 0; next}

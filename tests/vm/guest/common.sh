@@ -26,7 +26,7 @@ die() {
 	echo "--- cache fs: $(df -P "$C" | tail -1); graveyard: $(ls "$C/graveyard" 2>/dev/null | wc -l) entries"
 	if [ -n "$DPID" ] && kill -0 "$DPID" 2>/dev/null && [ "$NOCTL" != 1 ]; then
 		echo "--- larderctl status and stats (kernel, cull):"
-		{ "$LARDERCTL" status; "$LARDERCTL" stats; } 2>&1 | grep -E '^(kernel|cull|scan)\.' | tr -s ' ' | tr '\n' ';'
+		{ timeout 10 "$LARDERCTL" status; timeout 10 "$LARDERCTL" stats; } 2>&1 | grep -E '^(kernel|cull|scan)\.' | tr -s ' ' | tr '\n' ';'
 		echo
 	fi
 	exit 1
@@ -73,12 +73,32 @@ start_larderd() {
 	wait_log 'kernel: cache bound' 30 || die "no 'kernel: cache bound' in the log"
 }
 
+# where the daemon's threads are (state, wait channel, kernel stack):
+# what a stop that takes too long is waiting for
+daemon_where() {
+	for t in /proc/"$1"/task/*; do
+		[ -r "$t/stat" ] || continue
+		echo "  task ${t##*/} $(cut -d' ' -f2,3 "$t/stat") wchan $(cat "$t/wchan" 2>/dev/null)"
+		sed 's/^/    /' "$t/stack" 2>/dev/null | head -12
+	done
+}
+
 stop_daemon() {
 	[ -n "$DPID" ] || return 0
 	kill "$DPID" 2>/dev/null
 	i=0
-	while kill -0 "$DPID" 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
-	kill -0 "$DPID" 2>/dev/null && { kill -9 "$DPID"; die "daemon did not stop on SIGTERM"; }
+	while kill -0 "$DPID" 2>/dev/null && [ $i -lt 300 ]; do
+		sleep 0.1; i=$((i + 1))
+		# a slow stop says where it is, every 10 s
+		[ $((i % 100)) -eq 0 ] && kill -0 "$DPID" 2>/dev/null && {
+			say "daemon $DPID still stopping after $((i / 10)) s:"
+			daemon_where "$DPID"
+		}
+	done
+	if kill -0 "$DPID" 2>/dev/null; then
+		kill -9 "$DPID"
+		NOCTL=1 die "daemon did not stop on SIGTERM within 30 s"
+	fi
 	wait "$DPID" 2>/dev/null
 	DPID=""
 }
