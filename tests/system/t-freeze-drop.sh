@@ -13,10 +13,13 @@
 # stalled: its bytes then count). A put again of each
 # refused object then succeeds and reads back intact. At least one fill
 # must have been dropped (store.dropped_fills; 0 on a larderd that drains
-# every fill before ready, as before issue 15): up to 5 rounds are tried
+# every fill before ready, as before issue 15): up to 8 rounds are tried
 # for that, since under load the io thread may have taken every fill
 # before the freeze comes (the filesystem is mounted sync, so that its
-# writes are slow enough for fills to queue). No timing is asserted.
+# writes are slow enough for fills to queue, and each round asks for the
+# freeze once a fill waits behind the one being written, if one does
+# within 10 s: under TSan the clients came so slowly that 5 rounds of
+# "4 fills started" never found one queued). No timing is asserted.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/mf-lib.sh"
 need_root
@@ -47,6 +50,18 @@ wait_fills_started() {
 	done
 }
 
+# wait_queued: until a fill waits behind the one the io thread writes
+# (store.io_inflight >= 2), or 10 s went by (the round may then drop
+# nothing, and the next one tries again)
+wait_queued() {
+	i=0
+	while [ "$(status_get store.io_inflight)" -lt 2 ]; do
+		i=$((i + 1))
+		[ $i -lt 200 ] || return 0
+		sleep 0.05
+	done
+}
+
 # put_all R: $nput puts in the background, exit codes in $T/rc.rR-K
 put_all() {
 	PUTPIDS=""
@@ -64,11 +79,12 @@ put_all() {
 disk_bytes() { ctl ls "$VOL" | awk -v k="$1" 'NR > 1 && $NF == k { d = $2 } END { print d + 0 }'; }
 
 acked=0 missed=0 kept=0 r=0 dropped=0
-while [ $r -lt 5 ] && [ "$dropped" -eq 0 ]; do
+while [ $r -lt 8 ] && [ "$dropped" -eq 0 ]; do
 	r=$((r + 1))
 	fills0=$(stat_get store.fills)
 	put_all $r
 	wait_fills_started 4 || fail "round $r: larderd started no fills"
+	wait_queued
 	out=$(ctl freeze 2>&1) || fail "round $r: freeze: exit $?: $out"
 	case $out in *ready*) ;; *) fail "round $r: freeze did not say ready: $out" ;; esac
 	# every put returns while larderd is frozen: none waits for the thaw
