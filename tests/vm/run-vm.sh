@@ -222,11 +222,12 @@ quiet=quiet
 # set_next_task_fair about a second into the boot, once in some tens of
 # boots, and (2026-12-06, CI rehearsal) a boot that printed nothing for
 # 300 s. Nothing of the test has run then, so nothing is hidden; the
-# guest script's own failures are never retried. The console goes
-# through `tr` line-buffered: with tr's default buffering a guest that
-# printed little after @@VM_BEGIN@@ looked to the watchdog as if it had
-# never begun, and was killed at VM_BOOT_TIMEOUT with the wrong message
-# (seen 2026-12-06 on a guest that hung in its test).
+# guest script's own failures are never retried. The serial console
+# goes to a file, not to a pipe: with `-serial stdio` into a pipe, Debian
+# 12's qemu (7.2) under TCG sometimes stopped sending the guest's tty
+# output for good (the guest's printk, which polls the UART, still came
+# through; its shell then blocked writing to the console): t-kernel-9p
+# hung so in 3 runs of 6 on 2026-12-06. The watchdog reads the file.
 boot=1
 while :; do
 	rm -f "$tmp/qemu.pid" "$tmp/boot-hung"
@@ -236,7 +237,7 @@ while :; do
 		i=0
 		while [ $i -lt "$VM_BOOT_TIMEOUT" ]; do
 			sleep 1
-			grep -q -a '@@VM_BEGIN@@' "$log" 2>/dev/null && exit 0
+			grep -q -a '@@VM_BEGIN@@' "$tmp/console" 2>/dev/null && exit 0
 			i=$((i + 1))
 		done
 		: > "$tmp/boot-hung"
@@ -244,22 +245,25 @@ while :; do
 	) &
 	wd=$!
 	set +e
+	: > "$tmp/console"
 	timeout -k 5 "$VM_TIMEOUT" qemu-system-x86_64 -accel tcg,thread=multi -cpu max \
 		-pidfile "$tmp/qemu.pid" \
 		-machine pc -m "$VM_MEM" -smp "$VM_SMP" \
-		-display none -monitor none -serial stdio -no-reboot -nodefaults -net none \
+		-display none -monitor none -serial "file:$tmp/console" \
+		-no-reboot -nodefaults -net none \
 		-kernel "$VMK_IMAGE" -initrd "$tmp/initrd" \
 		-append "console=ttyS0 panic=-1 edd=off mitigations=off $quiet $VM_APPEND" \
 		-drive "file=$disk,if=virtio,format=raw,cache=unsafe" \
 		-virtfs "local,path=$VM_SHARE,mount_tag=$VM_SHARE_TAG,security_model=none,id=share0" \
 		-virtfs "local,path=$VM_SHARE,mount_tag=$VM_SHARE_TAG2,security_model=none,id=share1" \
-		< /dev/null 2>&1 | stdbuf -oL tr -d '\r' | tee "$log" | {
-		if [ "$VM_VERBOSE" = 1 ]; then cat; else
-			awk '/@@VM_BEGIN@@/ {on = 1; next}
-			     /@@VM_EXIT_STATUS=/ {sub(/@@VM_EXIT_STATUS=.*/, ""); if (on && $0 != "") print; on = 0; next}
-			     on {print; fflush()}'
-		fi; }
-	qrc=${PIPESTATUS[0]}
+		< /dev/null > "$tmp/qemu.out" 2>&1
+	qrc=$?
+	{ tr -d '\r' < "$tmp/console"; cat "$tmp/qemu.out"; } > "$log"
+	if [ "$VM_VERBOSE" = 1 ]; then cat "$log"; else
+		awk '/@@VM_BEGIN@@/ {on = 1; next}
+		     /@@VM_EXIT_STATUS=/ {sub(/@@VM_EXIT_STATUS=.*/, ""); if (on && $0 != "") print; on = 0; next}
+		     on {print}' "$log"
+	fi
 	kill $wd 2>/dev/null; wait $wd 2>/dev/null
 	set -e
 	status=$(grep -a -o '@@VM_EXIT_STATUS=[0-9]*@@' "$log" | tail -1 | tr -dc 0-9 || true)
