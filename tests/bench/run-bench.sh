@@ -83,44 +83,46 @@ make_fs() {
 	at_exit "fsfreeze -u '$MNT'; umount '$MNT' || umount -l '$MNT'"
 }
 
+# median_of LABEL: the median and spread of the numbers on stdin, one line
+median_of() {
+	sort -n | awk -v l="$1" '
+		{ a[NR] = $1 }
+		END {
+			if (NR == 0) exit
+			m = NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2
+			printf "  %s median %10.3f  spread %.3f .. %.3f  (%d runs)\n",
+			    l, m, a[1], a[NR], NR
+		}'
+}
+
+# values NAME KEY [PATTERN]: KEY's values on the RESULT lines of NAME in
+# $T/results (those that also match PATTERN)
+values() {
+	grep "^RESULT $1 " "$T/results" | grep -e "${3:-.}" |
+	    sed -n "s/.* $2=\([0-9.]*\).*/\1/p"
+}
+
 # summary NAME KEY...: median and min..max of KEY=value over the RESULT
 # lines of NAME in $T/results
 summary() {
 	name=$1; shift
 	for key; do
-		grep "^RESULT $name " "$T/results" |
-		    sed -n "s/.* $key=\([0-9.]*\).*/\1/p" | sort -n |
-		    awk -v n="$name" -v k="$key" '
-			{ a[NR] = $1 }
-			END {
-				if (NR == 0) exit
-				m = NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2
-				printf "  %-10s %-15s median %10.3f  spread %.3f .. %.3f  (%d runs)\n",
-				    n, k, m, a[1], a[NR], NR
-			}'
+		values "$name" "$key" | median_of "$(printf '%-10s %-15s' "$name" "$key")"
 	done
 }
 
-# by_order NAME KEY...: the median of KEY over the runs of each order
-# (order=0: larder first, 1: plain first). Whichever side runs second
-# may find the disk below busier or quieter than the first did; on this
-# kind of machine the durable fill ratio has been seen to differ by 1.5x
-# between orders, so an odd number of runs leans towards order 0.
+# by_order NAME KEY...: the same per order of the runs (order=0: larder
+# first, 1: plain first). Whichever side runs second may find the disk
+# below busier or quieter than the first did; on this kind of machine the
+# durable fill ratio has been seen to differ by 1.3x between orders, so
+# an odd number of runs leans towards order 0.
 by_order() {
 	name=$1; shift
 	for key; do
-		for o in 0 1; do
-			grep "^RESULT $name .* order=$o\b" "$T/results" |
-			    sed -n "s/.* $key=\([0-9.]*\).*/\1/p" | sort -n |
-			    awk -v n="$name" -v k="$key" -v o=$o '
-				{ a[NR] = $1 }
-				END {
-					if (NR == 0) exit
-					m = NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2
-					printf "  %-10s %-15s median %10.3f  %s first (%d runs)\n",
-					    n, k, m, o ? "plain" : "larder", NR
-				}'
-		done
+		values "$name" "$key" " order=0\b" |
+		    median_of "$(printf '%-10s %-15s' "$name" "$key") larder first:"
+		values "$name" "$key" " order=1\b" |
+		    median_of "$(printf '%-10s %-15s' "$name" "$key") plain first: "
 	done
 }
 
