@@ -149,6 +149,28 @@ if [ ! -s "$base" ] || [ "$(cat "$base.sum" 2>/dev/null)" != "$sum" ]; then
 		printf '%s\n' "dir $VM_CACHE_DIR" "tag mycache" "brun 10%" "bcull 7%" "bstop 3%" \
 			"frun 10%" "fcull 7%" "fstop 3%" > "$r/etc/cachefilesd.conf"
 	fi
+	# the guest's watchdog: a test that still runs shortly before the host
+	# kills qemu says where every task waits, so a hang in the guest shows
+	# as stacks; a console that stays silent means the guest made no
+	# progress at all (TCG)
+	cat > "$r/vm-stuck.sh" <<'EOF'
+echo "init: the test still runs after $1 s; its tasks:"
+for p in /proc/[0-9]*; do
+	c=$(tr '\0' ' ' < "$p/cmdline" 2>/dev/null | cut -c1-80)
+	[ -n "$c" ] || continue	# a kernel thread
+	[ "${p#/proc/}" = $$ ] && continue
+	echo "  $(cut -d' ' -f1-3 "$p/stat" 2>/dev/null) wchan $(cat "$p/wchan" 2>/dev/null): $c"
+	for t in "$p"/task/*; do
+		echo "    task ${t##*/} $(cut -d' ' -f3 "$t/stat" 2>/dev/null) wchan $(cat "$t/wchan" 2>/dev/null)"
+		sed 's/^/      /' "$t/stack" 2>/dev/null | head -10
+	done
+done
+echo "init: blocked tasks (sysrq w):"
+dmesg -c > /dev/null
+echo w > /proc/sysrq-trigger 2>/dev/null
+sleep 1
+dmesg | head -150
+EOF
 	echo 'root:x:0:0:root:/root:/bin/sh' > "$r/etc/passwd"
 	echo 'root:x:0:' > "$r/etc/group"
 	cat > "$r/init" <<EOF
@@ -173,6 +195,9 @@ fs=\$(cat /etc/vm-cache-fs 2>/dev/null || echo ext4)
 modprobe \$fs 2>/dev/null
 mount -t \$fs /dev/vda $VM_CACHE_DIR || echo "init: cannot mount /dev/vda (\$fs)"
 echo "@@VM_BEGIN@@"
+t=\$(cat /etc/vm-timeout 2>/dev/null || echo 600)
+t=\$((t > 90 ? t - 45 : t / 2))
+( sleep \$t; /bin/sh /vm-stuck.sh \$t ) &
 cd /
 eval "set -- \$(cat /test.args)"
 /bin/sh /test.sh "\$@"
@@ -196,6 +221,7 @@ q=""
 for a in "$@"; do q="$q '${a//\'/\'\\\'\'}'"; done
 printf '%s\n' "$q" > "$s/test.args"
 echo "$VM_CACHE_FS" > "$s/etc/vm-cache-fs"
+echo "$VM_TIMEOUT" > "$s/etc/vm-timeout"
 for f in ${files[@]+"${files[@]}"}; do
 	[ -e "$f" ] || die "no such file: $f"
 	put "$(readlink -f "$f")" "$s"
