@@ -36,12 +36,26 @@ stop_daemon
 cache_active && die "cache still active after larderd stopped"
 
 # one daemon at a time: with cachefilesd holding /dev/cachefiles, larderd
-# says so and exits (backend auto picks kernel mode here and fails clearly)
+# says so and exits (backend auto picks kernel mode here and fails clearly).
+# cachefilesd runs with -N (no culling, so no cull-table scan): Debian 12's
+# cachefilesd 0.10.10 abort()s in decant_cull_table when a heap pointer
+# in its ready table has bits 28-31 equal to 6 (a check for its 0x6b/0x6e
+# poison written for 32-bit pointers); with ASLR that is about one start
+# in 16, seen here on 7.2.13 as exit status 134 about 130 ms after "Bound
+# cache" in 4 runs of 63 (2026-12-07), and larderd then bound the cache
 sed 's/^backend kernel$/backend auto/' /tmp/larder.conf > /tmp/auto.conf
-start_daemon cachefilesd -n -s -f /etc/cachefilesd.conf
+start_daemon cachefilesd -N -n -s -f /etc/cachefilesd.conf
 CFD=$DPID; DPID=""
-if "$LARDERD" -n -s -f /tmp/auto.conf > /tmp/busy.log 2>&1; then
-	die "larderd started while cachefilesd holds the device"
+if ! kill -0 $CFD 2>/dev/null; then
+	wait $CFD; die "cachefilesd exited on its own (status $?) after it bound the cache"
+fi
+# bounded: a larderd that did get the device would serve until killed
+timeout 30 "$LARDERD" -n -s -f /tmp/auto.conf > /tmp/busy.log 2>&1
+rc=$?
+if [ $rc = 0 ] || [ $rc -ge 124 ]; then
+	echo "--- larderd:"; cat /tmp/busy.log
+	cfd=running; kill -0 $CFD 2>/dev/null || { wait $CFD; cfd="exited with status $?"; }
+	die "larderd ran (exit $rc) while cachefilesd ($cfd) should hold the device"
 fi
 grep -q 'another cache daemon (cachefilesd?) has /dev/cachefiles open' /tmp/busy.log ||
 	die "no clear message with cachefilesd running: $(cat /tmp/busy.log)"
