@@ -54,6 +54,10 @@ for i in 1 2 3; do
 	ctl get test,chroot k$i > "$T/out" && cmp -s "$T/in" "$T/out" ||
 	    fail "k$i: not served or wrong bytes"
 done
+# published (linked and indexed: the meta thread's next batch) and
+# released; a cull before that finds nothing to cull
+wait_for 20 sh -c "'$LARDERCTL' -s '$SOCK' status | grep -q 'cull.cache_objects *3\$'" ||
+    fail "the objects are not in the index: $(status cull.cache_objects)"
 wait_for 20 sh -c "'$LARDERCTL' -s '$SOCK' stats | grep -q 'cull.pinned_objects *0\$'" ||
     fail "objects still held"
 ctl cull --bytes 1 > /dev/null || fail "larderctl cull"
