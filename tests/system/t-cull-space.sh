@@ -17,7 +17,7 @@ mkdir "$mnt/cache"
 # default s3 an object used once (every c) goes before one used twice
 # (a1..a3) as long as those used once hold a tenth of the cache, so a
 # pass that got past the b's took c's first: right for s3, a failure here
-# (seen once in two runs of the suite on 2026-12-07). t-cull-recency
+# (seen once in three runs of the suite on 2026-12-07). t-cull-recency
 # checks s3.
 write_conf "$T/conf" "dir $mnt/cache" "socket $SOCK" \
     "brun 40%" "bcull 30%" "bstop 10%" "cull_policy lru"
