@@ -274,9 +274,10 @@ guest_output() {
 		     on {print}' "$log"
 	fi
 }
-oopsed() {
+# the first BUG or oops line the guest kernel printed after the test began
+oops_line() {
 	awk '/@@VM_BEGIN@@/ {on = 1} on' "$log" |
-	    grep -a -q -E 'kernel BUG at|Oops: |general protection fault|BUG: unable to handle'
+	    grep -a -m1 -E 'kernel BUG at|Oops: |general protection fault|BUG: unable to handle' | cut -c1-120
 }
 while :; do
 	rm -f "$tmp/qemu.pid" "$tmp/boot-hung"
@@ -311,14 +312,16 @@ while :; do
 	kill $wd 2>/dev/null; wait $wd 2>/dev/null
 	status=$(grep -a -o '@@VM_EXIT_STATUS=[0-9]*@@' "$log" | tail -1 | tr -dc 0-9 || true)
 	retry=0
-	if [ "${status:-x}" != 0 ] && [ $oops_retry = 0 ] && [ -z "$VM_CACHE_IMG" ] && oopsed; then
-		retry=1
+	oops=""
+	if [ "${status:-x}" != 0 ] && [ $oops_retry = 0 ] && [ -z "$VM_CACHE_IMG" ]; then
+		oops=$(oops_line)
+		[ -z "$oops" ] || retry=1
 	fi
 	if [ $retry = 1 ]; then guest_output >&2; else guest_output; fi
 	set -e
 	say "$KVER (${VM_SUITE:-host}): $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}') s, qemu exit $qrc"
 	if [ $retry = 1 ]; then
-		say "the guest kernel hit a BUG or an oops during the test (status ${status:-none}): $(awk '/@@VM_BEGIN@@/ {on = 1} on' "$log" | grep -a -m1 -E 'kernel BUG at|Oops: |general protection fault|BUG: unable to handle' | cut -c1-120)"
+		say "the guest kernel hit a BUG or an oops during the test (status ${status:-none}): $oops"
 		say "running the test once more on a new disk (its output above went to stderr)"
 		oops_retry=1
 		make_disk
