@@ -249,7 +249,8 @@ quiet=quiet
 # set_next_task_fair about a second into the boot, once in some tens of
 # boots, and (2026-12-06, CI rehearsal) a boot that printed nothing for
 # 300 s. Nothing of the test has run then, so nothing is hidden; the
-# guest script's own failures are never retried. The serial console
+# guest script's own failures are not retried, but for one after a
+# guest kernel oops (below). The serial console
 # goes to a file, not to a pipe: with `-serial stdio` into a pipe, Debian
 # 12's qemu (7.2) under TCG sometimes stopped sending the guest's tty
 # output for good (the guest's printk, which polls the UART, still came
