@@ -203,6 +203,8 @@ static const struct map maps[] = {
 	    "Cached bytes handed to clients (bytes out)" },
 	{ "store.bytes_written", "larder_fill_bytes_total", M_COUNTER, 1,
 	    "Bytes written into the cache by fills (bytes in)" },
+	{ "store.closes_held", "larder_closes_held", M_GAUGE, 1,
+	    "Files whose close waits for the thaw of a freeze" },
 	{ "store.dropped_fills", "larder_dropped_fills_total", M_COUNTER, 1,
 	    "Fills dropped unwritten by a freeze or suspend (misses)" },
 	{ "store.drops", "larder_drops_total", M_COUNTER, 1,

@@ -90,6 +90,7 @@ struct mkfile {
 
 struct closejob {
 	struct work w;
+	struct closejob *held_next;	/* on held_closes */
 	unsigned n;
 	int fd[CLOSE_BATCH];
 };
@@ -106,6 +107,11 @@ static unsigned nidle_fds;		/* idle objects that keep rofd */
 static unsigned idle_fds_max;		/* store_init: IDLE_FDS_MAX or less */
 static struct closejob *closing;	/* fds gathered for the io thread */
 static struct loop_timer *close_timer;
+/* While a freeze's quiesce holds closes (store_close_hold): the batches
+ * kept back until the thaw, and how many fds they have. */
+static struct closejob *held_closes;
+static unsigned held_fds;
+static int closes_held;
 static struct loop_timer *atime_timer;
 static uint8_t *mapbuf;
 struct log_ratelimit store_rl_io, store_rl_meta;
@@ -131,7 +137,16 @@ free_done(struct work *w)
 	free(w);
 }
 
-/* Hand the fds gathered so far to the io thread. */
+/*
+ * Hand the fds gathered so far to the io thread, or, while a freeze holds
+ * closes, keep them for the thaw: the last close of a dropped fill's
+ * unlinked file frees its inode, a write the freeze's "ready" promised
+ * not to make, and waiting for such closes is what the quiesce would
+ * otherwise spend its time on (up to 0.25 ms each, measured on ext4).
+ * Held fds are bounded by idle_fds_max; beyond it a batch goes to the io
+ * thread anyway (which then may wait for the thaw, as the stall
+ * detection handles) rather than run the daemon out of fds.
+ */
 static void
 close_flush(void *arg)
 {
@@ -142,10 +157,17 @@ close_flush(void *arg)
 		loop_timer_cancel(close_timer);
 	close_timer = NULL;
 	closing = NULL;
-	if (j && j->n)
-		io_submit(&j->w);
-	else
+	if (!j || !j->n) {
 		free(j);
+		return;
+	}
+	if (closes_held && held_fds + j->n <= idle_fds_max) {
+		j->held_next = held_closes;
+		held_closes = j;
+		held_fds += j->n;
+		return;
+	}
+	io_submit(&j->w);
 }
 
 static void
@@ -1090,6 +1112,27 @@ store_close_flush(void)
 	close_flush(NULL);
 }
 
+unsigned
+store_closes_held(void)
+{
+	return held_fds + (closes_held && closing ? closing->n : 0);
+}
+
+void
+store_close_hold(int hold)
+{
+	struct closejob *j;
+
+	closes_held = hold;
+	if (hold)
+		return;
+	while ((j = held_closes) != NULL) {
+		held_closes = j->held_next;
+		io_submit(&j->w);
+	}
+	held_fds = 0;
+}
+
 void
 store_queue_all_atimes(void)
 {
@@ -1148,6 +1191,7 @@ store_status(struct ctl_kv *kv)
 	ctl_kv_u64(kv, "store.objects_open", nobjs);
 	ctl_kv_str(kv, "store.writes", store_writes_str());
 	ctl_kv_u64(kv, "store.io_inflight", io_inflight());
+	ctl_kv_u64(kv, "store.closes_held", store_closes_held());
 	ctl_kv_u64(kv, "store.meta_pending", meta_pending());
 	ctl_kv_u64(kv, "store.oldest_write_ms", store_oldest_write_ms());
 }
@@ -1295,6 +1339,7 @@ store_fini(void)
 	scan_fini();
 	names_fini();
 	meta_fini();		/* its last done()s may queue closes */
+	store_close_hold(0);
 	close_flush(NULL);
 	io_fini();
 	close_flush(NULL);	/* io_submit runs it here now */

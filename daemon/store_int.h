@@ -150,9 +150,14 @@ int store_obj_file(struct obj *o, int fresh);
 int store_obj_load(struct obj *o, const uint8_t *aux, size_t aux_len,
     uint64_t size, int any);
 
-/* for store_quiesce.c: hand the closes gathered so far to the io thread;
- * queue every atime not yet on disk; drop every object's rw file */
+/* for store_quiesce.c: hand the closes gathered so far to the io thread
+ * (or keep them while held); hold closes from now on (1) or hand every
+ * held one over (0); queue every atime not yet on disk; drop every
+ * object's rw file */
 void store_close_flush(void);
+void store_close_hold(int hold);
+/* fds whose close waits for the end of the hold (the status shows it) */
+unsigned store_closes_held(void);
 void store_queue_all_atimes(void);
 void store_close_rw_files(void);
 

@@ -6,7 +6,10 @@
  * store_init.
  *
  * A quiesce is a named sequence of steps, polled every QUIESCE_FAST_MS at
- * first, then every QUIESCE_POLL_MS, while it waits for the io thread:
+ * first, then every QUIESCE_POLL_MS, while it waits for the io thread.
+ * At its start, a freeze's quiesce (not a suspend's) holds every close
+ * until store_unquiesce (store_close_hold: the last close of a file may
+ * write, and waiting for a batch of them once cost a freeze 60 ms):
  *
  *   QZ_DRAIN_IO      with STORE_QUIESCE_DROP (freeze, suspend) every
  *                    fill not yet taken by a worker is dropped first
@@ -185,6 +188,9 @@ store_quiesce(unsigned flags, void (*done)(void *arg, int err), void *arg)
 	drain.err = 0;
 	drain.polls = 0;
 	drain.t_start = loop_now_ms();
+	/* a freeze keeps the fds it would close until the thaw; a suspend
+	 * closes every one (and now those a freeze kept) */
+	store_close_hold(!(flags & STORE_QUIESCE_CLOSE));
 	if (flags & STORE_QUIESCE_DROP) {
 		unsigned n = store_fill_drop();
 
@@ -200,6 +206,7 @@ store_unquiesce(void)
 	if (drain.step != QZ_QUIESCED)
 		return;		/* not quiesced, or a quiesce still runs */
 	drain.step = QZ_OFF;
+	store_close_hold(0);
 	store_fill_undrop();
 	gate_open(GATE_QUIESCE);
 }

@@ -1082,6 +1082,73 @@ LOOP_TEST(hold_and_release_keep_an_object_off_idle)
 	store_obj_release(o);
 }
 
+/* ---- a freeze's quiesce and the closes ----------------------------------- */
+
+static int quiesce_done_n, quiesce_err;
+
+static void
+quiesce_cb(void *arg, int err)
+{
+	(void)arg;
+	quiesce_done_n++;
+	quiesce_err = err;
+}
+
+static int
+quiesce_reached(void)
+{
+	return quiesce_done_n > 0;
+}
+
+static int
+closes_are_held(void)
+{
+	return store_closes_held() > 0;
+}
+
+/* A filled object is relinquished after a freeze's quiesce: its rw file
+ * is closed only once the quiesce ends (the last close of a file may
+ * write, and a freeze's "ready" promised no more writes), never by the
+ * io thread while quiesced. Returns with the closes held. */
+static void
+quiesce_then_relinquish(void)
+{
+	struct store_cookie *h = get_cookie(get_vol(VOL, "c", NULL), "k1", "a",
+	    100, NULL);
+
+	fill_settled(h, 'w');
+	ck_assert_int_ge(h->o->of ? h->o->of->fd : -1, 0);	/* an rw file */
+	quiesce_done_n = 0;
+	store_quiesce(STORE_QUIESCE_DROP, quiesce_cb, NULL);
+	loop_wait_until(quiesce_reached);
+	ck_assert_int_eq(quiesce_err, 0);
+	ck_assert_int_eq(put_cookie(h, 0), 0);
+	loop_wait_until(closes_are_held);	/* gathered, then kept */
+	loop_wait_until(io_idle);
+	ck_assert_uint_gt(store_closes_held(), 0);	/* still kept */
+}
+
+LOOP_TEST(freeze_quiesce_keeps_closes_until_it_ends)
+{
+	quiesce_then_relinquish();
+	store_unquiesce();
+	ck_assert_uint_eq(store_closes_held(), 0);	/* handed over */
+	loop_wait_until(io_idle);
+}
+
+LOOP_TEST(suspend_quiesce_closes_what_a_freeze_kept)
+{
+	quiesce_then_relinquish();
+	quiesce_done_n = 0;
+	store_quiesce(STORE_QUIESCE_DROP | STORE_QUIESCE_CLOSE, quiesce_cb,
+	    NULL);
+	ck_assert_uint_eq(store_closes_held(), 0);	/* handed over */
+	loop_wait_until(quiesce_reached);
+	ck_assert_int_eq(quiesce_err, 0);
+	ck_assert_uint_eq(io_inflight(), 0);	/* and closed before done */
+	store_unquiesce();
+}
+
 /* ---- listings ------------------------------------------------------------ */
 
 /* larder.new gone (the store keeps its fd): no link can succeed, so the
@@ -1337,6 +1404,8 @@ store_suite(void)
 	tcase_add_test(tc, published_object_is_read_back_from_disk);
 	tcase_add_test(tc, idle_object_is_woken_with_its_map);
 	tcase_add_test(tc, hold_and_release_keep_an_object_off_idle);
+	tcase_add_test(tc, freeze_quiesce_keeps_closes_until_it_ends);
+	tcase_add_test(tc, suspend_quiesce_closes_what_a_freeze_kept);
 	tcase_add_test(tc, clients_never_share_an_open_file);
 	tcase_add_test(tc, idle_object_replaced_on_disk_is_read_anew);
 	tcase_add_test(tc,
