@@ -215,6 +215,7 @@ static struct cull_state {
 
 	/* counters */
 	uint64_t culled_objects, culled_bytes, passes, cull_ms;
+	uint64_t unlinked_objects;	/* of culled_objects: bury.c unlinked in place */
 	uint64_t skipped_busy, used_since, gone, errors, suspensions, refusals;
 } culler;
 
@@ -862,8 +863,9 @@ submit_pending(void)
 }
 
 /* Victim i was culled: out of the index and counted. Renamed into the
- * graveyard, its bytes are pending until the reaper unlinks them; the
- * kernel unlinks what it culls itself. */
+ * graveyard, its bytes are pending until the reaper unlinks them; bury.c
+ * unlinks a small object in place, and the kernel what it culls itself:
+ * their space is free now. */
 static void
 victim_culled(const struct cull_job *j, unsigned i)
 {
@@ -881,7 +883,9 @@ victim_culled(const struct cull_job *j, unsigned i)
 	culler.culled_bytes += b;
 	culler.pass_objects++;
 	culler.pass_bytes += b;
-	if (j->kind != CULL_RENAME_TO_GRAVEYARD)
+	if (v->unlinked)
+		culler.unlinked_objects++;
+	if (j->kind != CULL_RENAME_TO_GRAVEYARD || v->unlinked)
 		return;
 	if (culler.early_objects) {	/* reaped already */
 		culler.early_objects--;
@@ -1121,7 +1125,9 @@ job_add(struct cull_job *j, uint32_t id)
 	j->strlen += ln;
 	v->fanout = index_fanout(id);
 	v->res = -EIO;
+	v->unlinked = 0;
 	v->last_use = index_last_use(id);
+	v->bytes = index_bytes(id);
 	j->n++;
 	if (on_victim)
 		on_victim(on_victim_arg, id);
@@ -1499,6 +1505,7 @@ stats_kv(struct ctl_kv *kv)
 {
 	ctl_kv_u64(kv, "cull.objects", culler.culled_objects);
 	ctl_kv_u64(kv, "cull.bytes", culler.culled_bytes);
+	ctl_kv_u64(kv, "cull.unlinked_in_place", culler.unlinked_objects);
 	ctl_kv_u64(kv, "cull.passes", culler.passes);
 	ctl_kv_u64(kv, "cull.ms", culler.cull_ms);
 	ctl_kv_u64(kv, "cull.skipped_in_use", culler.skipped_busy);

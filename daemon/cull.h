@@ -56,7 +56,10 @@ struct cull_victim {
 	uint16_t vol;		/* the index's volume id (a key for caches) */
 	uint8_t fanout;
 	int64_t last_use;	/* in: the index's; out: see CULL_USED_SINCE */
+	uint64_t bytes;		/* in: the index's (its blocks on disk) */
 	int res;		/* out */
+	int unlinked;		/* out, bury.c: unlinked in place (its space
+				   is free now), not renamed into graveyard/ */
 };
 
 struct cull_ops {

@@ -67,6 +67,9 @@ static const struct map maps[] = {
 	    1, "Cull victims skipped because they were in use" },
 	{ "cull.suspensions", "larder_cull_suspensions_total", M_COUNTER, 1,
 	    "Times culling was suspended (nothing cullable)" },
+	{ "cull.unlinked_in_place", "larder_cull_unlinked_in_place_total",
+	    M_COUNTER, 1, "Culled objects unlinked in place (small), not "
+	    "renamed into the graveyard" },
 	{ "cull.used_since", "larder_cull_used_since_total", M_COUNTER, 1,
 	    "Cull victims used after the index heard of them: kept" },
 	{ "freeze.by_pid", NULL, M_GAUGE, 1, NULL },

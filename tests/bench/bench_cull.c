@@ -12,18 +12,20 @@
  *     plain loop (one cached fd per fan-out directory), and drop them from
  *     the index;
  *  3. larder: `larderctl cull --bytes B` (cull_request) where B is the
- *     size of the PERCENT oldest objects, timed until the reaper has
- *     unlinked them all: selection (index_select_oldest), renames into
- *     graveyard/ on the cull workers, unlinks by the reaper.
+ *     size of the PERCENT oldest objects, timed until every one is
+ *     unlinked: selection (index_select_oldest), then on the cull
+ *     workers an unlink in place for each object of up to 1 MiB (all of
+ *     gen_tree's, at 4096 bytes) or a rename into graveyard/ and the
+ *     reaper's unlink for a bigger one.
  * -o runs step 3 before step 2 (run-cull-bench.sh alternates). -N indexes
  * the tree nameless (SCAN_NAMELESS, issue 15, what larderd does): the
  * culler finds its victims' names itself, by readdir on its workers,
  * inside the cull's time. The plain loop's names are resolved untimed
  * (index_resolve_dir on this thread).
- * -U (an experiment, issue 15): the cull's victims are unlinked in place
- * by a CULL_KERNEL-style callback on the cull workers (one kernel
- * operation per victim, as the loop) instead of renamed into graveyard/
- * and unlinked by the reaper; larderd does not do that.
+ * -U (an experiment, issue 15): every victim is unlinked in place by a
+ * CULL_KERNEL-style callback on the cull workers (opening its fan-out
+ * directory per run of victims), whatever its size; larderd's own
+ * backend (bury.c) does that only up to 1 MiB.
  * Prints both times and the ratio, and the index's memory per object.
  */
 #include <errno.h>
@@ -172,8 +174,11 @@ static void
 poll_tick(void *arg)
 {
 	(void)arg;
+	/* done when every victim is unlinked: in place (small ones, and
+	 * all with -U) or by the reaper */
 	if (index_objects() <= target && (unlink_direct ||
-	    stat_of("reap.objects") >= reaped_want)) {
+	    stat_of("reap.objects") + stat_of("cull.unlinked_in_place") >=
+	    reaped_want)) {
 		t_end = now();
 		loop_stop();
 		return;

@@ -464,7 +464,9 @@ START_TEST(test_cull_cap)
 	ck_assert_int_eq(index_get_state(id), INDEX_LIVE);
 	ck_assert_str_eq(kv(stats_fn, "cull.objects"), "10");
 	ck_assert_str_eq(kv(stats_fn, "cull.bytes"), "40960");
-	ck_assert_str_eq(kv(stats_fn, "reap.objects"), "10");
+	/* 4 KiB each: unlinked in place, the graveyard never used */
+	ck_assert_str_eq(kv(stats_fn, "cull.unlinked_in_place"), "10");
+	ck_assert_str_eq(kv(stats_fn, "reap.objects"), "0");
 	ck_assert_str_eq(kv(stats_fn, "cull.pinned_objects"), "1");
 	ck_assert_str_eq(kv(stats_fn, "cull.pinned_bytes"), "4096");
 	ck_assert_uint_ge(strtoull(kv(stats_fn, "cull.passes"), NULL, 10), 1);
@@ -961,7 +963,7 @@ START_TEST(test_cull_nameless)
 	ck_assert_str_eq(kv(stats_fn, "cull.objects"), "8");
 	ck_assert_str_eq(kv(stats_fn, "cull.gone"), "2");
 	ck_assert_str_eq(kv(stats_fn, "cull.errors"), "0");
-	ck_assert_str_eq(kv(stats_fn, "reap.objects"), "8");
+	ck_assert_str_eq(kv(stats_fn, "cull.unlinked_in_place"), "8");
 }
 END_TEST
 
@@ -1018,6 +1020,8 @@ END_TEST
 
 #define NMANY 600
 static int many_fds0 = -1;
+/* what the index says each of make_many's objects has on disk */
+static uint64_t many_bytes = 4096;
 
 /* Like dirfds_step, for a pass of 520 of NMANY objects: 3 jobs. */
 static int
@@ -1027,7 +1031,7 @@ many_step(void)
 		if (reap_busy())
 			return 0;
 		many_fds0 = count_fds();
-		ck_assert_int_eq(cull_request(PROTO_CULL_BYTES, 520 * 4096,
+		ck_assert_int_eq(cull_request(PROTO_CULL_BYTES, 520 * many_bytes,
 		    req_done, NULL), 0);
 		return 0;
 	}
@@ -1039,9 +1043,11 @@ many_step(void)
  * has a fan-out fd cache of its own (lent with the job, back with its
  * result) and names its victims from its own sequence number, so no two
  * renames collide (every one reaches the reaper); when the pass ends every
- * cache is back and closed, and the fds are what they were.
+ * cache is back and closed, and the fds are what they were. The objects
+ * are 2 MiB in the index: bigger than what bury.c unlinks in place.
  */
-/* NMANY empty objects Dmany<i>, object i last used at 1000 + i */
+/* NMANY empty objects Dmany<i> of many_bytes (in the index), object i
+ * last used at 1000 + i */
 static void
 make_many(void)
 {
@@ -1057,8 +1063,8 @@ make_many(void)
 		ck_assert_int_ge(fd = open(p, O_CREAT | O_WRONLY, 0600), 0);
 		close(fd);
 		snprintf(p, sizeof(p), "Dmany%04d", i);
-		ck_assert_uint_ne(index_add(vol, i % 256, p, 4096, 1000 + i),
-		    INDEX_NONE);
+		ck_assert_uint_ne(index_add(vol, i % 256, p, many_bytes,
+		    1000 + i), INDEX_NONE);
 	}
 }
 
@@ -1069,13 +1075,16 @@ START_TEST(test_rename_jobs)
 	char p[512];
 	int i;
 
+	many_bytes = 2 << 20;
 	make_many();
 	ck_assert_int_eq(cull_init(&conf, rootfd, 0, &ops), 0);
 	many_fds0 = -1;
 	loop_wait_until(many_step);
+	many_bytes = 4096;
 	ck_assert_uint_eq(reply_objects, 520);
 	ck_assert_str_eq(kv(stats_fn, "cull.objects"), "520");
 	ck_assert_str_eq(kv(stats_fn, "reap.objects"), "520");
+	ck_assert_str_eq(kv(stats_fn, "cull.unlinked_in_place"), "0");
 	ck_assert_str_eq(kv(stats_fn, "cull.errors"), "0");
 	ck_assert_uint_eq(culler.job_seq, 3);
 	for (c = culler.caches; c < culler.caches + JOBS_IN_FLIGHT; c++) {
@@ -1087,6 +1096,40 @@ START_TEST(test_rename_jobs)
 		snprintf(p, sizeof(p), "%s/cache/Itest,vol/@%02x/Dmany%04d",
 		    top, i % 256, i);
 		ck_assert_int_eq(access(p, F_OK) == 0, i >= 520);
+	}
+}
+END_TEST
+
+/* Mixed sizes, one pass: the 4 KiB objects are unlinked in place, the
+ * 2 MiB ones renamed into graveyard/ and reaped; all eight go. */
+START_TEST(test_small_in_place_big_to_graveyard)
+{
+	char p[512];
+	int i, fd;
+
+	make_volume();
+	mkpath("cache/Itest,vol/@00");
+	for (i = 0; i < 8; i++) {
+		snprintf(p, sizeof(p), "%s/cache/Itest,vol/@00/Dmix%d", top, i);
+		ck_assert_int_ge(fd = open(p, O_CREAT | O_WRONLY, 0600), 0);
+		close(fd);
+		snprintf(p, sizeof(p), "Dmix%d", i);
+		ck_assert_uint_ne(index_add(vol, 0, p, i % 2 ? 2u << 20 : 4096,
+		    1000 + i), INDEX_NONE);
+	}
+	ck_assert_int_eq(cull_init(&conf, rootfd, 0, NULL), 0);
+	replied = 0;
+	ck_assert_int_eq(cull_request(PROTO_CULL_BYTES, 4 * 4096 +
+	    4 * (2u << 20), req_done, NULL), 0);
+	loop_wait_until(request_answered);
+	ck_assert_uint_eq(reply_objects, 8);
+	ck_assert_str_eq(kv(stats_fn, "cull.objects"), "8");
+	ck_assert_str_eq(kv(stats_fn, "cull.unlinked_in_place"), "4");
+	ck_assert_str_eq(kv(stats_fn, "reap.objects"), "4");
+	ck_assert_str_eq(kv(stats_fn, "cull.errors"), "0");
+	for (i = 0; i < 8; i++) {
+		snprintf(p, sizeof(p), "%s/cache/Itest,vol/@00/Dmix%d", top, i);
+		ck_assert_int_ne(access(p, F_OK), 0);
 	}
 }
 END_TEST
@@ -1123,7 +1166,7 @@ lazy_step(void)
 		if (reap_busy())
 			return 0;
 		lazy_started = 1;
-		ck_assert_int_eq(cull_request(PROTO_CULL_BYTES, 520 * 4096,
+		ck_assert_int_eq(cull_request(PROTO_CULL_BYTES, 520 * many_bytes,
 		    req_done, NULL), 0);
 		ck_assert_uint_eq(culler.take_end, 520);
 		ck_assert_uint_eq(culler.take_pos, 256);
@@ -1274,6 +1317,7 @@ cull_suite(void)
 	tcase_add_test(tr, test_cull_sliced);
 	tcase_add_test(tr, test_backend_invalid);
 	tcase_add_test(tr, test_rename_jobs);
+	tcase_add_test(tr, test_small_in_place_big_to_graveyard);
 	tcase_add_test(tr, test_lazy_jobs);
 	tcase_add_test(tr, test_gate_full);
 	suite_add_tcase(s, tr);
