@@ -607,8 +607,11 @@ maybe_resume(void)
 	}
 }
 
-/* Safety net: reaped bytes that do not show up as free space are held
- * open somewhere; culling more would empty the cache for nothing. */
+/* Safety net: reaped bytes (and those bury.c unlinked in place) that do
+ * not show up as free space are held open somewhere; culling more would
+ * empty the cache for nothing. Not judged during a freeze or a suspend:
+ * the store then keeps the fds it lets go of until the thaw (store.c,
+ * store_close_hold), so space comes back only then. */
 static void
 check_space_returns(void)
 {
@@ -616,6 +619,8 @@ check_space_returns(void)
 	uint64_t gained = culler.fs.bavail > culler.ep_bavail ?
 	    (culler.fs.bavail - culler.ep_bavail) * culler.fs.bsize : 0;
 
+	if (!gate_ok(GATE_DEFER | GATE_SUSPEND | GATE_STALL))
+		return;
 	if (reaped >= ((uint64_t)4 << 20) && gained < reaped / 4) {
 		log_warnx("cull: %llu bytes culled and unlinked but only "
 		    "%llu came back as free space: are the files still "
@@ -883,8 +888,12 @@ victim_culled(const struct cull_job *j, unsigned i)
 	culler.culled_bytes += b;
 	culler.pass_objects++;
 	culler.pass_bytes += b;
-	if (v->unlinked)
+	if (v->unlinked) {
 		culler.unlinked_objects++;
+		/* unlinked now: its space must come back as the reaper's
+		 * does (check_space_returns) */
+		culler.ep_reaped += b;
+	}
 	if (j->kind != CULL_RENAME_TO_GRAVEYARD || v->unlinked)
 		return;
 	if (culler.early_objects) {	/* reaped already */
