@@ -71,11 +71,106 @@ static unsigned long link_counter;
 
 static void submit_batch(void);
 
+/*
+ * A writeback kick (meta thread): start the writeback of the dirty pages
+ * of objects that a stream is filling, without waiting for it
+ * (sync_file_range SYNC_FILE_RANGE_WRITE), so that the barrier at the end
+ * of the stream has little left to write: the stream's claim comes about
+ * when a plain writer's fdatasync would return. Nothing is claimed by a
+ * kick. The fds are dups, closed on the main thread when done (never the
+ * last reference: the records' owners keep theirs). One kick at a time.
+ */
+#define KICK_MAX	8
+
+struct kick {
+	struct work w;
+	int fd[KICK_MAX];
+	unsigned n;
+};
+
+static int kicking;		/* a kick in flight (main thread) */
+static uint64_t stream_quiet_ms = META_STREAM_QUIET_MS;
+static uint64_t stream_max_ms = META_STREAM_MAX_MS;
+
+static void
+kick_run(struct work *w)
+{
+	struct kick *k = (struct kick *)w;
+	unsigned i;
+
+	for (i = 0; i < k->n; i++)
+		(void)sync_file_range(k->fd[i], 0, 0, SYNC_FILE_RANGE_WRITE);
+}
+
+static void
+kick_done(struct work *w)
+{
+	struct kick *k = (struct kick *)w;
+	unsigned i;
+
+	for (i = 0; i < k->n; i++)
+		close(k->fd[i]);
+	stats.kicks += k->n;
+	free(k);
+	kicking = 0;
+}
+
+/* Main thread: kick the writeback of the objects of the queued records
+ * touched within META_STREAM_QUIET_MS of now, unless a kick is in flight
+ * (or no memory or fd is to be had: the barrier does it all then). */
+static void
+kick_streams(uint64_t now)
+{
+	struct meta_rec *r;
+	struct kick *k;
+	int fd;
+
+	if (kicking || !(k = calloc(1, sizeof(*k))))
+		return;
+	for (r = q_head; r && k->n < KICK_MAX; r = r->next)
+		if (r->kind == META_OBJECT && r->fd >= 0 && r->touched_ms &&
+		    now - r->touched_ms < stream_quiet_ms &&
+		    (fd = fcntl(r->fd, F_DUPFD_CLOEXEC, 0)) >= 0)
+			k->fd[k->n++] = fd;
+	if (k->n == 0) {
+		free(k);
+		return;
+	}
+	k->w.run = kick_run;
+	k->w.done = kick_done;
+	kicking = 1;
+	workq_submit(metaq, &k->w);
+}
+
+/* Main thread: whether the batch due now waits for a stream to end
+ * (META_STREAM_QUIET_MS in meta.h): a queued record touched lately, and
+ * the oldest not yet META_STREAM_MAX_MS old. */
+static int
+streaming(void)
+{
+	uint64_t now = loop_now_ms();
+	struct meta_rec *r;
+
+	if (!q_head || flushing || now - q_head->queued_ms >= stream_max_ms)
+		return 0;
+	for (r = q_head; r; r = r->next)
+		if (r->touched_ms && now - r->touched_ms < stream_quiet_ms) {
+			kick_streams(now);
+			return 1;
+		}
+	return 0;
+}
+
 static void
 on_timer(void *arg)
 {
 	(void)arg;
 	timer = NULL;		/* a fired timer is freed by the loop */
+	if (streaming()) {
+		stats.stream_waits++;
+		timer = loop_timer_add(META_STREAM_QUIET_MS, on_timer, NULL);
+		return;
+	}
 	submit_batch();
 }
 
@@ -357,6 +452,18 @@ run_waiters(void)
 	}
 }
 
+/* Main thread: how long until the oldest queued record has waited
+ * META_BATCH_MS (at least 1 ms): records queued behind a batch in flight
+ * have been gathering meanwhile, and a stream's last claim should not
+ * wait a whole interval more once that batch is done. */
+static uint64_t
+batch_wait_ms(void)
+{
+	uint64_t age = loop_now_ms() - q_head->queued_ms;
+
+	return age + 1 >= META_BATCH_MS ? 1 : META_BATCH_MS - age;
+}
+
 /* Main thread: hand results back, start the next batch. */
 static void
 batch_done(struct work *w)
@@ -386,7 +493,7 @@ batch_done(struct work *w)
 		submit_batch();
 	}
 	else if (q_head && !timer)
-		timer = loop_timer_add(META_BATCH_MS, on_timer, NULL);
+		timer = loop_timer_add(batch_wait_ms(), on_timer, NULL);
 	if (!q_head)
 		flushing = 0;
 	run_waiters();
@@ -448,6 +555,7 @@ meta_queue(struct meta_rec *r)
 		return;
 	}
 	r->queued_ms = loop_now_ms();
+	r->touched_ms = 0;
 	if (q_tail)
 		q_tail->next = r;
 	else
@@ -463,6 +571,20 @@ meta_queue(struct meta_rec *r)
 		submit_batch();
 	} else if (!timer)
 		timer = loop_timer_add(META_BATCH_MS, on_timer, NULL);
+}
+
+void
+meta_set_stream_ms(unsigned quiet, unsigned max)
+{
+	stream_quiet_ms = quiet;
+	stream_max_ms = max;
+}
+
+void
+meta_touch(struct meta_rec *r)
+{
+	if (!r->submitted)
+		r->touched_ms = loop_now_ms();
 }
 
 void

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * meta.h: the meta thread (meta.c), the only thread that calls setxattr,
- * fdatasync, syncfs, utimensat and that links new objects into place.
+ * fdatasync, syncfs, sync_file_range, utimensat and that links new
+ * objects into place.
  *
  * The main thread queues records; meta.c batches them on the main thread
  * (up to META_BATCH_MAX records or META_BATCH_MS milliseconds) and hands
@@ -25,6 +26,20 @@
 
 #define META_BATCH_MAX	64
 #define META_BATCH_MS	20
+/*
+ * A batch whose timer fires while some queued record is still being
+ * refreshed by its owner (meta_touch: a fill stream into the object) is
+ * put off by META_STREAM_QUIET_MS at a time, until no record was touched
+ * for that long, or the oldest queued record has waited
+ * META_STREAM_MAX_MS: no barrier (fdatasync or syncfs) waits on the disk
+ * in the middle of a stream, and one barrier covers the whole stream.
+ * Meanwhile the meta thread starts the writeback of the streamed objects
+ * without waiting for it (meta.c, kicks), so that barrier finds little
+ * left to write. A flush (freeze, suspend, shutdown) or a full batch
+ * still goes at once.
+ */
+#define META_STREAM_QUIET_MS	2
+#define META_STREAM_MAX_MS	200
 
 enum meta_kind {
 	META_OBJECT = 1,	/* sync fd, xattrs, maybe link at path */
@@ -63,6 +78,7 @@ struct meta_rec {
 	char path[META_PATH_MAX];	/* relative to cache/ */
 	struct timespec atime;
 	uint64_t queued_ms;
+	uint64_t touched_ms;		/* meta_touch, 0: never */
 	int err;			/* result, -errno */
 	int sync_failed;		/* result: the data is not durable */
 	void (*done)(struct meta_rec *r);	/* main thread; may free r */
@@ -76,6 +92,10 @@ int meta_init(int cachefd, int stagefd);
 void meta_fini(void);
 /* Queue a record (main thread). */
 void meta_queue(struct meta_rec *r);
+/* Its owner refreshed r, queued and not submitted (main thread). */
+void meta_touch(struct meta_rec *r);
+/* Tests: the stream rule's quiet time and bound (META_STREAM_*_MS). */
+void meta_set_stream_ms(unsigned quiet, unsigned max);
 /* Hand everything queued to the thread now and call done(arg) once it and
  * everything before it is finished. */
 void meta_flush(void (*done)(void *arg), void *arg);
@@ -86,6 +106,8 @@ uint64_t meta_oldest_ms(void);
 struct meta_stats {
 	uint64_t batches, records, fdatasyncs, syncfs, xattr_writes, links,
 	    atimes, errors;
+	uint64_t stream_waits;		/* batches put off for a stream */
+	uint64_t kicks;			/* writebacks started during them */
 };
 void meta_get_stats(struct meta_stats *s);
 

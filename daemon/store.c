@@ -810,6 +810,7 @@ store_queue_meta(struct obj *o)
 	if (or && !or->r.submitted && or->of == o->of) {
 		if (snapshot(o, &or->r) < 0)
 			store_st.errors++;
+		meta_touch(&or->r);	/* a stream: put the barrier off */
 		return;
 	}
 	if (!(or = orec_new(o))) {
@@ -1232,6 +1233,8 @@ store_stats(struct ctl_kv *kv)
 	ctl_kv_u64(kv, "meta.xattr_writes", ms.xattr_writes);
 	ctl_kv_u64(kv, "meta.links", ms.links);
 	ctl_kv_u64(kv, "meta.atimes", ms.atimes);
+	ctl_kv_u64(kv, "meta.stream_waits", ms.stream_waits);
+	ctl_kv_u64(kv, "meta.writeback_kicks", ms.kicks);
 	ctl_kv_u64(kv, "meta.pending", meta_pending());
 }
 

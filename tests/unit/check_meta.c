@@ -3,7 +3,9 @@
  * check_meta.c: the meta thread on a real directory (user xattrs needed):
  * a tmpfile is synced, gets its xattrs and is linked into place; records
  * are batched; meta_flush waits for everything queued before it; several
- * files in one batch share one syncfs; atimes are written.
+ * files in one batch share one syncfs; atimes are written; a record its
+ * owner keeps touching (a fill stream) waits for the stream to end, or
+ * for the bound, and the stream's writeback is started meanwhile.
  */
 #include <check.h>
 #include <errno.h>
@@ -46,6 +48,7 @@ setup(void)
 	ck_assert_int_ge(stagefd, 0);
 	ck_assert_int_eq(loop_init(), 0);
 	ck_assert_int_eq(meta_init(cachefd, stagefd), 0);
+	meta_set_stream_ms(META_STREAM_QUIET_MS, META_STREAM_MAX_MS);
 	ndone = nflushed = 0;
 }
 
@@ -237,6 +240,83 @@ START_TEST(records_are_batched)
 }
 END_TEST
 
+/*
+ * A stream: a loop timer touches the record every millisecond, as fill
+ * claims do. The quiet time is set to 300 ms so that no scheduling delay
+ * of this process can end the stream early (the rule, not the constant,
+ * is under test).
+ */
+#define STREAM_TICKS	100	/* touches: 5 x META_BATCH_MS and more */
+#define STREAM_WAIT_MS	10000	/* bound on the wait for the record */
+
+static struct meta_rec *stream_rec;
+static unsigned stream_ticks, stream_forever;
+static uint64_t stream_batches = ~0ULL;	/* batches when the stream ended */
+
+static void
+stream_tick(void *arg)
+{
+	struct meta_stats ms;
+
+	(void)arg;
+	meta_get_stats(&ms);
+	/* done, or given up on (ticks are at least 1 ms apart) */
+	if (ndone > 0 || stream_ticks >= STREAM_WAIT_MS) {
+		loop_stop();
+		return;
+	}
+	if (stream_forever || (ms.batches == 0 && stream_ticks < STREAM_TICKS))
+		meta_touch(stream_rec);	/* not submitted: not done */
+	else if (stream_batches == ~0ULL)
+		stream_batches = ms.batches;
+	stream_ticks++;
+	ck_assert_ptr_nonnull(loop_timer_add(1, stream_tick, NULL));
+}
+
+START_TEST(stream_puts_the_barrier_off_and_kicks_writeback)
+{
+	struct meta_stats ms;
+	int fd = tmpfile_with("streamed");
+
+	meta_set_stream_ms(300, 60000);
+	stream_rec = object_rec(fd, "Ds", 1, 8);
+	meta_queue(stream_rec);
+	ck_assert_ptr_nonnull(loop_timer_add(1, stream_tick, NULL));
+	ck_assert_int_eq(loop_run(), 0);
+	meta_get_stats(&ms);
+	/* nothing was written while the stream went on: one barrier after
+	 * it, and its writeback was started meanwhile */
+	ck_assert_uint_eq(stream_batches, 0);
+	ck_assert_int_eq(ndone, 1);
+	ck_assert_uint_eq(ms.batches, 1);
+	ck_assert_uint_eq(ms.fdatasyncs, 1);
+	ck_assert_uint_ge(ms.stream_waits, 1);
+	ck_assert_uint_ge(ms.kicks, 1);
+	ck_assert_int_eq(faccessat(cachefd, "Ivol/@00/Ds", F_OK, 0), 0);
+	close(fd);
+}
+END_TEST
+
+START_TEST(stream_is_bounded)
+{
+	struct meta_stats ms;
+	int fd = tmpfile_with("endless");
+
+	/* a stream that never ends: the record goes once the oldest queued
+	 * one has waited the bound */
+	meta_set_stream_ms(300, 60);
+	stream_forever = 1;
+	stream_rec = object_rec(fd, "De", 1, 7);
+	meta_queue(stream_rec);
+	ck_assert_ptr_nonnull(loop_timer_add(1, stream_tick, NULL));
+	ck_assert_int_eq(loop_run(), 0);
+	meta_get_stats(&ms);
+	ck_assert_int_eq(ndone, 1);
+	ck_assert_uint_ge(ms.stream_waits, 1);
+	close(fd);
+}
+END_TEST
+
 static Suite *
 meta_suite(void)
 {
@@ -249,6 +329,8 @@ meta_suite(void)
 	tcase_add_test(tc, replace_keeps_old_readers);
 	tcase_add_test(tc, many_files_share_one_syncfs);
 	tcase_add_test(tc, records_are_batched);
+	tcase_add_test(tc, stream_puts_the_barrier_off_and_kicks_writeback);
+	tcase_add_test(tc, stream_is_bounded);
 	suite_add_tcase(s, tc);
 	return s;
 }
