@@ -228,6 +228,9 @@ static const struct map maps[] = {
 	    "Objects invalidated" },
 	{ "store.io_inflight", "larder_io_inflight", M_GAUGE, 1,
 	    "Writes in flight" },
+	{ "store.late_unclaimed", "larder_late_unclaimed_fills_total",
+	    M_COUNTER, 1, "Zero-copy fills written after an early answer, "
+	    "not claimed" },
 	{ "store.local_uses", "larder_local_acquires_total", M_COUNTER, 1,
 	    "Cookie acquires liblarder served locally, as reported" },
 	{ "store.meta_pending", "larder_meta_pending", M_GAUGE, 1,

@@ -1218,6 +1218,7 @@ store_stats(struct ctl_kv *kv)
 	ctl_kv_u64(kv, "store.drops", store_st.drops);
 	ctl_kv_u64(kv, "store.enobufs", store_st.enobufs);
 	ctl_kv_u64(kv, "store.stuck_fills", store_st.stuck_fills);
+	ctl_kv_u64(kv, "store.late_unclaimed", store_st.late_unclaimed);
 	ctl_kv_u64(kv, "store.dropped_fills", store_st.dropped_fills);
 	ctl_kv_u64(kv, "store.volumes_created", store_st.volumes_created);
 	ctl_kv_u64(kv, "store.volumes_invalidated",

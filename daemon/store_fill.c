@@ -87,6 +87,7 @@ struct fill {
 	int held;			/* the kernel may still read data */
 	int zcopy;			/* data is the client's area: release
 					   (ref) once nothing reads it */
+	int early;			/* answered before the write was done */
 };
 
 static struct workq *copyq;		/* copies from the shared areas */
@@ -250,6 +251,12 @@ fill_settle(struct fill *f)
 		log_warnx_rl(&store_rl_io, "store: fill %s: %s", f->obj->path,
 		    strerror(-f->err));
 		fill_answer(f, f->err, 0, NULL);
+	} else if (f->zcopy && f->early) {
+		/* the client heard ENOBUFS and may have changed those bytes
+		 * of its area since (liblarder's larder_fill_buffer gives the
+		 * area to the application): they may be anything, so they
+		 * are never claimed; the range stays a gap, a miss */
+		store_st.late_unclaimed++;
 	} else if ((have = fill_claim(f)) == 0)
 		fill_answer(f, -ENOBUFS, 0, "fill: not kept (the object "
 		    "changed or its map is full)");
@@ -284,7 +291,8 @@ fill_done(struct work *w)
 
 /* Fills stuck on the io thread (frozen fs) answer ENOBUFS: at once when
  * freeze.c has seen the stall (or a freeze or suspend began), else after
- * FILL_REPLY_MS. The job still completes later; its bytes then count.
+ * FILL_REPLY_MS. The job still completes later; its bytes then count,
+ * unless they were the client's area (zero-copy: see fill_settle).
  * While a dropping quiesce runs, a fill being written is not answered
  * early: the quiesce waits for that write, and its answer then says what
  * the map kept (a stall still answers it at once). */
@@ -306,6 +314,7 @@ fill_timer_fn(void *arg)
 		else if (f->answer && (stop || now - f->submitted >=
 		    FILL_REPLY_MS)) {
 			store_st.stuck_fills++;
+			f->early = 1;
 			fill_answer(f, -ENOBUFS, 0, "the cache filesystem does "
 			    "not take writes now");
 		}

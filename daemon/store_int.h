@@ -106,6 +106,8 @@ struct store_counters {
 	uint64_t hits, misses, fills, fill_bytes, served, invalidations,
 	    errors, enobufs, volumes_created, volumes_invalidated, drops,
 	    stuck_fills, strange, sync_failures, dropped_fills;
+	uint64_t late_unclaimed;	/* zero-copy fills written after an
+					   early ENOBUFS: not claimed */
 	uint64_t acquires;		/* COOKIE_ACQUIRE requests */
 	uint64_t local_uses, parked_revoked, parked_ignored;	/* GENTAB */
 };

@@ -117,6 +117,9 @@ struct larder {
 				   from by fills in flight, or still read
 				   by the daemon (PROTO_WRITE_ZCOPY) */
 	unsigned zc_peak;	/* the most zero-copy fills in flight */
+	int area_user;		/* larder_fill_buffer gave the area to the
+				   caller: the library copies nothing into
+				   it any more */
 	LIST_HEAD(, larder_volume) volumes;
 	/* GENTAB: the daemon's read-only generation table, the parked cookies
 	 * kept here (idle: relinquished, not told to the daemon) and the
@@ -1509,6 +1512,13 @@ larder_is_cached(struct larder_cookie *c, uint64_t offset, size_t len)
 
 #define ZC_NONE		(-2)	/* no region free now: wait for a reply */
 #define ZC_INLINE	(-1)	/* every region held by the daemon */
+#define ZC_USER		(-3)	/* the caller's bytes, already in the area
+				   (larder_fill_buffer): sent where they are */
+/* At most this many of them per request: a 4 MiB call is one write on
+ * the daemon's io thread (each request more costs the io thread and the
+ * kernel's io worker a wake-up each, and no copy overlaps them), while a
+ * call of a big area still keeps up to ZC_REGIONS requests in flight. */
+#define ZC_USER_CHUNK	(4u << 20)
 
 struct zc_req {
 	uint32_t seq;
@@ -1530,6 +1540,7 @@ struct zc_run {
 	unsigned nq;
 	int stop;		/* a chunk short or failed: send no more */
 	ssize_t err;		/* what stopped it (0: a short chunk) */
+	int user;		/* buf is in the area (ZC_USER chunks) */
 };
 
 /* The slots of region r, as a mask. */
@@ -1565,6 +1576,8 @@ zc_pick(const struct zc_run *z)
 
 	if (z->nq == ZC_REGIONS)
 		return ZC_NONE;
+	if (z->user)
+		return ZC_USER;
 	for (r = 0; r < ZC_REGIONS; r++)
 		if (!(l->zc_busy & region_slots(r)) && region_span(l, r, &at))
 			return r;
@@ -1582,18 +1595,23 @@ zc_send(struct zc_run *z, int r)
 	size_t at = 0, chunk;
 	int err;
 
-	chunk = r >= 0 ? region_span(l, r, &at) : l->max_inline;
+	if (r == ZC_USER) {	/* the caller's bytes, where they are */
+		chunk = ZC_USER_CHUNK;
+		at = (size_t)(z->buf + z->next - l->shm);
+	} else
+		chunk = r >= 0 ? region_span(l, r, &at) : l->max_inline;
 	if (chunk > z->len - z->next)
 		chunk = z->len - z->next;
 	begin(l, &b, PROTO_WRITE);
 	proto_put_u32(&b, z->c->id);
-	proto_put_u32(&b, PROTO_WRITE_ZCOPY | (r >= 0 ? PROTO_WRITE_SHM : 0));
+	proto_put_u32(&b, PROTO_WRITE_ZCOPY |
+	    (r >= 0 || r == ZC_USER ? PROTO_WRITE_SHM : 0));
 	proto_put_u64(&b, z->offset + z->next);
 	proto_put_u64(&b, chunk);
 	proto_put_u64(&b, at);
 	if (r >= 0)
 		memcpy(l->shm + at, z->buf + z->next, chunk);
-	else
+	else if (r == ZC_INLINE)
 		proto_put_raw(&b, z->buf + z->next, chunk);
 	if ((err = send_req(l, &b, -1)) < 0)
 		return err;
@@ -1724,9 +1742,10 @@ zc_pump(struct zc_run *z)
  * row from offset, else the error, or -ENOBUFS for none. */
 static ssize_t
 write_zc(struct larder_cookie *c, const uint8_t *buf, size_t len,
-    uint64_t offset)
+    uint64_t offset, int user)
 {
-	struct zc_run z = { .c = c, .buf = buf, .offset = offset, .len = len };
+	struct zc_run z = { .c = c, .buf = buf, .offset = offset, .len = len,
+	    .user = user };
 	int retried = 0, err;
 
 	for (;;) {
@@ -1747,6 +1766,35 @@ write_zc(struct larder_cookie *c, const uint8_t *buf, size_t len,
 	if (z.done > 0 || len == 0)
 		return z.done;
 	return z.err < 0 ? z.err : -ENOBUFS;
+}
+
+/* Whether [buf, buf + len) (len > 0) lies in l's area. */
+static int
+in_area(const struct larder *l, const void *buf, size_t len)
+{
+	uintptr_t p = (uintptr_t)buf, a = (uintptr_t)l->shm;
+
+	return l->shm && len > 0 && p >= a && p - a <= l->shm_size &&
+	    len <= l->shm_size - (p - a);
+}
+
+/* Contract in larder.h. */
+void *
+larder_fill_buffer(struct larder *l, size_t *size)
+{
+	void *p = NULL;
+
+	if (l == NULL)
+		return NULL;
+	pthread_mutex_lock(&l->lock);
+	if (l->shm && (l->features & PROTO_FEATURE_ZCOPY)) {
+		l->area_user = 1;
+		p = l->shm;
+	}
+	if (size)
+		*size = p ? l->shm_size : 0;
+	pthread_mutex_unlock(&l->lock);
+	return p;
 }
 
 /* One WRITE message of len bytes at off (inline, or from the area when
@@ -1811,8 +1859,17 @@ larder_write(struct larder_cookie *c, const void *buf, size_t len,
 		return err;
 	}
 	shm = l->shm != NULL && len > l->max_inline;
-	if (shm && (l->features & PROTO_FEATURE_ZCOPY)) {
-		n = write_zc(c, buf, len, offset);
+	if (l->area_user) {
+		/* the area is the caller's: its bytes in it go from where
+		 * they are, any other bytes inline */
+		if (in_area(l, buf, len)) {
+			n = write_zc(c, buf, len, offset, 1);
+			pthread_mutex_unlock(&l->lock);
+			return n;
+		}
+		shm = 0;
+	} else if (shm && (l->features & PROTO_FEATURE_ZCOPY)) {
+		n = write_zc(c, buf, len, offset, 0);
 		pthread_mutex_unlock(&l->lock);
 		return n;
 	}

@@ -104,6 +104,22 @@ ssize_t larder_write(struct larder_cookie *c, const void *buf, size_t len,
     uint64_t offset);
 
 /*
+ * The connection's shared-memory area, for fill data the caller puts
+ * there itself (e.g. received from the network straight into it):
+ * larder_write of a buffer inside the area sends it from where it is, with
+ * no copy on either side. Returns the area and sets *size to its length,
+ * or NULL (and *size 0) when the connection has no area or the daemon
+ * does not write from it. From the first call on the area is the
+ * caller's: the library copies nothing into it any more, so writes of
+ * buffers outside it go inline in messages (slower). While larder_write
+ * runs, the daemon reads its bytes from the area: change them only after
+ * it returns. After -ENOBUFS the daemon may still read them for a while;
+ * bytes changed meanwhile are never claimed as cached (a later read of
+ * that range misses). The area is unmapped by larder_disconnect.
+ */
+void *larder_fill_buffer(struct larder *l, size_t *size);
+
+/*
  * The remote object changed: new aux and size. Old readers of this object
  * in other connections keep reading the old bytes; this cookie starts empty.
  */

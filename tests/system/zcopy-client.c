@@ -18,6 +18,24 @@
  *       A's slots are still held; thaw; wait until the daemon lets A's
  *       slots go; every 4 KiB of A's range in the object must then hold
  *       A's bytes or zeros (A dropped), never B's.
+ *   zcopy-client SOCK area SIZE
+ *       larder_fill_buffer: a 16 MiB area is the caller's. Object "area1"
+ *       (SIZE bytes, a multiple of 16 MiB) is written 16 MiB at a time
+ *       from the area (the bytes put there first, as a network client
+ *       would receive them); object "area2" from a buffer of the
+ *       program's own, which must go inline and leave the area alone.
+ *       Both are read back through a new connection and compared.
+ *       Exit 8 if no write from the area had two or more requests in
+ *       flight.
+ *   zcopy-client SOCK area-stuck MNT
+ *       under fsfreeze a write A of 1 MiB from the start of the area
+ *       answers ENOBUFS while the daemon still waits to write it; the
+ *       caller then puts other bytes (B) at that place in its area, as
+ *       it may once the call returned; thaw; wait until the daemon
+ *       reports A's slots free (asked with small writes from the end of
+ *       the area). A's range must then not be cached: its late write
+ *       read B's bytes, and a daemon that claimed them would serve B's
+ *       bytes as A's range.
  *
  * Exit: 0 ok, 9 the daemon broke its word (a wrong byte), 8 no
  * pipelining, 3 the situation could not be set up, 1 other errors.
@@ -183,6 +201,180 @@ t_pipe(size_t size, const char *src, const char *out1, const char *out2)
 	return peak >= 2 ? 0 : 8;
 }
 
+/* Connect with a 16 MiB area, take it (larder_fill_buffer), acquire key
+ * with object size size. */
+#define AREA	(16u << 20)
+
+static struct larder_cookie *
+open_area(struct larder **l, const char *key, uint64_t size, uint8_t **area)
+{
+	struct larder_volume *v = NULL;
+	struct larder_cookie *c = NULL;
+	size_t n = 0;
+	int err;
+
+	err = larder_connect(sock, AREA, l);
+	if (err == 0 && (!(*area = larder_fill_buffer(*l, &n)) || n != AREA)) {
+		fprintf(stderr, "zcopy-client: larder_fill_buffer: %p, %zu "
+		    "bytes\n", (void *)*area, n);
+		exit(1);
+	}
+	if (err == 0)
+		err = larder_volume_acquire(*l, VOL, NULL, 0, &v);
+	if (err == 0)
+		err = larder_cookie_acquire(v, key, strlen(key), NULL, 0, size,
+		    &c);
+	if (err < 0)
+		die("connect and acquire", err);
+	return c;
+}
+
+/* Read key (size bytes) back through a new connection: 0 if it is b,
+ * 9 if not. */
+static int
+same_back(const char *key, const uint8_t *b, size_t size)
+{
+	struct larder_cookie *c;
+	struct larder *l;
+	uint8_t *got = malloc(size);
+	ssize_t n;
+	int rc;
+
+	c = open_cookie(&l, key, size);
+	if (!got || (n = larder_read(c, got, size, 0)) != (ssize_t)size)
+		die("read back", !got ? -ENOMEM : n < 0 ? (int)n : -EIO);
+	rc = memcmp(got, b, size) ? 9 : 0;
+	if (rc)
+		fprintf(stderr, "zcopy-client: %s read back differs\n", key);
+	free(got);
+	larder_disconnect(l);
+	return rc;
+}
+
+static int
+t_area(size_t size)
+{
+	struct larder_cookie *c;
+	struct larder *l;
+	uint8_t *b = pattern(size, 3), *area, *keep;
+	size_t off;
+	unsigned peak;
+	uint64_t busy;
+	int rc;
+
+	if (size == 0 || size % AREA)
+		die("size", -EINVAL);
+	c = open_area(&l, "area1", size, &area);
+	for (off = 0; off < size; off += AREA) {
+		memcpy(area, b + off, AREA);
+		if (larder_write(c, area, AREA, off) != AREA)
+			die("larder_write from the area", -EIO);
+	}
+	client_zc_state(l, &busy, &peak);
+	/* a buffer outside the area: inline; the area keeps its bytes */
+	if (!(keep = malloc(AREA)))
+		die("malloc", -ENOMEM);
+	memcpy(keep, area, AREA);
+	c = NULL;
+	{
+		struct larder_volume *v;
+
+		if (larder_volume_acquire(l, VOL, NULL, 0, &v) < 0 ||
+		    larder_cookie_acquire(v, "area2", 5, NULL, 0, size,
+		    &c) < 0)
+			die("acquire area2", -EIO);
+	}
+	write_all(c, b, size, 0);
+	if (memcmp(keep, area, AREA)) {
+		fprintf(stderr, "zcopy-client: a write from outside the area "
+		    "changed the caller's area\n");
+		return 9;
+	}
+	larder_disconnect(l);
+	if ((rc = same_back("area1", b, size)) || (rc = same_back("area2", b,
+	    size)))
+		return rc;
+	printf("writes from the area: at most %u requests in flight\n", peak);
+	free(b);
+	free(keep);
+	return peak >= 2 ? 0 : 8;
+}
+
+static int run(const char *what, const char *mnt);
+
+/* Ask with a 64 KiB write from the area's last slot (range at off) until
+ * the daemon reports none of the slots in mask busy: 0, or -1 after
+ * WAIT_S. */
+static int
+wait_area_released(struct larder *l, struct larder_cookie *c, uint8_t *area,
+    uint64_t mask, uint64_t off)
+{
+	time_t t0 = time(NULL);
+
+	for (;;) {
+		(void)larder_write(c, area + AREA - AREA / PROTO_SHM_SLOTS,
+		    AREA / PROTO_SHM_SLOTS, off);
+		if (!(busy_of(l) & mask))
+			return 0;
+		if (time(NULL) - t0 > WAIT_S)
+			return -1;
+		usleep(20000);
+	}
+}
+
+static int
+t_area_stuck(const char *mnt)
+{
+	size_t alen = 1024 * KIB, size = 8 * alen;
+	uint64_t amask = (1ULL << (alen / (AREA / PROTO_SHM_SLOTS))) - 1;
+	uint8_t *a = pattern(alen, 1), *bb = pattern(alen, 2), *area;
+	struct larder_cookie *c;
+	struct larder *l;
+	ssize_t n;
+	int cached;
+
+	c = open_area(&l, "astuck", size, &area);
+	/* the object's file exists before the freeze */
+	memcpy(area + AREA - 4 * KIB, a, 4 * KIB);
+	if (larder_write(c, area + AREA - 4 * KIB, 4 * KIB, size - 4 * KIB) !=
+	    4 * KIB)
+		die("first write", -EIO);
+	if (run("-f", mnt) < 0)
+		return 1;
+	memcpy(area, a, alen);
+	n = larder_write(c, area, alen, 0);
+	printf("A under fsfreeze: %s, busy %#llx\n", n < 0 ?
+	    larder_strerror(n) : "accepted",
+	    (unsigned long long)busy_of(l));
+	if (n != -ENOBUFS || !(busy_of(l) & amask)) {
+		run("-u", mnt);
+		fprintf(stderr, "zcopy-client: A was not held by a stuck "
+		    "write: nothing to test\n");
+		return 3;
+	}
+	/* the call returned: the area is the caller's to change */
+	memcpy(area, bb, alen);
+	if (run("-u", mnt) < 0)
+		return 1;
+	if (wait_area_released(l, c, area, amask, 4 * alen) < 0) {
+		fprintf(stderr, "zcopy-client: A's slots still held after "
+		    "%d s\n", WAIT_S);
+		return 1;
+	}
+	cached = larder_is_cached(c, 0, alen);
+	printf("A's range after its late write: %s\n", cached == 1 ?
+	    "cached" : cached == 0 ? "not cached" : larder_strerror(cached));
+	larder_disconnect(l);
+	free(a);
+	free(bb);
+	if (cached == 1) {
+		fprintf(stderr, "zcopy-client: the late write of A, which read "
+		    "B's bytes, was claimed\n");
+		return 9;
+	}
+	return cached == 0 ? 0 : 1;
+}
+
 static int
 run(const char *what, const char *mnt)
 {
@@ -301,6 +493,10 @@ main(int argc, char **argv)
 	if (argc == 7 && strcmp(argv[2], "pipe") == 0)
 		return t_pipe(strtoull(argv[3], NULL, 0), argv[4], argv[5],
 		    argv[6]);
+	if (argc == 4 && strcmp(argv[2], "area") == 0)
+		return t_area(strtoull(argv[3], NULL, 0));
+	if (argc == 4 && strcmp(argv[2], "area-stuck") == 0)
+		return t_area_stuck(argv[3]);
 	if (argc == 5 && strcmp(argv[2], "stuck") == 0) {
 		/* A: KIB from the start of the area, up to all of it */
 		alen = strtoul(argv[4], NULL, 0) * KIB;
@@ -313,6 +509,6 @@ main(int argc, char **argv)
 	}
 usage:
 	fprintf(stderr, "usage: zcopy-client SOCK pipe SIZE SRC OUT1 OUT2 | "
-	    "stuck MNT KIB\n");
+	    "stuck MNT KIB | area SIZE | area-stuck MNT\n");
 	return 1;
 }
