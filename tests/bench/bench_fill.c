@@ -4,17 +4,26 @@
  * the shared-memory area) vs pwrite + fdatasync of a new plain file of the
  * same size on the same filesystem, in one run. Needs a running larderd.
  *
- *   bench_fill [SOCKET [SIZE_MIB [ORDER]]]   (SOCKET default: $LARDER_SOCKET)
+ *   bench_fill [SOCKET [SIZE_MIB [ORDER [MODE]]]]
+ *                                           (SOCKET default: $LARDER_SOCKET)
  *
  * ORDER 0 (default) runs larder first, 1 the plain file first; run-bench.sh
- * alternates it between runs. The plain file is made in a temporary
- * directory under $LARDER_BENCH_DIR (default /var/tmp): put it on the
- * cache's filesystem (run-bench.sh does).
+ * alternates it between runs. MODE "area" (default): the larder side's
+ * 4 MiB buffer is the connection's area (larder_fill_buffer), made once
+ * like the plain side's, so neither side copies it before its write
+ * system call: the daemon writes straight from it. MODE "copy": the
+ * buffer is the program's own and liblarder copies each call into the
+ * area first (a caller that cannot place its data in the area). The
+ * plain file is made in a temporary directory under $LARDER_BENCH_DIR
+ * (default /var/tmp): put it on the cache's filesystem (run-bench.sh
+ * does). With $LARDER_CACHE_DIR (larderd's dir) set, the end of a run
+ * waits until the retired object's file is unlinked.
  *
  * Equal work: both sides write SIZE_MIB MiB of the same bytes in 4 MiB
  * calls into a new, empty file (larder: a new aux each run, so a new
- * object) on the same filesystem; before each side the filesystem is
- * synced (syncfs) so that neither pays for the other's writeback, and
+ * object) on the same filesystem; before each side every filesystem is
+ * synced (sync, then syncfs) so that neither pays for the other's
+ * writeback, nor for that of a loop device's backing file, and
  * neither file is deleted until both are done. Two figures per side:
  *
  *   acknowledged  larder: the last larder_write returned (the daemon has
@@ -40,8 +49,10 @@
  * is better for larder). Prints MB/s and both ratios,
  * and one machine-readable line:
  *   RESULT fill ratio=R ack_ratio=A larder_mbs=L base_mbs=P
- *          larder_ack_mbs=LA base_ack_mbs=PA enobufs=N order=ORDER
+ *          larder_ack_mbs=LA base_ack_mbs=PA enobufs=N order=ORDER mode=MODE
+ * (RESULT fillcopy in MODE copy).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -151,6 +162,39 @@ fill_larder(struct larder_volume *v, const uint8_t *buf, uint64_t size,
 	return 0;
 }
 
+/* Wait (at most DURABLE_WAIT_S) until <cache dir>/graveyard is empty:
+ * the retired object's unlink, which larderd's reaper does later, must
+ * not fall into the next run (the plain file is unlinked in this one).
+ * Without $LARDER_CACHE_DIR, nothing to wait for. */
+static void
+wait_graveyard(void)
+{
+	const char *cd = getenv("LARDER_CACHE_DIR");
+	char path[PATH_MAX];
+	struct dirent *e;
+	double t0 = now();
+	int busy = 1;
+	DIR *d;
+
+	if (!cd)
+		return;
+	snprintf(path, sizeof(path), "%s/graveyard", cd);
+	while (busy && now() - t0 < DURABLE_WAIT_S) {
+		if (!(d = opendir(path)))
+			return;
+		busy = 0;
+		while ((e = readdir(d)) != NULL)
+			if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+				busy = 1;
+		closedir(d);
+		if (busy)
+			usleep(10000);
+	}
+	if (busy)
+		fprintf(stderr, "bench_fill: %s not empty after %d s\n", path,
+		    DURABLE_WAIT_S);
+}
+
 /* The plain side, into path: *ack and *dur in seconds; 0 or 1. */
 static int
 fill_plain(const char *path, const uint8_t *buf, uint64_t size, double *ack,
@@ -189,17 +233,20 @@ main(int argc, char **argv)
 	const char *sock = argc > 1 ? argv[1] : NULL;
 	uint64_t size = (argc > 2 ? strtoull(argv[2], NULL, 10) : 1024) << 20;
 	int order = argc > 3 ? atoi(argv[3]) : 0;
+	const char *mode = argc > 4 ? argv[4] : "area";
 	const char *base = getenv("LARDER_BENCH_DIR");
 	char dir[PATH_MAX], path[PATH_MAX + 8];
 	struct larder *l;
 	struct larder_volume *v;
 	struct larder_cookie *c = NULL;
-	uint8_t *buf = malloc(CHUNK);
+	uint8_t *buf = malloc(CHUNK), *lbuf = buf;
+	size_t area = 0;
 	double la = 0, ld = 0, pa = 0, pd = 0;
 	size_t i;
 	int err, side, rc = 0, dfd;
 
-	if (buf == NULL || size == 0 || size % CHUNK)
+	if (buf == NULL || size == 0 || size % CHUNK ||
+	    (strcmp(mode, "area") && strcmp(mode, "copy")))
 		return 2;
 	for (i = 0; i < CHUNK; i++)
 		buf[i] = (uint8_t)(i * 13);
@@ -225,23 +272,40 @@ main(int argc, char **argv)
 		rmdir(dir);
 		return 1;
 	}
+	if (strcmp(mode, "area") == 0) {
+		/* the larder side's bytes live in the area, made once */
+		if (!(lbuf = larder_fill_buffer(l, &area)) || area < CHUNK) {
+			fprintf(stderr, "bench_fill: no fill area of %u MiB "
+			    "(got %zu bytes)\n", CHUNK >> 20, area);
+			rmdir(dir);
+			return 77;
+		}
+		memcpy(lbuf, buf, CHUNK);
+	}
 	for (side = 0; side < 2 && rc == 0; side++) {
-		/* start each side with nothing dirty on the filesystem */
+		/* start each side with nothing dirty on the filesystem, nor
+		 * on the one below a loop device's image (the previous
+		 * side's blocks allocated in a sparse image file) */
+		sync();
 		syncfs(dfd);
 		if ((side == 0) == (order == 0))
-			rc = fill_larder(v, buf, size, &la, &ld, &c);
+			rc = fill_larder(v, lbuf, size, &la, &ld, &c);
 		else
 			rc = fill_plain(path, buf, size, &pa, &pd);
 	}
 	unlink(path);
 	rmdir(dir);
-	close(dfd);
 	if (c)
 		larder_cookie_relinquish(c, 1);
+	wait_graveyard();
+	syncfs(dfd);		/* both files' freeing, before the next run */
+	close(dfd);
 	if (rc == 0) {
 		printf("fill %llu MiB in %u MiB writes, new file each side, "
-		    "%s first\n", (unsigned long long)(size >> 20),
-		    CHUNK >> 20, order == 0 ? "larder" : "plain");
+		    "%s first, larder's bytes %s\n",
+		    (unsigned long long)(size >> 20), CHUNK >> 20,
+		    order == 0 ? "larder" : "plain", strcmp(mode, "area") ?
+		    "copied into the area by liblarder" : "in the area");
 		printf("  larder_write acknowledged     %8.1f MB/s\n",
 		    size / la / 1e6);
 		printf("  larder_write durable+claimed  %8.1f MB/s\n",
@@ -254,11 +318,12 @@ main(int argc, char **argv)
 		    "acknowledged %.3f (target >= 0.8)\n", pd / ld, pa / la);
 		printf("  larder_write refused (ENOBUFS) and retried: %ld\n",
 		    enobufs);
-		printf("RESULT fill ratio=%.4f ack_ratio=%.4f larder_mbs=%.1f "
+		printf("RESULT %s ratio=%.4f ack_ratio=%.4f larder_mbs=%.1f "
 		    "base_mbs=%.1f larder_ack_mbs=%.1f base_ack_mbs=%.1f "
-		    "enobufs=%ld order=%d\n", pd / ld, pa / la, size / ld / 1e6,
-		    size / pd / 1e6, size / la / 1e6, size / pa / 1e6, enobufs,
-		    order);
+		    "enobufs=%ld order=%d mode=%s\n",
+		    strcmp(mode, "area") ? "fillcopy" : "fill", pd / ld, pa / la,
+		    size / ld / 1e6, size / pd / 1e6, size / la / 1e6,
+		    size / pa / 1e6, enobufs, order, mode);
 	}
 	larder_volume_relinquish(v, 0);
 	larder_disconnect(l);

@@ -7,13 +7,16 @@
 # of the runs. Figures only: nothing here passes or fails on a timing.
 #
 #   sh tests/bench/run-bench.sh [-r RUNS] [-s SIZE_MIB] [-n ROUNDS]
-#                               [-t ext4|xfs|both] [-b read,acquire,fill]
+#                               [-t ext4|xfs|both] [-b read,acquire,fill,fillcopy]
 #                               [-B] [-m] [-k]
 #   -r RUNS    runs of each benchmark (default 3)
 #   -s SIZE    object size in MiB for read and fill (default 1024)
 #   -n ROUNDS  rounds of bench_acquire per run (default 20000)
 #   -t FS      filesystem(s) to make (default ext4)
-#   -b LIST    which benchmarks (default read,acquire,fill)
+#   -b LIST    which benchmarks (default read,acquire,fill); fillcopy is
+#              bench_fill with its larder buffer outside the area, so that
+#              liblarder copies each call into it (fill: the bytes are in
+#              the area, larder_fill_buffer)
 #   -B         buffered loop device (default: direct I/O loop device, so
 #              the image file is not cached a second time in the page
 #              cache and fdatasync reaches the disk below)
@@ -158,6 +161,8 @@ for fstype in $FSTYPES; do
 		has read && bench read bench_read "$SOCK" "$SIZE"
 		has acquire && bench acquire bench_acquire "$SOCK" "$ROUNDS"
 		has fill && bench fill bench_fill "$SOCK" "$SIZE" $((r % 2 == 0))
+		has fillcopy && bench fillcopy bench_fill "$SOCK" "$SIZE" \
+		    $((r % 2 == 0)) copy
 	done
 	echo
 	echo "=== $fstype summary (ratios: larder vs plain syscalls, same run)"
@@ -166,9 +171,11 @@ for fstype in $FSTYPES; do
 	has acquire && summary acquire ratio larder_us base_us ping_us noread_us \
 	    old_us old_ratio cold_us ping_cold_us cold_ratio \
 	    cpu_ratio larder_cpu_us base_cpu_us
-	has fill && summary fill ratio ack_ratio larder_mbs base_mbs \
-	    larder_ack_mbs base_ack_mbs enobufs &&
-	    by_order fill ratio ack_ratio
+	for f in fill fillcopy; do
+		has $f && summary $f ratio ack_ratio larder_mbs base_mbs \
+		    larder_ack_mbs base_ack_mbs enobufs &&
+		    by_order $f ratio ack_ratio
+	done
 	echo "  targets: read >= 0.95; acquire <= 1, cold <= 1.5 x PING;" \
 	    "fill durable >= 0.95, acknowledged (ack_ratio) >= 0.8 (issue 15)"
 	ctl stats 2>/dev/null | grep -E '^(store|meta|freeze\.stalls)' |
