@@ -103,23 +103,32 @@ pattern(size_t size, unsigned seed)
 	return b;
 }
 
-/* Connect (4 MiB area) and acquire key in VOL with object size size. */
+/* Acquire key in VOL on l with object size size. */
 static struct larder_cookie *
-open_cookie(struct larder **l, const char *key, uint64_t size)
+acquire_on(struct larder *l, const char *key, uint64_t size)
 {
 	struct larder_volume *v = NULL;
 	struct larder_cookie *c = NULL;
 	int err;
 
-	err = larder_connect(sock, 4 << 20, l);
-	if (err == 0)
-		err = larder_volume_acquire(*l, VOL, NULL, 0, &v);
+	err = larder_volume_acquire(l, VOL, NULL, 0, &v);
 	if (err == 0)
 		err = larder_cookie_acquire(v, key, strlen(key), NULL, 0, size,
 		    &c);
 	if (err < 0)
-		die("connect and acquire", err);
+		die("acquire", err);
 	return c;
+}
+
+/* Connect (4 MiB area) and acquire key in VOL with object size size. */
+static struct larder_cookie *
+open_cookie(struct larder **l, const char *key, uint64_t size)
+{
+	int err;
+
+	if ((err = larder_connect(sock, 4 << 20, l)) < 0)
+		die("connect", err);
+	return acquire_on(*l, key, size);
 }
 
 static void
@@ -208,25 +217,17 @@ t_pipe(size_t size, const char *src, const char *out1, const char *out2)
 static struct larder_cookie *
 open_area(struct larder **l, const char *key, uint64_t size, uint8_t **area)
 {
-	struct larder_volume *v = NULL;
-	struct larder_cookie *c = NULL;
 	size_t n = 0;
 	int err;
 
-	err = larder_connect(sock, AREA, l);
-	if (err == 0 && (!(*area = larder_fill_buffer(*l, &n)) || n != AREA)) {
+	if ((err = larder_connect(sock, AREA, l)) < 0)
+		die("connect", err);
+	if (!(*area = larder_fill_buffer(*l, &n)) || n != AREA) {
 		fprintf(stderr, "zcopy-client: larder_fill_buffer: %p, %zu "
 		    "bytes\n", (void *)*area, n);
 		exit(1);
 	}
-	if (err == 0)
-		err = larder_volume_acquire(*l, VOL, NULL, 0, &v);
-	if (err == 0)
-		err = larder_cookie_acquire(v, key, strlen(key), NULL, 0, size,
-		    &c);
-	if (err < 0)
-		die("connect and acquire", err);
-	return c;
+	return acquire_on(*l, key, size);
 }
 
 /* Read key (size bytes) back through a new connection: 0 if it is b,
@@ -275,15 +276,7 @@ t_area(size_t size)
 	if (!(keep = malloc(AREA)))
 		die("malloc", -ENOMEM);
 	memcpy(keep, area, AREA);
-	c = NULL;
-	{
-		struct larder_volume *v;
-
-		if (larder_volume_acquire(l, VOL, NULL, 0, &v) < 0 ||
-		    larder_cookie_acquire(v, "area2", 5, NULL, 0, size,
-		    &c) < 0)
-			die("acquire area2", -EIO);
-	}
+	c = acquire_on(l, "area2", size);
 	write_all(c, b, size, 0);
 	if (memcmp(keep, area, AREA)) {
 		fprintf(stderr, "zcopy-client: a write from outside the area "

@@ -273,47 +273,50 @@ stream_tick(void *arg)
 	ck_assert_ptr_nonnull(loop_timer_add(1, stream_tick, NULL));
 }
 
-START_TEST(stream_puts_the_barrier_off_and_kicks_writeback)
+/* Queue a record for a new tmpfile published as name, stream into it
+ * (for ever or STREAM_TICKS) with the stream rule's bound max_ms, and
+ * run the loop until it is done (or given up on). Returns the fd. */
+static int
+run_stream(const char *name, unsigned max_ms, int forever,
+    struct meta_stats *ms)
 {
-	struct meta_stats ms;
 	int fd = tmpfile_with("streamed");
 
-	meta_set_stream_ms(300, 60000);
-	stream_rec = object_rec(fd, "Ds", 1, 8);
+	meta_set_stream_ms(300, max_ms);
+	stream_forever = forever;
+	stream_rec = object_rec(fd, name, 1, 8);
 	meta_queue(stream_rec);
 	ck_assert_ptr_nonnull(loop_timer_add(1, stream_tick, NULL));
 	ck_assert_int_eq(loop_run(), 0);
-	meta_get_stats(&ms);
+	meta_get_stats(ms);
+	ck_assert_int_eq(ndone, 1);
+	ck_assert_uint_ge(ms->stream_waits, 1);
+	return fd;
+}
+
+START_TEST(stream_puts_the_barrier_off_and_kicks_writeback)
+{
+	struct meta_stats ms;
+	int fd = run_stream("Ds", 60000, 0, &ms);
+
 	/* nothing was written while the stream went on: one barrier after
 	 * it, and its writeback was started meanwhile */
 	ck_assert_uint_eq(stream_batches, 0);
-	ck_assert_int_eq(ndone, 1);
 	ck_assert_uint_eq(ms.batches, 1);
 	ck_assert_uint_eq(ms.fdatasyncs, 1);
-	ck_assert_uint_ge(ms.stream_waits, 1);
 	ck_assert_uint_ge(ms.kicks, 1);
 	ck_assert_int_eq(faccessat(cachefd, "Ivol/@00/Ds", F_OK, 0), 0);
 	close(fd);
 }
 END_TEST
 
+/* A stream that never ends: the record goes once the oldest queued one
+ * has waited the bound (run_stream checks it is done). */
 START_TEST(stream_is_bounded)
 {
 	struct meta_stats ms;
-	int fd = tmpfile_with("endless");
 
-	/* a stream that never ends: the record goes once the oldest queued
-	 * one has waited the bound */
-	meta_set_stream_ms(300, 60);
-	stream_forever = 1;
-	stream_rec = object_rec(fd, "De", 1, 7);
-	meta_queue(stream_rec);
-	ck_assert_ptr_nonnull(loop_timer_add(1, stream_tick, NULL));
-	ck_assert_int_eq(loop_run(), 0);
-	meta_get_stats(&ms);
-	ck_assert_int_eq(ndone, 1);
-	ck_assert_uint_ge(ms.stream_waits, 1);
-	close(fd);
+	close(run_stream("De", 60, 1, &ms));
 }
 END_TEST
 
