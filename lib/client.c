@@ -1508,6 +1508,13 @@ larder_is_cached(struct larder_cookie *c, uint64_t offset, size_t len)
  * Replies are matched by seq (an early answer may overtake another), and
  * taken in order of offset: the call returns the bytes accepted in a row
  * from its offset, like one request at a time would.
+ *
+ * Once larder_fill_buffer gave the area to the caller, there are no
+ * regions: a write of bytes inside the area goes as ZC_USER requests of
+ * up to ZC_USER_CHUNK bytes at their own offset in it (no copy), up to
+ * ZC_REGIONS in flight; the busy mask is then the caller's business
+ * (larder.h: change the bytes only after the call returned), and a write
+ * of other bytes goes inline.
  */
 
 #define ZC_NONE		(-2)	/* no region free now: wait for a reply */
