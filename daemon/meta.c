@@ -142,32 +142,35 @@ kick_streams(uint64_t now)
 	workq_submit(metaq, &k->w);
 }
 
-/* Main thread: whether the batch due now waits for a stream to end
+/* Main thread: whether the batch due at now waits for a stream to end
  * (META_STREAM_QUIET_MS in meta.h): a queued record touched lately, and
  * the oldest not yet META_STREAM_MAX_MS old. */
 static int
-streaming(void)
+streaming(uint64_t now)
 {
-	uint64_t now = loop_now_ms();
 	struct meta_rec *r;
 
 	if (!q_head || flushing || now - q_head->queued_ms >= stream_max_ms)
 		return 0;
 	for (r = q_head; r; r = r->next)
-		if (r->touched_ms && now - r->touched_ms < stream_quiet_ms) {
-			kick_streams(now);
+		if (r->touched_ms && now - r->touched_ms < stream_quiet_ms)
 			return 1;
-		}
 	return 0;
 }
 
+/* The batch timer: the batch goes, unless a stream is on (then its
+ * writeback is kicked and the rule is looked at again in
+ * META_STREAM_QUIET_MS, whatever the quiet time tests set). */
 static void
 on_timer(void *arg)
 {
+	uint64_t now = loop_now_ms();
+
 	(void)arg;
 	timer = NULL;		/* a fired timer is freed by the loop */
-	if (streaming()) {
+	if (streaming(now)) {
 		stats.stream_waits++;
+		kick_streams(now);
 		timer = loop_timer_add(META_STREAM_QUIET_MS, on_timer, NULL);
 		return;
 	}
