@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,8 +41,19 @@
  */
 #define SYNCFS_MIN_FILES	4
 
+/*
+ * A batch's state, which a freeze may change from another thread: the
+ * meta thread runs the barrier in B_QUEUED and moves to B_WRITING before
+ * its first xattr; meta_hold_records moves a batch still in B_QUEUED to
+ * B_STOPPED, and then the thread writes nothing of it (it skips even the
+ * barrier if it had not begun). Compare-and-swap on both sides: exactly
+ * one wins.
+ */
+enum { B_QUEUED, B_WRITING, B_STOPPED };
+
 struct batch {
 	struct work w;
+	_Atomic int state;
 	struct meta_rec *recs;
 	unsigned n;
 	uint64_t last_seq;
@@ -51,6 +63,7 @@ struct batch {
 struct flush_waiter {
 	struct flush_waiter *next;
 	uint64_t seq;
+	int all;		/* meta_flush: the held claims too */
 	void (*done)(void *arg);
 	void *arg;
 };
@@ -66,10 +79,28 @@ static uint64_t queued_seq, done_seq;
 static struct flush_waiter *waiters;
 static struct meta_stats stats;
 static int flushing;
+/*
+ * Records held by a freeze (meta_hold_records .. meta_release_records,
+ * main thread): object and volume records stay out of batches, in their
+ * order, so that a freeze's flush writes only atimes and its syncfs; a
+ * batch stopped before its xattrs (stopped, until its done() comes back)
+ * goes to the front of them. They are not in q_head or q_count: a batch's
+ * last_seq counts them as done for meta_flush_unheld, while meta_flush's
+ * waiters are parked until they are queued again. While anything is held
+ * or stopped, newly queued object and volume records are held too (no
+ * record for a file may overtake an older one).
+ */
+static struct meta_rec *held_head, *held_tail;
+static unsigned held_count;
+static int holding, finishing;
+static struct batch *stopped;
+static struct flush_waiter *parked;
 /* meta thread only */
 static unsigned long link_counter;
 
 static void submit_batch(void);
+static int claims(const struct meta_rec *r);
+static void batch_stopped_done(struct batch *b);
 
 /*
  * A writeback kick (meta thread): start the writeback of the dirty pages
@@ -91,6 +122,7 @@ struct kick {
 static int kicking;		/* a kick in flight (main thread) */
 static uint64_t stream_quiet_ms = META_STREAM_QUIET_MS;
 static uint64_t stream_max_ms = META_STREAM_MAX_MS;
+static int barrier_gate = -1;	/* tests: meta_set_barrier_gate */
 
 static void
 kick_run(struct work *w)
@@ -182,7 +214,10 @@ meta_init(int cachefd, int stagefd)
 {
 	cache_fd = cachefd;
 	stage_fd = stagefd;
-	metaq = workq_create("larder-meta", 1);
+	/* two workers: a freeze's flush runs beside a batch it stopped
+	 * (meta_hold_records); a kick may run beside a batch; batches
+	 * never run side by side (in_flight) */
+	metaq = workq_create("larder-meta", 2);
 	if (!metaq)
 		return -errno;
 	return 0;
@@ -191,17 +226,41 @@ meta_init(int cachefd, int stagefd)
 void
 meta_fini(void)
 {
+	struct meta_rec *r;
+	struct flush_waiter *fw;
+
 	if (timer)
 		loop_timer_cancel(timer);
 	timer = NULL;
+	finishing = 1;		/* the dones destroy runs submit nothing */
 	workq_destroy(metaq);
 	metaq = NULL;
+	/* a stop quiesce releases them first (store_quiesce), so only a
+	 * stop that did not finish its quiesce gets here with any */
+	if (held_count)
+		log_info("meta: %u records held by a freeze were not written; "
+		    "what they claimed is a miss at the next start", held_count);
+	while ((r = held_head) != NULL) {
+		held_head = r->next;
+		r->next = NULL;
+		r->err = -ESHUTDOWN;
+		r->done(r);
+	}
+	held_tail = NULL;
+	held_count = 0;
+	holding = finishing = 0;
+	while ((fw = parked) != NULL) {
+		parked = fw->next;
+		fw->done(fw->arg);
+		free(fw);
+	}
 }
 
 unsigned
 meta_pending(void)
 {
-	return q_count + (in_flight ? in_flight->n : 0);
+	return q_count + held_count + (in_flight ? in_flight->n : 0) +
+	    (stopped ? stopped->n : 0);
 }
 
 uint64_t
@@ -220,6 +279,7 @@ void
 meta_get_stats(struct meta_stats *s)
 {
 	*s = stats;
+	s->held = held_count + (stopped ? stopped->n : 0);
 }
 
 /* Worker: write the xattrs of one object record. */
@@ -417,6 +477,16 @@ batch_run(struct work *w)
 	unsigned nfiles = 0;
 	int want_syncfs = 0, err;
 
+	int expect = B_QUEUED;
+
+	if (barrier_gate >= 0) {	/* tests: wait to be let through */
+		uint64_t v;
+
+		while (read(barrier_gate, &v, sizeof(v)) < 0 && errno == EINTR)
+			;
+	}
+	if (atomic_load(&b->state) == B_STOPPED)
+		return;
 	for (r = b->recs; r; r = r->next) {
 		r->err = 0;
 		r->sync_failed = 0;
@@ -426,6 +496,9 @@ batch_run(struct work *w)
 			nfiles++;
 	}
 	barrier(b, nfiles);
+	/* a freeze that stopped the batch during its barrier: nothing more */
+	if (!atomic_compare_exchange_strong(&b->state, &expect, B_WRITING))
+		return;
 	write_claims(b);
 	write_atimes(b);
 	if (want_syncfs) {
@@ -474,6 +547,10 @@ batch_done(struct work *w)
 	struct batch *b = (struct batch *)w;
 	struct meta_rec *r, *next;
 
+	if (b == stopped) {
+		batch_stopped_done(b);
+		return;
+	}
 	in_flight = NULL;
 	stats.batches++;
 	stats.records += b->n;
@@ -490,16 +567,144 @@ batch_done(struct work *w)
 		r->done(r);
 	}
 	free(b);
-	if (q_head && (flushing || q_count >= META_BATCH_MAX)) {
-		if (timer)
-			loop_timer_cancel(timer);
-		submit_batch();
+	if (q_head && !finishing) {
+		if (flushing || q_count >= META_BATCH_MAX) {
+			if (timer)
+				loop_timer_cancel(timer);
+			submit_batch();
+		} else if (!timer)
+			timer = loop_timer_add(batch_wait_ms(), on_timer,
+			    NULL);
 	}
-	else if (q_head && !timer)
-		timer = loop_timer_add(batch_wait_ms(), on_timer, NULL);
 	if (!q_head)
 		flushing = 0;
 	run_waiters();
+}
+
+/* Main thread: park every waiting meta_flush (not meta_flush_unheld):
+ * it waits for the held claims too, so until meta_release_claims. */
+static void
+park_waiters(void)
+{
+	struct flush_waiter **pp = &waiters, *fw;
+
+	while ((fw = *pp) != NULL) {
+		if (fw->all) {
+			*pp = fw->next;
+			fw->next = parked;
+			parked = fw;
+		} else
+			pp = &fw->next;
+	}
+}
+
+/* Main thread: whether a freeze holds r back (meta_hold_records). */
+static int
+held_kind(const struct meta_rec *r)
+{
+	return r->kind == META_OBJECT || r->kind == META_VOLUME;
+}
+
+/* Main thread: move every queued object and volume record to the end of
+ * the held list. */
+static void
+hold_queued(void)
+{
+	struct meta_rec **pp = &q_head, *r;
+	unsigned moved = 0;
+
+	q_tail = NULL;
+	while ((r = *pp) != NULL) {
+		if (!held_kind(r)) {
+			q_tail = r;
+			pp = &r->next;
+			continue;
+		}
+		*pp = r->next;
+		r->next = NULL;
+		if (held_tail)
+			held_tail->next = r;
+		else
+			held_head = r;
+		held_tail = r;
+		held_count++;
+		q_count--;
+		moved++;
+	}
+	stats.records_held += moved;
+	if (moved)
+		park_waiters();
+}
+
+/* Main thread: queue the held records again, after what is queued (atimes
+ * and syncfs records only: nothing else passed them), and let the parked
+ * flushes wait for them. */
+static void
+requeue_held(void)
+{
+	struct meta_rec *r;
+	struct flush_waiter *fw;
+	uint64_t now = loop_now_ms();
+
+	if (held_head) {
+		if (q_tail)
+			q_tail->next = held_head;
+		else
+			q_head = held_head;
+		q_tail = held_tail;
+		for (r = held_head; r; r = r->next) {
+			r->submitted = 0;
+			r->queued_ms = now;
+			r->touched_ms = 0;
+			q_count++;
+			queued_seq++;
+		}
+		held_head = held_tail = NULL;
+		held_count = 0;
+	}
+	while ((fw = parked) != NULL) {
+		parked = fw->next;
+		fw->seq = queued_seq;
+		fw->next = waiters;
+		waiters = fw;
+		flushing = 1;
+	}
+	if (in_flight || !q_head) {
+		run_waiters();
+		return;
+	}
+	if (flushing || q_count >= META_BATCH_MAX) {
+		if (timer)
+			loop_timer_cancel(timer);
+		submit_batch();
+	} else if (!timer)
+		timer = loop_timer_add(batch_wait_ms(), on_timer, NULL);
+}
+
+/* Main thread: a batch a freeze stopped is back; its records, older than
+ * any held, go to the front of them (queued again at once if the freeze
+ * ended meanwhile). */
+static void
+batch_stopped_done(struct batch *b)
+{
+	struct meta_rec *r, *last = NULL;
+
+	stopped = NULL;
+	stats.fdatasyncs += b->st.fdatasyncs;	/* its barrier ran, maybe */
+	stats.syncfs += b->st.syncfs;
+	for (r = b->recs; r; r = r->next) {
+		last = r;
+		held_count++;
+	}
+	if (last) {
+		last->next = held_head;
+		held_head = b->recs;
+		if (!held_tail)
+			held_tail = last;
+	}
+	free(b);
+	if (!holding && !finishing)
+		requeue_held();
 }
 
 /*
@@ -519,6 +724,8 @@ submit_batch(void)
 	unsigned n = 0;
 
 	timer = NULL;
+	if (holding || stopped || held_head)
+		hold_queued();
 	if (in_flight || !q_head)
 		return;
 	b = calloc(1, sizeof(*b));
@@ -584,14 +791,20 @@ meta_set_stream_ms(unsigned quiet, unsigned max)
 }
 
 void
+meta_set_barrier_gate(int fd)
+{
+	barrier_gate = fd;
+}
+
+void
 meta_touch(struct meta_rec *r)
 {
 	if (!r->submitted)
 		r->touched_ms = loop_now_ms();
 }
 
-void
-meta_flush(void (*done)(void *arg), void *arg)
+static void
+flush(int all, void (*done)(void *arg), void *arg)
 {
 	struct flush_waiter *fw;
 
@@ -602,13 +815,19 @@ meta_flush(void (*done)(void *arg), void *arg)
 		return;
 	}
 	fw->seq = queued_seq;
+	fw->all = all;
 	fw->done = done;
 	fw->arg = arg;
-	fw->next = waiters;
-	waiters = fw;
-	if (fw->seq <= done_seq) {
-		run_waiters();
-		return;
+	if (all && (held_count || stopped)) {	/* until they are queued again */
+		fw->next = parked;
+		parked = fw;
+	} else {
+		fw->next = waiters;
+		waiters = fw;
+		if (fw->seq <= done_seq) {
+			run_waiters();
+			return;
+		}
 	}
 	flushing = 1;
 	if (!in_flight) {
@@ -616,4 +835,48 @@ meta_flush(void (*done)(void *arg), void *arg)
 			loop_timer_cancel(timer);
 		submit_batch();
 	}
+}
+
+void
+meta_flush(void (*done)(void *arg), void *arg)
+{
+	flush(1, done, arg);
+}
+
+void
+meta_flush_unheld(void (*done)(void *arg), void *arg)
+{
+	flush(0, done, arg);
+}
+
+void
+meta_hold_records(void)
+{
+	int expect = B_QUEUED;
+
+	holding = 1;
+	/* a batch in its barrier (or not begun) writes nothing now: the
+	 * freeze need not wait for that sync, and runs its own beside it
+	 * (the thread has a second worker for it) */
+	if (in_flight && atomic_compare_exchange_strong(&in_flight->state,
+	    &expect, B_STOPPED)) {
+		stopped = in_flight;
+		in_flight = NULL;
+		stats.batches_stopped++;
+		park_waiters();
+		/* held from now on: done, for meta_flush_unheld */
+		done_seq = stopped->last_seq;
+		run_waiters();
+	}
+	hold_queued();
+}
+
+void
+meta_release_records(void)
+{
+	if (!holding)
+		return;
+	holding = 0;
+	if (!stopped)		/* else batch_stopped_done does it */
+		requeue_held();
 }

@@ -96,10 +96,34 @@ void meta_queue(struct meta_rec *r);
 void meta_touch(struct meta_rec *r);
 /* Tests: the stream rule's quiet time and bound (META_STREAM_*_MS). */
 void meta_set_stream_ms(unsigned quiet, unsigned max);
+/* Tests: the thread reads 8 bytes from fd (an eventfd) before each batch,
+ * so a test can hold a batch where a barrier would run; -1: no wait. */
+void meta_set_barrier_gate(int fd);
 /* Hand everything queued to the thread now and call done(arg) once it and
  * everything before it is finished. */
 void meta_flush(void (*done)(void *arg), void *arg);
-/* records queued or in flight; age of the oldest */
+/*
+ * A freeze's flush (store_quiesce.c). From meta_hold_records until
+ * meta_release_records no object or volume record is written: those
+ * queued, and those queued meanwhile, are held back in their order; a
+ * batch in flight that has not begun its xattrs is stopped (the thread
+ * skips the rest of it; its records go to the front of the held ones), so
+ * the freeze does not wait for that batch's barrier. meta_flush_unheld
+ * then waits only for what is not held (atimes, a syncfs record): the one
+ * sync a freeze pays. The frozen filesystem thus holds what a power cut at
+ * the freeze would have left, which is consistent (see the top), plus the
+ * drained writes' data and the atimes: what the held records would claim
+ * is a miss there, never a wrong byte. meta_flush (a graveyard move needs
+ * it: no pending link may bring a file back after it) waits for held
+ * records too: its waiter is parked until they are queued again, at the
+ * release (or when a stopped batch comes back after it). A record held at
+ * meta_fini is done with -ESHUTDOWN.
+ */
+void meta_flush_unheld(void (*done)(void *arg), void *arg);
+void meta_hold_records(void);
+void meta_release_records(void);
+/* records queued (held too) or in flight; age of the oldest queued or in
+ * flight, not held */
 unsigned meta_pending(void);
 uint64_t meta_oldest_ms(void);
 
@@ -108,6 +132,9 @@ struct meta_stats {
 	    atimes, errors;
 	uint64_t stream_waits;		/* batches put off for a stream */
 	uint64_t kicks;			/* writebacks started during them */
+	uint64_t records_held;		/* records a freeze held back */
+	uint64_t batches_stopped;	/* batches a freeze stopped */
+	uint64_t held;			/* held now (a gauge) */
 };
 void meta_get_stats(struct meta_stats *s);
 

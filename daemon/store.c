@@ -1236,6 +1236,9 @@ store_stats(struct ctl_kv *kv)
 	ctl_kv_u64(kv, "meta.atimes", ms.atimes);
 	ctl_kv_u64(kv, "meta.stream_waits", ms.stream_waits);
 	ctl_kv_u64(kv, "meta.writeback_kicks", ms.kicks);
+	ctl_kv_u64(kv, "meta.records_held", ms.records_held);
+	ctl_kv_u64(kv, "meta.batches_stopped", ms.batches_stopped);
+	ctl_kv_u64(kv, "meta.held", ms.held);
 	ctl_kv_u64(kv, "meta.pending", meta_pending());
 }
 

@@ -61,9 +61,13 @@ void store_scan_done(void *arg, int err);
  * STORE_QUIESCE_DROP (freeze, suspend) the fills no worker has taken yet
  * are not waited for but dropped (answered ENOBUFS, never written, never
  * in the map), as is every fill whose copy ends before store_unquiesce.
+ * With STORE_QUIESCE_HOLD (freeze) the object and volume records not yet
+ * written are held until store_unquiesce (meta.h: meta_hold_records), so
+ * the flush is atimes and one syncfs; a quiesce without it writes them.
  */
 #define STORE_QUIESCE_CLOSE	0x0001
 #define STORE_QUIESCE_DROP	0x0002
+#define STORE_QUIESCE_HOLD	0x0004	/* freeze: xattrs wait for the thaw */
 void store_quiesce(unsigned flags, void (*done)(void *arg, int err),
     void *arg);
 /* Writing may start again (after thaw or resume; reopens write fds lazily). */

@@ -21,9 +21,14 @@
  *                    quiesce is: a freeze's "ready" promises that larderd
  *                    writes nothing more until thaw, and a write the
  *                    kernel has taken cannot be called back. Their maps
- *                    and xattrs go with the meta flush below.
+ *                    and xattrs are queued for the meta flush below.
  *   QZ_FLUSH_META    every atime not yet on disk and a syncfs are queued,
- *                    and the meta queue is flushed (meta_flush)
+ *                    and the meta queue is flushed (meta_flush_unheld):
+ *                    with STORE_QUIESCE_HOLD (freeze) but for the claims
+ *                    of data, which wait for the thaw (meta.h), so the
+ *                    flush needs no barrier and its syncfs is the only
+ *                    sync a freeze waits for; a suspend writes them, as
+ *                    it must close every write fd
  *   QZ_CLOSE_FILES   (STORE_QUIESCE_CLOSE) every rw file is dropped
  *   QZ_DRAIN_CLOSES  the io thread closes what was dropped
  *   QZ_QUIESCED      done(arg, err) has been called; until store_unquiesce
@@ -123,7 +128,7 @@ flush_meta(void)
 		r->done = syncfs_done;
 		meta_queue(r);
 	}
-	meta_flush(quiesce_meta_done, NULL);
+	meta_flush_unheld(quiesce_meta_done, NULL);
 }
 
 /*
@@ -191,6 +196,12 @@ store_quiesce(unsigned flags, void (*done)(void *arg, int err), void *arg)
 	/* a freeze keeps the fds it would close until the thaw; a suspend
 	 * closes every one (and now those a freeze kept) */
 	store_close_hold(!(flags & STORE_QUIESCE_CLOSE));
+	/* a freeze holds back the claims not yet written (meta.h); any other
+	 * quiesce (a suspend, a stop, even during a freeze) writes them */
+	if (flags & STORE_QUIESCE_HOLD)
+		meta_hold_records();
+	else
+		meta_release_records();
 	if (flags & STORE_QUIESCE_DROP) {
 		unsigned n = store_fill_drop();
 
@@ -206,6 +217,7 @@ store_unquiesce(void)
 	if (drain.step != QZ_QUIESCED)
 		return;		/* not quiesced, or a quiesce still runs */
 	drain.step = QZ_OFF;
+	meta_release_records();
 	store_close_hold(0);
 	store_fill_undrop();
 	gate_open(GATE_QUIESCE);
@@ -229,8 +241,8 @@ backend_quiesce(void *arg, unsigned flags, void (*done)(void *darg, int err),
 	/* a freeze or a suspend drops the fills not yet written: a cache
 	 * may miss, and waiting for them is what made a freeze slow */
 	store_quiesce(STORE_QUIESCE_DROP |
-	    (flags & FREEZE_QUIESCE_CLOSE ? STORE_QUIESCE_CLOSE : 0),
-	    done, darg);
+	    (flags & FREEZE_QUIESCE_CLOSE ? STORE_QUIESCE_CLOSE :
+	    STORE_QUIESCE_HOLD), done, darg);
 }
 
 static void

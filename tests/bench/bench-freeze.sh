@@ -135,5 +135,7 @@ grep -E "quiesced in|freeze: (asked|ready)" "$DAEMON_LOG" >&2; grep -o 'quiesced
 		for (i = 2; i <= n; i++) { x = b[i]; for (j = i - 1; j > 0 && b[j] > x; j--) b[j + 1] = b[j]; b[j + 1] = x }
 		return b[int((n + 1) / 2)] }
 	END { if (n) printf "larderd quiesce (medians of %d): %d ms, of which writes in flight %d ms, meta flush and syncs %d ms\n", n, med(t), med(w), med(m) }'
-echo "fills dropped by the freezes: $(ctl stats | awk '$1 == "store.dropped_fills" { print $2 }')"
+ctl stats > "$T/stats"
+st() { awk -v k="$1" '$1 == k { print $2 }' "$T/stats"; }
+echo "fills dropped by the freezes: $(st store.dropped_fills); records held until a thaw: $(st meta.records_held), batches stopped $(st meta.batches_stopped); meta syncfs $(st meta.syncfs), fdatasyncs $(st meta.fdatasyncs), batches $(st meta.batches)"
 stop_larderd
