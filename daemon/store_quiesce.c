@@ -140,6 +140,8 @@ flush_meta(void)
 static void
 quiesce_step(void *arg)
 {
+	struct meta_stats ms;
+
 	(void)arg;
 	drain.timer = NULL;
 	switch (drain.step) {
@@ -165,12 +167,15 @@ quiesce_step(void *arg)
 		if (io_inflight() > 0)
 			break;
 		drain.step = QZ_QUIESCED;
+		meta_get_stats(&ms);
 		log_info("store: quiesced in %llu ms (writes in flight %llu, "
-		    "meta flush and syncs %llu, closes %llu)",
+		    "meta flush and syncs %llu, closes %llu; coherency "
+		    "records held until the thaw %llu)",
 		    (unsigned long long)(loop_now_ms() - drain.t_start),
 		    (unsigned long long)(drain.t_io - drain.t_start),
 		    (unsigned long long)(drain.t_meta - drain.t_io),
-		    (unsigned long long)(loop_now_ms() - drain.t_meta));
+		    (unsigned long long)(loop_now_ms() - drain.t_meta),
+		    (unsigned long long)ms.held);
 		drain.done(drain.arg, drain.err);
 		return;
 	}
