@@ -547,7 +547,7 @@ batch_done(struct work *w)
 	struct batch *b = (struct batch *)w;
 	struct meta_rec *r, *next;
 
-	if (b == stopped) {
+	if (atomic_load(&b->state) == B_STOPPED) {
 		batch_stopped_done(b);
 		return;
 	}
@@ -858,8 +858,11 @@ meta_hold_records(void)
 	/* a batch in its barrier (or not begun) writes nothing now: the
 	 * freeze need not wait for that sync, and runs its own beside it
 	 * (the thread has a second worker for it) */
-	if (in_flight && atomic_compare_exchange_strong(&in_flight->state,
-	    &expect, B_STOPPED)) {
+	/* one stopped batch at a time: while one is out, batches carry no
+	 * object or volume record (submit_batch holds them) */
+	if (in_flight && !stopped &&
+	    atomic_compare_exchange_strong(&in_flight->state, &expect,
+	    B_STOPPED)) {
 		stopped = in_flight;
 		in_flight = NULL;
 		stats.batches_stopped++;

@@ -455,6 +455,12 @@ stopped_unheld(void *arg)
 	meta_release_records();
 }
 
+static void
+ignore_flush(void *arg)
+{
+	(void)arg;
+}
+
 START_TEST(freeze_stops_a_batch_before_its_xattrs)
 {
 	gate_fd = eventfd(0, EFD_CLOEXEC | EFD_SEMAPHORE);
@@ -467,6 +473,58 @@ START_TEST(freeze_stops_a_batch_before_its_xattrs)
 	ck_assert_int_eq(meta_pending(), 1);
 	meta_hold_records();
 	meta_flush_unheld(stopped_unheld, NULL);
+	ck_assert_int_eq(loop_run(), 0);
+	ck_assert_int_eq(nflushed, 1);
+	meta_set_barrier_gate(-1);
+	close(gate_fd);
+	close(hold_fd);
+}
+END_TEST
+
+/*
+ * A freeze, a thaw and a second freeze while the batch the first one
+ * stopped is still out (its barrier can outlast a short freeze): the
+ * second hold stops nothing more, and the record of the stopped batch is
+ * written once, after the second release.
+ */
+static void
+twice_written(void *arg)
+{
+	struct meta_stats ms;
+
+	(void)arg;
+	ck_assert_int_eq(ndone, 2);	/* the atime and the object */
+	ck_assert_int_eq(faccessat(cachefd, "Ivol/@00/Dt", F_OK, 0), 0);
+	meta_get_stats(&ms);
+	ck_assert_uint_eq(ms.batches_stopped, 1);
+	ck_assert_uint_eq(ms.links, 1);
+	ck_assert_uint_eq(ms.held, 0);
+	nflushed++;
+	loop_stop();
+}
+
+START_TEST(second_freeze_while_a_stopped_batch_is_out)
+{
+	uint64_t three = 3;
+	int fd;
+
+	fd = openat(cachefd, "Ivol/@00/Da", O_CREAT | O_RDWR, 0600);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	gate_fd = eventfd(0, EFD_CLOEXEC | EFD_SEMAPHORE);
+	ck_assert_int_ge(gate_fd, 0);
+	meta_set_barrier_gate(gate_fd);
+	hold_fd = tmpfile_with("twice");
+	meta_queue(object_rec(hold_fd, "Dt", 1, 5));
+	meta_flush(twice_written, NULL);	/* batch 1, at the gate */
+	meta_hold_records();			/* stops it */
+	meta_release_records();			/* before it is back */
+	meta_queue(atime_rec("Da", 7654321));
+	meta_flush_unheld(ignore_flush, NULL);	/* batch 2, at the gate */
+	meta_hold_records();			/* stops nothing */
+	meta_release_records();
+	/* batch 1 (stopped), batch 2 (the atime), batch 3 (the object) */
+	ck_assert_int_eq(write(gate_fd, &three, sizeof(three)), 8);
 	ck_assert_int_eq(loop_run(), 0);
 	ck_assert_int_eq(nflushed, 1);
 	meta_set_barrier_gate(-1);
@@ -491,6 +549,7 @@ meta_suite(void)
 	tcase_add_test(tc, stream_is_bounded);
 	tcase_add_test(tc, freeze_holds_object_records);
 	tcase_add_test(tc, freeze_stops_a_batch_before_its_xattrs);
+	tcase_add_test(tc, second_freeze_while_a_stopped_batch_is_out);
 	suite_add_tcase(s, tc);
 	return s;
 }
