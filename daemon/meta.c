@@ -581,6 +581,19 @@ batch_done(struct work *w)
 	run_waiters();
 }
 
+/* Main thread: r at the end of the list head..tail. */
+static void
+rec_append(struct meta_rec **head, struct meta_rec **tail,
+    struct meta_rec *r)
+{
+	r->next = NULL;
+	if (*tail)
+		(*tail)->next = r;
+	else
+		*head = r;
+	*tail = r;
+}
+
 /* Main thread: park every waiting meta_flush (not meta_flush_unheld):
  * it waits for the held claims too, so until meta_release_claims. */
 static void
@@ -621,12 +634,7 @@ hold_queued(void)
 			continue;
 		}
 		*pp = r->next;
-		r->next = NULL;
-		if (held_tail)
-			held_tail->next = r;
-		else
-			held_head = r;
-		held_tail = r;
+		rec_append(&held_head, &held_tail, r);
 		held_count++;
 		q_count--;
 		moved++;
@@ -766,11 +774,7 @@ meta_queue(struct meta_rec *r)
 	}
 	r->queued_ms = loop_now_ms();
 	r->touched_ms = 0;
-	if (q_tail)
-		q_tail->next = r;
-	else
-		q_head = r;
-	q_tail = r;
+	rec_append(&q_head, &q_tail, r);
 	q_count++;
 	queued_seq++;
 	if (in_flight)

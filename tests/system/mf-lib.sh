@@ -213,6 +213,22 @@ wait_log() {
 	done
 }
 
+# load_fs FSTYPE PUTS [CONF-LINE...]: a fresh loop-mounted FSTYPE (320M,
+# its mount point in $mnt) with larderd on it in `freeze defer' (its log
+# $T/larderd-FSTYPE.log) and 4 clients putting and getting in phase
+# "before"; returns once PUTS of their fills were acknowledged
+load_fs() {
+	fstype=$1 puts=$2; shift 2
+	mkfs_mnt "$fstype" 320M; mnt=$MNT
+	conf_for "$mnt" "freeze defer" "$@"
+	rm -f "$T"/acked.* "$T"/putok.* "$T"/getok.* "$T"/refused.* "$T"/times.* "$T"/done.* "$T"/bad.*
+	DAEMON_LOG=$T/larderd-$fstype.log
+	start_larderd "$T/larder.conf"
+	phase before
+	load_start 4
+	wait_count putok before "$puts" 60 || fail "$fstype: fewer than $puts fills completed before the freeze"
+}
+
 # conf_for MNT [LINE...]: the config of a test on MNT
 conf_for() {
 	m=$1; shift

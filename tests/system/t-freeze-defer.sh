@@ -13,14 +13,7 @@ need_root
 need_cmd fsfreeze mkfs.ext4 mkfs.xfs
 
 for fstype in ext4 xfs; do
-	mkfs_mnt $fstype 320M; mnt=$MNT
-	conf_for "$mnt" "freeze defer" "freeze_timeout 60"
-	rm -f "$T"/acked.* "$T"/putok.* "$T"/getok.* "$T"/refused.* "$T"/times.* "$T"/done.* "$T"/bad.*
-	DAEMON_LOG=$T/larderd-$fstype.log
-	start_larderd "$T/larder.conf"
-	phase before
-	load_start 4
-	wait_count putok before 4 60 || fail "$fstype: no fill completed before the freeze"
+	load_fs $fstype 4 "freeze_timeout 60"
 
 	s=$(now_ms)
 	out=$(ctl freeze --fs 2>&1) || fail "$fstype: freeze --fs: exit $?: $out"
