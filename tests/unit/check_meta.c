@@ -330,6 +330,26 @@ END_TEST
  */
 static int hold_fd = -1, gate_fd = -1;
 
+/* Batches wait at the test gate until let through (meta.h). */
+static void
+gate_on(void)
+{
+	gate_fd = eventfd(0, EFD_CLOEXEC | EFD_SEMAPHORE);
+	ck_assert_int_ge(gate_fd, 0);
+	meta_set_barrier_gate(gate_fd);
+}
+
+/* Run the loop until the test's last flush, then close the gate. */
+static void
+run_gated(void)
+{
+	ck_assert_int_eq(loop_run(), 0);
+	ck_assert_int_eq(nflushed, 1);
+	meta_set_barrier_gate(-1);
+	close(gate_fd);
+	close(hold_fd);
+}
+
 /* The last flush of a hold test: nothing is held any more; stop. */
 static void
 nothing_held_stop(void)
@@ -471,9 +491,7 @@ ignore_flush(void *arg)
 
 START_TEST(freeze_stops_a_batch_before_its_xattrs)
 {
-	gate_fd = eventfd(0, EFD_CLOEXEC | EFD_SEMAPHORE);
-	ck_assert_int_ge(gate_fd, 0);
-	meta_set_barrier_gate(gate_fd);
+	gate_on();
 	hold_fd = tmpfile_with("stopped");
 	meta_queue(object_rec(hold_fd, "Dz", 1, 7));
 	/* submitted now: in flight, held at the gate */
@@ -481,11 +499,7 @@ START_TEST(freeze_stops_a_batch_before_its_xattrs)
 	ck_assert_int_eq(meta_pending(), 1);
 	meta_hold_records();
 	meta_flush_unheld(stopped_unheld, NULL);
-	ck_assert_int_eq(loop_run(), 0);
-	ck_assert_int_eq(nflushed, 1);
-	meta_set_barrier_gate(-1);
-	close(gate_fd);
-	close(hold_fd);
+	run_gated();
 }
 END_TEST
 
@@ -517,9 +531,7 @@ START_TEST(second_freeze_while_a_stopped_batch_is_out)
 	fd = openat(cachefd, "Ivol/@00/Da", O_CREAT | O_RDWR, 0600);
 	ck_assert_int_ge(fd, 0);
 	close(fd);
-	gate_fd = eventfd(0, EFD_CLOEXEC | EFD_SEMAPHORE);
-	ck_assert_int_ge(gate_fd, 0);
-	meta_set_barrier_gate(gate_fd);
+	gate_on();
 	hold_fd = tmpfile_with("twice");
 	meta_queue(object_rec(hold_fd, "Dt", 1, 5));
 	meta_flush(twice_written, NULL);	/* batch 1, at the gate */
@@ -531,11 +543,7 @@ START_TEST(second_freeze_while_a_stopped_batch_is_out)
 	meta_release_records();
 	/* batch 1 (stopped), batch 2 (the atime), batch 3 (the object) */
 	ck_assert_int_eq(write(gate_fd, &three, sizeof(three)), 8);
-	ck_assert_int_eq(loop_run(), 0);
-	ck_assert_int_eq(nflushed, 1);
-	meta_set_barrier_gate(-1);
-	close(gate_fd);
-	close(hold_fd);
+	run_gated();
 }
 END_TEST
 
