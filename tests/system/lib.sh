@@ -113,3 +113,13 @@ stop_larderd() {
 }
 
 ctl() { "$LARDERCTL" -s "$SOCK" "$@"; }
+
+# wait_meta_empty: until the meta queue is empty (every record written),
+# at most 20 s
+wait_meta_empty() {
+	_i=0
+	while [ "$(ctl status | awk '$1 == "store.meta_pending" {print $2}')" != 0 ]; do
+		_i=$((_i + 1)); [ $_i -lt 200 ] || fail "the meta queue did not empty in 20 s"
+		sleep 0.1
+	done
+}

@@ -75,11 +75,7 @@ grep -q "^owner 64124 access none (default)" "$T/out" ||
 	fail "victim's volume: $(cat "$T/out")"
 vdir=$MNT/c/cache/Iv,victim
 # the volume's xattrs are the meta thread's (its next batch, up to 20 ms)
-i=0
-while [ "$(ctl status | awk '$1 == "store.meta_pending" {print $2}')" != 0 ]; do
-	i=$((i + 1)); [ $i -lt 200 ] || fail "the meta queue did not empty in 20 s"
-	sleep 0.1
-done
+wait_meta_empty
 getfattr --absolute-names -e hex -n user.larder.owner "$vdir" 2>/dev/null |
 	grep -q "=0x010000000000fa7c" || fail "owner record: $(getfattr -d -e hex -m - "$vdir" 2>&1)"
 getfattr --absolute-names -e hex -n user.CacheFiles.cache "$vdir" 2>/dev/null |

@@ -71,7 +71,12 @@ cp "$T/good.conf" "$T/keep.conf"
 write_conf "$T/good.conf" "dir $mnt/cache" "socket $SOCK" "backend userspace" "brun 10%" \
     "bcull 70%" "bstop 3%"
 kill -HUP "$DAEMON_PID"
-sleep 0.5
+# wait until larderd has read the bad config and said it keeps the old
+i=0
+until grep -q "reload: .*keeping the config in" "$DAEMON_LOG"; do
+	kill -0 "$DAEMON_PID" || fail "SIGHUP with a bad config killed larderd"
+	i=$((i + 1)); [ $i -lt 100 ] || fail "SIGHUP with a bad config: no word in the log"; sleep 0.1
+done
 kill -0 "$DAEMON_PID" || fail "SIGHUP with a bad config killed larderd"
 ctl status | grep -q "10% 7% 3%" || fail "bad config swapped in by SIGHUP"
 ctl reload > /dev/null 2>&1; rc=$?
@@ -90,7 +95,11 @@ ctl reload > /dev/null || fail "larderctl reload of a good config"
 ctl status | grep -q "30% 7% 3%" || fail "good config not swapped in by reload"
 ok "reload: bad config kept out, good config swapped in"
 
-sleep 0.5	# a few watchdog periods
+# a watchdog ping before the stop (WATCHDOG_USEC is 0.2 s here)
+i=0
+until grep -q "WATCHDOG=1" "$T/notify.log"; do
+	i=$((i + 1)); [ $i -lt 100 ] || fail "no WATCHDOG=1 within 10 s"; sleep 0.1
+done
 stop_larderd
 [ ! -e "$SOCK" ] || fail "socket left after SIGTERM"
 wait "$npid" 2>/dev/null

@@ -15,7 +15,8 @@ write_conf "$T/conf" "dir $mnt/cache" "socket $SOCK" "backend userspace"
 start_larderd "$T/conf"
 head -c 2000000 /dev/urandom > "$T/in"
 ctl put test,frozen cached "$T/in" || fail "put"
-sleep 0.3	# published
+# published: the meta thread wrote its record (the next batch, ~20 ms)
+wait_meta_empty
 
 fsfreeze -f "$mnt" || fail "fsfreeze -f"
 at_exit "fsfreeze -u '$mnt'"
