@@ -240,7 +240,7 @@ main(int argc, char **argv)
 	struct larder_volume *v;
 	struct larder_cookie *c = NULL;
 	uint8_t *buf = malloc(CHUNK), *lbuf = buf;
-	size_t area = 0;
+	size_t area = 0, shm = 0;
 	double la = 0, ld = 0, pa = 0, pd = 0;
 	size_t i;
 	int err, side, rc = 0, dfd;
@@ -262,7 +262,11 @@ main(int argc, char **argv)
 		rmdir(dir);
 		return 1;
 	}
-	if ((err = larder_connect(sock, 0, &l)) < 0) {
+	/* BENCH_FILL_AREA_MB: the connection's area (default liblarder's) */
+	if (getenv("BENCH_FILL_AREA_MB"))
+		shm = (size_t)strtoul(getenv("BENCH_FILL_AREA_MB"), NULL, 10)
+		    << 20;
+	if ((err = larder_connect(sock, shm, &l)) < 0) {
 		fprintf(stderr, "bench_fill: connect: %s\n", larder_strerror(err));
 		rmdir(dir);
 		return 77;
