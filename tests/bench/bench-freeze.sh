@@ -27,7 +27,8 @@
 # larderd's coherency queue and syncs, so a ratio near 1 means the
 # handshake costs little beyond the sync any freeze needs anyway. The
 # fills dropped in all rounds (store.dropped_fills) are printed at the end.
-# Each side starts after an untimed sync -f.
+# Each side starts once larderd's meta queue is empty, after an untimed
+# sync -f.
 . "$(dirname "$0")/../system/lib.sh"
 . "$(dirname "$0")/../system/mf-lib.sh"
 need_root
@@ -61,11 +62,20 @@ wait_fills() { for p in $FILLPIDS; do wait "$p"; done; }
 
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
+# quiet: larderd's meta queue empty (what a freeze held is written after
+# its thaw, and must not run into the next side's timing), then an
+# untimed sync -f, so that no side pays for the writeback of another's
+# fills
+quiet() {
+	wait_meta_empty
+	sync -f "$mnt"
+}
+
 : > "$T/tf"; : > "$T/ts"; : > "$T/pf"; : > "$T/ps"
 # Each side starts on a clean filesystem (an untimed sync -f first, so
 # none pays for the writeback of another's fills).
 time_freeze() {
-	sync -f "$mnt"
+	quiet
 	start_fills f$1
 	s=$(date +%s%N)
 	ctl freeze >/dev/null || fail "freeze"
@@ -75,7 +85,7 @@ time_freeze() {
 	tf=$(( (e - s) / 1000 ))
 }
 time_sync() {
-	sync -f "$mnt"
+	quiet
 	start_fills s$1
 	s=$(date +%s%N)
 	sync -f "$mnt" || fail "sync -f"
@@ -87,7 +97,7 @@ time_sync() {
 # the fills, and told to go once they are in flight; its time in us is
 # in $tin. Two fifos: "go" to it, its answers back.
 inproc() {
-	sync -f "$mnt"
+	quiet
 	rm -f "$T/go" "$T/res"; mkfifo "$T/go" "$T/res"
 	"$BF" "$1" "$2" < "$T/go" > "$T/res" 2> "$T/bf.err" &
 	bp=$!
