@@ -99,7 +99,6 @@ static struct flush_waiter *parked;
 static unsigned long link_counter;
 
 static void submit_batch(void);
-static int claims(const struct meta_rec *r);
 static void batch_stopped_done(struct batch *b);
 
 /*
