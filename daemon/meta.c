@@ -63,7 +63,7 @@ struct batch {
 struct flush_waiter {
 	struct flush_waiter *next;
 	uint64_t seq;
-	int all;		/* meta_flush: the held claims too */
+	int all;		/* meta_flush: the held records too */
 	void (*done)(void *arg);
 	void *arg;
 };
@@ -474,9 +474,7 @@ batch_run(struct work *w)
 	struct batch *b = (struct batch *)w;
 	struct meta_rec *r;
 	unsigned nfiles = 0;
-	int want_syncfs = 0, err;
-
-	int expect = B_QUEUED;
+	int want_syncfs = 0, err, expect = B_QUEUED;
 
 	if (barrier_gate >= 0) {	/* tests: wait to be let through */
 		uint64_t v;
@@ -539,6 +537,22 @@ batch_wait_ms(void)
 	return age + 1 >= META_BATCH_MS ? 1 : META_BATCH_MS - age;
 }
 
+/* Main thread: the next batch goes now (a flush, or a full batch) or
+ * once the oldest queued record has waited META_BATCH_MS; nothing while a
+ * batch is in flight (batch_done calls again) or at meta_fini. */
+static void
+next_batch(void)
+{
+	if (in_flight || !q_head || finishing)
+		return;
+	if (flushing || q_count >= META_BATCH_MAX) {
+		if (timer)
+			loop_timer_cancel(timer);
+		submit_batch();
+	} else if (!timer)
+		timer = loop_timer_add(batch_wait_ms(), on_timer, NULL);
+}
+
 /* Main thread: hand results back, start the next batch. */
 static void
 batch_done(struct work *w)
@@ -566,15 +580,7 @@ batch_done(struct work *w)
 		r->done(r);
 	}
 	free(b);
-	if (q_head && !finishing) {
-		if (flushing || q_count >= META_BATCH_MAX) {
-			if (timer)
-				loop_timer_cancel(timer);
-			submit_batch();
-		} else if (!timer)
-			timer = loop_timer_add(batch_wait_ms(), on_timer,
-			    NULL);
-	}
+	next_batch();
 	if (!q_head)
 		flushing = 0;
 	run_waiters();
@@ -594,7 +600,7 @@ rec_append(struct meta_rec **head, struct meta_rec **tail,
 }
 
 /* Main thread: park every waiting meta_flush (not meta_flush_unheld):
- * it waits for the held claims too, so until meta_release_claims. */
+ * it waits for the held records too, so until they are queued again. */
 static void
 park_waiters(void)
 {
@@ -676,16 +682,8 @@ requeue_held(void)
 		waiters = fw;
 		flushing = 1;
 	}
-	if (in_flight || !q_head) {
-		run_waiters();
-		return;
-	}
-	if (flushing || q_count >= META_BATCH_MAX) {
-		if (timer)
-			loop_timer_cancel(timer);
-		submit_batch();
-	} else if (!timer)
-		timer = loop_timer_add(batch_wait_ms(), on_timer, NULL);
+	next_batch();
+	run_waiters();
 }
 
 /* Main thread: a batch a freeze stopped is back; its records, older than
@@ -776,14 +774,7 @@ meta_queue(struct meta_rec *r)
 	rec_append(&q_head, &q_tail, r);
 	q_count++;
 	queued_seq++;
-	if (in_flight)
-		return;
-	if (q_count >= META_BATCH_MAX || flushing) {
-		if (timer)
-			loop_timer_cancel(timer);
-		submit_batch();
-	} else if (!timer)
-		timer = loop_timer_add(META_BATCH_MS, on_timer, NULL);
+	next_batch();
 }
 
 void
@@ -833,11 +824,7 @@ flush(int all, void (*done)(void *arg), void *arg)
 		}
 	}
 	flushing = 1;
-	if (!in_flight) {
-		if (timer)
-			loop_timer_cancel(timer);
-		submit_batch();
-	}
+	next_batch();
 }
 
 void
@@ -860,9 +847,9 @@ meta_hold_records(void)
 	holding = 1;
 	/* a batch in its barrier (or not begun) writes nothing now: the
 	 * freeze need not wait for that sync, and runs its own beside it
-	 * (the thread has a second worker for it) */
-	/* one stopped batch at a time: while one is out, batches carry no
-	 * object or volume record (submit_batch holds them) */
+	 * (the thread has a second worker for it). One stopped batch at a
+	 * time: while one is out, batches carry no object or volume record
+	 * (submit_batch holds them). */
 	if (in_flight && !stopped &&
 	    atomic_compare_exchange_strong(&in_flight->state, &expect,
 	    B_STOPPED)) {
