@@ -23,6 +23,8 @@
 
 static struct workq *ioq;
 static atomic_ullong uring_writes;
+static atomic_int inkernel_gate = -1;	/* tests: io_set_inkernel_gate */
+static atomic_uint inkernel_gated;
 
 /* io thread only */
 static __thread struct io_uring ring;
@@ -132,46 +134,107 @@ queue_write(int fd, const struct io_seg *s, uint64_t done, unsigned i)
 	return 0;
 }
 
-/*
- * Submit what is queued and wait for a completion. Interrupted or short
- * of resources, it tries again (IO_WAIT_TRIES times, IO_WAIT_PAUSE_NS
- * apart); any other failure means the ring no longer answers: it is given
- * up (pwrite from now on) and the kernel may still hold requests.
- */
+/* An io_uring call failed with ret: whether to try again (interrupted,
+ * or short of resources: IO_WAIT_TRIES times, IO_WAIT_PAUSE_NS apart). */
 static int
-submit_and_wait(void)
+ring_retry(int ret, unsigned *tries)
 {
 	struct timespec pause = { 0, IO_WAIT_PAUSE_NS };
+
+	if (ret == -EINTR)
+		return 1;
+	if ((ret != -EAGAIN && ret != -EBUSY) || ++*tries >= IO_WAIT_TRIES)
+		return 0;
+	nanosleep(&pause, NULL);
+	return 1;
+}
+
+/* track's write is the kernel's now (if io_write was issuing: never over
+ * IO_LETGO); a test may hold the io thread here (io_set_inkernel_gate). */
+static void
+track_inkernel(_Atomic int *track)
+{
+	int issuing = IO_ISSUING;
+	int gate = atomic_load(&inkernel_gate);
+	uint64_t v;
+
+	if (track == NULL || !atomic_compare_exchange_strong(track, &issuing,
+	    IO_INKERNEL))
+		return;
+	if (gate >= 0) {
+		atomic_fetch_add(&inkernel_gated, 1);
+		(void)!read(gate, &v, sizeof(v));
+	}
+}
+
+/* May io_write start another request of track's write? Not once it has
+ * been let go (IO_LETGO). */
+static int
+track_issue(_Atomic int *track)
+{
+	int s;
+
+	if (track == NULL)
+		return 1;
+	s = atomic_load(track);
+	if (s == IO_ISSUING)
+		return 1;
+	return s != IO_LETGO && atomic_compare_exchange_strong(track, &s,
+	    IO_ISSUING);
+}
+
+/*
+ * Submit what is queued (the write is then the kernel's: track) and wait
+ * for a completion. Interrupted or short of resources, it tries again
+ * (ring_retry); any other failure means the ring no longer answers: it is
+ * given up (pwrite from now on) and the kernel may still hold requests.
+ */
+static int
+submit_and_wait(_Atomic int *track)
+{
+	struct io_uring_cqe *cqe;
 	unsigned tries = 0;
 	int ret;
 
-	for (;;) {
-		ret = io_uring_submit_and_wait(&ring, 1);
-		if (ret >= 0)
-			return 0;
-		if (ret == -EINTR)
-			continue;
-		if ((ret != -EAGAIN && ret != -EBUSY) ||
-		    ++tries >= IO_WAIT_TRIES)
-			break;
-		nanosleep(&pause, NULL);
+	while ((ret = io_uring_submit(&ring)) < 0 && ring_retry(ret, &tries))
+		;
+	if (ret >= 0) {
+		track_inkernel(track);
+		while ((ret = io_uring_wait_cqe(&ring, &cqe)) < 0 &&
+		    ring_retry(ret, &tries))
+			;
 	}
-	log_warnx("io: io_uring_submit_and_wait: %s; using pwrite",
+	if (ret >= 0)
+		return 0;
+	log_warnx("io: io_uring submit or wait: %s; using pwrite",
 	    strerror(-ret));
 	ring_state = -1;
 	return ret;
 }
 
+/* Queue what is left of segment s (done bytes written) as request i, if
+ * track's write may still start requests: 0, -ECANCELED (let go), or
+ * -EBUSY (the submission queue is full). */
+static int
+queue_more(int fd, const struct io_seg *s, uint64_t done, unsigned i,
+    _Atomic int *track)
+{
+	if (!track_issue(track))
+		return -ECANCELED;
+	return queue_write(fd, s, done, i);
+}
+
 /*
- * Contract in io.h (io thread; 0 or the first -errno; *held). How: the
- * segments go in batches of at most IO_RING_ENTRIES, each one sqe tagged
- * with its index in the batch; a batch is fully reaped before the next
- * is queued, so a failure stops queueing but never leaves an sqe behind,
- * except when submit_and_wait gives the ring up (*held). Without a ring
- * every segment is a pwrite loop (write_plain).
+ * Contract in io.h (io thread; 0 or the first -errno; *held; track). How:
+ * the segments go in batches of at most IO_RING_ENTRIES, each one sqe
+ * tagged with its index in the batch; a batch is fully reaped before the
+ * next is queued, so a failure (or a let-go) stops queueing but never
+ * leaves an sqe behind, except when submit_and_wait gives the ring up
+ * (*held). Without a ring every segment is a pwrite loop (write_plain).
  */
 int
-io_write(int fd, const struct io_seg *segs, unsigned n, int *held)
+io_write(int fd, const struct io_seg *segs, unsigned n, int *held,
+    _Atomic int *track)
 {
 	struct io_uring_cqe *cqe;
 	uint64_t done[IO_RING_ENTRIES];
@@ -180,6 +243,8 @@ io_write(int fd, const struct io_seg *segs, unsigned n, int *held)
 
 	*held = 0;
 	if (!ring_ready()) {
+		if (!track_issue(track))
+			return -ECANCELED;
 		for (i = 0; i < n && !err; i++)
 			err = write_plain(fd, &segs[i]);
 		return err;
@@ -195,11 +260,12 @@ io_write(int fd, const struct io_seg *segs, unsigned n, int *held)
 			done[i] = 0;
 			if (segs[base + i].len == 0)
 				continue;
-			if ((err = queue_write(fd, &segs[base + i], 0, i)) == 0)
+			if ((err = queue_more(fd, &segs[base + i], 0, i,
+			    track)) == 0)
 				inflight++;
 		}
 		while (inflight) {
-			if ((ret = submit_and_wait()) < 0) {
+			if ((ret = submit_and_wait(track)) < 0) {
 				*held = 1;	/* the kernel may still read them */
 				return ret;
 			}
@@ -223,8 +289,9 @@ io_write(int fd, const struct io_seg *segs, unsigned n, int *held)
 				}
 				done[i] += ret;
 				if (done[i] < segs[base + i].len && !err) {
-					if ((ret = queue_write(fd, &segs[base + i],
-					    done[i], i)) < 0)
+					if ((ret = queue_more(fd,
+					    &segs[base + i], done[i], i,
+					    track)) < 0)
 						err = ret;
 					else
 						inflight++;
@@ -233,4 +300,16 @@ io_write(int fd, const struct io_seg *segs, unsigned n, int *held)
 		}
 	}
 	return err;
+}
+
+void
+io_set_inkernel_gate(int fd)
+{
+	atomic_store(&inkernel_gate, fd);
+}
+
+unsigned
+io_inkernel_gated(void)
+{
+	return atomic_load(&inkernel_gated);
 }

@@ -33,6 +33,20 @@ struct io_seg {
 };
 
 /*
+ * Where a write stands, for a freeze that does not wait for it (track
+ * below). Only the io thread moves IO_IDLE or IO_INKERNEL to IO_ISSUING
+ * and IO_ISSUING to IO_INKERNEL; only another thread (the main thread's
+ * quiesce) moves IO_INKERNEL to IO_LETGO, with a compare-and-swap, so
+ * either io_write starts another request or it was let go, never both.
+ */
+enum io_track_state {
+	IO_IDLE,		/* nothing handed to the kernel yet */
+	IO_ISSUING,		/* requests being queued and submitted */
+	IO_INKERNEL,		/* every request so far is the kernel's */
+	IO_LETGO,		/* start no more: what is left is not written */
+};
+
+/*
  * Io thread only: write every segment to fd through the thread's io_uring
  * ring (short writes are resubmitted). Returns 0 or -errno of the first
  * failure. Falls back to pwrite when the ring cannot be set up. On return
@@ -40,8 +54,23 @@ struct io_seg {
  * them; except when the ring stopped answering while requests were in
  * flight (the ring is then given up): *held is set, and the buffers must
  * never be freed or reused (a late write would carry other bytes).
+ *
+ * track (NULL: not tracked) says where the write stands (enum
+ * io_track_state; starts at IO_IDLE). Once it has been moved to IO_LETGO
+ * no request is started any more (no next batch, no rest of a short
+ * write): the requests in flight are reaped and, if anything was left
+ * unwritten, -ECANCELED is returned. The pwrite fallback never says
+ * IO_INKERNEL (a pwrite between two calls is not the kernel's yet).
  */
-int io_write(int fd, const struct io_seg *segs, unsigned n, int *held);
+int io_write(int fd, const struct io_seg *segs, unsigned n, int *held,
+    _Atomic int *track);
+
+/* Tests: the io thread reads the eventfd fd (blocking) each time io_write
+ * has moved its track to IO_INKERNEL, so a test can hold a write "in the
+ * kernel" (-1: off); io_inkernel_gated says how many times it came to
+ * that read. */
+void io_set_inkernel_gate(int fd);
+unsigned io_inkernel_gated(void);
 
 /* counters for STATS */
 uint64_t io_uring_writes(void);

@@ -175,7 +175,7 @@ fill_run(struct work *w)
 		f->err = f->of->err ? f->of->err : -EIO;
 		return;
 	}
-	f->err = io_write(f->of->fd, f->seg, f->nseg, &f->held);
+	f->err = io_write(f->of->fd, f->seg, f->nseg, &f->held, NULL);
 }
 
 /* How many bytes from off on the map has, up to len. */

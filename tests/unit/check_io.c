@@ -3,10 +3,12 @@
  * check_io.c: io_write (io.c) never returns while the kernel may still
  * read the segments' buffers (the caller frees them next), whatever fails
  * on the way: a full submission queue, a wait cut short, a ring that stops
- * answering. Faults are injected at io.c's liburing calls; the writes are
- * real, to a file in /tmp.
+ * answering; and a write let go (a freeze that does not wait for it)
+ * starts no request after that. Faults are injected at io.c's liburing
+ * calls; the writes are real, to a file in /tmp.
  */
 #include <check.h>
+#include <stdatomic.h>
 #include <errno.h>
 #include <liburing.h>
 #include <stdlib.h>
@@ -28,7 +30,7 @@ t_get_sqe(struct io_uring *r)
 }
 
 /* Submit for real; then maybe pretend the wait failed. */
-static int
+static __attribute__((unused)) int
 t_submit_and_wait(struct io_uring *r, unsigned want)
 {
 	int n;
@@ -47,7 +49,7 @@ t_submit_and_wait(struct io_uring *r, unsigned want)
 	return n < 0 ? n : 0;
 }
 
-static __attribute__((unused)) int
+static int
 t_submit(struct io_uring *r)
 {
 	int n = io_uring_submit(r);
@@ -57,9 +59,18 @@ t_submit(struct io_uring *r)
 	return n;
 }
 
-static __attribute__((unused)) int
+static _Atomic int *letgo_at_wait;	/* let this track go at a wait */
+
+static int
 t_wait_cqe(struct io_uring *r, struct io_uring_cqe **c)
 {
+	if (letgo_at_wait) {	/* what store_fill_let_go does */
+		int k = 2;	/* IO_INKERNEL: io.h is not included yet */
+
+		ck_assert(atomic_compare_exchange_strong(letgo_at_wait, &k,
+		    3));
+		letgo_at_wait = NULL;
+	}
 	if (wait_hard)
 		return -EIO;
 	if (wait_soft > 0) {
@@ -139,7 +150,7 @@ START_TEST(many_segments_all_written)
 {
 	int fd = setup(), held = -1;
 
-	ck_assert_int_eq(io_write(fd, segs, NSEG, &held), 0);
+	ck_assert_int_eq(io_write(fd, segs, NSEG, &held, NULL), 0);
 	ck_assert_int_eq(held, 0);
 	ck_assert_int_eq(ring_state, 1);
 	ck_assert_uint_eq(seen, NSEG);
@@ -155,7 +166,7 @@ START_TEST(full_queue_reaps_what_it_queued)
 	int fd = setup(), held = -1;
 
 	fail_sqe_at = 2;	/* the third of five segments finds no sqe */
-	ck_assert_int_eq(io_write(fd, segs, 5, &held), -EBUSY);
+	ck_assert_int_eq(io_write(fd, segs, 5, &held, NULL), -EBUSY);
 	ck_assert_int_eq(held, 0);
 	assert_quiet();
 	ck_assert_uint_eq(seen, 2);
@@ -170,7 +181,7 @@ START_TEST(short_of_resources_waits_again)
 	int fd = setup(), held = -1;
 
 	wait_soft = 3;
-	ck_assert_int_eq(io_write(fd, segs, NSEG, &held), 0);
+	ck_assert_int_eq(io_write(fd, segs, NSEG, &held, NULL), 0);
 	ck_assert_int_eq(held, 0);
 	assert_quiet();
 	assert_written(fd, NSEG);
@@ -184,18 +195,70 @@ START_TEST(dead_ring_says_buffers_held)
 	int fd = setup(), held = -1;
 
 	wait_hard = 1;
-	ck_assert_int_lt(io_write(fd, segs, 5, &held), 0);
+	ck_assert_int_lt(io_write(fd, segs, 5, &held, NULL), 0);
 	ck_assert_int_eq(held, 1);	/* the caller must keep the buffers */
 	ck_assert_int_eq(ring_state, -1);
 	/* the ring is given up: pwrite from now on */
 	wait_hard = 0;
 	submitted = seen = 0;
-	ck_assert_int_eq(io_write(fd, segs, NSEG, &held), 0);
+	ck_assert_int_eq(io_write(fd, segs, NSEG, &held, NULL), 0);
 	ck_assert_int_eq(held, 0);
 	ck_assert_uint_eq(submitted, 0);
 	assert_written(fd, NSEG);
 	close(fd);
 	/* bufs not freed: the kernel may still read five of them */
+}
+END_TEST
+
+START_TEST(tracked_write_ends_in_the_kernel)
+{
+	int fd = setup(), held = -1;
+	_Atomic int track = IO_IDLE;
+
+	ck_assert_int_eq(io_write(fd, segs, NSEG, &held, &track), 0);
+	ck_assert_int_eq(atomic_load(&track), IO_INKERNEL);
+	assert_quiet();
+	assert_written(fd, NSEG);
+	close(fd);
+	free(bufs);
+}
+END_TEST
+
+START_TEST(let_go_write_starts_nothing)
+{
+	int fd = setup(), held = -1;
+	_Atomic int track = IO_LETGO;
+	uint8_t got[SEGLEN];
+
+	ck_assert_int_eq(io_write(fd, segs, NSEG, &held, &track), -ECANCELED);
+	ck_assert_int_eq(held, 0);
+	ck_assert_uint_eq(submitted, 0);
+	ck_assert_int_eq(pread(fd, got, SEGLEN, 0), 0);	/* empty file */
+	close(fd);
+	free(bufs);
+}
+END_TEST
+
+/* Let go while the first batch (IO_RING_ENTRIES segments) is the
+ * kernel's: that batch is reaped, no later one is queued. */
+START_TEST(let_go_between_batches_stops_there)
+{
+	int fd = setup(), held = -1;
+	_Atomic int track = IO_IDLE;
+	uint8_t got[SEGLEN];
+
+	letgo_at_wait = &track;
+	ck_assert_int_eq(io_write(fd, segs, NSEG, &held, &track), -ECANCELED);
+	ck_assert_ptr_null(letgo_at_wait);	/* it did wait */
+	ck_assert_int_eq(held, 0);
+	ck_assert_int_eq(atomic_load(&track), IO_LETGO);
+	ck_assert_uint_eq(submitted, IO_RING_ENTRIES);
+	assert_quiet();
+	assert_written(fd, IO_RING_ENTRIES);
+	/* the file ends with the first batch: nothing of the next one */
+	ck_assert_int_eq(pread(fd, got, SEGLEN, segs[IO_RING_ENTRIES].off), 0);
+	close(fd);
+	free(bufs);
 }
 END_TEST
 
@@ -210,6 +273,9 @@ io_suite(void)
 	tcase_add_test(tc, full_queue_reaps_what_it_queued);
 	tcase_add_test(tc, short_of_resources_waits_again);
 	tcase_add_test(tc, dead_ring_says_buffers_held);
+	tcase_add_test(tc, tracked_write_ends_in_the_kernel);
+	tcase_add_test(tc, let_go_write_starts_nothing);
+	tcase_add_test(tc, let_go_between_batches_stops_there);
 	suite_add_tcase(s, tc);
 	return s;
 }
