@@ -1052,8 +1052,11 @@ stall_check(uint64_t age, int progress, uint64_t now)
 		    "thawed; fills resume",
 		    (long long)(time(NULL) - fz.stalled_since));
 	}
-	/* while we froze it ourselves, a stuck write is no news */
+	/* while we froze it ourselves, a stuck write is no news; nor after
+	 * "ready": a fill write the freeze let go (store_fill_let_go) may
+	 * wait for the thaw of the freeze that follows */
 	if (age < STALL_MS || fz.fs == FS_FROZEN ||
+	    fz.defer == DEFER_DEFERRED ||
 	    fz.suspend == SUSPEND_SUSPENDED || fz.suspend == SUSPEND_RESUMING)
 		return;
 	if (progress && age < SLOW_MAX_MS)

@@ -229,6 +229,8 @@ static const struct map maps[] = {
 	    "I/O and coherency errors of the store" },
 	{ "store.fills", "larder_fills_total", M_COUNTER, 1,
 	    "Fills (writes into the cache)" },
+	{ "store.fills_let_go", "larder_fills_let_go_total", M_COUNTER, 1,
+	    "Fill writes a freeze answered and did not wait for" },
 	{ "store.hits", "larder_hits_total", M_COUNTER, 1,
 	    "Cookie acquires that found cached data" },
 	{ "store.invalidations", "larder_invalidations_total", M_COUNTER, 1,

@@ -23,6 +23,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,7 +84,20 @@ struct mkfile {
 	ino_t ino;
 	int existing;
 	int tmp;			/* result: a new tmpfile */
+	_Atomic int stage;		/* enum job_stage */
+	struct mkfile *next, *prev;	/* pending_mkfiles (main thread) */
 };
+
+/* Who may act on a creation or a close on the io thread's queue: as a
+ * fill's stage (store_fill.c), one compare-and-swap each way, so a job is
+ * either dropped (store_io_drop) or run, never both. */
+enum job_stage {
+	JOB_QUEUED,			/* on the io thread's queue */
+	JOB_RUNNING,			/* the io thread has it */
+	JOB_DROPPED,			/* passes through doing nothing */
+};
+
+static struct mkfile *pending_mkfiles;	/* submitted, done not yet run */
 
 #define CLOSE_BATCH		256
 #define CLOSE_DELAY_MS		5
@@ -91,6 +105,8 @@ struct mkfile {
 struct closejob {
 	struct work w;
 	struct closejob *held_next;	/* on held_closes */
+	struct closejob *next, *prev;	/* pending_closes (main thread) */
+	_Atomic int stage;		/* enum job_stage */
 	unsigned n;
 	int fd[CLOSE_BATCH];
 };
@@ -106,6 +122,7 @@ static unsigned nidle;
 static unsigned nidle_fds;		/* idle objects that keep rofd */
 static unsigned idle_fds_max;		/* store_init: IDLE_FDS_MAX or less */
 static struct closejob *closing;	/* fds gathered for the io thread */
+static struct closejob *pending_closes;	/* handed to it, done not yet run */
 static struct loop_timer *close_timer;
 /* While a freeze's quiesce holds closes (store_close_hold): the batches
  * kept back until the thaw, and how many fds they have. */
@@ -125,16 +142,54 @@ static void
 close_run(struct work *w)
 {
 	struct closejob *j = (struct closejob *)w;
+	int queued = JOB_QUEUED;
 	unsigned i;
 
+	if (!atomic_compare_exchange_strong(&j->stage, &queued, JOB_RUNNING))
+		return;		/* dropped: kept for later (close_done) */
 	for (i = 0; i < j->n; i++)
 		close(j->fd[i]);
 }
 
+static void close_submit(struct closejob *j);
+
+/* Main thread: a close job is done; one dropped by a freeze (store_io_drop)
+ * closed nothing: it joins the closes held until the thaw, or goes again
+ * if the hold ended meanwhile. */
 static void
-free_done(struct work *w)
+close_done(struct work *w)
 {
-	free(w);
+	struct closejob *j = (struct closejob *)w;
+
+	if (j->prev)
+		j->prev->next = j->next;
+	else
+		pending_closes = j->next;
+	if (j->next)
+		j->next->prev = j->prev;
+	j->next = j->prev = NULL;
+	if (atomic_load(&j->stage) != JOB_DROPPED) {
+		free(j);
+		return;
+	}
+	atomic_store(&j->stage, JOB_QUEUED);
+	if (closes_held) {
+		j->held_next = held_closes;
+		held_closes = j;
+		held_fds += j->n;
+	} else
+		close_submit(j);
+}
+
+/* Main thread: hand j to the io thread. */
+static void
+close_submit(struct closejob *j)
+{
+	j->next = pending_closes;
+	if (pending_closes)
+		pending_closes->prev = j;
+	pending_closes = j;
+	io_submit(&j->w);
 }
 
 /*
@@ -167,7 +222,7 @@ close_flush(void *arg)
 		held_fds += j->n;
 		return;
 	}
-	io_submit(&j->w);
+	close_submit(j);
 }
 
 static void
@@ -195,7 +250,7 @@ close_later(int fd)
 			return;
 		}
 		closing->w.run = close_run;
-		closing->w.done = free_done;
+		closing->w.done = close_done;
 	}
 	closing->fd[closing->n++] = fd;
 	if (closing->n == CLOSE_BATCH)
@@ -833,9 +888,13 @@ mkfile_run(struct work *w)
 {
 	struct mkfile *j = (struct mkfile *)w;
 	struct stat sb;
-	int fd = -1;
+	int fd = -1, queued = JOB_QUEUED;
 
 	j->tmp = 0;
+	if (!atomic_compare_exchange_strong(&j->stage, &queued, JOB_RUNNING)) {
+		j->of->err = -ECANCELED;	/* dropped: nothing done */
+		return;
+	}
 	if (j->existing) {
 		fd = beneath_open_reg(store_cache_fd, j->path, O_RDWR);
 		if (fd >= 0 && (fstat(fd, &sb) < 0 || sb.st_dev != j->dev ||
@@ -881,10 +940,18 @@ mkfile_done(struct work *w)
 	struct mkfile *j = (struct mkfile *)w;
 	struct obj *o = j->obj;
 
+	if (j->prev)
+		j->prev->next = j->next;
+	else
+		pending_mkfiles = j->next;
+	if (j->next)
+		j->next->prev = j->prev;
 	if (j->of->fd < 0) {
-		store_st.errors++;
-		log_warnx_rl(&store_rl_io, "store: create %s: %s", o->path,
-		    strerror(-j->of->err));
+		if (atomic_load(&j->stage) != JOB_DROPPED) {
+			store_st.errors++;
+			log_warnx_rl(&store_rl_io, "store: create %s: %s",
+			    o->path, strerror(-j->of->err));
+		}	/* dropped: the next fill asks again */
 		if (o->of == j->of) {
 			store_ofile_put(o->of);
 			o->of = NULL;
@@ -930,8 +997,37 @@ store_obj_file(struct obj *o, int fresh)
 	j->w.done = mkfile_done;
 	o->of = of;
 	store_obj_hold(o);
+	j->next = pending_mkfiles;
+	if (pending_mkfiles)
+		pending_mkfiles->prev = j;
+	pending_mkfiles = j;
 	io_submit(&j->w);
 	return 0;
+}
+
+/* Contract in store_int.h. */
+unsigned
+store_io_drop(unsigned *dropped)
+{
+	struct mkfile *m;
+	struct closejob *c;
+	unsigned n = 0;
+	int queued;
+
+	*dropped = 0;
+	for (m = pending_mkfiles; m; m = m->next) {
+		queued = JOB_QUEUED;
+		n += atomic_compare_exchange_strong(&m->stage, &queued,
+		    JOB_DROPPED);
+		*dropped += atomic_load(&m->stage) == JOB_DROPPED;
+	}
+	for (c = pending_closes; c; c = c->next) {
+		queued = JOB_QUEUED;
+		n += atomic_compare_exchange_strong(&c->stage, &queued,
+		    JOB_DROPPED);
+		*dropped += atomic_load(&c->stage) == JOB_DROPPED;
+	}
+	return n;
 }
 
 /* ---- loading an object --------------------------------------------------- */
@@ -1129,7 +1225,7 @@ store_close_hold(int hold)
 		return;
 	while ((j = held_closes) != NULL) {
 		held_closes = j->held_next;
-		io_submit(&j->w);
+		close_submit(j);
 	}
 	held_fds = 0;
 }
@@ -1219,6 +1315,7 @@ store_stats(struct ctl_kv *kv)
 	ctl_kv_u64(kv, "store.enobufs", store_st.enobufs);
 	ctl_kv_u64(kv, "store.stuck_fills", store_st.stuck_fills);
 	ctl_kv_u64(kv, "store.late_unclaimed", store_st.late_unclaimed);
+	ctl_kv_u64(kv, "store.fills_let_go", store_st.fills_let_go);
 	ctl_kv_u64(kv, "store.dropped_fills", store_st.dropped_fills);
 	ctl_kv_u64(kv, "store.volumes_created", store_st.volumes_created);
 	ctl_kv_u64(kv, "store.volumes_invalidated",

@@ -88,6 +88,7 @@ struct fill {
 	int zcopy;			/* data is the client's area: release
 					   (ref) once nothing reads it */
 	int early;			/* answered before the write was done */
+	_Atomic int track;		/* io.h: enum io_track_state */
 };
 
 static struct workq *copyq;		/* copies from the shared areas */
@@ -95,6 +96,8 @@ static struct fill *pending_fills;
 static uint64_t pending_bytes;		/* bytes held by fills in flight */
 static struct loop_timer *fill_timer;
 static int dropping;			/* store_fill_drop until _undrop */
+static unsigned fills_on_io;		/* fill jobs the io thread has (queued,
+					   running or done not yet reaped) */
 
 /* ---- fills --------------------------------------------------------------- */
 
@@ -160,6 +163,7 @@ copy_done(struct work *w)
 		atomic_store(&f->stage, FILL_QUEUED);	/* no thread has it */
 	if (dropping)
 		fill_drop_one(f);
+	fills_on_io++;
 	io_submit(&f->w);
 }
 
@@ -175,7 +179,7 @@ fill_run(struct work *w)
 		f->err = f->of->err ? f->of->err : -EIO;
 		return;
 	}
-	f->err = io_write(f->of->fd, f->seg, f->nseg, &f->held, NULL);
+	f->err = io_write(f->of->fd, f->seg, f->nseg, &f->held, &f->track);
 }
 
 /* How many bytes from off on the map has, up to len. */
@@ -246,7 +250,13 @@ fill_settle(struct fill *f)
 {
 	uint64_t have;
 
-	if (f->err) {
+	if (f->err == -ECANCELED) {
+		/* let go by a freeze before all of it was handed to the
+		 * kernel (answered then), or its file's creation was dropped
+		 * by a freeze (store_io_drop): nothing claimed, a miss */
+		fill_answer(f, -ENOBUFS, 0, "fill dropped: the cache is "
+		    "freezing");
+	} else if (f->err) {
 		store_st.errors++;
 		log_warnx_rl(&store_rl_io, "store: fill %s: %s", f->obj->path,
 		    strerror(-f->err));
@@ -274,6 +284,7 @@ fill_done(struct work *w)
 	struct obj *o = f->obj;
 
 	fill_unlink(f);
+	fills_on_io--;
 	pending_bytes -= f->bytes;
 	if (f->ref && !f->held)
 		fill_unhold(f);	/* before the answer: its busy mask */
@@ -465,8 +476,10 @@ fill_start(struct fill *f, struct obj *o)
 	pending_bytes += f->bytes;
 	if (copy)
 		workq_submit(copyq, &f->w);
-	else
+	else {
+		fills_on_io++;
 		io_submit(&f->w);
+	}
 	if (!fill_timer)
 		fill_timer = loop_timer_add(FILL_TICK_MS, fill_timer_fn, NULL);
 }
@@ -548,6 +561,41 @@ store_fill_drop(void)
 	for (f = pending_fills; f; f = f->next)
 		n += fill_drop_one(f);
 	return n;
+}
+
+/* Contract in store_int.h. */
+int
+store_fill_let_go(unsigned others, unsigned *n)
+{
+	struct fill *f;
+	int inkernel;
+
+	if (io_inflight() != fills_on_io + others)
+		return 0;	/* another job (a create, a close) is there */
+	for (f = pending_fills; f; f = f->next)
+		if (atomic_load(&f->stage) == FILL_WRITING &&
+		    (inkernel = atomic_load(&f->track)) != IO_INKERNEL &&
+		    inkernel != IO_LETGO)
+			return 0;	/* not (all) handed to the kernel yet */
+	for (f = pending_fills; f; f = f->next) {
+		if (atomic_load(&f->stage) != FILL_WRITING)
+			continue;
+		inkernel = IO_INKERNEL;
+		if (!atomic_compare_exchange_strong(&f->track, &inkernel,
+		    IO_LETGO)) {
+			if (inkernel == IO_LETGO)
+				continue;	/* let go at an earlier look */
+			return 0;	/* it starts more: look again */
+		}
+		(*n)++;
+		store_st.fills_let_go++;
+		if (f->answer) {
+			f->early = 1;
+			fill_answer(f, -ENOBUFS, 0, "fill not waited for: the "
+			    "cache is freezing");
+		}
+	}
+	return 1;
 }
 
 void

@@ -108,6 +108,7 @@ struct store_counters {
 	    stuck_fills, strange, sync_failures, dropped_fills;
 	uint64_t late_unclaimed;	/* zero-copy fills written after an
 					   early ENOBUFS: not claimed */
+	uint64_t fills_let_go;		/* writes a freeze did not wait for */
 	uint64_t acquires;		/* COOKIE_ACQUIRE requests */
 	uint64_t local_uses, parked_revoked, parked_ignored;	/* GENTAB */
 };
@@ -149,6 +150,14 @@ void store_obj_reset(struct obj *o);
 void store_vol_reset_objects(struct store_vol *v);
 void store_queue_meta(struct obj *o);
 int store_obj_file(struct obj *o, int fresh);
+/* For a freeze's quiesce: every creation of an object's file and every
+ * batch of closes still queued for the io thread is dropped: a creation
+ * is never run (the object is left without a rw file; its next fill asks
+ * for one again), a batch of closes passes through and joins the closes
+ * held until the thaw (store_close_hold). Returns how many were dropped
+ * now; *dropped is how many dropped ones are still on the io thread's
+ * queue (they do nothing there). */
+unsigned store_io_drop(unsigned *dropped);
 int store_obj_load(struct obj *o, const uint8_t *aux, size_t aux_len,
     uint64_t size, int any);
 
@@ -217,5 +226,18 @@ void store_fill_fini(void);
  * were dropped now. */
 unsigned store_fill_drop(void);
 void store_fill_undrop(void);
+/*
+ * For a freeze's quiesce, once the fills are dropped: 1 when the io thread
+ * has nothing but fills and others (jobs known to do nothing: dropped
+ * creations), each fill dropped or wholly the kernel's (io.h:
+ * IO_INKERNEL): those being written are then let go (IO_LETGO: io_write
+ * starts no more requests for them) and answered ENOBUFS ("not waited
+ * for"), *n counting them; their writes finish in the background. A copied
+ * fill's bytes are still claimed when written (the claim's record waits
+ * for the thaw like every other), a zero-copy fill's never (the client
+ * may change its area after the answer). 0: look again later (another
+ * job is on the io thread, or a write is not all the kernel's yet).
+ */
+int store_fill_let_go(unsigned others, unsigned *n);
 
 #endif

@@ -15,13 +15,29 @@
  *                    fill not yet taken by a worker is dropped first
  *                    (store_fill_drop: answered ENOBUFS, never written,
  *                    a miss); then what the io thread has in flight
- *                    finishes: the writes already handed to the kernel,
- *                    and the dropped jobs passing through, which do
- *                    nothing. Those writes must be done before the
- *                    quiesce is: a freeze's "ready" promises that larderd
- *                    writes nothing more until thaw, and a write the
- *                    kernel has taken cannot be called back. Their maps
- *                    and xattrs are queued for the meta flush below.
+ *                    finishes: creations, closes, the dropped jobs
+ *                    passing through (which do nothing), and the writes
+ *                    of fills. A freeze (STORE_QUIESCE_HOLD) drops the
+ *                    creations of files and the closes still queued
+ *                    (store_io_drop: the next fill asks for the file
+ *                    again; the closes wait for the thaw with the
+ *                    others), then waits for every job but a fill write
+ *                    wholly handed to the kernel: that one is let go
+ *                    (store_fill_let_go:
+ *                    answered ENOBUFS, its io_write starts no more
+ *                    requests) and finishes in the background. A write
+ *                    the kernel has taken cannot be called back, and
+ *                    waiting for it cost the freeze a journal commit or
+ *                    more (5 ms median, up to 122 ms, under
+ *                    bench-freeze.sh); a kernel freeze waits for it
+ *                    anyway (FIFREEZE waits for the writers inside), and
+ *                    it claims nothing before the thaw (its record is
+ *                    held like every other), so any image taken after
+ *                    "ready" has it as a miss at worst. "Ready" thus
+ *                    promises that larderd starts no write until thaw.
+ *                    A suspend must close every write fd, so it waits
+ *                    for every job. Maps and xattrs of the writes done
+ *                    are queued for the meta flush below.
  *   QZ_FLUSH_META    every atime not yet on disk and a syncfs are queued,
  *                    and the meta queue is flushed (meta_flush_unheld):
  *                    with STORE_QUIESCE_HOLD (freeze) but for the claims
@@ -73,6 +89,7 @@ static struct {
 	int err;			/* of the syncfs */
 	struct loop_timer *timer;	/* the next poll */
 	unsigned polls;			/* polls so far */
+	unsigned let_go;		/* fill writes not waited for */
 	uint64_t t_start, t_io, t_meta;	/* loop_now_ms() at start, after
 					   QZ_DRAIN_IO, after QZ_FLUSH_META */
 } drain;
@@ -94,6 +111,22 @@ store_writes_str(void)
 }
 
 static void quiesce_step(void *arg);
+
+/* QZ_DRAIN_IO may end: the io thread is idle; or, for a freeze, it has
+ * only fill writes that are the kernel's (let go now) and jobs that do
+ * nothing (dropped fills, creations and closes: store_io_drop). */
+static int
+io_settled(void)
+{
+	unsigned others;
+
+	if (io_inflight() == 0)
+		return 1;
+	if (!(drain.flags & STORE_QUIESCE_HOLD))
+		return 0;
+	(void)store_io_drop(&others);
+	return store_fill_let_go(others, &drain.let_go);
+}
 
 static void
 quiesce_meta_done(void *arg)
@@ -151,7 +184,7 @@ quiesce_step(void *arg)
 		return;
 	case QZ_DRAIN_IO:
 		store_close_flush();
-		if (io_inflight() > 0)
+		if (!io_settled())
 			break;
 		drain.t_io = loop_now_ms();
 		drain.step = QZ_FLUSH_META;
@@ -163,19 +196,21 @@ quiesce_step(void *arg)
 		drain.step = QZ_DRAIN_CLOSES;
 		/* fall through */
 	case QZ_DRAIN_CLOSES:
+		/* a freeze holds its closes and lets fill writes go (above) */
 		store_close_flush();
-		if (io_inflight() > 0)
+		if (!(drain.flags & STORE_QUIESCE_HOLD) && io_inflight() > 0)
 			break;
 		drain.step = QZ_QUIESCED;
 		meta_get_stats(&ms);
 		log_info("store: quiesced in %llu ms (writes in flight %llu, "
 		    "meta flush and syncs %llu, closes %llu; coherency "
-		    "records held until the thaw %llu)",
+		    "records held until the thaw %llu; fill writes left to "
+		    "the kernel %u)",
 		    (unsigned long long)(loop_now_ms() - drain.t_start),
 		    (unsigned long long)(drain.t_io - drain.t_start),
 		    (unsigned long long)(drain.t_meta - drain.t_io),
 		    (unsigned long long)(loop_now_ms() - drain.t_meta),
-		    (unsigned long long)ms.held);
+		    (unsigned long long)ms.held, drain.let_go);
 		drain.done(drain.arg, drain.err);
 		return;
 	}
@@ -197,6 +232,7 @@ store_quiesce(unsigned flags, void (*done)(void *arg, int err), void *arg)
 	drain.arg = arg;
 	drain.err = 0;
 	drain.polls = 0;
+	drain.let_go = 0;
 	drain.t_start = loop_now_ms();
 	/* a freeze keeps the fds it would close until the thaw; a suspend
 	 * closes every one (and now those a freeze kept) */

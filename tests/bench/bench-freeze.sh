@@ -23,7 +23,8 @@
 # without it or without `make bench`.
 #
 # The freeze drops the fills still queued (answered ENOBUFS: a miss),
-# waits only for the writes already handed to the kernel, flushes
+# answers the fill whose write the kernel already has without waiting
+# for that write (store.fills_let_go), flushes
 # larderd's coherency queue and syncs, so a ratio near 1 means the
 # handshake costs little beyond the sync any freeze needs anyway. The
 # fills dropped in all rounds (store.dropped_fills) are printed at the end.

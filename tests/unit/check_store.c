@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -1128,6 +1129,134 @@ quiesce_then_relinquish(void)
 	ck_assert_uint_gt(store_closes_held(), 0);	/* still kept */
 }
 
+/* Queue a copied fill of [0, 50) of h with byte c (no wait). */
+static void
+fill_queue(struct store_cookie *h, int c)
+{
+	struct store_fill_src src;
+	uint8_t buf[50];
+	const char *why = NULL;
+	uint64_t have = 0;
+
+	memset(buf, c, sizeof(buf));
+	memset(&src, 0, sizeof(src));
+	src.data = buf;
+	ck_assert_int_eq(store_fill(h, 0, sizeof(buf), &src, answered, NULL,
+	    &have, &why), STORE_FILL_QUEUED);
+}
+
+static unsigned gated_before;
+
+static int
+write_at_gate(void)
+{
+	return io_inkernel_gated() > gated_before;
+}
+
+/* A fill write wholly handed to the kernel when a freeze comes is let go:
+ * "ready" does not wait for it (the io thread is held right after the
+ * submission, io_set_inkernel_gate, so the quiesce can only end by
+ * letting it go), its client hears ENOBUFS at once, and the write, done
+ * later, still claims its copied bytes. */
+LOOP_TEST(freeze_lets_a_fill_in_the_kernel_go)
+{
+	struct store_cookie *h = get_cookie(get_vol(VOL, "c", NULL), "k1", "a",
+	    100, NULL);
+	struct store_view vw;
+	uint64_t one = 1;
+	int efd = eventfd(0, EFD_SEMAPHORE | EFD_CLOEXEC);
+
+	ck_assert_int_ge(efd, 0);
+	ck_assert_uint_eq(fill(h, 90, 10, 'a'), 10);	/* the file exists */
+	gated_before = io_inkernel_gated();
+	io_set_inkernel_gate(efd);
+	fill_queue(h, 'b');
+	loop_wait_until(write_at_gate);		/* in the kernel, held there */
+	quiesce_done_n = 0;
+	store_quiesce(STORE_QUIESCE_DROP | STORE_QUIESCE_HOLD, quiesce_cb,
+	    NULL);
+	loop_wait_until(quiesce_reached);
+	ck_assert_int_eq(quiesce_err, 0);
+	ck_assert_uint_eq(io_inflight(), 1);	/* the write is still out */
+	ck_assert_int_eq(nanswers, 2);
+	ck_assert_int_eq(last_err, -ENOBUFS);	/* answered at "ready" */
+	ck_assert_uint_eq(store_st.fills_let_go, 1);
+	ck_assert_int_eq(write(efd, &one, sizeof(one)), sizeof(one));
+	loop_wait_until(io_idle);
+	io_set_inkernel_gate(-1);
+	close(efd);
+	ck_assert_int_eq(nanswers, 2);		/* never answered twice */
+	view_now(h, &vw);			/* copied bytes: claimed */
+	ck_assert_uint_eq(vw.n, 2);
+	ck_assert_uint_eq(vw.ext[0].start, 0);
+	ck_assert_uint_eq(vw.ext[0].len, 50);
+	ck_assert_uint_eq(vw.ext[1].start, 90);
+	store_unquiesce();
+}
+
+/* A freeze waits for an io job that is not a fill (here one that keeps
+ * the io thread until io_gate opens), and a suspend for a fill write. */
+LOOP_TEST(freeze_waits_for_other_io_jobs)
+{
+	atomic_store(&io_gate, 0);
+	io_blocker.run = block_run;
+	io_blocker.done = block_done;
+	io_submit(&io_blocker);
+	quiesce_done_n = 0;
+	store_quiesce(STORE_QUIESCE_DROP | STORE_QUIESCE_HOLD, quiesce_cb,
+	    NULL);
+	ck_assert_int_eq(quiesce_done_n, 0);
+	ck_assert_str_eq(store_writes_str(), "quiescing");
+	atomic_store(&io_gate, 1);
+	loop_wait_until(quiesce_reached);
+	ck_assert_uint_eq(io_inflight(), 0);
+	store_unquiesce();
+}
+
+static unsigned want_inflight;
+
+static int
+inflight_reached(void)
+{
+	return io_inflight() >= want_inflight;
+}
+
+/* Jobs queued behind a job the freeze must wait for (the blocker): the
+ * creation of a new object's file is dropped (no error; the next fill
+ * after the thaw asks again), a batch of closes is kept for the thaw. */
+LOOP_TEST(freeze_drops_queued_creations_and_keeps_closes)
+{
+	struct store_vol *v = get_vol(VOL, "c", NULL);
+	struct store_cookie *h1 = get_cookie(v, "k1", "a", 100, NULL), *h2;
+	uint64_t errors = store_st.errors;
+
+	fill_settled(h1, 'w');
+	atomic_store(&io_gate, 0);
+	io_blocker.run = block_run;
+	io_blocker.done = block_done;
+	io_submit(&io_blocker);
+	ck_assert_int_eq(put_cookie(h1, 0), 0);	/* its rw fd: a close */
+	want_inflight = 2;
+	loop_wait_until(inflight_reached);	/* the closes are queued */
+	h2 = get_cookie(v, "k2", "a", 100, NULL);
+	fill_queue(h2, 'y');		/* a creation and a fill queued */
+	ck_assert_uint_eq(io_inflight(), 4);
+	quiesce_done_n = 0;
+	store_quiesce(STORE_QUIESCE_DROP | STORE_QUIESCE_HOLD, quiesce_cb,
+	    NULL);
+	atomic_store(&io_gate, 1);
+	loop_wait_until(quiesce_reached);
+	ck_assert_int_eq(last_err, -ENOBUFS);		/* the fill dropped */
+	loop_wait_until(io_idle);
+	ck_assert_uint_gt(store_closes_held(), 0);	/* not closed */
+	ck_assert_ptr_null(h2->o->of);			/* not created */
+	ck_assert_uint_eq(store_st.errors, errors);	/* dropped, no error */
+	store_unquiesce();
+	ck_assert_uint_eq(store_closes_held(), 0);	/* handed over */
+	ck_assert_uint_eq(fill(h2, 0, 100, 'x'), 100);	/* a file again */
+	loop_wait_until(io_idle);
+}
+
 LOOP_TEST(freeze_quiesce_keeps_closes_until_it_ends)
 {
 	quiesce_then_relinquish();
@@ -1405,6 +1534,9 @@ store_suite(void)
 	tcase_add_test(tc, idle_object_is_woken_with_its_map);
 	tcase_add_test(tc, hold_and_release_keep_an_object_off_idle);
 	tcase_add_test(tc, freeze_quiesce_keeps_closes_until_it_ends);
+	tcase_add_test(tc, freeze_lets_a_fill_in_the_kernel_go);
+	tcase_add_test(tc, freeze_waits_for_other_io_jobs);
+	tcase_add_test(tc, freeze_drops_queued_creations_and_keeps_closes);
 	tcase_add_test(tc, suspend_quiesce_closes_what_a_freeze_kept);
 	tcase_add_test(tc, clients_never_share_an_open_file);
 	tcase_add_test(tc, idle_object_replaced_on_disk_is_read_anew);
