@@ -74,8 +74,26 @@ struct orec {
 	struct ofile *of;
 };
 
-struct mkfile {
+/* Who may act on a creation or a batch of closes on the io thread's
+ * queue: as a fill's stage (store_fill.c), one compare-and-swap each way,
+ * so a job is either dropped (store_io_drop) or run, never both. */
+enum job_stage {
+	JOB_QUEUED,			/* on the io thread's queue */
+	JOB_RUNNING,			/* the io thread has it */
+	JOB_DROPPED,			/* passes through doing nothing */
+};
+
+/* The head of such a job (first in its struct: the work is at its start) */
+struct iojob {
 	struct work w;
+	_Atomic int stage;		/* enum job_stage */
+	struct iojob *next, *prev;	/* pending_jobs (main thread) */
+};
+
+static struct iojob *pending_jobs;	/* submitted, done not yet run */
+
+struct mkfile {
+	struct iojob job;
 	struct obj *obj;
 	struct ofile *of;
 	char dir[META_PATH_MAX];
@@ -84,29 +102,14 @@ struct mkfile {
 	ino_t ino;
 	int existing;
 	int tmp;			/* result: a new tmpfile */
-	_Atomic int stage;		/* enum job_stage */
-	struct mkfile *next, *prev;	/* pending_mkfiles (main thread) */
 };
-
-/* Who may act on a creation or a close on the io thread's queue: as a
- * fill's stage (store_fill.c), one compare-and-swap each way, so a job is
- * either dropped (store_io_drop) or run, never both. */
-enum job_stage {
-	JOB_QUEUED,			/* on the io thread's queue */
-	JOB_RUNNING,			/* the io thread has it */
-	JOB_DROPPED,			/* passes through doing nothing */
-};
-
-static struct mkfile *pending_mkfiles;	/* submitted, done not yet run */
 
 #define CLOSE_BATCH		256
 #define CLOSE_DELAY_MS		5
 
 struct closejob {
-	struct work w;
+	struct iojob job;
 	struct closejob *held_next;	/* on held_closes */
-	struct closejob *next, *prev;	/* pending_closes (main thread) */
-	_Atomic int stage;		/* enum job_stage */
 	unsigned n;
 	int fd[CLOSE_BATCH];
 };
@@ -122,7 +125,6 @@ static unsigned nidle;
 static unsigned nidle_fds;		/* idle objects that keep rofd */
 static unsigned idle_fds_max;		/* store_init: IDLE_FDS_MAX or less */
 static struct closejob *closing;	/* fds gathered for the io thread */
-static struct closejob *pending_closes;	/* handed to it, done not yet run */
 static struct loop_timer *close_timer;
 /* While a freeze's quiesce holds closes (store_close_hold): the batches
  * kept back until the thaw, and how many fds they have. */
@@ -136,22 +138,76 @@ struct log_ratelimit store_rl_io, store_rl_meta;
 static struct log_ratelimit store_rl_forget;
 static struct log_ratelimit rl_strange;
 
+/* ---- droppable io jobs (store_io_drop) ------------------------------------ */
+
+/* Main thread: hand j (queued) to the io thread. */
+static void
+job_submit(struct iojob *j)
+{
+	atomic_store(&j->stage, JOB_QUEUED);
+	j->prev = NULL;
+	j->next = pending_jobs;
+	if (pending_jobs)
+		pending_jobs->prev = j;
+	pending_jobs = j;
+	io_submit(&j->w);
+}
+
+/* Io thread: may j run? Not once dropped. */
+static int
+job_start(struct iojob *j)
+{
+	int queued = JOB_QUEUED;
+
+	return atomic_compare_exchange_strong(&j->stage, &queued,
+	    JOB_RUNNING);
+}
+
+/* Main thread, in j's done: off the pending list; was it dropped? */
+static int
+job_end(struct iojob *j)
+{
+	if (j->prev)
+		j->prev->next = j->next;
+	else
+		pending_jobs = j->next;
+	if (j->next)
+		j->next->prev = j->prev;
+	j->next = j->prev = NULL;
+	return atomic_load(&j->stage) == JOB_DROPPED;
+}
+
+/* Contract in store_int.h. */
+unsigned
+store_io_drop(unsigned *dropped)
+{
+	struct iojob *j;
+	unsigned n = 0;
+	int queued;
+
+	*dropped = 0;
+	for (j = pending_jobs; j; j = j->next) {
+		queued = JOB_QUEUED;
+		n += atomic_compare_exchange_strong(&j->stage, &queued,
+		    JOB_DROPPED);
+		*dropped += atomic_load(&j->stage) == JOB_DROPPED;
+	}
+	return n;
+}
+
 /* ---- helpers ------------------------------------------------------------- */
 
 static void
 close_run(struct work *w)
 {
 	struct closejob *j = (struct closejob *)w;
-	int queued = JOB_QUEUED;
 	unsigned i;
 
-	if (!atomic_compare_exchange_strong(&j->stage, &queued, JOB_RUNNING))
+	if (!job_start(&j->job))
 		return;		/* dropped: kept for later (close_done) */
 	for (i = 0; i < j->n; i++)
 		close(j->fd[i]);
 }
-
-static void close_submit(struct closejob *j);
 
 /* Main thread: a close job is done; one dropped by a freeze (store_io_drop)
  * closed nothing: it joins the closes held until the thaw, or goes again
@@ -161,35 +217,16 @@ close_done(struct work *w)
 {
 	struct closejob *j = (struct closejob *)w;
 
-	if (j->prev)
-		j->prev->next = j->next;
-	else
-		pending_closes = j->next;
-	if (j->next)
-		j->next->prev = j->prev;
-	j->next = j->prev = NULL;
-	if (atomic_load(&j->stage) != JOB_DROPPED) {
+	if (!job_end(&j->job)) {
 		free(j);
 		return;
 	}
-	atomic_store(&j->stage, JOB_QUEUED);
 	if (closes_held) {
 		j->held_next = held_closes;
 		held_closes = j;
 		held_fds += j->n;
 	} else
-		close_submit(j);
-}
-
-/* Main thread: hand j to the io thread. */
-static void
-close_submit(struct closejob *j)
-{
-	j->next = pending_closes;
-	if (pending_closes)
-		pending_closes->prev = j;
-	pending_closes = j;
-	io_submit(&j->w);
+		job_submit(&j->job);
 }
 
 /*
@@ -222,7 +259,7 @@ close_flush(void *arg)
 		held_fds += j->n;
 		return;
 	}
-	close_submit(j);
+	job_submit(&j->job);
 }
 
 static void
@@ -249,8 +286,8 @@ close_later(int fd)
 			close(fd);	/* rare; better than leaking it */
 			return;
 		}
-		closing->w.run = close_run;
-		closing->w.done = close_done;
+		closing->job.w.run = close_run;
+		closing->job.w.done = close_done;
 	}
 	closing->fd[closing->n++] = fd;
 	if (closing->n == CLOSE_BATCH)
@@ -888,10 +925,10 @@ mkfile_run(struct work *w)
 {
 	struct mkfile *j = (struct mkfile *)w;
 	struct stat sb;
-	int fd = -1, queued = JOB_QUEUED;
+	int fd = -1;
 
 	j->tmp = 0;
-	if (!atomic_compare_exchange_strong(&j->stage, &queued, JOB_RUNNING)) {
+	if (!job_start(&j->job)) {
 		j->of->err = -ECANCELED;	/* dropped: nothing done */
 		return;
 	}
@@ -940,18 +977,13 @@ mkfile_done(struct work *w)
 	struct mkfile *j = (struct mkfile *)w;
 	struct obj *o = j->obj;
 
-	if (j->prev)
-		j->prev->next = j->next;
-	else
-		pending_mkfiles = j->next;
-	if (j->next)
-		j->next->prev = j->prev;
+	/* a dropped creation is no error: the next fill asks again */
+	if (!job_end(&j->job) && j->of->fd < 0) {
+		store_st.errors++;
+		log_warnx_rl(&store_rl_io, "store: create %s: %s", o->path,
+		    strerror(-j->of->err));
+	}
 	if (j->of->fd < 0) {
-		if (atomic_load(&j->stage) != JOB_DROPPED) {
-			store_st.errors++;
-			log_warnx_rl(&store_rl_io, "store: create %s: %s",
-			    o->path, strerror(-j->of->err));
-		}	/* dropped: the next fill asks again */
 		if (o->of == j->of) {
 			store_ofile_put(o->of);
 			o->of = NULL;
@@ -993,42 +1025,14 @@ store_obj_file(struct obj *o, int fresh)
 		j->dev = sb.st_dev;
 		j->ino = sb.st_ino;
 	}
-	j->w.run = mkfile_run;
-	j->w.done = mkfile_done;
+	j->job.w.run = mkfile_run;
+	j->job.w.done = mkfile_done;
 	o->of = of;
 	store_obj_hold(o);
-	j->next = pending_mkfiles;
-	if (pending_mkfiles)
-		pending_mkfiles->prev = j;
-	pending_mkfiles = j;
-	io_submit(&j->w);
+	job_submit(&j->job);
 	return 0;
 }
 
-/* Contract in store_int.h. */
-unsigned
-store_io_drop(unsigned *dropped)
-{
-	struct mkfile *m;
-	struct closejob *c;
-	unsigned n = 0;
-	int queued;
-
-	*dropped = 0;
-	for (m = pending_mkfiles; m; m = m->next) {
-		queued = JOB_QUEUED;
-		n += atomic_compare_exchange_strong(&m->stage, &queued,
-		    JOB_DROPPED);
-		*dropped += atomic_load(&m->stage) == JOB_DROPPED;
-	}
-	for (c = pending_closes; c; c = c->next) {
-		queued = JOB_QUEUED;
-		n += atomic_compare_exchange_strong(&c->stage, &queued,
-		    JOB_DROPPED);
-		*dropped += atomic_load(&c->stage) == JOB_DROPPED;
-	}
-	return n;
-}
 
 /* ---- loading an object --------------------------------------------------- */
 
@@ -1225,7 +1229,7 @@ store_close_hold(int hold)
 		return;
 	while ((j = held_closes) != NULL) {
 		held_closes = j->held_next;
-		close_submit(j);
+		job_submit(&j->job);
 	}
 	held_fds = 0;
 }
