@@ -125,6 +125,13 @@ setup(void)
 	return fd;
 }
 
+static void
+teardown(int fd)
+{
+	close(fd);
+	free(bufs);
+}
+
 /* Nothing queued and not submitted, nothing submitted and not reaped. */
 static void
 assert_quiet(void)
@@ -156,8 +163,7 @@ START_TEST(many_segments_all_written)
 	ck_assert_uint_eq(seen, NSEG);
 	assert_quiet();
 	assert_written(fd, NSEG);
-	close(fd);
-	free(bufs);
+	teardown(fd);
 }
 END_TEST
 
@@ -171,8 +177,7 @@ START_TEST(full_queue_reaps_what_it_queued)
 	assert_quiet();
 	ck_assert_uint_eq(seen, 2);
 	assert_written(fd, 2);
-	close(fd);
-	free(bufs);
+	teardown(fd);
 }
 END_TEST
 
@@ -185,8 +190,7 @@ START_TEST(short_of_resources_waits_again)
 	ck_assert_int_eq(held, 0);
 	assert_quiet();
 	assert_written(fd, NSEG);
-	close(fd);
-	free(bufs);
+	teardown(fd);
 }
 END_TEST
 
@@ -219,8 +223,7 @@ START_TEST(tracked_write_ends_in_the_kernel)
 	ck_assert_int_eq(atomic_load(&track), IO_INKERNEL);
 	assert_quiet();
 	assert_written(fd, NSEG);
-	close(fd);
-	free(bufs);
+	teardown(fd);
 }
 END_TEST
 
@@ -234,8 +237,7 @@ START_TEST(let_go_write_starts_nothing)
 	ck_assert_int_eq(held, 0);
 	ck_assert_uint_eq(submitted, 0);
 	ck_assert_int_eq(pread(fd, got, SEGLEN, 0), 0);	/* empty file */
-	close(fd);
-	free(bufs);
+	teardown(fd);
 }
 END_TEST
 
@@ -257,8 +259,7 @@ START_TEST(let_go_between_batches_stops_there)
 	assert_written(fd, IO_RING_ENTRIES);
 	/* the file ends with the first batch: nothing of the next one */
 	ck_assert_int_eq(pread(fd, got, SEGLEN, segs[IO_RING_ENTRIES].off), 0);
-	close(fd);
-	free(bufs);
+	teardown(fd);
 }
 END_TEST
 
