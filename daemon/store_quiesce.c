@@ -23,9 +23,9 @@
  *                    again; the closes wait for the thaw with the
  *                    others), then waits for every job but a fill write
  *                    wholly handed to the kernel: that one is let go
- *                    (store_fill_let_go:
- *                    answered ENOBUFS, its io_write starts no more
- *                    requests) and finishes in the background. A write
+ *                    (store_fill_let_go: answered ENOBUFS, its io_write
+ *                    starts no more requests) and finishes in the
+ *                    background. A write
  *                    the kernel has taken cannot be called back, and
  *                    waiting for it cost the freeze a journal commit or
  *                    more (5 ms median, up to 122 ms, under
