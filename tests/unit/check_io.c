@@ -15,10 +15,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "daemon/io.h"
+
 static int fail_sqe_at = -1;	/* that get_sqe (counting from 0) gives NULL */
 static int nsqe;
-static int wait_soft;		/* waits that submit, then say -EAGAIN */
-static int wait_hard;		/* waits that submit, then fail with -EIO */
+static int wait_soft;		/* waits that say -EAGAIN */
+static int wait_hard;		/* waits that fail with -EIO */
 static unsigned long submitted, seen;
 
 static struct io_uring_sqe *
@@ -29,26 +31,7 @@ t_get_sqe(struct io_uring *r)
 	return io_uring_get_sqe(r);
 }
 
-/* Submit for real; then maybe pretend the wait failed. */
-static __attribute__((unused)) int
-t_submit_and_wait(struct io_uring *r, unsigned want)
-{
-	int n;
-
-	if (wait_soft > 0 || wait_hard) {
-		if ((n = io_uring_submit(r)) > 0)
-			submitted += n;
-		if (wait_hard)
-			return -EIO;
-		wait_soft--;
-		return -EAGAIN;
-	}
-	n = io_uring_submit_and_wait(r, want);
-	if (n > 0)
-		submitted += n;
-	return n < 0 ? n : 0;
-}
-
+/* Submit for real (counted). */
 static int
 t_submit(struct io_uring *r)
 {
@@ -61,14 +44,16 @@ t_submit(struct io_uring *r)
 
 static _Atomic int *letgo_at_wait;	/* let this track go at a wait */
 
+/* Wait for real; or pretend the wait failed (the requests were
+ * submitted: the kernel may still hold them). */
 static int
 t_wait_cqe(struct io_uring *r, struct io_uring_cqe **c)
 {
 	if (letgo_at_wait) {	/* what store_fill_let_go does */
-		int k = 2;	/* IO_INKERNEL: io.h is not included yet */
+		int k = IO_INKERNEL;
 
 		ck_assert(atomic_compare_exchange_strong(letgo_at_wait, &k,
-		    3));
+		    IO_LETGO));
 		letgo_at_wait = NULL;
 	}
 	if (wait_hard)
@@ -88,7 +73,6 @@ t_cqe_seen(struct io_uring *r, struct io_uring_cqe *c)
 }
 
 #define io_uring_get_sqe t_get_sqe
-#define io_uring_submit_and_wait t_submit_and_wait
 #define io_uring_submit t_submit
 #define io_uring_wait_cqe t_wait_cqe
 #define io_uring_cqe_seen t_cqe_seen
