@@ -51,6 +51,7 @@
 #include "proto.h"
 
 #define MAX_PENDING	32
+#define AW_MAX		LARDER_WRITES_STARTED_MAX
 #define IDLE_BUCKETS	256
 #define ALIVE_MS	10	/* trust a quiet socket this long (daemon_gone) */
 /* Zero-copy fills: regions of the area, each with one fill in flight at
@@ -82,6 +83,8 @@ struct larder_cookie {
 	uint64_t sgen;
 	int parked;		/* the daemon has it parked (revocable) */
 	int idle;		/* in the idle cache */
+	int stale;		/* a started write was answered ESTALE: the
+				   next one refreshes first */
 	uint32_t acq_flags;	/* PROTO_COOKIE_* it was acquired with */
 	uint32_t hash;
 	uint16_t key_len;
@@ -140,6 +143,17 @@ struct larder {
 		uint32_t seq;
 	} pend[MAX_PENDING];
 	unsigned npend;
+	/* writes started (larder_write_start), not yet waited for, in the
+	 * order they were started; answered ones keep their result */
+	struct awrite {
+		struct larder_cookie *c;
+		uint32_t seq;
+		int answered;
+		uint64_t off;
+		size_t len;
+		ssize_t n;	/* bytes accepted or -errno, once answered */
+	} aw[AW_MAX];
+	unsigned naw;
 	char reason[PROTO_MAX_STR];
 	uint8_t tx[PROTO_MAX_MSG];
 	uint8_t rx[PROTO_MAX_MSG];
@@ -231,12 +245,65 @@ recv_one(struct larder *l, struct proto_buf *rep, struct proto_hdr *h,
 	return 0;
 }
 
-/* If h answers a request whose reply nobody waits for (a relinquish sent
- * ahead), forget that request and return 1. */
+/* If h (body in rep) answers a write started with larder_write_start,
+ * keep its result and return 1: the bytes accepted enter the cookie's map
+ * now (its object cannot have changed since the start: refresh,
+ * invalidate and relinquish wait for the cookie's started writes first).
+ * ESTALE (the object was replaced) is kept as ENOBUFS, and the cookie's
+ * next write refreshes first. */
 static int
-take_pending(struct larder *l, const struct proto_hdr *h)
+aw_answer(struct larder *l, const struct proto_hdr *h, struct proto_buf *rep)
+{
+	char why[PROTO_MAX_STR];
+	struct awrite *a = NULL;
+	uint64_t accepted, busy;
+	unsigned i;
+	ssize_t n;
+
+	if (h->type != PROTO_WRITE)
+		return 0;
+	for (i = 0; i < l->naw && !a; i++)
+		if (!l->aw[i].answered && l->aw[i].seq == h->seq)
+			a = &l->aw[i];
+	if (!a)
+		return 0;
+	if (h->status == PROTO_OK) {
+		accepted = proto_get_u64(rep);
+		n = rep->err || accepted > a->len ? -EPROTO : (ssize_t)accepted;
+	} else {	/* its reason is not kept: l->reason is the call's */
+		n = proto_status_to_errno(h->status);
+		if (n == 0)
+			n = -EIO;
+		if (proto_remaining(rep) > 0)
+			(void)proto_get_str(rep, why, sizeof(why));
+	}
+	/* the slots the daemon still reads, after an early answer: the
+	 * caller's business, kept for client_zc_state */
+	busy = proto_get_u64(rep);
+	if (!rep->err)
+		l->zc_busy = busy;
+	if (n == -ESTALE) {
+		a->c->stale = 1;
+		n = -ENOBUFS;
+	}
+	/* without a map entry the bytes read as a miss */
+	if (n > 0 && cfmt_map_add(&a->c->map, a->off, n) < 0)
+		cfmt_map_clear(&a->c->map);
+	a->n = n == 0 && a->len > 0 ? -ENOBUFS : n;
+	a->answered = 1;
+	return 1;
+}
+
+/* If h (body in rep) answers a request whose reply nobody waits for (a
+ * relinquish sent ahead, a write started), take it and return 1. */
+static int
+take_pending(struct larder *l, const struct proto_hdr *h,
+    struct proto_buf *rep)
 {
 	unsigned i;
+
+	if (aw_answer(l, h, rep))
+		return 1;
 
 	/* a COOKIE_PARKED is never answered, but a daemon short of memory
 	 * answers anything it could not take: nothing to do with it */
@@ -263,7 +330,7 @@ drain_one(struct larder *l)
 		return err;
 	if (fd >= 0)
 		close(fd);
-	if (!take_pending(l, &h)) {
+	if (!take_pending(l, &h, &rep)) {
 		set_broken(l, -EPROTO);
 		return -EPROTO;
 	}
@@ -408,7 +475,7 @@ call(struct larder *l, struct proto_buf *b, int send_fd, struct proto_buf *rep,
 		if (fd >= 0)
 			close(fd);
 		fd = -1;
-		if (!take_pending(l, &h)) {
+		if (!take_pending(l, &h, rep)) {
 			set_broken(l, -EPROTO);
 			return -EPROTO;
 		}
@@ -546,6 +613,8 @@ reply_fd(struct cookie_state *st, int *fd)
 }
 
 static int promote(struct larder_cookie *c);
+static void aw_settle(struct larder *l, const struct larder_cookie *c);
+static void aw_forget(struct larder *l, const struct larder_cookie *c);
 
 /* COOKIE_REFRESH, under the mutex (a parked cookie is acquired anew). */
 static int
@@ -556,6 +625,7 @@ refresh(struct larder_cookie *c)
 	struct cookie_state st;
 	int err, fd;
 
+	aw_settle(l, c);	/* their bytes are in this object's map */
 	if (c->parked)
 		return promote(c);
 	begin(l, &b, PROTO_COOKIE_REFRESH);
@@ -1204,6 +1274,7 @@ promote(struct larder_cookie *c)
 	uint64_t gen = c->sgen;
 	int err;
 
+	aw_settle(l, c);
 	cookie_drop_obj(c);
 	if ((err = acquire_rt(c, c->acq_flags)) < 0)
 		return err;
@@ -1317,6 +1388,7 @@ larder_cookie_relinquish(struct larder_cookie *c, int retire)
 		return -EINVAL;
 	l = c->vol->l;
 	pthread_mutex_lock(&l->lock);
+	aw_forget(l, c);	/* its started writes: answered, results dropped */
 	if (!retire && park_cookie(l, c) == 0) {
 		pthread_mutex_unlock(&l->lock);
 		return 0;
@@ -1677,7 +1749,7 @@ zc_recv(struct zc_run *z)
 		if (!z->q[i].answered && z->q[i].seq == h.seq)
 			q = &z->q[i];
 	if (!q) {
-		if (take_pending(l, &h))
+		if (take_pending(l, &h, &rep))
 			return 0;
 		set_broken(l, -EPROTO);
 		return -EPROTO;
@@ -1802,6 +1874,157 @@ larder_fill_buffer(struct larder *l, size_t *size)
 		*size = p ? l->shm_size : 0;
 	pthread_mutex_unlock(&l->lock);
 	return p;
+}
+
+/* ---- writes started, waited for later ----------------------------------- */
+
+/* Receive one reply and take it (a started write's, or a relinquish's
+ * sent ahead); under the mutex. Once the connection is broken, every
+ * started write not answered gets its error. 0 or -errno. */
+static int
+aw_recv(struct larder *l)
+{
+	struct proto_buf rep;
+	struct proto_hdr h;
+	unsigned i;
+	int fd = -1, err;
+
+	if (!l->broken && (err = recv_one(l, &rep, &h, &fd)) < 0)
+		set_broken(l, err);	/* out of step if we went on */
+	if (!l->broken) {
+		if (fd >= 0)
+			close(fd);
+		if (!take_pending(l, &h, &rep))
+			set_broken(l, -EPROTO);
+	}
+	if (!l->broken)
+		return 0;
+	for (i = 0; i < l->naw; i++)
+		if (!l->aw[i].answered) {
+			l->aw[i].answered = 1;
+			l->aw[i].n = l->broken;
+		}
+	return l->broken;
+}
+
+/* The index of c's oldest started write, answered or not when any is 1,
+ * or -1. */
+static int
+aw_find(const struct larder *l, const struct larder_cookie *c, int any)
+{
+	unsigned i;
+
+	for (i = 0; i < l->naw; i++)
+		if (l->aw[i].c == c && (any || !l->aw[i].answered))
+			return (int)i;
+	return -1;
+}
+
+/* Wait until every write c started is answered (their bytes then are in
+ * c's map); under the mutex. Done before c's object or map may change. */
+static void
+aw_settle(struct larder *l, const struct larder_cookie *c)
+{
+	while (aw_find(l, c, 0) >= 0)
+		(void)aw_recv(l);
+}
+
+/* Remove started write i, keeping the others in order. */
+static void
+aw_remove(struct larder *l, unsigned i)
+{
+	memmove(&l->aw[i], &l->aw[i + 1], (--l->naw - i) * sizeof(l->aw[0]));
+}
+
+/* Settle c's started writes and forget their results (c goes away). */
+static void
+aw_forget(struct larder *l, const struct larder_cookie *c)
+{
+	int i;
+
+	aw_settle(l, c);
+	while ((i = aw_find(l, c, 1)) >= 0)
+		aw_remove(l, (unsigned)i);
+}
+
+/*
+ * Contract in larder.h. Under the mutex: one WRITE from where the bytes
+ * are in the area (PROTO_WRITE_ZCOPY), its reply taken later by whatever
+ * receives next on the connection (aw_answer).
+ */
+int
+larder_write_start(struct larder_cookie *c, const void *buf, size_t len,
+    uint64_t offset)
+{
+	struct larder *l;
+	struct proto_buf b;
+	struct awrite *a;
+	int err;
+
+	if (c == NULL || buf == NULL)
+		return -EINVAL;
+	l = c->vol->l;
+	pthread_mutex_lock(&l->lock);
+	if ((err = check_range(c, offset, len)) < 0)
+		goto out;
+	if (!l->area_user || !in_area(l, buf, len)) {
+		err = -EINVAL;
+		goto out;
+	}
+	if (l->naw == AW_MAX) {
+		err = -EBUSY;
+		goto out;
+	}
+	if (c->parked && (err = promote(c)) < 0)
+		goto out;
+	if (c->stale) {		/* the object was replaced: pick it up */
+		if ((err = refresh(c)) < 0)
+			goto out;
+		c->stale = 0;
+	}
+	begin(l, &b, PROTO_WRITE);
+	proto_put_u32(&b, c->id);
+	proto_put_u32(&b, PROTO_WRITE_ZCOPY | PROTO_WRITE_SHM);
+	proto_put_u64(&b, offset);
+	proto_put_u64(&b, len);
+	proto_put_u64(&b, (uint64_t)((const uint8_t *)buf - l->shm));
+	if ((err = send_req(l, &b, -1)) < 0)
+		goto out;
+	a = &l->aw[l->naw++];
+	a->c = c;
+	a->seq = l->seq;
+	a->answered = 0;
+	a->off = offset;
+	a->len = len;
+	a->n = 0;
+out:
+	pthread_mutex_unlock(&l->lock);
+	return err;
+}
+
+/* Contract in larder.h. Under the mutex: replies are received (and taken
+ * by whatever they answer) until c's oldest started write is answered. */
+ssize_t
+larder_write_wait(struct larder_cookie *c)
+{
+	struct larder *l;
+	ssize_t n;
+	int i;
+
+	if (c == NULL)
+		return -EINVAL;
+	l = c->vol->l;
+	pthread_mutex_lock(&l->lock);
+	if ((i = aw_find(l, c, 1)) < 0) {
+		pthread_mutex_unlock(&l->lock);
+		return -ENOENT;
+	}
+	while (!l->aw[i].answered)
+		(void)aw_recv(l);
+	n = l->aw[i].n;
+	aw_remove(l, (unsigned)i);
+	pthread_mutex_unlock(&l->lock);
+	return n;
 }
 
 /* One WRITE message of len bytes at off (inline, or from the area when
@@ -1929,6 +2152,8 @@ larder_invalidate(struct larder_cookie *c, const void *aux, size_t aux_len,
 		return -EINVAL;
 	l = c->vol->l;
 	pthread_mutex_lock(&l->lock);
+	/* writes started on the old object: answered before its map goes */
+	aw_settle(l, c);
 	/* whatever the daemon says, the old object is no longer ours */
 	cookie_drop_obj(c);
 	if (c->parked && (err = promote(c)) < 0) {

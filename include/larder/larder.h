@@ -119,6 +119,37 @@ ssize_t larder_write(struct larder_cookie *c, const void *buf, size_t len,
  */
 void *larder_fill_buffer(struct larder *l, size_t *size);
 
+/* How many writes a connection may have started and not waited for. */
+#define LARDER_WRITES_STARTED_MAX	8
+
+/*
+ * Start a fill of [offset, offset + len) from bytes in the area
+ * (larder_fill_buffer: buf must lie inside it, len > 0) and return without
+ * waiting for the daemon, so that the caller can put the next bytes in
+ * another part of the area while the daemon writes these: 0 once the
+ * request is sent, or -errno (-EINVAL: not in the area, or the area was
+ * never taken; -EBUSY: LARDER_WRITES_STARTED_MAX writes of the connection
+ * wait for larder_write_wait). Each started write must be waited for with
+ * larder_write_wait on the same cookie; until then its bytes are the
+ * daemon's: change them only after its larder_write_wait returned (and,
+ * as after larder_write, bytes changed after -ENOBUFS are never claimed).
+ * Relinquishing the cookie waits for its started writes and drops their
+ * results; invalidating it waits for them first.
+ */
+int larder_write_start(struct larder_cookie *c, const void *buf, size_t len,
+    uint64_t offset);
+
+/*
+ * Wait for the oldest write started on c and not yet waited for, and
+ * return what larder_write would have returned for it: the bytes the
+ * daemon has from its offset on (len: all), -ENOBUFS (the cache cannot
+ * take it now, or the object changed: the next write on c picks up the
+ * new object), or -errno. -ENOENT when c has no started write. Other
+ * calls on the connection may take the answer on their way; it is kept
+ * for this call.
+ */
+ssize_t larder_write_wait(struct larder_cookie *c);
+
 /*
  * The remote object changed: new aux and size. Old readers of this object
  * in other connections keep reading the old bytes; this cookie starts empty.

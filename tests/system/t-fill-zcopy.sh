@@ -17,8 +17,13 @@
 # inline and leaves it alone. (4) area-stuck: a write from the caller's
 # area answered ENOBUFS under fsfreeze, whose bytes the caller then
 # changes, is never claimed when the daemon writes it late (exit 9 if it
-# is: the cache would serve the changed bytes). On ext4. No timing
-# asserted.
+# is: the cache would serve the changed bytes). (5) started: writes
+# started with larder_write_start from parts of the area that take
+# turns, waited for with larder_write_wait, land byte-exact, with other
+# calls taking their answers on the way; the errors (EINVAL, ENOENT,
+# EBUSY); relinquish and invalidate with writes started; and (4) again
+# with A started (exit 9 if the changed bytes are claimed). On ext4. No
+# timing asserted.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fill-lib.sh"
 need_root
@@ -70,4 +75,21 @@ ctl stats | grep -q '^store.late_unclaimed[ =:]*[1-9]' ||
     fail "store.late_unclaimed did not count the late write"
 ok "a write from the caller's area answered ENOBUFS, its bytes changed" \
     "since, is not claimed when written late"
+
+# started writes, waited for later
+"$ZC" "$SOCK" started $((48 * 1024 * 1024)) > "$T/out" 2>&1; rc=$?
+cat "$T/out"
+[ $rc -eq 0 ] || fail "writes started and waited for (exit $rc)"
+ok "writes started from parts of the area taking turns land byte-exact;" \
+    "errors, relinquish and invalidate with writes started"
+before=$(ctl stats | sed -n 's/^store.late_unclaimed[ =:]*//p')
+"$ZC" "$SOCK" area-stuck "$MNT" started > "$T/out" 2>&1; rc=$?
+cat "$T/out"
+[ $rc -eq 0 ] || fail "a late started write from the caller's area (exit $rc)"
+after=$(ctl stats | sed -n 's/^store.late_unclaimed[ =:]*//p')
+[ "${after:-0}" -gt "${before:-0}" ] ||
+    fail "store.late_unclaimed did not count the late started write" \
+    "($before, then $after)"
+ok "a started write answered ENOBUFS, its bytes changed since, is not" \
+    "claimed when written late"
 stop_larderd

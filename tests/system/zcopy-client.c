@@ -27,7 +27,18 @@
  *       Both are read back through a new connection and compared.
  *       Exit 8 if no write from the area had two or more requests in
  *       flight.
- *   zcopy-client SOCK area-stuck MNT
+ *   zcopy-client SOCK started SIZE
+ *       larder_write_start / larder_write_wait: object "start1" (SIZE
+ *       bytes, a multiple of 4 MiB) written from a 16 MiB area cut in 4
+ *       parts of 4 MiB that take turns, 4 writes started at a time, each
+ *       waited for before its part is used again; meanwhile calls on
+ *       another cookie of the connection take the answers on their way.
+ *       Checks the errors (a buffer outside the area: EINVAL; nothing
+ *       started: ENOENT; one too many: EBUSY), that relinquish with
+ *       started writes lets them land, and that invalidate with a
+ *       started write leaves nothing of the old object in the map. All
+ *       read back through a new connection and compared.
+ *   zcopy-client SOCK area-stuck MNT [started]
  *       under fsfreeze a write A of 1 MiB from the start of the area
  *       answers ENOBUFS while the daemon still waits to write it; the
  *       caller then puts other bytes (B) at that place in its area, as
@@ -35,7 +46,8 @@
  *       reports A's slots free (asked with small writes from the end of
  *       the area). A's range must then not be cached: its late write
  *       read B's bytes, and a daemon that claimed them would serve B's
- *       bytes as A's range.
+ *       bytes as A's range. With "started", A is sent with
+ *       larder_write_start and its answer taken with larder_write_wait.
  *
  * Exit: 0 ok, 9 the daemon broke its word (a wrong byte), 8 no
  * pipelining, 3 the situation could not be set up, 1 other errors.
@@ -293,6 +305,119 @@ t_area(size_t size)
 	return peak >= 2 ? 0 : 8;
 }
 
+#define PART	(4u << 20)	/* started: the area's parts */
+
+/* Start a write of n bytes from p at off; die on an error. */
+static void
+start_ok(struct larder_cookie *c, const uint8_t *p, size_t n, uint64_t off)
+{
+	int err;
+
+	if ((err = larder_write_start(c, p, n, off)) < 0)
+		die("larder_write_start", err);
+}
+
+/* Wait for c's oldest started write, which must have taken n bytes. */
+static void
+wait_ok(struct larder_cookie *c, size_t n)
+{
+	ssize_t got = larder_write_wait(c);
+
+	if (got != (ssize_t)n)
+		die("larder_write_wait", got < 0 ? (int)got : -EIO);
+}
+
+static int
+t_started(size_t size)
+{
+	struct larder_cookie *c, *o, *r, *iv;
+	struct larder_volume *v = NULL;
+	struct larder *l;
+	uint8_t *b = pattern(size, 4), *area, own[4096] = { 0 };
+	unsigned k, parts = AREA / PART, n;
+	size_t off;
+	int err;
+
+	if (size == 0 || size % PART)
+		die("size", -EINVAL);
+	c = open_area(&l, "start1", size, &area);
+	/* errors first: they change nothing */
+	if ((err = larder_write_start(c, b, PART, 0)) != -EINVAL)
+		errx(1, "start from outside the area: %d, not EINVAL", err);
+	if ((err = larder_write_start(c, area + AREA - 4096, 8192, 0)) !=
+	    -EINVAL)
+		errx(1, "start across the area's end: %d, not EINVAL", err);
+	if ((n = (unsigned)larder_write_wait(c)) != (unsigned)-ENOENT)
+		errx(1, "wait with nothing started: %d, not ENOENT", (int)n);
+	o = acquire_on(l, "start-other", sizeof(own));
+	for (k = 0, off = 0; off < size; k++, off += PART) {
+		if (k >= parts)		/* the part's last write */
+			wait_ok(c, PART);
+		memcpy(area + k % parts * PART, b + off, PART);
+		start_ok(c, area + k % parts * PART, PART, off);
+		if (k == parts) {
+			/* round trips on another cookie meanwhile: the
+			 * answers of c's writes come first and are kept */
+			if (larder_write(o, own, sizeof(own), 0) !=
+			    sizeof(own) || larder_is_cached(o, 0,
+			    sizeof(own)) != 1)
+				errx(1, "other cookie's calls failed");
+		}
+	}
+	for (n = 0; n < parts && n < k; n++)
+		wait_ok(c, PART);
+	if ((err = (int)larder_write_wait(c)) != -ENOENT)
+		errx(1, "a wait too many: %d, not ENOENT", err);
+	if (larder_is_cached(c, 0, size) != 1)
+		errx(1, "start1 not cached whole after its writes");
+	/* LARDER_WRITES_STARTED_MAX, then EBUSY (the range is cached:
+	 * each is answered at once, all of it) */
+	for (n = 0; n < LARDER_WRITES_STARTED_MAX; n++)
+		start_ok(c, area + n * 4096, 4096, n * 4096);
+	if ((err = larder_write_start(c, area, 4096, 0)) != -EBUSY)
+		errx(1, "start %d: %d, not EBUSY", LARDER_WRITES_STARTED_MAX +
+		    1, err);
+	for (n = 0; n < LARDER_WRITES_STARTED_MAX; n++)
+		wait_ok(c, 4096);
+	/* relinquished with two writes started and not waited for */
+	if ((err = larder_volume_acquire(l, VOL, NULL, 0, &v)) < 0 ||
+	    (err = larder_cookie_acquire(v, "start3", 6, NULL, 0, 2 * PART,
+	    &r)) < 0)
+		die("acquire start3", err);
+	memcpy(area, b, 2 * PART);
+	start_ok(r, area, PART, 0);
+	start_ok(r, area + PART, PART, PART);
+	if ((err = larder_cookie_relinquish(r, 0)) < 0)
+		die("relinquish with started writes", err);
+	/* invalidated with a write started: the old object's range must
+	 * not be in the new one's map */
+	if ((err = larder_cookie_acquire(v, "start4", 6, NULL, 0, PART,
+	    &iv)) < 0)
+		die("acquire start4", err);
+	start_ok(iv, area, PART, 0);
+	if ((err = larder_invalidate(iv, "new", 3, PART)) < 0)
+		die("invalidate with a started write", err);
+	/* the new object (a refresh), then the old write's answer */
+	err = larder_is_cached(iv, 0, PART);
+	n = (unsigned)larder_write_wait(iv);
+	if (err != 0 || (err = larder_is_cached(iv, 0, PART)) != 0 ||
+	    (err = (int)larder_read(iv, b, 4096, 0)) != -ENODATA) {
+		fprintf(stderr, "zcopy-client: after invalidate, the old "
+		    "object's write (%d) is cached in the new one: %d\n",
+		    (int)n, err);
+		return 9;
+	}
+	larder_disconnect(l);
+	if ((err = same_back("start1", b, size)) ||
+	    (err = same_back("start3", b, 2 * PART)))
+		return err;
+	printf("started writes: %u of %u MiB, 4 at a time, read back "
+	    "byte-exact; the write started before invalidate: %s\n", k,
+	    PART >> 20, (int)n < 0 ? larder_strerror((int)n) : "taken");
+	free(b);
+	return 0;
+}
+
 static int run(const char *what, const char *mnt);
 
 /* Ask with a 64 KiB write from the area's last slot (range at off) until
@@ -316,7 +441,7 @@ wait_area_released(struct larder *l, struct larder_cookie *c, uint8_t *area,
 }
 
 static int
-t_area_stuck(const char *mnt)
+t_area_stuck(const char *mnt, int started)
 {
 	size_t alen = 1024 * KIB, size = 8 * alen;
 	uint64_t amask = (1ULL << (alen / (AREA / PROTO_SHM_SLOTS))) - 1;
@@ -335,8 +460,12 @@ t_area_stuck(const char *mnt)
 	if (run("-f", mnt) < 0)
 		return 1;
 	memcpy(area, a, alen);
-	n = larder_write(c, area, alen, 0);
-	printf("A under fsfreeze: %s, busy %#llx\n", n < 0 ?
+	if (!started)
+		n = larder_write(c, area, alen, 0);
+	else if ((n = larder_write_start(c, area, alen, 0)) == 0)
+		n = larder_write_wait(c);
+	printf("A under fsfreeze%s: %s, busy %#llx\n", started ?
+	    " (started)" : "", n < 0 ?
 	    larder_strerror(n) : "accepted",
 	    (unsigned long long)busy_of(l));
 	if (n != -ENOBUFS || !(busy_of(l) & amask)) {
@@ -488,8 +617,11 @@ main(int argc, char **argv)
 		    argv[6]);
 	if (argc == 4 && strcmp(argv[2], "area") == 0)
 		return t_area(strtoull(argv[3], NULL, 0));
-	if (argc == 4 && strcmp(argv[2], "area-stuck") == 0)
-		return t_area_stuck(argv[3]);
+	if (argc == 4 && strcmp(argv[2], "started") == 0)
+		return t_started(strtoull(argv[3], NULL, 0));
+	if ((argc == 4 || (argc == 5 && strcmp(argv[4], "started") == 0)) &&
+	    strcmp(argv[2], "area-stuck") == 0)
+		return t_area_stuck(argv[3], argc == 5);
 	if (argc == 5 && strcmp(argv[2], "stuck") == 0) {
 		/* A: KIB from the start of the area, up to all of it */
 		alen = strtoul(argv[4], NULL, 0) * KIB;
@@ -502,6 +634,7 @@ main(int argc, char **argv)
 	}
 usage:
 	fprintf(stderr, "usage: zcopy-client SOCK pipe SIZE SRC OUT1 OUT2 | "
-	    "stuck MNT KIB | area SIZE | area-stuck MNT\n");
+	    "stuck MNT KIB | area SIZE | started SIZE | "
+	    "area-stuck MNT [started]\n");
 	return 1;
 }

@@ -50,6 +50,7 @@ struct fake {
 	int objfd;		/* rw, the fake's own */
 	pthread_t th;
 	int accept_shm;
+	uint32_t features;	/* PROTO_FEATURE_* announced at HELLO */
 	uint64_t shm_cap;	/* accept at most this much of the area */
 	int enobufs;
 	int close_after_hello;
@@ -156,6 +157,7 @@ handle(struct fake *f, int s, uint8_t *msg, int n, int rfd)
 		proto_put_u32(&b, PROTO_MAX_INLINE);
 		proto_put_u64(&b, f->shm_size);
 		proto_put_u32(&b, getpid());
+		proto_put_u32(&b, f->features);
 		break;
 	case PROTO_VOLUME_ACQUIRE:
 		proto_put_u32(&b, 7);
@@ -879,6 +881,99 @@ START_TEST(test_hostile)
 }
 END_TEST
 
+/* A started write (larder_write_start) answered badly: more bytes than
+ * it had (its wait gives EPROTO, nothing of it is cached, the connection
+ * goes on), or under another seq (the connection is out of step: the
+ * wait and every later call give EPROTO). */
+START_TEST(test_started_hostile)
+{
+	struct larder *l;
+	struct larder_volume *v;
+	struct larder_cookie *c;
+	size_t n = 0;
+	uint8_t *area;
+
+	fake_start(&F);
+	F.features = PROTO_FEATURE_ZCOPY;
+	F.bad_type = PROTO_WRITE;
+	F.bad = _i ? BAD_SEQ : BAD_HUGE_WRITE;
+	open_cookie(&l, &v, &c, 1 << 20);
+	ck_assert_ptr_nonnull(area = larder_fill_buffer(l, &n));
+	ck_assert_uint_ge(n, 8192);
+	fill_pattern(area, 8192, 3);
+	ck_assert_int_eq(larder_write_start(c, area, 4096, 0), 0);
+	/* (with BAD_SEQ a second one would take the first's answer: a
+	 * daemon may lie about which write it answers, as about any) */
+	if (_i == 0)
+		ck_assert_int_eq(larder_write_start(c, area + 4096, 4096,
+		    4096), 0);
+	ck_assert_int_eq(larder_write_wait(c), -EPROTO);
+	if (_i == 0) {
+		ck_assert_int_eq(larder_write_wait(c), -EPROTO);
+		ck_assert_int_eq(larder_write_wait(c), -ENOENT);
+		/* nothing was claimed: the bytes come from the fake's map */
+		F.bad = BAD_NONE;
+		ck_assert_int_eq(larder_is_cached(c, 0, 8192), 1);
+		ck_assert_int_eq(nreq(PROTO_COOKIE_REFRESH), 1);
+	} else {
+		ck_assert_int_eq(larder_write_wait(c), -ENOENT);
+		ck_assert_int_eq(larder_is_cached(c, 0, 8192), -EPROTO);
+		ck_assert_int_eq(larder_write_start(c, area, 4096, 0),
+		    -EPROTO);
+	}
+	larder_disconnect(l);
+	fake_stop(&F);
+}
+END_TEST
+
+/* Started writes whose answers other calls take on their way; the
+ * errors of larder_write_start and larder_write_wait. */
+START_TEST(test_started)
+{
+	struct larder *l;
+	struct larder_volume *v;
+	struct larder_cookie *c;
+	uint8_t own[4096], disk[3 * 4096], *area;
+	size_t n = 0;
+	int i;
+
+	fake_start(&F);
+	F.features = PROTO_FEATURE_ZCOPY;
+	open_cookie(&l, &v, &c, 1 << 20);
+	fill_pattern(own, sizeof(own), 1);
+	/* the area not taken yet: nothing can be started */
+	ck_assert_int_eq(larder_write_start(c, own, 4096, 0), -EINVAL);
+	ck_assert_ptr_nonnull(area = larder_fill_buffer(l, &n));
+	ck_assert_int_eq(larder_write_start(c, own, 4096, 0), -EINVAL);
+	ck_assert_int_eq(larder_write_start(c, area + n - 4096, 8192, 0),
+	    -EINVAL);
+	ck_assert_int_eq(larder_write_start(c, area, 0, 0), -EINVAL);
+	ck_assert_int_eq(larder_write_start(c, area, 4096, (1 << 20) - 1),
+	    -EINVAL);
+	ck_assert_int_eq(larder_write_wait(c), -ENOENT);
+	fill_pattern(area, 3 * 4096, 9);
+	for (i = 0; i < 3; i++)
+		ck_assert_int_eq(larder_write_start(c, area + i * 4096, 4096,
+		    i * 4096), 0);
+	/* an inline write: its call takes the three answers first */
+	ck_assert_int_eq(larder_write(c, own, sizeof(own), 65536), 4096);
+	ck_assert_int_eq(F.nshm_writes, 3);
+	for (i = 0; i < 3; i++)
+		ck_assert_int_eq(larder_write_wait(c), 4096);
+	ck_assert_int_eq(larder_write_wait(c), -ENOENT);
+	/* their bytes are in the map: read with no round trip */
+	ck_assert_int_eq(larder_read(c, disk, sizeof(disk), 0), sizeof(disk));
+	ck_assert(memcmp(disk, area, sizeof(disk)) == 0);
+	ck_assert_int_eq(nreq(PROTO_COOKIE_REFRESH), 0);
+	for (i = 0; i < LARDER_WRITES_STARTED_MAX; i++)
+		ck_assert_int_eq(larder_write_start(c, area, 4096, 0), 0);
+	ck_assert_int_eq(larder_write_start(c, area, 4096, 0), -EBUSY);
+	/* relinquish waits for them: the fake answered each */
+	close_all(l, v, c);
+	ck_assert_int_eq(F.nshm_writes, 3 + LARDER_WRITES_STARTED_MAX);
+}
+END_TEST
+
 /* ---- threads ------------------------------------------------------------- */
 
 struct reader {
@@ -977,6 +1072,8 @@ client_suite(void)
 	tcase_add_test(tc, test_relinquish_ahead);
 	tcase_add_test(tc, test_relinquish_ahead_bad_seq);
 	tcase_add_loop_test(tc, test_hostile, 0, sizeof(bads) / sizeof(bads[0]));
+	tcase_add_test(tc, test_started);
+	tcase_add_loop_test(tc, test_started_hostile, 0, 2);
 	tcase_add_test(tc, test_threads);
 	tcase_add_test(tc, test_strerror);
 	suite_add_tcase(s, tc);

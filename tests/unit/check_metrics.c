@@ -88,7 +88,7 @@ END_TEST
 START_TEST(test_basic)
 {
 	struct metrics_kv st[] = {
-		S("larderd.version", "0.2.0"), S("larderd.backend", "userspace"),
+		S("larderd.version", "0.3.0"), S("larderd.backend", "userspace"),
 		S("larderd.state", "running"), U("larderd.pid", 42),
 		U("store.objects", 7), U("cull.cache_objects", 7),
 		S("freeze.state", "deferred"), S("cull.state", "culling: x"),
@@ -108,7 +108,7 @@ START_TEST(test_basic)
 	    "\nlarder_oldest_write_age_seconds 0.250\n"));
 	ck_assert_ptr_nonnull(strstr(t, "# TYPE larder_new_thing untyped\n"
 	    "larder_new_thing 5\n"));
-	ck_assert_ptr_nonnull(strstr(t, "larder_info{version=\"0.2.0\","
+	ck_assert_ptr_nonnull(strstr(t, "larder_info{version=\"0.3.0\","
 	    "backend=\"userspace\"} 1\n"));
 	ck_assert_ptr_nonnull(strstr(t, "\nlarder_bound 1\n"));
 	ck_assert_ptr_nonnull(strstr(t, "\nlarder_frozen 1\n"));
