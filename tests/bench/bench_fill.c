@@ -11,7 +11,11 @@
  * alternates it between runs. MODE "area" (default): the larder side's
  * 4 MiB buffer is the connection's area (larder_fill_buffer), made once
  * like the plain side's, so neither side copies it before its write
- * system call: the daemon writes straight from it. MODE "copy": the
+ * system call: the daemon writes straight from it. MODE "started": the
+ * same with an 8 MiB area whose two 4 MiB halves (both made once) take
+ * turns, the next write started (larder_write_start) while the daemon
+ * still writes the previous one, each waited for (larder_write_wait)
+ * before its half is used again (RESULT fillstart). MODE "copy": the
  * buffer is the program's own and liblarder copies each call into the
  * area first (a caller that cannot place its data in the area). The
  * plain file is made in a temporary directory under $LARDER_BENCH_DIR
@@ -26,8 +30,9 @@
  * writeback, nor for that of a loop device's backing file, and
  * neither file is deleted until both are done. Two figures per side:
  *
- *   acknowledged  larder: the last larder_write returned (the daemon has
- *                 the bytes in the object's page cache);
+ *   acknowledged  larder: the last larder_write (started: the last
+ *                 larder_write_wait) returned (the daemon has the bytes
+ *                 in the object's page cache);
  *                 plain: the last pwrite returned.
  *   durable       larder: additionally, the object's xattr
  *                 user.CacheFiles.cache says content "all" (2), read with
@@ -50,7 +55,7 @@
  * and one machine-readable line:
  *   RESULT fill ratio=R ack_ratio=A larder_mbs=L base_mbs=P
  *          larder_ack_mbs=LA base_ack_mbs=PA enobufs=N order=ORDER mode=MODE
- * (RESULT fillcopy in MODE copy).
+ * (RESULT fillcopy in MODE copy, fillstart in MODE started).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -102,10 +107,64 @@ claims_all(int fd, uint64_t size)
 	return s == size && x[XATTR_CONTENT] == CONTENT_ALL;
 }
 
+/* Write CHUNK bytes of buf at off with larder_write, retrying refusals
+ * every 10 ms (counted) for a while from t0: the bytes accepted or the
+ * error. */
+static ssize_t
+write_chunk(struct larder_cookie *c, const uint8_t *buf, uint64_t off,
+    double t0)
+{
+	ssize_t n;
+
+	while ((n = larder_write(c, buf, CHUNK, off)) == -ENOBUFS &&
+	    now() - t0 < DURABLE_WAIT_S) {
+		enobufs++;
+		usleep(10000);
+	}
+	return n;
+}
+
+/* MODE started: two CHUNKs of the area (both hold the bytes) take turns;
+ * the next write is started (larder_write_start) while the daemon still
+ * writes the previous one, and each is waited for (larder_write_wait)
+ * before its part of the area is used again. A refused one is written
+ * again with larder_write. The bytes accepted, or the error. */
+static ssize_t
+fill_started(struct larder_cookie *c, const uint8_t *buf, uint64_t size,
+    double t0)
+{
+	uint64_t off = 0, at[2];
+	unsigned started = 0, waited = 0;
+	ssize_t n;
+	int err;
+
+	while (waited < started || off < size) {
+		if (off < size && started - waited < 2) {
+			at[started % 2] = off;
+			if ((err = larder_write_start(c, buf + started % 2 *
+			    CHUNK, CHUNK, off)) < 0)
+				return err;
+			started++;
+			off += CHUNK;
+			continue;
+		}
+		n = larder_write_wait(c);
+		if (n == -ENOBUFS) {
+			enobufs++;
+			n = write_chunk(c, buf + waited % 2 * CHUNK,
+			    at[waited % 2], t0);
+		}
+		waited++;
+		if (n != CHUNK)
+			return n < 0 ? n : -ENOBUFS;
+	}
+	return (ssize_t)size;
+}
+
 /* The larder side: *ack and *dur in seconds; 0, 77 or 1. */
 static int
 fill_larder(struct larder_volume *v, const uint8_t *buf, uint64_t size,
-    double *ack, double *dur, struct larder_cookie **cp)
+    int started, double *ack, double *dur, struct larder_cookie **cp)
 {
 	struct larder_cookie *c;
 	char aux[64];
@@ -125,13 +184,13 @@ fill_larder(struct larder_volume *v, const uint8_t *buf, uint64_t size,
 	}
 	*cp = c;
 	t0 = now();
-	for (off = 0; off < size; off += CHUNK) {
-		while ((n = larder_write(c, buf, CHUNK, off)) == -ENOBUFS &&
-		    now() - t0 < DURABLE_WAIT_S) {
-			enobufs++;
-			usleep(10000);
-		}
-		if (n != CHUNK) {
+	if (started && (n = fill_started(c, buf, size, t0)) != (ssize_t)size) {
+		fprintf(stderr, "bench_fill: started fill: %s\n",
+		    larder_strerror(n < 0 ? n : -ENOBUFS));
+		return 77;
+	}
+	for (off = 0; !started && off < size; off += CHUNK) {
+		if ((n = write_chunk(c, buf, off, t0)) != CHUNK) {
 			fprintf(stderr, "bench_fill: fill at %llu: %s\n",
 			    (unsigned long long)off,
 			    larder_strerror(n < 0 ? n : -ENOBUFS));
@@ -234,6 +293,7 @@ main(int argc, char **argv)
 	uint64_t size = (argc > 2 ? strtoull(argv[2], NULL, 10) : 1024) << 20;
 	int order = argc > 3 ? atoi(argv[3]) : 0;
 	const char *mode = argc > 4 ? argv[4] : "area";
+	int started = strcmp(mode, "started") == 0;
 	const char *base = getenv("LARDER_BENCH_DIR");
 	char dir[PATH_MAX], path[PATH_MAX + 8];
 	struct larder *l;
@@ -246,7 +306,8 @@ main(int argc, char **argv)
 	int err, side, rc = 0, dfd;
 
 	if (buf == NULL || size == 0 || size % CHUNK ||
-	    (strcmp(mode, "area") && strcmp(mode, "copy")))
+	    (strcmp(mode, "area") && strcmp(mode, "copy") &&
+	    strcmp(mode, "started")))
 		return 2;
 	for (i = 0; i < CHUNK; i++)
 		buf[i] = (uint8_t)(i * 13);
@@ -266,6 +327,8 @@ main(int argc, char **argv)
 	if (getenv("BENCH_FILL_AREA_MB"))
 		shm = (size_t)strtoul(getenv("BENCH_FILL_AREA_MB"), NULL, 10)
 		    << 20;
+	else if (started)
+		shm = 2 * CHUNK;	/* two parts that take turns */
 	if ((err = larder_connect(sock, shm, &l)) < 0) {
 		fprintf(stderr, "bench_fill: connect: %s\n", larder_strerror(err));
 		rmdir(dir);
@@ -276,15 +339,19 @@ main(int argc, char **argv)
 		rmdir(dir);
 		return 1;
 	}
-	if (strcmp(mode, "area") == 0) {
+	if (strcmp(mode, "copy")) {
 		/* the larder side's bytes live in the area, made once */
-		if (!(lbuf = larder_fill_buffer(l, &area)) || area < CHUNK) {
+		if (!(lbuf = larder_fill_buffer(l, &area)) ||
+		    area < (started ? 2 : 1) * CHUNK) {
 			fprintf(stderr, "bench_fill: no fill area of %u MiB "
-			    "(got %zu bytes)\n", CHUNK >> 20, area);
+			    "(got %zu bytes)\n", (started ? 2 : 1) *
+			    (CHUNK >> 20), area);
 			rmdir(dir);
 			return 77;
 		}
 		memcpy(lbuf, buf, CHUNK);
+		if (started)
+			memcpy(lbuf + CHUNK, buf, CHUNK);
 	}
 	for (side = 0; side < 2 && rc == 0; side++) {
 		/* start each side with nothing dirty on the filesystem, nor
@@ -293,7 +360,8 @@ main(int argc, char **argv)
 		sync();
 		syncfs(dfd);
 		if ((side == 0) == (order == 0))
-			rc = fill_larder(v, lbuf, size, &la, &ld, &c);
+			rc = fill_larder(v, lbuf, size, started, &la, &ld,
+			    &c);
 		else
 			rc = fill_plain(path, buf, size, &pa, &pd);
 	}
@@ -308,7 +376,8 @@ main(int argc, char **argv)
 		printf("fill %llu MiB in %u MiB writes, new file each side, "
 		    "%s first, larder's bytes %s\n",
 		    (unsigned long long)(size >> 20), CHUNK >> 20,
-		    order == 0 ? "larder" : "plain", strcmp(mode, "area") ?
+		    order == 0 ? "larder" : "plain", started ? "in the area, "
+		    "two writes started at a time" : strcmp(mode, "area") ?
 		    "copied into the area by liblarder" : "in the area");
 		printf("  larder_write acknowledged     %8.1f MB/s\n",
 		    size / la / 1e6);
@@ -325,7 +394,8 @@ main(int argc, char **argv)
 		printf("RESULT %s ratio=%.4f ack_ratio=%.4f larder_mbs=%.1f "
 		    "base_mbs=%.1f larder_ack_mbs=%.1f base_ack_mbs=%.1f "
 		    "enobufs=%ld order=%d mode=%s\n",
-		    strcmp(mode, "area") ? "fillcopy" : "fill", pd / ld, pa / la,
+		    started ? "fillstart" : strcmp(mode, "area") ? "fillcopy" :
+		    "fill", pd / ld, pa / la,
 		    size / ld / 1e6, size / pd / 1e6, size / la / 1e6,
 		    size / pa / 1e6, enobufs, order, mode);
 	}

@@ -7,7 +7,8 @@
 # of the runs. Figures only: nothing here passes or fails on a timing.
 #
 #   sh tests/bench/run-bench.sh [-r RUNS] [-s SIZE_MIB] [-n ROUNDS]
-#                               [-t ext4|xfs|both] [-b read,acquire,fill,fillcopy]
+#                               [-t ext4|xfs|both]
+#                               [-b read,acquire,fill,fillstart,fillcopy]
 #                               [-B] [-m] [-k]
 #   -r RUNS    runs of each benchmark (default 3)
 #   -s SIZE    object size in MiB for read and fill (default 1024)
@@ -16,7 +17,10 @@
 #   -b LIST    which benchmarks (default read,acquire,fill); fillcopy is
 #              bench_fill with its larder buffer outside the area, so that
 #              liblarder copies each call into it (fill: the bytes are in
-#              the area, larder_fill_buffer)
+#              the area, larder_fill_buffer); fillstart is bench_fill
+#              with two 4 MiB parts of the area taking turns, the next
+#              write started (larder_write_start) while the daemon still
+#              writes the previous one
 #   -B         buffered loop device (default: direct I/O loop device, so
 #              the image file is not cached a second time in the page
 #              cache and fdatasync reaches the disk below)
@@ -161,6 +165,8 @@ for fstype in $FSTYPES; do
 		has read && bench read bench_read "$SOCK" "$SIZE"
 		has acquire && bench acquire bench_acquire "$SOCK" "$ROUNDS"
 		has fill && bench fill bench_fill "$SOCK" "$SIZE" $((r % 2 == 0))
+		has fillstart && bench fillstart bench_fill "$SOCK" "$SIZE" \
+		    $((r % 2 == 0)) started
 		has fillcopy && bench fillcopy bench_fill "$SOCK" "$SIZE" \
 		    $((r % 2 == 0)) copy
 	done
@@ -171,7 +177,7 @@ for fstype in $FSTYPES; do
 	has acquire && summary acquire ratio larder_us base_us ping_us noread_us \
 	    old_us old_ratio cold_us ping_cold_us cold_ratio \
 	    cpu_ratio larder_cpu_us base_cpu_us
-	for f in fill fillcopy; do
+	for f in fill fillstart fillcopy; do
 		has $f && summary $f ratio ack_ratio larder_mbs base_mbs \
 		    larder_ack_mbs base_ack_mbs enobufs &&
 		    by_order $f ratio ack_ratio
