@@ -289,7 +289,7 @@ aw_answer(struct larder *l, const struct proto_hdr *h, struct proto_buf *rep)
 	/* without a map entry the bytes read as a miss */
 	if (n > 0 && cfmt_map_add(&a->c->map, a->off, n) < 0)
 		cfmt_map_clear(&a->c->map);
-	a->n = n == 0 && a->len > 0 ? -ENOBUFS : n;
+	a->n = n == 0 ? -ENOBUFS : n;	/* len > 0: none taken */
 	a->answered = 1;
 	return 1;
 }
