@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -51,6 +52,13 @@ struct fake {
 	pthread_t th;
 	int accept_shm;
 	uint32_t features;	/* PROTO_FEATURE_* announced at HELLO */
+	/* hold_writes: the next WRITE's reply is held until two more
+	 * requests were answered, or the client sent nothing for HOLD_MS
+	 * (it waits for that reply) */
+	int hold_writes;
+	uint8_t held[PROTO_HDR_SIZE + 64];
+	size_t held_len;
+	int held_after;
 	uint64_t shm_cap;	/* accept at most this much of the area */
 	int enobufs;
 	int close_after_hello;
@@ -73,6 +81,8 @@ struct fake {
 };
 
 static struct fake F;
+
+#define HOLD_MS	300
 
 static void
 reply_send(int s, struct proto_buf *b, int fd)
@@ -258,6 +268,12 @@ handle(struct fake *f, int s, uint8_t *msg, int n, int rfd)
 	} else if (bad == BAD_OVERSIZE) {
 		memset(out, 0, sizeof(out));
 		ck_assert_int_eq(proto_send(s, out, sizeof(out), -1), 0);
+	} else if (h.type == PROTO_WRITE && f->hold_writes && !f->held_len) {
+		ck_assert_int_eq(proto_finish(&b), 0);
+		ck_assert_uint_le(b.off, sizeof(f->held));
+		memcpy(f->held, b.data, b.off);
+		f->held_len = b.off;
+		f->held_after = 3;	/* this request counts down too */
 	} else
 		reply_send(s, &b, fd);
 	if (rofd >= 0)
@@ -277,6 +293,13 @@ fake_main(void *arg)
 	s = accept(f->lfd, NULL, NULL);
 	ck_assert_int_ge(s, 0);
 	for (;;) {
+		if (f->held_len && (f->held_after == 0 || poll(&(struct pollfd){
+		    .fd = s, .events = POLLIN }, 1, HOLD_MS) == 0)) {
+			/* the held WRITE reply, late */
+			(void)proto_send(s, f->held, f->held_len, -1);
+			f->held_len = 0;
+			f->hold_writes = 0;
+		}
 		n = proto_recv(s, msg, sizeof(msg), &fd);
 		if (n <= 0)
 			break;
@@ -287,6 +310,8 @@ fake_main(void *arg)
 		}
 		if (fd >= 0)
 			close(fd);
+		if (f->held_len && f->held_after > 0)
+			f->held_after--;
 	}
 	f->eof = n == 0;
 	close(s);
@@ -974,6 +999,35 @@ START_TEST(test_started)
 }
 END_TEST
 
+/* A started write whose answer comes late: were the client not waiting
+ * for it before the invalidate, the answer would come after the refresh
+ * that fetches the new object (the fake holds it for two more requests)
+ * and put the old object's range in the new object's map: a read would
+ * then return the old bytes. */
+START_TEST(test_started_late_answer)
+{
+	struct larder *l;
+	struct larder_volume *v;
+	struct larder_cookie *c;
+	uint8_t buf[4096], *area;
+	size_t n = 0;
+
+	fake_start(&F);
+	F.features = PROTO_FEATURE_ZCOPY;
+	open_cookie(&l, &v, &c, 65536);
+	ck_assert_ptr_nonnull(area = larder_fill_buffer(l, &n));
+	fill_pattern(area, 4096, 7);
+	F.hold_writes = 1;
+	ck_assert_int_eq(larder_write_start(c, area, 4096, 0), 0);
+	ck_assert_int_eq(larder_invalidate(c, "new", 3, 65536), 0);
+	ck_assert_int_eq(larder_is_cached(c, 0, 4096), 0);
+	ck_assert_int_eq(larder_write_wait(c), 4096);
+	ck_assert_int_eq(larder_is_cached(c, 0, 4096), 0);
+	ck_assert_int_eq(larder_read(c, buf, 4096, 0), -ENODATA);
+	close_all(l, v, c);
+}
+END_TEST
+
 /* ---- threads ------------------------------------------------------------- */
 
 struct reader {
@@ -1074,6 +1128,7 @@ client_suite(void)
 	tcase_add_loop_test(tc, test_hostile, 0, sizeof(bads) / sizeof(bads[0]));
 	tcase_add_test(tc, test_started);
 	tcase_add_loop_test(tc, test_started_hostile, 0, 2);
+	tcase_add_test(tc, test_started_late_answer);
 	tcase_add_test(tc, test_threads);
 	tcase_add_test(tc, test_strerror);
 	suite_add_tcase(s, tc);
