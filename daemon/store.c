@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/queue.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <time.h>
@@ -87,10 +88,11 @@ enum job_stage {
 struct iojob {
 	struct work w;
 	_Atomic int stage;		/* enum job_stage */
-	struct iojob *next, *prev;	/* pending_jobs (main thread) */
+	LIST_ENTRY(iojob) link;		/* pending_jobs (main thread) */
 };
 
-static struct iojob *pending_jobs;	/* submitted, done not yet run */
+/* submitted, done not yet run */
+static LIST_HEAD(, iojob) pending_jobs = LIST_HEAD_INITIALIZER(pending_jobs);
 
 struct mkfile {
 	struct iojob job;
@@ -145,11 +147,7 @@ static void
 job_submit(struct iojob *j)
 {
 	atomic_store(&j->stage, JOB_QUEUED);
-	j->prev = NULL;
-	j->next = pending_jobs;
-	if (pending_jobs)
-		pending_jobs->prev = j;
-	pending_jobs = j;
+	LIST_INSERT_HEAD(&pending_jobs, j, link);
 	io_submit(&j->w);
 }
 
@@ -167,13 +165,7 @@ job_start(struct iojob *j)
 static int
 job_end(struct iojob *j)
 {
-	if (j->prev)
-		j->prev->next = j->next;
-	else
-		pending_jobs = j->next;
-	if (j->next)
-		j->next->prev = j->prev;
-	j->next = j->prev = NULL;
+	LIST_REMOVE(j, link);
 	return atomic_load(&j->stage) == JOB_DROPPED;
 }
 
@@ -186,7 +178,7 @@ store_io_drop(unsigned *dropped)
 	int queued;
 
 	*dropped = 0;
-	for (j = pending_jobs; j; j = j->next) {
+	LIST_FOREACH(j, &pending_jobs, link) {
 		queued = JOB_QUEUED;
 		n += atomic_compare_exchange_strong(&j->stage, &queued,
 		    JOB_DROPPED);
