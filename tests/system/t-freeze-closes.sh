@@ -7,10 +7,12 @@
 # thaw; a freeze's "ready" promises that larderd writes nothing more.
 # On ext4 and xfs: a client fills an object and holds it; `larderctl
 # freeze --fs` (larderd freezes the filesystem itself); the client lets
-# the object go, so its read-write file is to be closed. While frozen,
-# the close must be held (store.closes_held), not handed to the io thread
-# (store.io_inflight 0), and the freeze must stay one larderd made, not
-# a stall. After the thaw the held close is done (closes_held and
+# the object go, so its read-write file is to be closed. (The fill's
+# coherency record keeps the file open too and is waited for before the
+# freeze: held until the thaw, it would close the file only then.) While
+# frozen, the close must be held (store.closes_held), not handed to the
+# io thread (store.io_inflight 0), and the freeze must stay one larderd
+# made, not a stall. After the thaw the held close is done (closes_held and
 # io_inflight back to 0), and fills work again.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/mf-lib.sh"
@@ -48,6 +50,14 @@ for fstype in ext4 xfs; do
 	until grep -q "3000000 bytes acknowledged" "$T/put"; do
 		kill -0 $putpid 2>/dev/null || fail "$fstype: the fill failed: $(cat "$T/put")"
 		i=$((i + 1)); [ $i -lt 200 ] || fail "$fstype: no fill within 20 s"
+		sleep 0.1
+	done
+	# the fill's coherency record holds the file open until it is
+	# done: were it still queued at the freeze, it would be held until
+	# the thaw, and the file closed only then (nothing to hold)
+	i=0
+	until [ "$(ctl stats | awk '$1 == "meta.pending" { print $2 }')" = 0 ]; do
+		i=$((i + 1)); [ $i -lt 200 ] || fail "$fstype: meta.pending not 0 within 20 s"
 		sleep 0.1
 	done
 	out=$(ctl freeze --fs 2>&1) || fail "$fstype: freeze --fs: exit $?: $out"
